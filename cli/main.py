@@ -1,0 +1,30 @@
+"""Entry point of the `zod` console command.
+
+Each command group lives in its own module of this package and exposes ``register(app)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="zod",
+    help="Zenseact Open Dataset devkit: download, inspect, convert, visualize and evaluate ZOD.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Modules of this package that add commands to the app, in the order of `zod --help`.
+COMMAND_MODULES = [
+    "cli.sample",
+    "cli.info",
+]
+
+for _module_name in COMMAND_MODULES:
+    importlib.import_module(_module_name).register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README tour: generate the sample dataset, then inspect (and later convert and draw) it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SAMPLE=${1:-data/sample}
+ZOD=.venv/bin/zod
+OUT=out/tour
+mkdir -p "$OUT"
+
+[ -f "$SAMPLE/trainval-frames-full.json" ] || $ZOD sample "$SAMPLE"
+$ZOD info "$SAMPLE"
+echo "tour: outputs in $OUT"

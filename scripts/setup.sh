@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One-shot set-up of a fresh machine: system packages, the project venv and the oracle venvs.
+# Idempotent: a second run only checks. Used by `make demo`, `make test` and `.ci/run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+# --- system packages (nginx: download tests; libusb: open3d imports only with it) -----------
+APT_PACKAGES=(nginx libusb-1.0-0 libgomp1)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "setup: installing system packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- the project environment ---------------------------------------------------------------
+stamp="$VENV/.installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    # The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
+    "$VENV/bin/pip" install -q torch==2.13.0
+    "$VENV/bin/pip" install -q -e ".[all,dev]"
+    touch "$stamp"
+fi
+
+# --- oracle: the reference devkit in its own venv (it needs dataclass-wizard<1.0 and click) ---
+ORACLE=.venv-oracle
+if [ ! -f "$ORACLE/.installed" ]; then
+    [ -x "$ORACLE/bin/python" ] || "$PYTHON" -m venv "$ORACLE"
+    "$ORACLE/bin/pip" install -q "zod==0.8.0" "dataclass-wizard<1.0" click
+    touch "$ORACLE/.installed"
+fi
