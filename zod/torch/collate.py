@@ -1,0 +1,184 @@
+"""Batching of ZOD samples whose parts have different sizes (points, boxes).
+
+A sample is a dict of tensors and metadata. Parts with a fixed shape (image, intrinsics, poses)
+are stacked. Parts listed as *variable* (a first dimension that differs between samples: lidar
+points, boxes, class ids) are batched in one of two ways, chosen by ``mode``:
+
+``"pad"``: ``key`` becomes ``(B, N_max, ...)`` filled with ``pad_value``, plus ``key + "_mask"``
+(B, N_max) bool, True where the row is real data::
+
+    sample 0: [a0 a1 a2]        key      = [[a0 a1 a2], [b0 0 0]]
+    sample 1: [b0]          ->  key_mask = [[T  T  T ], [T  F F]]
+
+``"flat"``: ``key`` becomes ``(N_0 + ... + N_{B-1}, ...)`` and ``key + "_offsets"`` (B + 1,)
+int64, so that sample ``i`` is ``key[offsets[i]:offsets[i + 1]]``; ``key + "_batch"`` (N_total,)
+int64 holds the sample index of every row (what scatter / segment ops want)::
+
+    key = [a0 a1 a2 b0],  key_offsets = [0 3 4],  key_batch = [0 0 0 1]
+
+Metadata (strings, None, dicts of plain values) is returned as a list; numbers become tensors;
+nested dicts are collated recursively (a variable key inside is named by its leaf name).
+Collators are plain picklable objects, so they work with ``DataLoader(num_workers > 0)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+CollateMode = Literal["pad", "flat"]
+
+# Keys that the zod.torch datasets produce with a per-sample length. A key that is not listed
+# but whose first dimension differs inside a batch is treated as variable too.
+DEFAULT_VARIABLE_KEYS: frozenset[str] = frozenset(
+    {
+        "lidar_points",
+        "lidar_time_s",
+        "lidar_intensity",
+        "lidar_diode_index",
+        "lidar_scan_index",
+        "boxes_2d",
+        "boxes_3d",
+        "box_3d_valid",
+        "class_ids",
+        "class_names",
+        "object_uuids",
+        "radar_points",
+        "radar_range_rate",
+        "radar_amplitude",
+    }
+)
+
+
+def _to_tensor(value: Any) -> Any:
+    """numpy arrays and numpy scalars to tensors; anything else unchanged."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biufc":
+            return torch.from_numpy(np.ascontiguousarray(value))
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in "biufc":
+        return torch.as_tensor(value)
+    return value
+
+
+def pad_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack tensors of shapes (N_i, ...) into (B, N_max, ...) and a (B, N_max) bool mask."""
+    if not tensors:
+        raise ValueError("pad_stack needs at least one tensor")
+    lengths = torch.tensor([t.shape[0] for t in tensors], dtype=torch.int64)
+    n_max = int(lengths.max()) if len(tensors) else 0
+    trailing = tensors[0].shape[1:]
+    out = torch.full((len(tensors), n_max, *trailing), pad_value, dtype=tensors[0].dtype)
+    for i, t in enumerate(tensors):  # one copy per sample (B is small), not per row
+        out[i, : t.shape[0]] = t
+    mask = torch.arange(n_max)[None, :] < lengths[:, None]
+    return out, mask
+
+
+def flat_concat(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Concatenate (N_i, ...) tensors into (sum N_i, ...), offsets (B + 1,), batch index (sum N_i,)."""
+    if not tensors:
+        raise ValueError("flat_concat needs at least one tensor")
+    lengths = torch.tensor([t.shape[0] for t in tensors], dtype=torch.int64)
+    offsets = torch.zeros(len(tensors) + 1, dtype=torch.int64)
+    torch.cumsum(lengths, 0, out=offsets[1:])
+    flat = torch.cat(list(tensors), dim=0)
+    batch = torch.repeat_interleave(torch.arange(len(tensors), dtype=torch.int64), lengths)
+    return flat, offsets, batch
+
+
+def unflatten(flat: torch.Tensor, offsets: torch.Tensor) -> list[torch.Tensor]:
+    """Split a flat batch back into per-sample tensors (views)."""
+    bounds = offsets.tolist()
+    return [flat[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+
+class Collator:
+    """Turns a list of sample dicts into one batch dict (see the module docstring).
+
+    Args:
+        mode: ``"pad"`` (padded tensor plus ``_mask``) or ``"flat"`` (concatenation plus
+            ``_offsets`` and ``_batch``) for variable-size parts.
+        variable_keys: keys always batched as variable, even when every sample of a batch
+            happens to have the same length (so that the batch layout does not depend on luck).
+        pad_value: fill value of padded rows.
+    """
+
+    def __init__(
+        self,
+        mode: CollateMode = "pad",
+        variable_keys: Iterable[str] = DEFAULT_VARIABLE_KEYS,
+        pad_value: float = 0,
+    ) -> None:
+        if mode not in ("pad", "flat"):
+            raise ValueError(f"mode must be 'pad' or 'flat', not {mode!r}")
+        self.mode: CollateMode = mode
+        self.variable_keys = frozenset(variable_keys)
+        self.pad_value = pad_value
+
+    def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        if not samples:
+            raise ValueError("cannot collate an empty list of samples")
+        return self._collate_dicts(samples)
+
+    def _collate_dicts(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        keys = list(samples[0].keys())
+        for s in samples[1:]:
+            if set(s.keys()) != set(keys):
+                missing = set(keys) ^ set(s.keys())
+                raise ValueError(f"samples of a batch have different keys: {sorted(missing)}")
+        batch: dict[str, Any] = {}
+        for key in keys:
+            values = [_to_tensor(s[key]) for s in samples]
+            batch.update(self._collate_values(key, values))
+        return batch
+
+    def _collate_values(self, key: str, values: list[Any]) -> dict[str, Any]:
+        first = values[0]
+        if isinstance(first, torch.Tensor):
+            if not all(isinstance(v, torch.Tensor) for v in values):
+                raise TypeError(f"{key!r}: a batch mixes tensors and non-tensors")
+            if first.dim() == 0:
+                return {key: torch.stack(values)}
+            same_shape = all(v.shape == first.shape for v in values)
+            if key in self.variable_keys or not same_shape:
+                if not all(v.dim() >= 1 and v.shape[1:] == first.shape[1:] for v in values):
+                    raise ValueError(
+                        f"{key!r}: variable-size parts must agree on all but the first dimension, "
+                        f"got {[tuple(v.shape) for v in values]}"
+                    )
+                if self.mode == "pad":
+                    padded, mask = pad_stack(values, self.pad_value)
+                    return {key: padded, f"{key}_mask": mask}
+                flat, offsets, index = flat_concat(values)
+                return {key: flat, f"{key}_offsets": offsets, f"{key}_batch": index}
+            return {key: torch.stack(values)}
+        if isinstance(first, bool) or first is None or isinstance(first, str):
+            return {key: list(values)}
+        if isinstance(first, (int, float)) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        ):
+            dtype = torch.int64 if all(isinstance(v, int) for v in values) else torch.float64
+            return {key: torch.tensor(values, dtype=dtype)}
+        if isinstance(first, Mapping):
+            if all(isinstance(v, Mapping) for v in values):
+                return {key: self._collate_dicts(values)}
+        return {key: list(values)}
+
+
+def collate_pad(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Collate with padding and masks (the default)."""
+    return Collator("pad")(samples)
+
+
+def collate_flat(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Collate variable parts as flat tensors with batch offsets."""
+    return Collator("flat")(samples)
+
+
+def collate(samples: Sequence[Mapping[str, Any]], mode: CollateMode = "pad") -> dict[str, Any]:
+    """Collate a list of samples; ``mode`` is ``"pad"`` or ``"flat"`` (see the module docstring)."""
+    return Collator(mode)(samples)
