@@ -9,6 +9,8 @@ VENV=${VENV:-.venv}
 
 # --- system packages (nginx: download tests; libusb: open3d imports only with it) -----------
 APT_PACKAGES=(nginx libusb-1.0-0 libgomp1)
+# libvulkan1 + mesa-vulkan-drivers: open3d offscreen rendering (Filament on software Vulkan, llvmpipe)
+APT_PACKAGES+=(libvulkan1 mesa-vulkan-drivers)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
