@@ -41,6 +41,11 @@ _LAZY_NAMES: dict[str, str] = {
 
 __all__ = sorted(_LAZY_NAMES)
 
+# Serve the reference devkit's module paths (zod.data_classes..., zod.anno...): see zod/compat.py.
+from zod import compat as _compat  # noqa: E402
+
+_compat.install()
+
 
 def __getattr__(name: str) -> Any:
     module_name = _LAZY_NAMES.get(name)
