@@ -1,0 +1,251 @@
+"""``calibration.json`` (spec section 4): sensor extrinsics and the fisheye camera model.
+
+Frames (all extrinsics are poses in the ego frame, i.e. ``ego_from_sensor``)::
+
+                 z up
+                 |   x forward            camera: x right, y down, z forward
+                 |  /                     lidar : its own axes (x lateral, y along the car),
+     y left <----o/   ego                          related to ego only by lidar_extrinsics
+                                          radar : newer sequence/drive releases only
+
+``Calibration.transform_points(points, from_frame, to_frame)`` moves points between any two
+of ``EGO``, ``Lidar.VELODYNE``, ``Camera.FRONT``, ``Radar.FRONT``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from zod.constants import EGO, Camera, CoordinateFrame, Lidar, Radar
+from zod.errors import FormatError, MissingFileError, ZodError
+from zod.geometry.pose import Pose
+from zod.geometry.transforms import invert_transforms, transform_points
+
+__all__ = [
+    "Calibration",
+    "CameraCalibration",
+    "LidarCalibration",
+    "RadarCalibration",
+    "MissingCalibrationError",
+]
+
+# key in calibration.json -> accepted spellings (snake_case first; camelCase from serializers)
+_KEYS = {
+    "extrinsics": ("extrinsics",),
+    "intrinsics": ("intrinsics",),
+    "distortion": ("distortion",),
+    "undistortion": ("undistortion",),
+    "image_dimensions": ("image_dimensions", "imageDimensions"),
+    "field_of_view": ("field_of_view", "fieldOfView"),
+    "lidar_extrinsics": ("lidar_extrinsics", "lidarExtrinsics"),
+    "radar_extrinsics": ("radar_extrinsics", "radarExtrinsics"),
+}
+_SHAPES = {
+    "extrinsics": (4, 4),
+    "intrinsics": None,  # (3, 4) per spec; (3, 3) accepted
+    "distortion": (4,),
+    "undistortion": (4,),
+    "image_dimensions": (2,),
+    "field_of_view": (2,),
+    "lidar_extrinsics": (4, 4),
+    "radar_extrinsics": (4, 4),
+}
+
+
+class MissingCalibrationError(ZodError, ValueError):
+    """The calibration has no entry for the requested sensor (e.g. radar in an old release)."""
+
+
+@dataclass
+class LidarCalibration:
+    """Lidar pose in the ego frame (``ego_from_lidar``)."""
+
+    extrinsics: Pose
+
+
+@dataclass
+class RadarCalibration:
+    """Radar pose in the ego frame (``ego_from_radar``)."""
+
+    extrinsics: Pose
+
+
+@dataclass
+class CameraCalibration:
+    """Front camera: pose in ego (``ego_from_camera``) and its Kannala-Brandt model.
+
+    intrinsics (3, 4) (fx=[0,0], fy=[1,1], cx=[0,2], cy=[1,2]), distortion (4,) used for
+    projection, undistortion (4,) fitted inverse used for unprojection, image_dimensions
+    (width, height) pixels, field_of_view (hfov, vfov) degrees.
+    """
+
+    extrinsics: Pose
+    intrinsics: np.ndarray
+    distortion: np.ndarray
+    undistortion: np.ndarray
+    image_dimensions: np.ndarray
+    field_of_view: np.ndarray
+
+    @property
+    def focal_lengths(self) -> np.ndarray:
+        """(fx, fy) in pixels."""
+        return np.array([self.intrinsics[0, 0], self.intrinsics[1, 1]])
+
+    @property
+    def principal_point(self) -> np.ndarray:
+        """(cx, cy) in pixels."""
+        return np.array([self.intrinsics[0, 2], self.intrinsics[1, 2]])
+
+    def project(self, points_camera: np.ndarray) -> np.ndarray:
+        """Camera-frame points (N, 3) -> pixels (N, 2) (no filtering, see ``project_to_image``)."""
+        from zod.geometry.fisheye import project
+
+        return project(points_camera, self.intrinsics, self.distortion)
+
+    def project_to_image(self, points_camera: np.ndarray, use_field_of_view: bool = True):  # noqa: ANN201
+        """Camera-frame points (N, 3) -> ``ImageProjection`` (pixels, depth_m, mask) of visible points."""
+        from zod.geometry.fisheye import project_to_image
+
+        return project_to_image(
+            points_camera,
+            self.intrinsics,
+            self.distortion,
+            image_size=self.image_dimensions,
+            field_of_view_deg=self.field_of_view if use_field_of_view else None,
+        )
+
+    def unproject(self, pixels: np.ndarray, depth: np.ndarray | float, exact: bool = False) -> np.ndarray:
+        """Pixels (N, 2) at distance ``depth`` m -> camera-frame points (N, 3)."""
+        from zod.geometry.fisheye import unproject
+
+        return unproject(pixels, self.intrinsics, self.undistortion, depth, distortion=self.distortion, exact=exact)
+
+
+@dataclass
+class Calibration:
+    """All sensor calibrations of one frame / sequence / drive, keyed by the sensor enums."""
+
+    lidars: Dict[Lidar, LidarCalibration]
+    cameras: Dict[Camera, CameraCalibration]
+    radars: Optional[Dict[Radar, RadarCalibration]] = None
+    source_path: Optional[str] = field(default=None, compare=False, repr=False)
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def from_dict(cls, calib_dict: Dict[str, Any], source_path: str | None = None) -> Calibration:
+        """Build from the parsed JSON object ``{"FC": {...}}`` (snake_case or camelCase keys)."""
+        if not isinstance(calib_dict, dict):
+            raise FormatError(source_path, f"calibration must be a JSON object, got {type(calib_dict).__name__}")
+        fc = calib_dict.get("FC", calib_dict.get("fc"))
+        if not isinstance(fc, dict):
+            raise FormatError(source_path, "calibration has no 'FC' (front camera) object")
+
+        def get(name: str, required: bool = True) -> np.ndarray | None:
+            for key in _KEYS[name]:
+                if key in fc and fc[key] is not None:
+                    try:
+                        value = np.asarray(fc[key], dtype=np.float64)
+                    except (TypeError, ValueError) as exc:
+                        raise FormatError(source_path, f"calibration key '{key}' is not numeric: {exc}") from None
+                    shape = _SHAPES[name]
+                    if name == "intrinsics":
+                        if value.shape not in ((3, 3), (3, 4)):
+                            raise FormatError(source_path, f"'{key}' must be 3x4 (or 3x3), got {value.shape}")
+                    elif value.shape != shape:
+                        raise FormatError(source_path, f"'{key}' must have shape {shape}, got {value.shape}")
+                    return value
+            if required:
+                raise FormatError(source_path, f"calibration misses key '{_KEYS[name][0]}'")
+            return None
+
+        lidars = {Lidar.VELODYNE: LidarCalibration(extrinsics=Pose(get("lidar_extrinsics")))}
+        cameras = {
+            Camera.FRONT: CameraCalibration(
+                extrinsics=Pose(get("extrinsics")),
+                intrinsics=get("intrinsics"),
+                distortion=get("distortion"),
+                undistortion=get("undistortion"),
+                image_dimensions=get("image_dimensions").astype(np.int64),
+                field_of_view=get("field_of_view"),
+            )
+        }
+        radar = get("radar_extrinsics", required=False)
+        radars = None if radar is None else {Radar.FRONT: RadarCalibration(extrinsics=Pose(radar))}
+        return cls(lidars=lidars, cameras=cameras, radars=radars, source_path=source_path)
+
+    @classmethod
+    def from_json_path(cls, json_path: str | PathLike[str]) -> Calibration:
+        """Read ``calibration.json``; missing file -> MissingFileError, bad JSON -> FormatError."""
+        path = str(json_path)
+        try:
+            with open(path, "rb") as f:
+                data = json.loads(f.read())
+        except FileNotFoundError:
+            raise MissingFileError(path, "calibration file", "the 'infos' stream") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise FormatError(path, f"malformed JSON: {exc}") from None
+        return cls.from_dict(data, source_path=path)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON object of ``calibration.json`` (snake_case keys)."""
+        cam = self.cameras[Camera.FRONT]
+        fc: Dict[str, Any] = {
+            "extrinsics": cam.extrinsics.transform.tolist(),
+            "intrinsics": np.asarray(cam.intrinsics).tolist(),
+            "distortion": np.asarray(cam.distortion).tolist(),
+            "undistortion": np.asarray(cam.undistortion).tolist(),
+            "image_dimensions": np.asarray(cam.image_dimensions).astype(int).tolist(),
+            "field_of_view": np.asarray(cam.field_of_view).tolist(),
+            "lidar_extrinsics": self.lidars[Lidar.VELODYNE].extrinsics.transform.tolist(),
+        }
+        if self.radars:
+            fc["radar_extrinsics"] = self.radars[Radar.FRONT].extrinsics.transform.tolist()
+        return {"FC": fc}
+
+    # ------------------------------------------------------------------ frames
+    def get_extrinsics(self, frame: CoordinateFrame) -> Pose:
+        """Pose of ``frame`` in the ego frame (``ego_from_frame``); identity for ``EGO``."""
+        if frame == EGO:
+            return Pose.identity()
+        if isinstance(frame, Lidar):
+            table: Optional[dict] = self.lidars
+        elif isinstance(frame, Camera):
+            table = self.cameras
+        elif isinstance(frame, Radar):
+            if self.radars is None:
+                raise MissingCalibrationError(
+                    f"{self._where()}has no radar calibration: radar data and its extrinsics exist only in "
+                    "the newer releases of ZOD Sequences and Drives (not in ZOD Frames nor older releases); "
+                    "download the latest release to use the radar"
+                )
+            table = self.radars
+        else:
+            raise ValueError(f"unknown coordinate frame {frame!r}; use EGO, a Lidar, Camera or Radar")
+        if frame not in table:
+            raise MissingCalibrationError(f"{self._where()}has no calibration for {frame}")
+        return table[frame].extrinsics
+
+    def get_transform(self, from_frame: CoordinateFrame, to_frame: CoordinateFrame) -> np.ndarray:
+        """(4, 4) transform ``to_from_from`` = inverse(ego_from_to) @ ego_from_from."""
+        if from_frame == to_frame:
+            return np.eye(4)
+        ego_from_src = self.get_extrinsics(from_frame).transform
+        if to_frame == EGO:
+            return ego_from_src.copy()
+        return invert_transforms(self.get_extrinsics(to_frame).transform) @ ego_from_src
+
+    def transform_points(
+        self, points: np.ndarray, from_frame: CoordinateFrame, to_frame: CoordinateFrame
+    ) -> np.ndarray:
+        """Points (N, 3) in ``from_frame`` -> (N, 3) in ``to_frame`` (float64; same frame: unchanged)."""
+        if from_frame == to_frame:
+            return points
+        return transform_points(points, self.get_transform(from_frame, to_frame))
+
+    def _where(self) -> str:
+        return f"calibration {self.source_path} " if self.source_path else "this calibration "
