@@ -231,3 +231,271 @@ class ScanBatch:
             np.empty((0, 3), np.float32), np.empty(0, np.float64), np.empty(0, np.uint8),
             np.empty(0, np.uint8), np.zeros(1, np.int64), np.empty(0, np.float64),
         )
+
+
+# --------------------------------------------------------------------------------------------
+# time-ordered stream over one sequence / drive / frame
+# --------------------------------------------------------------------------------------------
+
+StreamPart = Literal["image", "lidar", "pose", "vehicle", "radar"]
+ALL_PARTS: tuple[str, ...] = ("image", "lidar", "pose", "vehicle", "radar")
+
+
+@dataclass
+class StreamStep:
+    """What the sensors saw at one step of a stream (None: not requested or no match in tolerance).
+
+    Attributes:
+        index: step number (0-based, time order).
+        time_s: reference time, epoch seconds.
+        camera_frame, lidar_frame: the matched ``CameraFrame`` / ``LidarFrame``.
+        image: (H, W, 3) uint8 RGB at the stream's ``image_scale``.
+        lidar: ``LidarData`` of the matched scan (lidar frame).
+        world_from_ego: (4, 4) float64 ego pose interpolated at ``time_s``.
+        vehicle: {group: {signal: value}} nearest vehicle-data sample per group.
+        radar: ``RadarData`` of the nearest radar scan (one scan of the clip's single file).
+        radar_time_s: that radar scan's time, epoch seconds (raw ints read as nanoseconds).
+    """
+
+    index: int
+    time_s: float
+    camera_frame: Any = None
+    lidar_frame: Any = None
+    image: np.ndarray | None = None
+    lidar: Any = None
+    world_from_ego: np.ndarray | None = None
+    vehicle: dict[str, dict[str, Any]] | None = None
+    radar: Any = None
+    radar_time_s: float | None = None
+
+
+# Radar timestamps: the release does not document the unit; nanoseconds (like vehicle data) is
+# the working assumption (spec section 8). The raw int64 stays available in RadarData.timestamp.
+RADAR_TIME_UNIT_S = 1e-9
+
+
+def _frame_times_s(frames: Sequence[Any]) -> np.ndarray:
+    """(N,) epoch seconds of sensor frames (``.time`` aware datetimes)."""
+    return np.array([f.time.timestamp() for f in frames], dtype=np.float64)
+
+
+@dataclass
+class _VehicleTable:
+    """Vehicle data flattened to {group: (time_s (N,), {signal: (N,) values})}."""
+
+    groups: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_vehicle_data(cls, vehicle_data: Any) -> _VehicleTable:
+        table = cls()
+        for group_name, group in vars(vehicle_data).items():
+            if group_name.startswith("_") or not hasattr(group, "__dict__"):
+                continue
+            columns = {k: np.asarray(v) for k, v in vars(group).items() if isinstance(v, np.ndarray)}
+            stamp = columns.pop("timestamp", None)
+            if stamp is None:
+                continue
+            time_s = stamp.astype(np.float64) * 1e-9  # vehicle data timestamps: epoch nanoseconds
+            table.groups[group_name] = (time_s, {k: v for k, v in columns.items() if len(v) == len(stamp)})
+        return table
+
+    def at(self, time_s: np.ndarray, tolerance_s: float | None) -> list[dict[str, dict[str, Any]] | None]:
+        """Nearest sample of every group for each time (a group with no sample in tolerance is left out)."""
+        out: list[dict[str, dict[str, Any]]] = [{} for _ in range(len(time_s))]
+        for name, (stamps, columns) in self.groups.items():
+            rows = match_nearest(time_s, stamps, tolerance_s)
+            for step, row in enumerate(rows.tolist()):
+                if row >= 0:
+                    out[step][name] = {k: v[row].item() for k, v in columns.items()}
+        return [d or None for d in out]
+
+
+class SensorStream:
+    """Time-ordered steps of one item (``ZodSequence``, drive or ``ZodFrame``).
+
+    Args:
+        item: an object with ``info`` (camera/lidar/radar frame lists) and, when the parts are
+            requested, ``ego_motion``, ``vehicle_data``, ``calibration``.
+        reference: the sensor whose frames define the steps (``"camera"`` or ``"lidar"``).
+        tolerance_s: largest time gap accepted when matching another sensor to a step.
+        parts: what to read at each step (subset of ``"image", "lidar", "pose", "vehicle",
+            "radar"``); frames are always matched, reading is what costs.
+        anonymization: ``Anonymization`` of the images (sequences and drives only have blur).
+        image_scale: 1, 1/2, 1/4 or 1/8; the JPEG is decoded at that reduced size.
+        remove_ego_lidar_returns: drop the returns from the ego vehicle (spec section 7).
+        start, stop: a slice of the reference steps.
+        num_threads, prefetch: the thread pool that reads ahead while steps are consumed.
+    """
+
+    def __init__(
+        self,
+        item: Any,
+        reference: ReferenceSensor = "camera",
+        tolerance_s: float | None = DEFAULT_TOLERANCE_S,
+        parts: Iterable[str] = ("image", "lidar", "pose"),
+        anonymization: Any = None,
+        image_scale: float = 1.0,
+        remove_ego_lidar_returns: bool = True,
+        start: int = 0,
+        stop: int | None = None,
+        num_threads: int | None = None,
+        prefetch: int = 4,
+    ) -> None:
+        from zod.constants import Anonymization, Camera, Lidar
+
+        self.item = item
+        self.parts = frozenset(parts)
+        unknown = self.parts - set(ALL_PARTS)
+        if unknown:
+            raise ValueError(f"unknown stream parts {sorted(unknown)}; choose from {ALL_PARTS}")
+        if reference not in ("camera", "lidar"):
+            raise ValueError(f"reference must be 'camera' or 'lidar', not {reference!r}")
+        self.reference = reference
+        self.tolerance_s = tolerance_s
+        self.anonymization = Anonymization.BLUR if anonymization is None else anonymization
+        self.image_scale = image_scale
+        self.remove_ego_lidar_returns = remove_ego_lidar_returns
+        self.num_threads = num_threads
+        self.prefetch = prefetch
+
+        info = item.info
+        camera_key = f"{Camera.FRONT.value}_{self.anonymization.value}"
+        self.camera_frames: list[Any] = list((info.camera_frames or {}).get(camera_key, []))
+        self.lidar_frames: list[Any] = list((info.lidar_frames or {}).get(Lidar.VELODYNE, []))
+        camera_time_s = _frame_times_s(self.camera_frames)
+        lidar_time_s = _frame_times_s(self.lidar_frames)
+        reference_time_s = camera_time_s if reference == "camera" else lidar_time_s
+        if reference_time_s.size == 0:
+            raise ValueError(f"item {info.id} has no {reference} frames ({camera_key if reference == 'camera' else 'velodyne'})")
+        order = np.argsort(reference_time_s, kind="stable")[start:stop]
+        self.time_s: np.ndarray = reference_time_s[order]
+        """(S,) reference times of the steps, epoch seconds, increasing."""
+        self.camera_index: np.ndarray = match_nearest(self.time_s, camera_time_s, tolerance_s)
+        """(S,) index into ``camera_frames`` per step, -1 when none within the tolerance."""
+        self.lidar_index: np.ndarray = match_nearest(self.time_s, lidar_time_s, tolerance_s)
+        """(S,) index into ``lidar_frames`` per step, -1 when none within the tolerance."""
+        self._radar: Any = None
+        self._radar_scans: tuple[np.ndarray, np.ndarray] | None = None
+        self._vehicle: _VehicleTable | None = None
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+    # ---------------------------------------------------------------- per-stream tables
+    def poses(self) -> tuple[np.ndarray, np.ndarray]:
+        """World_from_ego poses (S, 4, 4) at the step times and a (S,) bool of steps with a pose
+        (ego motion covers them; steps outside its time range get identity and False)."""
+        ego_motion = self.item.ego_motion
+        stamps = np.asarray(ego_motion.timestamps, dtype=np.float64)
+        valid = (self.time_s >= stamps[0]) & (self.time_s <= stamps[-1])
+        poses = np.tile(np.eye(4), (len(self.time_s), 1, 1))
+        if valid.any():
+            poses[valid] = np.asarray(ego_motion.get_poses(self.time_s[valid])).reshape(-1, 4, 4)
+        return poses, valid
+
+    def radar_scans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Scan indices (K,) and times (K,) epoch s of the clip's radar file (empty if no radar)."""
+        if self._radar_scans is None:
+            radar = self._read_radar()
+            if radar is None or len(radar.scan_index) == 0:
+                self._radar_scans = (np.empty(0, np.int64), np.empty(0, np.float64))
+            else:
+                scan_index = np.asarray(radar.scan_index).astype(np.int64)
+                stamps = np.asarray(radar.timestamp).reshape(-1)
+                scans, first = np.unique(scan_index, return_index=True)
+                if stamps.size == scan_index.size:  # one time per detection (the file layout)
+                    times = stamps[first].astype(np.float64) * RADAR_TIME_UNIT_S
+                else:  # one time per scan
+                    times = stamps[: len(scans)].astype(np.float64) * RADAR_TIME_UNIT_S
+                self._radar_scans = (scans, times)
+        return self._radar_scans
+
+    def _read_radar(self) -> Any:
+        if self._radar is None:
+            from zod.constants import Radar
+
+            radar_frames = getattr(self.item.info, "radar_frames", None) or {}
+            frames = radar_frames.get(Radar.FRONT)
+            if not frames:
+                return None
+            frame = frames[0] if isinstance(frames, (list, tuple)) else frames
+            self._radar = frame.read()
+        return self._radar
+
+    def _radar_subset(self, scan: int) -> Any:
+        radar = self._read_radar()
+        rows = np.flatnonzero(np.asarray(radar.scan_index) == scan)
+        values = {}
+        for name, value in vars(radar).items():
+            array = np.asarray(value)
+            values[name] = array[rows] if array.ndim >= 1 and len(array) == len(radar.scan_index) else value
+        return type(radar)(**values)
+
+    # ---------------------------------------------------------------- iteration
+    def _plan(self) -> list[StreamStep]:
+        steps = [StreamStep(index=i, time_s=float(t)) for i, t in enumerate(self.time_s)]
+        for step, ci, li in zip(steps, self.camera_index.tolist(), self.lidar_index.tolist()):
+            step.camera_frame = self.camera_frames[ci] if ci >= 0 else None
+            step.lidar_frame = self.lidar_frames[li] if li >= 0 else None
+        if "pose" in self.parts:
+            poses, valid = self.poses()
+            for step, pose, ok in zip(steps, poses, valid.tolist()):
+                step.world_from_ego = pose if ok else None
+        if "vehicle" in self.parts and getattr(self.item.info, "vehicle_data_path", None):
+            if self._vehicle is None:
+                self._vehicle = _VehicleTable.from_vehicle_data(self.item.vehicle_data)
+            for step, values in zip(steps, self._vehicle.at(self.time_s, self.tolerance_s)):
+                step.vehicle = values
+        if "radar" in self.parts:
+            scans, scan_time_s = self.radar_scans()
+            rows = match_nearest(self.time_s, scan_time_s, self.tolerance_s)
+            for step, row in zip(steps, rows.tolist()):
+                if row >= 0:
+                    step.radar = int(scans[row])  # replaced by the data when read
+                    step.radar_time_s = float(scan_time_s[row])
+        return steps
+
+    def _read_step(self, step: StreamStep) -> StreamStep:
+        if "image" in self.parts and step.camera_frame is not None:
+            step.image = read_image(step.camera_frame.filepath, self.image_scale)
+        if "lidar" in self.parts and step.lidar_frame is not None:
+            step.lidar = step.lidar_frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
+        if "radar" in self.parts and isinstance(step.radar, int):
+            step.radar = self._radar_subset(step.radar)
+        return step
+
+    def __iter__(self) -> Iterator[StreamStep]:
+        """Steps in time order, read ahead on a thread pool."""
+        return read_ahead(self._plan(), self._read_step, self.num_threads, self.prefetch)
+
+    def batches(self, batch_size: int) -> Iterator[list[StreamStep]]:
+        """Lists of ``batch_size`` consecutive steps; the next batch is read while one is used."""
+        plan = self._plan()
+        return iter(Prefetcher(plan, self._read_step, batch_size, self.num_threads, prefetch_batches=1))
+
+    def lidar_batches(self, batch_size: int) -> Iterator[ScanBatch]:
+        """The matched lidar scans of consecutive steps as contiguous ``ScanBatch`` es
+        (steps without a scan are skipped), read ahead on the thread pool."""
+        frames = [self.lidar_frames[i] for i in self.lidar_index.tolist() if i >= 0]
+        read = lambda frame: frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)  # noqa: E731
+        for scans in Prefetcher(frames, read, batch_size, self.num_threads, prefetch_batches=1):
+            yield ScanBatch.concatenate(scans)
+
+
+def read_scans(
+    lidar_frames: Sequence[Any], num_threads: int | None = None, remove_ego_lidar_returns: bool = True
+) -> ScanBatch:
+    """Read many lidar frames in parallel into one contiguous ``ScanBatch`` (in the given order)."""
+    if not lidar_frames:
+        return ScanBatch.empty()
+    read = lambda frame: frame.read(remove_ego_lidar_returns=remove_ego_lidar_returns)  # noqa: E731
+    with ThreadPoolExecutor(num_threads or default_num_threads()) as pool:
+        scans = list(pool.map(read, lidar_frames))
+    return ScanBatch.concatenate(scans)
+
+
+def read_image(path: str, scale: float = 1.0) -> np.ndarray:
+    """RGB uint8 (H * scale, W * scale, 3) image, decoded at reduced size (``zod.sensors.camera``)."""
+    from zod.sensors import camera
+
+    return camera.read_image(path, scale=scale)
