@@ -1,0 +1,108 @@
+"""The per-frame runner: order, parallel = serial, failures reported, atomic writes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from zod.converters.runner import (
+    FrameFailures,
+    atomic_write,
+    atomic_write_text,
+    link_or_copy,
+    run_frames,
+)
+from zod.errors import FormatError, MissingFileError
+
+
+@dataclass(frozen=True)
+class SquareTask:
+    """Writes <out>/<id>.txt with id**2 and returns a record; ids in `missing`/`broken` fail."""
+
+    output_dir: str
+    missing: tuple[str, ...] = ()
+    broken: tuple[str, ...] = ()
+
+    def __call__(self, frame_id: str) -> dict:
+        if frame_id in self.missing:
+            raise MissingFileError(f"/nowhere/{frame_id}.npy", "lidar scan", "lidar_velodyne")
+        if frame_id in self.broken:
+            raise FormatError(f"/bad/{frame_id}.json", "truncated")
+        value = int(frame_id) ** 2
+        atomic_write_text(Path(self.output_dir) / f"{frame_id}.txt", str(value))
+        return {"id": frame_id, "square": value, "pid": os.getpid()}
+
+
+IDS = [f"{i:06d}" for i in range(40)]
+
+
+def test_serial_and_parallel_give_the_same_records_in_order(tmp_path: Path) -> None:
+    serial = run_frames(SquareTask(str(tmp_path / "a")), IDS, workers=1, progress=False)
+    parallel = run_frames(SquareTask(str(tmp_path / "b")), IDS, workers=2, progress=False)
+    assert [r["square"] for r in serial.records] == [i * i for i in range(40)]
+    assert [r["id"] for r in parallel.records] == IDS
+    assert [r["square"] for r in parallel.records] == [r["square"] for r in serial.records]
+    # the pool really used other processes
+    assert {r["pid"] for r in parallel.records} != {os.getpid()}
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [f"{i}.txt" for i in IDS]
+    assert (tmp_path / "b" / "000007.txt").read_text() == "49"
+
+
+def test_missing_frames_fail_the_run_after_the_others_are_done(tmp_path: Path) -> None:
+    task = SquareTask(str(tmp_path), missing=("000003", "000011"))
+    with pytest.raises(FrameFailures) as info:
+        run_frames(task, IDS, workers=2, progress=False)
+    assert set(info.value.missing) == {"000003", "000011"}
+    assert "lidar_velodyne" in info.value.missing["000003"]
+    assert "--skip-missing" in str(info.value)
+    # every other frame was still converted (the run is resumable)
+    assert len(list(tmp_path.iterdir())) == len(IDS) - 2
+
+
+def test_skip_missing_reports_and_drops_them(tmp_path: Path) -> None:
+    task = SquareTask(str(tmp_path), missing=("000003",))
+    result = run_frames(task, IDS, workers=1, skip_missing=True, progress=False)
+    assert list(result.missing) == ["000003"]
+    kept = [fid for fid, _ in result.ok()]
+    assert kept == [i for i in IDS if i != "000003"]
+
+
+def test_malformed_input_fails_even_with_skip_missing(tmp_path: Path) -> None:
+    task = SquareTask(str(tmp_path), broken=("000005",))
+    with pytest.raises(FrameFailures) as info:
+        run_frames(task, IDS[:10], workers=1, skip_missing=True, progress=False)
+    assert list(info.value.failed) == ["000005"]
+    assert "truncated" in info.value.failed["000005"]
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+
+    def explode(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, explode)
+    assert list(tmp_path.iterdir()) == []
+    # the temporary name keeps the suffix (open3d / cv2 pick the format from it)
+    seen: list[str] = []
+    atomic_write(target, lambda tmp: (seen.append(tmp.suffix), tmp.write_bytes(b"ok")))
+    assert seen == [".bin"] and target.read_bytes() == b"ok"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_link_or_copy_modes(tmp_path: Path) -> None:
+    source = tmp_path / "src.jpg"
+    source.write_bytes(b"jpeg")
+    for mode in ("symlink", "hardlink", "copy"):
+        target = tmp_path / mode / "x.jpg"
+        link_or_copy(source, target, mode)  # type: ignore[arg-type]
+        assert target.read_bytes() == b"jpeg"
+    assert (tmp_path / "symlink" / "x.jpg").is_symlink()
+    assert (tmp_path / "hardlink" / "x.jpg").stat().st_ino == source.stat().st_ino
+    with pytest.raises(MissingFileError, match="images_front_blur"):
+        link_or_copy(tmp_path / "nope.jpg", tmp_path / "y.jpg", "copy", "blur image", "images_front_blur")

@@ -1,0 +1,217 @@
+"""What the converters read from a ZOD Frames dataset, through the devkit's own readers.
+
+Every converter task runs in worker processes (or Ray workers) and only carries the dataset
+root and version; the ``ZodFrames`` of that pair is opened once per process and cached here.
+Object annotations are read as raw GeoJSON features and turned into arrays in one vectorized
+pass (:class:`ObjectArrays`), without building one annotation object per box.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from zod.constants import AnnotationProject, Anonymization
+from zod.errors import FormatError, MissingFileError
+
+# Classes whose objects have a subclass (spec §11).
+CLASSES_WITH_SUBCLASSES = ("Vehicle", "VulnerableVehicle", "TrafficSign", "TrafficSignal")
+
+
+@lru_cache(maxsize=4)
+def frames(dataset_root: str, version: str) -> Any:
+    """The ``ZodFrames`` of ``dataset_root`` / ``version``, opened once per process."""
+    from zod.dataset import ZodFrames
+
+    return ZodFrames(dataset_root=dataset_root, version=version)
+
+
+def split_ids(dataset_root: str, version: str, split: str) -> list[str]:
+    """Frame ids of a split ("train" / "val"), in index order."""
+    return [str(i) for i in frames(dataset_root, version).get_split(split)]
+
+
+def frame_info(dataset_root: str, version: str, frame_id: str) -> Any:
+    """The ``Information`` of one frame (paths absolute)."""
+    return frames(dataset_root, version)[frame_id].info
+
+
+def key_camera_frame(info: Any, anonymization: str) -> Any:
+    """The key ``CameraFrame`` (filepath, height, width, time) of the front camera."""
+    return info.get_key_camera_frame(Anonymization(anonymization))
+
+
+def keyframe_time_string(info: Any) -> str:
+    """Key frame time as the reference writes it in COCO ``date_captured`` (``%Y-%m-%dT%H:%M:%S.%f%z``)."""
+    return info.keyframe_time.strftime("%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def annotation_path(info: Any, project: AnnotationProject) -> str | None:
+    """Absolute path of a project's annotation file, None if the frame is not annotated for it."""
+    entry = info.annotations.get(project)
+    return None if entry is None else str(entry.filepath)
+
+
+def read_features(info: Any, project: AnnotationProject) -> tuple[list[dict[str, Any]], str | None]:
+    """Raw GeoJSON features of a project (empty if not annotated) and the file path."""
+    path = annotation_path(info, project)
+    if path is None:
+        return [], None
+    try:
+        with open(path, "rb") as file:
+            data = json.loads(file.read())
+    except FileNotFoundError:
+        raise MissingFileError(path, f"{project.value} annotation file", "the 'annotations' stream") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FormatError(path, f"malformed JSON: {err}") from None
+    if not isinstance(data, list):
+        raise FormatError(path, f"expected a list of features, got {type(data).__name__}")
+    return data, path
+
+
+def object_features(info: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Raw object-detection features of a frame and the file path."""
+    return read_features(info, AnnotationProject.OBJECT_DETECTION)
+
+
+@dataclass
+class ObjectArrays:
+    """The objects of one frame as arrays (N = number of objects, file order).
+
+    names (N,) class (``Inconclusive`` -> ``Unclear``), subclasses (N,) reference subclass,
+    unclear (N,) bool, occlusion (N,) ratio string or None, boxes_xyxy (N, 4) float64 pixels,
+    has_box3d (N,) bool, centers_lidar (N, 3) m, sizes_lwh (N, 3) m, quaternions_lidar (N, 4)
+    wxyz (rows without a 3D box hold zeros / unit sizes / identity), uuids (N,).
+    """
+
+    names: list[str]
+    subclasses: list[str]
+    unclear: np.ndarray
+    occlusion: list[str | None]
+    boxes_xyxy: np.ndarray
+    has_box3d: np.ndarray
+    centers_lidar: np.ndarray
+    sizes_lwh: np.ndarray
+    quaternions_lidar: np.ndarray
+    uuids: list[str]
+
+
+def _flag(props: dict[str, Any], key: str) -> bool | None:
+    """The "True"/"False" string properties (also accepts real booleans)."""
+    if key not in props or props[key] is None:
+        return None
+    value = props[key]
+    return value if isinstance(value, bool) else str(value) == "True"
+
+
+def subclass_of(name: str, unclear: bool, props: dict[str, Any]) -> str:
+    """Reference subclass of an object (rules of spec §11)."""
+    if unclear:
+        return "Unclear"
+    if name not in CLASSES_WITH_SUBCLASSES:
+        return name
+    if props.get("artificial") is True:
+        return f"{name}_Artificial"
+    visible = _flag(props, "traffic_content_visible")
+    if visible is not None:
+        return f"{name}_{'Front' if visible else 'Back'}"
+    if _flag(props, "with_rider") is False:
+        return f"{name}_NoRider"
+    if props.get("emergency") is True and name == "Vehicle":
+        return "Vehicle_Emergency"
+    subtype = props.get("type", props.get("object_type"))
+    return f"{name}_{subtype}" if subtype is not None else name
+
+
+def object_arrays_from_features(features: list[dict[str, Any]], path: str | None = None) -> ObjectArrays:
+    """Vectorized :class:`ObjectArrays` of raw object features."""
+    from zod.converters.coco import boxes_xyxy_from_features, object_classes_and_unclear
+
+    names, unclear = object_classes_and_unclear(features, path)
+    n = len(features)
+    props_list = [f["properties"] for f in features]
+    has3d = np.array(["location_3d" in p and p["location_3d"] is not None for p in props_list], dtype=bool)
+    centers = np.zeros((n, 3))
+    sizes = np.ones((n, 3))
+    quats = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (n, 1))
+    idx = np.flatnonzero(has3d)
+    if idx.size:
+        try:
+            rows = [
+                (
+                    *props_list[i]["location_3d"]["coordinates"][:3],
+                    props_list[i]["size_3d_length"], props_list[i]["size_3d_width"], props_list[i]["size_3d_height"],
+                    props_list[i]["orientation_3d_qw"], props_list[i]["orientation_3d_qx"],
+                    props_list[i]["orientation_3d_qy"], props_list[i]["orientation_3d_qz"],
+                )
+                for i in idx
+            ]
+            table = np.array(rows, dtype=np.float64).reshape(-1, 10)
+        except (KeyError, TypeError, ValueError) as err:
+            raise FormatError(path, f"incomplete 3D box properties: {err!r}") from err
+        centers[idx], sizes[idx], quats[idx] = table[:, :3], table[:, 3:6], table[:, 6:10]
+    return ObjectArrays(
+        names=names,
+        subclasses=[subclass_of(names[i], unclear[i], props_list[i]) for i in range(n)],
+        unclear=np.array(unclear, dtype=bool),
+        occlusion=[p.get("occlusion_ratio") for p in props_list],
+        boxes_xyxy=boxes_xyxy_from_features(features, path).astype(np.float64),
+        has_box3d=has3d,
+        centers_lidar=centers,
+        sizes_lwh=sizes,
+        quaternions_lidar=quats,
+        uuids=[str(p.get("annotation_uuid", "")) for p in props_list],
+    )
+
+
+def object_arrays(info: Any) -> ObjectArrays:
+    """:class:`ObjectArrays` of a frame (empty if not annotated)."""
+    features, path = object_features(info)
+    return object_arrays_from_features(features, path)
+
+
+def calibration(info: Any) -> Any:
+    """The frame's ``Calibration``."""
+    from zod.calibration import Calibration
+
+    return Calibration.from_json_path(info.calibration_path)
+
+
+def front_camera_calibration(calib: Any) -> Any:
+    """``CameraCalibration`` of the front camera."""
+    from zod.constants import Camera
+
+    return calib.cameras[Camera.FRONT]
+
+
+def ego_from_lidar(calib: Any) -> np.ndarray:
+    """(4, 4) lidar pose in the ego frame."""
+    from zod.constants import Lidar
+
+    return calib.get_extrinsics(Lidar.VELODYNE).transform
+
+
+def core_lidar_points(info: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Core scan of a frame: points (N, 3) lidar frame (m) and intensity (N,) 0..255."""
+    lidar = lidar_scans(info, 0, 0)
+    return lidar.points, lidar.intensity
+
+
+def lidar_scans(info: Any, num_before: int, num_after: int) -> Any:
+    """``LidarData`` of the core scan, or of the core scan and its neighbours aggregated
+    (motion compensated into the core scan's time, through the devkit's aggregation)."""
+    frame = frames_of_info(info)
+    if num_before == 0 and num_after == 0:
+        return frame.get_lidar()[0] if isinstance(frame.get_lidar(), list) else frame.get_lidar()
+    return frame.get_aggregated_lidar(num_before=num_before, num_after=num_after)
+
+
+def frames_of_info(info: Any) -> Any:
+    """The ``ZodFrame`` of an info (readers hang off the frame object)."""
+    from zod.frame import ZodFrame
+
+    return ZodFrame(info)

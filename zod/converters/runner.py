@@ -1,0 +1,290 @@
+"""Per-frame job runner shared by every converter: local process pool or Ray Data.
+
+A conversion is a *frame task*: a picklable callable ``task(frame_id) -> record`` that writes
+the frame's own output files (atomically, skipping those already there unless the task was made
+with ``overwrite=True``) and returns a small JSON-native record (dicts, lists, str, int, float,
+bool, None) that the driver gathers, in frame order, to write the dataset-level files (COCO
+json, ImageSets lists, ``dataset.json``...).
+
+Engines:
+
+- ``local``: ``workers`` processes (default: all cores; ``1`` runs inline), a tqdm bar.
+- ``ray``: the frame ids become a Ray Dataset (``ray.data.from_items``), ``map_batches`` runs
+  the same task on each batch on the cluster's workers, which write per-frame files to the
+  (shared) output directory; the records come back to the driver. Both engines return the same
+  records in the same order, so the outputs are byte for byte equal.
+
+A frame whose input file is missing (``MissingFileError``) or malformed (``FormatError``) is
+never dropped silently: the run goes on with the other frames, then :class:`FrameFailures` is
+raised listing them, unless ``skip_missing`` allows missing files (malformed files always fail).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tqdm import tqdm
+
+from zod.errors import FormatError, MissingFileError, ZodError
+
+Engine = Literal["local", "ray"]
+ENGINES: tuple[str, ...] = ("local", "ray")
+
+FrameTask = Callable[[str], Any]
+
+# Outcome status of one frame.
+OK, MISSING, FAILED = "ok", "missing", "failed"
+
+
+class FrameFailures(ZodError):
+    """Some frames could not be converted; ``missing`` / ``failed`` map frame id -> message."""
+
+    def __init__(self, missing: dict[str, str], failed: dict[str, str]) -> None:
+        self.missing = missing
+        self.failed = failed
+        lines = []
+        if missing:
+            lines.append(f"{len(missing)} frame(s) have missing files (use --skip-missing to skip them):")
+            lines += [f"  {fid}: {msg}" for fid, msg in list(missing.items())[:20]]
+        if failed:
+            lines.append(f"{len(failed)} frame(s) have malformed files:")
+            lines += [f"  {fid}: {msg}" for fid, msg in list(failed.items())[:20]]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class RunResult:
+    """What a run produced: ``records[i]`` is the record of ``frame_ids[i]`` (None if it failed)."""
+
+    frame_ids: list[str]
+    records: list[Any]
+    missing: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def ok(self) -> Iterator[tuple[str, Any]]:
+        """(frame id, record) of the frames that were converted, in input order."""
+        for frame_id, record in zip(self.frame_ids, self.records):
+            if frame_id not in self.missing and frame_id not in self.failed:
+                yield frame_id, record
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _run_one(task: FrameTask, frame_id: str) -> tuple[str, Any]:
+    """Run the task on one frame; missing / malformed input becomes an outcome, not a crash."""
+    try:
+        return OK, task(frame_id)
+    except MissingFileError as err:
+        return MISSING, str(err)
+    except FormatError as err:
+        return FAILED, str(err)
+
+
+def _run_chunk(task: FrameTask, frame_ids: Sequence[str]) -> list[tuple[str, Any]]:
+    return [_run_one(task, frame_id) for frame_id in frame_ids]
+
+
+def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _run_local(
+    task: FrameTask, frame_ids: Sequence[str], workers: int, desc: str, progress: bool
+) -> list[tuple[str, Any]]:
+    bar = tqdm(total=len(frame_ids), desc=desc, unit="frame", disable=not progress, file=sys.stderr)
+    outcomes: list[tuple[str, Any]] = []
+    try:
+        if workers <= 1 or len(frame_ids) <= 1:
+            for frame_id in frame_ids:
+                outcomes.append(_run_one(task, frame_id))
+                bar.update(1)
+            return outcomes
+        # Chunks amortise inter-process traffic while keeping the bar moving and cores balanced.
+        chunk_size = max(1, min(64, len(frame_ids) // (workers * 8)))
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_run_chunk, task, chunk) for chunk in _chunks(frame_ids, chunk_size)]
+            for future in futures:  # in submission order: records stay in frame order
+                chunk_outcomes = future.result()
+                outcomes.extend(chunk_outcomes)
+                bar.update(len(chunk_outcomes))
+        return outcomes
+    finally:
+        bar.close()
+
+
+def _ray_batch(batch: dict[str, Any], task: FrameTask) -> dict[str, Any]:
+    """Ray Data ``map_batches`` function: run the task on each frame id of the batch.
+
+    Records travel back as JSON text so that Arrow never reinterprets their types.
+    """
+    statuses, payloads = [], []
+    for frame_id in batch["frame_id"]:
+        status, payload = _run_one(task, str(frame_id))
+        statuses.append(status)
+        payloads.append(json.dumps(payload))
+    return {"index": list(batch["index"]), "status": statuses, "payload": payloads}
+
+
+def _run_ray(
+    task: FrameTask,
+    frame_ids: Sequence[str],
+    address: str | None,
+    batch_size: int | None,
+    progress: bool,
+) -> list[tuple[str, Any]]:
+    try:
+        import ray
+    except ImportError as err:  # pragma: no cover - ray is an installed extra in the dev env
+        raise ZodError("--engine ray needs Ray: pip install 'zod-devkit[ray]'") from err
+    from functools import partial
+
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = progress
+    items = [{"index": i, "frame_id": frame_id} for i, frame_id in enumerate(frame_ids)]
+    dataset = ray.data.from_items(items)
+    size = batch_size or max(1, min(64, len(frame_ids) // 16 or 1))
+    converted = dataset.map_batches(partial(_ray_batch, task=task), batch_size=size, batch_format="numpy")
+    outcomes: list[tuple[str, Any]] = [(FAILED, "not run")] * len(frame_ids)
+    for row in converted.iter_rows():
+        outcomes[int(row["index"])] = (str(row["status"]), json.loads(str(row["payload"])))
+    return outcomes
+
+
+def run_frames(
+    task: FrameTask,
+    frame_ids: Sequence[str],
+    *,
+    engine: Engine = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    ray_batch_size: int | None = None,
+    skip_missing: bool = False,
+    desc: str = "Converting frames",
+    progress: bool = True,
+) -> RunResult:
+    """Run ``task`` on every frame id with the chosen engine and gather the records in order.
+
+    Raises :class:`FrameFailures` after the whole run if a frame failed (malformed input), or had
+    missing files while ``skip_missing`` is False. With ``skip_missing`` the missing frames are
+    listed in ``RunResult.missing`` for the caller to report.
+    """
+    frame_ids = list(frame_ids)
+    if engine == "local":
+        outcomes = _run_local(task, frame_ids, workers or default_workers(), desc, progress)
+    elif engine == "ray":
+        outcomes = _run_ray(task, frame_ids, ray_address, ray_batch_size, progress)
+    else:
+        raise ValueError(f"unknown engine {engine!r}, expected one of {ENGINES}")
+    result = RunResult(frame_ids=frame_ids, records=[None] * len(frame_ids))
+    for i, (frame_id, (status, payload)) in enumerate(zip(frame_ids, outcomes)):
+        if status == OK:
+            result.records[i] = payload
+        elif status == MISSING:
+            result.missing[frame_id] = payload
+        else:
+            result.failed[frame_id] = payload
+    if result.failed or (result.missing and not skip_missing):
+        raise FrameFailures(result.missing, result.failed)
+    return result
+
+
+# --- atomic output -----------------------------------------------------------------------------
+
+
+def _temp_path(path: Path) -> Path:
+    """A unique sibling of ``path`` with the same suffix (writers pick the format from it)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path`` (same directory).
+
+    The temporary name keeps the suffix, so writers that choose the format from it work.
+    Readers never see a half-written file, and a crash leaves no file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(path)
+    try:
+        result = write(tmp)
+        if result is False:  # e.g. cv2.imwrite / open3d report failure this way
+            raise OSError(f"could not write {path}")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = None) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=indent))
+
+
+def link_or_copy(
+    source: Path,
+    target: Path,
+    mode: Literal["symlink", "hardlink", "copy"],
+    what: str = "image",
+    stream: str | None = None,
+) -> None:
+    """Place ``source`` at ``target`` (atomically) as a symlink, a hard link or a copy.
+
+    A hard link falls back to a copy across file systems. A missing source raises
+    ``MissingFileError(source, what, stream)``.
+    """
+    import shutil
+
+    if not source.exists():
+        raise MissingFileError(source, what, stream)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "symlink":
+        tmp = _temp_path(target)
+        tmp.unlink()
+        os.symlink(os.path.abspath(source), tmp)
+        os.replace(tmp, target)
+    elif mode == "hardlink":
+        tmp = _temp_path(target)
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            atomic_write(target, lambda t: shutil.copyfile(source, t))
+    elif mode == "copy":
+        atomic_write(target, lambda t: shutil.copyfile(source, t))
+    else:
+        raise ValueError(f"unknown image mode {mode!r}")
