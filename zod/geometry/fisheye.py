@@ -33,6 +33,9 @@ __all__ = [
     "ImageProjection",
     "project_to_image",
     "points_to_image",
+    "project_3d_to_2d_kannala",
+    "unproject_2d_to_3d_kannala",
+    "get_points_in_camera_fov",
 ]
 
 
@@ -270,3 +273,29 @@ def points_to_image(
         image_size=cam.image_dimensions,
         field_of_view_deg=cam.field_of_view if use_field_of_view else None,
     )
+
+
+# --------------------------------------------------------------------------- reference names
+def project_3d_to_2d_kannala(
+    points_3d: np.ndarray, camera_matrix: np.ndarray, distorion_coefs: np.ndarray
+) -> np.ndarray:
+    """Reference name of :func:`project` (r = 0 gives the principal point instead of NaN)."""
+    return project(points_3d, camera_matrix, distorion_coefs)
+
+
+def unproject_2d_to_3d_kannala(
+    points_2d: np.ndarray,
+    camera_matrix: np.ndarray,
+    undistorion_coefs: np.ndarray,
+    depth: np.ndarray | float,
+) -> np.ndarray:
+    """Reference name of :func:`unproject` with the fitted undistortion polynomial."""
+    return unproject(points_2d, camera_matrix, undistorion_coefs, depth)
+
+
+def get_points_in_camera_fov(
+    fov: np.ndarray, camera_data: np.ndarray, horizontal_only: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference name: (points (M, 3) inside the field of view, mask (N,)); see :func:`in_field_of_view`."""
+    mask = in_field_of_view(camera_data, fov, horizontal_only=horizontal_only)
+    return np.asarray(camera_data)[mask], mask
