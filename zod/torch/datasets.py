@@ -1,0 +1,735 @@
+"""PyTorch datasets over ZOD: frames (map-style), clips of sequences/drives, and a sharded stream.
+
+Every dataset is pickle-safe: the constructor keeps only ids, paths and options; the ZOD index
+is opened lazily in each process (DataLoader workers, DDP ranks) on first use. Items that
+lack a requested modality or annotation are dropped at construction and listed in
+``dataset.excluded`` ({id: reason}); a one-line summary is logged, workers never crash on them.
+
+Image pixel convention (OpenCV, pixel centres at integer coordinates). Decoding at ``scale``
+s in {1, 1/2, 1/4, 1/8} averages s x s blocks, so full-resolution pixel coordinate u maps to::
+
+    u_scaled = (u + 0.5) * s - 0.5        full  |  0  |  1  |  2  |  3  |
+                                          s=1/2 |     0     |     1     |
+    => fx' = s fx, cx' = (cx + 0.5) s - 0.5 (same for y)
+
+The same map is applied to 2D boxes, so 3D boxes projected with the scaled intrinsics land on
+the scaled 2D boxes (the Kannala-Brandt model is affine in fx, cx).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from zod.constants import (
+    EGO,
+    FRAMES_IMAGE_MEAN,
+    FRAMES_IMAGE_STD,
+    AnnotationProject,
+    Anonymization,
+    Camera,
+    Lidar,
+)
+
+logger = logging.getLogger(__name__)
+
+ImageScale = float
+VALID_SCALES = (1.0, 0.5, 0.25, 0.125)
+FRAME_MODALITIES = ("image", "lidar", "objects", "boxes_3d", "ego_road", "lanes", "calibration")
+BoxFrame = Literal["lidar", "ego", "camera"]
+PointFrame = Literal["lidar", "ego"]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers shared by the datasets (pure numpy; no file I/O)
+# --------------------------------------------------------------------------------------------
+
+
+def check_scale(scale: float) -> float:
+    """Validate an image scale (1, 1/2, 1/4, 1/8: the JPEG DCT reduced sizes)."""
+    for valid in VALID_SCALES:
+        if math.isclose(float(scale), valid):
+            return valid
+    raise ValueError(f"image_scale must be one of {VALID_SCALES}, not {scale}")
+
+
+def scale_pixels(pixels: np.ndarray, scale: float) -> np.ndarray:
+    """Full-resolution pixel coordinates (..., 2 or 4) to the scaled image: (u + 0.5) s - 0.5."""
+    return (np.asarray(pixels, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def scale_intrinsics(intrinsics: np.ndarray, scale: float) -> np.ndarray:
+    """(3, 3) or (3, 4) camera matrix for an image decoded at ``scale`` (see module docstring)."""
+    out = np.array(intrinsics, dtype=np.float64, copy=True)
+    out[0, 0] *= scale
+    out[1, 1] *= scale
+    out[0, 1] *= scale
+    out[0, 2] = (out[0, 2] + 0.5) * scale - 0.5
+    out[1, 2] = (out[1, 2] + 0.5) * scale - 0.5
+    return out
+
+
+def image_to_tensor(image_hwc: np.ndarray, dtype: torch.dtype = torch.uint8, normalize: bool = False) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB to (3, H, W): uint8 as is, or float in 0..1 (optionally normalized
+    with the ZOD Frames mean and std of spec section 12)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image_hwc)).permute(2, 0, 1).contiguous()
+    if dtype == torch.uint8:
+        if normalize:
+            raise ValueError("normalize needs a float image dtype")
+        return tensor
+    tensor = tensor.to(dtype).div_(255.0)
+    if normalize:
+        mean = torch.tensor(FRAMES_IMAGE_MEAN, dtype=dtype)[:, None, None]
+        std = torch.tensor(FRAMES_IMAGE_STD, dtype=dtype)[:, None, None]
+        tensor = tensor.sub_(mean).div_(std)
+    return tensor
+
+
+def boxes_to_array(boxes_3d: Sequence[Any]) -> np.ndarray:
+    """Box3D objects to (M, 10) float64 rows ``[x, y, z, L, W, H, qw, qx, qy, qz]``."""
+    if not boxes_3d:
+        return np.zeros((0, 10), dtype=np.float64)
+    centers = np.stack([b.center for b in boxes_3d])
+    sizes = np.stack([b.size for b in boxes_3d])
+    quats = np.stack([b.orientation.elements for b in boxes_3d])
+    return np.concatenate([centers, sizes, quats], axis=1)
+
+
+def transform_boxes(boxes: np.ndarray, target_from_source: np.ndarray) -> np.ndarray:
+    """Move (M, 10) box rows to another frame with a (4, 4) rigid transform (vectorized)."""
+    from zod.geometry.transforms import (
+        quaternion_multiply,
+        quaternions_from_rotation_matrices,
+    )
+
+    out = boxes.copy()
+    rotation = target_from_source[:3, :3]
+    out[:, :3] = boxes[:, :3] @ rotation.T + target_from_source[:3, 3]
+    q_rot = quaternions_from_rotation_matrices(rotation[None])[0]
+    out[:, 6:10] = quaternion_multiply(np.broadcast_to(q_rot, (len(boxes), 4)), boxes[:, 6:10])
+    return out
+
+
+def _exists(path: str | None) -> bool:
+    return bool(path) and os.path.exists(path)
+
+
+def _summarize(kind: str, total: int, excluded: dict[str, str]) -> None:
+    if excluded:
+        reasons = Counter(excluded.values())
+        detail = "; ".join(f"{n} x {reason}" for reason, n in reasons.most_common())
+        logger.warning("%s: %d of %d items excluded (%s)", kind, len(excluded), total, detail)
+
+
+# --------------------------------------------------------------------------------------------
+# ZodFramesDataset
+# --------------------------------------------------------------------------------------------
+
+
+class ZodFramesDataset(Dataset):
+    """Map-style dataset of ZOD Frames; each sample is a dict of tensors and metadata.
+
+    Args:
+        root: dataset root. version: ``"full"`` or ``"mini"``. split: ``"train"``, ``"val"`` or
+            None (both).
+        modalities: any of ``"image"``, ``"lidar"``, ``"objects"`` (2D boxes + class ids),
+            ``"boxes_3d"`` (3D boxes, implies objects), ``"ego_road"``, ``"lanes"`` (masks at
+            the image scale), ``"calibration"``.
+        anonymization: ``Anonymization.BLUR`` or ``DNAT`` (or their names).
+        image_scale: 1, 1/2, 1/4, 1/8; the JPEG is decoded at that size, intrinsics, 2D boxes
+            and masks are scaled to match.
+        image_dtype: ``torch.uint8`` (0..255) or a float dtype (0..1); ``normalize`` applies
+            the Frames mean/std (float only).
+        lidar_scans: (before, after) scans around the core scan; more than one scan is
+            aggregated, motion-compensated to the core scan time when ``lidar_compensate``.
+        lidar_frame: ``"lidar"`` or ``"ego"`` for the points; boxes_frame: ``"lidar"``,
+            ``"ego"`` or ``"camera"`` for the 3D boxes.
+        classes: object class names to keep, in id order (others are dropped); None = all of
+            the level's classes. class_level: ``"class"`` (superclass) or ``"subclass"``.
+        transforms: callable applied to each sample dict (after conversion to tensors).
+        frame_ids: restrict to these ids (still filtered).
+        check_files: check at construction that the needed files are on disk.
+
+    Sample keys (present according to the modalities): ``frame_id`` str, ``time_s`` float
+    (keyframe, epoch s), ``image`` (3, H, W), ``intrinsics`` (3, 3) float32 (scaled),
+    ``distortion`` (4,), ``image_size`` (2,) int64 (W, H), ``ego_from_camera``,
+    ``ego_from_lidar`` (4, 4) float32, ``lidar_points`` (N, 3) float32, ``lidar_time_s`` (N,)
+    float32 seconds relative to ``time_s``, ``lidar_intensity`` (N,) uint8, ``boxes_2d`` (M, 4)
+    float32 xyxy (scaled pixels), ``class_ids`` (M,) int64, ``unclear`` (M,) bool,
+    ``boxes_3d`` (M, 10) float32 ``[x, y, z, L, W, H, qw, qx, qy, qz]`` with ``box_3d_valid``
+    (M,) bool (objects without a 3D box have zeros), ``ego_road_mask`` (H, W) bool,
+    ``lane_mask`` (H, W) bool.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        version: str = "full",
+        split: str | None = "train",
+        modalities: Sequence[str] = ("image", "lidar", "objects", "boxes_3d"),
+        anonymization: Anonymization | str = Anonymization.BLUR,
+        image_scale: float = 1.0,
+        image_dtype: torch.dtype = torch.uint8,
+        normalize: bool = False,
+        lidar_scans: tuple[int, int] = (0, 0),
+        lidar_compensate: bool = True,
+        lidar_frame: PointFrame = "lidar",
+        boxes_frame: BoxFrame = "lidar",
+        classes: Sequence[str] | None = None,
+        class_level: Literal["class", "subclass"] = "class",
+        transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        frame_ids: Sequence[str | int] | None = None,
+        check_files: bool = True,
+        remove_ego_lidar_returns: bool = True,
+    ) -> None:
+        self.root = os.fspath(root)
+        self.version = version
+        self.split = split
+        unknown = set(modalities) - set(FRAME_MODALITIES)
+        if unknown:
+            raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {FRAME_MODALITIES}")
+        self.modalities = tuple(dict.fromkeys(modalities))
+        self.anonymization = anonymization if isinstance(anonymization, Anonymization) else Anonymization(anonymization)
+        self.image_scale = check_scale(image_scale)
+        self.image_dtype = image_dtype
+        self.normalize = normalize
+        self.lidar_scans = (int(lidar_scans[0]), int(lidar_scans[1]))
+        self.lidar_compensate = lidar_compensate
+        if lidar_frame not in ("lidar", "ego"):
+            raise ValueError(f"lidar_frame must be 'lidar' or 'ego', not {lidar_frame!r}")
+        if boxes_frame not in ("lidar", "ego", "camera"):
+            raise ValueError(f"boxes_frame must be 'lidar', 'ego' or 'camera', not {boxes_frame!r}")
+        self.lidar_frame = lidar_frame
+        self.boxes_frame = boxes_frame
+        self.class_level = class_level
+        self.classes = tuple(classes) if classes is not None else self.default_classes(class_level)
+        self._class_to_id = {name: i for i, name in enumerate(self.classes)}
+        self.transforms = transforms
+        self.remove_ego_lidar_returns = remove_ego_lidar_returns
+        self._zod: Any = None
+
+        zod_frames = self._frames()
+        if frame_ids is not None:
+            candidates = [str(i).zfill(6) for i in frame_ids]
+        elif split is None:
+            candidates = sorted(zod_frames.get_all_ids())
+        else:
+            candidates = sorted(zod_frames.get_split(split))
+        self.excluded: dict[str, str] = {}
+        """Frames left out at construction: {frame_id: reason}."""
+        reasons = self._check_frames(zod_frames, candidates, check_files)
+        self.frame_ids: list[str] = [fid for fid, why in zip(candidates, reasons) if why is None]
+        self.excluded = {fid: why for fid, why in zip(candidates, reasons) if why is not None}
+        _summarize(f"ZodFramesDataset({version}, {split})", len(candidates), self.excluded)
+
+    # ---------------------------------------------------------------- pickling / lazy open
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_zod"] = None  # re-opened lazily in each worker
+        return state
+
+    def _frames(self) -> Any:
+        if self._zod is None:
+            from zod.dataset import ZodFrames
+
+            self._zod = ZodFrames(self.root, self.version)
+        return self._zod
+
+    @staticmethod
+    def default_classes(class_level: str) -> tuple[str, ...]:
+        from zod.annotations import classes
+
+        if class_level == "class":
+            return tuple(classes.OBJECT_CLASSES)
+        if class_level == "subclass":
+            return tuple(classes.OBJECT_SUBCLASSES)
+        raise ValueError(f"class_level must be 'class' or 'subclass', not {class_level!r}")
+
+    # ---------------------------------------------------------------- filtering
+    def _needed(self, info: Any) -> tuple[str | None, list[tuple[str, str]]]:
+        """(reason if the index already rules the frame out, [(path, what)] files to check)."""
+        files: list[tuple[str, str]] = []
+        mods = set(self.modalities)
+        if "image" in mods:
+            key = f"{Camera.FRONT.value}_{self.anonymization.value}"
+            frames = (info.camera_frames or {}).get(key) or []
+            if not frames:
+                return f"no {key} image in the index", files
+            files.append((info.get_key_camera_frame(self.anonymization).filepath, f"{key} image"))
+        if "lidar" in mods:
+            lidar_frames = (info.lidar_frames or {}).get(Lidar.VELODYNE) or []
+            if not lidar_frames:
+                return "no lidar scans in the index", files
+            for frame in self._lidar_frames_of(lidar_frames):
+                files.append((frame.filepath, "lidar scan"))
+            if self.lidar_compensate and sum(self.lidar_scans) > 0:
+                files.append((info.ego_motion_path, "ego motion"))
+        projects = []
+        if mods & {"objects", "boxes_3d"}:
+            projects.append(AnnotationProject.OBJECT_DETECTION)
+        if "ego_road" in mods:
+            projects.append(AnnotationProject.EGO_ROAD)
+        if "lanes" in mods:
+            projects.append(AnnotationProject.LANE_MARKINGS)
+        for project in projects:
+            annotation = (info.annotations or {}).get(project)
+            if annotation is None:
+                return f"not annotated for {project.value}", files
+            files.append((annotation.filepath, f"{project.value} annotation"))
+        if mods & {"calibration", "image", "boxes_3d", "lidar"}:
+            files.append((info.calibration_path, "calibration"))
+        return None, files
+
+    def _lidar_frames_of(self, lidar_frames: Sequence[Any]) -> Sequence[Any]:
+        key = len(lidar_frames) // 2  # the core scan is the middle one (reference rule)
+        before, after = self.lidar_scans
+        return lidar_frames[max(0, key - before) : min(len(lidar_frames), key + after + 1)]
+
+    def _check_frames(self, zod_frames: Any, frame_ids: Sequence[str], check_files: bool) -> list[str | None]:
+        def check(frame_id: str) -> str | None:
+            try:
+                info = zod_frames[frame_id].info
+            except (KeyError, IndexError):
+                return "not in the index"
+            reason, files = self._needed(info)
+            if reason is not None or not check_files:
+                return reason
+            for path, what in files:
+                if not _exists(path):
+                    return f"missing {what}"
+            return None
+
+        if len(frame_ids) < 64:
+            return [check(fid) for fid in frame_ids]
+        with ThreadPoolExecutor(8) as pool:  # stat calls on network disks overlap well
+            return list(pool.map(check, frame_ids, chunksize=64))
+
+    # ---------------------------------------------------------------- items
+    def __len__(self) -> int:
+        return len(self.frame_ids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        frame = self._frames()[self.frame_ids[index]]
+        sample = self.load_frame(frame)
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def load_frame(self, frame: Any) -> dict[str, Any]:
+        """The sample dict of one ``ZodFrame`` (without ``transforms``)."""
+        info = frame.info
+        mods = set(self.modalities)
+        time_s = info.keyframe_time.timestamp()
+        sample: dict[str, Any] = {"frame_id": info.id, "time_s": time_s}
+        calibration = frame.calibration if mods & {"calibration", "image", "boxes_3d", "lidar"} else None
+        scale = self.image_scale
+        if calibration is not None:
+            camera = calibration.cameras[Camera.FRONT]
+            width, height = (int(v) for v in np.asarray(camera.image_dimensions)[:2])
+            sample["intrinsics"] = torch.from_numpy(scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], scale).astype(np.float32))
+            sample["distortion"] = torch.from_numpy(np.asarray(camera.distortion, dtype=np.float32))
+            sample["image_size"] = torch.tensor(
+                [math.ceil(width * scale), math.ceil(height * scale)], dtype=torch.int64
+            )
+            sample["ego_from_camera"] = torch.from_numpy(calibration.get_extrinsics(Camera.FRONT).transform.astype(np.float32))
+            sample["ego_from_lidar"] = torch.from_numpy(calibration.get_extrinsics(Lidar.VELODYNE).transform.astype(np.float32))
+        if "image" in mods:
+            from zod.stream import read_image
+
+            path = info.get_key_camera_frame(self.anonymization).filepath
+            sample["image"] = image_to_tensor(read_image(path, scale), self.image_dtype, self.normalize)
+        if "lidar" in mods:
+            sample.update(self._load_lidar(frame, calibration, time_s))
+        if mods & {"objects", "boxes_3d"}:
+            sample.update(self._load_objects(frame, calibration, with_3d="boxes_3d" in mods))
+        if "ego_road" in mods or "lanes" in mods:
+            sample.update(self._load_masks(frame, mods))
+        return sample
+
+    def _load_lidar(self, frame: Any, calibration: Any, time_s: float) -> dict[str, Any]:
+        before, after = self.lidar_scans
+        if before == 0 and after == 0:
+            lidar = frame.get_lidar_frames(0, 0)[0].read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
+        elif self.lidar_compensate:
+            lidar = frame.get_aggregated_lidar(num_before=before, num_after=after)
+        else:
+            from zod.stream import read_scans
+
+            batch = read_scans(frame.get_lidar_frames(before, after), num_threads=2,
+                               remove_ego_lidar_returns=self.remove_ego_lidar_returns)
+            lidar = batch  # same field names as LidarData below
+        points = np.asarray(lidar.points)
+        times = np.asarray(lidar.timestamps if hasattr(lidar, "timestamps") else lidar.time_s)
+        intensity = np.asarray(lidar.intensity)
+        if self.lidar_frame == "ego":
+            ego_from_lidar = calibration.get_extrinsics(Lidar.VELODYNE).transform
+            points = points.astype(np.float64) @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]
+        return {
+            "lidar_points": torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)),
+            "lidar_time_s": torch.from_numpy((times - time_s).astype(np.float32)),
+            "lidar_intensity": torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.uint8)),
+        }
+
+    def _load_objects(self, frame: Any, calibration: Any, with_3d: bool) -> dict[str, Any]:
+        objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+        names = [obj.name if self.class_level == "class" else obj.subclass for obj in objects]
+        keep = [i for i, name in enumerate(names) if name in self._class_to_id]
+        objects = [objects[i] for i in keep]
+        class_ids = np.array([self._class_to_id[names[i]] for i in keep], dtype=np.int64)
+        boxes_2d = np.array([obj.box2d.xyxy for obj in objects], dtype=np.float64).reshape(-1, 4)
+        out: dict[str, Any] = {
+            "boxes_2d": torch.from_numpy(scale_pixels(boxes_2d, self.image_scale).astype(np.float32)),
+            "class_ids": torch.from_numpy(class_ids),
+            "unclear": torch.tensor([bool(obj.unclear) for obj in objects], dtype=torch.bool),
+        }
+        if with_3d:
+            valid = np.array([obj.box3d is not None for obj in objects], dtype=bool)
+            boxes = np.zeros((len(objects), 10), dtype=np.float64)
+            boxes[valid] = boxes_to_array([obj.box3d for obj in objects if obj.box3d is not None])
+            if self.boxes_frame != "lidar" and valid.any():
+                target = EGO if self.boxes_frame == "ego" else Camera.FRONT
+                target_from_lidar = calibration.get_transform(Lidar.VELODYNE, target)
+                boxes[valid] = transform_boxes(boxes[valid], target_from_lidar)
+            out["boxes_3d"] = torch.from_numpy(boxes.astype(np.float32))
+            out["box_3d_valid"] = torch.from_numpy(valid)
+        return out
+
+    def _load_masks(self, frame: Any, mods: set[str]) -> dict[str, Any]:
+        camera = frame.calibration.cameras[Camera.FRONT]
+        width, height = (int(v) for v in np.asarray(camera.image_dimensions)[:2])
+        out: dict[str, Any] = {}
+        if "ego_road" in mods:
+            annotations = frame.get_annotation(AnnotationProject.EGO_ROAD)
+            out["ego_road_mask"] = torch.from_numpy(scaled_mask(annotations, (height, width), self.image_scale))
+        if "lanes" in mods:
+            annotations = frame.get_annotation(AnnotationProject.LANE_MARKINGS)
+            out["lane_mask"] = torch.from_numpy(scaled_mask(annotations, (height, width), self.image_scale))
+        return out
+
+
+def scaled_mask(annotations: Sequence[Any], full_shape: tuple[int, int], scale: float) -> np.ndarray:
+    """bool (ceil(H s), ceil(W s)) mask of polygon annotations (holes respected), with the pixel
+    convention of the scaled image: vertices go through ``scale_pixels``, then are filled."""
+    from zod.geometry import masks
+
+    shape = (math.ceil(full_shape[0] * scale), math.ceil(full_shape[1] * scale))
+    polygons = [
+        [scale_pixels(ring, scale) for ring in rings]  # per polygon ring, never per pixel
+        for annotation in annotations
+        for rings in masks.geometry_to_polygons(annotation)
+    ]
+    return masks.rasterize_polygons(polygons, 1, image_shape=shape, scale=1.0).astype(bool)
+
+
+# --------------------------------------------------------------------------------------------
+# sequences and drives: clips (map-style) and a sharded stream (iterable)
+# --------------------------------------------------------------------------------------------
+
+SEQUENCE_PARTS = ("image", "lidar", "pose", "vehicle", "radar")
+
+
+def _open_subset(root: str, version: str, subset: str) -> Any:
+    from zod import dataset
+
+    if subset == "sequences":
+        return dataset.ZodSequences(root, version)
+    if subset == "drives":
+        return dataset.ZodDrives(root, version)
+    raise ValueError(f"subset must be 'sequences' or 'drives', not {subset!r}")
+
+
+def _item_ids(zod_subset: Any, split: str | None) -> list[str]:
+    return sorted(zod_subset.get_all_ids() if split is None else zod_subset.get_split(split))
+
+
+class _StepConverter:
+    """Turns ``zod.stream.StreamStep`` s into tensors (shared by the clip and stream datasets)."""
+
+    image_dtype: torch.dtype
+    normalize: bool
+    lidar_frame: PointFrame
+
+    def _step_tensors(self, step: Any, ego_from_lidar: np.ndarray | None, time_origin_s: float) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if step.image is not None:
+            out["image"] = image_to_tensor(step.image, self.image_dtype, self.normalize)
+        if step.lidar is not None:
+            points = np.asarray(step.lidar.points)
+            if self.lidar_frame == "ego" and ego_from_lidar is not None:
+                points = points.astype(np.float64) @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]
+            out["lidar_points"] = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
+            out["lidar_time_s"] = torch.from_numpy((np.asarray(step.lidar.timestamps) - time_origin_s).astype(np.float32))
+            out["lidar_intensity"] = torch.from_numpy(np.ascontiguousarray(step.lidar.intensity, dtype=np.uint8))
+        return out
+
+
+class ZodSequencesDataset(Dataset, _StepConverter):
+    """Clips of ``clip_length`` synchronized steps from ZOD Sequences or Drives (map-style).
+
+    Steps are the frames of the reference sensor (``"camera"`` or ``"lidar"``), taking every
+    ``step``-th one; clips start every ``stride`` steps. A clip is kept only when each of its
+    steps has every requested sensor within ``tolerance_s`` (checked from the index, no reads).
+
+    Sample keys: ``sequence_id`` str, ``time_s`` (T,) float64 epoch s, ``image`` (T, 3, H, W),
+    ``world_from_ego`` (T, 4, 4) float64 with ``pose_valid`` (T,) bool, ``lidar_points``
+    (N_1 + ... + N_T, 3) float32 with ``lidar_step_offsets`` (T + 1,) int64 (step t is rows
+    ``offsets[t]:offsets[t+1]``), ``lidar_time_s`` (N,) float32 relative to ``time_s[0]``,
+    ``lidar_intensity`` (N,) uint8, ``intrinsics`` (3, 3) float32 (scaled), ``ego_from_lidar``,
+    ``ego_from_camera`` (4, 4) float32.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        version: str = "full",
+        split: str | None = "train",
+        subset: Literal["sequences", "drives"] = "sequences",
+        clip_length: int = 4,
+        stride: int | None = None,
+        step: int = 1,
+        reference: Literal["camera", "lidar"] = "camera",
+        tolerance_s: float = 0.05,
+        parts: Sequence[str] = ("image", "lidar", "pose"),
+        anonymization: Anonymization | str = Anonymization.BLUR,
+        image_scale: float = 0.25,
+        image_dtype: torch.dtype = torch.uint8,
+        normalize: bool = False,
+        lidar_frame: PointFrame = "lidar",
+        transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        ids: Sequence[str | int] | None = None,
+        check_files: bool = True,
+    ) -> None:
+        from zod.stream import SensorStream
+
+        if clip_length < 1 or step < 1:
+            raise ValueError("clip_length and step must be >= 1")
+        unknown = set(parts) - set(SEQUENCE_PARTS)
+        if unknown:
+            raise ValueError(f"unknown parts {sorted(unknown)}; choose from {SEQUENCE_PARTS}")
+        self.root, self.version, self.split, self.subset = os.fspath(root), version, split, subset
+        self.clip_length, self.step = clip_length, step
+        self.stride = stride or clip_length
+        self.reference, self.tolerance_s = reference, tolerance_s
+        self.parts = tuple(dict.fromkeys(parts))
+        self.anonymization = anonymization if isinstance(anonymization, Anonymization) else Anonymization(anonymization)
+        self.image_scale = check_scale(image_scale)
+        self.image_dtype, self.normalize, self.lidar_frame = image_dtype, normalize, lidar_frame
+        self.transforms = transforms
+        self._zod: Any = None
+
+        zod_subset = self._subset()
+        candidates = [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(zod_subset, split)
+        self.clips: list[tuple[str, int]] = []
+        """(item id, first reference step) of every clip."""
+        self.excluded: dict[str, str] = {}
+        span = (clip_length - 1) * step + 1
+        for item_id in candidates:
+            try:
+                stream = SensorStream(zod_subset[item_id], reference, tolerance_s, (), self.anonymization)
+            except (KeyError, ValueError) as error:
+                self.excluded[item_id] = f"no stream: {error}"
+                continue
+            ok = np.ones(len(stream), dtype=bool)
+            if "image" in self.parts:
+                ok &= stream.camera_index >= 0
+                if check_files:
+                    ok &= np.array([i >= 0 and _exists(stream.camera_frames[i].filepath) for i in stream.camera_index.tolist()], dtype=bool)
+            if "lidar" in self.parts:
+                ok &= stream.lidar_index >= 0
+                if check_files:
+                    ok &= np.array([i >= 0 and _exists(stream.lidar_frames[i].filepath) for i in stream.lidar_index.tolist()], dtype=bool)
+            # a clip is valid when all its steps are: a sliding minimum over the strided steps
+            starts = np.arange(0, max(0, len(stream) - span + 1), self.stride)
+            if starts.size:
+                steps = starts[:, None] + np.arange(clip_length)[None, :] * step
+                starts = starts[ok[steps].all(axis=1)]
+            if starts.size == 0:
+                self.excluded[item_id] = f"no complete clip of {clip_length} steps"
+                continue
+            self.clips.extend((item_id, int(s)) for s in starts)
+        _summarize(f"ZodSequencesDataset({subset}, {version}, {split})", len(candidates), self.excluded)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_zod"] = None
+        return state
+
+    def _subset(self) -> Any:
+        if self._zod is None:
+            self._zod = _open_subset(self.root, self.version, self.subset)
+        return self._zod
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from zod.stream import SensorStream
+
+        item_id, start = self.clips[index]
+        item = self._subset()[item_id]
+        stop = start + (self.clip_length - 1) * self.step + 1
+        stream = SensorStream(
+            item, self.reference, self.tolerance_s, self.parts, self.anonymization, self.image_scale,
+            start=start, stop=stop, num_threads=2, prefetch=self.clip_length,
+        )
+        steps = list(stream)[:: self.step]
+        sample = clip_sample(self, item, steps)
+        sample["sequence_id"] = item_id
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+
+def clip_sample(converter: Any, item: Any, steps: Sequence[Any]) -> dict[str, Any]:
+    """Stack the tensors of T steps (see ``ZodSequencesDataset`` for the keys)."""
+    calibration = item.calibration
+    ego_from_lidar = calibration.get_extrinsics(Lidar.VELODYNE).transform
+    time_s = np.array([s.time_s for s in steps], dtype=np.float64)
+    per_step = [converter._step_tensors(s, ego_from_lidar, float(time_s[0])) for s in steps]
+    sample: dict[str, Any] = {"time_s": torch.from_numpy(time_s)}
+    if "image" in converter.parts:
+        sample["image"] = torch.stack([p["image"] for p in per_step])
+    if "pose" in converter.parts:
+        valid = np.array([s.world_from_ego is not None for s in steps], dtype=bool)
+        poses = np.stack([s.world_from_ego if s.world_from_ego is not None else np.full((4, 4), np.nan) for s in steps])
+        sample["world_from_ego"] = torch.from_numpy(poses)
+        sample["pose_valid"] = torch.from_numpy(valid)
+    if "lidar" in converter.parts:
+        counts = [p["lidar_points"].shape[0] for p in per_step]
+        offsets = np.zeros(len(steps) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        sample["lidar_points"] = torch.cat([p["lidar_points"] for p in per_step])
+        sample["lidar_time_s"] = torch.cat([p["lidar_time_s"] for p in per_step])
+        sample["lidar_intensity"] = torch.cat([p["lidar_intensity"] for p in per_step])
+        sample["lidar_step_offsets"] = torch.from_numpy(offsets)
+    camera = calibration.cameras[Camera.FRONT]
+    sample["intrinsics"] = torch.from_numpy(
+        scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], converter.image_scale).astype(np.float32)
+    )
+    sample["ego_from_lidar"] = torch.from_numpy(ego_from_lidar.astype(np.float32))
+    sample["ego_from_camera"] = torch.from_numpy(calibration.get_extrinsics(Camera.FRONT).transform.astype(np.float32))
+    return sample
+
+
+def shard_info(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
+    """(shard index, number of shards) of this process: DDP rank x DataLoader worker."""
+    if rank is None or world_size is None:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            rank = torch.distributed.get_rank() if rank is None else rank
+            world_size = torch.distributed.get_world_size() if world_size is None else world_size
+        else:
+            rank, world_size = rank or 0, world_size or 1
+    worker = get_worker_info()
+    worker_id, num_workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+    return rank * num_workers + worker_id, world_size * num_workers
+
+
+class ZodStreamDataset(IterableDataset, _StepConverter):
+    """Every step of ZOD Sequences or Drives, in time order per item, sharded by rank and worker.
+
+    Items (sequences / drives) are dealt round-robin to the ``world_size x num_workers`` shards
+    (item ``i`` goes to shard ``i % num_shards``), so each process reads whole items in time
+    order and no step is produced twice. With ``shuffle`` the item order is permuted with
+    ``seed + epoch`` (call ``set_epoch`` each epoch, like ``DistributedSampler``). Shards can
+    differ in length by up to one item: in DDP, stop all ranks on the shortest or use
+    ``drop_uneven``.
+
+    Yields dicts: ``sequence_id`` str, ``step`` int, ``time_s`` float (epoch s), ``image`` (3, H, W),
+    ``world_from_ego`` (4, 4) float64 and ``pose_valid`` bool, ``lidar_points`` (N, 3) float32,
+    ``lidar_time_s`` (N,) float32 relative to ``time_s``, ``lidar_intensity`` (N,) uint8.
+    Steps missing a requested sensor within the tolerance are skipped.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        version: str = "full",
+        split: str | None = "train",
+        subset: Literal["sequences", "drives"] = "sequences",
+        reference: Literal["camera", "lidar"] = "camera",
+        tolerance_s: float = 0.05,
+        parts: Sequence[str] = ("image", "lidar", "pose"),
+        anonymization: Anonymization | str = Anonymization.BLUR,
+        image_scale: float = 0.25,
+        image_dtype: torch.dtype = torch.uint8,
+        normalize: bool = False,
+        lidar_frame: PointFrame = "lidar",
+        rank: int | None = None,
+        world_size: int | None = None,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_uneven: bool = False,
+        ids: Sequence[str | int] | None = None,
+        transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        num_threads: int = 2,
+    ) -> None:
+        unknown = set(parts) - set(SEQUENCE_PARTS)
+        if unknown:
+            raise ValueError(f"unknown parts {sorted(unknown)}; choose from {SEQUENCE_PARTS}")
+        self.root, self.version, self.split, self.subset = os.fspath(root), version, split, subset
+        self.reference, self.tolerance_s, self.parts = reference, tolerance_s, tuple(dict.fromkeys(parts))
+        self.anonymization = anonymization if isinstance(anonymization, Anonymization) else Anonymization(anonymization)
+        self.image_scale = check_scale(image_scale)
+        self.image_dtype, self.normalize, self.lidar_frame = image_dtype, normalize, lidar_frame
+        self.rank, self.world_size = rank, world_size
+        self.shuffle, self.seed, self.epoch, self.drop_uneven = shuffle, seed, 0, drop_uneven
+        self.transforms, self.num_threads = transforms, num_threads
+        self._zod: Any = None
+        self.ids: list[str] = [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(self._subset(), split)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_zod"] = None
+        return state
+
+    def _subset(self) -> Any:
+        if self._zod is None:
+            self._zod = _open_subset(self.root, self.version, self.subset)
+        return self._zod
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reshuffle the item order for this epoch (with ``shuffle``)."""
+        self.epoch = epoch
+
+    def shard_ids(self) -> list[str]:
+        """Items this process (rank, worker) reads."""
+        shard, num_shards = shard_info(self.rank, self.world_size)
+        ids = list(self.ids)
+        if self.shuffle:
+            order = np.random.default_rng(self.seed + self.epoch).permutation(len(ids))
+            ids = [ids[i] for i in order]
+        if self.drop_uneven:
+            ids = ids[: len(ids) - len(ids) % num_shards]
+        return ids[shard::num_shards]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        from zod.stream import SensorStream
+
+        for item_id in self.shard_ids():
+            item = self._subset()[item_id]
+            stream = SensorStream(
+                item, self.reference, self.tolerance_s, self.parts, self.anonymization, self.image_scale,
+                num_threads=self.num_threads,
+            )
+            ego_from_lidar = item.calibration.get_extrinsics(Lidar.VELODYNE).transform if "lidar" in self.parts else None
+            for step in stream:
+                if ("image" in self.parts and step.camera_frame is None) or ("lidar" in self.parts and step.lidar_frame is None):
+                    continue
+                sample: dict[str, Any] = {"sequence_id": item_id, "step": step.index, "time_s": step.time_s}
+                sample.update(self._step_tensors(step, ego_from_lidar, step.time_s))
+                if "pose" in self.parts:
+                    valid = step.world_from_ego is not None
+                    sample["world_from_ego"] = torch.from_numpy(step.world_from_ego if valid else np.full((4, 4), np.nan))
+                    sample["pose_valid"] = torch.tensor(valid)
+                if self.transforms is not None:
+                    sample = self.transforms(sample)
+                yield sample
