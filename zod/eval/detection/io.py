@@ -1,0 +1,240 @@
+"""Reading and writing detection predictions (JSON), and ground truth from a dataset.
+
+The predictions file (docs/eval.md)::
+
+    {
+      "meta": {"coordinate_frame": "lidar"},            # optional, free-form
+      "results": {
+        "009158": [                                      # frame id (int or string)
+          {"class": "Vehicle", "subclass": "Car",        # subclass optional
+           "score": 0.87,
+           "center": [x, y, z],                          # m, lidar frame
+           "size": [length, width, height],              # m
+           "rotation": [qw, qx, qy, qz]}                 # or "yaw": rad around lidar z
+        ],
+        "009159": []                                     # a frame without detections
+      }
+    }
+
+A box counts for its class and, when it has one, for its subclass (``"Vehicle_Car"``). A
+``class`` that is already a subclass name (``"Vehicle_Car"``) means the same. The top level
+may also be the ``results`` mapping itself. Accepted aliases: ``translation`` for
+``center``, ``detection_name``/``name`` for ``class``, ``detection_score``/``confidence`` for
+``score``, ``quaternion`` for ``rotation``, ``type`` for ``subclass``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zod.errors import FormatError, MissingFileError
+from zod.eval.detection.boxes import DetectionBoxes, normalize_frame_id, quaternion_from_yaw
+from zod.eval.detection.constants import CLASS_LEVEL, subclass_name, superclass_of
+from zod.eval.detection.evaluate import write_json_atomic
+
+_ALIASES = {
+    "class": ("class", "detection_name", "name"),
+    "subclass": ("subclass", "type"),
+    "score": ("score", "detection_score", "confidence"),
+    "center": ("center", "translation"),
+    "size": ("size",),
+    "rotation": ("rotation", "quaternion"),
+    "yaw": ("yaw",),
+}
+
+
+def _get(box: Mapping[str, Any], key: str) -> Any:
+    for alias in _ALIASES[key]:
+        if alias in box:
+            return box[alias]
+    return None
+
+
+def expand_names(class_name: str, subclass: str | None) -> list[str]:
+    """The evaluation names a box counts for: its class, then its subclass if it has one."""
+    if subclass is None and "_" in class_name and superclass_of(class_name) in CLASS_LEVEL:
+        class_name, subclass = superclass_of(class_name), class_name
+    full_sub = subclass_name(class_name, subclass)
+    return [class_name] if full_sub in (None, class_name) else [class_name, full_sub]
+
+
+def boxes_from_records(
+    records: Mapping[str | int, Sequence[Mapping[str, Any]]],
+    *,
+    with_scores: bool = True,
+    source: str | os.PathLike[str] | None = None,
+) -> DetectionBoxes:
+    """Build a ``DetectionBoxes`` from ``{frame id: [box dict, ...]}`` (format above).
+
+    Every frame key is part of the frame set, also with an empty list. A box with a subclass
+    gives two rows (class and subclass). Raises ``FormatError`` naming the frame and box.
+    """
+    if not isinstance(records, Mapping):
+        raise FormatError(source, "predictions must map frame ids to lists of boxes")
+    frame_of_row: list[str] = []
+    names: list[str] = []
+    scores: list[float] = []
+    centers: list[Sequence[float]] = []
+    sizes: list[Sequence[float]] = []
+    rotations: list[Sequence[float]] = []
+    frames = [normalize_frame_id(f) for f in records]
+    for frame, boxes in zip(frames, records.values()):
+        if not isinstance(boxes, Sequence) or isinstance(boxes, (str, bytes)):
+            raise FormatError(source, f"frame {frame}: expected a list of boxes")
+        for i, box in enumerate(boxes):
+            where = f"frame {frame}, box {i}"
+            if not isinstance(box, Mapping):
+                raise FormatError(source, f"{where}: a box must be an object")
+            cls_name, center, size = _get(box, "class"), _get(box, "center"), _get(box, "size")
+            rotation, yaw, score = _get(box, "rotation"), _get(box, "yaw"), _get(box, "score")
+            if not isinstance(cls_name, str):
+                raise FormatError(source, f"{where}: missing or non-string 'class'")
+            try:
+                center_v = [float(v) for v in center]
+                size_v = [float(v) for v in size]
+                if rotation is not None:
+                    rot_v = [float(v) for v in rotation]
+                elif yaw is not None:
+                    rot_v = quaternion_from_yaw(np.array([float(yaw)]))[0].tolist()
+                else:
+                    raise FormatError(source, f"{where}: needs 'rotation' [w, x, y, z] or 'yaw'")
+            except TypeError as err:
+                raise FormatError(source, f"{where}: 'center', 'size' must be number lists") from err
+            if len(center_v) != 3 or len(size_v) != 3 or len(rot_v) != 4:
+                raise FormatError(source, f"{where}: want 3 centre, 3 size, 4 rotation values")
+            if with_scores:
+                if score is None:
+                    raise FormatError(source, f"{where}: missing 'score'")
+                score_v = float(score)
+                if not np.isfinite(score_v):
+                    raise FormatError(source, f"{where}: score must be finite")
+            else:
+                score_v = float("nan")
+            if not (np.isfinite(center_v).all() and np.isfinite(size_v).all()
+                    and np.isfinite(rot_v).all()):
+                raise FormatError(source, f"{where}: non-finite centre, size or rotation")
+            if min(size_v) <= 0:
+                raise FormatError(source, f"{where}: sizes must be > 0, got {size_v}")
+            if not any(rot_v):
+                raise FormatError(source, f"{where}: zero rotation quaternion")
+            for name in expand_names(cls_name, _get(box, "subclass")):
+                frame_of_row.append(frame)
+                names.append(name)
+                scores.append(score_v)
+                centers.append(center_v)
+                sizes.append(size_v)
+                rotations.append(rot_v)
+    n = len(names)
+    return DetectionBoxes.from_columns(
+        frame_of_row, names,
+        np.asarray(centers, dtype=np.float64).reshape(n, 3),
+        np.asarray(sizes, dtype=np.float64).reshape(n, 3),
+        rotation_wxyz=np.asarray(rotations, dtype=np.float64).reshape(n, 4),
+        scores=np.asarray(scores, dtype=np.float64).reshape(n),
+        frame_ids=frames,
+    )
+
+
+def read_predictions(path: str | os.PathLike[str]) -> DetectionBoxes:
+    """Read a predictions JSON file (format in the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(path, "predictions file")
+    try:
+        payload = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FormatError(path, f"not valid JSON: {err}") from err
+    if isinstance(payload, Mapping) and "results" in payload:
+        payload = payload["results"]
+    return boxes_from_records(payload, with_scores=True, source=path)
+
+
+def write_predictions(
+    path: str | os.PathLike[str],
+    boxes: DetectionBoxes,
+    meta: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write boxes as a predictions file (one entry per row; atomic)."""
+    payload = {"meta": dict(meta or {"coordinate_frame": "lidar"}), "results": boxes.to_records()}
+    return write_json_atomic(path, payload)
+
+
+def ground_truth_from_objects(
+    objects_per_frame: Mapping[str, Iterable[Any]],
+) -> DetectionBoxes:
+    """Ground truth from object annotations (``ObjectAnnotation``-like) per frame id.
+
+    An object counts when it is not unclear and has a 3D box; it gives a row for its class and
+    one for its subclass (when that differs). Centres, sizes and rotations are those of the
+    3D box (lidar frame).
+    """
+    frame_of_row: list[str] = []
+    names: list[str] = []
+    centers: list[np.ndarray] = []
+    sizes: list[np.ndarray] = []
+    rotations: list[np.ndarray] = []
+    frames = [normalize_frame_id(f) for f in objects_per_frame]
+    for frame, objects in zip(frames, objects_per_frame.values()):
+        for obj in objects:
+            box3d = getattr(obj, "box3d", None)
+            if box3d is None or getattr(obj, "unclear", False):
+                continue
+            rotation = box3d.orientation
+            rot = np.asarray(getattr(rotation, "elements", rotation), dtype=np.float64)
+            for name in expand_names(str(obj.name), str(obj.subclass)):
+                frame_of_row.append(frame)
+                names.append(name)
+                centers.append(np.asarray(box3d.center, dtype=np.float64))
+                sizes.append(np.asarray(box3d.size, dtype=np.float64))
+                rotations.append(rot)
+    n = len(names)
+    return DetectionBoxes.from_columns(
+        frame_of_row, names,
+        np.asarray(centers, dtype=np.float64).reshape(n, 3),
+        np.asarray(sizes, dtype=np.float64).reshape(n, 3),
+        rotation_wxyz=np.asarray(rotations, dtype=np.float64).reshape(n, 4),
+        frame_ids=frames,
+    )
+
+
+def ground_truth_from_dataset(
+    dataset_root: str | os.PathLike[str],
+    version: str = "full",
+    split: str = "val",
+    *,
+    frame_ids: Iterable[str | int] | None = None,
+    skip_missing: bool = False,
+) -> DetectionBoxes:
+    """Ground truth of a split of ZOD Frames (3D boxes of the object annotations, lidar frame).
+
+    Args:
+        dataset_root: folder holding ``trainval-frames-<version>.json``.
+        version: ``"full"`` or ``"mini"``.
+        split: ``"train"`` or ``"val"``.
+        frame_ids: evaluate only these frames (default: the whole split).
+        skip_missing: leave out frames whose object annotation file is not on disk (default:
+            raise ``MissingFileError``).
+    """
+    from tqdm import tqdm
+
+    from zod.constants import AnnotationProject
+    from zod.dataset import ZodFrames
+
+    frames = ZodFrames(dataset_root=str(dataset_root), version=version)
+    ids = [normalize_frame_id(f) for f in (frame_ids if frame_ids is not None
+                                           else frames.get_split(split))]
+    objects_per_frame: dict[str, list[Any]] = {}
+    for frame_id in tqdm(ids, desc="reading ground truth", unit="frame", disable=len(ids) < 200):
+        frame = frames[frame_id]
+        try:
+            objects_per_frame[frame_id] = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+        except MissingFileError:
+            if not skip_missing:
+                raise
+    return ground_truth_from_objects(objects_per_frame)
