@@ -1,0 +1,207 @@
+"""Lidar motion compensation and aggregation on frames and sequences (spec section 7).
+
+``ZodFrame`` / ``ZodSequence`` inherit these mixins. They use only ``self.info``
+(``get_key_lidar_frame``, ``get_lidar_frames``, ``get_lidar_frame``, ``keyframe_time``),
+``self.calibration``, ``self.ego_motion`` and the frame's lidar readers
+(``get_lidar_frames(num_before, num_after)`` for frames, ``get_lidar(start, end)`` for
+sequences; each lidar frame's ``read()`` returns a ``LidarData``).
+
+Time rules (the reference devkit's):
+
+- a scan read from disk has ``core_timestamp`` = the time in its file name;
+- ``ZodFrame.get_aggregated_lidar`` first resets each scan's core time to
+  ``0.75 * max(t) + 0.25 * min(t)`` of its point times (the spin's cut is behind the car, so
+  this time looks forward) and moves every other scan to the key scan's core time (or to
+  ``timestamp``);
+- ``ZodSequence`` methods use the file-name core times.
+
+Compensation is *scanwise* by default (one rigid motion per scan, as the reference does);
+``pointwise=True`` moves every point from its own time.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Callable, Optional, Sequence
+
+from zod.constants import Lidar
+from zod.geometry.compensation import (
+    compensate_scanwise,
+    core_time_from_point_times,
+    motion_compensate_pointwise,
+    motion_compensate_scanwise,
+)
+
+__all__ = [
+    "FrameGeometryMixin",
+    "SequenceGeometryMixin",
+    "adjust_lidar_core_time",
+    "motion_compensate_scanwise",
+    "motion_compensate_pointwise",
+    "aggregate_scans",
+]
+
+
+def adjust_lidar_core_time(lidar: Any) -> Any:
+    """Set ``lidar.core_timestamp`` to the reference's forward-looking time (in place); returns it."""
+    if len(lidar.timestamps):
+        lidar.core_timestamp = core_time_from_point_times(lidar.timestamps)
+    return lidar
+
+
+def _read_all(frames: Sequence[Any], workers: int) -> list[Any]:
+    """Read lidar frames, in order; with ``workers`` > 1 in a thread pool (np.load releases the GIL)."""
+    if workers <= 1 or len(frames) <= 1:
+        return [f.read() for f in frames]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda f: f.read(), frames))
+
+
+def aggregate_scans(
+    scans: Sequence[Any],
+    ego_motion: Any,
+    ego_from_lidar: Any,
+    target_time_s: float,
+    pointwise: bool = False,
+    skip: Optional[Callable[[int, Any], bool]] = None,
+) -> Any:
+    """Move each scan to ``target_time_s`` and concatenate them into one ``LidarData``.
+
+    ``skip(i, scan)`` True leaves scan i where it is (the reference leaves the scan already at
+    the target time untouched). The result's ``core_timestamp`` follows ``LidarData.extend``
+    (the point-weighted mean of the scans' core times, like the reference).
+    """
+    if not scans:
+        raise ValueError("no lidar scans to aggregate")
+    target_pose = ego_motion.get_poses(float(target_time_s))
+    moved = []
+    for i, scan in enumerate(scans):  # loop over scans (<= a few hundred), points are vectorized
+        if skip is not None and skip(i, scan):
+            moved.append(scan)
+            continue
+        if pointwise:
+            moved.append(motion_compensate_pointwise(scan, ego_motion, ego_from_lidar, target_time_s))
+        else:
+            out = scan.copy()
+            source_pose = ego_motion.get_poses(float(scan.core_timestamp))
+            out.points = compensate_scanwise(scan.points, source_pose, target_pose, ego_from_lidar)
+            moved.append(out)
+    first = moved[0]
+    if len(moved) > 1:
+        first.extend(*moved[1:])
+    return first
+
+
+def _ego_from_lidar(owner: Any, lidar: Lidar = Lidar.VELODYNE) -> Any:
+    return owner.calibration.lidars[lidar].extrinsics
+
+
+class FrameGeometryMixin:
+    """Compensation / aggregation methods of ``ZodFrame`` (reference semantics)."""
+
+    info: Any
+    calibration: Any
+    ego_motion: Any
+
+    def compensate_lidar(self, data: Any, timestamp: float, pointwise: bool = False) -> Any:
+        """A copy of ``data`` moved from its core time (or per point) to ``timestamp`` (epoch s)."""
+        ego_from_lidar = _ego_from_lidar(self)
+        if pointwise:
+            return motion_compensate_pointwise(data, self.ego_motion, ego_from_lidar, float(timestamp))
+        return motion_compensate_scanwise(data, self.ego_motion, ego_from_lidar, float(timestamp))
+
+    def get_aggregated_lidar(
+        self,
+        num_before: int,
+        num_after: int = 0,
+        timestamp: Optional[float] = None,
+        pointwise: bool = False,
+        workers: int = 1,
+    ) -> Any:
+        """The key scan plus ``num_before`` / ``num_after`` neighbours, all moved to one time.
+
+        Default time: the key scan's adjusted core time (then the key scan is not moved, as in
+        the reference). With ``timestamp`` the key scan is moved too (the reference leaves it
+        at its own time, which mixes two times in one cloud). ``workers`` threads read scans.
+        """
+        key_frame = self.info.get_key_lidar_frame()
+        frames = list(self.get_lidar_frames(num_before, num_after))  # type: ignore[attr-defined]
+        key_index = next((i for i, f in enumerate(frames) if f == key_frame), None)
+        if key_index is None:
+            frames.insert(0, key_frame)
+            key_index = 0
+        scans = _read_all(frames, workers)
+        for scan in scans:
+            adjust_lidar_core_time(scan)
+        key_scan = scans[key_index]
+        target = key_scan.core_timestamp if timestamp is None else float(timestamp)
+        ordered = [key_scan] + [s for i, s in enumerate(scans) if i != key_index]  # key scan first
+        return aggregate_scans(
+            ordered,
+            self.ego_motion,
+            _ego_from_lidar(self),
+            target,
+            pointwise=pointwise,
+            skip=lambda i, s: i == 0 and timestamp is None and not pointwise,
+        )
+
+    def get_keyframe_lidar(self, motion_compensated: bool = True, pointwise: bool = False) -> Any:
+        """The key scan, moved to the keyframe (camera / annotation) time unless not asked."""
+        scan = self.info.get_key_lidar_frame().read()
+        if not motion_compensated:
+            return scan
+        return self.compensate_lidar(scan, self.info.keyframe_time.timestamp(), pointwise=pointwise)
+
+
+class SequenceGeometryMixin:
+    """Compensation / aggregation methods of ``ZodSequence`` (also drives), reference semantics."""
+
+    info: Any
+    calibration: Any
+    ego_motion: Any
+
+    def compensate_lidar(self, data: Any, timestamp: float, pointwise: bool = False) -> Any:
+        """A copy of ``data`` moved from its core time (or per point) to ``timestamp`` (epoch s)."""
+        return FrameGeometryMixin.compensate_lidar(self, data, timestamp, pointwise)  # type: ignore[arg-type]
+
+    def get_compensated_lidar(self, time: datetime | float, pointwise: bool = False) -> Any:
+        """The scan nearest ``time`` (aware datetime or epoch s), moved to that time."""
+        if not isinstance(time, datetime):
+            from datetime import timezone
+
+            time = datetime.fromtimestamp(float(time), tz=timezone.utc)
+        scan = self.info.get_lidar_frame(time, Lidar.VELODYNE).read()
+        return self.compensate_lidar(scan, time.timestamp(), pointwise=pointwise)
+
+    def get_aggregated_lidar(
+        self,
+        start: int = 0,
+        end: Optional[int] = None,
+        timestamp: Optional[float] = None,
+        pointwise: bool = False,
+        workers: int = 1,
+    ) -> Any:
+        """Scans ``[start:end]`` of the clip moved to ``timestamp`` (default: the middle scan's core
+        time) and concatenated; a scan already at that time is not moved (reference)."""
+        frames = self.info.get_lidar_frames(Lidar.VELODYNE)[start:end]
+        if not frames:
+            raise ValueError(f"no lidar scans in [{start}:{end}] of sequence {self.info.id}")
+        scans = _read_all(frames, workers)
+        target = scans[len(scans) // 2].core_timestamp if timestamp is None else float(timestamp)
+        return aggregate_scans(
+            scans,
+            self.ego_motion,
+            _ego_from_lidar(self),
+            target,
+            pointwise=pointwise,
+            skip=lambda i, s: (not pointwise) and s.core_timestamp == target,
+        )
+
+    def get_keyframe_lidar(self, motion_compensated: bool = True, pointwise: bool = False) -> Any:
+        """The key scan, moved to the keyframe (camera / annotation) time unless not asked."""
+        scan = self.info.get_key_lidar_frame(Lidar.VELODYNE).read()
+        if not motion_compensated:
+            return scan
+        return self.compensate_lidar(scan, self.info.keyframe_time.timestamp(), pointwise=pointwise)
+
