@@ -20,6 +20,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "cli.sample",
     "cli.info",
+    "cli.download",
 ]
 
 for _module_name in COMMAND_MODULES:
