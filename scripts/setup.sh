@@ -41,3 +41,12 @@ if [ ! -f "$ORACLE/.installed" ]; then
     "$ORACLE/bin/pip" install -q "zod==0.8.0" "dataclass-wizard<1.0" click
     touch "$ORACLE/.installed"
 fi
+
+# --- nuscenes-devkit in its own venv: the eval tests compare our detection metrics with its own
+# (it pins its own numpy/opencv/matplotlib; 1.2.0 pulls opencv-python-headless, so no libGL) ---
+NUSCENES=.venv-nuscenes
+if [ ! -f "$NUSCENES/.installed" ]; then
+    [ -x "$NUSCENES/bin/python" ] || "$PYTHON" -m venv "$NUSCENES"
+    "$NUSCENES/bin/pip" install -q "nuscenes-devkit==1.2.0"
+    touch "$NUSCENES/.installed"
+fi
