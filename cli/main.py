@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "cli.sample",
     "cli.info",
     "cli.download",
+    "cli.convert",
 ]
 
 for _module_name in COMMAND_MODULES:

@@ -195,23 +195,14 @@ def ego_from_lidar(calib: Any) -> np.ndarray:
     return calib.get_extrinsics(Lidar.VELODYNE).transform
 
 
-def core_lidar_points(info: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Core scan of a frame: points (N, 3) lidar frame (m) and intensity (N,) 0..255."""
-    lidar = lidar_scans(info, 0, 0)
-    return lidar.points, lidar.intensity
+def frame(dataset_root: str, version: str, frame_id: str) -> Any:
+    """The ``ZodFrame`` of one frame (its readers: lidar, aggregation, images...)."""
+    return frames(dataset_root, version)[frame_id]
 
 
-def lidar_scans(info: Any, num_before: int, num_after: int) -> Any:
+def lidar_scans(zod_frame: Any, num_before: int = 0, num_after: int = 0) -> Any:
     """``LidarData`` of the core scan, or of the core scan and its neighbours aggregated
-    (motion compensated into the core scan's time, through the devkit's aggregation)."""
-    frame = frames_of_info(info)
+    (motion compensated to the core scan's time by the devkit's aggregation)."""
     if num_before == 0 and num_after == 0:
-        return frame.get_lidar()[0] if isinstance(frame.get_lidar(), list) else frame.get_lidar()
-    return frame.get_aggregated_lidar(num_before=num_before, num_after=num_after)
-
-
-def frames_of_info(info: Any) -> Any:
-    """The ``ZodFrame`` of an info (readers hang off the frame object)."""
-    from zod.frame import ZodFrame
-
-    return ZodFrame(info)
+        return zod_frame.get_lidar()[0]
+    return zod_frame.get_aggregated_lidar(num_before=num_before, num_after=num_after)

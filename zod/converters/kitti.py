@@ -216,7 +216,7 @@ def truncation_from_projection(
     n = len(centers_cam)
     if n == 0:
         return np.zeros(0)
-    corners = np.einsum("nij,knj->nki", rotations_cam, _UNIT_CORNERS[None] * np.asarray(sizes_lwh)[:, None, :])
+    corners = np.einsum("nij,nkj->nki", rotations_cam, _UNIT_CORNERS[None] * np.asarray(sizes_lwh)[:, None, :])
     corners += np.asarray(centers_cam)[:, None, :]
     behind = (corners[..., 2] <= 1e-6).any(axis=1)
     pixels = project(corners.reshape(-1, 3), intrinsics, distortion).reshape(n, 8, 2)
@@ -361,15 +361,16 @@ class KittiFrameTask:
         wanted = {k: p for k, p in paths.items() if k != "image" or self.image_mode != "none"}
         if not self.overwrite and all(p.exists() or p.is_symlink() for p in wanted.values()):
             return {"frame_id": frame_id, "written": False}
-        info = _frames.frame_info(self.dataset_root, self.version, frame_id)
+        zod_frame = _frames.frame(self.dataset_root, self.version, frame_id)
+        info = zod_frame.info
         calibration = _frames.calibration(info)
         camera = _frames.front_camera_calibration(calibration)
         ego_from_lidar = _frames.ego_from_lidar(calibration)
         calib, velo_from_lidar = kitti_calib(ego_from_lidar, camera.extrinsics.transform, camera.intrinsics)
         objects = _frames.object_arrays(info)
         label_text = frame_label_text(objects, calib, velo_from_lidar, camera, self.label_type)
-        points_lidar, intensity = _frames.core_lidar_points(info)
-        velodyne = velodyne_points(points_lidar, intensity, velo_from_lidar)
+        lidar = _frames.lidar_scans(zod_frame)
+        velodyne = velodyne_points(lidar.points, lidar.intensity, velo_from_lidar)
         if self.image_mode != "none":
             image = _frames.key_camera_frame(info, self.anonymization)
             link_or_copy(Path(image.filepath), paths["image"], self.image_mode, f"{self.anonymization} image",  # type: ignore[arg-type]

@@ -1,0 +1,231 @@
+"""`zod convert coco|yolo|kitti|pointcloud|tsr-patches` and the reference's `zod generate ...`.
+
+A thin layer over :mod:`zod.converters`: options in, one library call, a summary out.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from zod.converters.coco import DEFAULT_CLASSES
+from zod.errors import ZodError
+
+
+class VersionName(str, Enum):
+    full = "full"
+    mini = "mini"
+
+
+class AnonymizationName(str, Enum):
+    blur = "blur"
+    dnat = "dnat"
+    original = "original"
+
+
+class EngineName(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class ImageMode(str, Enum):
+    symlink = "symlink"
+    hardlink = "hardlink"
+    copy = "copy"
+    none = "none"
+
+
+class CloudFormat(str, Enum):
+    pcd = "pcd"
+    ply = "ply"
+
+
+class CloudFrame(str, Enum):
+    lidar = "lidar"
+    ego = "ego"
+
+
+class LabelType(str, Enum):
+    class_ = "class"
+    subclass = "subclass"
+
+
+ROOT = typer.Option(..., "--dataset-root", exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset.")
+OUT = typer.Option(..., "--output-dir", file_okay=False, resolve_path=True, help="Output directory (created if needed).")
+VERSION = typer.Option(VersionName.full, "--version", help="Dataset version.")
+WORKERS = typer.Option(None, "--workers", "--num-workers", min=1, help="Worker processes (default: all cores).")
+ENGINE = typer.Option(EngineName.local, "--engine", help="local: process pool; ray: a Ray cluster through Ray Data.")
+RAY_ADDRESS = typer.Option(None, "--ray-address", help="Ray cluster address (default: start or join a local one).")
+OVERWRITE = typer.Option(False, "--overwrite", help="Redo frames whose outputs exist (default: skip them, resuming).")
+SKIP_MISSING = typer.Option(False, "--skip-missing", help="Skip (and list) frames with missing files instead of failing.")
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
+ANON = typer.Option(AnonymizationName.blur, "--anonymization", help="Image anonymization.")
+
+
+def _fail(err: Exception) -> None:
+    typer.echo(f"ERROR: {err}", err=True)
+    raise typer.Exit(1)
+
+
+def _run(call, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - thin error wrapper
+    try:
+        return call(*args, **kwargs)
+    except (ZodError, ValueError) as err:
+        _fail(err)
+
+
+def coco(
+    dataset_root: Path = ROOT,
+    output_dir: Path = OUT,
+    version: VersionName = VERSION,
+    anonymization: AnonymizationName = ANON,
+    use_png: bool = typer.Option(False, "--use-png/--no-use-png", help="Name the images .png instead of .jpg."),
+    classes: List[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes to include (repeat the option)."),
+    relative_paths: bool = typer.Option(False, "--relative-paths", help="Image file names relative to the dataset root (default: absolute, like the reference)."),
+    workers: Optional[int] = WORKERS,
+    engine: EngineName = ENGINE,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    overwrite: bool = OVERWRITE,
+    skip_missing: bool = SKIP_MISSING,
+    progress: bool = PROGRESS,
+) -> None:
+    """COCO 2D detection json: zod_<version>_<anonymization>[_png]_{train,val}.json."""
+    from zod.converters.coco import convert_to_coco
+
+    paths = _run(
+        convert_to_coco, dataset_root, output_dir, version.value, anonymization.value, use_png, classes,
+        relative_paths=relative_paths, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
+        workers=workers, ray_address=ray_address, progress=progress,
+    )
+    typer.echo("Converted ZOD to COCO format. Output files:")
+    for split, path in paths.items():
+        typer.echo(f"    {split}:  {path}")
+
+
+def yolo(
+    dataset_root: Path = ROOT,
+    output_dir: Path = OUT,
+    version: VersionName = VERSION,
+    anonymization: AnonymizationName = ANON,
+    classes: List[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes, in class-index order."),
+    image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in images/."),
+    image_size: Optional[int] = typer.Option(None, "--image-size", min=16, help="Resize images: pixels of the long side."),
+    include_unclear: bool = typer.Option(False, "--include-unclear", help="Keep unclear objects."),
+    workers: Optional[int] = WORKERS,
+    engine: EngineName = ENGINE,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    overwrite: bool = OVERWRITE,
+    skip_missing: bool = SKIP_MISSING,
+    progress: bool = PROGRESS,
+) -> None:
+    """YOLO layout: images/, labels/ (class cx cy w h), train.txt, val.txt, data.yaml."""
+    from zod.converters.yolo import convert_to_yolo
+
+    path = _run(
+        convert_to_yolo, dataset_root, output_dir, version.value, anonymization.value, classes, image_mode.value,
+        image_size, include_unclear, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
+        workers=workers, ray_address=ray_address, progress=progress,
+    )
+    typer.echo(f"Converted ZOD to YOLO format: {path}")
+
+
+def kitti(
+    dataset_root: Path = ROOT,
+    output_dir: Path = OUT,
+    version: VersionName = VERSION,
+    anonymization: AnonymizationName = ANON,
+    image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in image_2/."),
+    label_type: LabelType = typer.Option(LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."),
+    workers: Optional[int] = WORKERS,
+    engine: EngineName = ENGINE,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    overwrite: bool = OVERWRITE,
+    skip_missing: bool = SKIP_MISSING,
+    progress: bool = PROGRESS,
+) -> None:
+    """KITTI 3D object layout: velodyne/, label_2/, calib/, image_2/, ImageSets/."""
+    from zod.converters.kitti import convert_to_kitti
+
+    path = _run(
+        convert_to_kitti, dataset_root, output_dir, version.value, anonymization.value, image_mode.value,
+        label_type.value, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value, workers=workers,
+        ray_address=ray_address, progress=progress,
+    )
+    typer.echo(f"Converted ZOD to KITTI format: {path}")
+
+
+def pointcloud(
+    dataset_root: Path = ROOT,
+    output_dir: Path = OUT,
+    version: VersionName = VERSION,
+    file_format: CloudFormat = typer.Option(CloudFormat.pcd, "--format", help="Point cloud file format."),
+    num_before: int = typer.Option(0, "--num-before", min=0, help="Scans before the core scan to aggregate."),
+    num_after: int = typer.Option(0, "--num-after", min=0, help="Scans after the core scan to aggregate."),
+    coordinate_frame: CloudFrame = typer.Option(CloudFrame.lidar, "--frame", help="Coordinate frame of the points."),
+    workers: Optional[int] = WORKERS,
+    engine: EngineName = ENGINE,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    overwrite: bool = OVERWRITE,
+    skip_missing: bool = SKIP_MISSING,
+    progress: bool = PROGRESS,
+) -> None:
+    """Lidar scans (single or aggregated) to .pcd / .ply with intensity and time."""
+    from zod.converters.pointcloud import convert_to_pointclouds
+
+    path = _run(
+        convert_to_pointclouds, dataset_root, output_dir, version.value, file_format.value, num_before, num_after,
+        coordinate_frame.value, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
+        workers=workers, ray_address=ray_address, progress=progress,
+    )
+    typer.echo(f"Wrote point clouds under {path}")
+
+
+def tsr_patches(
+    dataset_root: Path = ROOT,
+    output_dir: Path = OUT,
+    version: VersionName = VERSION,
+    padding_factor: Optional[float] = typer.Option(None, "--padding-factor", help="Padding as a factor of the box size."),
+    padding_px_y: Optional[int] = typer.Option(None, "--padding-px-y", help="Padding in y (pixels)."),
+    padding_px_x: Optional[int] = typer.Option(None, "--padding-px-x", help="Padding in x (pixels)."),
+    exclude_unclear: bool = typer.Option(False, "--exclude-unclear", help="Leave out unclear signs."),
+    split_folders: bool = typer.Option(True, "--split-folders/--no-split-folders", help="<out>/<split>/<class>/ (reference layout) or <out>/<class>/."),
+    workers: Optional[int] = WORKERS,
+    engine: EngineName = ENGINE,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    overwrite: bool = OVERWRITE,
+    skip_missing: bool = SKIP_MISSING,
+    progress: bool = PROGRESS,
+) -> None:
+    """Traffic-sign crops (<out>/<split>/<class>/<frame>_<uuid>.png) and dataset.json."""
+    from zod.converters.tsr_patches import extract_tsr_patches
+
+    if padding_factor is not None and (padding_px_x is not None or padding_px_y is not None):
+        _fail(ValueError("give --padding-factor or --padding-px-x/--padding-px-y, not both"))
+    padding_px = None
+    if padding_px_x is not None or padding_px_y is not None:
+        padding_px = (padding_px_x or 0, padding_px_y or 0)
+    path = _run(
+        extract_tsr_patches, dataset_root, output_dir, version.value, "blur", padding_factor, padding_px,
+        exclude_unclear, split_folders, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
+        workers=workers, ray_address=ray_address, progress=progress,
+    )
+    typer.echo(f"Wrote traffic-sign patches; metadata in {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `convert` group and the reference-compatible `generate` group."""
+    convert_app = typer.Typer(help="Convert ZOD Frames to other formats.", no_args_is_help=True)
+    convert_app.command("coco", no_args_is_help=True)(coco)
+    convert_app.command("yolo", no_args_is_help=True)(yolo)
+    convert_app.command("kitti", no_args_is_help=True)(kitti)
+    convert_app.command("pointcloud", no_args_is_help=True)(pointcloud)
+    convert_app.command("tsr-patches", no_args_is_help=True)(tsr_patches)
+    app.add_typer(convert_app, name="convert")
+
+    generate_app = typer.Typer(help="Reference-compatible alias of `zod convert` (coco, tsr-patches).", no_args_is_help=True)
+    generate_app.command("coco", no_args_is_help=True)(coco)
+    generate_app.command("tsr-patches", no_args_is_help=True)(tsr_patches)
+    app.add_typer(generate_app, name="generate")
