@@ -50,3 +50,9 @@ if [ ! -f "$NUSCENES/.installed" ]; then
     "$NUSCENES/bin/pip" install -q "nuscenes-devkit==1.2.0"
     touch "$NUSCENES/.installed"
 fi
+
+# --- oracle extras: the reference's zod.visualization imports OpenCV and matplotlib ---------
+if [ ! -f "$ORACLE/.installed-viz" ]; then
+    "$ORACLE/bin/pip" install -q opencv-python-headless matplotlib
+    touch "$ORACLE/.installed-viz"
+fi
