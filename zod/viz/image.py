@@ -1,0 +1,592 @@
+"""Drawing on camera images: 2D/3D boxes, lidar by depth, masks, ego trajectory, labels.
+
+Pictures are RGB ``uint8`` arrays (H, W, 3); every ``draw_*`` function draws in place and
+returns the same array. Pixel coordinates of annotations are full-resolution image pixels
+(3848 x 2168, x right, y down); projections through the calibration are rescaled
+automatically when the image is a reduced-size copy (``image width / calibration width``).
+
+3D boxes are drawn through the fisheye model, not as straight lines between projected corners:
+each of the 12 edges is sampled (vectorized over boxes, edges and samples), the samples behind
+the camera or outside its field of view are dropped, and each remaining run of consecutive
+samples becomes one polyline. Box corner order (``zod.geometry.box``)::
+
+      7 -------- 6
+     /|         /|        edges: bottom 0-1 1-2 2-3 3-0, top 4-5 5-6 6-7 7-4,
+    4 -------- 5 |               vertical 0-4 1-5 2-6 3-7
+    | 3 -------| 2
+    |/         |/         z up, x along the length (heading), y along the width
+    0 -------- 1
+
+The functions named like the reference devkit's helpers (``overlay_object_2d_box_on_image``,
+``visualize_lidar_on_image``, ...) keep its signatures; ``zod.compat`` serves them under the
+old ``zod.visualization.*`` paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from zod.constants import EGO, Camera, Lidar
+from zod.geometry.fisheye import in_field_of_view, max_valid_theta, points_to_image, project
+from zod.geometry.transforms import as_transform, invert_transforms, transform_points
+from zod.viz.colors import RGB, apply_colormap, class_colors, depth_colors, to_rgb_tuple
+
+__all__ = [
+    "BOX_EDGES",
+    "draw_points",
+    "draw_polylines",
+    "draw_lidar",
+    "draw_boxes_2d",
+    "box_edge_polylines",
+    "draw_boxes_3d",
+    "overlay_mask",
+    "draw_trajectory",
+    "trajectory_in_ego",
+    "draw_labels",
+    # reference-compatible helpers
+    "project_lidar_to_image",
+    "draw_projections_as_points",
+    "visualize_lidar_on_image",
+    "overlay_object_2d_box_on_image",
+    "overlay_object_3d_box_on_image",
+    "overlay_object_properties_on_image",
+    "overlay_mask_on_image",
+    "overlay_polygon_on_image",
+    "visualize_oxts_on_image",
+]
+
+# (12, 2) corner index pairs of the box edges, in the corner order drawn in the module docstring
+BOX_EDGES = np.array(
+    [[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]],
+    dtype=np.intp,
+)
+_SHIFT = 4  # OpenCV fixed-point bits: polylines are drawn with 1/16 pixel precision
+_MAX_ABS_PX = 1.0e6  # clamp before the int32 fixed-point conversion
+
+
+# ---------------------------------------------------------------------------- helpers
+def _check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError("zod.viz draws on RGB uint8 images of shape (H, W, 3)")
+    if not image.flags.c_contiguous or not image.flags.writeable:
+        raise ValueError("zod.viz draws in place: pass a C-contiguous, writable image (np.ascontiguousarray)")
+    return image
+
+
+def _camera_scale(image: np.ndarray, cam: Any) -> np.ndarray:
+    """(sx, sy): image pixels per calibration pixel (1 for a full-resolution image)."""
+    width, height = (float(v) for v in np.asarray(cam.image_dimensions)[:2])
+    return np.array([image.shape[1] / width, image.shape[0] / height])
+
+
+def _colors_for(n: int, colors: Any, default: RGB) -> np.ndarray:
+    """Colour spec (None, one colour, or (n, 3)) -> (n, 3) uint8 array."""
+    if colors is None:
+        return np.tile(np.array(default, dtype=np.uint8), (n, 1))
+    arr = np.asarray(colors)
+    if arr.ndim == 1:
+        return np.tile(arr.astype(np.uint8)[:3], (n, 1))
+    if arr.shape[0] != n:
+        raise ValueError(f"expected {n} colours, got {arr.shape[0]}")
+    return arr[:, :3].astype(np.uint8)
+
+
+def _runs(valid: np.ndarray, min_length: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of True along the last axis of ``valid`` (R, S), never crossing rows.
+
+    Returns (starts, ends) as flat indices into ``valid.reshape(-1)`` (ends exclusive), of the
+    runs with at least ``min_length`` samples.
+    """
+    rows, samples = valid.shape
+    padded = np.zeros((rows, samples + 1), dtype=np.int8)
+    padded[:, :samples] = valid
+    step = np.diff(np.concatenate([[0], padded.reshape(-1)]))
+    starts = np.flatnonzero(step == 1)
+    ends = np.flatnonzero(step == -1)
+    keep = (ends - starts) >= min_length
+    # convert from padded flat indices to indices of the unpadded (R * S) layout
+    starts, ends = starts[keep], ends[keep]
+    row = starts // (samples + 1)
+    return starts - row, ends - row
+
+
+def draw_polylines(
+    image: np.ndarray,
+    polylines: Sequence[np.ndarray],
+    colors: Any = (255, 255, 255),
+    thickness: int = 2,
+    closed: bool = False,
+    antialias: bool = True,
+) -> np.ndarray:
+    """Draw polylines (each (K, 2) float pixels) with sub-pixel precision; one OpenCV call per colour.
+
+    ``colors``: one colour for all, or (P, 3) one per polyline.
+    """
+    _check_image(image)
+    if len(polylines) == 0:
+        return image
+    cols = _colors_for(len(polylines), colors, (255, 255, 255))
+    fixed = [
+        np.round(np.clip(np.asarray(p, dtype=np.float64), -_MAX_ABS_PX, _MAX_ABS_PX) * (1 << _SHIFT))
+        .astype(np.int32)
+        .reshape(-1, 1, 2)
+        for p in polylines
+    ]
+    uniq, inverse = np.unique(cols, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    line_type = cv2.LINE_AA if antialias else cv2.LINE_8
+    for color_idx, color in enumerate(uniq):
+        group = [fixed[i] for i in np.flatnonzero(inverse == color_idx)]
+        cv2.polylines(image, group, closed, to_rgb_tuple(color), int(thickness), line_type, _SHIFT)
+    return image
+
+
+def draw_points(
+    image: np.ndarray,
+    pixels: np.ndarray,
+    colors: Any,
+    radius: int = 1,
+    depth: np.ndarray | None = None,
+) -> np.ndarray:
+    """Stamp discs of ``radius`` pixels (0 = single pixels) at ``pixels`` (N, 2) (u, v).
+
+    ``colors``: one colour or (N, 3). Where discs overlap, the point with the smallest
+    ``depth`` (N,) wins (a z-buffer; without ``depth``, the later point wins). Fully
+    vectorized: no loop over points.
+    """
+    _check_image(image)
+    px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    n = px.shape[0]
+    if n == 0:
+        return image
+    cols = _colors_for(n, colors, (255, 255, 255))
+    r = max(int(radius), 0)
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    disc = (dx * dx + dy * dy) <= r * r + r  # a rounder disc than the strict circle for small r
+    offsets = np.stack([dx[disc], dy[disc]], axis=1)  # (K, 2)
+    centre = np.floor(px).astype(np.int64)
+    stamped = (centre[:, None, :] + offsets[None, :, :]).reshape(-1, 2)  # (N*K, 2)
+    k = offsets.shape[0]
+    owner = np.repeat(np.arange(n), k)
+    height, width = image.shape[:2]
+    inside = (stamped[:, 0] >= 0) & (stamped[:, 0] < width) & (stamped[:, 1] >= 0) & (stamped[:, 1] < height)
+    stamped, owner = stamped[inside], owner[inside]
+    flat = stamped[:, 1] * width + stamped[:, 0]
+    if depth is not None:
+        d = np.asarray(depth, dtype=np.float64).reshape(-1)[owner]
+        order = np.lexsort((d, flat))  # by pixel, then nearest first
+        flat, owner = flat[order], owner[order]
+        first = np.ones(flat.shape[0], dtype=bool)
+        first[1:] = flat[1:] != flat[:-1]
+        flat, owner = flat[first], owner[first]
+    image.reshape(-1, 3)[flat] = cols[owner]
+    return image
+
+
+# ---------------------------------------------------------------------------- lidar
+def draw_lidar(
+    image: np.ndarray,
+    points: np.ndarray,
+    calibration: Any,
+    from_frame: Any = Lidar.VELODYNE,
+    camera: Camera = Camera.FRONT,
+    max_depth_m: float | None = 60.0,
+    min_depth_m: float = 0.0,
+    radius: int = 2,
+    colormap: str = "turbo",
+) -> np.ndarray:
+    """Draw points (N, 3) given in ``from_frame`` on the image, coloured by camera depth.
+
+    Depth is the camera-frame z (m), mapped linearly from ``min_depth_m`` (start of the
+    colormap: blue for turbo) to ``max_depth_m`` (end: red), clipped; ``None`` scales to the
+    farthest visible point. Only points the camera sees are drawn (in front, inside the
+    field of view and the image); nearer points cover farther ones.
+    """
+    _check_image(image)
+    proj = points_to_image(np.asarray(points)[:, :3], calibration, from_frame, camera)
+    pixels = proj.pixels * _camera_scale(image, calibration.cameras[camera])
+    colors = depth_colors(proj.depth_m, max_depth_m, min_depth_m, colormap)
+    return draw_points(image, pixels, colors, radius=radius, depth=proj.depth_m)
+
+
+# ---------------------------------------------------------------------------- 2D boxes
+def _as_xyxy(boxes: Any) -> np.ndarray:
+    """Box2D list, objects with ``.box2d``, or an (N, 4) xyxy array -> (N, 4) float64."""
+    if isinstance(boxes, np.ndarray):
+        return boxes.reshape(-1, 4).astype(np.float64)
+    rows = []
+    for b in boxes:
+        b = getattr(b, "box2d", b)
+        rows.append(np.asarray(getattr(b, "xyxy", b), dtype=np.float64).reshape(4))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def draw_boxes_2d(
+    image: np.ndarray,
+    boxes: Any,
+    colors: Any = (0, 200, 255),
+    thickness: int = 2,
+    scale: float = 1.0,
+) -> np.ndarray:
+    """Draw axis-aligned boxes: (N, 4) xyxy pixels (or Box2D / annotations), times ``scale``."""
+    xyxy = _as_xyxy(boxes) * float(scale)
+    x0, y0, x1, y1 = xyxy.T
+    outlines = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1), np.stack([x0, y1], 1)], 1)
+    return draw_polylines(image, list(outlines), colors, thickness, closed=True, antialias=False)
+
+
+# ---------------------------------------------------------------------------- 3D boxes
+def _as_corners(boxes: Any) -> np.ndarray:
+    """Corners (N, 8, 3) of a Box3DSet-like (``.corners`` (N, 8, 3)), Box3D list or array."""
+    if isinstance(boxes, np.ndarray):
+        return boxes.reshape(-1, 8, 3).astype(np.float64)
+    corners = getattr(boxes, "corners", None)
+    if corners is not None and not callable(corners):
+        return np.asarray(corners, dtype=np.float64).reshape(-1, 8, 3)
+    rows = [np.asarray(getattr(b, "box3d", b).corners, dtype=np.float64) for b in boxes]
+    return np.array(rows, dtype=np.float64).reshape(-1, 8, 3)
+
+
+def box_edge_polylines(
+    corners_camera: np.ndarray,
+    camera_calibration: Any,
+    samples_per_edge: int = 24,
+    use_field_of_view: bool = True,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Project the 12 edges of boxes through the fisheye model, clipped to what the camera sees.
+
+    corners_camera (N, 8, 3) camera frame. Returns the visible pieces as pixel polylines
+    (list of (K, 2), full-resolution pixels) and the box index (P,) of each piece. A piece is a
+    run of at least two consecutive edge samples that are in front of the camera, within
+    the valid range of the distortion model and (by default) inside the field of view.
+    """
+    corners = np.asarray(corners_camera, dtype=np.float64).reshape(-1, 8, 3)
+    n_boxes = corners.shape[0]
+    if n_boxes == 0:
+        return [], np.zeros(0, dtype=np.intp)
+    t = np.linspace(0.0, 1.0, max(int(samples_per_edge), 2))
+    start = corners[:, BOX_EDGES[:, 0], :]  # (N, 12, 3)
+    end = corners[:, BOX_EDGES[:, 1], :]
+    samples = start[:, :, None, :] + t[None, None, :, None] * (end - start)[:, :, None, :]  # (N, 12, S, 3)
+    flat = samples.reshape(-1, 3)
+    cam = camera_calibration
+    theta = np.arctan2(np.hypot(flat[:, 0], flat[:, 1]), flat[:, 2])
+    valid = (flat[:, 2] > 1e-6) & (theta <= max_valid_theta(cam.distortion))
+    if use_field_of_view:
+        valid &= in_field_of_view(flat, cam.field_of_view)
+    pixels = np.zeros((flat.shape[0], 2))
+    pixels[valid] = project(flat[valid], cam.intrinsics, cam.distortion)
+    starts, ends = _runs(valid.reshape(n_boxes * 12, t.size))
+    pieces = [pixels[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
+    box_index = starts // (12 * t.size)
+    return pieces, box_index
+
+
+def draw_boxes_3d(
+    image: np.ndarray,
+    boxes: Any,
+    calibration: Any,
+    frame: Any = Lidar.VELODYNE,
+    colors: Any = (0, 200, 255),
+    thickness: int = 2,
+    camera: Camera = Camera.FRONT,
+    samples_per_edge: int = 24,
+) -> np.ndarray:
+    """Draw 3D boxes (Box3DSet, Box3D list or corners (N, 8, 3) in ``frame``) on the image.
+
+    ``frame`` is ignored for boxes that carry their own ``.frame``. ``colors`` is one colour
+    or (N, 3). Edges are curved by the fisheye and clipped (see ``box_edge_polylines``).
+    """
+    _check_image(image)
+    box_frame = getattr(boxes, "frame", None) or frame
+    corners = _as_corners(boxes)
+    if corners.shape[0] == 0:
+        return image
+    if not isinstance(boxes, np.ndarray) and getattr(boxes, "corners", None) is None:
+        frames = {getattr(getattr(b, "box3d", b), "frame", box_frame) for b in boxes}
+        if len(frames) == 1:
+            box_frame = frames.pop()
+    cam = calibration.cameras[camera]
+    corners_camera = transform_points(corners.reshape(-1, 3), calibration.get_transform(box_frame, camera))
+    pieces, box_index = box_edge_polylines(corners_camera.reshape(-1, 8, 3), cam, samples_per_edge)
+    scale = _camera_scale(image, cam)
+    cols = _colors_for(corners.shape[0], colors, (0, 200, 255))
+    return draw_polylines(image, [p * scale for p in pieces], cols[box_index], thickness)
+
+
+# ---------------------------------------------------------------------------- masks
+def overlay_mask(
+    image: np.ndarray,
+    mask: np.ndarray,
+    color: Any = (255, 0, 255),
+    alpha: float = 0.5,
+) -> np.ndarray:
+    """Blend ``color`` over the pixels where ``mask`` (H', W') is true: alpha * color + (1 - alpha) * image.
+
+    A mask of another resolution (e.g. full-resolution on a reduced image) is resized with
+    nearest-neighbour sampling.
+    """
+    _check_image(image)
+    m = np.asarray(mask).astype(bool)
+    if m.shape != image.shape[:2]:
+        m = cv2.resize(m.astype(np.uint8), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    c = np.asarray(to_rgb_tuple(color), dtype=np.float64)
+    sel = image[m].astype(np.float64)
+    image[m] = np.clip(np.rint(alpha * c + (1.0 - alpha) * sel), 0, 255).astype(np.uint8)
+    return image
+
+
+# ---------------------------------------------------------------------------- trajectory
+def trajectory_in_ego(world_from_ego: np.ndarray, reference_world_from_ego: np.ndarray) -> np.ndarray:
+    """Positions (N, 3) of the ego origin at poses (N, 4, 4) ``world_from_ego``, expressed in
+    the ego frame of ``reference_world_from_ego`` (4, 4) (e.g. the pose at the keyframe time)."""
+    poses = np.asarray(world_from_ego, dtype=np.float64).reshape(-1, 4, 4)
+    ref_from_world = invert_transforms(as_transform(reference_world_from_ego))
+    return transform_points(poses[:, :3, 3], ref_from_world)
+
+
+def draw_trajectory(
+    image: np.ndarray,
+    positions_ego: np.ndarray,
+    calibration: Any,
+    color: Any = (255, 0, 0),
+    thickness: int = 3,
+    dot_radius: int = 0,
+    camera: Camera = Camera.FRONT,
+    ahead_only: bool = True,
+) -> np.ndarray:
+    """Draw ego positions (N, 3) (ego frame, in time order) as a polyline through the fisheye.
+
+    Positions behind the ego (x <= 0, with ``ahead_only``), behind the camera or outside its
+    horizontal field of view are dropped and split the line. ``dot_radius`` > 0 also marks
+    each position.
+    """
+    _check_image(image)
+    pos = np.asarray(positions_ego, dtype=np.float64).reshape(-1, 3)
+    cam = calibration.cameras[camera]
+    pts_cam = calibration.transform_points(pos, EGO, camera)
+    theta = np.arctan2(np.hypot(pts_cam[:, 0], pts_cam[:, 1]), pts_cam[:, 2])
+    valid = (pts_cam[:, 2] > 1e-6) & (theta <= max_valid_theta(cam.distortion))
+    valid &= in_field_of_view(pts_cam, cam.field_of_view, horizontal_only=True)
+    if ahead_only:
+        valid &= pos[:, 0] > 0
+    pixels = np.zeros((pos.shape[0], 2))
+    pixels[valid] = project(pts_cam[valid], cam.intrinsics, cam.distortion) * _camera_scale(image, cam)
+    starts, ends = _runs(valid[None, :])
+    draw_polylines(image, [pixels[s:e] for s, e in zip(starts.tolist(), ends.tolist())], color, thickness)
+    if dot_radius > 0:
+        draw_points(image, pixels[valid], color, radius=dot_radius)
+    return image
+
+
+# ---------------------------------------------------------------------------- labels
+def draw_labels(
+    image: np.ndarray,
+    anchors: np.ndarray,
+    texts: Sequence[str],
+    colors: Any = (255, 255, 255),
+    font_scale: float = 0.6,
+    thickness: int = 1,
+    background: Any = (0, 0, 0),
+) -> np.ndarray:
+    """Write ``texts`` with their bottom-left corner at ``anchors`` (N, 2) pixels, on a filled
+    background box so they stay readable on any image (one putText per label)."""
+    _check_image(image)
+    anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+    cols = _colors_for(len(texts), colors, (255, 255, 255))
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for (x, y), text, col in zip(np.round(anchors).astype(int).tolist(), texts, cols):
+        (w, h), baseline = cv2.getTextSize(text, font, font_scale, thickness)
+        if background is not None:
+            cv2.rectangle(image, (x, y - h - baseline), (x + w, y + baseline), to_rgb_tuple(background), -1)
+        cv2.putText(image, text, (x, y), font, font_scale, to_rgb_tuple(col), thickness, cv2.LINE_AA)
+    return image
+
+
+# ============================================================================ reference helpers
+def project_lidar_to_image(
+    lidar_data: Any,
+    calib: Any,
+    lidar: Lidar = Lidar.VELODYNE,
+    camera: Camera = Camera.FRONT,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference ``project_lidar_to_image``: (xyd (M, 3) = pixel u, v and camera z, mask (N,)).
+
+    Keeps points in front of the camera and inside its field of view (like the reference;
+    points may still fall slightly outside the image).
+    """
+    points = np.asarray(getattr(lidar_data, "points", lidar_data), dtype=np.float64)[:, :3]
+    pts_cam = calib.transform_points(points, lidar, camera)
+    cam = calib.cameras[camera]
+    mask = (pts_cam[:, 2] > 0) & in_field_of_view(pts_cam, cam.field_of_view)
+    pixels = project(pts_cam[mask], cam.intrinsics, cam.distortion)
+    return np.concatenate([pixels, pts_cam[mask, 2:3]], axis=1), mask
+
+
+def _normalised_depth(depth: np.ndarray, clip_to: float | None) -> np.ndarray:
+    d = depth - depth.min()
+    if clip_to:
+        return np.clip(d / clip_to, 0.0, 1.0)
+    top = d.max()
+    return d / top if top > 0 else d
+
+
+def draw_projections_as_points(image: np.ndarray, points: np.ndarray, clip_to: float | None = None) -> np.ndarray:
+    """Reference helper: colour single pixels at xyd (M, 3) by depth (coolwarm, near blue).
+
+    Depth is normalised from the nearest point over ``clip_to`` metres (or over the depth span).
+    Points outside the image are skipped (the reference raises IndexError on them).
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if pts.shape[0]:
+        colors = apply_colormap(_normalised_depth(pts[:, 2], clip_to), "coolwarm")
+        uv = pts[:, :2].astype(np.int64)
+        inside = (uv[:, 0] >= 0) & (uv[:, 0] < image.shape[1]) & (uv[:, 1] >= 0) & (uv[:, 1] < image.shape[0])
+        image[uv[inside, 1], uv[inside, 0]] = colors[inside]
+    return image
+
+
+def visualize_lidar_on_image(lidar_data: Any, calib: Any, image: np.ndarray) -> np.ndarray:
+    """Reference helper: lidar points as radius-2 discs coloured by depth (coolwarm, span-normalised)."""
+    xyd, _ = project_lidar_to_image(lidar_data, calib)
+    if xyd.shape[0]:
+        scale = _camera_scale(image, calib.cameras[Camera.FRONT])
+        colors = apply_colormap(_normalised_depth(xyd[:, 2], None), "coolwarm")
+        draw_points(image, xyd[:, :2] * scale, colors, radius=2, depth=xyd[:, 2])
+    return image
+
+
+def _scaled(values: np.ndarray, scale_factor: float | None) -> np.ndarray:
+    return values * scale_factor if scale_factor else values
+
+
+def overlay_object_2d_box_on_image(
+    image: np.ndarray,
+    box2d: Any,
+    color: Any = (0, 0, 100),
+    scale_factor: float | None = None,
+    line_thickness: int = 2,
+) -> np.ndarray:
+    """Reference helper: one 2D box (``Box2D``), corners scaled by ``scale_factor`` when given."""
+    corners = np.asarray(box2d.corners)
+    top_left = _scaled(corners[0].astype(int), scale_factor)
+    bottom_right = _scaled(corners[2].astype(int), scale_factor)
+    cv2.rectangle(
+        image,
+        tuple(int(v) for v in top_left),
+        tuple(int(v) for v in bottom_right),
+        color=to_rgb_tuple(color),
+        thickness=line_thickness,
+    )
+    return image
+
+
+def overlay_object_3d_box_on_image(
+    image: np.ndarray,
+    box3d: Any,
+    calib: Any,
+    color: Any = (0, 0, 100),
+    scale_factor: float | None = None,
+    line_thickness: int = 2,
+    camera: Camera = Camera.FRONT,
+) -> np.ndarray:
+    """Reference helper: one ``Box3D`` (any frame) drawn through the fisheye.
+
+    Unlike the reference (straight lines between projected corners, wrong for boxes partly
+    behind the camera) the edges are curved and clipped; ``scale_factor`` (ignored by the
+    reference) scales the pixels for reduced images.
+    """
+    corners_camera = transform_points(np.asarray(box3d.corners), calib.get_transform(box3d.frame, camera))
+    cam = calib.cameras[camera]
+    pieces, _ = box_edge_polylines(corners_camera.reshape(1, 8, 3), cam)
+    factor = float(scale_factor) if scale_factor else 1.0
+    return draw_polylines(image, [p * factor for p in pieces], to_rgb_tuple(color), line_thickness)
+
+
+def overlay_object_properties_on_image(
+    image: np.ndarray,
+    annotation: Any,
+    color: tuple[int, int, int] = (255, 0, 0),
+    properties_list: Sequence[str] = ("name",),
+    scale_factor: float = 1,
+    text_areas: list | None = None,
+    text_scale: float = 0.9,
+    object_id: int = -1,
+) -> np.ndarray:
+    """Reference helper: write chosen properties (name, object_type, occlusion_level,
+    object_id) at the top-left corner of the object's 2D box.
+
+    ``text_areas`` collects the rectangles already written ([[x0, y0], [x1, y1]]); a label that
+    would overlap one of them is skipped. Unlike the reference, the default is a fresh list
+    per call (the reference shares one list between all calls of a process).
+    """
+    areas = [] if text_areas is None else text_areas
+    props = {
+        "name": getattr(annotation, "name", None),
+        "object_type": getattr(annotation, "object_type", None),
+        "occlusion_level": getattr(annotation, "occlusion_level", None),
+        "object_id": object_id,
+    }
+    font = cv2.FONT_HERSHEY_COMPLEX
+    x_min, y_min = (int(v) for v in _scaled(np.asarray(annotation.box2d.corners[0]).astype(int), scale_factor))
+    lines = [f"{p}:{props.get(p)}" for p in properties_list]
+    sizes = [cv2.getTextSize(t, font, text_scale, 2)[0] for t in lines]
+    line_h = cv2.getTextSize("text", font, text_scale, 2)[0][1]
+    width = max((w for w, _ in sizes), default=0)
+    area = [[x_min, y_min - line_h], [x_min + width, y_min - line_h + sum(h for _, h in sizes)]]
+    for other in areas:
+        ix = min(area[1][0], other[1][0]) - max(area[0][0], other[0][0])
+        iy = min(area[1][1], other[1][1]) - max(area[0][1], other[0][1])
+        if ix > 0 and iy > 0:
+            return image
+    areas.append(area)
+    for i, text in enumerate(lines):
+        y = y_min + i * line_h
+        if i == 0:
+            w, h = sizes[0]
+            cv2.rectangle(image, (x_min, y - h), (x_min + w, y), (255, 255, 255), 1)
+        cv2.putText(image, text, (x_min, y), font, text_scale, to_rgb_tuple(color), 2)
+    return image
+
+
+def overlay_mask_on_image(
+    mask: np.ndarray, image: np.ndarray, fill_color: Any = (100, 0, 0), alpha: float = 1.0
+) -> np.ndarray:
+    """Reference helper: a new image = image + alpha * fill_color on the mask - 1 (saturating,
+    OpenCV ``addWeighted`` with gamma -1, the reference's numbers)."""
+    m = np.asarray(mask).astype(np.uint8)
+    colour_layer = m[..., None] * np.asarray(fill_color, dtype=np.uint8)[None, None, :]
+    return cv2.addWeighted(np.asarray(image), 1, colour_layer.astype(np.uint8), alpha, -1)
+
+
+def overlay_polygon_on_image(
+    polygon: Any, image: np.ndarray, fill_color: Any = (100, 0, 0), alpha: float = 1.0
+) -> np.ndarray:
+    """Reference helper: fill one polygon ((K, 2) pixels) and blend it like ``overlay_mask_on_image``."""
+    layer = np.zeros(np.shape(image), dtype=np.uint8)
+    cv2.fillPoly(layer, [np.asarray(polygon).reshape(-1, 1, 2).astype(np.int32)], to_rgb_tuple(fill_color))
+    return cv2.addWeighted(np.asarray(image), 1, layer, alpha, -1)
+
+
+def visualize_oxts_on_image(
+    oxts: Any, key_timestamp: float, calibs: Any, image: np.ndarray, camera: Camera = Camera.FRONT
+) -> np.ndarray:
+    """Reference helper: the ego track (all ego-motion poses, in the ego frame at
+    ``key_timestamp``) drawn as radius-3 red dots, positions ahead of the ego only."""
+    key_time = key_timestamp.timestamp() if hasattr(key_timestamp, "timestamp") else float(key_timestamp)
+    positions = trajectory_in_ego(oxts.poses, oxts.get_poses(key_time))
+    cam = calibs.cameras[camera]
+    pts_cam = calibs.transform_points(positions, EGO, camera)
+    keep = (positions[:, 0] > 0) & in_field_of_view(pts_cam, cam.field_of_view, horizontal_only=True)
+    pixels = project(pts_cam[keep], cam.intrinsics, cam.distortion)
+    contiguous = image if image.flags.c_contiguous else np.ascontiguousarray(image)
+    draw_points(contiguous, pixels, (255, 0, 0), radius=3)
+    return contiguous
+
+
+def class_colors_of(annotations: Iterable[Any]) -> np.ndarray:
+    """RGB colours (N, 3) of object annotations by their class name (``.name``)."""
+    return class_colors([getattr(a, "name", None) for a in annotations])
