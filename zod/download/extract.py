@@ -17,6 +17,7 @@ so an interrupted extraction never leaves a truncated file under its final name.
 
 from __future__ import annotations
 
+import bz2
 import errno
 import gzip
 import lzma
@@ -58,6 +59,22 @@ class _CountingReader:
         if self._pbar is not None and data:
             self._pbar.update(len(data))
         return data
+
+
+def _decompressed(raw: BinaryIO, reader: _CountingReader) -> BinaryIO:
+    """A decompressing reader chosen from the magic bytes (gzip, bzip2, xz or plain tar).
+
+    Unlike tarfile's own stream mode, these readers check the compressed stream's checksum.
+    """
+    magic = raw.read(6)
+    raw.seek(0)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[arg-type]
+    if magic[:3] == b"BZh":
+        return bz2.BZ2File(reader, mode="rb")  # type: ignore[arg-type]
+    if magic == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(reader, mode="rb")  # type: ignore[arg-type]
+    return reader  # type: ignore[return-value]
 
 
 def _inside(path: str, root: str) -> bool:
@@ -125,16 +142,24 @@ def safe_extract(archive: str | os.PathLike[str], output_dir: str | os.PathLike[
     pbar = tqdm(total=size, unit="B", unit_scale=True, leave=False, disable=not progress,
                 desc=f"Extracting {os.path.basename(archive_str)}")
     try:
-        with open(archive_str, "rb") as raw, tarfile.open(
-            fileobj=_CountingReader(raw, pbar), mode="r|*"  # type: ignore[arg-type]
-        ) as tar:
-            for member in tar:
-                _extract_member(tar, member, archive_str, real_root, result)
+        with open(archive_str, "rb") as raw:
+            stream = _decompressed(raw, _CountingReader(raw, pbar))
+            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[arg-type]
+                for member in tar:
+                    _extract_member(tar, member, archive_str, real_root, result)
+            # tarfile stops at the end-of-archive blocks: read on to the end of the compressed
+            # stream so its checksum (gzip CRC-32, xz/bz2 checks) is verified too.
+            while stream.read(_COPY_CHUNK):
+                pass
+    except FormatError:
+        raise
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as err:
         raise FormatError(archive_str, f"corrupt or truncated archive ({err})") from err
     except OSError as err:
         if err.errno == errno.ENOSPC:
             raise DiskFullError(str(output_dir), None, None) from err
+        if err.errno is None:  # a decompressor's complaint (bz2: "Invalid data stream")
+            raise FormatError(archive_str, f"corrupt or truncated archive ({err})") from err
         raise
     finally:
         pbar.close()
