@@ -126,6 +126,8 @@ class TsrFrameTask:
             new_id = f"{frame_id}_{uuid}"
             target = out / cls_name / f"{new_id}.png"
             x0, y0, x1, y1 = (int(v) for v in windows[row])
+            if x1 <= x0 or y1 <= y0:  # box entirely outside the image: nothing to crop
+                continue
             if self.overwrite or not target.exists():
                 if image is None:
                     image = _read_bgr(Path(camera.filepath), self.anonymization)

@@ -1,0 +1,101 @@
+"""COCO dicts from raw object features: hand-computed values, and the reference's numbers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from zod.converters.coco import (
+    CATEGORY_NAME_TO_ID,
+    boxes_xyxy_from_features,
+    coco_annotations_from_features,
+    coco_categories,
+)
+
+
+def _feature(corners: list[list[float]], cls: str, unclear: bool = False, type_: str | None = "Car") -> dict:
+    props = {"annotation_uuid": f"u-{cls}-{corners[0][0]}", "class": cls, "unclear": unclear}
+    if type_ is not None:
+        props["type"] = type_
+    return {"geometry": {"type": "MultiPoint", "coordinates": corners}, "properties": props}
+
+
+FEATURES = [
+    _feature([[110.0, 20.0], [10.0, 20.0], [10.0, 220.0], [110.0, 220.0]], "Vehicle"),
+    _feature([[5.5, 6.25], [7.75, 6.25], [7.75, 9.0], [5.5, 9.0]], "Pedestrian", type_=None),
+    _feature([[1.0, 1.0], [2.0, 1.0], [2.0, 2.0], [1.0, 2.0]], "TrafficSign"),
+    _feature([[100.0, 100.0], [150.0, 100.0], [150.0, 130.0], [100.0, 130.0]], "Inconclusive", type_=None),
+    _feature([[3000.123, 1500.987], [3100.456, 1500.987], [3100.456, 1600.5], [3000.123, 1600.5]], "VulnerableVehicle", unclear=True, type_="Bicycle"),
+    # 3 points only, unordered: min / max still define the box
+    _feature([[40.0, 60.0], [20.0, 80.0], [30.0, 70.0]], "Vehicle", type_="Inconclusive"),
+]
+
+
+def test_hand_computed_annotations() -> None:
+    annos = coco_annotations_from_features(FEATURES, image_id=42, classes=["Vehicle", "Pedestrian", "VulnerableVehicle"])
+    assert [a["id"] for a in annos] == [42000, 42001, 42004, 42005]  # index in the file, filtered
+    assert annos[0]["bbox"] == [10.0, 20.0, 100.0, 200.0] and annos[0]["area"] == 20000.0
+    assert annos[0]["category_id"] == CATEGORY_NAME_TO_ID["Vehicle"] == 1
+    assert annos[1]["bbox"] == [5.5, 6.25, 2.25, 2.75] and annos[1]["area"] == 6.19  # 6.1875 rounded
+    assert annos[1]["category_id"] == 3
+    assert annos[2]["category_id"] == 2 and annos[2]["iscrowd"] == 1
+    assert annos[2]["bbox"] == [3000.12, 1500.99, 100.33, 99.51]
+    assert annos[3]["bbox"] == [20.0, 60.0, 20.0, 20.0] and annos[3]["iscrowd"] == 1  # type Inconclusive
+    assert [a["iscrowd"] for a in annos[:2]] == [0, 0]
+    assert all(a["image_id"] == 42 for a in annos)
+    # "Inconclusive" objects are class Unclear (id 11)
+    unclear = coco_annotations_from_features(FEATURES, 1, ["Unclear"])
+    assert [(a["id"], a["category_id"], a["iscrowd"]) for a in unclear] == [(1003, 11, 1)]
+
+
+def test_categories_keep_global_ids_in_spec_order() -> None:
+    cats = coco_categories(["Pedestrian", "Vehicle", "Unclear"])
+    assert [(c["id"], c["name"]) for c in cats] == [(1, "Vehicle"), (3, "Pedestrian"), (11, "Unclear")]
+
+
+def test_vectorized_boxes_match_per_object_min_max() -> None:
+    rng = np.random.default_rng(3)
+    features = []
+    for _ in range(200):
+        pts = rng.uniform(0, 3848, size=(int(rng.integers(1, 7)), 2)).round(3).tolist()
+        features.append({"geometry": {"coordinates": pts}, "properties": {"class": "Vehicle"}})
+    boxes = boxes_xyxy_from_features(features)
+    for feature, box in zip(features, boxes):
+        pts = np.asarray(feature["geometry"]["coordinates"], dtype=np.float32)
+        np.testing.assert_array_equal(box, np.concatenate([pts.min(0), pts.max(0)]))
+
+
+ORACLE_SCRIPT = """
+import json, sys
+from zod.anno.object import ObjectAnnotation
+feats = json.load(open(sys.argv[1]))
+out = []
+for f in feats:
+    o = ObjectAnnotation.from_dict(f)
+    out.append({"name": o.name, "bbox": [round(v, 2) for v in o.box2d.xywh.tolist()],
+                "area": round(o.box2d.area, 2), "iscrowd": o.subclass == "Unclear"})
+print(json.dumps(out))
+"""
+
+
+def test_numbers_equal_the_reference_devkit(tmp_path: Path, oracle_python: Path) -> None:
+    rng = np.random.default_rng(11)
+    features = []
+    for i in range(100):
+        x0, y0 = rng.uniform(0, 3800, 2)
+        w, h = rng.uniform(0.5, 400, 2)
+        corners = [[x0, y0], [x0 + w, y0], [x0 + w, y0 + h], [x0, y0 + h]]
+        features.append(_feature([[float(v) for v in c] for c in corners], "Vehicle", unclear=bool(i % 7 == 0)))
+        features[-1]["properties"]["annotation_uuid"] = f"id{i}"
+    path = tmp_path / "features.json"
+    path.write_text(json.dumps(features))
+    ours = coco_annotations_from_features(features, 1, ["Vehicle"])
+    (tmp_path / "oracle.py").write_text(ORACLE_SCRIPT)
+    out = subprocess.run([str(oracle_python), str(tmp_path / "oracle.py"), str(path)], capture_output=True, text=True, check=True)
+    reference = json.loads(out.stdout)
+    assert [a["bbox"] for a in ours] == [r["bbox"] for r in reference]
+    assert [a["area"] for a in ours] == [r["area"] for r in reference]
+    assert [bool(a["iscrowd"]) for a in ours] == [r["iscrowd"] for r in reference]
