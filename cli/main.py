@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "cli.info",
     "cli.download",
     "cli.convert",
+    "cli.eval",
 ]
 
 for _module_name in COMMAND_MODULES:

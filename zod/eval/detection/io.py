@@ -17,7 +17,8 @@ The predictions file (docs/eval.md)::
     }
 
 A box counts for its class and, when it has one, for its subclass (``"Vehicle_Car"``). A
-``class`` that is already a subclass name (``"Vehicle_Car"``) means the same. The top level
+``class`` that is a full subclass name (``"Vehicle_Car"``) without ``subclass`` counts for that
+name only (this is how ``write_predictions`` writes each evaluation row). The top level
 may also be the ``results`` mapping itself. Accepted aliases: ``translation`` for
 ``center``, ``detection_name``/``name`` for ``class``, ``detection_score``/``confidence`` for
 ``score``, ``quaternion`` for ``rotation``, ``type`` for ``subclass``.
@@ -35,7 +36,7 @@ import numpy as np
 
 from zod.errors import FormatError, MissingFileError
 from zod.eval.detection.boxes import DetectionBoxes, normalize_frame_id, quaternion_from_yaw
-from zod.eval.detection.constants import CLASS_LEVEL, subclass_name, superclass_of
+from zod.eval.detection.constants import subclass_name
 from zod.eval.detection.evaluate import write_json_atomic
 
 _ALIASES = {
@@ -57,9 +58,12 @@ def _get(box: Mapping[str, Any], key: str) -> Any:
 
 
 def expand_names(class_name: str, subclass: str | None) -> list[str]:
-    """The evaluation names a box counts for: its class, then its subclass if it has one."""
-    if subclass is None and "_" in class_name and superclass_of(class_name) in CLASS_LEVEL:
-        class_name, subclass = superclass_of(class_name), class_name
+    """The evaluation names a box counts for: its class, then its subclass if one is given.
+
+    ``("Vehicle", "Car")`` -> ``["Vehicle", "Vehicle_Car"]``; a class given as a full subclass
+    name without a subclass (``("Vehicle_Car", None)``) counts for that name only, so that a
+    written file reads back row for row.
+    """
     full_sub = subclass_name(class_name, subclass)
     return [class_name] if full_sub in (None, class_name) else [class_name, full_sub]
 

@@ -1,0 +1,114 @@
+"""`zod eval detection` and `zod eval traffic-signs` (a thin layer over `zod.eval`)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from zod.errors import ZodError
+
+
+class VersionChoice(str, Enum):
+    FULL = "full"
+    MINI = "mini"
+
+
+class SplitChoice(str, Enum):
+    TRAIN = "train"
+    VAL = "val"
+
+
+class LevelChoice(str, Enum):
+    ALL = "all"
+    CLASS = "class"
+    SUBCLASS = "subclass"
+
+
+eval_app = typer.Typer(
+    name="eval",
+    help="Evaluate predictions against the annotations of ZOD Frames.",
+    no_args_is_help=True,
+)
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"Error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@eval_app.command("detection")
+def detection(
+    dataset_root: Path = typer.Option(..., help="Folder holding trainval-frames-<version>.json"),
+    predictions: Path = typer.Option(..., help="Predictions JSON (format: docs/eval.md)"),
+    version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
+    split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
+    output: Optional[Path] = typer.Option(None, help="Write the metrics JSON here"),
+    level: LevelChoice = typer.Option(
+        LevelChoice.ALL, help="Classes to score: all 27, the 9 classes, or the subclasses"
+    ),
+    range_m: float = typer.Option(250.0, "--range", help="Evaluation range (m, xy distance)"),
+    only_predicted_frames: bool = typer.Option(
+        False, help="Evaluate only the frames present in the predictions file"
+    ),
+    skip_missing: bool = typer.Option(
+        False, help="Skip frames whose object annotation file is not on disk"
+    ),
+    curves: bool = typer.Option(False, help="Include the 101-point curves in the JSON"),
+) -> None:
+    """3D detection, nuScenes style: AP at 0.5/1/2/4 m, TP errors, NDS, per class."""
+    from zod.eval.detection import (
+        LEVELS,
+        DetectionConfig,
+        evaluate_detection,
+        ground_truth_from_dataset,
+        read_predictions,
+    )
+
+    try:
+        preds = read_predictions(predictions)
+        frame_ids = preds.frame_ids if only_predicted_frames else None
+        gt = ground_truth_from_dataset(
+            dataset_root, version.value, split.value, frame_ids=frame_ids,
+            skip_missing=skip_missing,
+        )
+        config = DetectionConfig(classes=LEVELS[level.value], default_range_m=range_m)
+        result = evaluate_detection(gt, preds, config, keep_curves=curves)
+    except (ZodError, ValueError) as err:
+        _fail(err)
+        return
+    typer.echo(result.table())
+    if output is not None:
+        result.write_json(output, include_curves=curves)
+        typer.echo(f"wrote {output}")
+
+
+@eval_app.command("traffic-signs")
+def traffic_signs(
+    dataset_root: Path = typer.Option(..., help="Folder holding trainval-frames-<version>.json"),
+    predictions: Path = typer.Option(..., help="JSON {annotation uuid: class name or index}"),
+    version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
+    split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
+    output: Optional[Path] = typer.Option(None, help="Write the metrics JSON here"),
+) -> None:
+    """Traffic-sign classification: accuracy, per-class precision/recall, confusion matrix."""
+    from zod.eval import traffic_signs as tsr
+
+    try:
+        preds = tsr.read_predictions(predictions)
+        gt = tsr.ground_truth_from_dataset(dataset_root, version.value, split.value)
+        result = tsr.evaluate_traffic_signs(gt, preds)
+    except (ZodError, ValueError) as err:
+        _fail(err)
+        return
+    typer.echo(result.table())
+    if output is not None:
+        result.write_json(output)
+        typer.echo(f"wrote {output}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `eval` command group."""
+    app.add_typer(eval_app, name="eval")
