@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -24,6 +25,13 @@ from zod.errors import FormatError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NUSCENES_PYTHON = REPO_ROOT / ".venv-nuscenes" / "bin" / "python"
+
+
+def _run_isolated(python: Path, code: str, job: dict, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` in another venv's python, JSON on stdin; away from our package's folder."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    return subprocess.run([str(python), "-c", code], input=json.dumps(job), capture_output=True,
+                          text=True, timeout=300, cwd=cwd, env=env)
 
 
 def make_boxes(rows: list[tuple], frame_ids: list[str] | None = None) -> DetectionBoxes:
@@ -341,12 +349,13 @@ def _random_case(seed: int) -> tuple[DetectionBoxes, DetectionBoxes, list[dict],
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_agrees_with_nuscenes_devkit_on_random_predictions(nuscenes_python: Path, seed: int) -> None:
+def test_agrees_with_nuscenes_devkit_on_random_predictions(
+    nuscenes_python: Path, seed: int, tmp_path: Path
+) -> None:
     gt, pred, gt_rows, pred_rows = _random_case(seed)
     job = {"frames": list(gt.frame_ids), "gt": gt_rows, "pred": pred_rows,
            "rename": ZOD_TO_NUSCENES, "dist_ths": [0.5, 1.0, 2.0, 4.0], "dist_th_tp": 2.0}
-    run = subprocess.run([str(nuscenes_python), "-c", NUSCENES_DRIVER], input=json.dumps(job),
-                         capture_output=True, text=True, timeout=300)
+    run = _run_isolated(nuscenes_python, NUSCENES_DRIVER, job, tmp_path)
     assert run.returncode == 0, run.stderr
     expected = json.loads(run.stdout)
 
@@ -369,3 +378,84 @@ def test_agrees_with_nuscenes_devkit_on_random_predictions(nuscenes_python: Path
     assert result.mean_ap == pytest.approx(ref_map, abs=1e-6)
     assert result.nds == pytest.approx(ref_nds, abs=1e-6)
     assert 0.05 < result.mean_ap < 0.95  # the case is neither trivial nor hopeless
+
+
+# --------------------------------------------------------------------------- reference devkit
+ORACLE_DRIVER = r"""
+import json, sys
+from zod.eval.detection import DetectionBox, EvalBoxes, evaluate_nuscenes_style
+
+job = json.load(sys.stdin)
+
+def boxes(rows):
+    out = EvalBoxes()
+    for frame in job["frames"]:
+        out.add_boxes(frame, [])
+    for r in rows:
+        out.add_boxes(r["frame"], [DetectionBox(
+            sample_token=r["frame"], translation=tuple(r["center"]), size=tuple(r["size"]),
+            rotation=tuple(r["rotation"]), detection_name=r["name"],
+            detection_score=float(r.get("score", -1.0)))])
+    return out
+
+json.dump(evaluate_nuscenes_style(boxes(job["gt"]), boxes(job["pred"]),
+                                  verify_coordinate_system=job["verify"]), sys.stdout)
+"""
+
+
+def _eval_boxes(frames: list[str], rows: list[dict]) -> "EvalBoxes":
+    from zod.eval.detection import DetectionBox, EvalBoxes
+
+    out = EvalBoxes()
+    for frame in frames:
+        out.add_boxes(frame, [])
+    for r in rows:
+        out.add_boxes(r["frame"], [DetectionBox(
+            sample_token=r["frame"], translation=tuple(r["center"]), size=tuple(r["size"]),
+            rotation=tuple(r["rotation"]), detection_name=r["name"],
+            detection_score=float(r.get("score", -1.0)))])
+    return out
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_reference_entry_point_agrees_with_the_reference_devkit(
+    oracle_python: Path, seed: int, tmp_path: Path
+) -> None:
+    from zod.eval.detection import evaluate_nuscenes_style
+
+    gt, _, gt_rows, pred_rows = _random_case(seed)
+    for rows in (gt_rows, pred_rows):  # the reference wants ego-frame boxes: x the longest
+        for r in rows:
+            r["center"][0] += 80.0
+    job = {"frames": list(gt.frame_ids), "gt": gt_rows, "pred": pred_rows, "verify": True}
+    run = _run_isolated(oracle_python, ORACLE_DRIVER, job, tmp_path)
+    assert run.returncode == 0, run.stderr
+    expected = json.loads(run.stdout)
+
+    frames = list(gt.frame_ids)
+    ours = evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows),
+                                   output_path=tmp_path, reference_tp_means=True)
+    assert sorted(ours) == sorted(expected)
+    for key, value in expected.items():
+        assert ours[key] == pytest.approx(value, abs=1e-9), key
+    assert json.loads((tmp_path / "nuscenes_evaluation_metrics.json").read_text()) == ours
+    # by default the mean TP errors average over the evaluated classes only
+    fixed = evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows))
+    evaluated = [k[:-len("/mATE")] for k in fixed if k.endswith("/mATE")]
+    assert fixed["mATE"] == pytest.approx(np.mean([fixed[f"{c}/mATE"] for c in evaluated]))
+    assert fixed["mATE"] > ours["mATE"]  # the reference dilutes it with zeros
+    assert fixed["mAP"] == pytest.approx(ours["mAP"])
+
+
+def test_reference_entry_point_checks_the_coordinate_system() -> None:
+    from zod.eval.detection import evaluate_nuscenes_style
+
+    gt, pred, gt_rows, pred_rows = _random_case(5)
+    for r in gt_rows:  # lidar-like: y (along the car) is the longest mean axis
+        r["center"][1] += 80.0
+    frames = list(gt.frame_ids)
+    with pytest.raises(ValueError, match="lidar coordinate system"):
+        evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows))
+    out = evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows),
+                                  verify_coordinate_system=False)
+    assert set(out) >= {"NDS", "mAP", "mATE", "mASE", "mAOE"}
