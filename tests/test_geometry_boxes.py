@@ -38,15 +38,29 @@ def _calib() -> Calibration:
 def test_box3d_corners_in_spec_order() -> None:
     box = Box3D(np.array([10.0, 2.0, 1.0]), np.array([4.0, 2.0, 1.5]), Quaternion(), Lidar.VELODYNE)
     expected = np.array(
-        [[8, 1, 0.25], [12, 1, 0.25], [12, 3, 0.25], [8, 3, 0.25], [8, 1, 1.75], [12, 1, 1.75], [12, 3, 1.75], [8, 3, 1.75]]
+        [
+            [8, 1, 0.25],
+            [12, 1, 0.25],
+            [12, 3, 0.25],
+            [8, 3, 0.25],
+            [8, 1, 1.75],
+            [12, 1, 1.75],
+            [12, 3, 1.75],
+            [8, 3, 1.75],
+        ]
     )
     np.testing.assert_allclose(box.corners, expected)
     np.testing.assert_allclose(box.corners_bev, expected[:4, :2])
     # rotated 90 degrees about z: the length now runs along y
-    turned = Box3D(np.zeros(3), np.array([4.0, 2.0, 2.0]), Quaternion(axis=[0, 0, 1], angle=np.pi / 2), EGO)
+    turned = Box3D(
+        np.zeros(3), np.array([4.0, 2.0, 2.0]), Quaternion(axis=[0, 0, 1], angle=np.pi / 2), EGO
+    )
     np.testing.assert_allclose(turned.corners[0], [1.0, -2.0, -1.0], atol=1e-12)
     assert turned.yaw == pytest.approx(np.pi / 2)
-    assert turned.points_in_box(np.array([[0.9, 1.9, 0.0], [1.1, 0.0, 0.0]])).tolist() == [True, False]
+    assert turned.points_in_box(np.array([[0.9, 1.9, 0.0], [1.1, 0.0, 0.0]])).tolist() == [
+        True,
+        False,
+    ]
 
 
 def test_box3d_convert_round_trip_and_projection() -> None:
@@ -54,13 +68,20 @@ def test_box3d_convert_round_trip_and_projection() -> None:
     # a car 20 m ahead of the camera in ego, expressed in the lidar frame
     center_ego = np.array([21.9, 0.0, 1.45])
     center_lidar = calib.transform_points(center_ego[None], EGO, Lidar.VELODYNE)[0]
-    box = Box3D(center_lidar, np.array([4.5, 1.8, 1.5]), Quaternion(axis=[0, 0, 1], angle=0.3), Lidar.VELODYNE)
+    box = Box3D(
+        center_lidar,
+        np.array([4.5, 1.8, 1.5]),
+        Quaternion(axis=[0, 0, 1], angle=0.3),
+        Lidar.VELODYNE,
+    )
     original = box.copy()
     cam_box = box.copy().convert_to(Camera.FRONT, calib)
     np.testing.assert_allclose(cam_box.center, [0.0, 0.0, 20.0], atol=1e-12)
     # corners transform like points
     np.testing.assert_allclose(
-        cam_box.corners, calib.transform_points(original.corners, Lidar.VELODYNE, Camera.FRONT), atol=1e-12
+        cam_box.corners,
+        calib.transform_points(original.corners, Lidar.VELODYNE, Camera.FRONT),
+        atol=1e-12,
     )
     back = cam_box.copy().convert_to(Lidar.VELODYNE, calib)
     assert back == original
@@ -109,7 +130,9 @@ def _features(n: int, seed: int = 0) -> list[dict]:
     feats = []
     for i in range(n):
         yaw = rng.uniform(-np.pi, np.pi)
-        q = Quaternion(axis=[0, 0, 1], angle=yaw) * Quaternion(axis=[1, 0, 0], angle=rng.normal(0, 0.02))
+        q = Quaternion(axis=[0, 0, 1], angle=yaw) * Quaternion(
+            axis=[1, 0, 0], angle=rng.normal(0, 0.02)
+        )
         props = {
             "annotation_uuid": f"uuid-{i}",
             "class": ["Vehicle", "Pedestrian", "Inconclusive", "TrafficSign"][i % 4],
@@ -120,7 +143,10 @@ def _features(n: int, seed: int = 0) -> list[dict]:
         }
         if i % 5 != 4:  # every fifth object is 2D only
             props |= {
-                "location_3d": {"type": "Point", "coordinates": list(rng.uniform([-20, 5, -1], [20, 80, 1]))},
+                "location_3d": {
+                    "type": "Point",
+                    "coordinates": list(rng.uniform([-20, 5, -1], [20, 80, 1])),
+                },
                 "size_3d_length": rng.uniform(0.5, 5),
                 "size_3d_width": rng.uniform(0.5, 2),
                 "size_3d_height": rng.uniform(1, 2),
@@ -130,7 +156,10 @@ def _features(n: int, seed: int = 0) -> list[dict]:
                 "orientation_3d_qz": q.z,
             }
         x0, y0 = rng.uniform(0, 3000), rng.uniform(0, 2000)
-        geometry = {"type": "MultiPoint", "coordinates": [[x0, y0], [x0 + 50, y0], [x0 + 50, y0 + 30], [x0, y0 + 30]]}
+        geometry = {
+            "type": "MultiPoint",
+            "coordinates": [[x0, y0], [x0 + 50, y0], [x0 + 50, y0 + 30], [x0, y0 + 30]],
+        }
         feats.append({"geometry": geometry, "properties": props})
     return feats
 
@@ -148,9 +177,16 @@ def test_box_set_from_features_agrees_with_box3d() -> None:
     for f in feats:
         p = f["properties"]
         if "location_3d" in p:
-            q = Quaternion(p["orientation_3d_qw"], p["orientation_3d_qx"], p["orientation_3d_qy"], p["orientation_3d_qz"])
+            q = Quaternion(
+                p["orientation_3d_qw"],
+                p["orientation_3d_qx"],
+                p["orientation_3d_qy"],
+                p["orientation_3d_qz"],
+            )
             size = [p["size_3d_length"], p["size_3d_width"], p["size_3d_height"]]
-            singles.append(Box3D(np.array(p["location_3d"]["coordinates"]), np.array(size), q, Lidar.VELODYNE))
+            singles.append(
+                Box3D(np.array(p["location_3d"]["coordinates"]), np.array(size), q, Lidar.VELODYNE)
+            )
     np.testing.assert_allclose(boxes.corners(), np.array([b.corners for b in singles]), atol=1e-12)
     np.testing.assert_allclose(boxes.yaw, [b.yaw for b in singles], atol=1e-12)
     cam = boxes.convert_to(Camera.FRONT, calib)
@@ -159,7 +195,9 @@ def test_box_set_from_features_agrees_with_box3d() -> None:
     np.testing.assert_allclose(cam.corners(), [b.corners for b in cam_singles], atol=1e-9)
     proj = boxes.project(calib)
     assert proj.pixels.shape == (32, 9, 2)
-    np.testing.assert_allclose(proj.pixels, [b.project_into_camera(calib) for b in cam_singles], atol=1e-6)
+    np.testing.assert_allclose(
+        proj.pixels, [b.project_into_camera(calib) for b in cam_singles], atol=1e-6
+    )
     # boxes ahead of the camera are visible, a box behind it is not
     assert proj.visible.any()
     behind = Box3DSet([[0.0, -10.0, 0.0]], [[4.0, 2.0, 1.5]], [[1.0, 0, 0, 0]], Lidar.VELODYNE)
@@ -203,8 +241,12 @@ def test_points_in_boxes_many_points_matches_per_box_test() -> None:
     feats = _features(25, seed=3)
     boxes = Box3DSet.from_features(feats)
     rng = np.random.default_rng(1)
-    pts = np.concatenate([rng.uniform([-25, 0, -3], [25, 85, 3], (20000, 3)),
-                          boxes.centers + rng.normal(0, 0.3, boxes.centers.shape)])
+    pts = np.concatenate(
+        [
+            rng.uniform([-25, 0, -3], [25, 85, 3], (20000, 3)),
+            boxes.centers + rng.normal(0, 0.3, boxes.centers.shape),
+        ]
+    )
     idx = boxes.points_in_boxes(pts)
     singles = boxes.to_boxes()
     inside = np.array([b.points_in_box(pts) for b in singles])  # (N, M)

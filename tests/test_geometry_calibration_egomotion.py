@@ -33,7 +33,9 @@ def _calib_dict(camel: bool = False, radar: bool = False) -> dict:
         "undistortion": [0.03, 0.001, 0.0, 0.0],
         "image_dimensions" if not camel else "imageDimensions": [3848, 2168],
         "field_of_view" if not camel else "fieldOfView": [120.0, 68.0],
-        "lidar_extrinsics" if not camel else "lidarExtrinsics": make_transforms(LIDAR_AXES, [1.0, 0.0, 2.0]).tolist(),
+        "lidar_extrinsics" if not camel else "lidarExtrinsics": make_transforms(
+            LIDAR_AXES, [1.0, 0.0, 2.0]
+        ).tolist(),
     }
     if radar:
         fc["radar_extrinsics"] = make_transforms(np.eye(3), [3.8, 0.0, 0.5]).tolist()
@@ -51,27 +53,44 @@ def test_calibration_parses_both_key_cases(tmp_path: Path) -> None:
         np.testing.assert_allclose(cam.field_of_view, [120.0, 68.0])
         assert cam.intrinsics.shape == (3, 4)
         np.testing.assert_allclose(cam.principal_point, [1920.0, 1090.0])
-        np.testing.assert_allclose(calib.lidars[Lidar.VELODYNE].extrinsics.translation, [1.0, 0.0, 2.0])
+        np.testing.assert_allclose(
+            calib.lidars[Lidar.VELODYNE].extrinsics.translation, [1.0, 0.0, 2.0]
+        )
         assert calib.radars is None
     # written back in snake_case, read again: the same
     again = Calibration.from_dict(camel.to_dict())
-    np.testing.assert_allclose(again.get_transform(Lidar.VELODYNE, Camera.FRONT), camel.get_transform(Lidar.VELODYNE, Camera.FRONT))
+    np.testing.assert_allclose(
+        again.get_transform(Lidar.VELODYNE, Camera.FRONT),
+        camel.get_transform(Lidar.VELODYNE, Camera.FRONT),
+    )
 
 
 def test_transform_points_hand_computed() -> None:
     calib = Calibration.from_dict(_calib_dict(radar=True))
     # a point 10 m ahead of the camera at camera height: camera (0, 0, 8)... camera is at x = 2
     p_ego = np.array([[10.0, 1.0, 1.5]])
-    np.testing.assert_allclose(calib.transform_points(p_ego, EGO, Camera.FRONT), [[-1.0, 0.0, 8.0]], atol=1e-12)
+    np.testing.assert_allclose(
+        calib.transform_points(p_ego, EGO, Camera.FRONT), [[-1.0, 0.0, 8.0]], atol=1e-12
+    )
     # lidar: x right (= -y ego), y forward (= x ego), origin (1, 0, 2)
-    np.testing.assert_allclose(calib.transform_points(p_ego, EGO, Lidar.VELODYNE), [[-1.0, 9.0, -0.5]], atol=1e-12)
+    np.testing.assert_allclose(
+        calib.transform_points(p_ego, EGO, Lidar.VELODYNE), [[-1.0, 9.0, -0.5]], atol=1e-12
+    )
     p_lidar = calib.transform_points(p_ego, EGO, Lidar.VELODYNE)
-    np.testing.assert_allclose(calib.transform_points(p_lidar, Lidar.VELODYNE, Camera.FRONT), [[-1.0, 0.0, 8.0]], atol=1e-12)
-    np.testing.assert_allclose(calib.transform_points(p_ego, EGO, Radar.FRONT), [[6.2, 1.0, 1.0]], atol=1e-12)
+    np.testing.assert_allclose(
+        calib.transform_points(p_lidar, Lidar.VELODYNE, Camera.FRONT),
+        [[-1.0, 0.0, 8.0]],
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        calib.transform_points(p_ego, EGO, Radar.FRONT), [[6.2, 1.0, 1.0]], atol=1e-12
+    )
     assert calib.transform_points(p_ego, EGO, EGO) is p_ego
     # chained frames agree with the fused transform, and inverse directions invert
     fused = calib.get_transform(Lidar.VELODYNE, Radar.FRONT)
-    np.testing.assert_allclose(fused @ calib.get_transform(Radar.FRONT, Lidar.VELODYNE), np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(
+        fused @ calib.get_transform(Radar.FRONT, Lidar.VELODYNE), np.eye(4), atol=1e-12
+    )
 
 
 def test_radar_missing_names_the_release() -> None:
@@ -131,7 +150,9 @@ def test_get_poses_exact_interpolated_scalar_array() -> None:
     assert pose.shape == (4, 4)
     yaw = yaw_from_quaternions(quaternions_from_rotation_matrices(pose[:3, :3]))
     assert yaw == pytest.approx(0.2 * 0.25, abs=1e-7)
-    np.testing.assert_allclose(pose[:3, 3], 0.5 * (em.poses[2, :3, 3] + em.poses[3, :3, 3]), atol=1e-6)
+    np.testing.assert_allclose(
+        pose[:3, 3], 0.5 * (em.poses[2, :3, 3] + em.poses[3, :3, 3]), atol=1e-6
+    )
     times = np.array([T0 + 0.05, T0 + 1.0, T0 + 1.95])
     poses = em.get_poses(times)
     assert poses.shape == (3, 4, 4)
@@ -142,7 +163,9 @@ def test_get_poses_exact_interpolated_scalar_array() -> None:
     np.testing.assert_allclose(mixed[1], poses[0])
     # rotations stay orthonormal
     rot = poses[:, :3, :3]
-    np.testing.assert_allclose(rot @ np.swapaxes(rot, 1, 2), np.broadcast_to(np.eye(3), rot.shape), atol=1e-12)
+    np.testing.assert_allclose(
+        rot @ np.swapaxes(rot, 1, 2), np.broadcast_to(np.eye(3), rot.shape), atol=1e-12
+    )
 
 
 def test_get_poses_out_of_range_is_an_error() -> None:
@@ -195,8 +218,17 @@ def test_oxts_epoch_rule(tmp_path: Path) -> None:
         f["poses"] = poses
         f["timestamp"] = gps_seconds
         f["leapSeconds"] = leap
-        for name in ("velForward", "velLateral", "velDown", "accelerationX", "accelerationY", "accelerationZ",
-                     "angularRateX", "angularRateY", "angularRateZ"):
+        for name in (
+            "velForward",
+            "velLateral",
+            "velDown",
+            "accelerationX",
+            "accelerationY",
+            "accelerationZ",
+            "angularRateX",
+            "angularRateY",
+            "angularRateZ",
+        ):
             f[name] = np.arange(n, dtype=float) + 1
         f["posLat"] = np.linspace(57.0, 57.1, n)
         f["posLon"] = np.linspace(12.0, 12.1, n)
@@ -204,6 +236,8 @@ def test_oxts_epoch_rule(tmp_path: Path) -> None:
     np.testing.assert_allclose(em.timestamps, 315964800.0 + gps_seconds + 18.0)
     np.testing.assert_allclose(em.velocities[1], [2.0, 2.0, -2.0])
     assert em.origin_lat_lon == (57.0, 12.0)
-    np.testing.assert_allclose(em.get_poses(em.timestamps[0] + 0.015)[0, 3], 1.5, atol=1e-4)  # epoch float64 resolution ~2e-7 s
+    np.testing.assert_allclose(
+        em.get_poses(em.timestamps[0] + 0.015)[0, 3], 1.5, atol=1e-4
+    )  # epoch float64 resolution ~2e-7 s
     with pytest.raises(MissingFileError, match="oxts"):
         EgoMotion.from_oxts_path(tmp_path / "none.hdf5")

@@ -51,7 +51,9 @@ def test_scanwise_hand_computed_translation() -> None:
     out = compensate_scanwise(ahead_lidar.astype(np.float32), source, target, EGO_FROM_LIDAR)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [[0.0, 9.0, 0.0]], atol=1e-6)
-    np.testing.assert_allclose(compensate_scanwise(ahead_lidar, source, source, Pose(EGO_FROM_LIDAR)), ahead_lidar)
+    np.testing.assert_allclose(
+        compensate_scanwise(ahead_lidar, source, source, Pose(EGO_FROM_LIDAR)), ahead_lidar
+    )
 
 
 def test_pointwise_makes_a_static_world_sharp() -> None:
@@ -77,7 +79,7 @@ class _Scan:
     def __init__(self, points: np.ndarray, timestamps: np.ndarray, core: float) -> None:
         self.points, self.timestamps, self.core_timestamp = points, timestamps, core
 
-    def copy(self) -> "_Scan":
+    def copy(self) -> _Scan:
         return _Scan(self.points.copy(), self.timestamps.copy(), self.core_timestamp)
 
 
@@ -89,7 +91,9 @@ def test_reference_signature_functions() -> None:
     seen = _observe(world, np.full(len(world), core), em)
     scan = _Scan(seen, np.full(len(world), core), core)
     moved = motion_compensate_scanwise(scan, em, Pose(EGO_FROM_LIDAR), T0 + 2.0)
-    np.testing.assert_allclose(moved.points, _observe(world, np.full(len(world), T0 + 2.0), em), atol=1e-9)
+    np.testing.assert_allclose(
+        moved.points, _observe(world, np.full(len(world), T0 + 2.0), em), atol=1e-9
+    )
     np.testing.assert_array_equal(scan.points, seen)  # input untouched
     same = motion_compensate_pointwise(scan, em, Pose(EGO_FROM_LIDAR))
     np.testing.assert_allclose(same.points, seen, atol=1e-9)

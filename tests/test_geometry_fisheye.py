@@ -19,7 +19,9 @@ K = np.array([[FOCAL, 0.0, CX, 0.0], [0.0, FOCAL * 1.001, CY, 0.0], [0.0, 0.0, 1
 
 
 def _rays(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    return np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=-1)
+    return np.stack(
+        [np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=-1
+    )
 
 
 def test_hand_computed_pixels() -> None:
@@ -45,8 +47,10 @@ def test_principal_point_r_zero() -> None:
     back = fisheye.unproject(np.array([[CX, CY]]), K, fisheye.fit_undistortion(DISTORTION), 7.0)
     np.testing.assert_allclose(back, [[0.0, 0.0, 7.0]], atol=1e-12)
     # the reference name gives the same numbers
-    np.testing.assert_allclose(fisheye.project_3d_to_2d_kannala(np.array([[1.0, 2.0, 3.0]]), K, DISTORTION),
-                               fisheye.project(np.array([[1.0, 2.0, 3.0]]), K, DISTORTION))
+    np.testing.assert_allclose(
+        fisheye.project_3d_to_2d_kannala(np.array([[1.0, 2.0, 3.0]]), K, DISTORTION),
+        fisheye.project(np.array([[1.0, 2.0, 3.0]]), K, DISTORTION),
+    )
 
 
 def test_round_trip_points_across_fov_and_range() -> None:
@@ -63,20 +67,30 @@ def test_round_trip_points_across_fov_and_range() -> None:
     back = fisheye.unproject(px, K, None, dist, distortion=DISTORTION, exact=True)
     assert np.abs(back - pts).max() < 1e-4
     # and pixels: project(unproject(px)) == px within 1e-3 px everywhere in the image
-    grid = np.stack(np.meshgrid(np.linspace(0, WIDTH - 1, 60), np.linspace(0, HEIGHT - 1, 40)), -1).reshape(-1, 2)
+    grid = np.stack(
+        np.meshgrid(np.linspace(0, WIDTH - 1, 60), np.linspace(0, HEIGHT - 1, 40)), -1
+    ).reshape(-1, 2)
     for depth in (0.5, 250.0):
-        again = fisheye.project(fisheye.unproject(grid, K, None, depth, distortion=DISTORTION, exact=True), K, DISTORTION)
+        again = fisheye.project(
+            fisheye.unproject(grid, K, None, depth, distortion=DISTORTION, exact=True),
+            K,
+            DISTORTION,
+        )
         assert np.abs(again - grid).max() < 1e-3
 
 
 def test_fitted_undistortion_is_close_to_exact_inverse() -> None:
     """The spec's polynomial unprojection (reference behaviour) with a fitted inverse."""
     undistortion = fisheye.fit_undistortion(DISTORTION)
-    grid = np.stack(np.meshgrid(np.linspace(0, WIDTH - 1, 40), np.linspace(0, HEIGHT - 1, 30)), -1).reshape(-1, 2)
+    grid = np.stack(
+        np.meshgrid(np.linspace(0, WIDTH - 1, 40), np.linspace(0, HEIGHT - 1, 30)), -1
+    ).reshape(-1, 2)
     poly = fisheye.unproject(grid, K, undistortion, 10.0)
     np.testing.assert_allclose(np.linalg.norm(poly, axis=1), 10.0)
     assert np.abs(fisheye.project(poly, K, DISTORTION) - grid).max() < 0.5
-    np.testing.assert_allclose(fisheye.unproject_2d_to_3d_kannala(grid, K, undistortion, 10.0), poly)
+    np.testing.assert_allclose(
+        fisheye.unproject_2d_to_3d_kannala(grid, K, undistortion, 10.0), poly
+    )
 
 
 def test_max_valid_theta_finds_fold() -> None:
@@ -122,12 +136,19 @@ def _calibration(ego_from_lidar: np.ndarray, ego_from_camera: np.ndarray) -> Cal
     )
 
 
-CAMERA_AXES = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # ego_from_camera rotation
-LIDAR_AXES = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # lidar x right, y forward
+CAMERA_AXES = np.array(
+    [[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]
+)  # ego_from_camera rotation
+LIDAR_AXES = np.array(
+    [[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+)  # lidar x right, y forward
 
 
 def test_points_to_image_through_calibration() -> None:
-    calib = _calibration(make_transforms(LIDAR_AXES, [1.25, 0.0, 1.95]), make_transforms(CAMERA_AXES, [1.9, 0.0, 1.45]))
+    calib = _calibration(
+        make_transforms(LIDAR_AXES, [1.25, 0.0, 1.95]),
+        make_transforms(CAMERA_AXES, [1.9, 0.0, 1.45]),
+    )
     # points straight ahead of the camera, at 0.5 m and 250 m, written in the lidar frame
     ahead_ego = np.array([[1.9 + 0.5, 0.0, 1.45], [1.9 + 250.0, 0.0, 1.45], [-20.0, 0.0, 1.45]])
     pts_lidar = calib.transform_points(ahead_ego, EGO, Lidar.VELODYNE).astype(np.float32)
@@ -144,4 +165,6 @@ def test_points_to_image_through_calibration() -> None:
     # camera-frame round trip through the CameraCalibration helpers
     cam = calib.cameras[Camera.FRONT]
     p_cam = np.array([[2.0, -1.0, 30.0]])
-    np.testing.assert_allclose(cam.unproject(cam.project(p_cam), np.linalg.norm(p_cam), exact=True), p_cam, atol=1e-9)
+    np.testing.assert_allclose(
+        cam.unproject(cam.project(p_cam), np.linalg.norm(p_cam), exact=True), p_cam, atol=1e-9
+    )

@@ -18,7 +18,9 @@ ISLAND = [[25, 25], [35, 25], [35, 35], [25, 35]]
 def test_polygon_with_hole() -> None:
     mask = masks.binary_mask([{"type": "Polygon", "coordinates": [OUTLINE, HOLE]}], (60, 60))
     assert mask.dtype == bool and mask.shape == (60, 60)
-    assert mask[15, 15] and mask[45, 30] and not mask[30, 30] and not mask[5, 5] and not mask[55, 55]
+    assert (
+        mask[15, 15] and mask[45, 30] and not mask[30, 30] and not mask[5, 5] and not mask[55, 55]
+    )
     # pixels are filled by centre: 41 x 41 outline minus 21 x 21 hole (boundaries on pixel centres)
     assert mask.sum() == 41 * 41 - 21 * 21
 
@@ -40,7 +42,11 @@ def test_reference_binary_mask_fills_holes() -> None:
     with pytest.raises(ValueError):
         masks.polygons_to_binary_mask([[OUTLINE]], (60, 60, 3))
     colour = masks.polygon_to_mask(OUTLINE, (60, 60, 3), (100, 0, 0))
-    assert colour.shape == (60, 60, 3) and colour[30, 30].tolist() == [100, 0, 0] and colour[5, 5].sum() == 0
+    assert (
+        colour.shape == (60, 60, 3)
+        and colour[30, 30].tolist() == [100, 0, 0]
+        and colour[5, 5].sum() == 0
+    )
 
 
 def test_reduced_resolution_scales_coordinates() -> None:
@@ -80,7 +86,9 @@ def test_semantic_and_instance_masks() -> None:
     assert sem[15, 15] == masks.DEFAULT_SEMANTIC_CLASSES["lane_marking"]
     assert sem[45, 45] == masks.DEFAULT_SEMANTIC_CLASSES["shaded_area"]  # later on top
     assert sem[5, 5] == 0
-    by_type = masks.semantic_mask([a, b], {"solid": 7}, label_fn=lambda x: x.type, image_shape=(60, 60))
+    by_type = masks.semantic_mask(
+        [a, b], {"solid": 7}, label_fn=lambda x: x.type, image_shape=(60, 60)
+    )
     assert by_type[15, 15] == 7 and by_type[55, 55] == 0  # unknown labels skipped
     inst = masks.instance_mask([a, b], (60, 60))
     assert inst.dtype == np.int32

@@ -49,12 +49,18 @@ def test_quaternion_of_half_turns(axis: int) -> None:
 
 def test_pose_hand_computed() -> None:
     # rotate 90 degrees about z then translate by (1, 2, 3)
-    pose = Pose.from_translation_rotation(np.array([1.0, 2.0, 3.0]), Quaternion(axis=[0, 0, 1], angle=np.pi / 2))
-    np.testing.assert_allclose(pose.apply(np.array([[1.0, 0.0, 0.0]])), [[1.0, 3.0, 3.0]], atol=1e-12)
+    pose = Pose.from_translation_rotation(
+        np.array([1.0, 2.0, 3.0]), Quaternion(axis=[0, 0, 1], angle=np.pi / 2)
+    )
+    np.testing.assert_allclose(
+        pose.apply(np.array([[1.0, 0.0, 0.0]])), [[1.0, 3.0, 3.0]], atol=1e-12
+    )
     np.testing.assert_allclose(pose.translation, [1, 2, 3])
     assert pose.rotation == Quaternion(axis=[0, 0, 1], angle=np.pi / 2)
     inv = pose.inverse
-    np.testing.assert_allclose(inv.apply(np.array([[1.0, 3.0, 3.0]])), [[1.0, 0.0, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(
+        inv.apply(np.array([[1.0, 3.0, 3.0]])), [[1.0, 0.0, 0.0]], atol=1e-12
+    )
     np.testing.assert_allclose((pose @ inv).transform, np.eye(4), atol=1e-12)
     np.testing.assert_allclose(Pose.identity().transform, np.eye(4))
     # from a rotation matrix (reference signature) and from wxyz
@@ -64,10 +70,16 @@ def test_pose_hand_computed() -> None:
 
 
 def test_compose_order_and_batch_transform() -> None:
-    a = make_transforms(rotation_matrices_from_quaternions(_random_quats(1, 1)[0]), [1.0, -2.0, 0.5])
-    b = make_transforms(rotation_matrices_from_quaternions(_random_quats(1, 2)[0]), [0.0, 3.0, -1.0])
+    a = make_transforms(
+        rotation_matrices_from_quaternions(_random_quats(1, 1)[0]), [1.0, -2.0, 0.5]
+    )
+    b = make_transforms(
+        rotation_matrices_from_quaternions(_random_quats(1, 2)[0]), [0.0, 3.0, -1.0]
+    )
     pts = np.random.default_rng(3).normal(size=(10, 3))
-    np.testing.assert_allclose(transform_points(pts, compose(a, b)), transform_points(transform_points(pts, b), a))
+    np.testing.assert_allclose(
+        transform_points(pts, compose(a, b)), transform_points(transform_points(pts, b), a)
+    )
     np.testing.assert_allclose(invert_transforms(a) @ a, np.eye(4), atol=1e-12)
     per_point = np.repeat(a[None], 10, axis=0)
     np.testing.assert_allclose(transform_points(pts, per_point), transform_points(pts, a))
@@ -87,17 +99,25 @@ def test_slerp_endpoints_midpoint_and_shortest_arc() -> None:
     qa, qb = _random_quats(50, 4), _random_quats(50, 5)
     frac = np.linspace(0, 1, 50)
     ours = slerp(qa, qb, frac)
-    ref = np.array([Quaternion.slerp(Quaternion(a), Quaternion(b), f).q for a, b, f in zip(qa, qb, frac)])
+    ref = np.array(
+        [Quaternion.slerp(Quaternion(a), Quaternion(b), f).q for a, b, f in zip(qa, qb, frac)]
+    )
     ours *= np.sign(np.sum(ours * ref, axis=1))[:, None]
     np.testing.assert_allclose(ours, ref, atol=1e-9)
 
 
 def test_interpolate_transforms_translation_linear_rotation_slerp() -> None:
-    t0 = make_transforms(rotation_matrices_from_quaternions(quaternions_from_yaw(0.2)), [0.0, 0.0, 0.0])
-    t1 = make_transforms(rotation_matrices_from_quaternions(quaternions_from_yaw(0.6)), [10.0, -4.0, 2.0])
+    t0 = make_transforms(
+        rotation_matrices_from_quaternions(quaternions_from_yaw(0.2)), [0.0, 0.0, 0.0]
+    )
+    t1 = make_transforms(
+        rotation_matrices_from_quaternions(quaternions_from_yaw(0.6)), [10.0, -4.0, 2.0]
+    )
     mid = interpolate_transforms(t0, t1, 0.5)
     np.testing.assert_allclose(mid[:3, 3], [5.0, -2.0, 1.0])
-    np.testing.assert_allclose(yaw_from_quaternions(quaternions_from_rotation_matrices(mid[:3, :3])), 0.4, atol=1e-12)
+    np.testing.assert_allclose(
+        yaw_from_quaternions(quaternions_from_rotation_matrices(mid[:3, :3])), 0.4, atol=1e-12
+    )
     assert Pose(t0).interpolate(Pose(t1), 1.0) == Pose(t1)
 
 

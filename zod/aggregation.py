@@ -21,9 +21,10 @@ Compensation is *scanwise* by default (one rigid motion per scan, as the referen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from zod.constants import Lidar
 from zod.geometry.compensation import (
@@ -37,9 +38,9 @@ __all__ = [
     "FrameGeometryMixin",
     "SequenceGeometryMixin",
     "adjust_lidar_core_time",
-    "motion_compensate_scanwise",
-    "motion_compensate_pointwise",
     "aggregate_scans",
+    "motion_compensate_pointwise",
+    "motion_compensate_scanwise",
 ]
 
 
@@ -64,7 +65,7 @@ def aggregate_scans(
     ego_from_lidar: Any,
     target_time_s: float,
     pointwise: bool = False,
-    skip: Optional[Callable[[int, Any], bool]] = None,
+    skip: Callable[[int, Any], bool] | None = None,
 ) -> Any:
     """Move each scan to ``target_time_s`` and concatenate them into one ``LidarData``.
 
@@ -81,7 +82,9 @@ def aggregate_scans(
             moved.append(scan)
             continue
         if pointwise:
-            moved.append(motion_compensate_pointwise(scan, ego_motion, ego_from_lidar, target_time_s))
+            moved.append(
+                motion_compensate_pointwise(scan, ego_motion, ego_from_lidar, target_time_s)
+            )
         else:
             out = scan.copy()
             source_pose = ego_motion.get_poses(float(scan.core_timestamp))
@@ -108,14 +111,16 @@ class FrameGeometryMixin:
         """A copy of ``data`` moved from its core time (or per point) to ``timestamp`` (epoch s)."""
         ego_from_lidar = _ego_from_lidar(self)
         if pointwise:
-            return motion_compensate_pointwise(data, self.ego_motion, ego_from_lidar, float(timestamp))
+            return motion_compensate_pointwise(
+                data, self.ego_motion, ego_from_lidar, float(timestamp)
+            )
         return motion_compensate_scanwise(data, self.ego_motion, ego_from_lidar, float(timestamp))
 
     def get_aggregated_lidar(
         self,
         num_before: int,
         num_after: int = 0,
-        timestamp: Optional[float] = None,
+        timestamp: float | None = None,
         pointwise: bool = False,
         workers: int = 1,
     ) -> Any:
@@ -177,8 +182,8 @@ class SequenceGeometryMixin:
     def get_aggregated_lidar(
         self,
         start: int = 0,
-        end: Optional[int] = None,
-        timestamp: Optional[float] = None,
+        end: int | None = None,
+        timestamp: float | None = None,
         pointwise: bool = False,
         workers: int = 1,
     ) -> Any:
@@ -204,4 +209,3 @@ class SequenceGeometryMixin:
         if not motion_compensated:
             return scan
         return self.compensate_lidar(scan, self.info.keyframe_time.timestamp(), pointwise=pointwise)
-

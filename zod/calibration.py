@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +30,8 @@ __all__ = [
     "Calibration",
     "CameraCalibration",
     "LidarCalibration",
-    "RadarCalibration",
     "MissingCalibrationError",
+    "RadarCalibration",
 ]
 
 # key in calibration.json -> accepted spellings (snake_case first; camelCase from serializers)
@@ -107,7 +107,7 @@ class CameraCalibration:
 
         return project(points_camera, self.intrinsics, self.distortion)
 
-    def project_to_image(self, points_camera: np.ndarray, use_field_of_view: bool = True):  # noqa: ANN201
+    def project_to_image(self, points_camera: np.ndarray, use_field_of_view: bool = True):
         """Camera-frame points (N, 3) -> ``ImageProjection`` (pixels, depth_m, mask) of visible points."""
         from zod.geometry.fisheye import project_to_image
 
@@ -119,28 +119,39 @@ class CameraCalibration:
             field_of_view_deg=self.field_of_view if use_field_of_view else None,
         )
 
-    def unproject(self, pixels: np.ndarray, depth: np.ndarray | float, exact: bool = False) -> np.ndarray:
+    def unproject(
+        self, pixels: np.ndarray, depth: np.ndarray | float, exact: bool = False
+    ) -> np.ndarray:
         """Pixels (N, 2) at distance ``depth`` m -> camera-frame points (N, 3)."""
         from zod.geometry.fisheye import unproject
 
-        return unproject(pixels, self.intrinsics, self.undistortion, depth, distortion=self.distortion, exact=exact)
+        return unproject(
+            pixels,
+            self.intrinsics,
+            self.undistortion,
+            depth,
+            distortion=self.distortion,
+            exact=exact,
+        )
 
 
 @dataclass
 class Calibration:
     """All sensor calibrations of one frame / sequence / drive, keyed by the sensor enums."""
 
-    lidars: Dict[Lidar, LidarCalibration]
-    cameras: Dict[Camera, CameraCalibration]
-    radars: Optional[Dict[Radar, RadarCalibration]] = None
-    source_path: Optional[str] = field(default=None, compare=False, repr=False)
+    lidars: dict[Lidar, LidarCalibration]
+    cameras: dict[Camera, CameraCalibration]
+    radars: dict[Radar, RadarCalibration] | None = None
+    source_path: str | None = field(default=None, compare=False, repr=False)
 
     # ------------------------------------------------------------------ reading
     @classmethod
-    def from_dict(cls, calib_dict: Dict[str, Any], source_path: str | None = None) -> Calibration:
+    def from_dict(cls, calib_dict: dict[str, Any], source_path: str | None = None) -> Calibration:
         """Build from the parsed JSON object ``{"FC": {...}}`` (snake_case or camelCase keys)."""
         if not isinstance(calib_dict, dict):
-            raise FormatError(source_path, f"calibration must be a JSON object, got {type(calib_dict).__name__}")
+            raise FormatError(
+                source_path, f"calibration must be a JSON object, got {type(calib_dict).__name__}"
+            )
         fc = calib_dict.get("FC", calib_dict.get("fc"))
         if not isinstance(fc, dict):
             raise FormatError(source_path, "calibration has no 'FC' (front camera) object")
@@ -151,13 +162,19 @@ class Calibration:
                     try:
                         value = np.asarray(fc[key], dtype=np.float64)
                     except (TypeError, ValueError) as exc:
-                        raise FormatError(source_path, f"calibration key '{key}' is not numeric: {exc}") from None
+                        raise FormatError(
+                            source_path, f"calibration key '{key}' is not numeric: {exc}"
+                        ) from None
                     shape = _SHAPES[name]
                     if name == "intrinsics":
                         if value.shape not in ((3, 3), (3, 4)):
-                            raise FormatError(source_path, f"'{key}' must be 3x4 (or 3x3), got {value.shape}")
+                            raise FormatError(
+                                source_path, f"'{key}' must be 3x4 (or 3x3), got {value.shape}"
+                            )
                     elif value.shape != shape:
-                        raise FormatError(source_path, f"'{key}' must have shape {shape}, got {value.shape}")
+                        raise FormatError(
+                            source_path, f"'{key}' must have shape {shape}, got {value.shape}"
+                        )
                     return value
             if required:
                 raise FormatError(source_path, f"calibration misses key '{_KEYS[name][0]}'")
@@ -191,10 +208,10 @@ class Calibration:
             raise FormatError(path, f"malformed JSON: {exc}") from None
         return cls.from_dict(data, source_path=path)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``calibration.json`` (snake_case keys)."""
         cam = self.cameras[Camera.FRONT]
-        fc: Dict[str, Any] = {
+        fc: dict[str, Any] = {
             "extrinsics": cam.extrinsics.transform.tolist(),
             "intrinsics": np.asarray(cam.intrinsics).tolist(),
             "distortion": np.asarray(cam.distortion).tolist(),
@@ -213,7 +230,7 @@ class Calibration:
         if frame == EGO:
             return Pose.identity()
         if isinstance(frame, Lidar):
-            table: Optional[dict] = self.lidars
+            table: dict | None = self.lidars
         elif isinstance(frame, Camera):
             table = self.cameras
         elif isinstance(frame, Radar):
@@ -225,7 +242,9 @@ class Calibration:
                 )
             table = self.radars
         else:
-            raise ValueError(f"unknown coordinate frame {frame!r}; use EGO, a Lidar, Camera or Radar")
+            raise ValueError(  # noqa: TRY004 - the reference raises ValueError
+                f"unknown coordinate frame {frame!r}; use EGO, a Lidar, Camera or Radar"
+            )
         if frame not in table:
             raise MissingCalibrationError(f"{self._where()}has no calibration for {frame}")
         return table[frame].extrinsics

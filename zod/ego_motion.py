@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from zod.geometry.transforms import (
     slerp,
 )
 
-__all__ = ["EgoMotion", "TimeOutOfRangeError", "OXTS_TIMESTAMP_OFFSET"]
+__all__ = ["OXTS_TIMESTAMP_OFFSET", "EgoMotion", "TimeOutOfRangeError"]
 
 # GPS epoch 1980-01-06T00:00:00Z in Unix seconds: oxts time = offset + timestamp + leapSeconds
 OXTS_TIMESTAMP_OFFSET = 315964800.0
@@ -52,7 +52,7 @@ class EgoMotion:
     accelerations: np.ndarray  # (N, 3) m/s^2
     angular_rates: np.ndarray  # (N, 3) rad/s
     timestamps: np.ndarray  # (N,) epoch seconds, float64
-    origin_lat_lon: Tuple[float, float]  # (lat, lon) of the world origin
+    origin_lat_lon: tuple[float, float]  # (lat, lon) of the world origin
     _quats: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -233,14 +233,20 @@ class EgoMotion:
                 poses = col("poses").reshape(-1, 4, 4)
                 timestamps = OXTS_TIMESTAMP_OFFSET + col("timestamp") + col("leapSeconds")
                 vecs = {
-                    "velocities": np.stack([col("velForward"), col("velLateral"), -col("velDown")], axis=1),
+                    "velocities": np.stack(
+                        [col("velForward"), col("velLateral"), -col("velDown")], axis=1
+                    ),
                     "accelerations": np.stack(
                         [col("accelerationX"), col("accelerationY"), col("accelerationZ")], axis=1
                     ),
-                    "angular_rates": np.stack([col("angularRateX"), col("angularRateY"), col("angularRateZ")], axis=1),
+                    "angular_rates": np.stack(
+                        [col("angularRateX"), col("angularRateY"), col("angularRateZ")], axis=1
+                    ),
                 }
                 lat, lon = col("posLat"), col("posLon")
-                origin = (float(lat[0]), float(lon[0])) if len(lat) else (float("nan"), float("nan"))
+                origin = (
+                    (float(lat[0]), float(lon[0])) if len(lat) else (float("nan"), float("nan"))
+                )
             except KeyError as exc:
                 raise FormatError(path, f"oxts misses dataset {exc}") from None
         return cls._validated(poses, vecs, timestamps, origin, path)

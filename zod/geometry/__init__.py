@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from zod.geometry.box import Box2D, Box3D
-from zod.geometry.fisheye import ImageProjection, points_to_image, project, project_to_image, unproject
+from zod.geometry.fisheye import (
+    ImageProjection,
+    points_to_image,
+    project,
+    project_to_image,
+    unproject,
+)
 from zod.geometry.pose import Pose
 from zod.geometry.transforms import interpolate_transforms, invert_transforms, transform_points
 

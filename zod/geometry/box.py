@@ -20,15 +20,16 @@ height H; the reference devkit's order, spec section 11)::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 from pyquaternion import Quaternion
 
 from zod.constants import Camera, CoordinateFrame
 
-__all__ = ["Box2D", "Box3D", "UNIT_CORNERS"]
+__all__ = ["UNIT_CORNERS", "Box2D", "Box3D"]
 
 # (8, 3) corners of the unit cube centred at 0, in the order drawn above
 UNIT_CORNERS = np.array(
@@ -65,7 +66,9 @@ class Box3D:
 
         rot = target_from_source[:3, :3]
         self.center = rot @ self.center + target_from_source[:3, 3]
-        self.orientation = Quaternion(array=quaternions_from_rotation_matrices(rot)) * self.orientation
+        self.orientation = (
+            Quaternion(array=quaternions_from_rotation_matrices(rot)) * self.orientation
+        )
         self.frame = new_frame
 
     def convert_to(self, frame: CoordinateFrame, calib: Any) -> Box3D:
@@ -78,7 +81,9 @@ class Box3D:
         """Apply a rigid (4, 4) transform / Pose in place; ``new_frame`` names the result frame."""
         from zod.geometry.transforms import as_transform
 
-        self._apply(as_transform(target_from_source), self.frame if new_frame is None else new_frame)
+        self._apply(
+            as_transform(target_from_source), self.frame if new_frame is None else new_frame
+        )
         return self
 
     def copy(self) -> Box3D:
@@ -111,7 +116,9 @@ class Box3D:
         from zod.geometry.fisheye import project
 
         if not isinstance(self.frame, Camera):
-            raise ValueError(f"cannot project a box in frame {self.frame}: convert_to a Camera first")
+            raise ValueError(  # noqa: TRY004 - the reference raises ValueError
+                f"cannot project a box in frame {self.frame}: convert_to a Camera first"
+            )
         cam = calib.cameras[self.frame]
         return project(np.vstack([self.center[None], self.corners]), cam.intrinsics, cam.distortion)
 
@@ -147,12 +154,16 @@ class Box2D:
             self.xyxy = self.xyxy.astype(np.float32)
 
     @classmethod
-    def from_points(cls, points: Sequence[Sequence[float]] | np.ndarray, frame: Camera = Camera.FRONT) -> Box2D:
+    def from_points(
+        cls, points: Sequence[Sequence[float]] | np.ndarray, frame: Camera = Camera.FRONT
+    ) -> Box2D:
         """The enclosing box of points (K, 2) (e.g. the 4 MultiPoint corners); float32 like the reference."""
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         if len(pts) == 0:
             raise ValueError("Box2D.from_points needs at least one point")
-        return cls(xyxy=np.concatenate([pts.min(axis=0), pts.max(axis=0)]).astype(np.float32), frame=frame)
+        return cls(
+            xyxy=np.concatenate([pts.min(axis=0), pts.max(axis=0)]).astype(np.float32), frame=frame
+        )
 
     @classmethod
     def from_xywh(cls, xywh: Sequence[float] | np.ndarray, frame: Camera = Camera.FRONT) -> Box2D:
@@ -203,9 +214,9 @@ class Box2D:
     def crop_from_image(
         self,
         image: np.ndarray,
-        padding: Optional[Tuple[int, int]] = None,
-        padding_factor: Optional[float] = None,
-    ) -> Tuple[np.ndarray, Tuple[int, int, int, int]]:
+        padding: tuple[int, int] | None = None,
+        padding_factor: float | None = None,
+    ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         """Crop the box (plus padding) out of an image (H, W, ...), clipped to the image.
 
         ``padding`` = (px, py) pixels, or ``padding_factor`` times the box size (not both).
@@ -235,7 +246,7 @@ class Box2D:
     def get_3d_frustum(
         self,
         calibration: Any,
-        frame: Optional[CoordinateFrame] = None,
+        frame: CoordinateFrame | None = None,
         min_depth: float = 0.0,
         max_depth: float = 500.0,
     ) -> np.ndarray:
@@ -269,4 +280,3 @@ class Box2D:
         return bool(np.allclose(self.xyxy, other.xyxy) and self.frame == other.frame)
 
     __hash__ = None  # type: ignore[assignment]
-

@@ -10,8 +10,9 @@ or Quaternion objects). Corner order is that of :mod:`zod.geometry.box` (drawn t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from zod.geometry.transforms import (
     yaw_from_quaternions,
 )
 
-__all__ = ["Box3DSet", "BoxProjection", "ATTRIBUTE_NAMES"]
+__all__ = ["ATTRIBUTE_NAMES", "Box3DSet", "BoxProjection"]
 
 # annotation fields kept as columns in ``attributes`` (ObjectAnnotation attribute names)
 ATTRIBUTE_NAMES = (
@@ -80,10 +81,22 @@ class Box3DSet:
         q = np.asarray(self.quaternions, dtype=np.float64).reshape(n, 4)
         norms = np.linalg.norm(q, axis=1, keepdims=True)
         self.quaternions = q / np.where(norms == 0, 1.0, norms)
-        self.classes = _str_column([None] * n, n) if self.classes is None else _str_column(self.classes, n)
-        self.subclasses = _str_column([None] * n, n) if self.subclasses is None else _str_column(self.subclasses, n)
-        self.uuids = _str_column([None] * n, n) if self.uuids is None else _str_column(self.uuids, n)
-        self.unclear = np.zeros(n, dtype=bool) if self.unclear is None else np.asarray(self.unclear, dtype=bool).reshape(n)
+        self.classes = (
+            _str_column([None] * n, n) if self.classes is None else _str_column(self.classes, n)
+        )
+        self.subclasses = (
+            _str_column([None] * n, n)
+            if self.subclasses is None
+            else _str_column(self.subclasses, n)
+        )
+        self.uuids = (
+            _str_column([None] * n, n) if self.uuids is None else _str_column(self.uuids, n)
+        )
+        self.unclear = (
+            np.zeros(n, dtype=bool)
+            if self.unclear is None
+            else np.asarray(self.unclear, dtype=bool).reshape(n)
+        )
         self.boxes2d = (
             np.full((n, 4), np.nan, dtype=np.float64)
             if self.boxes2d is None
@@ -109,24 +122,39 @@ class Box3DSet:
         rows = [
             (i, f["properties"])
             for i, f in enumerate(features)
-            if isinstance(f.get("properties"), dict) and f["properties"].get("location_3d") is not None
+            if isinstance(f.get("properties"), dict)
+            and f["properties"].get("location_3d") is not None
         ]
         n = len(rows)
         if n == 0:
             return cls.empty(frame)
         props = [p for _, p in rows]
-        centers = np.array([p["location_3d"]["coordinates"] for p in props], dtype=np.float64).reshape(n, 3)
+        centers = np.array(
+            [p["location_3d"]["coordinates"] for p in props], dtype=np.float64
+        ).reshape(n, 3)
         sizes = np.array(
-            [(p["size_3d_length"], p["size_3d_width"], p["size_3d_height"]) for p in props], dtype=np.float64
+            [(p["size_3d_length"], p["size_3d_width"], p["size_3d_height"]) for p in props],
+            dtype=np.float64,
         )
         quats = np.array(
-            [(p["orientation_3d_qw"], p["orientation_3d_qx"], p["orientation_3d_qy"], p["orientation_3d_qz"]) for p in props],
+            [
+                (
+                    p["orientation_3d_qw"],
+                    p["orientation_3d_qx"],
+                    p["orientation_3d_qy"],
+                    p["orientation_3d_qz"],
+                )
+                for p in props
+            ],
             dtype=np.float64,
         )
         raw_classes = [p.get("class") for p in props]
         types = [p.get("type", p.get("object_type")) for p in props]
         unclear = np.array(
-            [bool(p.get("unclear", False)) or "Inconclusive" in (c, t) for p, c, t in zip(props, raw_classes, types)]
+            [
+                bool(p.get("unclear", False)) or "Inconclusive" in (c, t)
+                for p, c, t in zip(props, raw_classes, types)
+            ]
         )
         classes = ["Unclear" if c == "Inconclusive" else c for c in raw_classes]
         boxes2d = np.full((n, 4), np.nan)
@@ -149,8 +177,18 @@ class Box3DSet:
             "feature_index": [i for i, _ in rows],
         }
         subclasses = _subclasses(classes, unclear, attributes)
-        return cls(centers, sizes, quats, frame, classes, subclasses, [p.get("annotation_uuid") for p in props],
-                   unclear, boxes2d, attributes)
+        return cls(
+            centers,
+            sizes,
+            quats,
+            frame,
+            classes,
+            subclasses,
+            [p.get("annotation_uuid") for p in props],
+            unclear,
+            boxes2d,
+            attributes,
+        )
 
     @classmethod
     def from_boxes(cls, boxes: Sequence[Any]) -> Box3DSet:
@@ -168,7 +206,9 @@ class Box3DSet:
         )
 
     @classmethod
-    def from_object_annotations(cls, objects: Sequence[Any], frame: CoordinateFrame | None = None) -> Box3DSet:
+    def from_object_annotations(
+        cls, objects: Sequence[Any], frame: CoordinateFrame | None = None
+    ) -> Box3DSet:
         """From ``ObjectAnnotation``s: those with a 3D box (``attributes["object_index"]`` maps back)."""
         kept = [(i, o) for i, o in enumerate(objects) if getattr(o, "box3d", None) is not None]
         if not kept:
@@ -209,7 +249,11 @@ class Box3DSet:
         out = []
         boxes = self.to_boxes()
         for i, box in enumerate(boxes):
-            kwargs = {name: self.attributes[name][i] for name in ATTRIBUTE_NAMES if name in self.attributes}
+            kwargs = {
+                name: self.attributes[name][i]
+                for name in ATTRIBUTE_NAMES
+                if name in self.attributes
+            }
             for name in ATTRIBUTE_NAMES:
                 kwargs.setdefault(name, None)
             out.append(
@@ -302,7 +346,10 @@ class Box3DSet:
         in_front = ((points[:, 2] > 0) & (theta <= max_valid_theta(cam.distortion))).reshape(-1, 9)
         width, height = (float(v) for v in np.asarray(cam.image_dimensions)[:2])
         inside = (
-            (pixels[..., 0] >= 0) & (pixels[..., 0] < width) & (pixels[..., 1] >= 0) & (pixels[..., 1] < height)
+            (pixels[..., 0] >= 0)
+            & (pixels[..., 0] < width)
+            & (pixels[..., 1] >= 0)
+            & (pixels[..., 1] < height)
         )
         points_visible = in_front & inside
         visible = in_front.all(axis=1) & points_visible.any(axis=1)
@@ -365,7 +412,9 @@ def _safe_subclass(obj: Any) -> Any:
         return None
 
 
-def _subclasses(classes: list[Any], unclear: np.ndarray, attributes: dict[str, list[Any]]) -> list[Any]:
+def _subclasses(
+    classes: list[Any], unclear: np.ndarray, attributes: dict[str, list[Any]]
+) -> list[Any]:
     """Subclass of each object by the spec's rules (section 11), via the foundation's function."""
     try:
         from zod.annotations import objects as _objects

@@ -18,13 +18,13 @@ import numpy as np
 from zod.geometry.transforms import as_transform, invert_transforms
 
 __all__ = [
-    "scanwise_transform",
-    "compensate_scanwise",
-    "pointwise_transforms",
     "compensate_pointwise",
+    "compensate_scanwise",
     "core_time_from_point_times",
-    "motion_compensate_scanwise",
     "motion_compensate_pointwise",
+    "motion_compensate_scanwise",
+    "pointwise_transforms",
+    "scanwise_transform",
 ]
 
 
@@ -66,7 +66,9 @@ def compensate_scanwise(
     pts = np.asarray(points_lidar)
     transform = scanwise_transform(world_from_ego_source, world_from_ego_target, ego_from_lidar)
     out = pts.astype(np.float64, copy=False) @ transform[:3, :3].T + transform[:3, 3]
-    return out.astype(pts.dtype if np.issubdtype(pts.dtype, np.floating) else np.float64, copy=False)
+    return out.astype(
+        pts.dtype if np.issubdtype(pts.dtype, np.floating) else np.float64, copy=False
+    )
 
 
 def pointwise_transforms(
@@ -81,7 +83,9 @@ def pointwise_transforms(
     ego_from_lidar = as_transform(ego_from_lidar)
     world_from_ego = ego_motion.get_poses(unique_times).reshape(-1, 4, 4)
     target_from_world = invert_transforms(ego_motion.get_poses(float(target_time_s)))
-    transforms = invert_transforms(ego_from_lidar) @ target_from_world @ world_from_ego @ ego_from_lidar
+    transforms = (
+        invert_transforms(ego_from_lidar) @ target_from_world @ world_from_ego @ ego_from_lidar
+    )
     return transforms, inverse.reshape(-1)
 
 
@@ -100,10 +104,16 @@ def compensate_pointwise(
     pts = np.asarray(points_lidar)
     if len(pts) == 0:
         return pts.copy()
-    transforms, index = pointwise_transforms(ego_motion, point_times_s, target_time_s, ego_from_lidar)
+    transforms, index = pointwise_transforms(
+        ego_motion, point_times_s, target_time_s, ego_from_lidar
+    )
     rot = transforms[index, :3, :3]
-    out = np.einsum("nij,nj->ni", rot, pts.astype(np.float64, copy=False)) + transforms[index, :3, 3]
-    return out.astype(pts.dtype if np.issubdtype(pts.dtype, np.floating) else np.float64, copy=False)
+    out = (
+        np.einsum("nij,nj->ni", rot, pts.astype(np.float64, copy=False)) + transforms[index, :3, 3]
+    )
+    return out.astype(
+        pts.dtype if np.issubdtype(pts.dtype, np.floating) else np.float64, copy=False
+    )
 
 
 # --------------------------------------------------------------------------- LidarData level
@@ -121,7 +131,9 @@ def motion_compensate_scanwise(
     out = lidar_data.copy()
     source = ego_motion.get_poses(float(lidar_data.core_timestamp))
     target = ego_motion.get_poses(float(target_timestamp))
-    out.points = compensate_scanwise(lidar_data.points, source, target, _ego_from_lidar(calibration))
+    out.points = compensate_scanwise(
+        lidar_data.points, source, target, _ego_from_lidar(calibration)
+    )
     return out
 
 
@@ -134,6 +146,10 @@ def motion_compensate_pointwise(
     out = lidar_data.copy()
     target = lidar_data.core_timestamp if target_timestamp is None else target_timestamp
     out.points = compensate_pointwise(
-        lidar_data.points, lidar_data.timestamps, ego_motion, float(target), _ego_from_lidar(calibration)
+        lidar_data.points,
+        lidar_data.timestamps,
+        ego_motion,
+        float(target),
+        _ego_from_lidar(calibration),
     )
     return out

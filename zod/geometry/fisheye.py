@@ -23,19 +23,19 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = [
-    "project",
-    "unproject",
-    "distort_angles",
-    "undistort_radii",
-    "max_valid_theta",
-    "fit_undistortion",
-    "in_field_of_view",
     "ImageProjection",
-    "project_to_image",
-    "points_to_image",
-    "project_3d_to_2d_kannala",
-    "unproject_2d_to_3d_kannala",
+    "distort_angles",
+    "fit_undistortion",
     "get_points_in_camera_fov",
+    "in_field_of_view",
+    "max_valid_theta",
+    "points_to_image",
+    "project",
+    "project_3d_to_2d_kannala",
+    "project_to_image",
+    "undistort_radii",
+    "unproject",
+    "unproject_2d_to_3d_kannala",
 ]
 
 
@@ -57,7 +57,9 @@ def distort_angles(theta: np.ndarray, distortion: np.ndarray) -> np.ndarray:
     return _poly(np.asarray(theta, dtype=np.float64), distortion)
 
 
-def project(points_camera: np.ndarray, intrinsics: np.ndarray, distortion: np.ndarray) -> np.ndarray:
+def project(
+    points_camera: np.ndarray, intrinsics: np.ndarray, distortion: np.ndarray
+) -> np.ndarray:
     """Project camera-frame points (N, 3) to pixels (N, 2) with the Kannala-Brandt model.
 
     Every point gets a pixel (like the reference ``project_3d_to_2d_kannala``); the points on
@@ -167,7 +169,9 @@ def unproject(
     return out
 
 
-def fit_undistortion(distortion: np.ndarray, theta_max: float | None = None, samples: int = 2000) -> np.ndarray:
+def fit_undistortion(
+    distortion: np.ndarray, theta_max: float | None = None, samples: int = 2000
+) -> np.ndarray:
     """Least-squares fit of the 4 undistortion coefficients (rho -> theta) of ``distortion``.
 
     Fitted on [0, theta_max] (default: the valid range of the model, at most 100 degrees), the
@@ -237,7 +241,12 @@ def project_to_image(
     pixels = project(pts[idx], intrinsics, distortion)
     if image_size is not None:
         width, height = (float(v) for v in np.asarray(image_size)[:2])
-        inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
+        inside = (
+            (pixels[:, 0] >= 0)
+            & (pixels[:, 0] < width)
+            & (pixels[:, 1] >= 0)
+            & (pixels[:, 1] < height)
+        )
         idx, pixels = idx[inside], pixels[inside]
         mask = np.zeros(pts.shape[0], dtype=bool)
         mask[idx] = True
@@ -265,7 +274,9 @@ def points_to_image(
     cam = calibration.cameras[camera]
     camera_from_frame = calibration.get_transform(from_frame, camera)
     pts = np.asarray(points)
-    pts_cam = pts.astype(np.float64, copy=False) @ camera_from_frame[:3, :3].T + camera_from_frame[:3, 3]
+    pts_cam = (
+        pts.astype(np.float64, copy=False) @ camera_from_frame[:3, :3].T + camera_from_frame[:3, 3]
+    )
     return project_to_image(
         pts_cam,
         cam.intrinsics,

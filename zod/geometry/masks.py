@@ -18,23 +18,24 @@ One ``cv2.fillPoly`` call per polygon, never a loop over pixels.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
 __all__ = [
-    "FULL_IMAGE_SHAPE",
     "DEFAULT_SEMANTIC_CLASSES",
+    "FULL_IMAGE_SHAPE",
+    "annotation_kind",
+    "binary_mask",
+    "geometry_to_polygons",
+    "instance_mask",
     "polygon_to_array",
     "polygon_to_mask",
     "polygons_to_binary_mask",
-    "geometry_to_polygons",
     "rasterize_polygons",
-    "binary_mask",
     "semantic_mask",
-    "instance_mask",
-    "annotation_kind",
 ]
 
 FULL_IMAGE_SHAPE = (2168, 3848)  # (height, width) of the front camera
@@ -64,7 +65,9 @@ def polygon_to_mask(
     return mask
 
 
-def polygons_to_binary_mask(multi_polygons: Iterable[Any], img_shape: Sequence[int] = (2168, 3848)) -> np.ndarray:
+def polygons_to_binary_mask(
+    multi_polygons: Iterable[Any], img_shape: Sequence[int] = (2168, 3848)
+) -> np.ndarray:
     """bool (H, W): union of every element of every item, each filled as one contour.
 
     Reference behaviour: for an annotation geometry (a Polygon's list of rings) each ring is
@@ -155,16 +158,28 @@ def _fill_polygon(mask: np.ndarray, rings: list[np.ndarray], value: int, scale: 
         return  # entirely outside the image
     local = np.zeros((int(hi[1] - lo[1]), int(hi[0] - lo[0])), dtype=np.uint8)
     offset = (lo << _SHIFT).astype(np.int64)
-    cv2.fillPoly(local, [(outline - offset).astype(np.int32).reshape(-1, 1, 2)], 1, lineType=cv2.LINE_8, shift=_SHIFT)
+    cv2.fillPoly(
+        local,
+        [(outline - offset).astype(np.int32).reshape(-1, 1, 2)],
+        1,
+        lineType=cv2.LINE_8,
+        shift=_SHIFT,
+    )
     for hole in fixed[1:]:
-        cv2.fillPoly(local, [(hole - offset).astype(np.int32).reshape(-1, 1, 2)], 0, lineType=cv2.LINE_8, shift=_SHIFT)
+        cv2.fillPoly(
+            local,
+            [(hole - offset).astype(np.int32).reshape(-1, 1, 2)],
+            0,
+            lineType=cv2.LINE_8,
+            shift=_SHIFT,
+        )
     view = mask[lo[1] : hi[1], lo[0] : hi[0]]
     view[local.astype(bool)] = value
 
 
 def _out_shape(image_shape: Sequence[int], scale: float) -> tuple[int, int]:
     height, width = int(image_shape[0]), int(image_shape[1])
-    return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def rasterize_polygons(
@@ -183,7 +198,9 @@ def rasterize_polygons(
     geometries = list(geometries)
     if out is None:
         out = np.zeros(_out_shape(image_shape, scale), dtype=dtype)
-    value_list = [values] * len(geometries) if isinstance(values, (int, np.integer)) else list(values)
+    value_list = (
+        [values] * len(geometries) if isinstance(values, (int, np.integer)) else list(values)
+    )
     if len(value_list) != len(geometries):
         raise ValueError(f"{len(geometries)} geometries but {len(value_list)} values")
     for geometry, value in zip(geometries, value_list):
@@ -192,7 +209,9 @@ def rasterize_polygons(
     return out
 
 
-def binary_mask(geometries: Iterable[Any], image_shape: Sequence[int] = FULL_IMAGE_SHAPE, scale: float = 1.0) -> np.ndarray:
+def binary_mask(
+    geometries: Iterable[Any], image_shape: Sequence[int] = FULL_IMAGE_SHAPE, scale: float = 1.0
+) -> np.ndarray:
     """bool (H, W): pixels covered by any of the geometries (holes excluded)."""
     return rasterize_polygons(geometries, 1, image_shape, scale).astype(bool)
 
@@ -251,4 +270,6 @@ def instance_mask(
 ) -> np.ndarray:
     """int32 (H, W): 0 background, i + 1 for the i-th annotation (later ones on top)."""
     annotations = list(annotations)
-    return rasterize_polygons(annotations, range(1, len(annotations) + 1), image_shape, scale, dtype=np.int32)
+    return rasterize_polygons(
+        annotations, range(1, len(annotations) + 1), image_shape, scale, dtype=np.int32
+    )

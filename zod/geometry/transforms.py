@@ -15,18 +15,18 @@ import numpy as np
 
 __all__ = [
     "as_transform",
-    "make_transforms",
-    "invert_transforms",
-    "transform_points",
-    "rotate_points",
-    "quaternions_from_rotation_matrices",
-    "rotation_matrices_from_quaternions",
-    "quaternion_multiply",
-    "quaternion_conjugate",
-    "slerp",
     "interpolate_transforms",
-    "yaw_from_quaternions",
+    "invert_transforms",
+    "make_transforms",
+    "quaternion_conjugate",
+    "quaternion_multiply",
+    "quaternions_from_rotation_matrices",
     "quaternions_from_yaw",
+    "rotate_points",
+    "rotation_matrices_from_quaternions",
+    "slerp",
+    "transform_points",
+    "yaw_from_quaternions",
 ]
 
 
@@ -98,8 +98,16 @@ def quaternions_from_rotation_matrices(rotations: np.ndarray) -> np.ndarray:
     choice = np.argmax(candidates, axis=-1)
     big = np.sqrt(np.maximum(np.take_along_axis(candidates, choice[..., None], -1)[..., 0], 1e-300))
     s = 0.5 / big  # = 1 / (4 q_choice)
-    d21, d02, d10 = rot[..., 2, 1] - rot[..., 1, 2], rot[..., 0, 2] - rot[..., 2, 0], rot[..., 1, 0] - rot[..., 0, 1]
-    s21, s02, s10 = rot[..., 2, 1] + rot[..., 1, 2], rot[..., 0, 2] + rot[..., 2, 0], rot[..., 1, 0] + rot[..., 0, 1]
+    d21, d02, d10 = (
+        rot[..., 2, 1] - rot[..., 1, 2],
+        rot[..., 0, 2] - rot[..., 2, 0],
+        rot[..., 1, 0] - rot[..., 0, 1],
+    )
+    s21, s02, s10 = (
+        rot[..., 2, 1] + rot[..., 1, 2],
+        rot[..., 0, 2] + rot[..., 2, 0],
+        rot[..., 1, 0] + rot[..., 0, 1],
+    )
     half = 0.5 * big
     quats = np.stack(
         [
@@ -189,7 +197,11 @@ def interpolate_transforms(
     t0 = np.asarray(transforms_0, dtype=np.float64)
     t1 = np.asarray(transforms_1, dtype=np.float64)
     frac = np.asarray(fractions, dtype=np.float64)
-    q = slerp(quaternions_from_rotation_matrices(t0[..., :3, :3]), quaternions_from_rotation_matrices(t1[..., :3, :3]), frac)
+    q = slerp(
+        quaternions_from_rotation_matrices(t0[..., :3, :3]),
+        quaternions_from_rotation_matrices(t1[..., :3, :3]),
+        frac,
+    )
     trans = t0[..., :3, 3] + frac[..., None] * (t1[..., :3, 3] - t0[..., :3, 3])
     return make_transforms(rotation_matrices_from_quaternions(q), trans)
 
