@@ -85,6 +85,7 @@ def coco(
     use_png: bool = typer.Option(False, "--use-png/--no-use-png", help="Name the images .png instead of .jpg."),
     classes: List[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes to include (repeat the option)."),
     relative_paths: bool = typer.Option(False, "--relative-paths", help="Image file names relative to the dataset root (default: absolute, like the reference)."),
+    segmentation: List[str] = typer.Option([], "--segmentation", help="Also write segmentation files for ego_road and/or lane_markings (repeat)."),
     workers: Optional[int] = WORKERS,
     engine: EngineName = ENGINE,
     ray_address: Optional[str] = RAY_ADDRESS,
@@ -97,7 +98,7 @@ def coco(
 
     paths = _run(
         convert_to_coco, dataset_root, output_dir, version.value, anonymization.value, use_png, classes,
-        relative_paths=relative_paths, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
+        relative_paths=relative_paths, segmentation=segmentation, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
         workers=workers, ray_address=ray_address, progress=progress,
     )
     typer.echo("Converted ZOD to COCO format. Output files:")

@@ -99,3 +99,62 @@ def test_numbers_equal_the_reference_devkit(tmp_path: Path, oracle_python: Path)
     assert [a["bbox"] for a in ours] == [r["bbox"] for r in reference]
     assert [a["area"] for a in ours] == [r["area"] for r in reference]
     assert [bool(a["iscrowd"]) for a in ours] == [r["iscrowd"] for r in reference]
+
+
+def _seg_feature(coords: list, kind: str, cls: str | None) -> dict:
+    props = {"annotation_uuid": "x"}
+    if cls is not None:
+        props["class"] = cls
+    return {"geometry": {"type": kind, "coordinates": coords}, "properties": props}
+
+
+def test_segmentation_polygons_and_holes_read_back_with_pycocotools() -> None:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from zod.converters.coco import coco_document, coco_segmentation_annotations, uncompressed_rle
+    from zod.geometry.masks import binary_mask
+
+    shape = (120, 200)
+    square = [[10.0, 10.0], [60.0, 10.0], [60.0, 50.0], [10.0, 50.0]]
+    hole = [[20.0, 20.0], [40.0, 20.0], [40.0, 40.0], [20.0, 40.0]]
+    features = [
+        _seg_feature([square], "Polygon", "EgoRoad_Road"),
+        _seg_feature([[[100.0, 60.0], [180.0, 60.0], [180.0, 110.0], [100.0, 110.0]], hole], "Polygon", "EgoRoad_Road"),
+        _seg_feature([[[70.0, 5.0], [190.0, 5.0], [130.0, 55.0]]], "Polygon", "EgoRoad_Debris"),
+        _seg_feature([[[0.0, 0.0], [5.0, 0.0]]], "Polygon", "EgoRoad_Road"),  # < 3 points: skipped
+        _seg_feature([square], "Polygon", "Barrier"),  # not ego road
+    ]
+    # the hole is placed inside the second polygon's outline
+    features[1]["geometry"]["coordinates"][1] = [[120.0, 70.0], [140.0, 70.0], [140.0, 90.0], [120.0, 90.0]]
+    annos = coco_segmentation_annotations(features, 7, "ego_road", shape)
+    assert [a["id"] for a in annos] == [7000, 7001, 7002]
+    assert [a["category_id"] for a in annos] == [1, 1, 2]
+    assert annos[0]["segmentation"] == [[10.0, 10.0, 60.0, 10.0, 60.0, 50.0, 10.0, 50.0]]
+    assert annos[0]["area"] == 2000.0 and annos[0]["bbox"] == [10.0, 10.0, 50.0, 40.0] and annos[0]["iscrowd"] == 0
+    assert annos[2]["area"] == 3000.0
+    assert annos[1]["iscrowd"] == 1 and annos[1]["segmentation"]["size"] == [120, 200]
+    doc = coco_document([{"id": 7, "width": 200, "height": 120, "file_name": "x.jpg"}], annos, [], "mini",
+                        [{"id": 1, "name": "EgoRoad_Road"}, {"id": 2, "name": "EgoRoad_Debris"}])
+    coco = COCO()
+    coco.dataset = doc
+    coco.createIndex()
+    for anno, feature in zip(annos, features):
+        ours = binary_mask([feature], shape)
+        theirs = coco.annToMask(coco.anns[anno["id"]]).astype(bool)
+        iou = (ours & theirs).sum() / (ours | theirs).sum()
+        assert iou > 0.95, (anno["id"], iou)
+    # the RLE is exact: same mask, hole left empty
+    rle_mask = coco.annToMask(coco.anns[7001]).astype(bool)
+    np.testing.assert_array_equal(rle_mask, binary_mask([features[1]], shape))
+    assert not rle_mask[80, 130] and rle_mask[65, 105]
+    # ground truth as detections: AP = 1
+    dets = coco.loadRes(
+        [{"image_id": a["image_id"], "category_id": a["category_id"], "segmentation": coco.annToRLE(coco.anns[a["id"]]), "score": 1.0} for a in annos]
+    )
+    evaluator = COCOeval(coco, dets, "segm")
+    evaluator.params.useCats = 1
+    evaluator.evaluate(); evaluator.accumulate(); evaluator.summarize()
+    assert np.isclose(evaluator.stats[0], 1.0)
+    # RLE helper: zeros first, column-major
+    assert uncompressed_rle(np.array([[1, 0], [1, 1]], dtype=bool))["counts"] == [0, 2, 1, 1]

@@ -151,10 +151,99 @@ def coco_categories(classes: Sequence[str]) -> list[dict[str, Any]]:
     ]
 
 
+# Segmentation output (``segmentation=("ego_road", "lane_markings")``): one more pair of files
+# per project, ``<base>_<project>_{train,val}.json``, with these categories (ids 1..).
+SEGMENTATION_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "ego_road": ("EgoRoad_Road", "EgoRoad_Debris"),
+    "lane_markings": ("lane_marking", "shaded_area", "road_painting"),
+}
+
+
+def _segmentation_label(project: str, feature: dict[str, Any]) -> str:
+    from zod.geometry.masks import annotation_kind
+
+    if project == "ego_road":
+        return str((feature.get("properties") or {}).get("class"))
+    return annotation_kind(feature)
+
+
+def _ring_area(ring: np.ndarray) -> float:
+    """Shoelace area of a ring (K, 2)."""
+    x, y = ring[:, 0], ring[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+
+def uncompressed_rle(mask: np.ndarray) -> dict[str, Any]:
+    """COCO uncompressed RLE of a bool mask (H, W): column-major run lengths, zeros first."""
+    flat = np.asarray(mask, dtype=bool).ravel(order="F")
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate([[0], changes, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts = [0] + counts
+    return {"counts": counts, "size": [int(mask.shape[0]), int(mask.shape[1])]}
+
+
+def coco_segmentation_annotations(
+    features: Sequence[dict[str, Any]],
+    image_id: int,
+    project: str,
+    image_shape: tuple[int, int],
+    path: str | None = None,
+) -> list[dict[str, Any]]:
+    """COCO annotations with ``segmentation`` of one frame's ego road / lane features.
+
+    A polygon without holes is written as COCO polygons (outline rings, flat x, y lists); one
+    with holes as an uncompressed RLE of its rasterized mask (``iscrowd`` = 1, as COCO requires
+    for RLE). Features with no ring of 3+ points are skipped (spec §14); so are ego road
+    entries that are not ego road (``Barrier``, ``RoadEdge``).
+    """
+    from zod.geometry.masks import binary_mask, geometry_to_polygons
+
+    category_ids = {name: i + 1 for i, name in enumerate(SEGMENTATION_CATEGORIES[project])}
+    annotations = []
+    for index, feature in enumerate(features):
+        label = _segmentation_label(project, feature)
+        if label not in category_ids:
+            continue
+        try:
+            polygons = geometry_to_polygons(feature)
+        except (ValueError, TypeError) as err:
+            raise FormatError(path, f"feature {index}: {err}") from err
+        if not polygons:
+            continue
+        outlines = np.concatenate([rings[0] for rings in polygons])
+        lo, hi = outlines.min(axis=0), outlines.max(axis=0)
+        has_holes = any(len(rings) > 1 for rings in polygons)
+        if has_holes:
+            mask = binary_mask([feature], image_shape)
+            segmentation: Any = uncompressed_rle(mask)
+            area = float(mask.sum())
+        else:
+            segmentation = [np.round(rings[0], 2).ravel().tolist() for rings in polygons]
+            area = sum(_ring_area(rings[0]) for rings in polygons)
+        annotations.append(
+            {
+                "id": image_id * 1000 + index,
+                "image_id": image_id,
+                "category_id": category_ids[label],
+                "segmentation": segmentation,
+                "bbox": [round(float(v), 2) for v in (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])],
+                "area": round(area, 2),
+                "iscrowd": int(has_holes),
+            }
+        )
+    return annotations
+
+
 def coco_document(
-    images: list[dict[str, Any]], annotations: list[dict[str, Any]], classes: Sequence[str], version: str
+    images: list[dict[str, Any]],
+    annotations: list[dict[str, Any]],
+    classes: Sequence[str],
+    version: str,
+    categories: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The whole COCO json of one split."""
+    """The whole COCO json of one split (``categories`` default: those of ``classes``)."""
     return {
         "images": images,
         "annotations": annotations,
@@ -167,7 +256,7 @@ def coco_document(
             "date_created": "2022/12/15",
         },
         "licenses": COCO_LICENSES,
-        "categories": coco_categories(classes),
+        "categories": coco_categories(classes) if categories is None else categories,
     }
 
 
@@ -189,6 +278,7 @@ class CocoFrameTask:
     classes: tuple[str, ...] = DEFAULT_CLASSES
     relative_paths: bool = False
     check_images: bool = True
+    segmentation: tuple[str, ...] = ()
 
     def __call__(self, frame_id: str) -> dict[str, Any]:
         info = _frames.frame_info(self.dataset_root, self.version, frame_id)
@@ -215,7 +305,19 @@ class CocoFrameTask:
         }
         features, path = _frames.object_features(info)
         annotations = coco_annotations_from_features(features, image_id, self.classes, path)
-        return {"image": image, "annotations": annotations}
+        record: dict[str, Any] = {"image": image, "annotations": annotations}
+        if self.segmentation:
+            from zod.constants import AnnotationProject
+
+            shape = (int(camera.height), int(camera.width))
+            record["segmentation"] = {}
+            for project in self.segmentation:
+                seg_features, seg_path = _frames.read_features(info, AnnotationProject(project))
+                annotated = _frames.annotation_path(info, AnnotationProject(project)) is not None
+                record["segmentation"][project] = (
+                    coco_segmentation_annotations(seg_features, image_id, project, shape, seg_path) if annotated else None
+                )
+        return record
 
 
 def convert_to_coco(
@@ -226,6 +328,7 @@ def convert_to_coco(
     use_png: bool = False,
     classes: Sequence[str] = DEFAULT_CLASSES,
     relative_paths: bool = False,
+    segmentation: Sequence[str] = (),
     overwrite: bool = False,
     skip_missing: bool = False,
     engine: str = "local",
@@ -233,7 +336,8 @@ def convert_to_coco(
     ray_address: str | None = None,
     progress: bool = True,
 ) -> dict[str, Path]:
-    """Write the train and val COCO files; returns split -> path.
+    """Write the train and val COCO files; returns split -> path (and ``<project>_<split>`` ->
+    path of the segmentation files of ``segmentation`` projects, ``ego_road`` / ``lane_markings``).
 
     Resumable at file level: a split whose json already exists is kept unless ``overwrite``.
     Frames with missing files raise ``FrameFailures`` unless ``skip_missing`` (then they are
@@ -245,10 +349,20 @@ def convert_to_coco(
     root = str(Path(dataset_root).resolve())
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    task = CocoFrameTask(root, version, anonymization, use_png, tuple(classes), relative_paths)
+    bad = [p for p in segmentation if p not in SEGMENTATION_CATEGORIES]
+    if bad:
+        raise ValueError(f"unknown segmentation project(s) {bad}; valid: {list(SEGMENTATION_CATEGORIES)}")
+    task = CocoFrameTask(
+        root, version, anonymization, use_png, tuple(classes), relative_paths, segmentation=tuple(segmentation)
+    )
     paths = coco_output_paths(output_dir, version, anonymization, use_png)
+    base = coco_base_name(version, anonymization, use_png)
+    seg_paths = {
+        (project, split): output_dir / f"{base}_{project}_{split}.json" for project in segmentation for split in paths
+    }
     for split, path in paths.items():
-        if path.exists() and not overwrite:
+        split_seg = [p for (project, s), p in seg_paths.items() if s == split]
+        if path.exists() and all(p.exists() for p in split_seg) and not overwrite:
             continue
         frame_ids = _frames.split_ids(root, version, split)
         result: RunResult = run_frames(
@@ -264,8 +378,23 @@ def convert_to_coco(
             atomic_write_json(missing_report, result.missing, indent=1)
         else:
             missing_report.unlink(missing_ok=True)
+        for project in segmentation:
+            seg_images, seg_annotations = [], []
+            for _, record in result.ok():
+                if record["segmentation"][project] is not None:
+                    seg_images.append(record["image"])
+                    seg_annotations.extend(record["segmentation"][project])
+            categories = [
+                {"supercategory": project, "id": i + 1, "name": name}
+                for i, name in enumerate(SEGMENTATION_CATEGORIES[project])
+            ]
+            atomic_write_json(
+                seg_paths[(project, split)], coco_document(seg_images, seg_annotations, classes, version, categories)
+            )
         atomic_write_json(path, coco_document(images, annotations, classes, version))
-    return paths
+    all_paths: dict[str, Path] = dict(paths)
+    all_paths.update({f"{project}_{split}": p for (project, split), p in seg_paths.items()})
+    return all_paths
 
 
 def load_coco(path: str | os.PathLike[str]) -> dict[str, Any]:
