@@ -98,3 +98,14 @@ def test_bad_arguments() -> None:
         bev.BevGrid(x_range_m=(5.0, 1.0))
     with pytest.raises(ValueError):
         bev.render_bev(np.zeros((3, 3)), color_by="colour")
+
+
+def test_ego_pose_moves_the_ego_marker() -> None:
+    grid = bev.BevGrid(x_range_m=(-10.0, 30.0), y_range_m=(-20.0, 20.0), resolution_m=0.1)
+    pose = np.eye(4)
+    pose[:3, 3] = [15.0, -5.0, 0.0]
+    pic = bev.render_bev(None, grid, grid_step_m=None, ego_pose=pose)
+    u, v = grid.to_pixels(np.array([[16.0, -5.0]]))[0]
+    assert tuple(pic[int(v), int(u)]) == bev.EGO_COLOR
+    u, v = grid.to_pixels(np.array([[1.0, 0.0]]))[0]
+    assert tuple(pic[int(v), int(u)]) == bev.BACKGROUND

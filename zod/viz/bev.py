@@ -119,6 +119,7 @@ def render_bev(
     box_labels: Sequence[str] | None = None,
     trajectory_xy: np.ndarray | None = None,
     draw_ego: bool = True,
+    ego_pose: np.ndarray | None = None,
     ego_length_m: float = 4.8,
     ego_width_m: float = 1.9,
     ego_rear_m: float = 1.0,
@@ -132,7 +133,8 @@ def render_bev(
     ``boxes``: Box3DSet / Box3D list / corners (N, 8, 3) in the same frame, ``box_colors`` one
     colour or (N, 3), ``box_labels`` optional texts. ``trajectory_xy`` (T, 2) is drawn as a line.
     The ego is drawn as an arrow-shaped footprint from ``-ego_rear_m`` to
-    ``ego_length_m - ego_rear_m`` along x.
+    ``ego_length_m - ego_rear_m`` along x, placed by ``ego_pose`` (4, 4) ``bev_from_ego``
+    (default: identity, the BEV frame is the ego frame).
     """
     grid = grid or BevGrid()
     height, width = grid.shape
@@ -167,7 +169,7 @@ def render_bev(
     if trajectory_xy is not None and len(trajectory_xy) > 1:
         draw_polylines(picture, [grid.to_pixels(np.asarray(trajectory_xy)[:, :2])], (255, 255, 255), 2)
     if draw_ego:
-        _draw_ego(picture, grid, ego_length_m, ego_width_m, ego_rear_m)
+        _draw_ego(picture, grid, ego_length_m, ego_width_m, ego_rear_m, ego_pose)
     if boxes is not None:
         corners = _as_corners(boxes)
         if corners.shape[0]:
@@ -190,14 +192,24 @@ def _draw_metric_grid(picture: np.ndarray, grid: BevGrid, step_m: float) -> None
     draw_polylines(picture, [grid.to_pixels(line) for line in lines], GRID_COLOR, 1, antialias=False)
 
 
-def _draw_ego(picture: np.ndarray, grid: BevGrid, length_m: float, width_m: float, rear_m: float) -> None:
-    """The ego footprint with a pointed nose (x forward), origin at the ego frame origin."""
+def _draw_ego(
+    picture: np.ndarray,
+    grid: BevGrid,
+    length_m: float,
+    width_m: float,
+    rear_m: float,
+    bev_from_ego: np.ndarray | None = None,
+) -> None:
+    """The ego footprint with a pointed nose (ego x forward), placed by ``bev_from_ego`` (4, 4)."""
     front = length_m - rear_m
     half = width_m / 2
     outline = np.array(
-        [[-rear_m, -half], [front - 0.8, -half], [front, 0.0], [front - 0.8, half], [-rear_m, half]]
+        [[-rear_m, -half, 0], [front - 0.8, -half, 0], [front, 0.0, 0], [front - 0.8, half, 0], [-rear_m, half, 0]]
     )
-    px = np.round(grid.to_pixels(outline) * 16).astype(np.int32).reshape(-1, 1, 2)
+    if bev_from_ego is not None:
+        pose = np.asarray(getattr(bev_from_ego, "transform", bev_from_ego), dtype=np.float64)
+        outline = outline @ pose[:3, :3].T + pose[:3, 3]
+    px = np.round(grid.to_pixels(outline[:, :2]) * 16).astype(np.int32).reshape(-1, 1, 2)
     cv2.fillPoly(picture, [px], EGO_COLOR, cv2.LINE_AA, 4)
 
 
