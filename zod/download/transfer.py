@@ -96,8 +96,11 @@ def download_file(source: Source, remote: RemoteFile, dest: Path, retry: RetryPo
                 progressed = False
                 try:
                     with stream:
+                        # read1: whatever has arrived (up to a chunk), so the .part file and
+                        # the progress bar follow a slow connection
+                        read = getattr(stream, "read1", stream.read)
                         while True:
-                            chunk = stream.read(CHUNK_BYTES)
+                            chunk = read(CHUNK_BYTES)
                             if not chunk:
                                 break
                             out.write(chunk)
