@@ -15,7 +15,12 @@ from zod.converters.kitti import (
     velo_from_lidar_rotation,
     velodyne_points,
 )
-from zod.geometry.transforms import make_transforms, quaternions_from_yaw, yaw_from_quaternions
+from zod.geometry.transforms import (
+    make_transforms,
+    quaternions_from_rotation_matrices,
+    quaternions_from_yaw,
+    rotation_matrices_from_quaternions,
+)
 
 
 def _rot_z(a: float) -> np.ndarray:
@@ -85,7 +90,7 @@ def test_hand_computed_label() -> None:
 
 def test_round_trip_recovers_lidar_boxes() -> None:
     rng = np.random.default_rng(7)
-    # tilted lidar and camera: the velo frame only turns the lidar about its own z axis
+    # tilted lidar and camera; boxes upright in the ego (= velo) frame, like the annotations
     ego_from_lidar = make_transforms(_rot_x(0.02) @ _rot_y(-0.015) @ LIDAR_ROT, [1.4, 0.05, 1.95])
     ego_from_camera = make_transforms(_rot_y(0.03) @ CAMERA_ROT @ _rot_x(-0.01), [2.1, -0.02, 1.45])
     calib, velo_from_lidar = kitti_calib(ego_from_lidar, ego_from_camera, INTRINSICS)
@@ -93,7 +98,10 @@ def test_round_trip_recovers_lidar_boxes() -> None:
     centers = np.column_stack([rng.uniform(-30, 30, n), rng.uniform(2, 245, n), rng.uniform(-2.5, 1, n)])
     yaws = rng.uniform(-np.pi, np.pi, n)
     sizes = np.column_stack([rng.uniform(0.5, 18, n), rng.uniform(0.4, 3, n), rng.uniform(0.5, 4, n)])
-    text = frame_label_text(_objects(centers, yaws, sizes), calib, velo_from_lidar, _Camera())
+    quats_lidar = quaternions_from_rotation_matrices(velo_from_lidar.T @ rotation_matrices_from_quaternions(quaternions_from_yaw(yaws)))
+    objects = _objects(centers, yaws, sizes)
+    objects.quaternions_lidar = quats_lidar
+    text = frame_label_text(objects, calib, velo_from_lidar, _Camera())
     # read back through the calib file text too
     calib_back = KittiCalib.from_text(calib.to_text())
     label = parse_label(text)
@@ -104,11 +112,11 @@ def test_round_trip_recovers_lidar_boxes() -> None:
     centers_back, quats_back = boxes_velo_to_lidar(centers_velo, yaw_velo, velo_from_lidar)
     np.testing.assert_allclose(centers_back, centers, atol=1e-4)
     np.testing.assert_allclose(sizes_lwh, sizes, atol=1e-4)
-    yaw_error = np.angle(np.exp(1j * (yaw_from_quaternions(quats_back) - yaws)))
-    assert np.abs(yaw_error).max() < 1e-4
-    # the recovered rotations are the originals (up to the quaternion sign)
-    dots = np.abs(np.sum(quats_back * quaternions_from_yaw(yaws), axis=1))
-    np.testing.assert_allclose(dots, 1.0, atol=1e-8)
+    # the recovered rotations are the originals (up to the quaternion sign): angle < 1e-4 rad
+    dots = np.clip(np.abs(np.sum(quats_back * quats_lidar, axis=1)), 0, 1)
+    assert (2 * np.arccos(dots)).max() < 1e-4
+    yaw_velo_back = np.arctan2(*(velo_from_lidar @ rotation_matrices_from_quaternions(quats_back))[:, [1, 0], 0].T)
+    assert np.abs(np.angle(np.exp(1j * (yaw_velo_back - yaws)))).max() < 1e-4
     # alpha = rotation_y - atan2(x, z)
     expected_alpha = np.angle(np.exp(1j * (label.rotation_y - np.arctan2(label.location_cam[:, 0], label.location_cam[:, 2]))))
     np.testing.assert_allclose(label.alpha, expected_alpha, atol=2e-6)
@@ -125,8 +133,9 @@ def test_velo_frame_is_forward_left_up() -> None:
     assert points[0, 0] > 9.99 and abs(points[0, 1]) < 1e-4
     assert points[1, 1] > 9.99 and abs(points[1, 0]) < 1e-4
     np.testing.assert_allclose(points[:, 3], [1.0, 0.2], rtol=1e-6)
-    # heights are kept: a turn about the lidar z axis only
-    np.testing.assert_allclose(velo_from_lidar[2], [0, 0, 1])
+    # z up: a point 2 m above the lidar in ego terms is 2 m up in velo
+    up = velodyne_points((ego_from_lidar[:3, :3].T @ np.array([0, 0, 2.0]))[None], np.zeros(1), velo_from_lidar)
+    np.testing.assert_allclose(up[0, :3], [0, 0, 2], atol=1e-6)
 
 
 def test_objects_without_3d_box_are_dontcare() -> None:

@@ -17,10 +17,9 @@ Frames (all right-handed)::
                         y <-----o z up                      |
                                                             v y down
 
-- velo = the lidar frame turned about its own z axis so that x points forward and y left
-  (the turn is the heading of the ego x axis seen in the lidar frame): points keep their
-  origin (the lidar) and their height. If the lidar z axis were not roughly up (more than
-  25 degrees off the ego z axis), the full lidar->ego rotation is used instead.
+- velo = the lidar frame rotated onto the ego axes (the rotation of ``lidar_extrinsics``, no
+  translation): origin at the lidar, x forward, y left, z up exactly like the ego frame, so
+  that the ground is level and boxes annotated upright (in the ego sense) have pure yaw.
 - ``Tr_velo_to_cam`` = camera_from_velo (rigid, from ``calibration.json``); ``R0_rect`` = I.
 - ``P2`` (and P0, P1, P3) = ``[[fx, 0, cx, 0], [0, fy, cy, 0], [0, 0, 1, 0]]``: a PINHOLE
   APPROXIMATION of the Kannala-Brandt fisheye, exact at the image centre (theta_d ~ theta for
@@ -32,7 +31,8 @@ Frames (all right-handed)::
   ``alpha`` = rotation_y - atan2(x, z), both wrapped to [-pi, pi). This is exactly the inverse
   of OpenPCDet's ``boxes3d_kitti_camera_to_lidar`` (centre = velo_from_cam @ bottom + h/2 up,
   heading = -(rotation_y + pi/2)), so the tools recover the boxes we started from.
-- Boxes keep only the heading about the velo z axis (KITTI has no roll / pitch).
+- Boxes keep only the heading about the velo z axis (KITTI has no roll / pitch); ZOD boxes
+  are upright in the ego frame, so nothing is lost.
 - Objects without a 3D box and unclear objects are written as ``DontCare`` (2D box only,
   dimensions -1, location -1000, rotation -10, as KITTI does).
 - ``occluded``: None -> 0, Light/Medium -> 1, Heavy/VeryHeavy -> 2, unknown -> 3.
@@ -62,7 +62,6 @@ from zod.geometry.transforms import (
 
 OCCLUSION_TO_KITTI = {"None": 0, "Light": 1, "Medium": 1, "Heavy": 2, "VeryHeavy": 2}
 DONT_CARE = "DontCare"
-_FULL_ROTATION_COS = np.cos(np.deg2rad(25.0))
 
 # Unit cube corners of a box (length along x, width along y, height along z), order of spec §11.
 _UNIT_CORNERS = 0.5 * np.array(
@@ -77,14 +76,8 @@ def wrap_angle(angle_rad: np.ndarray | float) -> np.ndarray:
 
 
 def velo_from_lidar_rotation(ego_from_lidar: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation from the ZOD lidar frame to the KITTI-like velo frame (see module doc)."""
-    rot = np.asarray(ego_from_lidar, dtype=np.float64)[:3, :3]
-    if rot[2, 2] < _FULL_ROTATION_COS:
-        return rot.copy()
-    # ego x axis in lidar coordinates is the first row of ego_from_lidar's rotation
-    heading = np.arctan2(rot[0, 1], rot[0, 0])
-    c, s = np.cos(heading), np.sin(heading)
-    return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+    """(3, 3) rotation from the ZOD lidar frame to the KITTI-like velo frame (ego axes)."""
+    return np.asarray(ego_from_lidar, dtype=np.float64)[:3, :3].copy()
 
 
 @dataclass
