@@ -459,3 +459,27 @@ def test_reference_entry_point_checks_the_coordinate_system() -> None:
     out = evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows),
                                   verify_coordinate_system=False)
     assert set(out) >= {"NDS", "mAP", "mATE", "mASE", "mAOE"}
+
+
+# --------------------------------------------------------------------------- pictures
+def test_pr_curve_picture_follows_the_curve(tmp_path: Path) -> None:
+    import cv2
+
+    from zod.eval.detection.plot import curve_colors, save_pr_curves, to_pixels
+
+    gt_rows = _grid_gt(10)
+    pred_rows = [r[:6] + (0.9,) for r in gt_rows[:5]]  # precision 1 to recall 0.5, then 0
+    result = evaluate_detection(make_boxes(gt_rows), make_boxes(pred_rows), keep_curves=True)
+    path = save_pr_curves(result, "Vehicle", tmp_path / "pr.png")
+    image = cv2.imread(str(path))[..., ::-1]
+    height, width = image.shape[:2]
+    last = np.array(curve_colors(4)[-1])  # the 4 m curve is drawn last, on top
+    (x_hi, y_hi), (x_lo, y_lo) = to_pixels(np.array([0.3, 0.8]), np.array([1.0, 0.0]),
+                                            width, height)
+    assert np.abs(image[y_hi, x_hi].astype(int) - last).max() < 40  # on the curve at p=1
+    assert np.abs(image[y_lo, x_lo].astype(int) - last).max() < 40  # on the curve at p=0
+    (x_mid, y_mid) = to_pixels(np.array([0.3]), np.array([0.5]), width, height)[0]
+    assert (image[y_mid, x_mid] > 200).all()  # nothing drawn at precision 0.5
+    with pytest.raises(ValueError, match="keep_curves"):
+        save_pr_curves(evaluate_detection(make_boxes(gt_rows), make_boxes(pred_rows)),
+                       "Vehicle", tmp_path / "x.png")
