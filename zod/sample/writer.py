@@ -1,0 +1,409 @@
+"""``generate_sample``: plan the items, simulate each one, write files and index (spec sections 1-3).
+
+Each item (frame, sequence or drive) is simulated independently from its own seed
+(``SeedSequence([seed, subset, index])``), so the output does not depend on the number of worker
+processes. Every file is written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from tqdm import tqdm
+
+from zod.constants import DRIVES, FRAMES, SEQUENCES, TRAINVAL_FILES
+from zod.geometry.transforms import invert_transforms
+from zod.sample import annotate as anno
+from zod.sample.camera import anonymize, encode_jpeg, render, world_from_camera
+from zod.sample.config import SampleConfig
+from zod.sample.lidar import simulate_scan
+from zod.sample.motion import (
+    ego_motion_json,
+    oxts_arrays,
+    oxts_sample_times_s,
+    vehicle_data_arrays,
+    write_hdf5_flat,
+)
+from zod.sample.radar import simulate_radar
+from zod.sample.rig import SensorRig, make_rig
+from zod.sample.scene import build_scene, make_trajectory, template_class
+from zod.time import format_filename_time, format_time
+
+UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SUBSET_CODES = {FRAMES: 1, SEQUENCES: 2, DRIVES: 3}
+ID_RANGES = {FRAMES: 100_000, SEQUENCES: 1473, DRIVES: 29}
+CODENAMES = ("romeo", "sierra", "tango", "victor", "kilo", "lima", "oscar", "quebec", "juliett", "hotel")
+COUNTRIES = ("SE", "DE", "PL", "NO", "FR", "IT", "HU", "GB", "CZ", "NL", "BE", "FI", "ES", "AT")
+WEATHER = ("partly-cloudy-day", "clear-day", "cloudy", "rain", "fog", "snow")
+COLLECTION_CARS = ("Vc5", "Vc6")
+LIDAR_PERIOD_US = 100_000
+PROJECTS = ("object_detection", "lane_markings", "traffic_signs", "ego_road", "road_condition")
+
+
+def _dt(time_us: int) -> datetime:
+    """Aware UTC datetime of integer epoch microseconds (exact)."""
+    return _EPOCH + timedelta(microseconds=int(time_us))
+
+
+# --- atomic writers ----------------------------------------------------------------------------
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    _write_bytes(path, json.dumps(obj).encode())
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    buf = BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    _write_bytes(path, buf.getvalue())
+
+
+def _write_hdf5(path: Path, datasets: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    write_hdf5_flat(str(tmp), datasets)
+    os.replace(tmp, path)
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemJob:
+    """One item to simulate: which sub-dataset, its index (mini items first), id and split."""
+
+    subset: str
+    index: int
+    item_id: str
+    split: str  # train | val | blacklisted
+    in_mini: bool
+    root: str
+    config: SampleConfig
+    unknown_sign: bool = False
+
+
+def _split_counts(n_mini: int, n_full: int, val_fraction: float) -> tuple[int, int]:
+    """Number of val items among the mini ones and among the others (both splits non-empty)."""
+    vm = 0 if n_mini < 2 else int(np.clip(round(val_fraction * n_mini), 1, n_mini - 1))
+    n_rest = n_full - n_mini
+    vr = int(np.clip(round(val_fraction * n_rest), 0, n_rest))
+    if n_full >= 2 and vm + vr == 0:
+        vr = 1
+    if n_full >= 2 and (n_mini - vm) + (n_rest - vr) == 0:
+        vr -= 1
+    return vm, vr
+
+
+def plan_items(root: Path, config: SampleConfig) -> list[ItemJob]:
+    """All items of the sample, in a fixed order (frames, sequences, drives; mini first)."""
+    jobs: list[ItemJob] = []
+    counts = {
+        FRAMES: (config.num_frames, config.num_frames_mini, config.num_blacklisted_frames),
+        SEQUENCES: (config.num_sequences, config.num_sequences_mini, 0),
+        DRIVES: (config.num_drives, config.num_drives_mini, 0),
+    }
+    for subset, (n_full, n_mini, n_black) in counts.items():
+        total = n_full + n_black
+        if total == 0:
+            continue
+        rng = np.random.default_rng([config.seed, 0, SUBSET_CODES[subset]])
+        id_range = max(ID_RANGES[subset], 10 * total)
+        ids = rng.permutation(np.sort(rng.choice(id_range, size=total, replace=False)))
+        vm, vr = _split_counts(n_mini, n_full, config.val_fraction)
+        val = set(range(n_mini - vm, n_mini)) | set(range(n_full - vr, n_full))
+        unknown_index = -1
+        if subset == FRAMES and config.unknown_traffic_sign:
+            with_signs = [i for i in range(n_full) if i % config.traffic_signs_every == 0]
+            outside_mini = [i for i in with_signs if i >= n_mini]
+            if with_signs:
+                unknown_index = (outside_mini or with_signs)[-1]
+        for i in range(total):
+            split = "blacklisted" if i >= n_full else ("val" if i in val else "train")
+            jobs.append(
+                ItemJob(subset, i, f"{int(ids[i]):06d}", split, i < n_mini, str(root), config, i == unknown_index)
+            )
+    return jobs
+
+
+# --- one item ----------------------------------------------------------------------------------
+
+
+def _item_times(job: ItemJob, rng: np.random.Generator) -> dict[str, Any]:
+    """Integer-microsecond times of the scans, camera frames and keyframe of an item."""
+    cfg = job.config
+    day = datetime(2021, 3, 1, tzinfo=UTC) + timedelta(days=int(rng.integers(0, 600)))
+    base_us = int((day - _EPOCH).total_seconds()) * 1_000_000 + int(rng.integers(7 * 3600, 17 * 3600)) * 1_000_000
+    base_us += int(rng.integers(0, 1_000_000))
+    period_us = int(round(1e6 / cfg.lidar_rate_hz))
+    if job.subset == FRAMES:
+        ks = np.arange(-cfg.num_scans_before, cfg.num_scans_after + 1)
+        jitter = rng.integers(-300, 301, size=ks.size)
+        jitter[ks == 0] = 0
+        scans = base_us + ks * period_us + jitter
+        keyframe = base_us + int(rng.integers(-15_000, 15_001))
+        cameras = np.array([keyframe])
+        core = int(np.flatnonzero(ks == 0)[0])
+    else:
+        duration = cfg.sequence_duration_s if job.subset == SEQUENCES else cfg.drive_duration_s
+        n_scans = int(np.floor(duration * cfg.lidar_rate_hz + 1e-9)) + 1
+        ks = np.arange(n_scans)
+        scans = base_us + ks * period_us + rng.integers(-300, 301, size=n_scans)
+        scans[0] = base_us
+        cam_period = int(round(1e6 / cfg.sequence_camera_rate_hz))
+        cameras = base_us + 30_000 + np.arange(0, int(duration * 1e6) - 30_000 + 1, cam_period)
+        middle = base_us + int(duration * 1e6 / 2)
+        keyframe = int(cameras[np.argmin(np.abs(cameras - middle))])
+        core = int(np.argmin(np.abs(scans - keyframe)))
+    return {
+        "scans_us": scans.astype(np.int64),
+        "cameras_us": cameras.astype(np.int64),
+        "keyframe_us": int(keyframe),
+        "core": core,
+        "start_us": int(min(scans[0], cameras[0])),
+        "end_us": int(max(scans[-1], cameras[-1])),
+    }
+
+
+def _anonymization_regions(views: list, objects: Any) -> list[tuple[int, int, int, int]]:
+    """Faces of pedestrians / riders and number plates of vehicles (x1, y1, x2, y2 pixels)."""
+    regions = []
+    for view, spec in zip(views, objects.specs):
+        if view.box2d is None:
+            continue
+        x1, y1, x2, y2 = view.box2d
+        w, h = x2 - x1, y2 - y1
+        cls_name, _ = template_class(spec.template)
+        if cls_name in ("Pedestrian", "VulnerableVehicle"):
+            region = (x1 + 0.3 * w, y1, x2 - 0.3 * w, y1 + 0.15 * h)
+        elif cls_name == "Vehicle":
+            region = (x1 + 0.38 * w, y2 - 0.3 * h, x2 - 0.38 * w, y2 - 0.18 * h)
+        else:
+            continue
+        r = tuple(int(round(v)) for v in region)
+        if r[2] - r[0] >= 2 and r[3] - r[1] >= 2:
+            regions.append(r)  # type: ignore[arg-type]
+    return regions
+
+
+def generate_item(job: ItemJob) -> dict[str, Any]:
+    """Simulate and write one item; returns its info object (snake_case, paths relative)."""
+    cfg = job.config
+    root = Path(job.root)
+    rig = make_rig(cfg.image_width, cfg.image_height)
+    seeds = np.random.SeedSequence([cfg.seed, SUBSET_CODES[job.subset], job.index]).spawn(8)
+    r_time, r_traj, r_scene, r_lidar, r_image, r_anno, r_radar, r_misc = (np.random.default_rng(s) for s in seeds)
+    times = _item_times(job, r_time)
+    folder_rel = f"{job.subset}/{job.item_id}"
+    folder = root / folder_rel
+    codename = str(r_misc.choice(CODENAMES))
+    is_frame = job.subset == FRAMES
+    annotated = job.subset in (FRAMES, SEQUENCES)
+
+    # ego motion covering every point time with a margin of one second
+    first_s = (int(times["scans_us"][0]) - LIDAR_PERIOD_US) / 1e6 - 1.0
+    last_s = max(int(times["scans_us"][-1]) + LIDAR_PERIOD_US, times["end_us"]) / 1e6 + 1.0
+    oxts_t = oxts_sample_times_s(first_s, last_s, cfg.oxts_rate_hz)
+    trajectory = make_trajectory(r_traj, float(oxts_t[0]), float(oxts_t[-1] - oxts_t[0]) + 0.01)
+    origin = (float(r_misc.uniform(48.0, 63.0)), float(r_misc.uniform(5.0, 25.0)))
+    keyframe_s = times["keyframe_us"] / 1e6
+    objects, road = build_scene(r_scene, trajectory, keyframe_s, cfg.num_objects)
+
+    def name(time_us: int, ext: str) -> str:
+        return f"{job.item_id}_{codename}_{format_filename_time(_dt(time_us))}.{ext}"
+
+    # --- lidar ---
+    lidar_entries = []
+    for k, scan_us in enumerate(times["scans_us"]):
+        if job.subset == FRAMES:
+            n_points = cfg.points_per_core_scan if k == times["core"] else cfg.points_per_surrounding_scan
+        else:
+            n_points = cfg.points_per_sequence_scan
+        scan = simulate_scan(
+            r_lidar, n_points, int(scan_us), rig, trajectory, objects, road,
+            period_s=1.0 / cfg.lidar_rate_hz, max_range_m=cfg.lidar_max_range_m,
+        )
+        rel = f"{folder_rel}/lidar_velodyne/{name(int(scan_us), 'npy')}"
+        _write_npy(root / rel, scan)
+        lidar_entries.append({"filepath": rel, "time": format_time(_dt(int(scan_us))), "is_compensated": False})
+
+    # --- road shapes (drawn in every image, annotated on the keyframe) ---
+    near_m = 5.0
+    lanes = anno.lane_shapes(r_anno, near_m, 60.0)
+    ego_road = anno.ego_road_shapes(r_anno, near_m, with_debris=job.index % 4 == 0)
+
+    def drawn_polygons(time_s: float) -> list:
+        cam_from_world = invert_transforms(world_from_camera(rig, trajectory, time_s))
+        lane_polys = anno.project_shapes(lanes, road, rig, cam_from_world)
+        road_polys = anno.project_shapes(ego_road, road, rig, cam_from_world)
+        def polys_of(cls_name: str) -> list:
+            return [poly for polys, shape in zip(road_polys, ego_road) if shape.properties["class"] == cls_name for poly in polys]
+
+        extra = [(polys_of("Barrier"), anno.BARRIER_RGB), (polys_of("EgoRoad_Debris"), (96, 72, 50))]
+        return [([poly for polys in lane_polys for poly in polys], anno.MARKING_RGB)] + extra
+
+    # --- camera ---
+    anonymizations = ("blur", "dnat") if is_frame else ("blur",)
+    camera_entries: dict[str, list[dict[str, Any]]] = {f"front_{a}": [] for a in anonymizations}
+    key_views = None
+    for cam_us in times["cameras_us"]:
+        t_s = int(cam_us) / 1e6
+        image, views = render(rig, trajectory, objects, road, t_s, drawn_polygons(t_s))
+        if int(cam_us) == times["keyframe_us"]:
+            key_views = views
+        regions = _anonymization_regions(views, objects)
+        for a in anonymizations:
+            rel = f"{folder_rel}/camera_front_{a}/{name(int(cam_us), 'jpg')}"
+            _write_bytes(root / rel, encode_jpeg(anonymize(image, regions, a, r_image), cfg.jpeg_quality))
+            camera_entries[f"front_{a}"].append(
+                {"filepath": rel, "time": format_time(_dt(int(cam_us))), "height": rig.image_size[1], "width": rig.image_size[0]}
+            )
+
+    # --- metadata values shared by annotations ---
+    road_condition = str(r_misc.choice(["normal", "normal", "wet", "snow"]))
+    weather = {"normal": "partly-cloudy-day", "wet": "rain", "snow": "snow"}[road_condition]
+    country = str(r_misc.choice(COUNTRIES))
+    car = str(r_misc.choice(COLLECTION_CARS))
+
+    # --- annotations (keyframe) ---
+    annotations: dict[str, dict[str, str]] = {}
+    counts: dict[str, int] = {}
+    if annotated:
+        assert key_views is not None
+        world_from_lidar = trajectory.world_from_ego(np.array([keyframe_s]))[0] @ rig.ego_from_lidar
+        obj_feats, kept = anno.object_features(r_anno, objects, key_views, invert_transforms(world_from_lidar), keyframe_s)
+        cam_from_world = invert_transforms(world_from_camera(rig, trajectory, keyframe_s))
+        files: dict[str, Any] = {
+            "object_detection": obj_feats,
+            "lane_markings": anno.shapes_to_features(lanes, anno.project_shapes(lanes, road, rig, cam_from_world)),
+            "road_condition": {"wetness": road_condition == "wet", "snow_coverage": road_condition == "snow"},
+        }
+        if job.index % cfg.traffic_signs_every == 0:
+            files["traffic_signs"] = anno.traffic_sign_features(r_anno, objects, key_views, obj_feats, kept, job.unknown_sign)
+        if job.index % cfg.ego_road_every == 0:
+            files["ego_road"] = anno.shapes_to_features(ego_road, anno.project_shapes(ego_road, road, rig, cam_from_world))
+        for project in PROJECTS:
+            if project in files:
+                rel = f"{folder_rel}/annotations/{project}.json"
+                _write_json(root / rel, files[project])
+                annotations[project] = {"filepath": rel, "project": project}
+        classes = [f["properties"]["class"] for f in obj_feats]
+        counts = {
+            "num_vehicles": classes.count("Vehicle"),
+            "num_vulnerable_vehicles": classes.count("VulnerableVehicle"),
+            "num_pedestrians": classes.count("Pedestrian"),
+            "num_traffic_lights": classes.count("TrafficSignal"),
+            "num_traffic_signs": classes.count("TrafficSign"),
+            "num_lane_instances": sum(1 for s in lanes if s.properties.get("class") in ("solid", "dashed")),
+        }
+
+    # --- ego motion, calibration, metadata ---
+    oxts = oxts_arrays(trajectory, oxts_t, origin)
+    _write_hdf5(folder / "oxts.hdf5", oxts)
+    _write_json(folder / "ego_motion.json", ego_motion_json(oxts))
+    _write_json(folder / "calibration.json", rig.calibration_json(with_radar=not is_frame))
+    if is_frame:
+        metadata = {
+            "frame_id": job.item_id,
+            "time": format_time(_dt(times["keyframe_us"])),
+            "country_code": country,
+            "scraped_weather": weather,
+            "collection_car": car,
+            "road_type": str(r_misc.choice(["city", "highway", "rural"])),
+            "road_condition": road_condition,
+            "time_of_day": "day",
+            **counts,
+            "longitude": origin[1],
+            "latitude": origin[0],
+            "solar_angle_elevation": round(float(r_misc.uniform(5.0, 50.0)), 3),
+        }
+    else:
+        metadata = {
+            "sequence_id": job.item_id,
+            "start_time": format_time(_dt(times["start_us"])),
+            "end_time": format_time(_dt(times["end_us"])),
+            "country_code": country,
+            "collection_car": car,
+            "longitude": origin[1],
+            "latitude": origin[0],
+        }
+    _write_json(folder / "metadata.json", metadata)
+
+    info: dict[str, Any] = {
+        "id": job.item_id,
+        "start_time": format_time(_dt(times["start_us"])),
+        "end_time": format_time(_dt(times["end_us"])),
+        "keyframe_time": format_time(_dt(times["keyframe_us"])),
+        "calibration_path": f"{folder_rel}/calibration.json",
+        "ego_motion_path": f"{folder_rel}/ego_motion.json",
+        "metadata_path": f"{folder_rel}/metadata.json",
+        "oxts_path": f"{folder_rel}/oxts.hdf5",
+        "vehicle_data_path": None,
+        "annotations": annotations,
+        "camera_frames": camera_entries,
+        "lidar_frames": {"velodyne": lidar_entries},
+    }
+    if not is_frame:
+        start_s, end_s = times["start_us"] / 1e6, times["end_us"] / 1e6
+        vehicle = vehicle_data_arrays(trajectory, start_s, end_s, cfg.vehicle_data_rate_hz, 10.0, origin, r_misc)
+        info["vehicle_data_path"] = f"{folder_rel}/vehicle_data.hdf5"
+        _write_hdf5(folder / "vehicle_data.hdf5", vehicle)
+        radar_period_ns = int(round(1e9 / cfg.radar_rate_hz))
+        radar_ns = np.arange(times["start_us"] * 1000, times["end_us"] * 1000 + 1, radar_period_ns, dtype=np.int64)
+        radar = simulate_radar(r_radar, radar_ns, rig, trajectory, objects)
+        rel = f"{folder_rel}/radar_front/{name(times['keyframe_us'], 'npy')}"
+        _write_npy(root / rel, radar)
+        info["radar_frames"] = {"front": [{"filepath": rel, "time": format_time(_dt(times["keyframe_us"]))}]}
+        _write_json(folder / "info.json", info)
+    return info
+
+
+# --- the whole sample ------------------------------------------------------------------------
+
+
+def _run(jobs: list[ItemJob], workers: int, progress: bool) -> Iterable[dict[str, Any]]:
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield from tqdm(pool.map(generate_item, jobs), total=len(jobs), disable=not progress, desc="sample")
+    else:
+        yield from tqdm(map(generate_item, jobs), total=len(jobs), disable=not progress, desc="sample")
+
+
+def generate_sample(output_dir: str | os.PathLike[str], config: SampleConfig | None = None) -> Path:
+    """Write a complete, format-exact sample dataset under ``output_dir``; returns its path.
+
+    All three sub-datasets (as configured), both versions (``mini`` a subset of ``full``), with
+    every stream of spec sections 2-11. Deterministic: the same config gives the same bytes.
+    """
+    config = SampleConfig.default() if config is None else config
+    root = Path(output_dir).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    jobs = plan_items(root, config)
+    infos = list(_run(jobs, max(1, int(config.workers)), config.progress))
+    for subset in (FRAMES, SEQUENCES, DRIVES):
+        pairs = [(job, info) for job, info in zip(jobs, infos) if job.subset == subset]
+        if not pairs:
+            continue
+        for version in ("full", "mini"):
+            index: dict[str, list[dict[str, Any]]] = {"train": [], "val": []}
+            for job, info in pairs:
+                if version == "mini" and not job.in_mini:
+                    continue
+                index.setdefault(job.split, []).append(info)
+            _write_json(root / TRAINVAL_FILES[subset][version], index)
+    return root
