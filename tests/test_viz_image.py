@@ -265,3 +265,15 @@ def test_reference_helpers_agree_with_oracle(oracle_python: Path, tmp_path: Path
     m = rng2.random((30, 40)) > 0.5
     over = vi.overlay_mask_on_image(m, img, fill_color=(100, 20, 0), alpha=0.7)
     assert np.array_equal(over, np.array(ref["over"], dtype=np.uint8))
+
+
+def test_box3dset_and_box_list_draw_identically(calib: Calibration) -> None:
+    from zod.geometry.box_set import Box3DSet
+
+    boxes = [camera_box([1.0, 0.5, 15.0], [2.0, 1.5, 4.0]).convert_to(Lidar.VELODYNE, calib),
+             camera_box([-3.0, 0.5, 25.0], [2.0, 1.5, 4.0]).convert_to(Lidar.VELODYNE, calib)]
+    box_set = Box3DSet.from_boxes(boxes)
+    a, b = blank(), blank()
+    vi.draw_boxes_3d(a, boxes, calib, colors=RED, thickness=1)
+    vi.draw_boxes_3d(b, box_set, calib, colors=RED, thickness=1)
+    assert (a > 0).sum() > 100 and np.array_equal(a, b)

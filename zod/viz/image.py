@@ -244,8 +244,8 @@ def _as_corners(boxes: Any) -> np.ndarray:
     if isinstance(boxes, np.ndarray):
         return boxes.reshape(-1, 8, 3).astype(np.float64)
     corners = getattr(boxes, "corners", None)
-    if corners is not None and not callable(corners):
-        return np.asarray(corners, dtype=np.float64).reshape(-1, 8, 3)
+    if corners is not None:  # Box3DSet.corners() is a method, Box3D.corners a property
+        return np.asarray(corners() if callable(corners) else corners, dtype=np.float64).reshape(-1, 8, 3)
     rows = [np.asarray(getattr(b, "box3d", b).corners, dtype=np.float64) for b in boxes]
     return np.array(rows, dtype=np.float64).reshape(-1, 8, 3)
 

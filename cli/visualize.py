@@ -1,0 +1,260 @@
+"""`zod visualize frame|bev|lidar|sequence`: pictures and videos of ZOD items.
+
+A thin layer over :mod:`zod.viz`: open the sub-dataset, take one item, render, write.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from zod.errors import ZodError
+
+
+class VersionName(str, Enum):
+    full = "full"
+    mini = "mini"
+
+
+class SubsetName(str, Enum):
+    frames = "frames"
+    sequences = "sequences"
+    drives = "drives"
+
+
+class AnonymizationName(str, Enum):
+    blur = "blur"
+    dnat = "dnat"
+
+
+class ColorBy(str, Enum):
+    height = "height"
+    intensity = "intensity"
+
+
+class ColorBy3D(str, Enum):
+    height = "height"
+    intensity = "intensity"
+    distance = "distance"
+
+
+class View(str, Enum):
+    camera = "camera"
+    bev = "bev"
+
+
+ROOT = typer.Argument(..., exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset.")
+ITEM_ID = typer.Argument(..., help="Frame / sequence / drive id (e.g. 009158 or 9158).")
+VERSION = typer.Option(VersionName.full, "--version", help="Dataset version.")
+BEFORE = typer.Option(0, "--num-scans-before", min=0, help="Aggregate this many lidar scans before the key scan.")
+AFTER = typer.Option(0, "--num-scans-after", min=0, help="Aggregate this many lidar scans after the key scan.")
+
+
+def _fail(err: BaseException) -> None:
+    typer.echo(f"ERROR: {err}", err=True)
+    raise typer.Exit(1)
+
+
+def _item(root: Path, item_id: str, version: VersionName, subset: SubsetName) -> Any:
+    """Open the sub-dataset and return one item (ZodFrame / ZodSequence)."""
+    from zod import dataset
+
+    cls = {"frames": dataset.ZodFrames, "sequences": dataset.ZodSequences, "drives": dataset.ZodDrives}[subset.value]
+    ds = cls(str(root), version.value)
+    key: Any = item_id.strip()
+    try:
+        return ds[key]
+    except (KeyError, IndexError):
+        if key.isdigit():
+            return ds[key.zfill(6)]
+        raise
+
+
+def frame(
+    root: Path = ROOT,
+    item_id: str = ITEM_ID,
+    version: VersionName = VERSION,
+    subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset of the item (its keyframe)."),
+    layers: str = typer.Option(
+        "image,boxes3d,lidar,masks,trajectory,labels",
+        "--layers",
+        help="Comma-separated: image, boxes2d, boxes3d, lidar, masks, trajectory, labels (or all).",
+    ),
+    out: Path = typer.Option(Path("frame.png"), "--out", "-o", help="Output picture (.png / .jpg)."),
+    scale: float = typer.Option(0.5, "--scale", min=0.05, max=1.0, help="Picture size relative to the full image."),
+    anonymization: AnonymizationName = typer.Option(AnonymizationName.blur, "--anonymization"),
+    num_scans_before: int = BEFORE,
+    num_scans_after: int = AFTER,
+    max_depth: float = typer.Option(60.0, "--max-depth", min=1.0, help="Depth (m) at the red end of the lidar colours."),
+) -> None:
+    """The key camera image with boxes, lidar, masks, trajectory and labels drawn."""
+    from zod.constants import Anonymization
+    from zod.viz.frame import parse_layers, render_frame_image
+
+    try:
+        item = _item(root, item_id, version, subset)
+        picture = render_frame_image(
+            item,
+            parse_layers(layers),
+            anonymization=Anonymization(anonymization.value),
+            scale=scale,
+            num_scans_before=num_scans_before,
+            num_scans_after=num_scans_after,
+            max_depth_m=max_depth,
+        )
+        _write_picture(out, picture)
+    except (ZodError, ValueError, KeyError) as err:
+        _fail(err)
+    typer.echo(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]})")
+
+
+def _write_picture(out: Path, picture: Any) -> None:
+    """PNG through zod.viz.colors.write_png; other types (.jpg) by OpenCV; atomic either way."""
+    from zod.viz.colors import write_png
+
+    if out.suffix.lower() == ".png":
+        write_png(out, picture)
+        return
+    import os
+    import tempfile
+
+    import cv2
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(out.suffix.lower() or ".png", picture[..., ::-1].copy())
+    if not ok:
+        raise ValueError(f"cannot write a picture as {out.suffix!r}; use .png or .jpg")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=out.suffix, dir=out.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data.tobytes())
+    os.replace(tmp, out)
+
+
+def bev(
+    root: Path = ROOT,
+    item_id: str = ITEM_ID,
+    version: VersionName = VERSION,
+    subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset of the item."),
+    out: Path = typer.Option(Path("bev.png"), "--out", "-o", help="Output picture (.png)."),
+    forward: float = typer.Option(80.0, "--forward", min=1.0, help="Metres shown ahead of the ego."),
+    backward: float = typer.Option(20.0, "--backward", min=0.0, help="Metres shown behind the ego."),
+    side: float = typer.Option(40.0, "--side", min=1.0, help="Metres shown on each side."),
+    resolution: float = typer.Option(0.1, "--resolution", min=0.01, help="Metres per pixel."),
+    color_by: ColorBy = typer.Option(ColorBy.height, "--color-by", help="Point colours."),
+    labels: bool = typer.Option(False, "--labels/--no-labels", help="Write class names next to boxes."),
+    num_scans_before: int = BEFORE,
+    num_scans_after: int = AFTER,
+) -> None:
+    """Bird's-eye view of the lidar with 3D boxes, the ego and its path (ego frame, x up)."""
+    from zod.viz.bev import BevGrid
+    from zod.viz.frame import render_frame_bev
+
+    try:
+        item = _item(root, item_id, version, subset)
+        grid = BevGrid((-backward, forward), (-side, side), resolution)
+        picture = render_frame_bev(
+            item,
+            grid,
+            num_scans_before=num_scans_before,
+            num_scans_after=num_scans_after,
+            color_by=color_by.value,
+            labels=labels,
+        )
+        _write_picture(out, picture)
+    except (ZodError, ValueError, KeyError) as err:
+        _fail(err)
+    typer.echo(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]})")
+
+
+def lidar(
+    root: Path = ROOT,
+    item_id: str = ITEM_ID,
+    version: VersionName = VERSION,
+    subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset of the item."),
+    out: Path = typer.Option(
+        Path("lidar.png"), "--out", "-o", help=".png: offscreen 3D render; .ply: point cloud (+ _boxes.ply)."
+    ),
+    width: int = typer.Option(1280, "--width", min=16),
+    height: int = typer.Option(720, "--height", min=16),
+    color_by: ColorBy3D = typer.Option(ColorBy3D.height, "--color-by", help="Point colours."),
+    point_size: float = typer.Option(2.0, "--point-size", min=0.5),
+    show: bool = typer.Option(False, "--show", help="Open an interactive open3d window (needs a display)."),
+    num_scans_before: int = BEFORE,
+    num_scans_after: int = AFTER,
+) -> None:
+    """3D scene (open3d) of the lidar and the 3D boxes, in the ego frame."""
+    from zod.viz import open3d_viz as v3
+    from zod.viz.frame import frame_scene
+
+    try:
+        item = _item(root, item_id, version, subset)
+        scene = frame_scene(
+            item, num_scans_before=num_scans_before, num_scans_after=num_scans_after, color_by=color_by.value
+        )
+        boxes = scene["corners"] if len(scene["corners"]) else None
+        from zod.viz.colors import class_colors
+
+        box_colors = class_colors(scene["classes"]) if boxes is not None else None
+        if show:
+            v3.show(v3.scene_geometries(scene["points"], scene["colors"], boxes, box_colors), f"zod {item_id}")
+            return
+        if out.suffix.lower() == ".ply":
+            written = v3.export_ply(out, scene["points"], scene["colors"], boxes, box_colors)
+            typer.echo("wrote " + ", ".join(str(p) for p in written))
+            return
+        geoms = v3.scene_geometries(scene["points"], scene["colors"], boxes, box_colors)
+        try:
+            picture = v3.render_offscreen(geoms, width, height, point_size=point_size)
+        except v3.OffscreenUnavailableError as err:
+            ply = out.with_suffix(".ply")
+            written = v3.export_ply(ply, scene["points"], scene["colors"], boxes, box_colors)
+            typer.echo(f"WARNING: {err}\nwrote " + ", ".join(str(p) for p in written), err=True)
+            return
+        _write_picture(out, picture)
+    except (ZodError, ValueError, KeyError, ImportError, RuntimeError) as err:
+        _fail(err)
+    typer.echo(f"wrote {out} ({width}x{height})")
+
+
+def sequence(
+    root: Path = ROOT,
+    item_id: str = ITEM_ID,
+    version: VersionName = VERSION,
+    subset: SubsetName = typer.Option(SubsetName.sequences, "--subset", help="sequences or drives."),
+    out: Path = typer.Option(Path("clip.mp4"), "--out", "-o", help="Output video: .mp4, .avi or .gif."),
+    view: View = typer.Option(View.camera, "--view", help="camera: images with lidar; bev: lidar from above."),
+    fps: float = typer.Option(5.0, "--fps", min=0.1),
+    scale: float = typer.Option(0.25, "--scale", min=0.05, max=1.0, help="Camera picture size (camera view)."),
+    stride: int = typer.Option(1, "--stride", min=1, help="Use every n-th camera image / scan."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many pictures."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """A video of a sequence or drive with the lidar (and keyframe boxes) drawn."""
+    from zod.viz.frame import render_sequence_video
+
+    if subset == SubsetName.frames:
+        _fail(ValueError("a video needs a sequence or a drive: --subset sequences|drives"))
+    try:
+        item = _item(root, item_id, version, subset)
+        path = render_sequence_video(
+            item, out, view.value, fps=fps, scale=scale, stride=stride, max_frames=max_frames, progress=progress
+        )
+    except (ZodError, ValueError, KeyError, RuntimeError) as err:
+        _fail(err)
+    typer.echo(f"wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``visualize`` command group to the ``zod`` app."""
+    group = typer.Typer(
+        help="Pictures and videos: camera overlays, bird's-eye view, 3D (open3d), sequence videos.",
+        no_args_is_help=True,
+    )
+    group.command("frame")(frame)
+    group.command("bev")(bev)
+    group.command("lidar")(lidar)
+    group.command("sequence")(sequence)
+    app.add_typer(group, name="visualize")
