@@ -56,3 +56,10 @@ if [ ! -f "$ORACLE/.installed-viz" ]; then
     "$ORACLE/bin/pip" install -q opencv-python-headless matplotlib
     touch "$ORACLE/.installed-viz"
 fi
+
+# --- oracle extras: the reference's converters (zod.cli.generate_coco_json, extract_tsr_patches)
+# import typer and Pillow; the convert tests run them as the baseline ---------------------------
+if [ ! -f "$ORACLE/.installed-cli" ]; then
+    "$ORACLE/bin/pip" install -q typer pillow
+    touch "$ORACLE/.installed-cli"
+fi
