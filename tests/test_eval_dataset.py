@@ -1,0 +1,209 @@
+"""zod.eval on the generated sample: ground truth through the readers, the CLI, the oracle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zod.errors import MissingFileError
+from zod.eval.detection import (
+    DetectionBoxes,
+    evaluate_detection,
+    ground_truth_from_dataset,
+    write_predictions,
+)
+
+VERSION = "full"
+
+ORACLE_READ = r"""
+import json, sys
+import numpy as np
+from zod import ZodFrames
+from zod.constants import AnnotationProject
+from zod.eval.detection import DetectionBox, EvalBoxes, EVALUATION_CLASSES, evaluate_nuscenes_style
+
+job = json.load(sys.stdin)
+frames = ZodFrames(job["root"], job["version"])
+ids = list(frames.get_split(job["split"]))
+gt_rows, signs = [], {}
+gt = EvalBoxes()
+for fid in ids:
+    frame = frames[fid]
+    gt.add_boxes(fid, [])
+    for obj in frame.get_annotation(AnnotationProject.OBJECT_DETECTION):
+        if obj.box3d is None or obj.unclear:
+            continue
+        for name in dict.fromkeys([obj.name, obj.subclass]):
+            row = {"frame": fid, "name": name, "center": obj.box3d.center.tolist(),
+                   "size": obj.box3d.size.tolist(), "rotation": list(obj.box3d.orientation.q)}
+            gt_rows.append(row)
+            if name in EVALUATION_CLASSES:
+                gt.add_boxes(fid, [DetectionBox(fid, row["center"], row["size"], row["rotation"],
+                                                detection_name=name)])
+    if AnnotationProject.TRAFFIC_SIGNS in frame.info.annotations:
+        for sign in frame.get_annotation(AnnotationProject.TRAFFIC_SIGNS):
+            if not sign.unclear:
+                signs[sign.uuid] = sign.traffic_sign_class
+pred = EvalBoxes()
+for fid, boxes in job["pred"].items():
+    pred.add_boxes(fid, [DetectionBox(fid, b["center"], b["size"], b["rotation"],
+                                      detection_name=b["class"], detection_score=b["score"])
+                         for b in boxes if b["class"] in EVALUATION_CLASSES])
+metrics = evaluate_nuscenes_style(gt, pred, verify_coordinate_system=False) if job["pred"] else {}
+json.dump({"ids": ids, "gt": gt_rows, "signs": signs, "metrics": metrics}, sys.stdout)
+"""
+
+
+def _oracle(oracle_python: Path, root: Path, split: str, pred: dict, cwd: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    job = {"root": str(root), "version": VERSION, "split": split, "pred": pred}
+    run = subprocess.run([str(oracle_python), "-c", ORACLE_READ], input=json.dumps(job),
+                         capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def _split_with_boxes(root: Path) -> str:
+    """A split of the sample whose ground truth has 3D boxes (read from the index)."""
+    for split in ("val", "train"):
+        if len(ground_truth_from_dataset(root, VERSION, split)):
+            return split
+    pytest.fail("the sample has no 3D boxes in any split")
+
+
+def _perturbed(gt: DetectionBoxes, seed: int = 0) -> DetectionBoxes:
+    rng = np.random.default_rng(seed)
+    keep = np.flatnonzero(rng.random(len(gt)) < 0.8)
+    fake = rng.integers(0, len(gt), len(gt) // 3)
+    src = np.r_[keep, fake]
+    center = gt.center_m[src] + rng.normal(0, 0.4, (src.size, 3))
+    center[keep.size:, :2] += rng.uniform(-8, 8, (fake.size, 2))
+    return DetectionBoxes.from_columns(
+        gt.frame_id_per_box[src], gt.names[src], center,
+        gt.size_m[src] * rng.uniform(0.8, 1.2, (src.size, 3)),
+        yaw_rad=gt.yaw_rad[src] + rng.normal(0, 0.2, src.size),
+        scores=np.round(rng.uniform(0, 1, src.size), 2), frame_ids=gt.frame_ids,
+    )
+
+
+def test_ground_truth_equals_the_reference_readers(
+    sample_root: Path, oracle_python: Path, tmp_path: Path
+) -> None:
+    split = _split_with_boxes(sample_root)
+    ours = ground_truth_from_dataset(sample_root, VERSION, split)
+    ref = _oracle(oracle_python, sample_root, split, {}, tmp_path)
+    assert list(ours.frame_ids) == ref["ids"]
+
+    def key(frame: str, name: str, center: list[float]) -> tuple:
+        return (frame, name, *np.round(center, 4))
+
+    ours_rows = sorted(
+        key(f, n, c) for f, n, c in zip(ours.frame_id_per_box, ours.names, ours.center_m.tolist())
+    )
+    ref_rows = sorted(key(r["frame"], r["name"], r["center"]) for r in ref["gt"])
+    assert ours_rows == ref_rows and len(ours_rows) > 0
+    by_key = {key(r["frame"], r["name"], r["center"]): r for r in ref["gt"]}
+    for i in range(len(ours)):
+        r = by_key[key(ours.frame_id_per_box[i], ours.names[i], ours.center_m[i].tolist())]
+        np.testing.assert_allclose(ours.size_m[i], r["size"], atol=1e-9)
+        q = np.asarray(r["rotation"])
+        assert min(np.abs(ours.rotation_wxyz[i] - q).max(),
+                   np.abs(ours.rotation_wxyz[i] + q).max()) < 1e-9
+
+
+def test_cli_scores_perfect_predictions_one(
+    sample_root: Path, zod_cli: list[str], tmp_path: Path
+) -> None:
+    split = _split_with_boxes(sample_root)
+    gt = ground_truth_from_dataset(sample_root, VERSION, split)
+    perfect = DetectionBoxes.from_columns(
+        gt.frame_id_per_box, gt.names, gt.center_m, gt.size_m, rotation_wxyz=gt.rotation_wxyz,
+        scores=np.linspace(1.0, 0.5, len(gt)), frame_ids=gt.frame_ids,
+    )
+    preds = write_predictions(tmp_path / "preds.json", perfect)
+    out = tmp_path / "metrics.json"
+    run = subprocess.run(
+        [*zod_cli, "eval", "detection", "--dataset-root", str(sample_root), "--version", VERSION,
+         "--split", split, "--predictions", str(preds), "--output", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "NDS:" in run.stdout
+    data = json.loads(out.read_text())
+    assert data["mAP"] == pytest.approx(1.0) and data["NDS"] == pytest.approx(1.0)
+    assert data["num_frames"] == len(gt.frame_ids)
+    assert sum(c["num_gt"] for c in data["per_class"].values()) == int(
+        np.isin(gt.names, data["evaluated_classes"]).sum()
+    )
+
+
+def test_cli_agrees_with_the_reference_on_perturbed_predictions(
+    sample_root: Path, oracle_python: Path, zod_cli: list[str], tmp_path: Path
+) -> None:
+    split = _split_with_boxes(sample_root)
+    gt = ground_truth_from_dataset(sample_root, VERSION, split)
+    preds = _perturbed(gt)
+    path = write_predictions(tmp_path / "preds.json", preds)
+    ref = _oracle(oracle_python, sample_root, split,
+                  json.loads(path.read_text())["results"], tmp_path)["metrics"]
+    out = tmp_path / "metrics.json"
+    run = subprocess.run(
+        [*zod_cli, "eval", "detection", "--dataset-root", str(sample_root), "--version", VERSION,
+         "--split", split, "--predictions", str(path), "--output", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    ours = json.loads(out.read_text())["per_class"]
+    ref_classes = sorted(k[:-len("/mAP")] for k in ref if k.endswith("/mAP"))
+    assert sorted(ours) == ref_classes
+    for name in ref_classes:
+        for metric in ("mAP", "mATE", "mASE", "mAOE"):
+            assert ours[name][metric] == pytest.approx(ref[f"{name}/{metric}"], abs=1e-9)
+
+
+def test_missing_annotation_file_is_named_or_skipped(sample_copy: Path) -> None:
+    split = _split_with_boxes(sample_copy)
+    gt = ground_truth_from_dataset(sample_copy, VERSION, split)
+    victim = gt.frame_ids[0]
+    path = next(sample_copy.glob(f"single_frames/{victim}/annotations/object_detection.json"))
+    path.unlink()
+    with pytest.raises(MissingFileError) as info:
+        ground_truth_from_dataset(sample_copy, VERSION, split)
+    assert "object_detection.json" in str(info.value)
+    skipped = ground_truth_from_dataset(sample_copy, VERSION, split, skip_missing=True)
+    assert victim not in skipped.frame_ids
+    assert set(skipped.frame_ids) == set(gt.frame_ids) - {victim}
+
+
+def test_traffic_sign_cli_against_reference_ground_truth(
+    sample_root: Path, oracle_python: Path, zod_cli: list[str], tmp_path: Path
+) -> None:
+    from zod.eval import traffic_signs as tsr
+
+    split = _split_with_boxes(sample_root)
+    ref_signs = _oracle(oracle_python, sample_root, split, {}, tmp_path)["signs"]
+    ours = tsr.ground_truth_from_dataset(sample_root, VERSION, split)
+    assert ours == ref_signs
+    if not ours:
+        pytest.fail("the sample split has no clear traffic signs")
+    uuids = sorted(ours)
+    wrong = uuids[0]
+    preds = {u: ("Priority_Stop" if ours[u] != "Priority_Stop" else "NotListed") if u == wrong
+             else ours[u] for u in uuids}
+    path = tmp_path / "signs.json"
+    path.write_text(json.dumps({"results": preds}))
+    out = tmp_path / "tsr.json"
+    run = subprocess.run(
+        [*zod_cli, "eval", "traffic-signs", "--dataset-root", str(sample_root), "--version",
+         VERSION, "--split", split, "--predictions", str(path), "--output", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads(out.read_text())
+    assert data["num_ground_truth"] == len(uuids)
+    assert data["accuracy"] == pytest.approx((len(uuids) - 1) / len(uuids))
