@@ -46,9 +46,12 @@ for fid in ids:
                 gt.add_boxes(fid, [DetectionBox(fid, row["center"], row["size"], row["rotation"],
                                                 detection_name=name)])
     if AnnotationProject.TRAFFIC_SIGNS in frame.info.annotations:
-        for sign in frame.get_annotation(AnnotationProject.TRAFFIC_SIGNS):
-            if not sign.unclear:
-                signs[sign.uuid] = sign.traffic_sign_class
+        # raw file: the reference reader crashes on sign names outside its list (spec 14)
+        with open(frame.info.annotations[AnnotationProject.TRAFFIC_SIGNS].filepath) as f:
+            for sign in json.load(f):
+                props = sign["properties"]
+                if props["class"] != "unclear" and not props.get("unclear", False):
+                    signs[props["annotation_uuid"]] = props["class"]
 pred = EvalBoxes()
 for fid, boxes in job["pred"].items():
     pred.add_boxes(fid, [DetectionBox(fid, b["center"], b["size"], b["rotation"],
@@ -185,12 +188,13 @@ def test_traffic_sign_cli_against_reference_ground_truth(
 ) -> None:
     from zod.eval import traffic_signs as tsr
 
-    split = _split_with_boxes(sample_root)
-    ref_signs = _oracle(oracle_python, sample_root, split, {}, tmp_path)["signs"]
-    ours = tsr.ground_truth_from_dataset(sample_root, VERSION, split)
-    assert ours == ref_signs
+    per_split = {s: tsr.ground_truth_from_dataset(sample_root, VERSION, s) for s in ("train", "val")}
+    for split_name, signs in per_split.items():
+        assert signs == _oracle(oracle_python, sample_root, split_name, {}, tmp_path)["signs"]
+    split = max(per_split, key=lambda s: len(per_split[s]))
+    ours = per_split[split]
     if not ours:
-        pytest.fail("the sample split has no clear traffic signs")
+        pytest.fail("the sample has no clear traffic signs")
     uuids = sorted(ours)
     wrong = uuids[0]
     preds = {u: ("Priority_Stop" if ours[u] != "Priority_Stop" else "NotListed") if u == wrong
