@@ -53,9 +53,13 @@ class BoxProjection(NamedTuple):
     visible: np.ndarray
 
 
-def _str_column(values: Iterable[Any], n: int) -> np.ndarray:
+def _str_column(values: Iterable[Any] | None, n: int) -> np.ndarray:
+    """An object column of length n (all None when ``values`` is None); object arrays pass through."""
+    if isinstance(values, np.ndarray) and values.dtype == object and values.shape == (n,):
+        return values
     out = np.empty(n, dtype=object)
-    out[:] = list(values)
+    if values is not None:
+        out[:] = list(values)
     return out
 
 
@@ -81,17 +85,9 @@ class Box3DSet:
         q = np.asarray(self.quaternions, dtype=np.float64).reshape(n, 4)
         norms = np.linalg.norm(q, axis=1, keepdims=True)
         self.quaternions = q / np.where(norms == 0, 1.0, norms)
-        self.classes = (
-            _str_column([None] * n, n) if self.classes is None else _str_column(self.classes, n)
-        )
-        self.subclasses = (
-            _str_column([None] * n, n)
-            if self.subclasses is None
-            else _str_column(self.subclasses, n)
-        )
-        self.uuids = (
-            _str_column([None] * n, n) if self.uuids is None else _str_column(self.uuids, n)
-        )
+        self.classes = _str_column(self.classes, n)
+        self.subclasses = _str_column(self.subclasses, n)
+        self.uuids = _str_column(self.uuids, n)
         self.unclear = (
             np.zeros(n, dtype=bool)
             if self.unclear is None
@@ -337,10 +333,13 @@ class Box3DSet:
     def project(self, calibration: Any, camera: Camera = Camera.FRONT) -> BoxProjection:
         """Project centres and corners into ``camera``'s image: (N, 9, 2) pixels + visibility."""
         from zod.geometry.fisheye import max_valid_theta, project
+        from zod.geometry.transforms import apply_rigid
 
         cam = calibration.cameras[camera]
-        boxes = self if self.frame == camera else self.convert_to(camera, calibration)
-        points = np.concatenate([boxes.centers[:, None, :], boxes.corners()], axis=1).reshape(-1, 3)
+        points = np.concatenate([self.centers[:, None, :], self.corners()], axis=1).reshape(-1, 3)
+        if self.frame != camera:  # move the 9 points of each box with one fused transform
+            camera_from_frame = calibration.get_transform(self.frame, camera)
+            points = apply_rigid(points, camera_from_frame[:3, :3], camera_from_frame[:3, 3])
         pixels = project(points, cam.intrinsics, cam.distortion).reshape(-1, 9, 2)
         theta = np.arctan2(np.hypot(points[:, 0], points[:, 1]), points[:, 2])
         in_front = ((points[:, 2] > 0) & (theta <= max_valid_theta(cam.distortion))).reshape(-1, 9)

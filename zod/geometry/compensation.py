@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from zod.geometry.transforms import as_transform, invert_transforms
+from zod.geometry.transforms import apply_rigid, as_transform, invert_transforms
 
 __all__ = [
     "compensate_pointwise",
@@ -65,7 +65,7 @@ def compensate_scanwise(
     """
     pts = np.asarray(points_lidar)
     transform = scanwise_transform(world_from_ego_source, world_from_ego_target, ego_from_lidar)
-    out = pts.astype(np.float64, copy=False) @ transform[:3, :3].T + transform[:3, 3]
+    out = apply_rigid(pts, transform[:3, :3], transform[:3, 3])
     return out.astype(
         pts.dtype if np.issubdtype(pts.dtype, np.floating) else np.float64, copy=False
     )
@@ -107,10 +107,7 @@ def compensate_pointwise(
     transforms, index = pointwise_transforms(
         ego_motion, point_times_s, target_time_s, ego_from_lidar
     )
-    rot = transforms[index, :3, :3]
-    out = (
-        np.einsum("nij,nj->ni", rot, pts.astype(np.float64, copy=False)) + transforms[index, :3, 3]
-    )
+    out = apply_rigid(pts, transforms[index, :3, :3], transforms[index, :3, 3])
     return out.astype(
         pts.dtype if np.issubdtype(pts.dtype, np.floating) else np.float64, copy=False
     )

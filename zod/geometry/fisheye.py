@@ -18,6 +18,7 @@ units) in the direction of its (x, y). ``undistortion`` holds a fitted inverse p
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -57,6 +58,19 @@ def distort_angles(theta: np.ndarray, distortion: np.ndarray) -> np.ndarray:
     return _poly(np.asarray(theta, dtype=np.float64), distortion)
 
 
+def _project_columns(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, intrinsics: np.ndarray, distortion: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kannala-Brandt on coordinate columns (M,) -> (u, v) pixel columns, float64."""
+    fx, fy, cx, cy = _camera_params(intrinsics)
+    r = np.hypot(x, y)
+    theta_d = _poly(np.arctan2(r, z), distortion)
+    on_axis = r == 0.0
+    # r = 0 lands on the principal point (x = y = 0 there, any finite scale works)
+    scale = np.divide(theta_d, r, out=np.zeros_like(theta_d), where=~on_axis)
+    return fx * scale * x + cx, fy * scale * y + cy
+
+
 def project(
     points_camera: np.ndarray, intrinsics: np.ndarray, distortion: np.ndarray
 ) -> np.ndarray:
@@ -67,20 +81,25 @@ def project(
     :func:`project_to_image` to also drop points behind the camera or outside the image.
     """
     pts = np.asarray(points_camera, dtype=np.float64).reshape(-1, 3)
-    fx, fy, cx, cy = _camera_params(intrinsics)
-    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
-    r = np.hypot(x, y)
-    theta_d = _poly(np.arctan2(r, z), distortion)
-    on_axis = r == 0.0
-    scale = theta_d / np.where(on_axis, 1.0, r)
-    scale[on_axis] = 0.0
+    u, v = _project_columns(pts[:, 0], pts[:, 1], pts[:, 2], intrinsics, distortion)
     out = np.empty((pts.shape[0], 2), dtype=np.float64)
-    out[:, 0] = fx * scale * x + cx
-    out[:, 1] = fy * scale * y + cy
+    out[:, 0] = u
+    out[:, 1] = v
     return out
 
 
 def max_valid_theta(distortion: np.ndarray) -> float:
+    """:func:`_max_valid_theta`, cached per distortion vector (rad)."""
+    k = np.asarray(distortion, dtype=np.float64).reshape(-1)
+    return _max_valid_theta_cached(tuple(float(v) for v in k[:4]))
+
+
+@lru_cache(maxsize=64)
+def _max_valid_theta_cached(distortion: tuple[float, ...]) -> float:
+    return _max_valid_theta(np.asarray(distortion))
+
+
+def _max_valid_theta(distortion: np.ndarray) -> float:
     """Largest incidence angle (rad, <= pi) up to which theta_d(theta) keeps increasing.
 
     Beyond it the distortion polynomial folds back and two angles share one pixel radius, so
@@ -228,29 +247,40 @@ def project_to_image(
     """Project camera-frame points (N, 3), keeping those that the camera really sees.
 
     Kept: z > 0, incidence angle within the monotonic range of the distortion polynomial,
-    inside ``field_of_view_deg`` (hfov, vfov) when given, and inside the image
-    ``image_size`` = (width, height) when given (0 <= u < width, 0 <= v < height).
+    inside ``field_of_view_deg`` (hfov, vfov) when given (the reference rule, see
+    :func:`in_field_of_view`), and inside the image ``image_size`` = (width, height) when given
+    (0 <= u < width, 0 <= v < height). The angle tests are done as ``|x| < z tan(a)``, without
+    trigonometry, and only the surviving points are projected.
     """
-    pts = np.asarray(points_camera, dtype=np.float64).reshape(-1, 3)
-    mask = pts[:, 2] > 0
-    theta = np.arctan2(np.hypot(pts[:, 0], pts[:, 1]), pts[:, 2])
-    mask &= theta <= max_valid_theta(distortion)
+    pts = np.asarray(points_camera).reshape(-1, 3)
+    if not np.issubdtype(pts.dtype, np.floating):
+        pts = pts.astype(np.float64)
+    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+    n = len(z)
+    mask = z > 0
     if field_of_view_deg is not None:
-        mask &= in_field_of_view(pts, field_of_view_deg)
+        hfov, vfov = (float(a) for a in np.asarray(field_of_view_deg, dtype=np.float64)[:2])
+        # for z > 0: atan2(x, z) in (-h/2, h/2)  <=>  |x| < z tan(h/2)   (h < 180 degrees)
+        if hfov < 180.0:
+            mask &= np.abs(x) < z * np.tan(np.deg2rad(hfov / 2))
+        if vfov < 180.0:
+            mask &= np.abs(y) < z * np.tan(np.deg2rad(vfov / 2))
+    theta_max = max_valid_theta(distortion)
+    if theta_max < np.pi / 2:
+        mask &= np.hypot(x, y) <= z * np.tan(theta_max)
     idx = np.flatnonzero(mask)
-    pixels = project(pts[idx], intrinsics, distortion)
+    xs, ys, zs = (np.asarray(c[idx], dtype=np.float64) for c in (x, y, z))
+    u, v = _project_columns(xs, ys, zs, intrinsics, distortion)
     if image_size is not None:
-        width, height = (float(v) for v in np.asarray(image_size)[:2])
-        inside = (
-            (pixels[:, 0] >= 0)
-            & (pixels[:, 0] < width)
-            & (pixels[:, 1] >= 0)
-            & (pixels[:, 1] < height)
-        )
-        idx, pixels = idx[inside], pixels[inside]
-        mask = np.zeros(pts.shape[0], dtype=bool)
+        width, height = (float(s) for s in np.asarray(image_size)[:2])
+        inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
+        idx, u, v, zs = idx[inside], u[inside], v[inside], zs[inside]
+        mask = np.zeros(n, dtype=bool)
         mask[idx] = True
-    return ImageProjection(pixels, pts[idx, 2].copy(), mask)
+    pixels = np.empty((len(idx), 2), dtype=np.float64)
+    pixels[:, 0] = u
+    pixels[:, 1] = v
+    return ImageProjection(pixels, zs, mask)
 
 
 def points_to_image(
@@ -268,15 +298,14 @@ def points_to_image(
     of view. Returns pixels (M, 2), depth (M,) and the mask (N,) of kept points.
     """
     from zod.constants import Camera, Lidar
+    from zod.geometry.transforms import apply_rigid
 
     camera = Camera.FRONT if camera is None else camera
     from_frame = Lidar.VELODYNE if from_frame is None else from_frame
     cam = calibration.cameras[camera]
     camera_from_frame = calibration.get_transform(from_frame, camera)
-    pts = np.asarray(points)
-    pts_cam = (
-        pts.astype(np.float64, copy=False) @ camera_from_frame[:3, :3].T + camera_from_frame[:3, 3]
-    )
+    pts = np.asarray(points).reshape(-1, 3)
+    pts_cam = apply_rigid(pts, camera_from_frame[:3, :3], camera_from_frame[:3, 3])
     return project_to_image(
         pts_cam,
         cam.intrinsics,

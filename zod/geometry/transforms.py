@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "as_transform",
+    "apply_rigid",
     "interpolate_transforms",
     "invert_transforms",
     "make_transforms",
@@ -59,6 +60,36 @@ def invert_transforms(transforms: np.ndarray) -> np.ndarray:
     return make_transforms(rot_t, -np.einsum("...ij,...j->...i", rot_t, trans))
 
 
+def apply_rigid(
+    points: np.ndarray, rotation: np.ndarray, translation: np.ndarray | None = None
+) -> np.ndarray:
+    """``points @ rotation.T + translation`` computed column by column, float64 out.
+
+    points (N, 3) of any float dtype; rotation (3, 3) shared or (N, 3, 3) per point;
+    translation (3,) or (N, 3). Nine fused multiply-adds over contiguous columns: several times
+    faster than BLAS on tall (N, 3) @ (3, 3) products, and no float64 copy of the input.
+    """
+    pts = np.asarray(points)
+    rot = np.asarray(rotation, dtype=np.float64)
+    n = pts.shape[0]
+    out = np.empty((n, 3), dtype=np.float64)
+    cols = [pts[:, j] for j in range(3)]
+    for i in range(3):  # 3 output axes (not a loop over points)
+        if rot.ndim == 2:
+            acc = cols[0] * rot[i, 0]
+            acc += cols[1] * rot[i, 1]
+            acc += cols[2] * rot[i, 2]
+        else:
+            acc = cols[0] * rot[:, i, 0]
+            acc += cols[1] * rot[:, i, 1]
+            acc += cols[2] * rot[:, i, 2]
+        if translation is not None:
+            tr = np.asarray(translation, dtype=np.float64)
+            acc += tr[i] if tr.ndim == 1 else tr[:, i]
+        out[:, i] = acc
+    return out
+
+
 def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
     """Apply transforms to points.
 
@@ -66,20 +97,19 @@ def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
     Returns (N, 3) float64. Same numbers as the reference ``zod.utils.geometry.transform_points``
     for rigid transforms (the last row is taken as (0, 0, 0, 1)).
     """
-    points = np.asarray(points, dtype=np.float64)
     transform = as_transform(transform)
-    if transform.ndim == 2:
-        return points @ transform[:3, :3].T + transform[:3, 3]
-    return np.einsum("nij,nj->ni", transform[..., :3, :3], points) + transform[..., :3, 3]
+    pts = np.asarray(points)
+    if not np.issubdtype(pts.dtype, np.floating):
+        pts = pts.astype(np.float64)
+    return apply_rigid(pts.reshape(-1, 3), transform[..., :3, :3], transform[..., :3, 3])
 
 
 def rotate_points(points: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     """Rotate points (N, 3) by one (3, 3) matrix or by one matrix per point (N, 3, 3)."""
-    points = np.asarray(points, dtype=np.float64)
-    rotation = np.asarray(rotation, dtype=np.float64)
-    if rotation.ndim == 2:
-        return points @ rotation.T
-    return np.einsum("nij,nj->ni", rotation, points)
+    pts = np.asarray(points)
+    if not np.issubdtype(pts.dtype, np.floating):
+        pts = pts.astype(np.float64)
+    return apply_rigid(pts.reshape(-1, 3), rotation)
 
 
 def quaternions_from_rotation_matrices(rotations: np.ndarray) -> np.ndarray:
