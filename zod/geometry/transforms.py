@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "as_transform",
     "apply_rigid",
+    "as_transform",
     "interpolate_transforms",
     "invert_transforms",
     "make_transforms",
