@@ -31,12 +31,9 @@ from zod.errors import FormatError, MissingFileError
 
 def known_class_names() -> tuple[str, ...]:
     """The 156 traffic-sign class names in index order (index = conventional class id)."""
-    from zod.annotations.classes import CLASS_IDX_TO_CLASS_NAME
+    from zod.annotations.classes import TRAFFIC_SIGN_CLASSES
 
-    return tuple(
-        CLASS_IDX_TO_CLASS_NAME[i]
-        for i in sorted(k for k in CLASS_IDX_TO_CLASS_NAME if isinstance(k, int))
-    )
+    return tuple(TRAFFIC_SIGN_CLASSES)
 
 
 @dataclass(frozen=True)
