@@ -253,3 +253,34 @@ def test_points_in_boxes_many_points_matches_per_box_test() -> None:
     first = np.where(inside.any(axis=0), inside.argmax(axis=0), -1)
     np.testing.assert_array_equal(idx, first)
     assert (idx >= 0).sum() >= len(boxes)
+
+
+def test_box_set_subclasses_and_object_annotation_round_trip() -> None:
+    from zod.annotations.objects import ObjectAnnotation
+
+    feats = _features(20, seed=5)
+    feats[0]["properties"]["artificial"] = True
+    feats[1]["properties"]["class"] = "VulnerableVehicle"
+    feats[1]["properties"]["type"] = "Bicycle"
+    boxes = Box3DSet.from_features(feats)
+    objects = [ObjectAnnotation.from_dict(f) for f in feats]
+    with_3d = [o for o in objects if o.box3d is not None]
+    assert list(boxes.subclasses) == [o.subclass for o in with_3d]
+    assert boxes.subclasses[0] == "Vehicle_Artificial"
+    assert boxes.subclasses[1] == "VulnerableVehicle_NoRider"  # with_rider "False"
+    assert list(boxes.uuids) == [o.uuid for o in with_3d]
+    from_objects = Box3DSet.from_object_annotations(objects)
+    np.testing.assert_allclose(from_objects.corners(), boxes.corners(), atol=1e-12)
+    np.testing.assert_allclose(from_objects.boxes2d, boxes.boxes2d, atol=1e-3)
+    assert list(from_objects.subclasses) == list(boxes.subclasses)
+    back = boxes.to_object_annotations()
+    assert len(back) == len(with_3d)
+    for ours, theirs in zip(back, with_3d):
+        assert ours.box3d == theirs.box3d
+        assert ours.box2d == theirs.box2d
+        assert (ours.name, ours.uuid, ours.unclear, ours.subclass) == (
+            theirs.name,
+            theirs.uuid,
+            theirs.unclear,
+            theirs.subclass,
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -160,15 +161,17 @@ class Box3DSet:
                 pts = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
                 boxes2d[row] = np.concatenate([pts.min(axis=0), pts.max(axis=0)])
 
-        def as_bool(v: Any) -> bool | None:
-            return None if v is None else (v if isinstance(v, bool) else str(v) == "True")
+        def as_bool(v: Any) -> bool | None:  # bools or "True"/"False" strings (spec section 11)
+            if v is None or isinstance(v, bool):
+                return v
+            return str(v).strip().lower() == "true"
 
         attributes = {
             "object_type": types,
             "occlusion_level": [p.get("occlusion_ratio") for p in props],
-            "artificial": [p.get("artificial") for p in props],
+            "artificial": [as_bool(p.get("artificial")) for p in props],
             "with_rider": [as_bool(p.get("with_rider")) for p in props],
-            "emergency": [p.get("emergency") for p in props],
+            "emergency": [as_bool(p.get("emergency")) for p in props],
             "traffic_content_visible": [as_bool(p.get("traffic_content_visible")) for p in props],
             "feature_index": [i for i, _ in rows],
         }
@@ -414,19 +417,28 @@ def _safe_subclass(obj: Any) -> Any:
 def _subclasses(
     classes: list[Any], unclear: np.ndarray, attributes: dict[str, list[Any]]
 ) -> list[Any]:
-    """Subclass of each object by the spec's rules (section 11), via the foundation's function."""
+    """Subclass of each object by the spec's rules (section 11).
+
+    The rules live once, in ``ObjectAnnotation.subclass`` of the foundation; it is evaluated
+    on a light row object per box (no Box3D / Quaternion is built).
+    """
     try:
-        from zod.annotations import objects as _objects
+        from zod.annotations.objects import ObjectAnnotation
     except ImportError:
         return [None] * len(classes)
-    fn = getattr(_objects, "compute_subclass", None) or getattr(_objects, "subclass_of", None)
-    if fn is None:
+    rule = ObjectAnnotation.subclass.fget
+    if rule is None:
         return [None] * len(classes)
     out = []
     for i, name in enumerate(classes):
-        kwargs = {k: attributes[k][i] for k in ATTRIBUTE_NAMES}
+        row = SimpleNamespace(
+            name=name,
+            superclass=name,
+            unclear=bool(unclear[i]),
+            **{k: attributes[k][i] for k in ATTRIBUTE_NAMES},
+        )
         try:
-            out.append(fn(name=name, unclear=bool(unclear[i]), **kwargs))
-        except Exception:  # noqa: BLE001
+            out.append(rule(row))
+        except Exception:  # noqa: BLE001 - an undeterminable subclass is not an error here
             out.append(None)
     return out
