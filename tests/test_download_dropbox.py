@@ -233,3 +233,19 @@ def test_dropbox_library_listing(dropbox: DropboxEmulation, mirror: Path) -> Non
     stream, start = source.open(files[0], 10)
     with stream:
         assert start == 10 and stream.read() == (mirror / "sequences" / files[0].name).read_bytes()[10:]
+
+
+def test_reference_devkit_downloads_are_reused(dropbox: DropboxEmulation, mirror: Path, sample_root: Path,
+                                               tmp_path: Path) -> None:
+    """The reference devkit saved archives as ``<name>_<content_hash[:8]>``: not fetched again."""
+    out = tmp_path / "zod"
+    data = (mirror / "drives" / "oxts.tar.gz").read_bytes()
+    old = out / "downloads" / "drives" / f"oxts.tar.gz_{content_hash(data)[:8]}"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(data)
+    result = _download(dropbox, out, "--subset", "drives", "--version", "full", "--no-images", "--no-lidar",
+                       "--no-radar", "--no-vehicle-data", "--no-infos")
+    assert result.returncode == 0, result.stderr
+    assert [r for r in dropbox.log if r["endpoint"] == "/2/sharing/get_shared_link_file"] == []
+    info = json.loads((sample_root / "trainval-drives-full.json").read_text())["train"][0]
+    assert (out / info["oxts_path"]).read_bytes() == (sample_root / info["oxts_path"]).read_bytes()

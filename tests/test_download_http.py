@@ -379,3 +379,39 @@ def test_full_disk_is_refused_before_starting(nginx_html: Nginx, tmp_path: Path,
     with pytest.raises(DiskFullError, match="not enough free space"):
         dl.run_download(plan)
     assert not (tmp_path / "zod").exists()
+
+
+def test_prompts_confirmation_dry_run_rm_and_extract_later(nginx_html: Nginx, sample_root: Path,
+                                                           tmp_path: Path) -> None:
+    out = tmp_path / "zod"
+
+    def archive_gets() -> list[str]:
+        return [r["uri"] for r in nginx_html.requests() if r["uri"].endswith(".tar.gz")]
+
+    # missing required options are asked for; without -y a summary is shown and confirmed
+    start = len(archive_gets())
+    answers = f"{nginx_html.url}\n{out}\ndrives\nmini\nn\n"
+    result = run(DOWNLOAD_CMD + ["download", "--dry-run", "--no-progress"], input=answers)
+    assert result.returncode == 1 and "Aborted" in (result.stdout + result.stderr)
+    assert "drives_mini.tar.gz" in result.stdout and "free" in result.stdout
+    result = run(DOWNLOAD_CMD + ["download", "--dry-run", "--no-progress"], input=answers.replace("\nn\n", "\ny\n"))
+    assert result.returncode == 0 and "Would download and extract drives/drives_mini.tar.gz" in result.stdout
+    assert archive_gets()[start:] == [] and not out.exists()
+
+    # --no-extract keeps the archives; a later run extracts them without fetching again
+    base = DOWNLOAD_CMD + ["download", "--url", nginx_html.url, "--output-dir", str(out), "--subset", "drives",
+                           "--version", "full", "-y", "--no-progress", "--no-images", "--no-lidar", "--no-radar"]
+    result = run(base + ["--no-extract"])
+    assert result.returncode == 0, result.stderr
+    assert tree(out) == set()
+    assert {"oxts.tar.gz", "vehicle_data.tar.gz", "infos.tar.gz"} <= {p.name for p in (out / "downloads" / "drives").iterdir()}
+    fetched = len(archive_gets())
+    result = run(base + ["--rm"])
+    assert result.returncode == 0, result.stderr
+    assert len(archive_gets()) == fetched  # extracted from the archives already there
+    expected = expected_tree(sample_root, "drives", "drives", {"infos", "oxts", "vehicle_data"})
+    assert tree(out) == expected
+    assert_same_bytes(sample_root, out, expected)
+    assert not list((out / "downloads" / "drives").glob("*.tar.gz"))  # --rm
+    result = run(base)  # a rerun after --rm is still a no-op
+    assert result.returncode == 0 and len(archive_gets()) == fetched and "3 already done" in result.stdout
