@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -45,7 +44,7 @@ def detection(
     predictions: Path = typer.Option(..., help="Predictions JSON (format: docs/eval.md)"),
     version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
     split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
-    output: Optional[Path] = typer.Option(None, help="Write the metrics JSON here"),
+    output: Path | None = typer.Option(None, help="Write the metrics JSON here"),
     level: LevelChoice = typer.Option(
         LevelChoice.ALL, help="Classes to score: all 27, the 9 classes, or the subclasses"
     ),
@@ -91,7 +90,7 @@ def traffic_signs(
     predictions: Path = typer.Option(..., help="JSON {annotation uuid: class name or index}"),
     version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
     split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
-    output: Optional[Path] = typer.Option(None, help="Write the metrics JSON here"),
+    output: Path | None = typer.Option(None, help="Write the metrics JSON here"),
 ) -> None:
     """Traffic-sign classification: accuracy, per-class precision/recall, confusion matrix."""
     from zod.eval import traffic_signs as tsr

@@ -10,18 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zod.errors import FormatError
 from zod.eval.detection import (
     EVALUATION_CLASSES,
+    DetectionBox,
     DetectionBoxes,
     DetectionConfig,
+    EvalBoxes,
     evaluate_detection,
+    evaluate_nuscenes_style,
     read_predictions,
     write_predictions,
 )
 from zod.eval.detection.io import boxes_from_records, expand_names
 from zod.eval.detection.matching import confidence_order, match_greedy
 from zod.eval.detection.metrics import angle_diff, scale_iou, yaw_from_quaternion
-from zod.errors import FormatError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NUSCENES_PYTHON = REPO_ROOT / ".venv-nuscenes" / "bin" / "python"
@@ -31,7 +34,7 @@ def _run_isolated(python: Path, code: str, job: dict, cwd: Path) -> subprocess.C
     """Run ``code`` in another venv's python, JSON on stdin; away from our package's folder."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     return subprocess.run([str(python), "-c", code], input=json.dumps(job), capture_output=True,
-                          text=True, timeout=300, cwd=cwd, env=env)
+                          text=True, timeout=300, cwd=cwd, env=env, check=False)
 
 
 def make_boxes(rows: list[tuple], frame_ids: list[str] | None = None) -> DetectionBoxes:
@@ -403,9 +406,7 @@ json.dump(evaluate_nuscenes_style(boxes(job["gt"]), boxes(job["pred"]),
 """
 
 
-def _eval_boxes(frames: list[str], rows: list[dict]) -> "EvalBoxes":
-    from zod.eval.detection import DetectionBox, EvalBoxes
-
+def _eval_boxes(frames: list[str], rows: list[dict]) -> EvalBoxes:
     out = EvalBoxes()
     for frame in frames:
         out.add_boxes(frame, [])
@@ -421,8 +422,6 @@ def _eval_boxes(frames: list[str], rows: list[dict]) -> "EvalBoxes":
 def test_reference_entry_point_agrees_with_the_reference_devkit(
     oracle_python: Path, seed: int, tmp_path: Path
 ) -> None:
-    from zod.eval.detection import evaluate_nuscenes_style
-
     gt, _, gt_rows, pred_rows = _random_case(seed)
     for rows in (gt_rows, pred_rows):  # the reference wants ego-frame boxes: x the longest
         for r in rows:
@@ -448,9 +447,7 @@ def test_reference_entry_point_agrees_with_the_reference_devkit(
 
 
 def test_reference_entry_point_checks_the_coordinate_system() -> None:
-    from zod.eval.detection import evaluate_nuscenes_style
-
-    gt, pred, gt_rows, pred_rows = _random_case(5)
+    gt, _, gt_rows, pred_rows = _random_case(5)
     for r in gt_rows:  # lidar-like: y (along the car) is the longest mean axis
         r["center"][1] += 80.0
     frames = list(gt.frame_ids)

@@ -146,11 +146,11 @@ class ClassificationResult:
         """Summary and the per-class lines of the most frequent classes."""
         macro = self.macro()
         lines = [
-            f"signs: {int(self.support.sum())}  correct: {self.num_correct}  "
-            f"missing: {int(self.missing_per_class.sum())}",
+            (f"signs: {int(self.support.sum())}  correct: {self.num_correct}  "
+             f"missing: {int(self.missing_per_class.sum())}"),
             f"accuracy: {self.accuracy:.4f}",
-            f"macro precision {macro['precision']:.4f}  recall {macro['recall']:.4f}  "
-            f"F1 {macro['f1']:.4f}",
+            (f"macro precision {macro['precision']:.4f}  recall {macro['recall']:.4f}  "
+             f"F1 {macro['f1']:.4f}"),
             "",
             f"{'class':<45}{'support':>8}{'prec':>8}{'recall':>8}{'F1':>8}",
         ]

@@ -26,7 +26,16 @@ from zod.eval.detection.io import read_predictions as read_predictions
 from zod.eval.detection.io import write_predictions as write_predictions
 
 __all__ = [
-    "DetectionBoxes", "DetectionConfig", "DetectionResult", "evaluate_detection",
-    "read_predictions", "write_predictions", "ground_truth_from_dataset", "LEVELS",
-    "EVALUATION_CLASSES", "EvalBoxes", "DetectionBox", "evaluate_nuscenes_style",
+    "EVALUATION_CLASSES",
+    "LEVELS",
+    "DetectionBox",
+    "DetectionBoxes",
+    "DetectionConfig",
+    "DetectionResult",
+    "EvalBoxes",
+    "evaluate_detection",
+    "evaluate_nuscenes_style",
+    "ground_truth_from_dataset",
+    "read_predictions",
+    "write_predictions",
 ]
