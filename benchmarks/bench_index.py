@@ -1,0 +1,113 @@
+"""Benchmark: loading a 20k and a 100k info index (spec §2) against the reference path.
+
+The reference path is ``json.load`` of the whole file plus building every ``Information``
+object (what zod==0.8.0 does). Ours is ``ZodIndex`` (vectorized scan, lazy infos) cold (no
+cache file) and warm (cache file present). Synthetic index files are built by replicating a
+realistic Frames info (21 lidar scans, 2 cameras, 5 projects) with varied ids and times.
+
+    python benchmarks/bench_index.py [--sizes 20000 100000] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+PROJECT_NAMES = ("object_detection", "lane_markings", "traffic_signs", "ego_road", "road_condition")
+
+
+def make_info(i: int) -> dict:
+    """A realistic Frames info object (as in spec §2) for id ``i``."""
+    fid = f"{i:06d}"
+    key = datetime(2022, 2, 14, 13, 23, 32, 140954, tzinfo=timezone.utc) + timedelta(seconds=37 * i)
+    t = lambda dt: dt.isoformat()  # noqa: E731
+    fn = lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    base = f"single_frames/{fid}"
+    projects = [p for k, p in enumerate(PROJECT_NAMES) if (i + k) % 4 != 0 or k < 2]
+    return {
+        "id": fid,
+        "start_time": t(key - timedelta(seconds=1)),
+        "end_time": t(key + timedelta(seconds=1)),
+        "keyframe_time": t(key),
+        "calibration_path": f"{base}/calibration.json",
+        "ego_motion_path": f"{base}/ego_motion.json",
+        "metadata_path": f"{base}/metadata.json",
+        "oxts_path": f"{base}/oxts.hdf5",
+        "vehicle_data_path": None,
+        "annotations": {p: {"filepath": f"{base}/annotations/{p}.json", "project": p} for p in projects},
+        "camera_frames": {
+            f"front_{a}": [{
+                "filepath": f"{base}/camera_front_{a}/{fid}_romeo_{fn(key)}.jpg",
+                "time": t(key), "height": 2168, "width": 3848,
+            }] for a in ("blur", "dnat")
+        },
+        "lidar_frames": {"velodyne": [
+            {"filepath": f"{base}/lidar_velodyne/{fid}_romeo_{fn(key + timedelta(seconds=0.1 * k))}.npy",
+             "time": t(key + timedelta(seconds=0.1 * k)), "is_compensated": False}
+            for k in range(-10, 11)
+        ]},
+    }
+
+
+def write_index(path: Path, n: int) -> None:
+    n_val = n // 10
+    infos = [make_info(i) for i in range(n)]
+    with open(path, "w") as f:
+        json.dump({"train": infos[n_val:], "val": infos[:n_val]}, f)
+
+
+def reference_load(path: Path, root: str) -> int:
+    """json.load + build every Information (the reference devkit's path)."""
+    from zod.info import Information
+
+    with open(path) as f:
+        data = json.load(f)
+    infos = {d["id"]: Information.from_dict(d, root) for split in data.values() for d in split}
+    return len(infos)
+
+
+def ours(path: Path, root: str) -> int:
+    from zod.index import ZodIndex
+
+    index = ZodIndex(path, root)
+    index.info(index.ids[len(index) // 2])  # the first real access
+    return len(index)
+
+
+def timed(fn, *args) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000])
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="zod-bench-index-"))
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["ZOD_CACHE_DIR"] = str(work / "cache")
+    print(f"{'infos':>8} {'MB':>7} {'reference s':>12} {'cold s':>8} {'warm s':>8} {'cold x':>8} {'warm x':>8}")
+    for n in args.sizes:
+        path = work / f"trainval-frames-{n}.json"
+        if not path.exists():
+            write_index(path, n)
+        for cache in (work / "cache").glob("*.npz"):
+            cache.unlink()
+        t_ref, n_ref = timed(reference_load, path, str(work))
+        t_cold, n_cold = timed(ours, path, str(work))
+        t_warm, n_warm = timed(ours, path, str(work))
+        assert n_ref == n_cold == n_warm == n, (n_ref, n_cold, n_warm)
+        size_mb = path.stat().st_size / 1e6
+        print(f"{n:>8} {size_mb:>7.1f} {t_ref:>12.2f} {t_cold:>8.3f} {t_warm:>8.3f} "
+              f"{t_ref / t_cold:>7.1f}x {t_ref / t_warm:>7.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The sub-datasets: ``ZodFrames``, ``ZodSequences``, ``ZodDrives`` (spec §1, §2, §12).
+
+Compatible with the reference devkit: ``len`` counts every info (blacklisted included),
+iteration covers train + val in index order, ``[id]`` takes a 6-digit string, an int or a slice,
+``get_split(split, project)`` returns a set of ids. Loading is the fast lazy index of
+``zod.index`` (infos are parsed when first accessed), so ``mp`` is accepted and not needed.
+
+Slices: ``ds[a:b]`` takes positions in the sorted ids. Where ids run from 0 without gaps (the
+full releases) that is the reference's meaning (ids ``a`` to ``b-1``); elsewhere the reference
+raises ``KeyError`` and this returns the items at those positions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from collections import Counter
+from os import PathLike
+from typing import Any, Generic, TypeVar
+
+from tqdm import tqdm
+
+from zod.constants import (
+    BLACKLISTED, DRIVES, FRAMES, SEQUENCES, TRAIN, TRAINVAL_FILES, VAL, VERSIONS, AnnotationProject,
+)
+from zod.errors import ZodError
+from zod.frame import ZodFrame, ZodSequence
+from zod.index import ZodIndex, index_file_path
+from zod.info import Information
+from zod.time import zfill_id
+
+T = TypeVar("T")
+
+
+class UnknownIdError(ZodError, KeyError):
+    """An id that the index does not list."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class LazyInfos(Mapping[str, Information]):
+    """id -> ``Information`` of every info (blacklisted included), parsed on access."""
+
+    def __init__(self, index: ZodIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, item_id: str) -> Information:
+        if item_id not in self._index:
+            raise UnknownIdError(f"no id {item_id!r} in {self._index.path}")
+        return self._index.info(item_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._index
+
+
+class ZodDataset(Generic[T]):
+    """Base of the three sub-datasets (``subset`` is the folder name, e.g. ``single_frames``)."""
+
+    subset: str = FRAMES
+    _item_cls: Any = ZodFrame
+
+    def __init__(self, dataset_root: str | PathLike[str], version: str, mp: bool = True,
+                 use_cache: bool = True) -> None:
+        if version not in VERSIONS:
+            raise ValueError(f"Unknown version: {version!r}, must be one of: {VERSIONS}")
+        self._dataset_root = os.fspath(dataset_root)
+        self._version = version
+        self._mp = mp  # accepted for compatibility; the lazy index needs no process pool
+        path = index_file_path(self._dataset_root, self.trainval_files[version])
+        self.index = ZodIndex(path, self._dataset_root, use_cache=use_cache)
+        self._train_ids = set(self.index.split_ids(TRAIN))
+        self._val_ids = set(self.index.split_ids(VAL))
+
+    # -- reference API --
+    @property
+    def trainval_files(self) -> dict[str, str]:
+        """Version -> index file name."""
+        return TRAINVAL_FILES[self.subset]
+
+    @property
+    def dataset_root(self) -> str:
+        return self._dataset_root
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self) -> Iterator[T]:
+        for item_id in self.index.trainval_ids():
+            yield self[item_id]
+
+    def __getitem__(self, item_id: int | str | slice) -> Any:
+        if isinstance(item_id, slice):
+            ids = sorted(self.index.ids)
+            return [self[i] for i in ids[item_id]]
+        return self._item_cls(self.get_info(item_id))
+
+    def get_info(self, item_id: int | str) -> Information:
+        key = zfill_id(item_id)
+        if key not in self.index:
+            raise UnknownIdError(f"no {self.subset} item {key!r} in {self.index.path}")
+        return self.index.info(key)
+
+    def get_split(self, split: str, project: AnnotationProject | str | None = None) -> set[str]:
+        """Ids of ``train`` or ``val`` (or ``blacklisted``), optionally only those annotated for ``project``."""
+        if split not in (TRAIN, VAL, BLACKLISTED):
+            raise ValueError(f"Unknown split: {split}, should be {TRAIN} or {VAL}")
+        return set(self.index.split_ids(split, project))
+
+    def get_all_infos(self) -> Mapping[str, Information]:
+        """id -> ``Information`` of every item, blacklisted included (parsed lazily)."""
+        return LazyInfos(self.index)
+
+    def get_all_ids(self) -> set[str]:
+        """Train and val ids (blacklisted excluded)."""
+        return self._train_ids | self._val_ids
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._dataset_root!r}, {self._version!r}: {len(self)} items)"
+
+
+class ZodFrames(ZodDataset[ZodFrame]):
+    """ZOD Frames: annotated keyframes."""
+
+    subset = FRAMES
+    _item_cls = ZodFrame
+
+    def __getitem__(self, item_id: int | str | slice) -> Any:
+        return super().__getitem__(item_id)
+
+    def get_subclass_counts(self, require_3d: bool = False, progress: bool = True) -> dict[str, int]:
+        """Object subclass -> count over train + val (optionally only objects with a 3D box)."""
+        counts: Counter[str] = Counter()
+        ids = self.index.split_ids(TRAIN, AnnotationProject.OBJECT_DETECTION) + \
+            self.index.split_ids(VAL, AnnotationProject.OBJECT_DETECTION)
+        for item_id in tqdm(ids, desc="Processing annotations", disable=not progress):
+            for obj in self[item_id].get_annotation(AnnotationProject.OBJECT_DETECTION):
+                if require_3d and obj.box3d is None:
+                    continue
+                counts[obj.subclass] += 1
+        return dict(counts)
+
+
+class ZodSequences(ZodDataset[ZodSequence]):
+    """ZOD Sequences: 20 s clips (the middle keyframe annotated)."""
+
+    subset = SEQUENCES
+    _item_cls = ZodSequence
+
+
+class ZodDrives(ZodDataset[ZodSequence]):
+    """ZOD Drives: long drives; items are ``ZodSequence`` objects, like the reference."""
+
+    subset = DRIVES
+    _item_cls = ZodSequence

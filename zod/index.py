@@ -1,0 +1,523 @@
+"""The fast, lazy index of a sub-dataset: ``trainval-<subset>-<version>.json`` (spec §2).
+
+The full Frames index holds ~100k info objects in ~300 MB of JSON; ``json.load`` plus building
+every object takes many seconds. This module instead
+
+1. maps the file and finds every top-level info object with vectorized numpy over the positions
+   of quotes and brackets (brackets inside strings are discarded by quote parity, escaped quotes
+   are recognised),
+2. keeps, per info, its byte span, id, split code and a bitmask of annotated projects,
+3. parses one info with ``json.loads`` only when it is accessed (and caches the result),
+4. stores the arrays of step 2 in a small cache file (user cache dir), reused while the index
+   file keeps its size, mtime and head/tail hash.
+
+Nesting depth, counted after each bracket::
+
+    {                       depth 1  (root object: split name -> list)
+      "train": [            depth 2  (split list)
+        {                   depth 3  (one info object)  <- spans kept here
+          "annotations": {  depth 4  (project name -> annotation file)
+          ...
+
+The scan checks bracket balance and quote pairing only; a malformed info object is reported
+(``FormatError``) when that info is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zod.constants import BLACKLISTED, TRAIN, VAL, AnnotationProject
+from zod.errors import FormatError, MissingFileError
+
+if TYPE_CHECKING:
+    from zod.info import Information
+
+CACHE_VERSION = 1
+_QUOTE, _BACKSLASH = 0x22, 0x5C
+_OPEN_BRACE, _OPEN_BRACKET = 0x7B, 0x5B
+
+# Bit i of a project mask <=> PROJECTS[i] is annotated.
+PROJECTS: tuple[AnnotationProject, ...] = tuple(AnnotationProject)
+_PROJECT_BIT = {p: 1 << i for i, p in enumerate(PROJECTS)}
+
+
+def snake_case(key: str) -> str:
+    """``keyframeTime`` -> ``keyframe_time`` (snake_case keys pass through unchanged)."""
+    if key.islower() or not any(c.isupper() for c in key):
+        return key
+    out = []
+    for i, c in enumerate(key):
+        if c.isupper():
+            if i and key[i - 1] != "_":
+                out.append("_")
+            out.append(c.lower())
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def camel_case(key: str) -> str:
+    """``keyframe_time`` -> ``keyframeTime``."""
+    head, *rest = key.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+# Project names as keys of ``annotations`` in either key case.
+_PROJECT_KEY_BIT = {}
+for _p in PROJECTS:
+    _PROJECT_KEY_BIT[_p.value.encode()] = _PROJECT_BIT[_p]
+    _PROJECT_KEY_BIT[camel_case(_p.value).encode()] = _PROJECT_BIT[_p]
+
+
+class OldIndexFileError(MissingFileError):
+    """The index file is missing but an old, underscore-named one (zod < 0.2) is present."""
+
+    def __init__(self, path: str | os.PathLike[str], old_path: str | os.PathLike[str]) -> None:
+        super().__init__(path, "index file", "zod download --infos")
+        self.old_path = str(old_path)
+        self.args = (
+            f"index file {self.path} is not on disk, but {self.old_path} is: that is the old "
+            "underscore-named index of devkit releases before 0.2, whose format this devkit does "
+            "not read. Download the current index files with `zod download --infos` (they are "
+            f"named {Path(self.path).name}) or read the old files with zod<0.2.",
+        )
+
+
+def index_file_path(
+    dataset_root: str | os.PathLike[str], file_name: str, what: str = "index file"
+) -> Path:
+    """Path of an index file that must exist; explains an old underscore name if one is found."""
+    path = Path(dataset_root) / file_name
+    if path.is_file():
+        return path
+    old = path.with_name(file_name.replace("-", "_"))
+    if old.is_file():
+        raise OldIndexFileError(path, old)
+    raise MissingFileError(path, what, "zod download --infos (or the mini archive)")
+
+
+# ----------------------------------------------------------------------------------------------
+# The scan
+
+
+@dataclass
+class IndexArrays:
+    """Per-info arrays of one index file, in file order (n infos)."""
+
+    starts: np.ndarray  # (n,) int64, byte offset of the info's '{'
+    ends: np.ndarray  # (n,) int64, byte offset one past the info's '}'
+    ids: np.ndarray  # (n,) str, six-digit zero-padded ids
+    split_codes: np.ndarray  # (n,) int16, index into split_names
+    project_masks: np.ndarray  # (n,) uint8, bit i <=> PROJECTS[i] annotated
+    split_names: tuple[str, ...]
+
+
+_CHUNK = 1 << 20
+_KEYS = (b"id", b"annotations", *_PROJECT_KEY_BIT)
+_KEY_LENGTHS = {len(k) for k in _KEYS}
+# (length, first byte) of the keys the scan looks for: a cheap filter of all strings
+_KEY_CODE_OK = np.zeros((max(_KEY_LENGTHS) + 2) * 256, dtype=bool)
+for _k in _KEYS:
+    _KEY_CODE_OK[len(_k) * 256 + _k[0]] = True
+
+
+def _chunked_scan(data: np.ndarray, escapes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the bytes, 1 MiB at a time (stays in cache, no file-sized temporaries).
+
+    Returns the brackets outside strings (positions, bytes) and the strings whose length is
+    one of ``_KEY_LENGTHS`` (opening and closing quote positions). Quote parity and a string
+    left open are carried from chunk to chunk.
+    """
+    max_len = max(_KEY_LENGTHS)
+    folded = np.empty(_CHUNK, dtype=np.uint8)
+    mask = np.empty(_CHUNK, dtype=bool)
+    other = np.empty(_CHUNK, dtype=bool)
+    struct_parts, char_parts, open_parts, close_parts = [], [], [], []
+    parity, pending_open = 0, -1
+    for start in range(0, data.size, _CHUNK):
+        chunk = data[start : start + _CHUNK]
+        n = chunk.size
+        np.bitwise_or(chunk, 0x20, out=folded[:n])  # '[' -> '{' and ']' -> '}'
+        np.equal(folded[:n], 0x7B, out=mask[:n])
+        np.equal(folded[:n], 0x7D, out=other[:n])
+        mask[:n] |= other[:n]
+        np.equal(chunk, _QUOTE, out=other[:n])
+        mask[:n] |= other[:n]
+        local = np.flatnonzero(mask[:n])
+        chars = chunk[local]
+        is_quote = chars == _QUOTE
+        if escapes and is_quote.any():
+            for k in np.flatnonzero(is_quote).tolist():
+                p, run = start + int(local[k]) - 1, 0
+                while p >= 0 and data[p] == _BACKSLASH:
+                    run += 1
+                    p -= 1
+                if run % 2:
+                    is_quote[k] = False
+            keep = is_quote | (chars != _QUOTE)
+            local, chars, is_quote = local[keep], chars[keep], is_quote[keep]
+        before = np.cumsum(is_quote, dtype=np.int32)
+        before -= is_quote
+        outside = ~is_quote & ((before + parity) % 2 == 0)
+        struct_parts.append(local[outside] + start)
+        char_parts.append(chars[outside])
+        quotes = local[is_quote]
+        quotes += start
+        if parity and quotes.size:
+            quotes = np.concatenate(([pending_open], quotes))
+        elif parity:
+            continue
+        parity = quotes.size % 2
+        if parity:
+            pending_open = int(quotes[-1])
+            quotes = quotes[:-1]
+        opens, closes = quotes[0::2], quotes[1::2]
+        length = np.minimum(closes - opens - 1, max_len + 1)
+        short = _KEY_CODE_OK[length * 256 + data[np.minimum(opens + 1, data.size - 1)]]
+        open_parts.append(opens[short])
+        close_parts.append(closes[short])
+    if parity:
+        raise FormatError(None, "unbalanced quotes")
+    cat = lambda parts, dtype: np.concatenate(parts) if parts else np.empty(0, dtype)  # noqa: E731
+    return (cat(struct_parts, np.int64), cat(char_parts, np.uint8),
+            cat(open_parts, np.int64), cat(close_parts, np.int64))
+
+
+def _has_backslash(buffer: Any) -> bool:
+    """Whether the buffer holds any backslash (memchr speed)."""
+    return (buffer.find(b"\\") if hasattr(buffer, "find") else bytes(buffer).find(b"\\")) >= 0
+
+
+def _next_byte_after_blanks(data: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First non-blank byte at or after each position, and where it is."""
+    pos = np.minimum(after.astype(np.int64), data.size - 1)
+    byte = data[pos]
+    for _ in range(16):  # compact or indented JSON: a few blanks at most
+        blank = (byte == 0x20) | (byte == 0x0A) | (byte == 0x0D) | (byte == 0x09)
+        if not blank.any():
+            break
+        pos[blank] = np.minimum(pos[blank] + 1, data.size - 1)
+        byte = data[pos]
+    return byte, pos
+
+
+@dataclass
+class _Scan:
+    """Intermediate arrays of one scan (positions are byte offsets)."""
+
+    data: np.ndarray
+    s_open: np.ndarray  # opening quote of the short strings (lengths in _KEY_LENGTHS)
+    s_close: np.ndarray  # their closing quote
+    struct: np.ndarray  # brackets outside strings
+    chars: np.ndarray  # their bytes
+    depth_after: np.ndarray  # nesting depth after each bracket
+
+    def depth_at(self, positions: np.ndarray) -> np.ndarray:
+        j = np.searchsorted(self.struct, positions)
+        return np.where(j > 0, self.depth_after[np.maximum(j - 1, 0)], 0)
+
+    def keys(self, text: bytes, depth: int) -> np.ndarray:
+        """Closing-quote positions of the keys ``"text":`` at nesting ``depth``."""
+        first = self.s_open[self.s_close - self.s_open - 1 == len(text)] + 1
+        for offset, byte in enumerate(text):
+            first = first[self.data[first + offset] == byte]
+        close = first + len(text)
+        close = close[self.depth_at(close) == depth]
+        byte, _ = _next_byte_after_blanks(self.data, close + 1)
+        return close[byte == 0x3A]
+
+    def value_start(self, key_close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first byte of each key's value and its position."""
+        _, colon = _next_byte_after_blanks(self.data, key_close + 1)
+        return _next_byte_after_blanks(self.data, colon + 1)
+
+    def object_value(self, key_close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For keys: which have an object value, and that object's first and last byte."""
+        byte, at = self.value_start(key_close)
+        ok = byte == _OPEN_BRACE
+        j = np.searchsorted(self.struct, at[ok])
+        level = self.depth_after[j] - 1  # the depth after the matching '}'
+        ends = np.empty(j.size, dtype=np.int64)
+        for d in np.unique(level).tolist():  # few distinct depths
+            closing = np.flatnonzero(self.depth_after == d)
+            sel = level == d
+            ends[sel] = self.struct[closing[np.searchsorted(closing, j[sel])]]
+        return ok, at[ok], ends
+
+
+def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[str] | None = None) -> IndexArrays:
+    """Locate the info objects of an index file held in ``buffer`` (see the module docstring)."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    try:
+        struct, chars, s_open, s_close = _chunked_scan(data, _has_backslash(buffer))
+    except FormatError:
+        raise FormatError(path, _json_problem(buffer, "unbalanced quotes")) from None
+    is_open = (chars == _OPEN_BRACE) | (chars == _OPEN_BRACKET)
+    depth_after = np.cumsum(np.where(is_open, 1, -1).astype(np.int8), dtype=np.int32)
+    if (struct.size == 0 or chars[0] != _OPEN_BRACE or depth_after[-1] != 0
+            or (depth_after[:-1] <= 0).any()):
+        raise FormatError(path, _json_problem(buffer, "not a JSON object of split lists"))
+    scan = _Scan(data, s_open, s_close, struct, chars, depth_after)
+
+    is_brace = (chars == _OPEN_BRACE) | (chars == 0x7D)
+    starts = struct[is_open & is_brace & (depth_after == 3)]
+    ends = struct[~is_open & is_brace & (depth_after == 2)] + 1
+    if starts.size != ends.size:
+        raise FormatError(path, _json_problem(buffer, "info objects are not balanced"))
+
+    # split lists: '[' at depth 2; the key is the string before the ':' before the bracket
+    list_pos = struct[is_open & ~is_brace & (depth_after == 2)]
+    list_end = struct[~is_open & ~is_brace & (depth_after == 1)]
+    split_names: list[str] = []
+    list_codes = np.empty(list_pos.size, dtype=np.int16)
+    for k, p in enumerate(list_pos.tolist()):
+        head = bytes(buffer[max(0, p - 200) : p])
+        m = re.search(rb'"([^"]*)"\s*:\s*$', head)
+        name = m.group(1).decode() if m else "?"
+        if name not in split_names:
+            split_names.append(name)
+        list_codes[k] = split_names.index(name)
+    which_list = np.searchsorted(list_pos, starts) - 1
+    if starts.size and ((which_list < 0).any() or (starts > list_end[np.maximum(which_list, 0)]).any()):
+        raise FormatError(path, "info objects found outside the split lists")
+    split_codes = list_codes[which_list] if starts.size else np.empty(0, dtype=np.int16)
+
+    ids = _scan_ids(scan, buffer, path, starts)
+    masks = _scan_projects(scan, starts)
+    return IndexArrays(starts, ends, ids, split_codes, masks, tuple(split_names))
+
+
+def _scan_ids(scan: _Scan, buffer: Any, path: Any, starts: np.ndarray) -> np.ndarray:
+    """The ``id`` of every info: the string (or number) after its depth-3 key ``"id"``."""
+    keys = scan.keys(b"id", 3)
+    owner = np.searchsorted(starts, keys) - 1
+    ids = np.full(starts.size, "", dtype="<U6")
+    byte, at = scan.value_start(keys)
+    digits = scan.data[np.minimum(at[:, None] + np.arange(1, 8), scan.data.size - 1)]
+    six = (byte == _QUOTE) & (digits[:, 6] == _QUOTE) & ((digits[:, :6] >= 0x30) & (digits[:, :6] <= 0x39)).all(axis=1)
+    if six.any():
+        ids[owner[six]] = np.ascontiguousarray(digits[six, :6]).view("S6").ravel().astype("<U6")
+    rest = np.flatnonzero(~six)
+    if rest.size:  # numeric ids or other widths: parse those one by one
+        values = []
+        for k in rest.tolist():
+            m = re.compile(rb'"?([0-9]+)').match(bytes(buffer[int(at[k]) : int(at[k]) + 64]))
+            if m is None:
+                raise FormatError(path, f"info object at byte {int(starts[owner[k]])} has an invalid id")
+            values.append(m.group(1).decode().zfill(6))
+        width = max(6, max(len(v) for v in values))
+        ids = ids.astype(f"<U{width}")
+        ids[owner[rest]] = values
+    missing = np.flatnonzero(ids == "")
+    if missing.size:
+        raise FormatError(path, f"info object at byte {int(starts[missing[0]])} has no \"id\" key")
+    return ids
+
+
+def _scan_projects(scan: _Scan, starts: np.ndarray) -> np.ndarray:
+    """Bitmask of the projects listed (with an object value) under each info's ``annotations``."""
+    masks = np.zeros(starts.size, dtype=np.uint8)
+    _, anno_start, anno_end = scan.object_value(scan.keys(b"annotations", 3))
+    if anno_start.size == 0:
+        return masks
+    for key, bit in _PROJECT_KEY_BIT.items():
+        k = scan.keys(key, 4)
+        has_obj, _, _ = scan.object_value(k)
+        at = k[has_obj]
+        span = np.searchsorted(anno_start, at) - 1
+        inside = (span >= 0) & (at < anno_end[np.maximum(span, 0)])
+        masks[np.searchsorted(starts, at[inside]) - 1] |= bit
+    return masks
+
+
+def _json_problem(buffer: Any, fallback: str) -> str:
+    """Describe why a buffer is not valid JSON (json's own message with line and column)."""
+    try:
+        json.loads(bytes(buffer))
+    except json.JSONDecodeError as err:
+        return f"malformed JSON: {err}"
+    except (UnicodeDecodeError, ValueError) as err:
+        return f"malformed JSON: {err}"
+    return fallback
+
+
+# ----------------------------------------------------------------------------------------------
+# The cache
+
+
+def cache_dir() -> Path:
+    """Where index caches live: ``$ZOD_CACHE_DIR``, else ``$XDG_CACHE_HOME/zod-devkit``, else ``~/.cache/zod-devkit``."""
+    env = os.environ.get("ZOD_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "zod-devkit"
+
+
+def _file_key(path: Path, buffer: Any) -> str:
+    """Size + mtime + a hash of the first and last 64 KiB: changes whenever the file does."""
+    stat = path.stat()
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{CACHE_VERSION}:{stat.st_size}:{stat.st_mtime_ns}:".encode())
+    digest.update(buffer[:65536])
+    digest.update(buffer[-65536:])
+    return digest.hexdigest()
+
+
+def _cache_path(path: Path) -> Path:
+    name = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:20]
+    return cache_dir() / f"index-{name}.npz"
+
+
+def _load_cache(cache: Path, key: str) -> IndexArrays | None:
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["key"]) != key:
+                return None
+            return IndexArrays(
+                z["starts"], z["ends"], z["ids"], z["split_codes"], z["project_masks"],
+                tuple(z["split_names"].tolist()),
+            )
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _save_cache(cache: Path, key: str, arrays: IndexArrays) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f, key=np.array(key), starts=arrays.starts, ends=arrays.ends, ids=arrays.ids,
+                split_codes=arrays.split_codes, project_masks=arrays.project_masks,
+                split_names=np.array(arrays.split_names, dtype=str),
+            )
+        os.replace(tmp, cache)
+    except OSError:  # a read-only home must not stop anyone from reading the dataset
+        try:
+            os.unlink(tmp)
+        except (OSError, UnboundLocalError):
+            pass
+
+
+# ----------------------------------------------------------------------------------------------
+# The index
+
+
+class ZodIndex:
+    """A lazily parsed index file: ids, splits and project flags up front, infos on access.
+
+    ``dataset_root`` makes the infos' paths absolute (defaults to the index file's folder).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], dataset_root: str | os.PathLike[str] | None = None,
+                 use_cache: bool = True) -> None:
+        self.path = Path(path)
+        self.dataset_root = str(dataset_root if dataset_root is not None else self.path.parent)
+        if not self.path.is_file():
+            index_file_path(self.path.parent, self.path.name)
+        if self.path.stat().st_size == 0:
+            raise FormatError(self.path, "the index file is empty")
+        with open(self.path, "rb") as f:
+            self._buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        arrays = None
+        if use_cache:
+            key = _file_key(self.path, self._buffer)
+            cache = _cache_path(self.path)
+            arrays = _load_cache(cache, key)
+        if arrays is None:
+            arrays = scan_index(self._buffer, self.path)
+            if use_cache:
+                _save_cache(cache, key, arrays)
+        self._arrays = arrays
+        self.ids: list[str] = arrays.ids.tolist()
+        self._position = dict(zip(self.ids, range(len(self.ids))))
+        self._infos: dict[str, Information] = {}
+
+    # -- ids and splits --
+    def __len__(self) -> int:
+        return len(self._position)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._position
+
+    def __iter__(self) -> Iterator[str]:
+        """All ids in file order (blacklisted included)."""
+        return iter(self._position)
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return self._arrays.split_names
+
+    def _split_mask(self, split: str) -> np.ndarray:
+        if split not in self._arrays.split_names:
+            return np.zeros(len(self.ids), dtype=bool)
+        return self._arrays.split_codes == self._arrays.split_names.index(split)
+
+    def split_ids(self, split: str, project: AnnotationProject | str | None = None) -> list[str]:
+        """Ids of one split in file order, optionally only those annotated for ``project``."""
+        mask = self._split_mask(split)
+        if project is not None:
+            mask = mask & (self._arrays.project_masks & _PROJECT_BIT[AnnotationProject(project)] > 0)
+        return self._arrays.ids[mask].tolist()
+
+    def trainval_ids(self) -> list[str]:
+        """Train and val ids in file order (what iteration covers)."""
+        mask = self._split_mask(TRAIN) | self._split_mask(VAL)
+        return self._arrays.ids[mask].tolist()
+
+    def split_of(self, item_id: str) -> str:
+        return self._arrays.split_names[int(self._arrays.split_codes[self._position[item_id]])]
+
+    def projects(self, item_id: str) -> list[AnnotationProject]:
+        """Annotated projects of an item, read from the scan (no parse)."""
+        mask = int(self._arrays.project_masks[self._position[item_id]])
+        return [p for p in PROJECTS if mask & _PROJECT_BIT[p]]
+
+    def project_counts(self, ids: Iterable[str] | None = None) -> dict[AnnotationProject, int]:
+        masks = self._arrays.project_masks
+        if ids is not None:
+            masks = masks[[self._position[i] for i in ids]]
+        return {p: int(np.count_nonzero(masks & _PROJECT_BIT[p])) for p in PROJECTS}
+
+    @property
+    def blacklisted_ids(self) -> list[str]:
+        return self.split_ids(BLACKLISTED)
+
+    # -- infos --
+    def raw(self, item_id: str) -> dict[str, Any]:
+        """The info object of ``item_id`` as parsed JSON (keys as in the file)."""
+        k = self._position[item_id]
+        start, end = int(self._arrays.starts[k]), int(self._arrays.ends[k])
+        try:
+            value = json.loads(self._buffer[start:end])
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise FormatError(self.path, f"info {item_id} (bytes {start}..{end}) is malformed JSON: {err}") from None
+        if not isinstance(value, dict):
+            raise FormatError(self.path, f"info {item_id} is not a JSON object")
+        return value
+
+    def info(self, item_id: str) -> Information:
+        """The ``Information`` of ``item_id`` (parsed once, then cached)."""
+        info = self._infos.get(item_id)
+        if info is None:
+            from zod.info import Information
+
+            info = Information.from_dict(self.raw(item_id), self.dataset_root, source=self.path)
+            self._infos[item_id] = info
+        return info
+
+    def close(self) -> None:
+        self._buffer.close()

@@ -1,0 +1,273 @@
+"""``Information``: one info object of an index file (spec §2), with absolute paths.
+
+Accepts snake_case and camelCase keys, a trailing ``Z`` on times, a missing or null
+``radar_frames`` and unknown keys. For Frames, each lidar frame knows which download flag
+brings it (the core scan ``--lidar``, the n-th scan before ``--num-scans-before n`` ...), so a
+missing scan gives a specific error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from os import PathLike
+from typing import Any
+
+from zod.annotations.parser import AnnotationFile
+from zod.constants import AnnotationProject, Anonymization, Camera, Lidar, Radar
+from zod.errors import FormatError
+from zod.index import snake_case
+from zod.sensors.frames import CameraFrame, LidarFrame, RadarFrames, SensorFrame
+from zod.time import format_time, parse_time
+
+_REQUIRED = ("id", "start_time", "end_time", "keyframe_time")
+
+
+def snake_keys(obj: Any) -> Any:
+    """A copy of parsed JSON with every dict key in snake_case (camelCase keys converted)."""
+    if isinstance(obj, dict):
+        return {snake_case(k): snake_keys(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [snake_keys(v) for v in obj]
+    return obj
+
+
+def _join(root: str, path: str | None) -> str | None:
+    return None if path is None else os.path.join(root, path)
+
+
+def lidar_stream_flags(count: int) -> list[str]:
+    """Download flag of each of ``count`` Frames lidar scans (core in the middle)."""
+    core = count // 2
+    flags = []
+    for i in range(count):
+        if i < core:
+            flags.append(f"--num-scans-before {core - i}")
+        elif i > core:
+            flags.append(f"--num-scans-after {i - core}")
+        else:
+            flags.append("--lidar")
+    return flags
+
+
+@dataclass
+class Information:
+    """Paths and times of one frame, sequence or drive (paths absolute once loaded)."""
+
+    id: str
+    start_time: datetime
+    end_time: datetime
+    keyframe_time: datetime
+
+    calibration_path: str
+    ego_motion_path: str
+    metadata_path: str
+    oxts_path: str
+    vehicle_data_path: str | None
+
+    annotations: dict[AnnotationProject, AnnotationFile]
+    camera_frames: dict[str, list[CameraFrame]]  # key "<camera>_<anonymization>", e.g. front_blur
+    lidar_frames: dict[Lidar, list[LidarFrame]]
+    radar_frames: dict[Radar, list[RadarFrames]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], dataset_root: str | PathLike[str] | None = None,
+                  source: str | PathLike[str] | None = None) -> Information:
+        """Build from a parsed info object; ``dataset_root`` makes the paths absolute.
+
+        ``source`` (the index file) only serves error messages.
+        """
+        if not isinstance(data, dict):
+            raise FormatError(source, f"an info must be a JSON object, got {type(data).__name__}")
+        d = snake_keys(data)
+        missing = [k for k in _REQUIRED if k not in d]
+        if missing:
+            raise FormatError(source, f"info {d.get('id', '?')} lacks key(s) {', '.join(missing)}")
+        root = os.fspath(dataset_root) if dataset_root is not None else ""
+        item_id = str(d["id"]).zfill(6)
+        is_frame = d.get("vehicle_data_path") is None
+        try:
+            annotations: dict[AnnotationProject, AnnotationFile] = {}
+            for key, entry in (d.get("annotations") or {}).items():
+                if entry is None:
+                    continue
+                try:
+                    project = AnnotationProject(entry.get("project", key))
+                except ValueError:
+                    continue  # a project this devkit does not know: ignored (liberal reader)
+                annotations[project] = AnnotationFile(_join(root, entry["filepath"]), project)
+
+            camera_frames: dict[str, list[CameraFrame]] = {}
+            for key, frames in (d.get("camera_frames") or {}).items():
+                anonymization = key.rsplit("_", 1)[-1]
+                camera_frames[key] = [
+                    CameraFrame(_join(root, f["filepath"]), parse_time(f["time"]),
+                                height=int(f.get("height", 2168)), width=int(f.get("width", 3848)),
+                                stream=f"--images --{anonymization}")
+                    for f in frames or []
+                ]
+
+            lidar_frames: dict[Lidar, list[LidarFrame]] = {}
+            for key, frames in (d.get("lidar_frames") or {}).items():
+                frames = frames or []
+                flags = lidar_stream_flags(len(frames)) if is_frame else ["--lidar"] * len(frames)
+                lidar_frames[Lidar(key)] = [
+                    LidarFrame(_join(root, f["filepath"]), parse_time(f["time"]),
+                               bool(f.get("is_compensated", False)), stream=flag)
+                    for f, flag in zip(frames, flags)
+                ]
+
+            radar_frames = None
+            if d.get("radar_frames"):
+                radar_frames = {}
+                for key, frames in d["radar_frames"].items():
+                    if isinstance(frames, dict):
+                        frames = [frames]
+                    radar_frames[Radar(key)] = [
+                        RadarFrames(_join(root, f["filepath"]), parse_time(f["time"])) for f in frames or []
+                    ]
+
+            known = {f for f in cls.__dataclass_fields__}
+            return cls(
+                id=item_id,
+                start_time=parse_time(d["start_time"]),
+                end_time=parse_time(d["end_time"]),
+                keyframe_time=parse_time(d["keyframe_time"]),
+                calibration_path=_join(root, d.get("calibration_path")),
+                ego_motion_path=_join(root, d.get("ego_motion_path")),
+                metadata_path=_join(root, d.get("metadata_path")),
+                oxts_path=_join(root, d.get("oxts_path")),
+                vehicle_data_path=_join(root, d.get("vehicle_data_path")),
+                annotations=annotations,
+                camera_frames=camera_frames,
+                lidar_frames=lidar_frames,
+                radar_frames=radar_frames,
+                extra={k: v for k, v in d.items() if k not in known},
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
+            if isinstance(err, FormatError):
+                raise FormatError(source, f"info {item_id}: {err.problem}") from None
+            raise FormatError(source, f"info {item_id} is malformed ({type(err).__name__}: {err})") from None
+
+    def to_dict(self, dataset_root: str | PathLike[str] | None = None) -> dict[str, Any]:
+        """The snake_case info object (paths relative to ``dataset_root`` when given)."""
+        rel = (lambda p: p if p is None or dataset_root is None else os.path.relpath(p, dataset_root))
+        out: dict[str, Any] = {
+            "id": self.id,
+            "start_time": format_time(self.start_time),
+            "end_time": format_time(self.end_time),
+            "keyframe_time": format_time(self.keyframe_time),
+            "calibration_path": rel(self.calibration_path),
+            "ego_motion_path": rel(self.ego_motion_path),
+            "metadata_path": rel(self.metadata_path),
+            "oxts_path": rel(self.oxts_path),
+            "vehicle_data_path": rel(self.vehicle_data_path),
+            "annotations": {p.value: {"filepath": rel(a.filepath), "project": p.value}
+                            for p, a in self.annotations.items()},
+            "camera_frames": {k: [{"filepath": rel(f.filepath), "time": format_time(f.time),
+                                   "height": f.height, "width": f.width} for f in v]
+                              for k, v in self.camera_frames.items()},
+            "lidar_frames": {k.value: [{"filepath": rel(f.filepath), "time": format_time(f.time),
+                                        "is_compensated": f.is_compensated} for f in v]
+                             for k, v in self.lidar_frames.items()},
+        }
+        if self.radar_frames is not None:
+            out["radar_frames"] = {k.value: [{"filepath": rel(f.filepath), "time": format_time(f.time)}
+                                             for f in v] for k, v in self.radar_frames.items()}
+        return out
+
+    def convert_paths_to_absolute(self, root_path: str) -> None:
+        """Prefix every path with ``root_path`` (reference API; ``from_dict`` already does it)."""
+        join = lambda p: None if p is None else os.path.join(root_path, p)  # noqa: E731
+        self.calibration_path = join(self.calibration_path)
+        self.ego_motion_path = join(self.ego_motion_path)
+        self.metadata_path = join(self.metadata_path)
+        self.oxts_path = join(self.oxts_path)
+        self.vehicle_data_path = join(self.vehicle_data_path)
+        for annotation in self.annotations.values():
+            annotation.filepath = join(annotation.filepath)
+        for frame in self.all_frames:
+            frame.filepath = join(frame.filepath)
+        for frames in (self.radar_frames or {}).values():
+            for radar in frames:
+                radar.filepath = join(radar.filepath)
+
+    # ---------------------------------------------------------------------------------------
+    @property
+    def all_frames(self) -> Iterator[SensorFrame]:
+        """Every lidar then camera frame."""
+        for frames in self.lidar_frames.values():
+            yield from frames
+        for frames in self.camera_frames.values():
+            yield from frames
+
+    @property
+    def keyframe_time_s(self) -> float:
+        """Keyframe time as float epoch seconds."""
+        return self.keyframe_time.timestamp()
+
+    def _camera_list(self, anonymization: Anonymization, camera: Camera) -> list[CameraFrame]:
+        name = f"{Camera(camera).value}_{Anonymization(anonymization).value}"
+        frames = self.camera_frames.get(name)
+        if not frames:
+            have = ", ".join(sorted(self.camera_frames)) or "none"
+            raise KeyError(f"{self.id} has no camera frames {name!r} (it has: {have})")
+        return frames
+
+    def _lidar_list(self, lidar: Lidar) -> list[LidarFrame]:
+        frames = self.lidar_frames.get(Lidar(lidar))
+        if not frames:
+            raise KeyError(f"{self.id} has no lidar frames for {Lidar(lidar).value!r}")
+        return frames
+
+    @staticmethod
+    def _nearest(frames: list[Any], time: datetime) -> Any:
+        time = parse_time(time)
+        return min(frames, key=lambda f: abs(f.time - time))
+
+    def get_camera_lidar_map(self, anonymization: Anonymization = Anonymization.BLUR,
+                             camera: Camera = Camera.FRONT, lidar: Lidar = Lidar.VELODYNE,
+                             ) -> Iterator[tuple[CameraFrame, LidarFrame]]:
+        """Each camera frame with the lidar frame nearest in time."""
+        lidar_frames = self._lidar_list(lidar)
+        for camera_frame in self._camera_list(anonymization, camera):
+            yield camera_frame, self._nearest(lidar_frames, camera_frame.time)
+
+    def get_key_camera_frame(self, anonymization: Anonymization = Anonymization.BLUR,
+                             camera: Camera = Camera.FRONT) -> CameraFrame:
+        """The camera frame nearest the keyframe time (the only one for Frames)."""
+        frames = self._camera_list(anonymization, camera)
+        return frames[0] if len(frames) == 1 else self._nearest(frames, self.keyframe_time)
+
+    def get_key_lidar_frame(self, lidar: Lidar = Lidar.VELODYNE) -> LidarFrame:
+        """The lidar frame nearest the keyframe time."""
+        return self.get_lidar_frame(self.keyframe_time, lidar)
+
+    def get_camera_frame(self, time: datetime, anonymization: Anonymization = Anonymization.BLUR,
+                         camera: Camera = Camera.FRONT) -> CameraFrame:
+        """The camera frame nearest ``time``."""
+        return self._nearest(self._camera_list(anonymization, camera), time)
+
+    def get_lidar_frame(self, time: datetime, lidar: Lidar = Lidar.VELODYNE) -> LidarFrame:
+        """The lidar frame nearest ``time``."""
+        return self._nearest(self._lidar_list(lidar), time)
+
+    def get_camera_frames(self, anonymization: Anonymization = Anonymization.BLUR,
+                          camera: Camera = Camera.FRONT) -> list[CameraFrame]:
+        return self._camera_list(anonymization, camera)
+
+    def get_lidar_frames(self, lidar: Lidar = Lidar.VELODYNE) -> list[LidarFrame]:
+        return self._lidar_list(lidar)
+
+    def get_radar_frames(self, radar: Radar = Radar.FRONT) -> list[RadarFrames]:
+        """The radar files of a sequence or drive (newer releases only)."""
+        if not self.radar_frames:
+            raise ValueError(
+                f"{self.id} has no radar frames: radar exists for ZOD Sequences and Drives only, in "
+                "the newer releases; download the current index with `zod download --infos --radar`."
+            )
+        return self.radar_frames[Radar(radar)]

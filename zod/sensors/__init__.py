@@ -1,0 +1,9 @@
+"""Sensor frames (file + time) and sensor data (lidar, radar, camera images)."""
+
+from __future__ import annotations
+
+from zod.sensors.frames import CameraFrame, LidarFrame, RadarFrames, SensorFrame
+from zod.sensors.lidar import EGO_RETURNS_BOX, LidarData
+from zod.sensors.radar import RadarData
+
+__all__ = ["SensorFrame", "CameraFrame", "LidarFrame", "RadarFrames", "LidarData", "RadarData", "EGO_RETURNS_BOX"]

@@ -1,0 +1,170 @@
+"""Lidar scans (spec §7): ``LidarData`` read from and written to the structured ``.npy`` files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from os import PathLike
+from typing import Any
+
+import numpy as np
+
+from zod.errors import FormatError, MissingFileError
+from zod.time import time_from_filename
+
+# Returns from the ego vehicle itself fall inside this box (lidar frame, metres), spec §7:
+# row 0 = (x, y, z) minimum, row 1 = maximum; bounds are exclusive as in the reference.
+EGO_RETURNS_BOX = np.array([[-1.5, -3.0, -1.5], [1.5, 3.0, 0.5]])
+
+# The on-disk record (spec §7), also what ``to_npy`` writes.
+LIDAR_DTYPE = np.dtype([
+    ("x", np.float32), ("y", np.float32), ("z", np.float32),
+    ("timestamp", np.int64), ("intensity", np.uint8), ("diode_index", np.uint8),
+])
+
+
+def load_structured_npy(path: str | PathLike[str], fields: dict[str, str], what: str,
+                        stream: str | None) -> np.ndarray:
+    """``np.load`` a structured array, checking that it is complete and has the ``fields``.
+
+    ``fields`` maps a field name to its numpy kind letters ("f" float, "iu" integer, ...).
+    Missing file -> ``MissingFileError(path, what, stream)``; truncated, not ``.npy``, not
+    structured, a field missing or of the wrong kind -> ``FormatError``.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingFileError(path, what, stream)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise FormatError(path, f"not a complete .npy file ({err})") from None
+    if not isinstance(data, np.ndarray) or data.dtype.names is None or data.ndim != 1:
+        raise FormatError(path, f"expected a 1-D structured array with fields {list(fields)}, got "
+                                f"dtype {getattr(data, 'dtype', '?')} shape {getattr(data, 'shape', '?')}")
+    missing = [f for f in fields if f not in data.dtype.names]
+    if missing:
+        raise FormatError(path, f"missing field(s) {missing} (has {list(data.dtype.names)})")
+    wrong = [f"{f}: {data.dtype[f]}" for f, kinds in fields.items() if data.dtype[f].kind not in kinds]
+    if wrong:
+        raise FormatError(path, f"field(s) of the wrong dtype: {', '.join(wrong)}")
+    return data
+
+
+@dataclass
+class LidarData:
+    """One or more lidar scans as flat arrays (N points)."""
+
+    points: np.ndarray  # (N, 3) float32, metres, lidar frame (or what transform() made it)
+    timestamps: np.ndarray  # (N,) float64, epoch seconds of each point
+    intensity: np.ndarray  # (N,) uint8
+    diode_idx: np.ndarray  # (N,) uint8
+    core_timestamp: float  # epoch seconds of the scan (file-name time when read)
+
+    @property
+    def num_points(self) -> int:
+        return int(self.points.shape[0])
+
+    def copy(self) -> LidarData:
+        return LidarData(self.points.copy(), self.timestamps.copy(), self.intensity.copy(),
+                         self.diode_idx.copy(), self.core_timestamp)
+
+    @classmethod
+    def empty(cls) -> LidarData:
+        return cls(np.empty((0, 3), np.float32), np.empty(0, np.float64), np.empty(0, np.uint8),
+                   np.empty(0, np.uint8), 0.0)
+
+    @classmethod
+    def from_npy(cls, path: str | PathLike[str], remove_ego_lidar_returns: bool = True,
+                 stream: str | None = "--lidar") -> LidarData:
+        """Read a scan; drops the ego-vehicle returns (box ``EGO_RETURNS_BOX``) unless told not to.
+
+        Point times are ``file-name time + timestamp / 1e6`` (spec §7). ``stream`` names the
+        download flag of the file in the error raised if it is missing.
+        """
+        data = load_structured_npy(path, {"x": "f", "y": "f", "z": "f", "timestamp": "iu",
+                                          "intensity": "iu", "diode_index": "iu"}, "lidar scan", stream)
+        core_timestamp = time_from_filename(path).timestamp()
+        points = np.empty((data.shape[0], 3), dtype=np.float32)
+        points[:, 0] = data["x"]
+        points[:, 1] = data["y"]
+        points[:, 2] = data["z"]
+        timestamp_us = data["timestamp"]
+        intensity, diode = data["intensity"], data["diode_index"]
+        if remove_ego_lidar_returns:
+            lo, hi = EGO_RETURNS_BOX
+            inside = (points[:, 0] > lo[0]) & (points[:, 0] < hi[0])
+            inside &= (points[:, 1] > lo[1]) & (points[:, 1] < hi[1])
+            inside &= (points[:, 2] > lo[2]) & (points[:, 2] < hi[2])
+            if inside.any():
+                keep = ~inside
+                points, timestamp_us = points[keep], timestamp_us[keep]
+                intensity, diode = intensity[keep], diode[keep]
+        return cls(
+            points=points,
+            timestamps=core_timestamp + timestamp_us / 1e6,
+            intensity=np.ascontiguousarray(intensity, dtype=np.uint8),
+            diode_idx=np.ascontiguousarray(diode, dtype=np.uint8),
+            core_timestamp=core_timestamp,
+        )
+
+    def to_npy(self, path: str | PathLike[str]) -> None:
+        """Write in the on-disk format (``timestamp`` relative to ``core_timestamp``, in µs).
+
+        Written to a temporary file, then renamed into place.
+        """
+        data = np.empty(len(self.points), dtype=LIDAR_DTYPE)
+        data["x"], data["y"], data["z"] = self.points[:, 0], self.points[:, 1], self.points[:, 2]
+        data["timestamp"] = np.round((self.timestamps - self.core_timestamp) * 1e6)
+        data["intensity"] = self.intensity
+        data["diode_index"] = self.diode_idx
+        path = os.fspath(path)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, data)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def transform(self, pose: Any) -> None:
+        """Apply a rigid transform in place: a (4, 4) matrix, a ``Pose``, or (N, 4, 4) per point.
+
+        Computed in float64; ``points`` keeps its dtype.
+        """
+        matrix = np.asarray(getattr(pose, "transform", pose), dtype=np.float64)
+        points = self.points.astype(np.float64)
+        if matrix.ndim == 2:
+            out = points @ matrix[:3, :3].T + matrix[:3, 3]
+        else:  # one transform per point
+            out = np.einsum("nij,nj->ni", matrix[..., :3, :3], points) + matrix[..., :3, 3]
+        self.points = out.astype(self.points.dtype, copy=False)
+
+    def extend(self, *other: LidarData) -> None:
+        """Append other scans; the core time becomes the point-count weighted mean (reference)."""
+        counts = [len(self.timestamps)] + [len(o.timestamps) for o in other]
+        total = sum(counts)
+        cores = [self.core_timestamp] + [o.core_timestamp for o in other]
+        self.points = np.vstack((self.points, *(o.points for o in other)))
+        self.timestamps = np.hstack((self.timestamps, *(o.timestamps for o in other)))
+        self.intensity = np.hstack((self.intensity, *(o.intensity for o in other)))
+        self.diode_idx = np.hstack((self.diode_idx, *(o.diode_idx for o in other)))
+        if total:
+            self.core_timestamp = sum(c * n for c, n in zip(cores, counts)) / total
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LidarData):
+            return NotImplemented
+        if self.points.shape != other.points.shape or len(self.timestamps) != len(other.timestamps):
+            return False
+        return bool(
+            np.allclose(self.points, other.points)
+            and np.allclose(self.timestamps, other.timestamps)
+            and np.allclose(self.intensity, other.intensity)
+            and np.allclose(self.diode_idx, other.diode_idx)
+            and np.isclose(self.core_timestamp, other.core_timestamp)
+        )
+
+    __hash__ = None  # type: ignore[assignment]

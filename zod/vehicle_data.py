@@ -1,0 +1,165 @@
+"""``vehicle_data.hdf5`` of sequences and drives (spec §10): three groups of per-sample series.
+
+Field names are the reference devkit's (including its spellings ``picth_rate`` and
+``timstamp``, kept as aliases of ``pitch_rate`` and ``timestamp``). Timestamps are epoch
+nanoseconds; ``time_s`` converts them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from os import PathLike
+
+import h5py
+import numpy as np
+
+from zod.errors import FormatError, MissingFileError
+
+
+def _open(path: str | PathLike[str]) -> h5py.File:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingFileError(path, "vehicle data", "--vehicle-data")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise FormatError(path, f"not a readable HDF5 file ({err})") from None
+
+
+def _read(file: h5py.File, group: str, fields: dict[str, str]) -> dict[str, np.ndarray]:
+    if group not in file:
+        raise FormatError(file.filename, f"missing group {group!r}")
+    out = {}
+    for name, key in fields.items():
+        full = f"{group}/{key}"
+        if full not in file:
+            raise FormatError(file.filename, f"missing dataset {full!r}")
+        out[name] = file[full][()]
+    return out
+
+
+class _TimeMixin:
+    timestamp: np.ndarray
+
+    @property
+    def time_s(self) -> np.ndarray:
+        """(N,) float64 epoch seconds of the samples."""
+        return np.asarray(self.timestamp, dtype=np.float64) / 1e9
+
+
+@dataclass
+class EgoVehicleData(_TimeMixin):
+    roll_rate: np.ndarray  # (N,) rad/s
+    pitch_rate: np.ndarray  # (N,) rad/s
+    lat_vel: np.ndarray  # (N,) m/s
+    lon_vel: np.ndarray  # (N,) m/s
+    lat_acc: np.ndarray  # (N,) m/s^2
+    lon_acc: np.ndarray  # (N,) m/s^2
+    body_height: np.ndarray  # (N,) m
+    body_pitch: np.ndarray  # (N,) rad
+    timestamp: np.ndarray  # (N,) epoch ns
+
+    FIELDS = {
+        "roll_rate": "roll_rate_data/angle_rate/radians_per_second/value",
+        "pitch_rate": "pitch_rate_data/angle_rate/radians_per_second/value",
+        "lat_vel": "lat_vel_data/velocity/meters_per_second/value",
+        "lon_vel": "lon_vel_data/velocity/meters_per_second/value",
+        "lat_acc": "lat_acc_data/acceleration/meters_per_second2/value",
+        "lon_acc": "lon_acc_data/acceleration/meters_per_second2/value",
+        "body_height": "body_height/body_height/meters/value",
+        "body_pitch": "body_pitch/angle/radians/value",
+        "timestamp": "timestamp/nanoseconds/value",
+    }
+
+    @property
+    def picth_rate(self) -> np.ndarray:  # the reference's spelling
+        return self.pitch_rate
+
+    @classmethod
+    def from_hdf5(cls, path: str | PathLike[str]) -> EgoVehicleData:
+        with _open(path) as f:
+            return cls(**_read(f, "ego_vehicle_data", cls.FIELDS))
+
+
+@dataclass
+class EgoVehicleControls(_TimeMixin):
+    acc_pedal: np.ndarray  # (N,) ratio 0..100
+    brake_pedal_pressed: np.ndarray  # (N,) bool
+    steering_angle: np.ndarray  # (N,) rad, counter-clockwise positive
+    steering_angle_rate: np.ndarray  # (N,) rad/s
+    steering_wheel_torque: np.ndarray  # (N,) N m
+    turn_indicator: np.ndarray  # (N,) 0 off, 1 left, 2 right
+    timestamp: np.ndarray  # (N,) epoch ns
+
+    FIELDS = {
+        "acc_pedal": "acceleration_pedal/ratio/unitless/value",
+        "brake_pedal_pressed": "brake_pedal_pressed/is_brake_pedal_pressed/unitless/value",
+        "steering_angle": "steering_wheel_angle/angle/radians/value",
+        "steering_angle_rate": "steering_wheel_angle/angle_rate/radians_per_second/value",
+        "steering_wheel_torque": "steer_wheel_torque/torque/newton_meters/value",
+        "turn_indicator": "turn_indicator_status/state",
+        "timestamp": "timestamp/nanoseconds/value",
+    }
+
+    @classmethod
+    def from_hdf5(cls, path: str | PathLike[str]) -> EgoVehicleControls:
+        with _open(path) as f:
+            return cls(**_read(f, "ego_vehicle_controls", cls.FIELDS))
+
+
+@dataclass
+class Satellite(_TimeMixin):
+    altitude: np.ndarray  # (N,) m
+    heading: np.ndarray  # (N,) degrees
+    latpos: np.ndarray  # (N,) nanodegrees
+    lonpos: np.ndarray  # (N,) nanodegrees
+    nrof_satellites: np.ndarray  # (N,) count
+    speed: np.ndarray  # (N,) m/s
+    timestamp: np.ndarray  # (N,) epoch ns
+
+    FIELDS = {
+        "altitude": "altitude/meters/value",
+        "heading": "heading/degrees/value",
+        "latpos": "latposn/nanodegrees/value",
+        "lonpos": "longposn/nanodegrees/value",
+        "nrof_satellites": "nrof_satellites/unitless/value",
+        "speed": "speed/meters_per_second/value",
+        "timestamp": "timestamp/nanoseconds/value",
+    }
+
+    @property
+    def timstamp(self) -> np.ndarray:  # the reference's spelling
+        return self.timestamp
+
+    @property
+    def lat_deg(self) -> np.ndarray:
+        return np.asarray(self.latpos, dtype=np.float64) * 1e-9
+
+    @property
+    def lon_deg(self) -> np.ndarray:
+        return np.asarray(self.lonpos, dtype=np.float64) * 1e-9
+
+    @classmethod
+    def from_hdf5(cls, path: str | PathLike[str]) -> Satellite:
+        with _open(path) as f:
+            return cls(**_read(f, "satellite", cls.FIELDS))
+
+
+@dataclass
+class VehicleData:
+    """The three groups of ``vehicle_data.hdf5``."""
+
+    ego_vehicle_data: EgoVehicleData
+    ego_vehicle_controls: EgoVehicleControls
+    satellite: Satellite
+
+    @classmethod
+    def from_hdf5(cls, path: str | PathLike[str]) -> VehicleData:
+        """Read all three groups (one open of the file)."""
+        with _open(path) as f:
+            return cls(
+                EgoVehicleData(**_read(f, "ego_vehicle_data", EgoVehicleData.FIELDS)),
+                EgoVehicleControls(**_read(f, "ego_vehicle_controls", EgoVehicleControls.FIELDS)),
+                Satellite(**_read(f, "satellite", Satellite.FIELDS)),
+            )
