@@ -47,7 +47,7 @@ def bench_decode(image_paths: list[str], repeat: int) -> dict[str, float]:
     print(f"JPEG decode of {Path(path).name}")
     print(f"  reference  PIL full res       {pil_s * 1e3:8.1f} ms")
     for scale in (1.0, 0.5, 0.25, 0.125):
-        ours_s = best_time(lambda: camera.read_image(path, scale=scale), repeat)
+        ours_s = best_time(lambda s=scale: camera.read_image(path, scale=s), repeat)
         results[f"ours_{scale}_s"] = ours_s
         shape = camera.read_image(path, scale=scale).shape
         print(f"  ours       scale {scale:<6} {shape[1]}x{shape[0]:<5} {ours_s * 1e3:8.1f} ms   "
@@ -63,7 +63,7 @@ def bench_loader(root: Path, epochs: int) -> None:
     from zod.dataset import ZodFrames
     from zod.torch import ZodFramesDataset, collate
 
-    kwargs = dict(version="full", split=None, modalities=("image", "lidar", "objects", "boxes_3d"), image_scale=0.5)
+    kwargs = {"version": "full", "split": None, "modalities": ("image", "lidar", "objects", "boxes_3d"), "image_scale": 0.5}
     dataset = ZodFramesDataset(root, **kwargs)
     n = len(dataset)
     print(f"\nDataLoader over {n} frames (image 1/2 + core scan + 2D/3D boxes), {epochs} epochs")

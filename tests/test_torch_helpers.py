@@ -6,17 +6,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from pyquaternion import Quaternion
 
-from zod.geometry.box import Box3D
 from zod.geometry.fisheye import project
 from zod.torch.datasets import (
-    boxes_to_array,
     check_scale,
     image_to_tensor,
     scale_intrinsics,
     scale_pixels,
-    transform_boxes,
 )
 
 K = np.array([[1960.0, 0.0, 1923.5, 0.0], [0.0, 1955.0, 1083.2, 0.0], [0.0, 0.0, 1.0, 0.0]])
@@ -60,25 +56,6 @@ def test_check_scale() -> None:
     assert check_scale(0.5) == 0.5 and check_scale(1 / 8) == 0.125
     with pytest.raises(ValueError, match="image_scale"):
         check_scale(0.3)
-
-
-def test_transform_boxes_agrees_with_box3d() -> None:
-    rng = np.random.default_rng(2)
-    boxes = [
-        Box3D(rng.uniform(-30, 30, 3), rng.uniform(0.5, 5, 3), Quaternion(axis=rng.normal(size=3), angle=a), "lidar")
-        for a in rng.uniform(-3, 3, 5)
-    ]
-    rows = boxes_to_array(boxes)
-    assert rows.shape == (5, 10)
-    target_from_source = np.eye(4)
-    target_from_source[:3, :3] = Quaternion(axis=[0.2, -0.3, 1.0], angle=1.1).rotation_matrix
-    target_from_source[:3, 3] = [1.0, -2.0, 0.5]
-    moved = transform_boxes(rows, target_from_source)
-    for box, row in zip(boxes, moved):
-        expected_corners = box.corners @ target_from_source[:3, :3].T + target_from_source[:3, 3]
-        got = Box3D(row[:3], row[3:6], Quaternion(row[6:10]), "ego").corners
-        np.testing.assert_allclose(got, expected_corners, atol=1e-9)
-    assert boxes_to_array([]).shape == (0, 10)
 
 
 def test_image_to_tensor_dtypes() -> None:

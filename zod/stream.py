@@ -457,7 +457,7 @@ class SensorStream:
 
     def _read_step(self, step: StreamStep) -> StreamStep:
         if "image" in self.parts and step.camera_frame is not None:
-            step.image = read_image(step.camera_frame.filepath, self.image_scale)
+            step.image = step.camera_frame.read(scale=self.image_scale)
         if "lidar" in self.parts and step.lidar_frame is not None:
             step.lidar = step.lidar_frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
         if "radar" in self.parts and isinstance(step.radar, int):
@@ -477,7 +477,7 @@ class SensorStream:
         """The matched lidar scans of consecutive steps as contiguous ``ScanBatch`` es
         (steps without a scan are skipped), read ahead on the thread pool."""
         frames = [self.lidar_frames[i] for i in self.lidar_index.tolist() if i >= 0]
-        read = lambda frame: frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)  # noqa: E731
+        read = lambda frame: frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
         for scans in Prefetcher(frames, read, batch_size, self.num_threads, prefetch_batches=1):
             yield ScanBatch.concatenate(scans)
 
@@ -488,14 +488,8 @@ def read_scans(
     """Read many lidar frames in parallel into one contiguous ``ScanBatch`` (in the given order)."""
     if not lidar_frames:
         return ScanBatch.empty()
-    read = lambda frame: frame.read(remove_ego_lidar_returns=remove_ego_lidar_returns)  # noqa: E731
+    read = lambda frame: frame.read(remove_ego_lidar_returns=remove_ego_lidar_returns)
     with ThreadPoolExecutor(num_threads or default_num_threads()) as pool:
         scans = list(pool.map(read, lidar_frames))
     return ScanBatch.concatenate(scans)
 
-
-def read_image(path: str, scale: float = 1.0) -> np.ndarray:
-    """RGB uint8 (H * scale, W * scale, 3) image, decoded at reduced size (``zod.sensors.camera``)."""
-    from zod.sensors import camera
-
-    return camera.read_image(path, scale=scale)

@@ -10,7 +10,15 @@ This package is the only part of the devkit that imports torch.
 
 from __future__ import annotations
 
-from zod.torch.collate import Collator, collate, collate_flat, collate_pad, flat_concat, pad_stack, unflatten
+from zod.torch.collate import (
+    Collator,
+    collate,
+    collate_flat,
+    collate_pad,
+    flat_concat,
+    pad_stack,
+    unflatten,
+)
 from zod.torch.datasets import (
     ZodFramesDataset,
     ZodSequencesDataset,

@@ -163,9 +163,8 @@ class Collator:
         ):
             dtype = torch.int64 if all(isinstance(v, int) for v in values) else torch.float64
             return {key: torch.tensor(values, dtype=dtype)}
-        if isinstance(first, Mapping):
-            if all(isinstance(v, Mapping) for v in values):
-                return {key: self._collate_dicts(values)}
+        if isinstance(first, Mapping) and all(isinstance(v, Mapping) for v in values):
+            return {key: self._collate_dicts(values)}
         return {key: list(values)}
 
 

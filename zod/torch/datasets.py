@@ -94,29 +94,14 @@ def image_to_tensor(image_hwc: np.ndarray, dtype: torch.dtype = torch.uint8, nor
     return tensor
 
 
-def boxes_to_array(boxes_3d: Sequence[Any]) -> np.ndarray:
-    """Box3D objects to (M, 10) float64 rows ``[x, y, z, L, W, H, qw, qx, qy, qz]``."""
-    if not boxes_3d:
-        return np.zeros((0, 10), dtype=np.float64)
-    centers = np.stack([b.center for b in boxes_3d])
-    sizes = np.stack([b.size for b in boxes_3d])
-    quats = np.stack([b.orientation.elements for b in boxes_3d])
-    return np.concatenate([centers, sizes, quats], axis=1)
-
-
-def transform_boxes(boxes: np.ndarray, target_from_source: np.ndarray) -> np.ndarray:
-    """Move (M, 10) box rows to another frame with a (4, 4) rigid transform (vectorized)."""
-    from zod.geometry.transforms import (
-        quaternion_multiply,
-        quaternions_from_rotation_matrices,
-    )
-
-    out = boxes.copy()
-    rotation = target_from_source[:3, :3]
-    out[:, :3] = boxes[:, :3] @ rotation.T + target_from_source[:3, 3]
-    q_rot = quaternions_from_rotation_matrices(rotation[None])[0]
-    out[:, 6:10] = quaternion_multiply(np.broadcast_to(q_rot, (len(boxes), 4)), boxes[:, 6:10])
-    return out
+def _class_name(obj: Any, class_level: str) -> str | None:
+    """The object's class or subclass (None when the reference rules cannot determine it)."""
+    if class_level == "class":
+        return obj.name
+    try:
+        return obj.subclass
+    except ValueError:
+        return None
 
 
 def _exists(path: str | None) -> bool:
@@ -343,10 +328,8 @@ class ZodFramesDataset(Dataset):
             sample["ego_from_camera"] = torch.from_numpy(calibration.get_extrinsics(Camera.FRONT).transform.astype(np.float32))
             sample["ego_from_lidar"] = torch.from_numpy(calibration.get_extrinsics(Lidar.VELODYNE).transform.astype(np.float32))
         if "image" in mods:
-            from zod.stream import read_image
-
-            path = info.get_key_camera_frame(self.anonymization).filepath
-            sample["image"] = image_to_tensor(read_image(path, scale), self.image_dtype, self.normalize)
+            image = info.get_key_camera_frame(self.anonymization).read(scale=scale)
+            sample["image"] = image_to_tensor(image, self.image_dtype, self.normalize)
         if "lidar" in mods:
             sample.update(self._load_lidar(frame, calibration, time_s))
         if mods & {"objects", "boxes_3d"}:
@@ -380,8 +363,10 @@ class ZodFramesDataset(Dataset):
         }
 
     def _load_objects(self, frame: Any, calibration: Any, with_3d: bool) -> dict[str, Any]:
+        from zod.geometry.box_set import Box3DSet
+
         objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
-        names = [obj.name if self.class_level == "class" else obj.subclass for obj in objects]
+        names = [_class_name(obj, self.class_level) for obj in objects]
         keep = [i for i, name in enumerate(names) if name in self._class_to_id]
         objects = [objects[i] for i in keep]
         class_ids = np.array([self._class_to_id[names[i]] for i in keep], dtype=np.int64)
@@ -392,14 +377,15 @@ class ZodFramesDataset(Dataset):
             "unclear": torch.tensor([bool(obj.unclear) for obj in objects], dtype=torch.bool),
         }
         if with_3d:
-            valid = np.array([obj.box3d is not None for obj in objects], dtype=bool)
-            boxes = np.zeros((len(objects), 10), dtype=np.float64)
-            boxes[valid] = boxes_to_array([obj.box3d for obj in objects if obj.box3d is not None])
-            if self.boxes_frame != "lidar" and valid.any():
-                target = EGO if self.boxes_frame == "ego" else Camera.FRONT
-                target_from_lidar = calibration.get_transform(Lidar.VELODYNE, target)
-                boxes[valid] = transform_boxes(boxes[valid], target_from_lidar)
-            out["boxes_3d"] = torch.from_numpy(boxes.astype(np.float32))
+            box_set = Box3DSet.from_object_annotations(objects)
+            if len(box_set) and self.boxes_frame != "lidar":
+                box_set = box_set.convert_to(EGO if self.boxes_frame == "ego" else Camera.FRONT, calibration)
+            rows = np.asarray(box_set.attributes.get("object_index", []), dtype=np.int64)
+            boxes = np.zeros((len(objects), 10), dtype=np.float32)
+            boxes[rows] = np.concatenate([box_set.centers, box_set.sizes, box_set.quaternions], axis=1)
+            valid = np.zeros(len(objects), dtype=bool)
+            valid[rows] = True
+            out["boxes_3d"] = torch.from_numpy(boxes)
             out["box_3d_valid"] = torch.from_numpy(valid)
         return out
 
