@@ -51,7 +51,7 @@ class SampleConfig:
     image_height: int = 2168
     jpeg_quality: int = 85
     # --- scene ------------------------------------------------------------------------------
-    num_objects: int = 16
+    num_objects: int = 20
     # Frames with ego road / traffic sign annotations: every n-th item (the others have none).
     ego_road_every: int = 2
     traffic_signs_every: int = 2
@@ -110,7 +110,7 @@ class SampleConfig:
             drive_duration_s=1.5,
             sequence_camera_rate_hz=2.0,
             jpeg_quality=75,
-            num_objects=14,
+            num_objects=16,
         )
 
     def replace(self, **changes: Any) -> SampleConfig:
