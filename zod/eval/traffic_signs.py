@@ -299,7 +299,7 @@ def ground_truth_from_dataset(
     from zod.errors import NotAnnotatedError
 
     frames = ZodFrames(dataset_root=str(dataset_root), version=version)
-    ids = list(frame_ids) if frame_ids is not None else list(frames.get_split(split))
+    ids = list(frame_ids) if frame_ids is not None else sorted(frames.get_split(split))
     signs_per_frame: dict[str, list[Any]] = {}
     for frame_id in tqdm(ids, desc="reading traffic signs", unit="frame", disable=len(ids) < 200):
         frame = frames[frame_id]

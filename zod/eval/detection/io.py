@@ -231,8 +231,8 @@ def ground_truth_from_dataset(
     from zod.dataset import ZodFrames
 
     frames = ZodFrames(dataset_root=str(dataset_root), version=version)
-    ids = [normalize_frame_id(f) for f in (frame_ids if frame_ids is not None
-                                           else frames.get_split(split))]
+    ids = ([normalize_frame_id(f) for f in frame_ids] if frame_ids is not None
+           else sorted(normalize_frame_id(f) for f in frames.get_split(split)))
     objects_per_frame: dict[str, list[Any]] = {}
     for frame_id in tqdm(ids, desc="reading ground truth", unit="frame", disable=len(ids) < 200):
         frame = frames[frame_id]
