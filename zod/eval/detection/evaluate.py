@@ -223,6 +223,9 @@ def write_json_atomic(path: str | os.PathLike[str], payload: object) -> Path:
     try:
         with os.fdopen(fd, "w") as handle:
             json.dump(payload, handle, indent=2)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
