@@ -24,6 +24,7 @@ old ``zod.visualization.*`` paths.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterable, Sequence
 
 import cv2
@@ -32,11 +33,12 @@ import numpy as np
 from zod.constants import EGO, Camera, Lidar
 from zod.geometry.fisheye import in_field_of_view, max_valid_theta, points_to_image, project
 from zod.geometry.transforms import as_transform, invert_transforms, transform_points
-from zod.viz.colors import RGB, apply_colormap, class_colors, depth_colors, to_rgb_tuple
+from zod.viz.colors import RGB, apply_colormap, class_colors, colormap_lut, to_rgb_tuple
 
 __all__ = [
     "BOX_EDGES",
     "draw_points",
+    "draw_indexed_points",
     "draw_polylines",
     "draw_lidar",
     "draw_boxes_2d",
@@ -129,12 +131,10 @@ def draw_polylines(
     if len(polylines) == 0:
         return image
     cols = _colors_for(len(polylines), colors, (255, 255, 255))
-    fixed = [
-        np.round(np.clip(np.asarray(p, dtype=np.float64), -_MAX_ABS_PX, _MAX_ABS_PX) * (1 << _SHIFT))
-        .astype(np.int32)
-        .reshape(-1, 1, 2)
-        for p in polylines
-    ]
+    lengths = np.array([len(p) for p in polylines])
+    everything = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines])
+    everything = np.round(np.clip(everything, -_MAX_ABS_PX, _MAX_ABS_PX) * (1 << _SHIFT)).astype(np.int32)
+    fixed = np.split(everything.reshape(-1, 1, 2), np.cumsum(lengths)[:-1])  # one conversion, then views
     uniq, inverse = np.unique(cols, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     line_type = cv2.LINE_AA if antialias else cv2.LINE_8
@@ -154,8 +154,11 @@ def draw_points(
     """Stamp discs of ``radius`` pixels (0 = single pixels) at ``pixels`` (N, 2) (u, v).
 
     ``colors``: one colour or (N, 3). Where discs overlap, the point with the smallest
-    ``depth`` (N,) wins (a z-buffer; without ``depth``, the later point wins). Fully
-    vectorized: no loop over points.
+    ``depth`` (N,) wins (a z-buffer; without ``depth``, the later point wins).
+
+    Vectorized: points sharing a centre pixel are first reduced to the winner (one sort of N),
+    then the disc is stamped one offset at a time (K offsets, K = 21 for radius 2), each stamp
+    a gather/max/scatter of depth ranks over all points, so no loop over points.
     """
     _check_image(image)
     px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
@@ -163,26 +166,117 @@ def draw_points(
     if n == 0:
         return image
     cols = _colors_for(n, colors, (255, 255, 255))
-    r = max(int(radius), 0)
-    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-    disc = (dx * dx + dy * dy) <= r * r + r  # a rounder disc than the strict circle for small r
-    offsets = np.stack([dx[disc], dy[disc]], axis=1)  # (K, 2)
-    centre = np.floor(px).astype(np.int64)
-    stamped = (centre[:, None, :] + offsets[None, :, :]).reshape(-1, 2)  # (N*K, 2)
-    k = offsets.shape[0]
-    owner = np.repeat(np.arange(n), k)
     height, width = image.shape[:2]
-    inside = (stamped[:, 0] >= 0) & (stamped[:, 0] < width) & (stamped[:, 1] >= 0) & (stamped[:, 1] < height)
-    stamped, owner = stamped[inside], owner[inside]
-    flat = stamped[:, 1] * width + stamped[:, 0]
-    if depth is not None:
-        d = np.asarray(depth, dtype=np.float64).reshape(-1)[owner]
-        order = np.lexsort((d, flat))  # by pixel, then nearest first
-        flat, owner = flat[order], owner[order]
-        first = np.ones(flat.shape[0], dtype=bool)
-        first[1:] = flat[1:] != flat[:-1]
-        flat, owner = flat[first], owner[first]
-    image.reshape(-1, 3)[flat] = cols[owner]
+    r = max(int(radius), 0)
+    centre = np.floor(np.clip(px, -(2**30), 2**30)).astype(np.int64)
+    near = (centre[:, 0] >= -r) & (centre[:, 0] < width + r) & (centre[:, 1] >= -r) & (centre[:, 1] < height + r)
+    centre, cols = centre[near], cols[near]
+    d = (np.arange(n, 0, -1, dtype=np.float64) if depth is None else np.asarray(depth, dtype=np.float64).reshape(-1))[near]
+    # one point per centre pixel: the nearest (stable: the later one among equal depths when no depth given)
+    key = (centre[:, 1] + r) * (width + 2 * r) + (centre[:, 0] + r)
+    order = np.lexsort((d, key))
+    key, centre, cols, d = key[order], centre[order], cols[order], d[order]
+    first = np.ones(key.shape[0], dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    centre, cols, d = centre[first], cols[first], d[first]
+    if r == 0:
+        inside = (centre[:, 0] >= 0) & (centre[:, 0] < width) & (centre[:, 1] >= 0) & (centre[:, 1] < height)
+        image.reshape(-1, 3)[centre[inside, 1] * width + centre[inside, 0]] = cols[inside]
+        return image
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    disc = ((dx * dx + dy * dy) <= r * r + r).astype(np.uint8)  # rounder than the strict circle
+    # z-buffer as a morphological max: each centre pixel holds its point's nearness rank
+    # (1 = farthest), a grey dilation by the disc gives every pixel the highest rank covering it.
+    # OpenCV's SIMD dilation and reused buffers keep this memory-friendly on large images.
+    rank = np.empty(centre.shape[0], dtype=np.float32)
+    rank[np.argsort(-d, kind="stable")] = np.arange(1, centre.shape[0] + 1, dtype=np.float32)
+    inside = (centre[:, 0] >= 0) & (centre[:, 0] < width) & (centre[:, 1] >= 0) & (centre[:, 1] < height)
+    x0, y0 = max(int(centre[:, 0].min()) - r, 0), max(int(centre[:, 1].min()) - r, 0)
+    x1, y1 = min(int(centre[:, 0].max()) + r + 1, width), min(int(centre[:, 1].max()) + r + 1, height)
+    win_h, win_w = y1 - y0, x1 - x0
+    ranks_img, dilated = _rank_buffers(win_h, win_w)
+    ranks_img[:] = 0.0
+    ranks_img[centre[inside, 1] - y0, centre[inside, 0] - x0] = rank[inside]
+    # points just outside the picture still cover pixels inside it: add them on the border band
+    outside = np.flatnonzero(~inside)
+    if outside.size:
+        band = np.zeros((win_h + 2 * r, win_w + 2 * r), dtype=np.float32)
+        band[r:-r, r:-r] = ranks_img
+        band[centre[outside, 1] - y0 + r, centre[outside, 0] - x0 + r] = rank[outside]
+        dil = cv2.dilate(band, disc)[r:-r, r:-r]
+    else:
+        dil = cv2.dilate(ranks_img, disc, dst=dilated)
+    by_rank = np.empty((centre.shape[0] + 1, 3), dtype=np.uint8)
+    by_rank[rank.astype(np.int64)] = cols
+    rows, cols_px = np.nonzero(dil)
+    image[rows + y0, cols_px + x0] = by_rank[dil[rows, cols_px].astype(np.int64)]
+    return image
+
+
+_BUFFERS = threading.local()
+
+
+def _rank_buffers(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two per-thread float32 (height, width) work pictures, reused between calls (fresh
+    image-sized arrays cost more in page faults than the drawing itself)."""
+    size = height * width
+    bufs = getattr(_BUFFERS, "rank", None)
+    if bufs is None or bufs[0].shape[0] < size:
+        bufs = (np.empty(size, dtype=np.float32), np.empty(size, dtype=np.float32))
+        _BUFFERS.rank = bufs
+    return bufs[0][:size].reshape(height, width), bufs[1][:size].reshape(height, width)
+
+
+def draw_indexed_points(
+    image: np.ndarray,
+    pixels: np.ndarray,
+    index: np.ndarray,
+    lut: np.ndarray,
+    radius: int = 1,
+) -> np.ndarray:
+    """Stamp discs at ``pixels`` (N, 2) coloured ``lut[index]``; the smallest index wins overlaps.
+
+    ``index`` (N,) uint8 into ``lut`` (256, 3) RGB. With a colormap indexed by depth (near =
+    small index) this is a z-buffer at the colormap's resolution: the nearest point's colour
+    wins. The fast path of :func:`draw_lidar`: a per-pixel minimum (``np.minimum.at`` over N),
+    a grey erosion by the disc, one colormap lookup and one masked copy, all OpenCV SIMD passes
+    over the points' bounding window.
+    """
+    _check_image(image)
+    px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    idx = np.asarray(index, dtype=np.uint8).reshape(-1)
+    height, width = image.shape[:2]
+    r = max(int(radius), 0)
+    centre = np.floor(np.clip(px, -(2**30), 2**30)).astype(np.int64)
+    # points whose disc can reach the picture; centres outside it are kept on a border band
+    near = (centre[:, 0] >= -r) & (centre[:, 0] < width + r) & (centre[:, 1] >= -r) & (centre[:, 1] < height + r)
+    centre, idx = centre[near], idx[near]
+    if centre.shape[0] == 0:
+        return image
+    x0, y0 = max(int(centre[:, 0].min()) - r, 0), max(int(centre[:, 1].min()) - r, 0)
+    x1, y1 = min(int(centre[:, 0].max()) + r + 1, width), min(int(centre[:, 1].max()) + r + 1, height)
+    if x1 <= x0 or y1 <= y0:
+        return image
+    band_w, band_h = x1 - x0 + 2 * r, y1 - y0 + 2 * r
+    flat = (centre[:, 1] - y0 + r) * band_w + (centre[:, 0] - x0 + r)
+    ok = (flat >= 0) & (flat < band_w * band_h) & (centre[:, 0] - x0 + r >= 0) & (centre[:, 0] - x0 + r < band_w)
+    flat, idx = flat[ok], idx[ok]
+    least = np.full(band_h * band_w, 255, dtype=np.uint8)
+    np.minimum.at(least, flat, idx)
+    covered = np.zeros(band_h * band_w, dtype=np.uint8)
+    covered[flat] = 1
+    least, covered = least.reshape(band_h, band_w), covered.reshape(band_h, band_w)
+    if r > 0:
+        dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+        disc = ((dx * dx + dy * dy) <= r * r + r).astype(np.uint8)
+        least = cv2.erode(least, disc)  # default border: neutral for erosion and dilation
+        covered = cv2.dilate(covered, disc)
+    least = np.ascontiguousarray(least[r : r + y1 - y0, r : r + x1 - x0])
+    covered = np.ascontiguousarray(covered[r : r + y1 - y0, r : r + x1 - x0])
+    # applyColorMap takes a "BGR" table and returns it per pixel: give it our RGB table as is
+    coloured = cv2.applyColorMap(least, np.ascontiguousarray(np.asarray(lut, dtype=np.uint8).reshape(256, 1, 3)))
+    window = image[y0:y1, x0:x1]  # a view: OpenCV writes through its row stride
+    cv2.copyTo(coloured, covered, window)
     return image
 
 
@@ -208,8 +302,10 @@ def draw_lidar(
     _check_image(image)
     proj = points_to_image(np.asarray(points)[:, :3], calibration, from_frame, camera)
     pixels = proj.pixels * _camera_scale(image, calibration.cameras[camera])
-    colors = depth_colors(proj.depth_m, max_depth_m, min_depth_m, colormap)
-    return draw_points(image, pixels, colors, radius=radius, depth=proj.depth_m)
+    top = float(proj.depth_m.max()) if max_depth_m is None and proj.depth_m.size else max_depth_m or 1.0
+    span = max(top - float(min_depth_m), 1e-9)
+    index = np.clip(np.rint((proj.depth_m - float(min_depth_m)) / span * 255.0), 0, 255).astype(np.uint8)
+    return draw_indexed_points(image, pixels, index, colormap_lut(colormap), radius=radius)
 
 
 # ---------------------------------------------------------------------------- 2D boxes
@@ -454,8 +550,8 @@ def visualize_lidar_on_image(lidar_data: Any, calib: Any, image: np.ndarray) -> 
     xyd, _ = project_lidar_to_image(lidar_data, calib)
     if xyd.shape[0]:
         scale = _camera_scale(image, calib.cameras[Camera.FRONT])
-        colors = apply_colormap(_normalised_depth(xyd[:, 2], None), "coolwarm")
-        draw_points(image, xyd[:, :2] * scale, colors, radius=2, depth=xyd[:, 2])
+        index = np.clip(np.rint(_normalised_depth(xyd[:, 2], None) * 255.0), 0, 255).astype(np.uint8)
+        draw_indexed_points(image, xyd[:, :2] * scale, index, colormap_lut("coolwarm"), radius=2)
     return image
 
 
