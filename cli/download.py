@@ -137,6 +137,10 @@ def download(
     except ZodError as err:
         _fail(err)
         return
+    except KeyboardInterrupt:
+        typer.secho("Interrupted: partial files are kept; rerun the same command to resume.",
+                    fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130) from None
     if dry_run:
         return
     typer.echo(f"Done: {len(report.downloaded)} downloaded ({format_size(report.fetched_bytes)}), "

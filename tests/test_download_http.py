@@ -291,8 +291,10 @@ def test_download_full_with_filters_json_index(nginx_json: Nginx, sample_root: P
     assert again == [] and "already done" in result.stdout
 
 
-def test_kill_and_resume_throttled_download(mirror: Path, tmp_path: Path) -> None:
-    """SIGKILL a download in the middle of a file, rerun, get identical bytes via a Range request."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_kill_and_resume_throttled_download(mirror: Path, tmp_path: Path, sig: signal.Signals) -> None:
+    """Kill (SIGKILL) or interrupt (Ctrl-C) a download in the middle of a file, rerun, get
+    identical bytes via a Range request."""
     archive = mirror / "single_frames" / "images_front_blur.tar.gz"
     size = archive.stat().st_size
     rate = max(size // 6, 32 * 1024)
@@ -307,8 +309,12 @@ def test_kill_and_resume_throttled_download(mirror: Path, tmp_path: Path) -> Non
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > size // 4):
             time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.send_signal(sig)
+        stopped_at = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+        if sig == signal.SIGINT:  # stops at the next chunk, not at the end of the file
+            assert time.monotonic() - stopped_at < 3
+            assert process.returncode == 130 and b"rerun the same command to resume" in stderr
         partial = part.stat().st_size
         assert 0 < partial < size
         assert not (out / "downloads" / "single_frames" / archive.name).exists()

@@ -215,6 +215,7 @@ def run_download(plan: DownloadPlan) -> DownloadReport:
             raise DiskFullError(str(options.output_dir), needed, free)
     options.output_dir.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
+    cancel = threading.Event()
     overall = tqdm(total=plan.bytes_to_fetch, unit="B", unit_scale=True, unit_divisor=1024,
                    desc="Total", disable=not options.progress or plan.bytes_to_fetch == 0)
 
@@ -238,7 +239,7 @@ def run_download(plan: DownloadPlan) -> DownloadReport:
             for attempt in (1, 2):  # a checksum mismatch deletes the file and retries once
                 try:
                     result = download_file(plan.source, item.remote, item.archive_path,
-                                           options.retry, options.progress, overall)
+                                           options.retry, options.progress, overall, cancel)
                     break
                 except ChecksumError as err:
                     if attempt == 2:
@@ -252,7 +253,7 @@ def run_download(plan: DownloadPlan) -> DownloadReport:
                 report.downloaded.append(name)
                 report.fetched_bytes += result.downloaded_bytes
         if options.extract:
-            safe_extract(item.archive_path, options.output_dir, progress=options.progress)
+            safe_extract(item.archive_path, options.output_dir, progress=options.progress, cancel=cancel)
             state["extracted"] = True
             _write_state(item.archive_path, state)
             with lock:
@@ -261,18 +262,24 @@ def run_download(plan: DownloadPlan) -> DownloadReport:
             item.archive_path.unlink(missing_ok=True)
 
     workers = max(1, min(options.max_workers or 8, len(plan.archives) or 1)) if options.parallel else 1
+    pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(process, item): item for item in plan.archives}
-            for future in as_completed(futures):
-                err = future.exception()
-                if err is not None:
-                    name = futures[future].remote.name
-                    if not isinstance(err, (DownloadError, OSError, ValueError)):
-                        raise err
-                    report.failed[name] = str(err)
-                    tqdm.write(f"FAILED {name}: {err}")
+        futures = {pool.submit(process, item): item for item in plan.archives}
+        for future in as_completed(futures):
+            err = future.exception()
+            if err is not None:
+                name = futures[future].remote.name
+                if not isinstance(err, (DownloadError, OSError, ValueError)):
+                    raise err
+                report.failed[name] = str(err)
+                tqdm.write(f"FAILED {name}: {err}")
+    except BaseException:
+        # Ctrl-C (or a bug): stop the workers at their next chunk, keep the .part files
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
+        pool.shutdown(wait=True)
         overall.close()
     if report.failed:
         details = "\n".join(f"  {name}: {msg}" for name, msg in sorted(report.failed.items()))

@@ -43,6 +43,10 @@ class NetworkError(DownloadError):
         )
 
 
+class DownloadCancelled(DownloadError):
+    """The download was interrupted (Ctrl-C); partial files are kept for the next run."""
+
+
 class ServerError(DownloadError):
     """The server answered with an unexpected status or a malformed listing."""
 

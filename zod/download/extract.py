@@ -24,6 +24,7 @@ import lzma
 import os
 import shutil
 import tarfile
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from zod.download.errors import DiskFullError, UnsafeArchiveError
+from zod.download.errors import DiskFullError, DownloadCancelled, UnsafeArchiveError
 from zod.errors import FormatError
 
 _COPY_CHUNK = 1 << 20
@@ -128,8 +129,10 @@ def _write_regular(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> 
 
 
 def safe_extract(archive: str | os.PathLike[str], output_dir: str | os.PathLike[str],
-                 progress: bool = True) -> ExtractResult:
+                 progress: bool = True, cancel: threading.Event | None = None) -> ExtractResult:
     """Extract the tar archive ``archive`` (any compression) into ``output_dir``, safely.
+
+    ``cancel``: when set, extraction stops between members with `DownloadCancelled`.
 
     Raises `UnsafeArchiveError` on a refused member, `FormatError` on a corrupt archive and
     `DiskFullError` when the disk fills up.
@@ -146,6 +149,8 @@ def safe_extract(archive: str | os.PathLike[str], output_dir: str | os.PathLike[
             stream = _decompressed(raw, _CountingReader(raw, pbar))
             with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[arg-type]
                 for member in tar:
+                    if cancel is not None and cancel.is_set():
+                        raise DownloadCancelled(f"{archive_str}: extraction interrupted")
                     _extract_member(tar, member, archive_str, real_root, result)
             # tarfile stops at the end-of-archive blocks: read on to the end of the compressed
             # stream so its checksum (gzip CRC-32, xz/bz2 checks) is verified too.

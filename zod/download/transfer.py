@@ -12,6 +12,7 @@ import errno
 import http.client
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from zod.download.checksums import MultiHasher
-from zod.download.errors import ChecksumError, DiskFullError, NetworkError
+from zod.download.errors import ChecksumError, DiskFullError, DownloadCancelled, NetworkError
 from zod.download.sources import RemoteFile, Source, TransientError
 
 CHUNK_BYTES = 1 << 20
@@ -54,8 +55,12 @@ def part_path(dest: Path) -> Path:
 
 
 def download_file(source: Source, remote: RemoteFile, dest: Path, retry: RetryPolicy | None = None,
-                  progress: bool = True, overall: tqdm | None = None) -> TransferResult:
+                  progress: bool = True, overall: tqdm | None = None,
+                  cancel: threading.Event | None = None) -> TransferResult:
     """Fetch ``remote`` into ``dest`` (resuming ``dest.part``), verify it, rename into place.
+
+    ``cancel``: when set (Ctrl-C in the main thread), the transfer stops at the next chunk with
+    `DownloadCancelled`, keeping the ``.part`` file for the next run.
 
     Raises `ChecksumError` (the partial file is deleted), `DiskFullError`, `LinkError`,
     `NetworkError` once retries are exhausted.
@@ -100,6 +105,8 @@ def download_file(source: Source, remote: RemoteFile, dest: Path, retry: RetryPo
                         # the progress bar follow a slow connection
                         read = getattr(stream, "read1", stream.read)
                         while True:
+                            if cancel is not None and cancel.is_set():
+                                raise DownloadCancelled(f"{remote.name}: interrupted at byte {offset}")
                             chunk = read(CHUNK_BYTES)
                             if not chunk:
                                 break
