@@ -44,6 +44,7 @@ DEFAULT_VARIABLE_KEYS: frozenset[str] = frozenset(
         "boxes_3d",
         "box_3d_valid",
         "class_ids",
+        "unclear",
         "class_names",
         "object_uuids",
         "radar_points",
