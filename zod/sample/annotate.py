@@ -124,21 +124,51 @@ def lane_shapes(rng: np.random.Generator, near_m: float, far_m: float) -> list[R
     ]
 
 
-def ego_road_shapes(rng: np.random.Generator, near_m: float, with_debris: bool) -> list[RoadShape]:
-    """Ego road (whole carriageway to 80 m), optional debris, a road edge and a barrier."""
+def ego_road_shapes(rng: np.random.Generator, near_m: float, far_m: float, with_debris: bool) -> list[RoadShape]:
+    """Ego road (the whole carriageway), optional debris, a road edge and a guard-rail barrier."""
+    rail_end = far_m - 20.0
     shapes = [
-        RoadShape([[_rect(near_m, 80.0, -ROAD_HALF_WIDTH_M, ROAD_HALF_WIDTH_M)]],
+        RoadShape([[_rect(near_m, far_m, -ROAD_HALF_WIDTH_M, ROAD_HALF_WIDTH_M)]],
                   {"annotation_uuid": new_uuid(rng), "class": "EgoRoad_Road"}),
-        RoadShape([[_rect(near_m, 80.0, ROAD_HALF_WIDTH_M, ROAD_HALF_WIDTH_M + 0.2)]],
+        RoadShape([[_rect(near_m, far_m, ROAD_HALF_WIDTH_M, ROAD_HALF_WIDTH_M + 0.2)]],
                   {"annotation_uuid": new_uuid(rng), "class": "RoadEdge"}),
         RoadShape(
-            [[np.array([[near_m, -6.2, 0.3], [60.0, -6.2, 0.3], [60.0, -6.2, 0.8], [near_m, -6.2, 0.8]])]],
+            [[np.array([[near_m, -6.2, 0.3], [rail_end, -6.2, 0.3], [rail_end, -6.2, 0.8], [near_m, -6.2, 0.8]])]],
             {"annotation_uuid": new_uuid(rng), "class": "Barrier"},
         ),
     ]
     if with_debris:
         shapes.insert(1, RoadShape([[_rect(30.0, 30.8, -0.6, 0.2)]], {"annotation_uuid": new_uuid(rng), "class": "EgoRoad_Debris"}))
     return shapes
+
+
+def clip_ring(ring: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Sutherland-Hodgman clip of a polygon ring (K, 2) to the image [0, width-1] x [0, height-1].
+
+    One vectorized pass per image edge (4 passes); returns (K', 2), possibly empty.
+    """
+    pts = np.asarray(ring, dtype=np.float64)
+    for axis, limit, keep_below in ((0, 0.0, False), (0, width - 1.0, True), (1, 0.0, False), (1, height - 1.0, True)):
+        if pts.shape[0] == 0:
+            break
+        nxt = np.roll(pts, -1, axis=0)
+        inside = pts[:, axis] <= limit if keep_below else pts[:, axis] >= limit
+        inside_next = np.roll(inside, -1)
+        crossing = inside != inside_next
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = (limit - pts[:, axis]) / (nxt[:, axis] - pts[:, axis])
+            cross_pts = pts + frac[:, None] * (nxt - pts)
+        cross_pts[:, axis] = limit
+        # each vertex emits itself if inside, then the crossing point of its outgoing edge
+        emit = np.stack([inside, crossing], axis=1).reshape(-1)
+        candidates = np.stack([pts, cross_pts], axis=1).reshape(-1, 2)
+        pts = candidates[emit]
+    return pts
+
+
+def _ring_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
 def project_shapes(
@@ -153,10 +183,11 @@ def project_shapes(
             img_rings = []
             for ring in rings:
                 pixels, valid = project_world(rig, camera_from_world, road.to_world(_densify(ring)))
-                pts = pixels[valid]
-                if pts.shape[0] >= 3:
-                    pts = np.clip(pts, 0.0, [width - 1.0, height - 1.0])
+                pts = clip_ring(pixels[valid], width, height)
+                if pts.shape[0] >= 3 and _ring_area(pts) >= 1.0:
                     img_rings.append(pts)
+                elif not img_rings:
+                    break  # no outline: holes alone are not a polygon
             if img_rings:
                 polys.append(img_rings)
         out.append(polys)

@@ -242,20 +242,30 @@ def generate_item(job: ItemJob) -> dict[str, Any]:
         _write_npy(root / rel, scan)
         lidar_entries.append({"filepath": rel, "time": format_time(_dt(int(scan_us))), "is_compensated": False})
 
-    # --- road shapes (drawn in every image, annotated on the keyframe) ---
-    near_m = 5.0
-    lanes = anno.lane_shapes(r_anno, near_m, 60.0)
-    ego_road = anno.ego_road_shapes(r_anno, near_m, with_debris=job.index % 4 == 0)
+    # --- road shapes: annotated on the keyframe, drawn (over the visible range) in every image ---
+    near_m, lanes_far_m, road_far_m = 2.5, 60.0, 80.0
+    lanes = anno.lane_shapes(r_anno, near_m, lanes_far_m)
+    with_debris = job.index % 4 == 0
+    ego_road = anno.ego_road_shapes(r_anno, near_m, road_far_m, with_debris=with_debris)
 
     def drawn_polygons(time_s: float) -> list:
+        """(polygons, colour) to paint at ``time_s``: markings from just ahead of the car."""
+        d_ego = float(road.road_from_world_points(trajectory.state(time_s).position_world)[0, 0])
+        scratch = np.random.default_rng(0)  # uuids of drawn shapes are not used
         cam_from_world = invert_transforms(world_from_camera(rig, trajectory, time_s))
-        lane_polys = anno.project_shapes(lanes, road, rig, cam_from_world)
-        road_polys = anno.project_shapes(ego_road, road, rig, cam_from_world)
-        def polys_of(cls_name: str) -> list:
-            return [poly for polys, shape in zip(road_polys, ego_road) if shape.properties["class"] == cls_name for poly in polys]
+        lane_draw = anno.lane_shapes(scratch, d_ego + near_m, d_ego + 150.0)
+        road_draw = anno.ego_road_shapes(scratch, d_ego + near_m, d_ego + road_far_m, with_debris)
+        lane_polys = anno.project_shapes(lane_draw, road, rig, cam_from_world)
+        road_polys = anno.project_shapes(road_draw, road, rig, cam_from_world)
 
-        extra = [(polys_of("Barrier"), anno.BARRIER_RGB), (polys_of("EgoRoad_Debris"), (96, 72, 50))]
-        return [([poly for polys in lane_polys for poly in polys], anno.MARKING_RGB)] + extra
+        def polys_of(cls_name: str) -> list:
+            return [poly for polys, shape in zip(road_polys, road_draw) if shape.properties["class"] == cls_name for poly in polys]
+
+        return [
+            ([poly for polys in lane_polys for poly in polys], anno.MARKING_RGB),
+            (polys_of("Barrier"), anno.BARRIER_RGB),
+            (polys_of("EgoRoad_Debris"), (96, 72, 50)),
+        ]
 
     # --- camera ---
     anonymizations = ("blur", "dnat") if is_frame else ("blur",)
