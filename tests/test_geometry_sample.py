@@ -282,3 +282,35 @@ def test_aggregation_agrees_with_reference(
     sagg = seq.get_aggregated_lidar(0, 5)
     np.testing.assert_allclose(sagg.points, ref["sagg"], atol=2e-4)
     assert abs(sagg.core_timestamp - float(ref["sagg_core"])) < 0.2
+
+
+def test_zod_frame_and_sequence_use_the_mixins(sample_root: Path) -> None:
+    from zod import ZodFrames, ZodSequences
+
+    entry = _entries(sample_root, "trainval-frames-full.json")[0]
+    frame = ZodFrames(str(sample_root), "full")[entry["id"]]
+    local = _Frame(sample_root, entry)
+    agg = frame.get_aggregated_lidar(num_before=10, num_after=10)
+    np.testing.assert_array_equal(agg.points, local.get_aggregated_lidar(10, 10).points)
+    boxes = Box3DSet.from_features(local.features("object_detection"))
+    tight, shell = _static_sharpness(boxes, agg.points)
+    assert shell >= 50 and tight / shell >= 0.97
+    scan = frame.get_lidar()[0]
+    t = frame.info.keyframe_time.timestamp()
+    np.testing.assert_allclose(
+        frame.compensate_lidar(scan, t).points, local.compensate_lidar(scan, t).points
+    )
+
+    seq_entry = _entries(sample_root, "trainval-sequences-full.json")[0]
+    seq = ZodSequences(str(sample_root), "full")[seq_entry["id"]]
+    local_seq = _Sequence(sample_root, seq_entry)
+    np.testing.assert_array_equal(
+        seq.get_keyframe_lidar().points, local_seq.get_keyframe_lidar().points
+    )
+    np.testing.assert_array_equal(
+        seq.get_aggregated_lidar(0, 5).points, local_seq.get_aggregated_lidar(0, 5).points
+    )
+    key_time = seq.info.keyframe_time
+    np.testing.assert_array_equal(
+        seq.get_compensated_lidar(key_time).points, local_seq.get_compensated_lidar(key_time).points
+    )
