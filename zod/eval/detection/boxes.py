@@ -233,12 +233,3 @@ class DetectionBoxes:
             records[str(frame_of_box[i])].append(box)
         return records
 
-
-def boxes_by_name(boxes: DetectionBoxes) -> Mapping[str, np.ndarray]:
-    """For each class name present, the (k,) row indices of its boxes, in row order."""
-    if not len(boxes):
-        return {}
-    names, inverse = np.unique(boxes.names, return_inverse=True)
-    by_name = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[by_name], np.arange(len(names) + 1))
-    return {str(name): by_name[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zod.eval.detection.boxes import DetectionBoxes, boxes_by_name
+from zod.eval.detection.boxes import DetectionBoxes
 from zod.eval.detection.constants import (
     CLASS_LEVEL,
     DEFAULT_RANGE_M,
@@ -33,7 +33,7 @@ from zod.eval.detection.metrics import (
     TP_METRICS,
     ClassBoxes,
     MetricCurves,
-    accumulate,
+    accumulate_thresholds,
     average_precision,
     nd_score,
     tp_error,
@@ -233,23 +233,34 @@ def write_json_atomic(path: str | os.PathLike[str], payload: object) -> Path:
     return target
 
 
-def _in_range(boxes: DetectionBoxes, config: DetectionConfig) -> np.ndarray:
-    """(N,) bool: the box's class is evaluated and ``0 < xy distance <= its range``."""
+def _rows_in_range_by_name(
+    boxes: DetectionBoxes, config: DetectionConfig
+) -> dict[str, np.ndarray]:
+    """Per evaluated name, the (k,) rows (in row order) with ``0 < xy distance <= range``."""
     if not len(boxes):
-        return np.zeros(0, dtype=bool)
+        return {}
     names, inverse = np.unique(boxes.names, return_inverse=True)
+    inverse = inverse.reshape(-1)
     wanted = set(config.classes)
     range_of_name = np.array([config.range_m(n) if n in wanted else -np.inf for n in names])
     distance = boxes.distance_xy_m
-    return (distance > 0) & (distance <= range_of_name[inverse.reshape(-1)])
+    kept = np.flatnonzero((distance > 0) & (distance <= range_of_name[inverse]))
+    by_name = kept[np.argsort(inverse[kept], kind="stable")]
+    bounds = np.searchsorted(inverse[by_name], np.arange(len(names) + 1))
+    return {
+        str(name): by_name[bounds[i]:bounds[i + 1]]
+        for i, name in enumerate(names) if bounds[i + 1] > bounds[i]
+    }
 
 
-def _class_boxes(boxes: DetectionBoxes, rows: np.ndarray, frame_map: np.ndarray) -> ClassBoxes:
+def _class_boxes(
+    boxes: DetectionBoxes, yaw_rad: np.ndarray, rows: np.ndarray, frame_map: np.ndarray
+) -> ClassBoxes:
     return ClassBoxes(
         frame=frame_map[boxes.frame_index[rows]],
         center_xy_m=boxes.center_m[rows, :2],
         size_m=boxes.size_m[rows],
-        yaw_rad=boxes.yaw_rad[rows],
+        yaw_rad=yaw_rad[rows],
         score=boxes.scores[rows],
     )
 
@@ -299,18 +310,19 @@ def evaluate_detection(
     gt_frame_map = np.array([lookup[f] for f in ground_truth.frame_ids], dtype=np.int64)
     pred_frame_map = np.array([lookup[f] for f in predictions.frame_ids], dtype=np.int64)
 
-    gt = ground_truth.select(_in_range(ground_truth, config))
-    pred = predictions.select(_in_range(predictions, config))
-    gt_rows, pred_rows = boxes_by_name(gt), boxes_by_name(pred)
+    gt, pred = ground_truth, predictions
+    gt_rows = _rows_in_range_by_name(gt, config)
+    pred_rows = _rows_in_range_by_name(pred, config)
+    gt_yaw, pred_yaw = gt.yaw_rad, pred.yaw_rad
 
     per_class: dict[str, ClassResult] = {}
     for name in config.classes:  # a class without ground truth in range is not evaluated
         if name not in gt_rows:
             continue
-        gt_c = _class_boxes(gt, gt_rows[name], gt_frame_map)
-        pred_c = _class_boxes(pred, pred_rows.get(name, np.zeros(0, dtype=np.int64)),
+        gt_c = _class_boxes(gt, gt_yaw, gt_rows[name], gt_frame_map)
+        pred_c = _class_boxes(pred, pred_yaw, pred_rows.get(name, np.zeros(0, dtype=np.int64)),
                               pred_frame_map)
-        curves = {th: accumulate(gt_c, pred_c, th) for th in config.dist_ths_m}
+        curves = accumulate_thresholds(gt_c, pred_c, config.dist_ths_m)
         aps = {
             th: average_precision(c, config.min_recall, config.min_precision)
             for th, c in curves.items()

@@ -83,49 +83,68 @@ def match_greedy(
 
     Ground truths of one frame are tried in array order (the first of equally near ones wins).
     """
+    return match_greedy_thresholds(
+        gt_frame, gt_xy_m, pred_frame, pred_xy_m, pred_score, (dist_th_m,)
+    )[0]
+
+
+def match_greedy_thresholds(
+    gt_frame: np.ndarray,
+    gt_xy_m: np.ndarray,
+    pred_frame: np.ndarray,
+    pred_xy_m: np.ndarray,
+    pred_score: np.ndarray,
+    dist_ths_m: tuple[float, ...] | list[float],
+) -> list[MatchResult]:
+    """``match_greedy`` at several thresholds at once (one result per threshold, same order).
+
+    The visiting order and the distances do not depend on the threshold, only which ground
+    truths are already taken does; the thresholds run side by side in each step.
+    """
     gt_frame = np.asarray(gt_frame, dtype=np.int64)
     pred_frame = np.asarray(pred_frame, dtype=np.int64)
     gt_xy_m = np.asarray(gt_xy_m, dtype=np.float64).reshape(-1, 2)
     pred_xy_m = np.asarray(pred_xy_m, dtype=np.float64).reshape(-1, 2)
-    n_pred = pred_frame.shape[0]
+    ths = np.asarray(dist_ths_m, dtype=np.float64).reshape(-1)
+    n_pred, n_th = pred_frame.shape[0], ths.shape[0]
 
     order = confidence_order(pred_score)
-    gt_index = np.full(n_pred, -1, dtype=np.int64)
-    distance_m = np.full(n_pred, np.inf)
-    if n_pred == 0 or gt_frame.shape[0] == 0:
-        return MatchResult(order, gt_index, distance_m)
+    gt_index = np.full((n_th, n_pred), -1, dtype=np.int64)
+    distance_m = np.full((n_th, n_pred), np.inf)
+    if n_pred and gt_frame.shape[0]:
+        # Frames renumbered densely over those that have predictions or ground truths.
+        frames, inverse = np.unique(np.r_[gt_frame, pred_frame], return_inverse=True)
+        gt_slot_frame = inverse[: gt_frame.shape[0]]
+        pred_slot_frame = inverse[gt_frame.shape[0]:]
 
-    # Frames renumbered densely over those that have predictions or ground truths.
-    frames, inverse = np.unique(np.r_[gt_frame, pred_frame], return_inverse=True)
-    gt_slot_frame = inverse[: gt_frame.shape[0]]
-    pred_slot_frame = inverse[gt_frame.shape[0]:]
+        # Ground truths padded per frame: (F, Gmax); a padding slot is born "taken".
+        gt_rank = _rank_within_group(gt_slot_frame)
+        n_frames, g_max = frames.shape[0], int(gt_rank.max()) + 1
+        pad_xy = np.zeros((n_frames, g_max, 2))
+        pad_xy[gt_slot_frame, gt_rank] = gt_xy_m
+        pad_gt_index = np.full((n_frames, g_max), -1, dtype=np.int64)
+        pad_gt_index[gt_slot_frame, gt_rank] = np.arange(gt_frame.shape[0])
+        taken = np.repeat((pad_gt_index < 0)[None], n_th, axis=0)  # (T, F, Gmax)
 
-    # Ground truths padded per frame: (F, Gmax); a padding slot is born "taken".
-    gt_rank = _rank_within_group(gt_slot_frame)
-    n_frames, g_max = frames.shape[0], int(gt_rank.max()) + 1
-    pad_xy = np.zeros((n_frames, g_max, 2))
-    pad_xy[gt_slot_frame, gt_rank] = gt_xy_m
-    pad_gt_index = np.full((n_frames, g_max), -1, dtype=np.int64)
-    pad_gt_index[gt_slot_frame, gt_rank] = np.arange(gt_frame.shape[0])
-    taken = pad_gt_index < 0
+        # Predictions in visiting order, grouped by their rank inside their frame.
+        ordered_frame = pred_slot_frame[order]
+        step = _rank_within_group(ordered_frame)
+        by_step = np.argsort(step, kind="stable")
+        n_steps = int(step.max()) + 1
+        step_bounds = np.searchsorted(step[by_step], np.arange(n_steps + 1))
 
-    # Predictions in visiting order, grouped by their rank inside their frame.
-    ordered_frame = pred_slot_frame[order]
-    step = _rank_within_group(ordered_frame)
-    by_step = np.argsort(step, kind="stable")
-    step_bounds = np.searchsorted(step[by_step], np.arange(int(step.max()) + 2))
+        for k in range(n_steps):
+            visit = by_step[step_bounds[k]:step_bounds[k + 1]]  # positions in `order`
+            frame_k = ordered_frame[visit]  # distinct frames
+            delta = pad_xy[frame_k] - pred_xy_m[order[visit]][:, None, :]
+            dist = np.sqrt(delta[..., 0] ** 2 + delta[..., 1] ** 2)  # (n_k, Gmax)
+            dist = np.where(taken[:, frame_k], np.inf, dist[None])  # (T, n_k, Gmax)
+            nearest = np.argmin(dist, axis=2)  # first minimum, as the reference loop
+            nearest_dist = np.take_along_axis(dist, nearest[..., None], axis=2)[..., 0]
+            distance_m[:, visit] = nearest_dist
+            t_hit, v_hit = np.nonzero(nearest_dist < ths[:, None])
+            g_hit = nearest[t_hit, v_hit]
+            taken[t_hit, frame_k[v_hit], g_hit] = True
+            gt_index[t_hit, visit[v_hit]] = pad_gt_index[frame_k[v_hit], g_hit]
 
-    for k in range(int(step.max()) + 1):
-        visit = by_step[step_bounds[k]:step_bounds[k + 1]]  # positions in `order`, distinct frames
-        frame_k = ordered_frame[visit]
-        delta = pad_xy[frame_k] - pred_xy_m[order[visit]][:, None, :]
-        dist = np.sqrt(delta[..., 0] ** 2 + delta[..., 1] ** 2)  # (n_k, Gmax)
-        dist[taken[frame_k]] = np.inf
-        nearest = np.argmin(dist, axis=1)  # first minimum, as the reference loop
-        nearest_dist = dist[np.arange(visit.shape[0]), nearest]
-        distance_m[visit] = nearest_dist
-        hit = nearest_dist < dist_th_m
-        taken[frame_k[hit], nearest[hit]] = True
-        gt_index[visit[hit]] = pad_gt_index[frame_k[hit], nearest[hit]]
-
-    return MatchResult(order, gt_index, distance_m)
+    return [MatchResult(order, gt_index[t], distance_m[t]) for t in range(n_th)]

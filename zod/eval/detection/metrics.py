@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zod.eval.detection.matching import match_greedy
+from zod.eval.detection.matching import MatchResult, match_greedy_thresholds
 from zod.geometry.transforms import yaw_from_quaternions
 
 N_RECALL_SAMPLES = 101
@@ -125,12 +125,32 @@ def accumulate(
 
     Must not be called with zero ground truths (the class is then not evaluated).
     """
-    n_gt = len(gt)
-    if n_gt == 0:
+    return accumulate_thresholds(gt, pred, (dist_th_m,), orientation_period)[dist_th_m]
+
+
+def accumulate_thresholds(
+    gt: ClassBoxes,
+    pred: ClassBoxes,
+    dist_ths_m: tuple[float, ...] | list[float],
+    orientation_period: float = 2 * np.pi,
+) -> dict[float, MetricCurves]:
+    """``accumulate`` at several thresholds, matching them side by side."""
+    if len(gt) == 0:
         raise ValueError("accumulate needs at least one ground truth")
-    match = match_greedy(
-        gt.frame, gt.center_xy_m, pred.frame, pred.center_xy_m, pred.score, dist_th_m
+    matches = match_greedy_thresholds(
+        gt.frame, gt.center_xy_m, pred.frame, pred.center_xy_m, pred.score, dist_ths_m
     )
+    return {
+        float(th): _curves(gt, pred, match, orientation_period)
+        for th, match in zip(dist_ths_m, matches)
+    }
+
+
+def _curves(
+    gt: ClassBoxes, pred: ClassBoxes, match: MatchResult, orientation_period: float
+) -> MetricCurves:
+    """Precision, confidence and cumulative TP errors at the 101 recall points."""
+    n_gt = len(gt)
     is_tp = match.is_tp
     if not is_tp.any():
         return MetricCurves.no_predictions()
