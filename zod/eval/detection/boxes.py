@@ -17,7 +17,7 @@ axis (its length) around the frame's z axis, from x towards y::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
