@@ -79,6 +79,14 @@ def download(
                                         rich_help_panel=FRA),
     dropbox_token: Optional[str] = typer.Option(None, envvar="ZOD_DROPBOX_TOKEN",
                                                 help="Dropbox access token (Dropbox links only)", rich_help_panel=SRC),
+    dropbox_refresh_token: Optional[str] = typer.Option(
+        None, envvar="ZOD_DROPBOX_REFRESH_TOKEN", help="Dropbox refresh token: new access tokens are fetched "
+        "when needed (with --dropbox-app-key)", rich_help_panel=SRC),
+    dropbox_app_key: Optional[str] = typer.Option(None, envvar="ZOD_DROPBOX_APP_KEY",
+                                                  help="Dropbox app key (for the refresh token)", rich_help_panel=SRC),
+    dropbox_app_secret: Optional[str] = typer.Option(None, envvar="ZOD_DROPBOX_APP_SECRET",
+                                                     help="Dropbox app secret (apps without PKCE only)",
+                                                     rich_help_panel=SRC),
     dropbox_api_url: Optional[str] = typer.Option(None, envvar="ZOD_DROPBOX_API_URL",
                                                   help="Dropbox API host (default https://api.dropboxapi.com)",
                                                   rich_help_panel=SRC),
@@ -95,7 +103,7 @@ def download(
 ) -> None:
     """Download the Zenseact Open Dataset (resumable, verified, safely extracted)."""
     from zod.download.download import DownloadOptions, plan_download, run_download
-    from zod.download.sources import DropboxSource, make_source
+    from zod.download.sources import make_source
     from zod.download.streams import StreamFilter
     from zod.download.transfer import RetryPolicy
 
@@ -111,10 +119,9 @@ def download(
         retry=RetryPolicy(attempts=retries, backoff_s=retry_backoff), progress=progress, check_space=check_space,
     )
     try:
-        source = make_source(url, dropbox_token=dropbox_token, timeout_s=timeout)
-        if isinstance(source, DropboxSource):
-            source = DropboxSource(url, token=dropbox_token, api_url=dropbox_api_url,
-                                   content_url=dropbox_content_url, timeout_s=timeout)
+        source = make_source(url, dropbox_token=dropbox_token, timeout_s=timeout, api_url=dropbox_api_url,
+                             content_url=dropbox_content_url, refresh_token=dropbox_refresh_token,
+                             app_key=dropbox_app_key, app_secret=dropbox_app_secret)
         plan = plan_download(source, subset.value, stream_filter, options)
     except ZodError as err:
         _fail(err)

@@ -1,7 +1,7 @@
 """The Dropbox backend of `zod download` against a local EMULATION of the Dropbox HTTP API.
 
-`DropboxEmulation` implements just the three endpoints the backend calls
-(``files/list_folder``, ``files/list_folder/continue``, ``sharing/get_shared_link_file``) over
+`DropboxEmulation` implements just the endpoints the backend calls (``files/list_folder``,
+``files/list_folder/continue``, ``sharing/get_shared_link_file``, ``oauth2/token``) over
 a mirror directory built from the sample dataset: bearer-token check, shared-link check,
 pagination with cursors, ``content_hash`` per file, ``Range`` requests, and connections dropped
 mid-file on demand. It is an emulation for tests, not Dropbox.
@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +25,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOWNLOAD_CMD = [sys.executable, "-m", "cli.download"]
 TOKEN = "test-token-123"
+REFRESH_TOKEN = "refresh-456"
+APP_KEY = "app-key-789"
 LINK = "https://www.dropbox.com/sh/zodtest/AAAexample?dl=0"
 BLOCK = 4 * 1024 * 1024
 
@@ -95,6 +98,14 @@ class DropboxEmulation:
         endpoint = handler.path
         record = {"endpoint": endpoint, "range": handler.headers.get("Range")}
         self.log.append(record)
+        if endpoint == "/oauth2/token":  # refresh-token grant
+            form = dict(urllib.parse.parse_qsl(body.decode()))
+            if form.get("grant_type") == "refresh_token" and form.get("refresh_token") == REFRESH_TOKEN \
+                    and form.get("client_id") == APP_KEY:
+                handler._json(200, {"access_token": TOKEN, "token_type": "bearer", "expires_in": 14400})
+            else:
+                handler._json(400, {"error": "invalid_grant"})
+            return
         if handler.headers.get("Authorization") != f"Bearer {TOKEN}":
             handler._json(401, {"error_summary": "invalid_access_token/..", "error": {".tag": "invalid_access_token"}})
             return
@@ -249,3 +260,19 @@ def test_reference_devkit_downloads_are_reused(dropbox: DropboxEmulation, mirror
     assert [r for r in dropbox.log if r["endpoint"] == "/2/sharing/get_shared_link_file"] == []
     info = json.loads((sample_root / "trainval-drives-full.json").read_text())["train"][0]
     assert (out / info["oxts_path"]).read_bytes() == (sample_root / info["oxts_path"]).read_bytes()
+
+
+@pytest.mark.parametrize("access_token", ["expired-token", ""])
+def test_dropbox_refresh_token(dropbox: DropboxEmulation, sample_root: Path, tmp_path: Path, access_token: str) -> None:
+    """An expired (401) or absent access token is replaced once from the refresh token."""
+    out = tmp_path / "zod"
+    result = _download(dropbox, out, "--subset", "drives", "--version", "mini", "--dropbox-refresh-token",
+                       REFRESH_TOKEN, "--dropbox-app-key", APP_KEY, token=access_token)
+    assert result.returncode == 0, result.stderr
+    assert (out / "trainval-drives-mini.json").read_bytes() == (sample_root / "trainval-drives-mini.json").read_bytes()
+    endpoints = [r["endpoint"] for r in dropbox.log]
+    assert endpoints.count("/oauth2/token") == 1
+    assert endpoints[0] == ("/2/files/list_folder" if access_token else "/oauth2/token")
+    result = _download(dropbox, tmp_path / "other", "--subset", "drives", "--version", "mini",
+                       "--dropbox-refresh-token", "revoked", "--dropbox-app-key", APP_KEY, token="")
+    assert result.returncode == 1 and "HTTP 400" in result.stderr and "invalid_grant" in result.stderr

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import socket
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,6 +34,9 @@ DROPBOX_CONTENT_URL = "https://content.dropboxapi.com"
 ENV_DROPBOX_TOKEN = "ZOD_DROPBOX_TOKEN"
 ENV_DROPBOX_API_URL = "ZOD_DROPBOX_API_URL"
 ENV_DROPBOX_CONTENT_URL = "ZOD_DROPBOX_CONTENT_URL"
+ENV_DROPBOX_REFRESH_TOKEN = "ZOD_DROPBOX_REFRESH_TOKEN"
+ENV_DROPBOX_APP_KEY = "ZOD_DROPBOX_APP_KEY"
+ENV_DROPBOX_APP_SECRET = "ZOD_DROPBOX_APP_SECRET"
 LINK_ERROR_STATUSES = (401, 403, 404, 409, 410)  # 409: Dropbox API error (bad path/link)
 
 
@@ -275,30 +279,81 @@ class DropboxSource(Source):
     ``sharing/get_shared_link_file`` with a ``Range`` header. Each entry's ``content_hash`` is
     verified after download. The token comes from ``token`` or ``$ZOD_DROPBOX_TOKEN``; the API
     hosts from ``api_url``/``content_url`` or ``$ZOD_DROPBOX_API_URL``/``$ZOD_DROPBOX_CONTENT_URL``
-    (tests point them at a local emulation of those endpoints).
+    (tests point them at a local emulation of those endpoints). Access tokens are short-lived
+    (hours): with a refresh token and the app key (``$ZOD_DROPBOX_REFRESH_TOKEN``,
+    ``$ZOD_DROPBOX_APP_KEY``, optional ``$ZOD_DROPBOX_APP_SECRET``) a new one is fetched from
+    ``oauth2/token`` when needed and whenever the API answers 401.
     """
 
     def __init__(self, shared_link: str, token: str | None = None, api_url: str | None = None,
-                 content_url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+                 content_url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 refresh_token: str | None = None, app_key: str | None = None,
+                 app_secret: str | None = None) -> None:
         self.shared_link = shared_link
         self.token = token or os.environ.get(ENV_DROPBOX_TOKEN)
+        self.refresh_token = refresh_token or os.environ.get(ENV_DROPBOX_REFRESH_TOKEN)
+        self.app_key = app_key or os.environ.get(ENV_DROPBOX_APP_KEY)
+        self.app_secret = app_secret or os.environ.get(ENV_DROPBOX_APP_SECRET)
         self.api_url = (api_url or os.environ.get(ENV_DROPBOX_API_URL) or DROPBOX_API_URL).rstrip("/")
         self.content_url = (content_url or os.environ.get(ENV_DROPBOX_CONTENT_URL) or DROPBOX_CONTENT_URL).rstrip("/")
         self.timeout_s = timeout_s
         self.description = f"Dropbox shared folder {shared_link}"
-        if not self.token:
-            raise LinkError(shared_link, 401, f"a Dropbox access token is required: pass --dropbox-token or set ${ENV_DROPBOX_TOKEN}")
+        self._lock = threading.Lock()
+        if not self.token and not self.can_refresh:
+            raise LinkError(shared_link, 401, "a Dropbox access token is required: pass --dropbox-token (or "
+                            f"${ENV_DROPBOX_TOKEN}), or a refresh token and app key (--dropbox-refresh-token, "
+                            "--dropbox-app-key)")
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "User-Agent": USER_AGENT}
+    @property
+    def can_refresh(self) -> bool:
+        return bool(self.refresh_token and self.app_key)
+
+    def _refresh(self, stale: str | None) -> None:
+        """Get a new short-lived access token with the refresh token (OAuth2 ``oauth2/token``).
+
+        ``stale``: the token that failed; when another thread already replaced it, nothing is done.
+        """
+        with self._lock:
+            if self.token and self.token != stale:
+                return
+            form = {"grant_type": "refresh_token", "refresh_token": self.refresh_token or "",
+                    "client_id": self.app_key or ""}
+            if self.app_secret:
+                form["client_secret"] = self.app_secret
+            request = urllib.request.Request(
+                f"{self.api_url}/oauth2/token", data=urllib.parse.urlencode(form).encode(), method="POST",
+                headers={"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"},
+            )
+            with _urlopen(request, self.timeout_s) as response:
+                answer = json.loads(response.read())
+            if "access_token" not in answer:
+                raise ServerError(f"{self.api_url}/oauth2/token: no access_token in the answer")
+            self.token = answer["access_token"]
+
+    def _authorized(self, make_request):  # noqa: ANN001, ANN202
+        """Open ``make_request(token)``; on HTTP 401 refresh the token once (when possible)."""
+        if not self.token:
+            self._refresh(None)
+        token = self.token
+        try:
+            return _urlopen(make_request(token), self.timeout_s)
+        except LinkError as err:
+            if err.status != 401 or not self.can_refresh:
+                raise
+        self._refresh(token)
+        return _urlopen(make_request(self.token), self.timeout_s)
+
+    @staticmethod
+    def _headers(token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
 
     def _rpc(self, endpoint: str, args: dict[str, object]) -> dict:
         url = f"{self.api_url}/2/{endpoint}"
-        request = urllib.request.Request(
+        response = self._authorized(lambda token: urllib.request.Request(
             url, data=json.dumps(args).encode(), method="POST",
-            headers={**self._headers(), "Content-Type": "application/json"},
-        )
-        with _urlopen(request, self.timeout_s) as response:
+            headers={**self._headers(token), "Content-Type": "application/json"},
+        ))
+        with response:
             try:
                 return json.loads(response.read())
             except json.JSONDecodeError as err:
@@ -321,11 +376,14 @@ class DropboxSource(Source):
     def open(self, remote: RemoteFile, start: int) -> tuple[BinaryIO, int]:
         url = f"{self.content_url}/2/sharing/get_shared_link_file"
         arg = json.dumps({"url": self.shared_link, "path": f"/{remote.folder.strip('/')}/{remote.name}"})
-        headers = {**self._headers(), "Dropbox-API-Arg": arg}
-        if start > 0:
-            headers["Range"] = f"bytes={start}-"
-        request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
-        response = _urlopen(request, self.timeout_s)
+
+        def make_request(token: str | None) -> urllib.request.Request:
+            headers = {**self._headers(token), "Dropbox-API-Arg": arg}
+            if start > 0:
+                headers["Range"] = f"bytes={start}-"
+            return urllib.request.Request(url, data=b"", method="POST", headers=headers)
+
+        response = self._authorized(make_request)
         return response, _check_range(url, response, start)
 
 
@@ -334,12 +392,17 @@ def is_dropbox_url(url: str) -> bool:
     return host == "dropbox.com" or host.endswith(".dropbox.com")
 
 
-def make_source(url: str, dropbox_token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> Source:
-    """The source a URL names: Dropbox link, ``http(s)://`` mirror, ``file://`` URL or a path."""
+def make_source(url: str, dropbox_token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                **dropbox_options: str | None) -> Source:
+    """The source a URL names: Dropbox link, ``http(s)://`` mirror, ``file://`` URL or a path.
+
+    ``dropbox_options``: further `DropboxSource` arguments (``api_url``, ``content_url``,
+    ``refresh_token``, ``app_key``, ``app_secret``), used for Dropbox links only.
+    """
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme in ("http", "https"):
         if is_dropbox_url(url):
-            return DropboxSource(url, token=dropbox_token, timeout_s=timeout_s)
+            return DropboxSource(url, token=dropbox_token, timeout_s=timeout_s, **dropbox_options)
         return HttpSource(url, timeout_s=timeout_s)
     if parsed.scheme == "file":
         return LocalSource(urllib.request.url2pathname(parsed.path))
