@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from zod.stream import Prefetcher, ScanBatch, match_nearest, read_ahead
+from zod.constants import Lidar, Radar
+from zod.dataset import ZodDrives, ZodFrames, ZodSequences
+from zod.stream import Prefetcher, ScanBatch, SensorStream, match_nearest, read_ahead, read_scans
 
 
 def test_match_nearest_hand_computed() -> None:
@@ -107,3 +111,100 @@ def test_scan_batch_concatenate_and_views() -> None:
     with pytest.raises(IndexError):
         batch.scan_slice(3)
     assert len(ScanBatch.empty()) == 0
+
+
+# ------------------------------------------------------------------ on the sample dataset
+
+
+def _first(dataset: ZodSequences | ZodDrives | ZodFrames) -> Any:
+    return dataset[min(dataset.get_all_ids())]
+
+
+def test_sequence_stream_matches_brute_force(sample_root: Path) -> None:
+    seq = _first(ZodSequences(str(sample_root), "full"))
+    cameras = seq.info.get_camera_frames()
+    lidars = seq.info.get_lidar_frames()
+    stream = SensorStream(seq, reference="camera", tolerance_s=0.05,
+                          parts=("image", "lidar", "pose", "vehicle", "radar"), image_scale=0.25)
+    assert len(stream) == len(cameras)
+    steps = list(stream)
+    assert [s.index for s in steps] == list(range(len(cameras)))
+    times = np.array([s.time_s for s in steps])
+    assert (np.diff(times) > 0).all()
+    vehicle = seq.vehicle_data
+    radar = seq.get_radar(Radar.FRONT)
+    for step, camera in zip(steps, cameras):
+        assert step.camera_frame.filepath == camera.filepath
+        assert step.time_s == camera.time.timestamp()
+        assert step.image.shape == (542, 962, 3) and step.image.dtype == np.uint8
+        np.testing.assert_array_equal(step.image, camera.read(scale=0.25))
+        gaps = [abs(f.time.timestamp() - step.time_s) for f in lidars]
+        nearest = int(np.argmin(gaps))
+        if gaps[nearest] <= 0.05:
+            assert step.lidar_frame.filepath == lidars[nearest].filepath
+            np.testing.assert_array_equal(step.lidar.points, lidars[nearest].read().points)
+        else:
+            assert step.lidar_frame is None and step.lidar is None
+        np.testing.assert_allclose(step.world_from_ego, seq.ego_motion.get_poses(np.array([step.time_s]))[0], atol=1e-9)
+        # vehicle data: the nearest sample of the group, in tolerance
+        stamps = vehicle.ego_vehicle_data.timestamp.astype(np.float64) / 1e9
+        row = int(np.argmin(np.abs(stamps - step.time_s)))
+        assert step.vehicle["ego_vehicle_data"]["lon_vel"] == pytest.approx(float(vehicle.ego_vehicle_data.lon_vel[row]))
+        # radar: one scan of the clip's file, the one nearest in time
+        scan_times = {int(i): float(t) / 1e9 for i, t in zip(radar.scan_index, radar.timestamp)}
+        best = min(scan_times, key=lambda i: abs(scan_times[i] - step.time_s))
+        if abs(scan_times[best] - step.time_s) <= 0.05:
+            assert set(step.radar.scan_index.tolist()) == {best}
+            assert len(step.radar.radar_range) == int((radar.scan_index == best).sum())
+            assert step.radar_time_s == pytest.approx(scan_times[best])
+
+
+def test_lidar_reference_and_tolerance(sample_root: Path) -> None:
+    seq = _first(ZodSequences(str(sample_root), "full"))
+    lidar_times = np.array([f.time.timestamp() for f in seq.info.get_lidar_frames()])
+    camera_times = np.array([f.time.timestamp() for f in seq.info.get_camera_frames()])
+    stream = SensorStream(seq, reference="lidar", tolerance_s=0.05, parts=())
+    assert len(stream) == len(lidar_times)
+    np.testing.assert_array_equal(stream.time_s, np.sort(lidar_times))
+    matched = stream.camera_index >= 0
+    gaps = np.abs(stream.time_s[:, None] - camera_times[None, :]).min(1)
+    assert (matched == (gaps <= 0.05)).all() and matched.sum() >= 1
+    loose = SensorStream(seq, reference="lidar", tolerance_s=None, parts=())
+    assert (loose.camera_index >= 0).all()
+    part = SensorStream(seq, reference="lidar", parts=(), start=2, stop=5)
+    np.testing.assert_array_equal(part.time_s, stream.time_s[2:5])
+    with pytest.raises(ValueError, match="parts"):
+        SensorStream(seq, parts=("sonar",))
+
+
+def test_frame_stream_and_drive_stream(sample_root: Path) -> None:
+    frame = _first(ZodFrames(str(sample_root), "full"))
+    stream = SensorStream(frame, reference="lidar", parts=("lidar",))
+    assert len(stream) == len(frame.info.get_lidar_frames())
+    key = frame.info.get_key_lidar_frame()
+    cameras = [s for s in stream if s.camera_frame is not None]
+    assert len(cameras) == 1 and cameras[0].lidar_frame.filepath == key.filepath
+    drive = _first(ZodDrives(str(sample_root), "full"))
+    steps = list(SensorStream(drive, reference="camera", parts=("lidar", "pose")))
+    assert len(steps) == len(drive.info.get_camera_frames()) and all(s.world_from_ego is not None for s in steps)
+
+
+def test_read_scans_and_lidar_batches(sample_root: Path) -> None:
+    frame = _first(ZodFrames(str(sample_root), "full"))
+    lidar_frames = frame.get_lidar_frames(2, 2)
+    batch = read_scans(lidar_frames, num_threads=2)
+    assert len(batch) == 5
+    for i, lidar_frame in enumerate(lidar_frames):
+        scan = lidar_frame.read()
+        rows = batch.scan_slice(i)
+        np.testing.assert_array_equal(batch.points[rows], scan.points)
+        np.testing.assert_array_equal(batch.time_s[rows], scan.timestamps)
+        assert batch.core_time_s[i] == scan.core_timestamp
+        assert batch.scan(i) == scan
+    seq = _first(ZodSequences(str(sample_root), "full"))
+    stream = SensorStream(seq, reference="lidar", parts=())
+    batches = list(stream.lidar_batches(4))
+    assert sum(len(b) for b in batches) == len(seq.info.get_lidar_frames(Lidar.VELODYNE))
+    assert all(len(b) == 4 for b in batches[:-1])
+    first = seq.info.get_lidar_frames()[0].read()
+    np.testing.assert_array_equal(batches[0].points[batches[0].scan_slice(0)], first.points)
