@@ -284,3 +284,18 @@ def test_box_set_subclasses_and_object_annotation_round_trip() -> None:
             theirs.unclear,
             theirs.subclass,
         )
+
+
+def test_box_set_malformed_features_raise_format_error() -> None:
+    from zod.errors import FormatError
+
+    feats = _features(3)
+    del feats[0]["properties"]["size_3d_width"]
+    with pytest.raises(FormatError, match="size_3d_width") as info:
+        Box3DSet.from_features(feats, source="object_detection.json")
+    assert "object_detection.json" in str(info.value)
+    feats = _features(3)
+    feats[1]["properties"]["location_3d"] = {"type": "Point", "coordinates": [1.0, "x", 2.0]}
+    with pytest.raises(FormatError):
+        Box3DSet.from_features(feats)
+    assert len(Box3DSet.from_features([])) == 0

@@ -241,3 +241,27 @@ def test_oxts_epoch_rule(tmp_path: Path) -> None:
     )  # epoch float64 resolution ~2e-7 s
     with pytest.raises(MissingFileError, match="oxts"):
         EgoMotion.from_oxts_path(tmp_path / "none.hdf5")
+
+
+def test_edge_cases_single_sample_empty_times_unsorted_file() -> None:
+    one = EgoMotion(
+        np.eye(4)[None],
+        np.zeros((1, 3)),
+        np.zeros((1, 3)),
+        np.zeros((1, 3)),
+        np.array([5.0]),
+        (0.0, 0.0),
+    )
+    np.testing.assert_array_equal(one.get_poses(5.0), np.eye(4))
+    assert one.get_poses(np.array([])).shape == (0, 4, 4)
+    with pytest.raises(TimeOutOfRangeError):
+        one.get_poses(5.1)
+    # samples stored out of order (and one duplicate) are sorted on reading
+    em = _ego_motion()
+    data = em.to_json()
+    order = [3, 0, 1, 2, 2] + list(range(4, len(em)))
+    for key in ("poses", "velocities", "accelerations", "angular_rates", "timestamps"):
+        data[key] = [data[key][i] for i in order]
+    back = EgoMotion.from_dict(data)
+    np.testing.assert_array_equal(back.timestamps, em.timestamps)
+    np.testing.assert_allclose(back.get_poses(T0 + 0.15), em.get_poses(T0 + 0.15))

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from zod.constants import Camera, CoordinateFrame, Lidar
+from zod.errors import FormatError
 from zod.geometry.box import UNIT_CORNERS
 from zod.geometry.transforms import (
     as_transform,
@@ -108,14 +109,30 @@ class Box3DSet:
 
     @classmethod
     def from_features(
-        cls, features: Sequence[dict[str, Any]], frame: CoordinateFrame = Lidar.VELODYNE
+        cls,
+        features: Sequence[dict[str, Any]],
+        frame: CoordinateFrame = Lidar.VELODYNE,
+        source: Any = None,
     ) -> Box3DSet:
         """Boxes of the features of ``object_detection.json`` that have a 3D box (spec section 11).
 
         ``attributes["feature_index"]`` gives each box's index in ``features``. Classes follow the
         spec: ``Inconclusive`` -> ``Unclear`` (and unclear); ``type`` or older ``object_type``.
-        Subclasses use the foundation's rules when :mod:`zod.annotations.objects` is importable.
+        Subclasses follow ``ObjectAnnotation.subclass``. A malformed feature raises
+        ``FormatError`` naming ``source`` (e.g. the file path).
         """
+        try:
+            return cls._from_features(features, frame)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            what = (
+                f"missing key {err}"
+                if isinstance(err, KeyError)
+                else f"{type(err).__name__}: {err}"
+            )
+            raise FormatError(source, f"malformed object feature: {what}") from None
+
+    @classmethod
+    def _from_features(cls, features: Sequence[dict[str, Any]], frame: CoordinateFrame) -> Box3DSet:
         rows = [
             (i, f["properties"])
             for i, f in enumerate(features)
@@ -126,8 +143,10 @@ class Box3DSet:
         if n == 0:
             return cls.empty(frame)
         props = [p for _, p in rows]
+        locations = [p["location_3d"] for p in props]  # a GeoJSON Point (or a bare [x, y, z])
         centers = np.array(
-            [p["location_3d"]["coordinates"] for p in props], dtype=np.float64
+            [loc["coordinates"] if isinstance(loc, dict) else loc for loc in locations],
+            dtype=np.float64,
         ).reshape(n, 3)
         sizes = np.array(
             [(p["size_3d_length"], p["size_3d_width"], p["size_3d_height"]) for p in props],
