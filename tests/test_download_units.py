@@ -391,3 +391,36 @@ def test_make_source_dispatch(tmp_path: Path) -> None:
         make_source(str(tmp_path / "missing"))
     with pytest.raises(LinkError, match="unsupported URL scheme"):
         make_source("ftp://example.org/zod")
+
+
+def test_full_disk_during_transfer_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from zod.download import transfer
+    from zod.download.errors import DiskFullError
+
+    folder = tmp_path / "mirror" / "drives"
+    folder.mkdir(parents=True)
+    (folder / "oxts.tar.gz").write_bytes(os.urandom(100_000))
+    real_open = open
+
+    class FullDisk:
+        def __init__(self, handle) -> None:  # noqa: ANN001
+            self.handle = handle
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.handle, name)
+
+        def __enter__(self):  # noqa: ANN204
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+    monkeypatch.setattr(transfer, "open", lambda *a, **k: FullDisk(real_open(*a, **k)), raising=False)
+    remote = RemoteFile("drives", "oxts.tar.gz", 100_000)
+    with pytest.raises(DiskFullError, match="is full"):
+        download_file(LocalSource(tmp_path / "mirror"), remote, tmp_path / "dl" / "oxts.tar.gz", progress=False)

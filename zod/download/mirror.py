@@ -101,6 +101,11 @@ def _index_ids(index_path: Path, root: Path) -> list[str]:
         index.close()
 
 
+def _is_temporary(name: str) -> bool:
+    """Hidden files and leftovers of interrupted writes (``.part``, extraction temp names)."""
+    return name.startswith(".") or name.endswith((".part", ".tmp")) or ".zodtmp-" in name
+
+
 def plan_archives(src_root: Path, subset: str, versions: tuple[str, ...] = ("full", "mini"),
                   report: MirrorReport | None = None) -> dict[str, list[str]]:
     """Archive name -> sorted member paths (relative to ``src_root``) for one sub-dataset."""
@@ -123,7 +128,7 @@ def plan_archives(src_root: Path, subset: str, versions: tuple[str, ...] = ("ful
             dirnames.sort()
             for name in filenames:
                 rel = (Path(dirpath) / name).relative_to(src_root).as_posix()
-                stream = stream_of_file(rel, offsets)
+                stream = None if _is_temporary(name) else stream_of_file(rel, offsets)
                 if stream is None:
                     if report is not None:
                         report.ignored_files.append(rel)
@@ -136,7 +141,8 @@ def plan_archives(src_root: Path, subset: str, versions: tuple[str, ...] = ("ful
         for item_id in _index_ids(mini_index, src_root):
             item_dir = src_root / folder / item_id
             for dirpath, _, filenames in os.walk(item_dir):
-                members += [(Path(dirpath) / n).relative_to(src_root).as_posix() for n in filenames]
+                members += [(Path(dirpath) / n).relative_to(src_root).as_posix() for n in filenames
+                            if not _is_temporary(n)]
         plan[archive_name(subset, MINI)] = sorted(members)
     return plan
 
