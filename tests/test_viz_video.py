@@ -65,3 +65,14 @@ def test_errors_leave_nothing_behind(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown video type"):
         write_video([np.zeros((10, 10, 3), np.uint8)], tmp_path / "c.webm", progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_odd_sizes_are_padded_not_cropped(tmp_path) -> None:
+    frames = [np.full((33, 47, 3), 200, np.uint8) for _ in range(3)]
+    frames[0][:, -1] = (255, 0, 0)  # the last column must survive
+    out = write_video(frames, tmp_path / "odd.mp4", fps=2, progress=False)
+    cap = cv2.VideoCapture(str(out))
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok and bgr.shape == (34, 48, 3)
+    assert bgr[16, 46, 2] > 180 and bgr[16, 46, 0] < 90  # red column kept (BGR), then the replicated pad

@@ -113,6 +113,12 @@ def _ego_road_annotations(item: Any) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------- camera image
+def _read_scaled(read: Any, scale: float) -> np.ndarray:
+    """Decode a JPEG at the smallest of 1, 1/2, 1/4, 1/8 scale that is >= ``scale`` (the JPEG
+    decoder then skips most of the work); the caller resizes to the exact size."""
+    return read(min((s for s in (1.0, 0.5, 0.25, 0.125) if s >= scale - 1e-9), default=1.0))
+
+
 def _scaled_size(cam: Any, scale: float) -> tuple[int, int]:
     width, height = (int(v) for v in np.asarray(cam.image_dimensions)[:2])
     return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
@@ -141,7 +147,9 @@ def render_frame_image(
     cam = calib.cameras[Camera.FRONT]
     width, height = _scaled_size(cam, scale)
     if "image" in layers:
-        picture = np.asarray(image if image is not None else item.get_image(anonymization))
+        if image is None:
+            image = _read_scaled(lambda s: item.get_image(anonymization, scale=s), scale)
+        picture = np.asarray(image)
         if picture.shape[:2] != (height, width):
             picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
         picture = np.ascontiguousarray(picture, dtype=np.uint8)
@@ -298,9 +306,10 @@ def sequence_video_frames(
         width, height = _scaled_size(cam, scale)
         sx = width / float(np.asarray(cam.image_dimensions)[0])
         for i, ((camera_frame, _lidar_frame), t_s) in enumerate(zip(pairs, seconds)):
-            picture = np.ascontiguousarray(
-                cv2.resize(np.asarray(camera_frame.read()), (width, height), interpolation=cv2.INTER_AREA)
-            )
+            raw = np.asarray(_read_scaled(lambda s, cf=camera_frame: cf.read(scale=s), scale))
+            if raw.shape[:2] != (height, width):
+                raw = cv2.resize(raw, (width, height), interpolation=cv2.INTER_AREA)
+            picture = np.ascontiguousarray(raw)
             scan = sequence.get_compensated_lidar(camera_frame.time)
             draw_lidar(picture, scan.points, calib, Lidar.VELODYNE, max_depth_m=max_depth_m,
                        radius=max(1, int(round(3 * sx))))

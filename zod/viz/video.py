@@ -1,7 +1,8 @@
 """Pictures to video: MP4 (OpenCV) or GIF (Pillow), written atomically, with a progress bar.
 
 ``write_video(frames, "clip.mp4", fps=5)`` takes any iterable of RGB uint8 pictures (H, W, 3)
-of one size (a generator is consumed lazily for MP4, so long sequences need no memory; a
+of one size (MP4/AVI frames of odd width or height are padded by one edge pixel: the codecs
+need even sizes) (a generator is consumed lazily for MP4, so long sequences need no memory; a
 GIF needs all frames at once). The output goes to a temporary name next to the target and is
 renamed into place only when complete.
 """
@@ -80,11 +81,17 @@ def _write_opencv(frames: Iterable[np.ndarray], tmp: Path, fps: float, fourcc: s
     try:
         for frame in frames:
             size = _check_frame(frame, size)
+            # codecs work on even sizes (MPEG-4 crops an odd column): pad by one edge pixel instead
+            pad_h, pad_w = size[0] % 2, size[1] % 2
             if writer is None:
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), (size[1], size[0]))
+                frame_size = (size[1] + pad_w, size[0] + pad_h)
+                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), frame_size)
                 if not writer.isOpened():
                     raise RuntimeError(f"OpenCV cannot write {tmp.suffix} video ({fourcc}) on this machine")
-            writer.write(np.ascontiguousarray(np.asarray(frame)[..., ::-1]))
+            bgr = np.asarray(frame)[..., ::-1]
+            if pad_h or pad_w:
+                bgr = cv2.copyMakeBorder(np.ascontiguousarray(bgr), 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+            writer.write(np.ascontiguousarray(bgr))
             count += 1
     finally:
         if writer is not None:
