@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "cli.download",
     "cli.convert",
     "cli.eval",
+    "cli.visualize",
 ]
 
 for _module_name in COMMAND_MODULES:
