@@ -210,3 +210,16 @@ def test_traffic_sign_cli_against_reference_ground_truth(
     data = json.loads(out.read_text())
     assert data["num_ground_truth"] == len(uuids)
     assert data["accuracy"] == pytest.approx((len(uuids) - 1) / len(uuids))
+
+
+def test_ground_truth_of_chosen_frames(sample_root: Path) -> None:
+    split = _split_with_boxes(sample_root)
+    whole = ground_truth_from_dataset(sample_root, VERSION, split)
+    first = whole.frame_ids[0]
+    one = ground_truth_from_dataset(sample_root, VERSION, split, frame_ids=[int(first)])
+    assert one.frame_ids == (first,)
+    assert len(one) == int((whole.frame_id_per_box == first).sum())
+    other = "train" if split == "val" else "val"
+    foreign = ground_truth_from_dataset(sample_root, VERSION, other).frame_ids[0]
+    with pytest.raises(ValueError, match=f"not in the {split} split"):
+        ground_truth_from_dataset(sample_root, VERSION, split, frame_ids=[foreign])

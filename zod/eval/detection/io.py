@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from zod.errors import FormatError, MissingFileError
+from zod.errors import FormatError, MissingFileError, NotAnnotatedError
 from zod.eval.detection.boxes import DetectionBoxes, normalize_frame_id, quaternion_from_yaw
 from zod.eval.detection.constants import subclass_name
 from zod.eval.detection.evaluate import write_json_atomic
@@ -221,9 +221,10 @@ def ground_truth_from_dataset(
         dataset_root: folder holding ``trainval-frames-<version>.json``.
         version: ``"full"`` or ``"mini"``.
         split: ``"train"`` or ``"val"``.
-        frame_ids: evaluate only these frames (default: the whole split).
-        skip_missing: leave out frames whose object annotation file is not on disk (default:
-            raise ``MissingFileError``).
+        frame_ids: evaluate only these frames of the split (default: the whole split; a frame
+            outside the split is a ``ValueError``).
+        skip_missing: leave out frames whose object annotation file is not on disk or that
+            are not annotated (default: raise ``MissingFileError`` / ``NotAnnotatedError``).
     """
     from tqdm import tqdm
 
@@ -231,14 +232,23 @@ def ground_truth_from_dataset(
     from zod.dataset import ZodFrames
 
     frames = ZodFrames(dataset_root=str(dataset_root), version=version)
-    ids = ([normalize_frame_id(f) for f in frame_ids] if frame_ids is not None
-           else sorted(normalize_frame_id(f) for f in frames.get_split(split)))
+    split_ids = sorted(normalize_frame_id(f) for f in frames.get_split(split))
+    if frame_ids is None:
+        ids = split_ids
+    else:
+        ids = list(dict.fromkeys(normalize_frame_id(f) for f in frame_ids))
+        outside = sorted(set(ids) - set(split_ids))
+        if outside:
+            raise ValueError(
+                f"{len(outside)} frames are not in the {split} split of {version} "
+                f"(e.g. {outside[:3]})"
+            )
     objects_per_frame: dict[str, list[Any]] = {}
     for frame_id in tqdm(ids, desc="reading ground truth", unit="frame", disable=len(ids) < 200):
         frame = frames[frame_id]
         try:
             objects_per_frame[frame_id] = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
-        except MissingFileError:
+        except (MissingFileError, NotAnnotatedError):
             if not skip_missing:
                 raise
     return ground_truth_from_objects(objects_per_frame)
