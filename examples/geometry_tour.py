@@ -29,7 +29,7 @@ def main(root: str, output_dir: str) -> None:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     frames = ZodFrames(root, "mini")
-    frame = frames[sorted(frames.get_all_ids())[0]]
+    frame = frames[min(frames.get_all_ids())]
     calib = frame.calibration
 
     # Frames: a point 20 m ahead of the ego, in every frame.
