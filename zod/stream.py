@@ -323,7 +323,7 @@ class SensorStream:
         anonymization: ``Anonymization`` of the images (sequences and drives only have blur).
         image_scale: 1, 1/2, 1/4 or 1/8; the JPEG is decoded at that reduced size.
         remove_ego_lidar_returns: drop the returns from the ego vehicle (spec section 7).
-        start, stop: a slice of the reference steps.
+        start, stop, step: a slice of the reference frames (``step`` keeps every step-th one).
         num_threads, prefetch: the thread pool that reads ahead while steps are consumed.
     """
 
@@ -338,6 +338,7 @@ class SensorStream:
         remove_ego_lidar_returns: bool = True,
         start: int = 0,
         stop: int | None = None,
+        step: int = 1,
         num_threads: int | None = None,
         prefetch: int = 4,
     ) -> None:
@@ -367,7 +368,7 @@ class SensorStream:
         reference_time_s = camera_time_s if reference == "camera" else lidar_time_s
         if reference_time_s.size == 0:
             raise ValueError(f"item {info.id} has no {reference} frames ({camera_key if reference == 'camera' else 'velodyne'})")
-        order = np.argsort(reference_time_s, kind="stable")[start:stop]
+        order = np.argsort(reference_time_s, kind="stable")[start:stop:step]
         self.time_s: np.ndarray = reference_time_s[order]
         """(S,) reference times of the steps, epoch seconds, increasing."""
         self.camera_index: np.ndarray = match_nearest(self.time_s, camera_time_s, tolerance_s)

@@ -462,7 +462,8 @@ class ZodSequencesDataset(Dataset, _StepConverter):
     """Clips of ``clip_length`` synchronized steps from ZOD Sequences or Drives (map-style).
 
     Steps are the frames of the reference sensor (``"camera"`` or ``"lidar"``), taking every
-    ``step``-th one; clips start every ``stride`` steps. A clip is kept only when each of its
+    ``step``-th one; clips start every ``stride`` reference frames (default
+    ``clip_length * step``: clips that touch but do not overlap). A clip is kept only when each of its
     steps has every requested sensor within ``tolerance_s`` (checked from the index, no reads).
 
     Sample keys: ``sequence_id`` str, ``time_s`` (T,) float64 epoch s, ``image`` (T, 3, H, W),
@@ -503,7 +504,7 @@ class ZodSequencesDataset(Dataset, _StepConverter):
             raise ValueError(f"unknown parts {sorted(unknown)}; choose from {SEQUENCE_PARTS}")
         self.root, self.version, self.split, self.subset = os.fspath(root), version, split, subset
         self.clip_length, self.step = clip_length, step
-        self.stride = stride or clip_length
+        self.stride = stride or clip_length * step
         self.reference, self.tolerance_s = reference, tolerance_s
         self.parts = tuple(dict.fromkeys(parts))
         self.anonymization = anonymization if isinstance(anonymization, Anonymization) else Anonymization(anonymization)
@@ -565,9 +566,9 @@ class ZodSequencesDataset(Dataset, _StepConverter):
         stop = start + (self.clip_length - 1) * self.step + 1
         stream = SensorStream(
             item, self.reference, self.tolerance_s, self.parts, self.anonymization, self.image_scale,
-            start=start, stop=stop, num_threads=2, prefetch=self.clip_length,
+            start=start, stop=stop, step=self.step, num_threads=2, prefetch=self.clip_length,
         )
-        steps = list(stream)[:: self.step]
+        steps = list(stream)
         sample = clip_sample(self, item, steps)
         sample["sequence_id"] = item_id
         if self.transforms is not None:

@@ -1,0 +1,141 @@
+"""ZodSequencesDataset (clips) and ZodStreamDataset (sharded steps) on the sample."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from zod.dataset import ZodDrives, ZodSequences
+from zod.torch import ZodSequencesDataset, ZodStreamDataset, collate
+
+
+def _all_steps(sample_root: Path, subset: str = "sequences") -> set[tuple[str, int]]:
+    dataset = (ZodSequences if subset == "sequences" else ZodDrives)(str(sample_root), "full")
+    return {
+        (item_id, step)
+        for item_id in dataset.get_all_ids()
+        for step in range(len(dataset[item_id].info.get_camera_frames()))
+    }
+
+
+def test_clip_values(sample_root: Path) -> None:
+    ds = ZodSequencesDataset(sample_root, "full", None, clip_length=2, stride=1, image_scale=0.25)
+    sequences = ZodSequences(str(sample_root), "full")
+    expected_clips = sum(len(sequences[i].info.get_camera_frames()) - 1 for i in sequences.get_all_ids())
+    assert len(ds) == expected_clips and not ds.excluded
+    for index in (0, len(ds) - 1):
+        clip = ds[index]
+        item_id, start = ds.clips[index]
+        seq = sequences[item_id]
+        assert clip["sequence_id"] == item_id
+        cameras = seq.info.get_camera_frames()[start : start + 2]
+        np.testing.assert_array_equal(clip["time_s"].numpy(), [c.time.timestamp() for c in cameras])
+        assert clip["image"].shape == (2, 3, 542, 962) and clip["image"].dtype == torch.uint8
+        for t, camera in enumerate(cameras):
+            assert torch.equal(clip["image"][t].permute(1, 2, 0), torch.from_numpy(camera.read(scale=0.25)))
+            lidar = seq.info.get_lidar_frame(camera.time).read()
+            offsets = clip["lidar_step_offsets"].tolist()
+            np.testing.assert_array_equal(clip["lidar_points"][offsets[t] : offsets[t + 1]].numpy(), lidar.points)
+            np.testing.assert_allclose(
+                clip["lidar_time_s"][offsets[t] : offsets[t + 1]].numpy(),
+                lidar.timestamps - clip["time_s"][0].item(), atol=1e-5,
+            )
+        assert clip["lidar_step_offsets"][-1] == len(clip["lidar_points"])
+        assert clip["pose_valid"].all()
+        np.testing.assert_allclose(clip["world_from_ego"].numpy(), seq.ego_motion.get_poses(clip["time_s"].numpy()), atol=1e-9)
+
+
+def test_lidar_reference_with_step(sample_root: Path) -> None:
+    ds = ZodSequencesDataset(sample_root, "full", None, clip_length=3, step=2, reference="lidar", parts=("lidar", "pose"))
+    sequences = ZodSequences(str(sample_root), "full")
+    item_id, start = ds.clips[-1]
+    clip = ds[len(ds) - 1]
+    lidars = sequences[item_id].info.get_lidar_frames()
+    expected = [lidars[start + 2 * t].time.timestamp() for t in range(3)]
+    np.testing.assert_array_equal(clip["time_s"].numpy(), expected)
+    assert "image" not in clip
+    # clips start every clip_length * step frames by default and fit in the sequence
+    for item_id, start in ds.clips:
+        assert start % 6 == 0 and start + 4 < len(sequences[item_id].info.get_lidar_frames())
+
+
+def test_clips_collate_and_workers(sample_root: Path) -> None:
+    ds = ZodSequencesDataset(sample_root, "full", None, clip_length=2, stride=1, image_scale=0.125)
+    loader = DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate)
+    batches = list(loader)
+    assert sum(len(b["sequence_id"]) for b in batches) == len(ds)
+    first = batches[0]
+    assert first["image"].shape == (2, 2, 3, 271, 481)
+    assert first["lidar_step_offsets"].shape == (2, 3)
+    counts = first["lidar_points_mask"].sum(1)
+    assert counts.tolist() == first["lidar_step_offsets"][:, -1].tolist()
+    clip0 = ds[0]
+    assert torch.equal(first["lidar_points"][0, : len(clip0["lidar_points"])], clip0["lidar_points"])
+    assert len(pickle.dumps(ds)) < 20_000
+
+
+def test_incomplete_clips_are_excluded(sample_copy: Path) -> None:
+    sequences = ZodSequences(str(sample_copy), "full")
+    item_id = min(sequences.get_all_ids())
+    cameras = sequences[item_id].info.get_camera_frames()
+    Path(cameras[1].filepath).unlink()  # the middle image of the first sequence
+    ds = ZodSequencesDataset(sample_copy, "full", None, clip_length=2, stride=1)
+    assert all(clip[0] != item_id for clip in ds.clips)
+    assert "no complete clip" in ds.excluded[item_id]
+    lidar_only = ZodSequencesDataset(sample_copy, "full", None, clip_length=2, stride=1, parts=("lidar",))
+    assert sum(clip[0] == item_id for clip in lidar_only.clips) == len(cameras) - 1
+
+
+def test_stream_dataset_shards_by_rank_and_worker(sample_root: Path) -> None:
+    everything = _all_steps(sample_root)
+    single = [(s["sequence_id"], s["step"]) for s in ZodStreamDataset(sample_root, "full", None, image_scale=0.125)]
+    assert set(single) == everything and len(single) == len(everything)
+    per_rank = []
+    for rank in range(2):
+        ds = ZodStreamDataset(sample_root, "full", None, image_scale=0.125, rank=rank, world_size=2)
+        loader = DataLoader(ds, batch_size=None, num_workers=2)
+        steps = [(s["sequence_id"], s["step"]) for s in loader]
+        assert len(steps) == len(set(steps))
+        per_rank.append(set(steps))
+        # each item is read whole by one worker, in time order
+        for item_id in {i for i, _ in steps}:
+            assert [k for i, k in steps if i == item_id] == sorted(k for i, k in steps if i == item_id)
+    assert not per_rank[0] & per_rank[1]
+    assert per_rank[0] | per_rank[1] == everything
+
+
+def test_stream_dataset_values_and_shuffle(sample_root: Path) -> None:
+    ds = ZodStreamDataset(sample_root, "full", None, parts=("image", "lidar", "pose"), image_scale=0.25)
+    sequences = ZodSequences(str(sample_root), "full")
+    sample = next(iter(ds))
+    seq = sequences[sample["sequence_id"]]
+    camera = seq.info.get_camera_frames()[sample["step"]]
+    assert sample["time_s"] == camera.time.timestamp()
+    assert sample["image"].shape == (3, 542, 962)
+    np.testing.assert_array_equal(sample["lidar_points"].numpy(), seq.info.get_lidar_frame(camera.time).read().points)
+    assert sample["pose_valid"].item()
+    shuffled = ZodStreamDataset(sample_root, "full", None, shuffle=True, seed=5, parts=())
+    orders = []
+    for epoch in range(4):
+        shuffled.set_epoch(epoch)
+        orders.append(tuple(shuffled.shard_ids()))
+    assert all(sorted(o) == sorted(ds.ids) for o in orders)
+    assert len(set(orders)) > 1
+    shuffled.set_epoch(2)
+    assert tuple(shuffled.shard_ids()) == orders[2]
+    drives = ZodStreamDataset(sample_root, "full", None, subset="drives", parts=("pose",))
+    assert {(s["sequence_id"], s["step"]) for s in drives} == _all_steps(sample_root, "drives")
+
+
+def test_bad_arguments(sample_root: Path) -> None:
+    with pytest.raises(ValueError, match="parts"):
+        ZodSequencesDataset(sample_root, "full", None, parts=("sonar",))
+    with pytest.raises(ValueError, match="subset"):
+        ZodStreamDataset(sample_root, "full", None, subset="frames")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="clip_length"):
+        ZodSequencesDataset(sample_root, "full", None, clip_length=0)
