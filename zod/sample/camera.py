@@ -214,6 +214,16 @@ def render(
     return image, views
 
 
+def add_noise(image: np.ndarray, rng: np.random.Generator, std: float, tile: int = 256) -> np.ndarray:
+    """Image (H, W, 3) uint8 plus Gaussian pixel noise of ``std`` levels (a random tile repeated)."""
+    if std <= 0:
+        return image
+    height, width = image.shape[:2]
+    noise = np.rint(rng.normal(0.0, std, size=(tile, tile, 3))).astype(np.int16)
+    tiled = np.tile(noise, (height // tile + 1, width // tile + 1, 1))[:height, :width]
+    return np.clip(image.astype(np.int16) + tiled, 0, 255).astype(np.uint8)
+
+
 def anonymize(
     image: np.ndarray, regions: list[tuple[int, int, int, int]], mode: str, rng: np.random.Generator
 ) -> np.ndarray:

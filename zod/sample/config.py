@@ -50,6 +50,8 @@ class SampleConfig:
     image_width: int = 3848
     image_height: int = 2168
     jpeg_quality: int = 85
+    # Sensor-like pixel noise (std, 8-bit levels): makes JPEGs ~1-3 MB like the real ones.
+    image_noise_std: float = 4.0
     # --- scene ------------------------------------------------------------------------------
     num_objects: int = 20
     # Frames with ego road / traffic sign annotations: every n-th item (the others have none).
@@ -58,7 +60,7 @@ class SampleConfig:
     # One traffic sign of one frame gets a class name outside the tsv (spec section 14).
     unknown_traffic_sign: bool = True
     # --- execution --------------------------------------------------------------------------
-    workers: int = 1
+    workers: int = 0  # 0: all cores (the output does not depend on it)
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -110,7 +112,9 @@ class SampleConfig:
             drive_duration_s=1.5,
             sequence_camera_rate_hz=2.0,
             jpeg_quality=75,
+            image_noise_std=0.0,
             num_objects=16,
+            workers=1,
         )
 
     def replace(self, **changes: Any) -> SampleConfig:

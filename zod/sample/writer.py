@@ -22,7 +22,7 @@ from tqdm import tqdm
 from zod.constants import DRIVES, FRAMES, SEQUENCES, TRAINVAL_FILES
 from zod.geometry.transforms import invert_transforms
 from zod.sample import annotate as anno
-from zod.sample.camera import anonymize, encode_jpeg, render, world_from_camera
+from zod.sample.camera import add_noise, anonymize, encode_jpeg, render, world_from_camera
 from zod.sample.config import SampleConfig
 from zod.sample.lidar import simulate_scan
 from zod.sample.motion import (
@@ -274,6 +274,7 @@ def generate_item(job: ItemJob) -> dict[str, Any]:
     for cam_us in times["cameras_us"]:
         t_s = int(cam_us) / 1e6
         image, views = render(rig, trajectory, objects, road, t_s, drawn_polygons(t_s))
+        image = add_noise(image, r_image, cfg.image_noise_std)
         if int(cam_us) == times["keyframe_us"]:
             key_views = views
         regions = _anonymization_regions(views, objects)
@@ -404,7 +405,8 @@ def generate_sample(output_dir: str | os.PathLike[str], config: SampleConfig | N
     root = Path(output_dir).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     jobs = plan_items(root, config)
-    infos = list(_run(jobs, max(1, int(config.workers)), config.progress))
+    workers = int(config.workers) if config.workers > 0 else (os.cpu_count() or 1)
+    infos = list(_run(jobs, workers, config.progress))
     for subset in (FRAMES, SEQUENCES, DRIVES):
         pairs = [(job, info) for job, info in zip(jobs, infos) if job.subset == subset]
         if not pairs:
