@@ -33,7 +33,9 @@ def test_quaternion_matrix_round_trip_matches_pyquaternion() -> None:
     rot = rotation_matrices_from_quaternions(q)
     expected = np.array([Quaternion(v).rotation_matrix for v in q])
     np.testing.assert_allclose(rot, expected, atol=1e-12)
-    np.testing.assert_allclose(quaternions_from_rotation_matrices(rot), q, atol=1e-12)
+    # same sign as pyquaternion's matrix constructor (the reference's Pose.rotation)
+    expected_q = np.array([Quaternion(matrix=m).q for m in expected])
+    np.testing.assert_allclose(quaternions_from_rotation_matrices(rot), expected_q, atol=1e-12)
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])

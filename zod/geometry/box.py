@@ -129,12 +129,14 @@ class Box3D:
         return np.all(np.abs(local) <= self.size / 2, axis=1)
 
     def __eq__(self, other: object) -> bool:
+        """Same frame, centre, size and rotation (q and -q are the same rotation)."""
         if not isinstance(other, Box3D):
             return NotImplemented
+        q, q_other = self.orientation.q, other.orientation.q
         return bool(
             np.allclose(self.center, other.center)
             and np.allclose(self.size, other.size)
-            and self.orientation == other.orientation
+            and (np.allclose(q, q_other, atol=1e-9) or np.allclose(q, -q_other, atol=1e-9))
             and self.frame == other.frame
         )
 

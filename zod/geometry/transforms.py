@@ -113,7 +113,10 @@ def rotate_points(points: np.ndarray, rotation: np.ndarray) -> np.ndarray:
 
 
 def quaternions_from_rotation_matrices(rotations: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> unit quaternions (..., 4) wxyz with w >= 0.
+    """Rotation matrices (..., 3, 3) -> unit quaternions (..., 4) wxyz.
+
+    The sign (q and -q are the same rotation) is the one pyquaternion's
+    ``Quaternion(matrix=R)`` returns, so poses and boxes compare equal to the reference's.
 
     Shepperd's method: for each matrix the largest of (w, x, y, z) is computed from the
     diagonal, which keeps the result accurate for every rotation (including 180 degrees).
@@ -150,7 +153,10 @@ def quaternions_from_rotation_matrices(rotations: np.ndarray) -> np.ndarray:
     )
     quat = np.take_along_axis(quats, choice[..., None, None], axis=-2)[..., 0, :]
     quat = quat / np.linalg.norm(quat, axis=-1, keepdims=True)
-    return np.where(quat[..., :1] < 0, -quat, quat)
+    # pyquaternion's branch rule decides which component is made positive
+    positive = np.where(m22 < 0, np.where(m00 > m11, 1, 2), np.where(m00 < -m11, 3, 0))
+    sign = np.sign(np.take_along_axis(quat, positive[..., None], axis=-1))
+    return quat * np.where(sign == 0, 1.0, sign)
 
 
 def rotation_matrices_from_quaternions(quaternions: np.ndarray) -> np.ndarray:
