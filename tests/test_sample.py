@@ -485,6 +485,24 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     assert not any(name.endswith(".tmp") or "/." in name for name in a)  # no temp files left
 
 
+def test_interrupted_run_resumes_without_redoing_finished_items(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zod.sample import writer
+
+    cfg = _tiny(workers=1)
+    root = (tmp_path / "resumed").resolve()
+    jobs = writer.plan_items(root, cfg)
+    writer.generate_or_resume(jobs[0])  # a run interrupted after its first item
+    assert (root / writer.PARTIAL_DIR).is_dir()
+    calls: list[int] = []
+    real = writer.generate_item
+    monkeypatch.setattr(writer, "generate_item", lambda job: calls.append(job.index) or real(job))
+    writer.generate_sample(root, cfg)
+    assert len(calls) == len(jobs) - 1
+    assert not (root / writer.PARTIAL_DIR).exists()
+    monkeypatch.setattr(writer, "generate_item", real)
+    assert _tree(root) == _tree(generate_sample(tmp_path / "fresh", cfg))
+
+
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError):
         SampleConfig(num_frames=2, num_frames_mini=3)

@@ -7,8 +7,10 @@ processes. Every file is written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -386,13 +388,40 @@ def generate_item(job: ItemJob) -> dict[str, Any]:
 
 # --- the whole sample ------------------------------------------------------------------------
 
+# Finished items of an interrupted run are recorded here (and reused by the next run with the same
+# config); the folder is removed once the index files are written, so a complete sample holds
+# only the files of the spec.
+PARTIAL_DIR = ".zod-sample-partial"
+
+
+def config_digest(config: SampleConfig) -> str:
+    """Hash of everything in the config that changes the output (not workers / progress)."""
+    fields = {k: v for k, v in config.to_dict().items() if k not in ("workers", "progress")}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def generate_or_resume(job: ItemJob) -> dict[str, Any]:
+    """``generate_item`` unless a previous, interrupted run with the same config finished it."""
+    state = Path(job.root) / PARTIAL_DIR / f"{job.subset}-{job.index}.json"
+    digest = config_digest(job.config)
+    if state.is_file():
+        try:
+            saved = json.loads(state.read_text())
+            if saved.get("config") == digest:
+                return saved["info"]
+        except (OSError, ValueError):
+            pass  # unreadable: simulate again
+    info = generate_item(job)
+    _write_json(state, {"config": digest, "info": info})
+    return info
+
 
 def _run(jobs: list[ItemJob], workers: int, progress: bool) -> Iterable[dict[str, Any]]:
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            yield from tqdm(pool.map(generate_item, jobs), total=len(jobs), disable=not progress, desc="sample")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            yield from tqdm(pool.map(generate_or_resume, jobs), total=len(jobs), disable=not progress, desc="sample")
     else:
-        yield from tqdm(map(generate_item, jobs), total=len(jobs), disable=not progress, desc="sample")
+        yield from tqdm(map(generate_or_resume, jobs), total=len(jobs), disable=not progress, desc="sample")
 
 
 def generate_sample(output_dir: str | os.PathLike[str], config: SampleConfig | None = None) -> Path:
@@ -400,6 +429,7 @@ def generate_sample(output_dir: str | os.PathLike[str], config: SampleConfig | N
 
     All three sub-datasets (as configured), both versions (``mini`` a subset of ``full``), with
     every stream of spec sections 2-11. Deterministic: the same config gives the same bytes.
+    Resumable: after an interruption, a new call with the same config skips the finished items.
     """
     config = SampleConfig.default() if config is None else config
     root = Path(output_dir).expanduser().resolve()
@@ -418,4 +448,5 @@ def generate_sample(output_dir: str | os.PathLike[str], config: SampleConfig | N
                     continue
                 index.setdefault(job.split, []).append(info)
             _write_json(root / TRAINVAL_FILES[subset][version], index)
+    shutil.rmtree(root / PARTIAL_DIR, ignore_errors=True)
     return root
