@@ -153,6 +153,8 @@ def test_points_to_image_through_calibration() -> None:
     ahead_ego = np.array([[1.9 + 0.5, 0.0, 1.45], [1.9 + 250.0, 0.0, 1.45], [-20.0, 0.0, 1.45]])
     pts_lidar = calib.transform_points(ahead_ego, EGO, Lidar.VELODYNE).astype(np.float32)
     proj = fisheye.points_to_image(pts_lidar, calib)
+    same = fisheye.lidar_to_image(pts_lidar, calib)
+    np.testing.assert_array_equal(same.mask, proj.mask)
     np.testing.assert_array_equal(proj.mask, [True, True, False])
     np.testing.assert_allclose(proj.pixels, [[CX, CY], [CX, CY]], atol=2e-3)
     np.testing.assert_allclose(proj.depth_m, [0.5, 250.0], atol=1e-4)

@@ -29,6 +29,7 @@ __all__ = [
     "fit_undistortion",
     "get_points_in_camera_fov",
     "in_field_of_view",
+    "lidar_to_image",
     "max_valid_theta",
     "points_to_image",
     "project",
@@ -339,3 +340,14 @@ def get_points_in_camera_fov(
     """Reference name: (points (M, 3) inside the field of view, mask (N,)); see :func:`in_field_of_view`."""
     mask = in_field_of_view(camera_data, fov, horizontal_only=horizontal_only)
     return np.asarray(camera_data)[mask], mask
+
+
+def lidar_to_image(
+    points_lidar: np.ndarray, calibration: Any, camera: Any = None, lidar: Any = None
+) -> ImageProjection:
+    """Lidar points (N, 3) -> (pixels (M, 2), depth_m (M,), mask (N,)) of the points the camera sees.
+
+    :func:`points_to_image` from the lidar frame: in front of the camera, inside its field of
+    view and inside the image.
+    """
+    return points_to_image(points_lidar, calibration, from_frame=lidar, camera=camera)
