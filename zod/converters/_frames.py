@@ -8,7 +8,6 @@ pass (:class:`ObjectArrays`), without building one annotation object per box.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,11 +15,7 @@ from typing import Any
 import numpy as np
 
 from zod.constants import AnnotationProject, Anonymization
-from zod.errors import FormatError, MissingFileError
-
-# Classes whose objects have a subclass (spec §11).
-CLASSES_WITH_SUBCLASSES = ("Vehicle", "VulnerableVehicle", "TrafficSign", "TrafficSignal")
-
+from zod.errors import FormatError
 
 @lru_cache(maxsize=4)
 def frames(dataset_root: str, version: str) -> Any:
@@ -31,8 +26,8 @@ def frames(dataset_root: str, version: str) -> Any:
 
 
 def split_ids(dataset_root: str, version: str, split: str) -> list[str]:
-    """Frame ids of a split ("train" / "val"), in index order."""
-    return [str(i) for i in frames(dataset_root, version).get_split(split)]
+    """Frame ids of a split ("train" / "val"), in index file order."""
+    return list(frames(dataset_root, version).index.split_ids(split))
 
 
 def frame_info(dataset_root: str, version: str, frame_id: str) -> Any:
@@ -58,19 +53,12 @@ def annotation_path(info: Any, project: AnnotationProject) -> str | None:
 
 def read_features(info: Any, project: AnnotationProject) -> tuple[list[dict[str, Any]], str | None]:
     """Raw GeoJSON features of a project (empty if not annotated) and the file path."""
+    from zod.annotations._common import read_feature_list
+
     path = annotation_path(info, project)
     if path is None:
         return [], None
-    try:
-        with open(path, "rb") as file:
-            data = json.loads(file.read())
-    except FileNotFoundError:
-        raise MissingFileError(path, f"{project.value} annotation file", "the 'annotations' stream") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise FormatError(path, f"malformed JSON: {err}") from None
-    if not isinstance(data, list):
-        raise FormatError(path, f"expected a list of features, got {type(data).__name__}")
-    return data, path
+    return read_feature_list(path, f"{project.value} annotation"), path
 
 
 def object_features(info: Any) -> tuple[list[dict[str, Any]], str | None]:
@@ -100,31 +88,23 @@ class ObjectArrays:
     uuids: list[str]
 
 
-def _flag(props: dict[str, Any], key: str) -> bool | None:
-    """The "True"/"False" string properties (also accepts real booleans)."""
-    if key not in props or props[key] is None:
-        return None
-    value = props[key]
-    return value if isinstance(value, bool) else str(value) == "True"
-
-
 def subclass_of(name: str, unclear: bool, props: dict[str, Any]) -> str:
-    """Reference subclass of an object (rules of spec §11)."""
-    if unclear:
-        return "Unclear"
-    if name not in CLASSES_WITH_SUBCLASSES:
-        return name
-    if props.get("artificial") is True:
-        return f"{name}_Artificial"
-    visible = _flag(props, "traffic_content_visible")
-    if visible is not None:
-        return f"{name}_{'Front' if visible else 'Back'}"
-    if _flag(props, "with_rider") is False:
-        return f"{name}_NoRider"
-    if props.get("emergency") is True and name == "Vehicle":
-        return "Vehicle_Emergency"
-    subtype = props.get("type", props.get("object_type"))
-    return f"{name}_{subtype}" if subtype is not None else name
+    """Reference subclass of an object, by the annotation module's own rules (no box parsing)."""
+    from zod.annotations._common import get_key, to_bool
+    from zod.annotations.objects import ObjectAnnotation
+
+    def flag(key: str) -> bool | None:
+        try:
+            return to_bool(props.get(key))
+        except ValueError:
+            return None
+
+    return ObjectAnnotation(
+        box2d=None, unclear=unclear, name=name, uuid="", box3d=None,  # type: ignore[arg-type]
+        object_type=get_key(props, "type", "object_type"), occlusion_level=None,
+        artificial=flag("artificial"), with_rider=flag("with_rider"), emergency=flag("emergency"),
+        traffic_content_visible=flag("traffic_content_visible"),
+    ).subclass
 
 
 def object_arrays_from_features(features: list[dict[str, Any]], path: str | None = None) -> ObjectArrays:

@@ -28,16 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from zod.annotations._common import get_key, to_bool
+from zod.annotations.classes import INCONCLUSIVE, OBJECT_CLASSES
 from zod.converters import _frames
 from zod.converters.runner import RunResult, atomic_write_json, run_frames
 from zod.errors import FormatError, MissingFileError
 
-# Spec §11 class order; the category id of a class is its position + 1.
-OBJECT_CLASSES: tuple[str, ...] = (
-    "Vehicle", "VulnerableVehicle", "Pedestrian", "Animal",
-    "PoleObject", "TrafficBeacon", "TrafficSign", "TrafficSignal", "TrafficGuide", "DynamicBarrier",
-    "Unclear",
-)
+# Spec §11 class order (OBJECT_CLASSES); the category id of a class is its position + 1.
 CATEGORY_NAME_TO_ID: dict[str, int] = {name: i + 1 for i, name in enumerate(OBJECT_CLASSES)}
 DEFAULT_CLASSES: tuple[str, ...] = ("Vehicle", "Pedestrian", "VulnerableVehicle")
 
@@ -74,11 +71,11 @@ def object_classes_and_unclear(features: Sequence[dict[str, Any]], path: str | N
         for feature in features:
             props = feature["properties"]
             name = props["class"]
-            subtype = props.get("type", props.get("object_type"))
-            is_unclear = bool(props.get("unclear", False)) or name == "Inconclusive" or subtype == "Inconclusive"
-            names.append("Unclear" if name == "Inconclusive" else name)
+            subtype = get_key(props, "type", "object_type")
+            is_unclear = bool(to_bool(props.get("unclear", False))) or INCONCLUSIVE in (name, subtype)
+            names.append("Unclear" if name == INCONCLUSIVE else name)
             unclear.append(is_unclear)
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise FormatError(path, f"object feature without properties/class: {err!r}") from err
     return names, unclear
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +38,11 @@ from zod.converters.runner import atomic_write, atomic_write_json, run_frames
 from zod.errors import FormatError, MissingFileError
 
 
-@lru_cache(maxsize=1)
 def traffic_sign_class_index() -> dict[str, int]:
     """Class name -> conventional index (``zod/resources/traffic-sign-classes.tsv``)."""
-    from importlib.resources import files
+    from zod.annotations.classes import CLASS_NAME_TO_CLASS_IDX
 
-    text = files("zod").joinpath("resources/traffic-sign-classes.tsv").read_text(encoding="utf-8")
-    rows = [line.split("\t") for line in text.splitlines()[1:] if line.strip()]
-    return {row[1]: int(row[0]) for row in rows}
+    return CLASS_NAME_TO_CLASS_IDX
 
 
 def crop_windows(
@@ -79,7 +75,12 @@ def crop_windows(
 
 
 def _flag(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value) == "True"
+    from zod.annotations._common import to_bool
+
+    try:
+        return bool(to_bool(value))
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
