@@ -170,3 +170,19 @@ def test_points_to_image_through_calibration() -> None:
     np.testing.assert_allclose(
         cam.unproject(cam.project(p_cam), np.linalg.norm(p_cam), exact=True), p_cam, atol=1e-9
     )
+
+
+def test_image_corners_need_use_field_of_view_false() -> None:
+    """The reference's rectangular angle rule cuts off the image corners a fisheye does see."""
+    calib = _calibration(np.eye(4), make_transforms(CAMERA_AXES, [1.9, 0.0, 1.45]))
+    cam = calib.cameras[Camera.FRONT]
+    corner = cam.unproject(np.array([[60.0, 40.0], [WIDTH / 2, HEIGHT / 2]]), 10.0, exact=True)
+    with_rule = fisheye.points_to_image(corner, calib, from_frame=Camera.FRONT)
+    whole_image = fisheye.points_to_image(
+        corner, calib, from_frame=Camera.FRONT, use_field_of_view=False
+    )
+    np.testing.assert_array_equal(with_rule.mask, [False, True])
+    np.testing.assert_array_equal(whole_image.mask, [True, True])
+    np.testing.assert_allclose(
+        whole_image.pixels, [[60.0, 40.0], [WIDTH / 2, HEIGHT / 2]], atol=1e-6
+    )
