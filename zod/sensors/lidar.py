@@ -51,6 +51,20 @@ def load_structured_npy(path: str | PathLike[str], fields: dict[str, str], what:
     return data
 
 
+def _xyz_float32(data: np.ndarray) -> np.ndarray:
+    """(N, 3) float32 contiguous points of a structured scan (one strided copy when possible)."""
+    fields = data.dtype.fields
+    offsets = [fields[c][1] for c in "xyz"]
+    if all(fields[c][0] == np.float32 for c in "xyz") and offsets == [offsets[0] + 4 * i for i in range(3)] \
+            and data.flags.c_contiguous:
+        view = np.ndarray((len(data), 3), np.float32, buffer=data, offset=offsets[0],
+                          strides=(data.dtype.itemsize, 4))
+        return np.ascontiguousarray(view)
+    points = np.empty((len(data), 3), dtype=np.float32)
+    points[:, 0], points[:, 1], points[:, 2] = data["x"], data["y"], data["z"]
+    return points
+
+
 @dataclass
 class LidarData:
     """One or more lidar scans as flat arrays (N points)."""
@@ -85,21 +99,15 @@ class LidarData:
         data = load_structured_npy(path, {"x": "f", "y": "f", "z": "f", "timestamp": "iu",
                                           "intensity": "iu", "diode_index": "iu"}, "lidar scan", stream)
         core_timestamp = time_from_filename(path).timestamp()
-        points = np.empty((data.shape[0], 3), dtype=np.float32)
-        points[:, 0] = data["x"]
-        points[:, 1] = data["y"]
-        points[:, 2] = data["z"]
+        if remove_ego_lidar_returns and len(data):
+            lo, hi = EGO_RETURNS_BOX
+            x, y, z = data["x"], data["y"], data["z"]
+            inside = (x > lo[0]) & (x < hi[0]) & (y > lo[1]) & (y < hi[1]) & (z > lo[2]) & (z < hi[2])
+            if inside.any():
+                data = np.compress(~inside, data)  # one pass over the records (fast, unlike data[mask])
+        points = _xyz_float32(data)
         timestamp_us = data["timestamp"]
         intensity, diode = data["intensity"], data["diode_index"]
-        if remove_ego_lidar_returns:
-            lo, hi = EGO_RETURNS_BOX
-            inside = (points[:, 0] > lo[0]) & (points[:, 0] < hi[0])
-            inside &= (points[:, 1] > lo[1]) & (points[:, 1] < hi[1])
-            inside &= (points[:, 2] > lo[2]) & (points[:, 2] < hi[2])
-            if inside.any():
-                keep = ~inside
-                points, timestamp_us = points[keep], timestamp_us[keep]
-                intensity, diode = intensity[keep], diode[keep]
         return cls(
             points=points,
             timestamps=core_timestamp + timestamp_us / 1e6,

@@ -1,0 +1,94 @@
+"""Benchmark: reading one lidar scan (spec §7) with ``LidarData.from_npy`` against ``np.load``.
+
+``np.load`` of the same file is the floor (it only reads the bytes); the reference devkit's
+reader is measured too when its venv exists. Scans are synthetic, in the on-disk format,
+with ~250k points (the real core scan) and ~3 % ego returns.
+
+    python benchmarks/bench_lidar_read.py [--points 250000] [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from zod.sensors.lidar import LIDAR_DTYPE, LidarData
+
+ORACLE = Path(__file__).resolve().parent.parent / ".venv-oracle" / "bin" / "python"
+
+
+def write_scan(folder: Path, n: int) -> Path:
+    rng = np.random.default_rng(0)
+    data = np.empty(n, dtype=LIDAR_DTYPE)
+    rng_m = rng.uniform(2, 120, n)
+    azimuth = rng.uniform(-np.pi, np.pi, n)
+    data["x"] = rng_m * np.cos(azimuth)
+    data["y"] = rng_m * np.sin(azimuth)
+    data["z"] = rng.uniform(-2, 3, n)
+    ego = rng.random(n) < 0.03
+    data["x"][ego] = rng.uniform(-1.4, 1.4, ego.sum())
+    data["y"][ego] = rng.uniform(-2.9, 2.9, ego.sum())
+    data["z"][ego] = rng.uniform(-1.4, 0.4, ego.sum())
+    data["timestamp"] = np.sort(rng.integers(-50_000, 50_000, n))
+    data["intensity"] = rng.integers(0, 256, n)
+    data["diode_index"] = rng.integers(0, 128, n)
+    path = folder / "000001_romeo_2022-02-14T13:23:32.140954Z.npy"
+    np.save(path, data)
+    return path
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times)
+
+
+REFERENCE = """
+import sys, time
+from zod.data_classes.sensor import LidarData
+path, repeat = sys.argv[1], int(sys.argv[2])
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter(); LidarData.from_npy(path); times.append(time.perf_counter() - t0)
+print(min(times))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=250_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_scan(Path(tmp), args.points)
+        size_mb = path.stat().st_size / 1e6
+        t_load, m_load = best(lambda: np.load(path), args.repeat)
+        t_ours, m_ours = best(lambda: LidarData.from_npy(path), args.repeat)
+        t_keep, _ = best(lambda: LidarData.from_npy(path, remove_ego_lidar_returns=False), args.repeat)
+        print(f"scan: {args.points} points, {size_mb:.1f} MB")
+        print(f"np.load                         {t_load * 1e3:8.2f} ms (best of {args.repeat}, median {m_load * 1e3:.2f})")
+        print(f"LidarData.from_npy              {t_ours * 1e3:8.2f} ms  ratio to np.load {t_ours / t_load:5.2f}x "
+              f"(median {m_ours * 1e3:.2f})")
+        print(f"  keeping ego returns           {t_keep * 1e3:8.2f} ms  ratio to np.load {t_keep / t_load:5.2f}x")
+        if ORACLE.exists():
+            out = subprocess.run([str(ORACLE), "-c", REFERENCE, str(path), str(args.repeat)],
+                                 capture_output=True, text=True)
+            if out.returncode == 0:
+                t_ref = float(out.stdout.strip())
+                print(f"reference LidarData.from_npy    {t_ref * 1e3:8.2f} ms  ratio to np.load {t_ref / t_load:5.2f}x; "
+                      f"ours is {t_ref / t_ours:.2f}x faster")
+            else:
+                print("reference devkit could not run:", out.stderr.strip().splitlines()[-1:])
+
+
+if __name__ == "__main__":
+    main()
