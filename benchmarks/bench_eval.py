@@ -7,7 +7,7 @@ Ours: ``evaluate_detection`` on ``DetectionBoxes`` (the call only), and the refe
 ``evaluate_nuscenes_style`` on our ``EvalBoxes`` (the call only: it converts to columns inside).
 Both sides print the same mAP, so the ratio compares equal work.
 
-    python benchmarks/bench_eval.py [--frames 2000] [--gt-per-frame 20] [--repeat 3]
+    python benchmarks/bench_eval.py [--frames 500] [--gt-per-frame 20] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -124,9 +124,9 @@ def time_ours(job: dict, repeat: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--frames", type=int, default=500)
     parser.add_argument("--gt-per-frame", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
 
     job = make_job(args.frames, args.gt_per_frame)
