@@ -12,4 +12,8 @@ $ZOD info "$SAMPLE"
 # convert the sample to COCO (all cores, resumable) and to the KITTI 3D layout
 $ZOD convert coco --dataset-root "$SAMPLE" --output-dir "$OUT/coco" --version mini --overwrite
 $ZOD convert kitti --dataset-root "$SAMPLE" --output-dir "$OUT/kitti" --version mini --overwrite
+# evaluate simulated detections (the example writes predictions.json), then from the shell
+.venv/bin/python examples/evaluate_detection.py "$SAMPLE" "$OUT/eval" >/dev/null
+$ZOD eval detection --dataset-root "$SAMPLE" --version mini --split val \
+    --predictions "$OUT/eval/predictions.json" --output "$OUT/eval/metrics.json"
 echo "tour: outputs in $OUT"
