@@ -310,10 +310,10 @@ def evaluate_detection(
     gt_frame_map = np.array([lookup[f] for f in ground_truth.frame_ids], dtype=np.int64)
     pred_frame_map = np.array([lookup[f] for f in predictions.frame_ids], dtype=np.int64)
 
-    gt, pred = ground_truth, predictions
-    gt_rows = _rows_in_range_by_name(gt, config)
+    gt, pred = ground_truth, predictions  # short names below
+    gt_rows = _rows_in_range_by_name(gt, config)  # in range, per evaluated name
     pred_rows = _rows_in_range_by_name(pred, config)
-    gt_yaw, pred_yaw = gt.yaw_rad, pred.yaw_rad
+    gt_yaw, pred_yaw = gt.yaw_rad, pred.yaw_rad  # once, not per class
 
     per_class: dict[str, ClassResult] = {}
     for name in config.classes:  # a class without ground truth in range is not evaluated
