@@ -18,8 +18,7 @@ Frames (all right-handed)::
                                                             v y down
 
 - velo = the lidar frame rotated onto the ego axes (the rotation of ``lidar_extrinsics``, no
-  translation): origin at the lidar, x forward, y left, z up exactly like the ego frame, so
-  that the ground is level and boxes annotated upright (in the ego sense) have pure yaw.
+  translation): origin at the lidar, x forward, y left, z up exactly like the ego frame.
 - ``Tr_velo_to_cam`` = camera_from_velo (rigid, from ``calibration.json``); ``R0_rect`` = I.
 - ``P2`` (and P0, P1, P3) = ``[[fx, 0, cx, 0], [0, fy, cy, 0], [0, 0, 1, 0]]``: a PINHOLE
   APPROXIMATION of the Kannala-Brandt fisheye, exact at the image centre (theta_d ~ theta for
@@ -31,8 +30,9 @@ Frames (all right-handed)::
   ``alpha`` = rotation_y - atan2(x, z), both wrapped to [-pi, pi). This is exactly the inverse
   of OpenPCDet's ``boxes3d_kitti_camera_to_lidar`` (centre = velo_from_cam @ bottom + h/2 up,
   heading = -(rotation_y + pi/2)), so the tools recover the boxes we started from.
-- Boxes keep only the heading about the velo z axis (KITTI has no roll / pitch); ZOD boxes
-  are upright in the ego frame, so nothing is lost.
+- Boxes keep only their heading about the velo z axis (KITTI has no roll / pitch): the small
+  tilt of a box in the ego frame (the vehicle's own pitch / roll against the ground, well
+  under a degree) is dropped. Centres, sizes and headings round-trip exactly.
 - Objects without a 3D box and unclear objects are written as ``DontCare`` (2D box only,
   dimensions -1, location -1000, rotation -10, as KITTI does).
 - ``occluded``: None -> 0, Light/Medium -> 1, Heavy/VeryHeavy -> 2, unknown -> 3.
