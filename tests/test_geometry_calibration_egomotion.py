@@ -265,3 +265,12 @@ def test_edge_cases_single_sample_empty_times_unsorted_file() -> None:
     back = EgoMotion.from_dict(data)
     np.testing.assert_array_equal(back.timestamps, em.timestamps)
     np.testing.assert_allclose(back.get_poses(T0 + 0.15), em.get_poses(T0 + 0.15))
+
+
+def test_poses_edited_in_place_are_used() -> None:
+    em = _ego_motion()
+    before = em.get_poses(T0 + 0.05)
+    em.poses[0, :3, 3] += [1.0, 0.0, 0.0]
+    em.poses[1, :3, 3] += [1.0, 0.0, 0.0]
+    after = em.get_poses(T0 + 0.05)
+    np.testing.assert_allclose(after[:3, 3] - before[:3, 3], [1.0, 0.0, 0.0], atol=1e-9)

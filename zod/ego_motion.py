@@ -9,7 +9,7 @@ Pose interpolation: slerp for rotation, linear for translation; asking for a tim
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
@@ -53,7 +53,6 @@ class EgoMotion:
     angular_rates: np.ndarray  # (N, 3) rad/s
     timestamps: np.ndarray  # (N,) epoch seconds, float64
     origin_lat_lon: tuple[float, float]  # (lat, lon) of the world origin
-    _quats: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -87,11 +86,6 @@ class EgoMotion:
         frac = np.where(exact_left | exact_right, 0.0, frac)
         return left, frac, exact_left | exact_right
 
-    def _quaternions(self) -> np.ndarray:
-        if self._quats is None or len(self._quats) != len(self.poses):
-            self._quats = quaternions_from_rotation_matrices(np.asarray(self.poses)[:, :3, :3])
-        return self._quats
-
     def get_poses(self, target_ts: np.ndarray | float) -> np.ndarray:
         """Interpolated ``world_from_ego`` poses: scalar time -> (4, 4), times (M,) -> (M, 4, 4).
 
@@ -106,8 +100,10 @@ class EgoMotion:
             out = poses[left].copy()
         else:
             right = np.minimum(left + 1, len(poses) - 1)
-            quats = self._quaternions()
-            q = slerp(quats[left], quats[right], frac)
+            # quaternions of the samples involved only (a scan spans a handful of samples)
+            used, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+            quats = quaternions_from_rotation_matrices(poses[used, :3, :3])
+            q = slerp(quats[inverse[: len(left)]], quats[inverse[len(left) :]], frac)
             trans = poses[left, :3, 3] + frac[:, None] * (poses[right, :3, 3] - poses[left, :3, 3])
             out = make_transforms(rotation_matrices_from_quaternions(q), trans)
             out[exact] = poses[left[exact]]
