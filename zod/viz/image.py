@@ -183,8 +183,7 @@ def draw_points(
         inside = (centre[:, 0] >= 0) & (centre[:, 0] < width) & (centre[:, 1] >= 0) & (centre[:, 1] < height)
         image.reshape(-1, 3)[centre[inside, 1] * width + centre[inside, 0]] = cols[inside]
         return image
-    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-    disc = ((dx * dx + dy * dy) <= r * r + r).astype(np.uint8)  # rounder than the strict circle
+    disc = _disc(r)
     # z-buffer as a morphological max: each centre pixel holds its point's nearness rank
     # (1 = farthest), a grey dilation by the disc gives every pixel the highest rank covering it.
     # OpenCV's SIMD dilation and reused buffers keep this memory-friendly on large images.
@@ -211,6 +210,14 @@ def draw_points(
     rows, cols_px = np.nonzero(dil)
     image[rows + y0, cols_px + x0] = by_rank[dil[rows, cols_px].astype(np.int64)]
     return image
+
+
+def _disc(radius: int) -> np.ndarray:
+    """(2r+1, 2r+1) uint8 footprint of a filled ``cv2.circle`` of ``radius`` (so that stamped
+    discs are pixel-identical to OpenCV circles drawn at the same integer centres)."""
+    kernel = np.zeros((2 * radius + 1, 2 * radius + 1), dtype=np.uint8)
+    cv2.circle(kernel, (radius, radius), radius, 1, -1)
+    return kernel
 
 
 _BUFFERS = threading.local()
@@ -267,8 +274,7 @@ def draw_indexed_points(
     covered[flat] = 1
     least, covered = least.reshape(band_h, band_w), covered.reshape(band_h, band_w)
     if r > 0:
-        dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-        disc = ((dx * dx + dy * dy) <= r * r + r).astype(np.uint8)
+        disc = _disc(r)
         least = cv2.erode(least, disc)  # default border: neutral for erosion and dilation
         covered = cv2.dilate(covered, disc)
     least = np.ascontiguousarray(least[r : r + y1 - y0, r : r + x1 - x0])
