@@ -125,12 +125,28 @@ def object_surfaces(objects: SceneObjects, time_s: float) -> np.ndarray:
     return np.einsum("mij,mfgj->mfgi", objects.rotation_world, local) + centers[:, None, None, :]
 
 
+def _pixels_inside(hull: np.ndarray, shape: tuple[int, ...]) -> int:
+    """Number of pixels of a filled convex hull (K, 1, 2) that lie inside an image of ``shape``.
+
+    Drawn into a scratch array covering only the hull's bounding box (clipped to the image), so
+    that truncation by the image border is not mistaken for occlusion.
+    """
+    x0, y0 = np.maximum(hull.reshape(-1, 2).min(axis=0), 0)
+    x1, y1 = np.minimum(hull.reshape(-1, 2).max(axis=0) + 1, [shape[1], shape[0]])
+    if x1 <= x0 or y1 <= y0:
+        return 0
+    scratch = np.zeros((int(y1 - y0), int(x1 - x0)), dtype=np.uint8)
+    cv2.fillConvexPoly(scratch, hull - np.array([x0, y0], dtype=np.int32), 1)
+    return int(cv2.countNonZero(scratch))
+
+
 def view_objects(
     rig: SensorRig, objects: SceneObjects, camera_from_world: np.ndarray, time_s: float
 ) -> tuple[list[ObjectView], np.ndarray, np.ndarray, np.ndarray]:
     """Project every box: views (M,), pixels (M, 6, G2, 2), valid (M, 6, G2), face_visible (M, 6).
 
-    ``visible_fraction`` comes from an object-id buffer at 1/4 resolution drawn far to near.
+    ``visible_fraction`` comes from an object-id buffer at 1/4 resolution drawn far to near: the
+    pixels an object still owns over the pixels its own silhouette covers inside the image.
     """
     width, height = rig.image_size
     num = len(objects)
@@ -156,7 +172,7 @@ def view_objects(
             continue
         hull = cv2.convexHull(np.round(pts / scale).astype(np.int32))
         hulls.append(hull)
-        areas[m] = cv2.contourArea(hull)
+        areas[m] = _pixels_inside(hull, id_buffer.shape)
     for m in np.argsort(-depth):
         if hulls[m] is not None:
             cv2.fillConvexPoly(id_buffer, hulls[m], int(m))
