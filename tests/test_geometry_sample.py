@@ -314,3 +314,23 @@ def test_zod_frame_and_sequence_use_the_mixins(sample_root: Path) -> None:
     np.testing.assert_array_equal(
         seq.get_compensated_lidar(key_time).points, local_seq.get_compensated_lidar(key_time).points
     )
+
+
+def test_aggregation_with_missing_scans(sample_copy: Path) -> None:
+    from zod.errors import MissingFileError
+
+    entry = _entries(sample_copy, "trainval-frames-full.json")[0]
+    frame = _Frame(sample_copy, entry)
+    lidar_frames = frame.get_lidar_frames(10, 10)
+    full = frame.get_aggregated_lidar(2, 2)
+    Path(lidar_frames[9].filepath).unlink()  # the scan just before the key scan
+    with pytest.raises(MissingFileError, match="download"):
+        frame.get_aggregated_lidar(2, 2)
+    with pytest.warns(UserWarning, match="1 of 5 lidar scans"):
+        partial = frame.get_aggregated_lidar(2, 2, skip_missing=True)
+    key = frame.info.get_key_lidar_frame().read()
+    np.testing.assert_array_equal(partial.points[: len(key.points)], full.points[: len(key.points)])
+    assert len(full.points) > len(partial.points) > len(key.points)
+    Path(frame.info.get_key_lidar_frame().filepath).unlink()
+    with pytest.raises(MissingFileError):
+        frame.get_aggregated_lidar(2, 2, skip_missing=True)

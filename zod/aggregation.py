@@ -21,12 +21,14 @@ Compensation is *scanwise* by default (one rigid motion per scan, as the referen
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from zod.constants import Lidar
+from zod.errors import MissingFileError
 from zod.geometry.compensation import (
     compensate_scanwise,
     core_time_from_point_times,
@@ -51,12 +53,33 @@ def adjust_lidar_core_time(lidar: Any) -> Any:
     return lidar
 
 
-def _read_all(frames: Sequence[Any], workers: int) -> list[Any]:
-    """Read lidar frames, in order; with ``workers`` > 1 in a thread pool (np.load releases the GIL)."""
+def _read_all(frames: Sequence[Any], workers: int, skip_missing: bool = False) -> list[Any]:
+    """Read lidar frames, in order; with ``workers`` > 1 in a thread pool (np.load releases the GIL).
+
+    With ``skip_missing`` a scan that is not on disk (a partial download, spec section 14)
+    gives None instead of raising ``MissingFileError``; a warning says how many were skipped.
+    """
+
+    def read(frame: Any) -> Any:
+        try:
+            return frame.read()
+        except MissingFileError:
+            if skip_missing:
+                return None
+            raise
+
     if workers <= 1 or len(frames) <= 1:
-        return [f.read() for f in frames]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda f: f.read(), frames))
+        scans = [read(f) for f in frames]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            scans = list(pool.map(read, frames))
+    missing = sum(s is None for s in scans)
+    if missing:
+        warnings.warn(
+            f"{missing} of {len(frames)} lidar scans are not on disk and were left out",
+            stacklevel=3,
+        )
+    return scans
 
 
 def aggregate_scans(
@@ -123,12 +146,15 @@ class FrameGeometryMixin:
         timestamp: float | None = None,
         pointwise: bool = False,
         workers: int = 1,
+        skip_missing: bool = False,
     ) -> Any:
         """The key scan plus ``num_before`` / ``num_after`` neighbours, all moved to one time.
 
         Default time: the key scan's adjusted core time (then the key scan is not moved, as in
         the reference). With ``timestamp`` the key scan is moved too (the reference leaves it
-        at its own time, which mixes two times in one cloud). ``workers`` threads read scans.
+        at its own time, which mixes two times in one cloud). ``workers`` threads read scans;
+        ``skip_missing`` leaves out surrounding scans that are not downloaded (the key scan
+        must be there).
         """
         key_frame = self.info.get_key_lidar_frame()
         frames = list(self.get_lidar_frames(num_before, num_after))  # type: ignore[attr-defined]
@@ -136,10 +162,14 @@ class FrameGeometryMixin:
         if key_index is None:
             frames.insert(0, key_frame)
             key_index = 0
-        scans = _read_all(frames, workers)
+        scans = _read_all(frames, workers, skip_missing)
+        if scans[key_index] is None:
+            key_frame.read()  # raises the MissingFileError naming the key scan
+        key_scan = scans[key_index]
+        scans = [s for s in scans if s is not None]
+        key_index = next(i for i, s in enumerate(scans) if s is key_scan)
         for scan in scans:
             adjust_lidar_core_time(scan)
-        key_scan = scans[key_index]
         target = key_scan.core_timestamp if timestamp is None else float(timestamp)
         ordered = [key_scan] + [s for i, s in enumerate(scans) if i != key_index]  # key scan first
         return aggregate_scans(
@@ -186,13 +216,17 @@ class SequenceGeometryMixin:
         timestamp: float | None = None,
         pointwise: bool = False,
         workers: int = 1,
+        skip_missing: bool = False,
     ) -> Any:
         """Scans ``[start:end]`` of the clip moved to ``timestamp`` (default: the middle scan's core
-        time) and concatenated; a scan already at that time is not moved (reference)."""
+        time) and concatenated; a scan already at that time is not moved (reference).
+        ``skip_missing`` leaves out scans that are not downloaded."""
         frames = self.info.get_lidar_frames(Lidar.VELODYNE)[start:end]
         if not frames:
             raise ValueError(f"no lidar scans in [{start}:{end}] of sequence {self.info.id}")
-        scans = _read_all(frames, workers)
+        scans = [s for s in _read_all(frames, workers, skip_missing) if s is not None]
+        if not scans:
+            frames[0].read()  # nothing on disk: raise the reader's MissingFileError
         target = scans[len(scans) // 2].core_timestamp if timestamp is None else float(timestamp)
         return aggregate_scans(
             scans,
