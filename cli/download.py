@@ -93,6 +93,10 @@ def download(
     dropbox_content_url: Optional[str] = typer.Option(
         None, envvar="ZOD_DROPBOX_CONTENT_URL", help="Dropbox content host (default https://content.dropboxapi.com)",
         rich_help_panel=SRC),
+    segments: int = typer.Option(4, help="Parallel byte ranges per large archive (1: one stream)",
+                                 rich_help_panel=SRC),
+    segment_min_mb: float = typer.Option(256, help="Archives from this size (MiB) are fetched in segments",
+                                         rich_help_panel=SRC),
     retries: int = typer.Option(6, help="Retries of a failing transfer before giving up", rich_help_panel=SRC),
     retry_backoff: float = typer.Option(1.0, help="First wait between retries in seconds (doubles each time)",
                                         rich_help_panel=SRC),
@@ -105,7 +109,7 @@ def download(
     from zod.download.download import DownloadOptions, plan_download, run_download
     from zod.download.sources import make_source
     from zod.download.streams import StreamFilter
-    from zod.download.transfer import RetryPolicy
+    from zod.download.transfer import RetryPolicy, SegmentPolicy
 
     frames = subset == SubDataset.FRAMES
     stream_filter = StreamFilter(
@@ -117,6 +121,7 @@ def download(
         output_dir=Path(output_dir).expanduser(), rm=rm, dry_run=dry_run, extract=extract,
         extract_already_downloaded=extract_already_downloaded, parallel=parallel, max_workers=max_workers,
         retry=RetryPolicy(attempts=retries, backoff_s=retry_backoff), progress=progress, check_space=check_space,
+        segments=SegmentPolicy(segments=max(1, segments), min_bytes=int(segment_min_mb * 2**20)),
     )
     try:
         source = make_source(url, dropbox_token=dropbox_token, timeout_s=timeout, api_url=dropbox_api_url,

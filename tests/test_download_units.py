@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -294,16 +295,21 @@ class _FlakySource(Source):
         self.failures = failures
         self.starts: list[int] = []
         self.description = "flaky"
+        self.lock = threading.Lock()
 
     def list_folder(self, folder: str) -> list[RemoteFile]:
         return self.inner.list_folder(folder)
 
-    def open(self, remote: RemoteFile, start: int):  # noqa: ANN201
+    def _should_cut(self, start: int) -> bool:
+        with self.lock:
+            self.failures -= 1
+            return self.failures >= 0
+
+    def open(self, remote: RemoteFile, start: int, end: int | None = None):  # noqa: ANN201
         self.starts.append(start)
-        stream, offset = self.inner.open(remote, start)
-        if self.failures <= 0:
+        stream, offset = self.inner.open(remote, start, end)
+        if not self._should_cut(start):
             return stream, offset
-        self.failures -= 1
         outer = self
 
         class Cut:
@@ -424,3 +430,114 @@ def test_full_disk_during_transfer_is_reported(tmp_path: Path, monkeypatch: pyte
     remote = RemoteFile("drives", "oxts.tar.gz", 100_000)
     with pytest.raises(DiskFullError, match="is full"):
         download_file(LocalSource(tmp_path / "mirror"), remote, tmp_path / "dl" / "oxts.tar.gz", progress=False)
+
+
+# --------------------------------------------------------------------------- segmented transfer
+
+
+def _mirror_file(tmp_path: Path, size: int) -> tuple[Path, bytes, RemoteFile]:
+    folder = tmp_path / "mirror" / "single_frames"
+    folder.mkdir(parents=True)
+    data = os.urandom(size)
+    (folder / "images_front_blur.tar.gz").write_bytes(data)
+    remote = RemoteFile("single_frames", "images_front_blur.tar.gz", size, sha256=hashlib.sha256(data).hexdigest())
+    return tmp_path / "mirror", data, remote
+
+
+def test_segmented_transfer_with_dropped_connections(tmp_path: Path) -> None:
+    from zod.download.transfer import SegmentPolicy, segments_path
+
+    root, data, remote = _mirror_file(tmp_path, 5_000_003)
+    bounds = [5_000_003 * k // 4 for k in range(4)]
+
+    class FirstConnectionsDrop(_FlakySource):
+        """The first connection of each segment (opened at its start) drops after 300 kB."""
+
+        def _should_cut(self, start: int) -> bool:
+            return start in bounds
+
+    source = FirstConnectionsDrop(root, cut=300_000, failures=0)
+    dest = tmp_path / "dl" / remote.name
+    result = download_file(source, remote, dest, RetryPolicy(attempts=2, backoff_s=0.0), progress=False,
+                           segment_policy=SegmentPolicy(segments=4, min_bytes=1_000_000))
+    assert result.segments == 4 and dest.read_bytes() == data
+    assert not part_path(dest).exists() and not segments_path(dest).exists()
+    assert sorted(source.starts) == sorted(bounds + [b + 300_000 for b in bounds])
+    assert result.sha256 == remote.sha256 and result.downloaded_bytes == len(data)
+
+
+class _CancellingSource(Source):
+    """Sets ``cancel`` once ``after`` bytes were read in total (a Ctrl-C in the middle)."""
+
+    def __init__(self, root: Path, cancel, after: int) -> None:  # noqa: ANN001
+        self.inner = LocalSource(root)
+        self.cancel = cancel
+        self.after = after
+        self.read_total = 0
+        self.description = "cancelling"
+
+    def list_folder(self, folder: str) -> list[RemoteFile]:
+        return self.inner.list_folder(folder)
+
+    def open(self, remote: RemoteFile, start: int, end: int | None = None):  # noqa: ANN201
+        stream, offset = self.inner.open(remote, start, end)
+        outer = self
+
+        class Reader:
+            def read(self, n: int = -1) -> bytes:
+                data = stream.read(min(n, 64 * 1024))
+                outer.read_total += len(data)
+                if outer.read_total >= outer.after:
+                    outer.cancel.set()
+                return data
+
+            def __enter__(self):  # noqa: ANN204
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                stream.close()
+
+            def close(self) -> None:
+                stream.close()
+
+        return Reader(), offset
+
+
+@pytest.mark.parametrize("segments", [1, 3])
+def test_interrupted_transfer_resumes_from_recorded_progress(tmp_path: Path, segments: int) -> None:
+    import threading
+
+    from zod.download.errors import DownloadCancelled
+    from zod.download.transfer import SegmentPolicy, partial_bytes, segments_path
+
+    root, data, remote = _mirror_file(tmp_path, 40_000_000)
+    dest = tmp_path / "dl" / remote.name
+    policy = SegmentPolicy(segments=segments, min_bytes=1)
+    cancel = threading.Event()
+    with pytest.raises(DownloadCancelled):
+        download_file(_CancellingSource(root, cancel, 25_000_000), remote, dest, progress=False,
+                      cancel=cancel, segment_policy=policy)
+    done = partial_bytes(dest)
+    assert 0 < done < len(data) and not dest.exists()
+    assert segments_path(dest).exists() == (segments > 1)
+    source = _FlakySource(root, cut=0, failures=0)
+    result = download_file(source, remote, dest, progress=False, segment_policy=policy)
+    assert dest.read_bytes() == data
+    assert result.resumed_from == done and result.downloaded_bytes == len(data) - done
+
+
+def test_segmented_transfer_falls_back_when_ranges_are_ignored(tmp_path: Path) -> None:
+    from zod.download.transfer import SegmentPolicy
+
+    root, data, remote = _mirror_file(tmp_path, 3_000_000)
+
+    class NoRanges(_FlakySource):
+        def open(self, remote: RemoteFile, start: int, end: int | None = None):  # noqa: ANN201
+            self.starts.append(start)
+            stream, _ = self.inner.open(remote, 0)
+            return stream, 0  # the whole file, whatever was asked
+
+    source = NoRanges(root, cut=0, failures=0)
+    dest = tmp_path / "dl" / remote.name
+    result = download_file(source, remote, dest, progress=False, segment_policy=SegmentPolicy(3, 1))
+    assert dest.read_bytes() == data and result.segments == 1

@@ -27,7 +27,7 @@ from zod.download.errors import ChecksumError, DiskFullError, DownloadError, for
 from zod.download.extract import safe_extract
 from zod.download.sources import RemoteFile, Source
 from zod.download.streams import StreamFilter, stream_of_archive, subset_folder
-from zod.download.transfer import RetryPolicy, download_file, part_path
+from zod.download.transfer import RetryPolicy, SegmentPolicy, download_file, part_path, partial_bytes
 
 DOWNLOADS_DIR = "downloads"
 STATE_SUFFIX = ".state.json"
@@ -45,6 +45,7 @@ class DownloadOptions:
     parallel: bool = True
     max_workers: int | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    segments: SegmentPolicy = field(default_factory=SegmentPolicy)
     progress: bool = True
     check_space: bool = True
 
@@ -179,7 +180,7 @@ def plan_download(source: Source, subset: str, stream_filter: StreamFilter,
         elif archive_path.is_file() and archive_path.stat().st_size == remote.size:
             action = "extract"
         elif part_path(archive_path).is_file():
-            partial = part_path(archive_path).stat().st_size
+            partial = partial_bytes(archive_path)
         if action == "extract" and not options.extract and _same_remote(state, remote):
             action = "skip"
         planned.append(PlannedArchive(remote, stream, archive_path, action, partial))
@@ -239,7 +240,7 @@ def run_download(plan: DownloadPlan) -> DownloadReport:
             for attempt in (1, 2):  # a checksum mismatch deletes the file and retries once
                 try:
                     result = download_file(plan.source, item.remote, item.archive_path,
-                                           options.retry, options.progress, overall, cancel)
+                                           options.retry, options.progress, overall, cancel, options.segments)
                     break
                 except ChecksumError as err:
                     if attempt == 2:

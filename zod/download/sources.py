@@ -69,10 +69,11 @@ class Source(ABC):
         """Archives of one sub-dataset folder with their sizes and checksums."""
 
     @abstractmethod
-    def open(self, remote: RemoteFile, start: int) -> tuple[BinaryIO, int]:
+    def open(self, remote: RemoteFile, start: int, end: int | None = None) -> tuple[BinaryIO, int]:
         """A readable stream of ``remote`` from byte ``start``, and the offset it really starts at.
 
-        The offset is 0 when the server ignored the range request (the caller starts over).
+        ``end`` (inclusive) asks for a bounded range; the stream may run past it (the caller
+        stops reading). The offset is 0 when the server ignored the range request.
         """
 
 
@@ -108,6 +109,12 @@ def _urlopen(request: urllib.request.Request, timeout: float):  # noqa: ANN202
         raise NetworkError(url, reason) from None
     except (socket.timeout, TimeoutError, ConnectionError) as err:
         raise TransientError(f"{url}: {err}") from None
+
+
+def _range_header(start: int, end: int | None) -> dict[str, str]:
+    if start == 0 and end is None:
+        return {}
+    return {"Range": f"bytes={start}-{'' if end is None else end}"}
 
 
 def _check_range(url: str, response, start: int) -> int:  # noqa: ANN001
@@ -230,10 +237,9 @@ class HttpSource(Source):
         except ValueError as err:
             raise ServerError(f"{folder_url}{CHECKSUM_FILE}: {err}") from None
 
-    def open(self, remote: RemoteFile, start: int) -> tuple[BinaryIO, int]:
+    def open(self, remote: RemoteFile, start: int, end: int | None = None) -> tuple[BinaryIO, int]:
         url = urllib.parse.urljoin(self._folder_url(remote.folder), urllib.parse.quote(remote.name))
-        headers = {"Range": f"bytes={start}-"} if start > 0 else {}
-        response = self._request(url, headers=headers)
+        response = self._request(url, headers=_range_header(start, end))
         return response, _check_range(url, response, start)
 
 
@@ -259,7 +265,7 @@ class LocalSource(Source):
                 files.append(RemoteFile(folder, entry.name, entry.stat().st_size, sha256=sums.get(entry.name)))
         return files
 
-    def open(self, remote: RemoteFile, start: int) -> tuple[BinaryIO, int]:
+    def open(self, remote: RemoteFile, start: int, end: int | None = None) -> tuple[BinaryIO, int]:
         path = self.root / remote.folder / remote.name
         try:
             handle = open(path, "rb")
@@ -373,14 +379,12 @@ class DropboxSource(Source):
                                     content_hash=entry.get("content_hash")))
         return sorted(files, key=lambda f: f.name)
 
-    def open(self, remote: RemoteFile, start: int) -> tuple[BinaryIO, int]:
+    def open(self, remote: RemoteFile, start: int, end: int | None = None) -> tuple[BinaryIO, int]:
         url = f"{self.content_url}/2/sharing/get_shared_link_file"
         arg = json.dumps({"url": self.shared_link, "path": f"/{remote.folder.strip('/')}/{remote.name}"})
 
         def make_request(token: str | None) -> urllib.request.Request:
-            headers = {**self._headers(token), "Dropbox-API-Arg": arg}
-            if start > 0:
-                headers["Range"] = f"bytes={start}-"
+            headers = {**self._headers(token), "Dropbox-API-Arg": arg, **_range_header(start, end)}
             return urllib.request.Request(url, data=b"", method="POST", headers=headers)
 
         response = self._authorized(make_request)
