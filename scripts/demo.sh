@@ -9,6 +9,8 @@ mkdir -p "$OUT"
 
 [ -f "$SAMPLE/trainval-frames-full.json" ] || $ZOD sample "$SAMPLE"
 $ZOD info "$SAMPLE"
+# the readers: datasets, frames, sensors, sidecars, annotations
+.venv/bin/python examples/tour.py "$SAMPLE" "$OUT/readers"
 # convert the sample to COCO (all cores, resumable) and to the KITTI 3D layout
 $ZOD convert coco --dataset-root "$SAMPLE" --output-dir "$OUT/coco" --version mini --overwrite
 $ZOD convert kitti --dataset-root "$SAMPLE" --output-dir "$OUT/kitti" --version mini --overwrite
