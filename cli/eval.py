@@ -56,6 +56,7 @@ def detection(
         False, help="Skip frames whose object annotation file is not on disk"
     ),
     curves: bool = typer.Option(False, help="Include the 101-point curves in the JSON"),
+    workers: int = typer.Option(1, help="Processes reading the annotations (0: all cores)"),
 ) -> None:
     """3D detection, nuScenes style: AP at 0.5/1/2/4 m, TP errors, NDS, per class."""
     from zod.eval.detection import (
@@ -71,7 +72,7 @@ def detection(
         frame_ids = preds.frame_ids if only_predicted_frames else None
         gt = ground_truth_from_dataset(
             dataset_root, version.value, split.value, frame_ids=frame_ids,
-            skip_missing=skip_missing,
+            skip_missing=skip_missing, workers=workers,
         )
         config = DetectionConfig(classes=LEVELS[level.value], default_range_m=range_m)
         result = evaluate_detection(gt, preds, config, keep_curves=curves)

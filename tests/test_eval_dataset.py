@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zod.errors import MissingFileError
+from zod.errors import ZodError
 from zod.eval.detection import (
     DetectionBoxes,
     ground_truth_from_dataset,
@@ -174,9 +174,10 @@ def test_missing_annotation_file_is_named_or_skipped(sample_copy: Path) -> None:
     victim = gt.frame_ids[0]
     path = next(sample_copy.glob(f"single_frames/{victim}/annotations/object_detection.json"))
     path.unlink()
-    with pytest.raises(MissingFileError) as info:
+    with pytest.raises(ZodError) as info:
         ground_truth_from_dataset(sample_copy, VERSION, split)
-    assert "object_detection.json" in str(info.value)
+    assert "object_detection.json" in str(info.value) and victim in str(info.value)
+    assert "--skip-missing" in str(info.value)
     skipped = ground_truth_from_dataset(sample_copy, VERSION, split, skip_missing=True)
     assert victim not in skipped.frame_ids
     assert set(skipped.frame_ids) == set(gt.frame_ids) - {victim}
@@ -223,3 +224,13 @@ def test_ground_truth_of_chosen_frames(sample_root: Path) -> None:
     foreign = ground_truth_from_dataset(sample_root, VERSION, other).frame_ids[0]
     with pytest.raises(ValueError, match=f"not in the {split} split"):
         ground_truth_from_dataset(sample_root, VERSION, split, frame_ids=[foreign])
+
+
+def test_ground_truth_with_worker_processes_is_identical(sample_root: Path) -> None:
+    split = _split_with_boxes(sample_root)
+    inline = ground_truth_from_dataset(sample_root, VERSION, split, workers=1)
+    pooled = ground_truth_from_dataset(sample_root, VERSION, split, workers=2)
+    assert pooled.frame_ids == inline.frame_ids
+    assert pooled.names.tolist() == inline.names.tolist()
+    np.testing.assert_array_equal(pooled.center_m, inline.center_m)
+    np.testing.assert_array_equal(pooled.rotation_wxyz, inline.rotation_wxyz)

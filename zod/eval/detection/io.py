@@ -29,6 +29,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -169,42 +171,88 @@ def write_predictions(
     return write_json_atomic(path, payload)
 
 
-def ground_truth_from_objects(
-    objects_per_frame: Mapping[str, Iterable[Any]],
-) -> DetectionBoxes:
+ObjectRow = tuple[str, str, list[float], list[float], list[float]]
+"""(class, subclass, centre (3), size (3), rotation wxyz (4)) of one 3D-boxed clear object."""
+
+
+def object_rows(objects: Iterable[Any]) -> list[ObjectRow]:
+    """Rows of the objects that count as ground truth: not unclear, with a 3D box."""
+    rows: list[ObjectRow] = []
+    for obj in objects:
+        box3d = getattr(obj, "box3d", None)
+        if box3d is None or getattr(obj, "unclear", False):
+            continue
+        rotation = box3d.orientation
+        rows.append((
+            str(obj.name), str(obj.subclass),
+            np.asarray(box3d.center, dtype=np.float64).tolist(),
+            np.asarray(box3d.size, dtype=np.float64).tolist(),
+            np.asarray(getattr(rotation, "elements", rotation), dtype=np.float64).tolist(),
+        ))
+    return rows
+
+
+def ground_truth_from_rows(rows_per_frame: Mapping[str, Sequence[ObjectRow]]) -> DetectionBoxes:
+    """Ground truth from ``object_rows`` per frame id: each object gives a row for its class
+    and one for its subclass (when that differs)."""
+    frame_of_row: list[str] = []
+    names: list[str] = []
+    picks: list[int] = []
+    flat: list[ObjectRow] = []
+    frames = [normalize_frame_id(f) for f in rows_per_frame]
+    for frame, rows in zip(frames, rows_per_frame.values()):
+        for row in rows:
+            flat.append(row)
+            for name in expand_names(row[0], row[1]):
+                frame_of_row.append(frame)
+                names.append(name)
+                picks.append(len(flat) - 1)
+    pick = np.asarray(picks, dtype=np.int64)
+    n = len(names)
+
+    def column(i: int, width: int) -> np.ndarray:
+        values = np.asarray([row[i] for row in flat], dtype=np.float64).reshape(-1, width)
+        return values[pick].reshape(n, width)
+
+    return DetectionBoxes.from_columns(
+        frame_of_row, names, column(2, 3), column(3, 3), rotation_wxyz=column(4, 4),
+        frame_ids=frames,
+    )
+
+
+def ground_truth_from_objects(objects_per_frame: Mapping[str, Iterable[Any]]) -> DetectionBoxes:
     """Ground truth from object annotations (``ObjectAnnotation``-like) per frame id.
 
     An object counts when it is not unclear and has a 3D box; it gives a row for its class and
     one for its subclass (when that differs). Centres, sizes and rotations are those of the
     3D box (lidar frame).
     """
-    frame_of_row: list[str] = []
-    names: list[str] = []
-    centers: list[np.ndarray] = []
-    sizes: list[np.ndarray] = []
-    rotations: list[np.ndarray] = []
-    frames = [normalize_frame_id(f) for f in objects_per_frame]
-    for frame, objects in zip(frames, objects_per_frame.values()):
-        for obj in objects:
-            box3d = getattr(obj, "box3d", None)
-            if box3d is None or getattr(obj, "unclear", False):
-                continue
-            rotation = box3d.orientation
-            rot = np.asarray(getattr(rotation, "elements", rotation), dtype=np.float64)
-            for name in expand_names(str(obj.name), str(obj.subclass)):
-                frame_of_row.append(frame)
-                names.append(name)
-                centers.append(np.asarray(box3d.center, dtype=np.float64))
-                sizes.append(np.asarray(box3d.size, dtype=np.float64))
-                rotations.append(rot)
-    n = len(names)
-    return DetectionBoxes.from_columns(
-        frame_of_row, names,
-        np.asarray(centers, dtype=np.float64).reshape(n, 3),
-        np.asarray(sizes, dtype=np.float64).reshape(n, 3),
-        rotation_wxyz=np.asarray(rotations, dtype=np.float64).reshape(n, 4),
-        frame_ids=frames,
-    )
+    return ground_truth_from_rows({f: object_rows(objs) for f, objs in objects_per_frame.items()})
+
+
+@lru_cache(maxsize=4)
+def _zod_frames(dataset_root: str, version: str) -> Any:
+    """The ``ZodFrames`` of a root and version, opened once per (worker) process."""
+    from zod.dataset import ZodFrames
+
+    return ZodFrames(dataset_root=dataset_root, version=version)
+
+
+@dataclass(frozen=True)
+class _ObjectRowsTask:
+    """Picklable per-frame task: the frame's ``object_rows``, or None if not annotated."""
+
+    dataset_root: str
+    version: str
+
+    def __call__(self, frame_id: str) -> list[ObjectRow] | None:
+        from zod.constants import AnnotationProject
+
+        frame = _zod_frames(self.dataset_root, self.version)[frame_id]
+        try:
+            return object_rows(frame.get_annotation(AnnotationProject.OBJECT_DETECTION))
+        except NotAnnotatedError:
+            return None
 
 
 def ground_truth_from_dataset(
@@ -214,6 +262,7 @@ def ground_truth_from_dataset(
     *,
     frame_ids: Iterable[str | int] | None = None,
     skip_missing: bool = False,
+    workers: int = 1,
 ) -> DetectionBoxes:
     """Ground truth of a split of ZOD Frames (3D boxes of the object annotations, lidar frame).
 
@@ -224,15 +273,13 @@ def ground_truth_from_dataset(
         frame_ids: evaluate only these frames of the split (default: the whole split; a frame
             outside the split is a ``ValueError``).
         skip_missing: leave out frames whose object annotation file is not on disk or that
-            are not annotated (default: raise ``MissingFileError`` / ``NotAnnotatedError``).
+            are not annotated (default: raise ``FrameFailures`` / ``NotAnnotatedError``).
+        workers: processes reading the annotation files (1: in this process; 0: all cores).
     """
-    from tqdm import tqdm
+    from zod.converters.runner import default_workers, run_frames
 
-    from zod.constants import AnnotationProject
-    from zod.dataset import ZodFrames
-
-    frames = ZodFrames(dataset_root=str(dataset_root), version=version)
-    split_ids = sorted(normalize_frame_id(f) for f in frames.get_split(split))
+    root = str(Path(dataset_root).expanduser())
+    split_ids = sorted(normalize_frame_id(f) for f in _zod_frames(root, version).get_split(split))
     if frame_ids is None:
         ids = split_ids
     else:
@@ -243,12 +290,15 @@ def ground_truth_from_dataset(
                 f"{len(outside)} frames are not in the {split} split of {version} "
                 f"(e.g. {outside[:3]})"
             )
-    objects_per_frame: dict[str, list[Any]] = {}
-    for frame_id in tqdm(ids, desc="reading ground truth", unit="frame", disable=len(ids) < 200):
-        frame = frames[frame_id]
-        try:
-            objects_per_frame[frame_id] = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
-        except (MissingFileError, NotAnnotatedError):
+    run = run_frames(
+        _ObjectRowsTask(root, version), ids, workers=workers or default_workers(),
+        skip_missing=skip_missing, desc="reading ground truth", progress=len(ids) >= 200,
+    )
+    rows_per_frame: dict[str, list[ObjectRow]] = {}
+    for frame_id, rows in run.ok():
+        if rows is None:
             if not skip_missing:
-                raise
-    return ground_truth_from_objects(objects_per_frame)
+                raise NotAnnotatedError(f"frame {frame_id} has no object_detection annotation")
+            continue
+        rows_per_frame[frame_id] = rows
+    return ground_truth_from_rows(rows_per_frame)
