@@ -23,10 +23,13 @@ frames = ZodFrames(sys.argv[1], sys.argv[2])
 settings = t.Settings(output_dir=Path(sys.argv[3]), padding_factor=float(sys.argv[4]), padding_px=None,
                       overwrite=True, exclude_unclear=False)
 train = set(frames.get_split(TRAIN))
-out = []
+out, crashed = [], []
 for frame in frames:
-    out += t._process_frame(frame, settings, train)
-print(json.dumps(out, default=str))
+    try:
+        out += t._process_frame(frame, settings, train)
+    except ValueError:  # the reference crashes on sign names outside its table (spec section 14)
+        crashed.append(frame.info.id)
+print(json.dumps({"entries": out, "crashed": crashed}, default=str))
 """
 
 
@@ -37,8 +40,13 @@ def test_patches_and_metadata_match_the_reference(sample_root: Path, tmp_path: P
     script.write_text(ORACLE)
     done = subprocess.run([str(oracle_python), str(script), str(sample_root), "full", str(tmp_path / "ref"), "0.3"],
                           capture_output=True, text=True, check=True)
-    reference = {r["frame_id"]: r for r in json.loads(done.stdout.strip().splitlines()[-1])}
-    entries = ours["train"] + ours["val"]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    reference = {r["frame_id"]: r for r in result["entries"]}
+    crashed = set(result["crashed"])
+    assert len(crashed) <= 1  # the one frame with an unknown sign name: ours converts it
+    all_entries = ours["train"] + ours["val"]
+    assert crashed <= {e["frame_id"].split("_")[0] for e in all_entries}
+    entries = [e for e in all_entries if e["frame_id"].split("_")[0] not in crashed]
     assert entries and sorted(e["frame_id"] for e in entries) == sorted(reference)
     keys = ["padding_left", "padding_top", "padding_right", "padding_bottom", "padded_width", "padded_height",
             "center_x", "center_y", "original_width", "original_height"]
