@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from zod.errors import FormatError, MissingFileError
+from zod.eval._frames import open_frames
 
 
 def known_class_names() -> tuple[str, ...]:
@@ -281,32 +282,48 @@ def ground_truth_from_signs(signs_per_frame: Mapping[str, Iterable[Any]]) -> dic
     return out
 
 
+@dataclass(frozen=True)
+class _SignsTask:
+    """Picklable per-frame task: ``{uuid: class}`` of the frame's clear signs ({} if none)."""
+
+    dataset_root: str
+    version: str
+
+    def __call__(self, frame_id: str) -> dict[str, str]:
+        from zod.constants import AnnotationProject
+
+        frame = open_frames(self.dataset_root, self.version)[frame_id]
+        if AnnotationProject.TRAFFIC_SIGNS not in frame.info.annotations:
+            return {}  # not annotated for traffic signs (spec section 2)
+        signs = frame.get_annotation(AnnotationProject.TRAFFIC_SIGNS)
+        return ground_truth_from_signs({frame_id: signs})
+
+
 def ground_truth_from_dataset(
     dataset_root: str | os.PathLike[str],
     version: str = "full",
     split: str = "val",
     *,
     frame_ids: Iterable[str | int] | None = None,
+    skip_missing: bool = False,
+    workers: int = 1,
 ) -> dict[str, str]:
     """``{uuid: class}`` of the clear traffic signs of a split of ZOD Frames.
 
-    Frames without traffic-sign annotations (not annotated, spec section 2) are skipped.
+    Frames not annotated for traffic signs are skipped; a listed but missing file raises
+    ``FrameFailures`` unless ``skip_missing``. ``workers`` processes read the files (0: all
+    cores).
     """
-    from tqdm import tqdm
+    from zod.converters.runner import default_workers, run_frames
 
-    from zod.constants import AnnotationProject
-    from zod.dataset import ZodFrames
-    from zod.errors import NotAnnotatedError
-
-    frames = ZodFrames(dataset_root=str(dataset_root), version=version)
-    ids = list(frame_ids) if frame_ids is not None else sorted(frames.get_split(split))
-    signs_per_frame: dict[str, list[Any]] = {}
-    for frame_id in tqdm(ids, desc="reading traffic signs", unit="frame", disable=len(ids) < 200):
-        frame = frames[frame_id]
-        if AnnotationProject.TRAFFIC_SIGNS not in frame.info.annotations:
-            continue
-        try:
-            signs_per_frame[str(frame_id)] = frame.get_annotation(AnnotationProject.TRAFFIC_SIGNS)
-        except NotAnnotatedError:
-            continue
-    return ground_truth_from_signs(signs_per_frame)
+    root = str(Path(dataset_root).expanduser())
+    ids = (list(frame_ids) if frame_ids is not None
+           else sorted(open_frames(root, version).get_split(split)))
+    run = run_frames(
+        _SignsTask(root, version), [str(f) for f in ids], workers=workers or default_workers(),
+        skip_missing=skip_missing, desc="reading traffic signs", progress=len(ids) >= 200,
+    )
+    out: dict[str, str] = {}
+    for _, signs in run.ok():
+        out.update(signs)
+    return out

@@ -30,13 +30,13 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zod.errors import FormatError, MissingFileError, NotAnnotatedError
+from zod.eval._frames import open_frames
 from zod.eval.detection.boxes import DetectionBoxes, normalize_frame_id, quaternion_from_yaw
 from zod.eval.detection.constants import subclass_name
 from zod.eval.detection.evaluate import write_json_atomic
@@ -230,14 +230,6 @@ def ground_truth_from_objects(objects_per_frame: Mapping[str, Iterable[Any]]) ->
     return ground_truth_from_rows({f: object_rows(objs) for f, objs in objects_per_frame.items()})
 
 
-@lru_cache(maxsize=4)
-def _zod_frames(dataset_root: str, version: str) -> Any:
-    """The ``ZodFrames`` of a root and version, opened once per (worker) process."""
-    from zod.dataset import ZodFrames
-
-    return ZodFrames(dataset_root=dataset_root, version=version)
-
-
 @dataclass(frozen=True)
 class _ObjectRowsTask:
     """Picklable per-frame task: the frame's ``object_rows``, or None if not annotated."""
@@ -248,7 +240,7 @@ class _ObjectRowsTask:
     def __call__(self, frame_id: str) -> list[ObjectRow] | None:
         from zod.constants import AnnotationProject
 
-        frame = _zod_frames(self.dataset_root, self.version)[frame_id]
+        frame = open_frames(self.dataset_root, self.version)[frame_id]
         try:
             return object_rows(frame.get_annotation(AnnotationProject.OBJECT_DETECTION))
         except NotAnnotatedError:
@@ -279,7 +271,7 @@ def ground_truth_from_dataset(
     from zod.converters.runner import default_workers, run_frames
 
     root = str(Path(dataset_root).expanduser())
-    split_ids = sorted(normalize_frame_id(f) for f in _zod_frames(root, version).get_split(split))
+    split_ids = sorted(normalize_frame_id(f) for f in open_frames(root, version).get_split(split))
     if frame_ids is None:
         ids = split_ids
     else:
