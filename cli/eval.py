@@ -92,13 +92,19 @@ def traffic_signs(
     version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
     split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
     output: Path | None = typer.Option(None, help="Write the metrics JSON here"),
+    skip_missing: bool = typer.Option(
+        False, help="Skip frames whose traffic-sign annotation file is not on disk"
+    ),
+    workers: int = typer.Option(1, help="Processes reading the annotations (0: all cores)"),
 ) -> None:
     """Traffic-sign classification: accuracy, per-class precision/recall, confusion matrix."""
     from zod.eval import traffic_signs as tsr
 
     try:
         preds = tsr.read_predictions(predictions)
-        gt = tsr.ground_truth_from_dataset(dataset_root, version.value, split.value)
+        gt = tsr.ground_truth_from_dataset(
+            dataset_root, version.value, split.value, skip_missing=skip_missing, workers=workers
+        )
         result = tsr.evaluate_traffic_signs(gt, preds)
     except (ZodError, ValueError) as err:
         _fail(err)
