@@ -7,7 +7,7 @@
    0 and 2 workers, against a bare loop that decodes and loads the same files in the main
    process (goal: >= 0.8 of it).
 
-    python benchmarks/bench_torch.py [--root DATASET_ROOT] [--repeat 5] [--epochs 3]
+    python benchmarks/bench_torch.py [--root DATASET_ROOT] [--repeat 5] [--rounds 5]
 
 Without ``--root`` a sample dataset is generated in a temporary folder first.
 """
@@ -55,58 +55,67 @@ def bench_decode(image_paths: list[str], repeat: int) -> dict[str, float]:
     return results
 
 
-def bench_loader(root: Path, epochs: int) -> None:
-    import torch
+def bench_loader(root: Path, rounds: int, repeat_frames: int = 8) -> None:
+    """Rates of the bare loop and of the DataLoader (0 and 2 workers), measured in interleaved
+    rounds so that the load of a shared machine hits all three alike; medians are reported.
+    Each round reads every frame ``repeat_frames`` times (the sample has few frames; this
+    amortizes the per-epoch start of the DataLoader as a long epoch would)."""
     from torch.utils.data import DataLoader
 
     from zod.constants import AnnotationProject
     from zod.dataset import ZodFrames
+    from zod.sensors import camera
     from zod.torch import ZodFramesDataset, collate
 
-    kwargs = {"version": "full", "split": None, "modalities": ("image", "lidar", "objects", "boxes_3d"), "image_scale": 0.5}
-    dataset = ZodFramesDataset(root, **kwargs)
-    n = len(dataset)
-    print(f"\nDataLoader over {n} frames (image 1/2 + core scan + 2D/3D boxes), {epochs} epochs")
-
+    dataset = ZodFramesDataset(root, version="full", split=None,
+                               modalities=("image", "lidar", "objects", "boxes_3d"), image_scale=0.5)
+    n = len(dataset) * repeat_frames
+    order = list(range(len(dataset))) * repeat_frames
+    print(f"\nDataLoader over {len(dataset)} frames x {repeat_frames} (image 1/2 + core scan + 2D/3D boxes), batch 2, "
+          f"{rounds} interleaved rounds")
     zod_frames = ZodFrames(str(root), "full")
-    from zod.sensors import camera
 
-    def bare() -> None:
-        for frame_id in dataset.frame_ids:
-            frame = zod_frames[frame_id]
+    def bare() -> int:
+        for index in order:
+            frame = zod_frames[dataset.frame_ids[index]]
             camera.read_image(frame.info.get_key_camera_frame().filepath, scale=0.5)
             frame.get_lidar_frames(0, 0)[0].read()
             frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+        return n
 
-    bare()  # warm the page cache
-    start = time.perf_counter()
-    for _ in range(epochs):
-        bare()
-    bare_rate = epochs * n / (time.perf_counter() - start)
-    print(f"  bare decode+load loop            {bare_rate:8.1f} samples/s")
-
-    for workers in (0, 2):
-        loader = DataLoader(dataset, batch_size=2, num_workers=workers, collate_fn=collate,
+    loaders = {
+        workers: DataLoader(dataset, batch_size=2, sampler=order, num_workers=workers, collate_fn=collate,
                             persistent_workers=workers > 0)
-        for _ in loader:  # warm-up epoch (worker start, index open)
-            pass
-        start = time.perf_counter()
-        count = 0
-        for _ in range(epochs):
-            for batch in loader:
-                count += len(batch["frame_id"])
-        rate = count / (time.perf_counter() - start)
-        print(f"  DataLoader num_workers={workers}         {rate:8.1f} samples/s   "
-              f"ratio to bare: {rate / bare_rate:5.2f}")
-        del loader
-    torch.set_num_threads(torch.get_num_threads())
+        for workers in (0, 2)
+    }
+
+    def run(loader: DataLoader) -> int:
+        return sum(len(batch["frame_id"]) for batch in loader)
+
+    candidates: dict[str, Callable[[], int]] = {
+        "bare decode+load loop": bare,
+        "DataLoader num_workers=0": lambda: run(loaders[0]),
+        "DataLoader num_workers=2": lambda: run(loaders[2]),
+    }
+    for fn in candidates.values():  # warm-up: page cache, worker start, index open
+        fn()
+    rates: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            count = fn()
+            rates[name].append(count / (time.perf_counter() - start))
+    bare_rate = statistics.median(rates["bare decode+load loop"])
+    for name, values in rates.items():
+        rate = statistics.median(values)
+        print(f"  {name:<28} {rate:8.1f} samples/s   ratio to bare: {rate / bare_rate:5.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=None, help="dataset root (default: generate a sample)")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the loader benchmark")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="zod-bench-torch-") as tmp:
@@ -122,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no front blur images under {root}/single_frames", file=sys.stderr)
             return 1
         bench_decode(images, args.repeat)
-        bench_loader(root, args.epochs)
+        bench_loader(root, args.rounds)
     return 0
 
 

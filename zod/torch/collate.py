@@ -65,17 +65,41 @@ def _to_tensor(value: Any) -> Any:
     return value
 
 
+def _numpy_ok(tensors: Sequence[torch.Tensor]) -> bool:
+    """True when the tensors can be batched through numpy (CPU, no autograd, numpy dtype).
+
+    numpy copies single-threaded; small torch ops on a busy machine can wait tens of ms on the
+    intra-op thread pool, so batching in numpy is both simpler and much faster there."""
+    return all(
+        t.device.type == "cpu" and not t.requires_grad and t.dtype not in (torch.bfloat16, torch.complex32)
+        for t in tensors
+    )
+
+
+def stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack`` of same-shape tensors (through numpy when possible, see ``_numpy_ok``)."""
+    if _numpy_ok(tensors):
+        return torch.from_numpy(np.stack([t.numpy() for t in tensors]))
+    return torch.stack(list(tensors))
+
+
 def pad_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack tensors of shapes (N_i, ...) into (B, N_max, ...) and a (B, N_max) bool mask."""
     if not tensors:
         raise ValueError("pad_stack needs at least one tensor")
-    lengths = torch.tensor([t.shape[0] for t in tensors], dtype=torch.int64)
-    n_max = int(lengths.max()) if len(tensors) else 0
-    trailing = tensors[0].shape[1:]
-    out = torch.full((len(tensors), n_max, *trailing), pad_value, dtype=tensors[0].dtype)
-    for i, t in enumerate(tensors):  # one copy per sample (B is small), not per row
+    lengths = np.array([t.shape[0] for t in tensors], dtype=np.int64)
+    n_max = int(lengths.max())
+    trailing = tuple(tensors[0].shape[1:])
+    mask = torch.from_numpy(np.arange(n_max)[None, :] < lengths[:, None])
+    if _numpy_ok(tensors):
+        arrays = [t.numpy() for t in tensors]
+        out_np = np.full((len(tensors), n_max, *trailing), pad_value, dtype=arrays[0].dtype)
+        for i, array in enumerate(arrays):  # one copy per sample (B is small), not per row
+            out_np[i, : len(array)] = array
+        return torch.from_numpy(out_np), mask
+    out = torch.full((len(tensors), n_max, *trailing), pad_value, dtype=tensors[0].dtype, device=tensors[0].device)
+    for i, t in enumerate(tensors):
         out[i, : t.shape[0]] = t
-    mask = torch.arange(n_max)[None, :] < lengths[:, None]
     return out, mask
 
 
@@ -83,12 +107,15 @@ def flat_concat(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Te
     """Concatenate (N_i, ...) tensors into (sum N_i, ...), offsets (B + 1,), batch index (sum N_i,)."""
     if not tensors:
         raise ValueError("flat_concat needs at least one tensor")
-    lengths = torch.tensor([t.shape[0] for t in tensors], dtype=torch.int64)
-    offsets = torch.zeros(len(tensors) + 1, dtype=torch.int64)
-    torch.cumsum(lengths, 0, out=offsets[1:])
-    flat = torch.cat(list(tensors), dim=0)
-    batch = torch.repeat_interleave(torch.arange(len(tensors), dtype=torch.int64), lengths)
-    return flat, offsets, batch
+    lengths = np.array([t.shape[0] for t in tensors], dtype=np.int64)
+    offsets = np.zeros(len(tensors) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if _numpy_ok(tensors):
+        flat = torch.from_numpy(np.concatenate([t.numpy() for t in tensors], axis=0))
+    else:
+        flat = torch.cat(list(tensors), dim=0)
+    batch = torch.from_numpy(np.repeat(np.arange(len(tensors), dtype=np.int64), lengths))
+    return flat, torch.from_numpy(offsets), batch
 
 
 def unflatten(flat: torch.Tensor, offsets: torch.Tensor) -> list[torch.Tensor]:
@@ -143,7 +170,7 @@ class Collator:
             if not all(isinstance(v, torch.Tensor) for v in values):
                 raise TypeError(f"{key!r}: a batch mixes tensors and non-tensors")
             if first.dim() == 0:
-                return {key: torch.stack(values)}
+                return {key: stack(values)}
             same_shape = all(v.shape == first.shape for v in values)
             if key in self.variable_keys or not same_shape:
                 if not all(v.dim() >= 1 and v.shape[1:] == first.shape[1:] for v in values):
@@ -156,7 +183,7 @@ class Collator:
                     return {key: padded, f"{key}_mask": mask}
                 flat, offsets, index = flat_concat(values)
                 return {key: flat, f"{key}_offsets": offsets, f"{key}_batch": index}
-            return {key: torch.stack(values)}
+            return {key: stack(values)}
         if isinstance(first, bool) or first is None or isinstance(first, str):
             return {key: list(values)}
         if isinstance(first, (int, float)) and all(
