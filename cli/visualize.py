@@ -113,7 +113,7 @@ def frame(
 
 def _write_picture(out: Path, picture: Any) -> None:
     """PNG through zod.viz.colors.write_png; other types (.jpg) by OpenCV; atomic either way."""
-    from zod.viz.colors import write_png
+    from zod.viz.colors import publish_file, write_png
 
     if out.suffix.lower() == ".png":
         write_png(out, picture)
@@ -130,7 +130,7 @@ def _write_picture(out: Path, picture: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=out.suffix, dir=out.parent)
     with os.fdopen(fd, "wb") as f:
         f.write(data.tobytes())
-    os.replace(tmp, out)
+    publish_file(tmp, out)
 
 
 def bev(

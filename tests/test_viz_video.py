@@ -76,3 +76,16 @@ def test_odd_sizes_are_padded_not_cropped(tmp_path) -> None:
     cap.release()
     assert ok and bgr.shape == (34, 48, 3)
     assert bgr[16, 46, 2] > 180 and bgr[16, 46, 0] < 90  # red column kept (BGR), then the replicated pad
+
+
+def test_outputs_get_normal_permissions(tmp_path) -> None:
+    import os
+
+    from zod.viz.colors import write_png
+
+    mask = os.umask(0)
+    os.umask(mask)
+    png = write_png(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))
+    mp4 = write_video(moving_square(2), tmp_path / "a.mp4", progress=False)
+    for path in (png, mp4):
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from zod.errors import ZodError
-from zod.viz.colors import apply_colormap, class_colors
+from zod.viz.colors import apply_colormap, class_colors, publish_file
 from zod.viz.image import BOX_EDGES, _as_corners
 
 __all__ = [
@@ -209,7 +209,7 @@ def _write_atomic(path: Path, write: Any) -> None:
     try:
         if not write(tmp):
             raise OSError(f"open3d could not write {path}")
-        os.replace(tmp, path)
+        publish_file(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

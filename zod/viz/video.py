@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from zod.viz.colors import publish_file
+
 __all__ = ["VIDEO_SUFFIXES", "write_video"]
 
 # suffix -> OpenCV FourCC (GIF is written by Pillow)
@@ -57,7 +59,7 @@ def write_video(
             count = _write_opencv(bar, tmp, fps, _FOURCC[suffix])
         if count == 0:
             raise ValueError("no frames to write")
-        os.replace(tmp, out)
+        publish_file(tmp, out)
     finally:
         bar.close()
         if tmp.exists():
