@@ -228,3 +228,19 @@ def test_scan_is_vectorized_fast(tmp_path: Path) -> None:
     assert arrays.ids.size == 2000
     assert np.array_equal(arrays.ids, np.array([f"{i:06d}" for i in range(2000)]))
     assert elapsed < 5.0  # generous: the shared CI machine is slow; the benchmark measures speed
+
+
+def test_camel_case_info_reads_like_snake_case(tmp_path: Path) -> None:
+    from zod.constants import Lidar
+    from zod.info import Information
+
+    snake = make_info(7)
+    camel = _camel(snake)
+    camel["annotations"] = {camel_case(k): v for k, v in camel["annotations"].items()}
+    assert "keyframeTime" in camel and "isCompensated" in camel["lidarFrames"]["velodyne"][0]
+    a, b = Information.from_dict(snake, tmp_path), Information.from_dict(camel, tmp_path)
+    assert a == b
+    assert b.keyframe_time.tzinfo is not None and len(b.lidar_frames[Lidar.VELODYNE]) == 21
+    assert set(b.annotations) == {AnnotationProject(p) for p in snake["annotations"]}
+    z = json.loads(json.dumps(snake).replace("+00:00", "Z"))  # trailing Z times
+    assert Information.from_dict(z, tmp_path) == a

@@ -35,7 +35,16 @@ def snake_keys(obj: Any) -> Any:
 
 
 def _join(root: str, path: str | None) -> str | None:
-    return None if path is None else os.path.join(root, path)
+    """``os.path.join`` (a hot path: ~25 paths per info)."""
+    if path is None or not root:
+        return path
+    if os.sep == "/" and not path.startswith("/"):
+        return root + path if root.endswith("/") else root + "/" + path
+    return os.path.join(root, path)
+
+
+def _has_upper(keys: Any) -> bool:
+    return any(not k.islower() and k != k.lower() for k in keys)
 
 
 def lidar_stream_flags(count: int) -> list[str]:
@@ -83,7 +92,8 @@ class Information:
         """
         if not isinstance(data, dict):
             raise FormatError(source, f"an info must be a JSON object, got {type(data).__name__}")
-        d = snake_keys(data)
+        # camelCase files are camelCase throughout: convert only when the top level says so
+        d = snake_keys(data) if _has_upper(data) else data
         missing = [k for k in _REQUIRED if k not in d]
         if missing:
             raise FormatError(source, f"info {d.get('id', '?')} lacks key(s) {', '.join(missing)}")
@@ -96,13 +106,14 @@ class Information:
                 if entry is None:
                     continue
                 try:
-                    project = AnnotationProject(entry.get("project", key))
+                    project = AnnotationProject(snake_case(entry.get("project", key)))
                 except ValueError:
                     continue  # a project this devkit does not know: ignored (liberal reader)
                 annotations[project] = AnnotationFile(_join(root, entry["filepath"]), project)
 
             camera_frames: dict[str, list[CameraFrame]] = {}
             for key, frames in (d.get("camera_frames") or {}).items():
+                key = snake_case(key)
                 anonymization = key.rsplit("_", 1)[-1]
                 camera_frames[key] = [
                     CameraFrame(_join(root, f["filepath"]), parse_time(f["time"]),
@@ -117,7 +128,7 @@ class Information:
                 flags = lidar_stream_flags(len(frames)) if is_frame else ["--lidar"] * len(frames)
                 lidar_frames[Lidar(key)] = [
                     LidarFrame(_join(root, f["filepath"]), parse_time(f["time"]),
-                               bool(f.get("is_compensated", False)), stream=flag)
+                               bool(f.get("is_compensated", f.get("isCompensated", False))), stream=flag)
                     for f, flag in zip(frames, flags)
                 ]
 

@@ -28,9 +28,12 @@ def parse_time(text: str | datetime) -> datetime:
     if not isinstance(text, str):
         raise FormatError(None, f"expected an ISO 8601 time string, got {text!r}")
     try:
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        value = datetime.fromisoformat(text)  # Python >= 3.11 also takes a trailing "Z"
     except ValueError:
-        raise FormatError(None, f"not an ISO 8601 time: {text!r}") from None
+        try:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        except ValueError:
+            raise FormatError(None, f"not an ISO 8601 time: {text!r}") from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
