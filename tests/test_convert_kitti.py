@@ -124,3 +124,23 @@ def test_resumable_skips_done_frames(kitti_out: Path, sample_root: Path) -> None
     assert label.read_text() == "edited\n"  # done frames are skipped
     convert_to_kitti(sample_root, kitti_out, version="full", workers=1, overwrite=True, progress=False)
     assert label.read_text() == original
+
+
+def test_cli_reports_missing_lidar_and_skips_it_on_request(zod_cli: list[str], sample_copy: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    index = _index(sample_copy, "mini")
+    victim = index["train"][0]["id"]
+    for scan in (sample_copy / "single_frames" / victim / "lidar_velodyne").glob("*.npy"):
+        scan.unlink()
+    command = [*zod_cli, "convert", "kitti", "--dataset-root", str(sample_copy), "--output-dir", str(tmp_path),
+               "--version", "mini", "--workers", "1", "--no-progress"]
+    failed = subprocess.run(command, capture_output=True, text=True)
+    assert failed.returncode == 1
+    assert victim in failed.stderr and "--skip-missing" in failed.stderr and "lidar" in failed.stderr
+    done = subprocess.run([*command, "--skip-missing"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    listed = (tmp_path / "ImageSets" / "train.txt").read_text().split()
+    assert victim not in listed and listed == [i["id"] for i in index["train"][1:]]
+    assert (tmp_path / "ImageSets" / "train.missing.txt").read_text().startswith(victim)
+    assert not (tmp_path / "training" / "label_2" / f"{victim}.txt").exists()
