@@ -103,7 +103,7 @@ def _background(rig: SensorRig, world_from_cam: np.ndarray, road: Road) -> np.nd
     dz = rays_world[:, 2]
     elevation = np.arcsin(np.clip(dz, -1.0, 1.0))
     sky_t = np.clip(elevation / np.deg2rad(40.0), 0.0, 1.0)[:, None]
-    sky = (1 - sky_t) * np.array([205.0, 215.0, 228.0]) + sky_t * np.array([85.0, 135.0, 205.0])
+    sky = (1 - sky_t) * np.array([150.0, 160.0, 176.0]) + sky_t * np.array([62.0, 98.0, 156.0])
     ground_mask = dz < -1e-4
     out = sky
     if ground_mask.any():
@@ -111,9 +111,9 @@ def _background(rig: SensorRig, world_from_cam: np.ndarray, road: Road) -> np.nd
         hits = origin + rays_world[ground_mask] * t[:, None]
         road_pts = road.road_from_world_points(hits)
         on_road = np.abs(road_pts[:, 1]) <= ROAD_HALF_WIDTH_M
-        base = np.where(on_road[:, None], np.array([78.0, 80.0, 84.0]), np.array([92.0, 112.0, 66.0]))
+        base = np.where(on_road[:, None], np.array([60.0, 62.0, 66.0]), np.array([68.0, 86.0, 48.0]))
         haze = (1.0 - np.exp(-t / 350.0))[:, None]
-        out[ground_mask] = (1 - haze) * base + haze * np.array([175.0, 182.0, 190.0])
+        out[ground_mask] = (1 - haze) * base + haze * np.array([140.0, 146.0, 156.0])
     small = np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(h_small, w_small, 3)
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 

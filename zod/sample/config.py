@@ -51,7 +51,7 @@ class SampleConfig:
     image_height: int = 2168
     jpeg_quality: int = 85
     # Sensor-like pixel noise (std, 8-bit levels): makes JPEGs ~1-3 MB like the real ones.
-    image_noise_std: float = 4.0
+    image_noise_std: float = 6.0
     # --- scene ------------------------------------------------------------------------------
     num_objects: int = 20
     # Frames with ego road / traffic sign annotations: every n-th item (the others have none).
