@@ -332,5 +332,5 @@ def test_aggregation_with_missing_scans(sample_copy: Path) -> None:
     np.testing.assert_array_equal(partial.points[: len(key.points)], full.points[: len(key.points)])
     assert len(full.points) > len(partial.points) > len(key.points)
     Path(frame.info.get_key_lidar_frame().filepath).unlink()
-    with pytest.raises(MissingFileError):
+    with pytest.warns(UserWarning, match="2 of 5"), pytest.raises(MissingFileError):
         frame.get_aggregated_lidar(2, 2, skip_missing=True)
