@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zod.geometry.box import Box2D, Box3D
+from zod.geometry.box_set import Box3DSet, BoxProjection
 from zod.geometry.fisheye import (
     ImageProjection,
     points_to_image,
@@ -16,9 +17,12 @@ from zod.geometry.transforms import interpolate_transforms, invert_transforms, t
 __all__ = [
     "Box2D",
     "Box3D",
+    "Box3DSet",
+    "BoxProjection",
     "ImageProjection",
     "Pose",
     "interpolate_transforms",
+    "lidar_to_image",
     "invert_transforms",
     "points_to_image",
     "project",
