@@ -229,7 +229,7 @@ def sequence(
     fps: float = typer.Option(5.0, "--fps", min=0.1),
     scale: float = typer.Option(0.25, "--scale", min=0.05, max=1.0, help="Camera picture size (camera view)."),
     stride: int = typer.Option(1, "--stride", min=1, help="Use every n-th camera image / scan."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many pictures."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many pictures."),  # noqa: UP045 (typer 0.9)
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """A video of a sequence or drive with the lidar (and keyframe boxes) drawn."""

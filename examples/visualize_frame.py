@@ -29,7 +29,13 @@ from zod.geometry.masks import polygons_to_binary_mask
 from zod.viz import open3d_viz as v3
 from zod.viz.bev import BevGrid
 from zod.viz.colors import class_colors, write_png
-from zod.viz.frame import FRAME_LAYERS, frame_scene, render_frame_bev, render_frame_image, render_sequence_video
+from zod.viz.frame import (
+    FRAME_LAYERS,
+    frame_scene,
+    render_frame_bev,
+    render_frame_image,
+    render_sequence_video,
+)
 from zod.viz.image import (
     overlay_mask_on_image,
     overlay_object_2d_box_on_image,
@@ -39,7 +45,7 @@ from zod.viz.image import (
 )
 
 
-def reference_style_picture(frame) -> np.ndarray:  # noqa: ANN001 - a ZodFrame
+def reference_style_picture(frame) -> np.ndarray:
     """The reference devkit's tutorial flow, helper by helper, on the full-resolution image."""
     image = frame.get_image(Anonymization.BLUR)
     calib = frame.calibration

@@ -24,7 +24,7 @@ def frames(sample_root: Path) -> ZodFrames:
 
 
 @pytest.fixture(scope="module")
-def annotated_frame(frames: ZodFrames):  # noqa: ANN201
+def annotated_frame(frames: ZodFrames):
     """A frame with objects (some with 3D boxes) and an ego road annotation."""
     for item_id in sorted(frames.get_all_ids()):
         frame = frames[item_id]
@@ -45,7 +45,7 @@ def test_parse_layers() -> None:
         vf.parse_layers("image,radar")
 
 
-def test_image_layer_is_the_scaled_camera_image(annotated_frame) -> None:  # noqa: ANN001
+def test_image_layer_is_the_scaled_camera_image(annotated_frame) -> None:
     picture = vf.render_frame_image(annotated_frame, ["image"], scale=SCALE)
     cam = annotated_frame.calibration.cameras[Camera.FRONT]
     assert picture.shape == (round(cam.image_dimensions[1] * SCALE), round(cam.image_dimensions[0] * SCALE), 3)
@@ -55,7 +55,7 @@ def test_image_layer_is_the_scaled_camera_image(annotated_frame) -> None:  # noq
     assert np.abs(picture.astype(int) - reference.astype(int)).mean() < 4.0
 
 
-def test_masks_layer_covers_the_ego_road_polygon_area(annotated_frame) -> None:  # noqa: ANN001
+def test_masks_layer_covers_the_ego_road_polygon_area(annotated_frame) -> None:
     picture = vf.render_frame_image(annotated_frame, ["masks"], scale=SCALE)
     road = [a for a in annotated_frame.get_annotation(AnnotationProject.EGO_ROAD)
             if str(getattr(a.type, "value", a.type)).startswith("EgoRoad")]
@@ -70,7 +70,7 @@ def test_masks_layer_covers_the_ego_road_polygon_area(annotated_frame) -> None: 
     assert abs(covered - expected) / expected < 0.15 or abs(road_px.sum() - expected) / expected < 0.03
 
 
-def test_boxes3d_layer_draws_projected_edges_in_class_colours(annotated_frame) -> None:  # noqa: ANN001
+def test_boxes3d_layer_draws_projected_edges_in_class_colours(annotated_frame) -> None:
     picture = vf.render_frame_image(annotated_frame, ["boxes3d"], scale=SCALE)
     calib = annotated_frame.calibration
     cam = calib.cameras[Camera.FRONT]
@@ -94,7 +94,7 @@ def test_boxes3d_layer_draws_projected_edges_in_class_colours(annotated_frame) -
     assert checked >= 3
 
 
-def test_lidar_layer_colours_are_depth_colours(annotated_frame) -> None:  # noqa: ANN001
+def test_lidar_layer_colours_are_depth_colours(annotated_frame) -> None:
     picture = vf.render_frame_image(annotated_frame, ["lidar"], scale=SCALE, max_depth_m=60.0)
     drawn = picture.reshape(-1, 3)[picture.reshape(-1, 3).any(axis=1)]
     assert len(drawn) > 500
@@ -107,7 +107,7 @@ def test_lidar_layer_colours_are_depth_colours(annotated_frame) -> None:  # noqa
     assert (bottom[:, 2] > bottom[:, 0]).mean() > 0.8
 
 
-def test_trajectory_layer_passes_through_projected_future_position(annotated_frame) -> None:  # noqa: ANN001
+def test_trajectory_layer_passes_through_projected_future_position(annotated_frame) -> None:
     picture = vf.render_frame_image(annotated_frame, ["trajectory"], scale=SCALE)
     motion = annotated_frame.ego_motion
     key = annotated_frame.info.keyframe_time.timestamp()
@@ -124,7 +124,7 @@ def test_trajectory_layer_passes_through_projected_future_position(annotated_fra
     assert (patch[..., 0] > 120).any()
 
 
-def test_all_layers_render(annotated_frame, frames) -> None:  # noqa: ANN001
+def test_all_layers_render(annotated_frame, frames) -> None:
     picture = vf.render_frame_image(annotated_frame, vf.FRAME_LAYERS, scale=SCALE, num_scans_before=1,
                                     num_scans_after=1)
     assert picture.dtype == np.uint8 and picture.std() > 10
@@ -133,7 +133,7 @@ def test_all_layers_render(annotated_frame, frames) -> None:  # noqa: ANN001
         vf.render_frame_image(frames[item_id], vf.FRAME_LAYERS, scale=0.125)
 
 
-def test_bev_places_lidar_and_boxes(annotated_frame) -> None:  # noqa: ANN001
+def test_bev_places_lidar_and_boxes(annotated_frame) -> None:
     grid = BevGrid((-20.0, 60.0), (-30.0, 30.0), 0.2)
     picture = vf.render_frame_bev(annotated_frame, grid, trajectory=False)
     calib = annotated_frame.calibration
@@ -158,7 +158,7 @@ def test_bev_places_lidar_and_boxes(annotated_frame) -> None:  # noqa: ANN001
         assert (np.abs(patch - colour).sum(axis=1) < 150).any(), name
 
 
-def test_frame_scene_in_ego_frame(annotated_frame) -> None:  # noqa: ANN001
+def test_frame_scene_in_ego_frame(annotated_frame) -> None:
     scene = vf.frame_scene(annotated_frame)
     calib = annotated_frame.calibration
     scan = annotated_frame.get_lidar()[0]

@@ -16,9 +16,10 @@ and boxes. :class:`BEVBox` is the reference devkit's class name (lidar frame, pi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np

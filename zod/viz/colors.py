@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from os import PathLike
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -53,7 +53,7 @@ _COOLWARM_ANCHORS = np.array(
 COLORMAPS = ("coolwarm", "gray", *sorted(_OPENCV_MAPS))
 
 
-@lru_cache(maxsize=None)
+@cache
 def colormap_lut(name: str = "turbo") -> np.ndarray:
     """The (256, 3) uint8 RGB lookup table of colormap ``name`` (see ``COLORMAPS``)."""
     ramp = np.arange(256, dtype=np.uint8)

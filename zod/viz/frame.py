@@ -10,9 +10,10 @@ an error; a missing file of a requested layer raises the reader's ``MissingFileE
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import cv2
 import numpy as np

@@ -25,7 +25,8 @@ old ``zod.visualization.*`` paths.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np

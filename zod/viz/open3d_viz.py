@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
