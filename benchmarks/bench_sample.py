@@ -24,7 +24,7 @@ from zod.sample.scene import SceneObjects, build_scene, make_trajectory
 
 def brute_force(origins: np.ndarray, dirs: np.ndarray, times: np.ndarray, objects: SceneObjects, max_range: float) -> np.ndarray:
     """Nearest hit range (C, D) testing every ray against every box (no culling)."""
-    num_cols, num_diodes, _ = dirs.shape
+    num_cols = dirs.shape[0]
     dz = dirs[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         best = np.where(dz < -1e-9, -origins[:, None, 2] / dz, np.inf)

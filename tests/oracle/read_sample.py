@@ -74,15 +74,15 @@ def _item(dataset, item_id, is_frame, annotated):
             if not item.is_annotated(project):
                 continue
             if project == AnnotationProject.OBJECT_DETECTION:
-                _try(rep, "objects", lambda: _objects(item.get_annotation(project)))
+                _try(rep, "objects", lambda project=project: _objects(item.get_annotation(project)))
             elif project == AnnotationProject.ROAD_CONDITION:
-                _try(rep, project.value, lambda: vars(item.get_annotation(project)))
+                _try(rep, project.value, lambda project=project: vars(item.get_annotation(project)))
             elif project == AnnotationProject.LANE_MARKINGS:
-                _try(rep, project.value, lambda: [type(a).__name__ for a in item.get_annotation(project)])
+                _try(rep, project.value, lambda project=project: [type(a).__name__ for a in item.get_annotation(project)])
             elif project == AnnotationProject.TRAFFIC_SIGNS:
-                _try(rep, project.value, lambda: [a.traffic_sign_class for a in item.get_annotation(project)])
+                _try(rep, project.value, lambda project=project: [a.traffic_sign_class for a in item.get_annotation(project)])
             else:
-                _try(rep, project.value, lambda: [a.type.value for a in item.get_annotation(project)])
+                _try(rep, project.value, lambda project=project: [a.type.value for a in item.get_annotation(project)])
     return rep
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from zod.geometry.transforms import invert_transforms, quaternions_from_rotation_matrices
+from zod.geometry.transforms import quaternions_from_rotation_matrices
 from zod.sample.camera import ObjectView, project_world
 from zod.sample.rig import SensorRig
 from zod.sample.scene import (

@@ -155,7 +155,7 @@ def simulate_scan(
     subsampled uniformly, plus ~0.4 % returns from the ego car's own body.
     """
     file_time_s = file_time_us / 1e6
-    num_ego = max(1, int(round(EGO_RETURN_FRACTION * num_points)))
+    num_ego = max(1, round(EGO_RETURN_FRACTION * num_points))
     wanted = num_points - num_ego
     # a coarse pass estimates the fraction of rays that return, to size the azimuth grid
     coarse = 90
@@ -189,8 +189,8 @@ def simulate_scan(
     times_us = np.rint((times[col_idx] - file_time_s) * 1e6).astype(np.int64)
     # returns from the ego car's roof and bonnet (inside the spec's ego box)
     ego_pts = rng.uniform(EGO_RETURN_REGION[0], EGO_RETURN_REGION[1], size=(num_ego, 3))
-    period_us = int(round(period_s * 1e6))
-    ego_time = rng.integers(0, period_us, size=num_ego) - int(round(CORE_FRACTION * period_us))
+    period_us = round(period_s * 1e6)
+    ego_time = rng.integers(0, period_us, size=num_ego) - round(CORE_FRACTION * period_us)
     ego_diode = rng.integers(NUM_DIODES - 40, NUM_DIODES, size=num_ego)
 
     out = np.empty(col_idx.size + num_ego, dtype=LIDAR_DTYPE)

@@ -350,7 +350,7 @@ def build_scene(
     placed_r: list[float] = []
     centers, velocities, rotations, sizes, colours, refl = [], [], [], [], [], []
     for spec in specs:  # a few dozen objects: plain Python is fine here
-        cls_name, _type, lwh, z0, colour, reflect = _TEMPLATES[spec.template]
+        _cls, _type, lwh, z0, colour, reflect = _TEMPLATES[spec.template]
         scale = rng.uniform(0.93, 1.07, size=3)
         size = np.array(lwh) * scale
         radius = 0.5 * float(np.hypot(size[0], size[1]))
@@ -397,5 +397,4 @@ def build_scene(
 
 def template_class(template: str) -> tuple[str, str | None]:
     """(class, type) of a template name."""
-    cls_name, type_name, *_ = _TEMPLATES[template]
-    return cls_name, type_name
+    return _TEMPLATES[template][0], _TEMPLATES[template][1]

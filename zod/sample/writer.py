@@ -11,12 +11,13 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -35,7 +36,7 @@ from zod.sample.motion import (
     write_hdf5_flat,
 )
 from zod.sample.radar import simulate_radar
-from zod.sample.rig import SensorRig, make_rig
+from zod.sample.rig import make_rig
 from zod.sample.scene import build_scene, make_trajectory, template_class
 from zod.time import format_filename_time, format_time
 
@@ -152,7 +153,7 @@ def _item_times(job: ItemJob, rng: np.random.Generator) -> dict[str, Any]:
     day = datetime(2021, 3, 1, tzinfo=UTC) + timedelta(days=int(rng.integers(0, 600)))
     base_us = int((day - _EPOCH).total_seconds()) * 1_000_000 + int(rng.integers(7 * 3600, 17 * 3600)) * 1_000_000
     base_us += int(rng.integers(0, 1_000_000))
-    period_us = int(round(1e6 / cfg.lidar_rate_hz))
+    period_us = round(1e6 / cfg.lidar_rate_hz)
     if job.subset == FRAMES:
         ks = np.arange(-cfg.num_scans_before, cfg.num_scans_after + 1)
         jitter = rng.integers(-300, 301, size=ks.size)
@@ -167,7 +168,7 @@ def _item_times(job: ItemJob, rng: np.random.Generator) -> dict[str, Any]:
         ks = np.arange(n_scans)
         scans = base_us + ks * period_us + rng.integers(-300, 301, size=n_scans)
         scans[0] = base_us
-        cam_period = int(round(1e6 / cfg.sequence_camera_rate_hz))
+        cam_period = round(1e6 / cfg.sequence_camera_rate_hz)
         cameras = base_us + 30_000 + np.arange(0, int(duration * 1e6) - 30_000 + 1, cam_period)
         middle = base_us + int(duration * 1e6 / 2)
         keyframe = int(cameras[np.argmin(np.abs(cameras - middle))])
@@ -197,7 +198,7 @@ def _anonymization_regions(views: list, objects: Any) -> list[tuple[int, int, in
             region = (x1 + 0.38 * w, y2 - 0.3 * h, x2 - 0.38 * w, y2 - 0.18 * h)
         else:
             continue
-        r = tuple(int(round(v)) for v in region)
+        r = tuple(round(v) for v in region)
         if r[2] - r[0] >= 2 and r[3] - r[1] >= 2:
             regions.append(r)  # type: ignore[arg-type]
     return regions
@@ -376,7 +377,7 @@ def generate_item(job: ItemJob) -> dict[str, Any]:
         vehicle = vehicle_data_arrays(trajectory, start_s, end_s, cfg.vehicle_data_rate_hz, 10.0, origin, r_misc)
         info["vehicle_data_path"] = f"{folder_rel}/vehicle_data.hdf5"
         _write_hdf5(folder / "vehicle_data.hdf5", vehicle)
-        radar_period_ns = int(round(1e9 / cfg.radar_rate_hz))
+        radar_period_ns = round(1e9 / cfg.radar_rate_hz)
         radar_ns = np.arange(times["start_us"] * 1000, times["end_us"] * 1000 + 1, radar_period_ns, dtype=np.int64)
         radar = simulate_radar(r_radar, radar_ns, rig, trajectory, objects)
         rel = f"{folder_rel}/radar_front/{name(times['keyframe_us'], 'npy')}"
