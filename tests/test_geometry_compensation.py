@@ -102,3 +102,35 @@ def test_reference_signature_functions() -> None:
 def test_core_time_rule() -> None:
     assert core_time_from_point_times(np.array([10.0, 10.1, 10.05])) == pytest.approx(10.075)
     assert np.isnan(core_time_from_point_times(np.array([])))
+
+
+def test_aggregate_scans_leaves_inputs_untouched() -> None:
+    from zod.aggregation import aggregate_scans
+    from zod.sensors.lidar import LidarData
+
+    em = _ego_motion()
+    rng = np.random.default_rng(2)
+    scans = []
+    for k in range(3):
+        core = T0 + 0.5 + 0.1 * k
+        n = 100 + k
+        scans.append(
+            LidarData(
+                rng.normal(size=(n, 3)).astype(np.float32),
+                np.full(n, core),
+                np.zeros(n, np.uint8),
+                np.zeros(n, np.uint8),
+                core,
+            )
+        )
+    before = [s.copy() for s in scans]
+    agg = aggregate_scans(scans, em, EGO_FROM_LIDAR, T0 + 0.6, skip=lambda i, s: i == 0)
+    assert len(agg.points) == 303
+    for s, b in zip(scans, before):
+        assert s == b
+    np.testing.assert_array_equal(agg.points[:100], scans[0].points)  # skipped: not moved
+    np.testing.assert_allclose(agg.points[100:201], scans[1].points, atol=1e-6)  # already at 0.6
+    moved = compensate_scanwise(
+        scans[2].points, em.get_poses(T0 + 0.7), em.get_poses(T0 + 0.6), EGO_FROM_LIDAR
+    )
+    np.testing.assert_allclose(agg.points[201:], moved)

@@ -89,12 +89,14 @@ def aggregate_scans(
     target_time_s: float,
     pointwise: bool = False,
     skip: Callable[[int, Any], bool] | None = None,
+    inplace: bool = False,
 ) -> Any:
     """Move each scan to ``target_time_s`` and concatenate them into one ``LidarData``.
 
     ``skip(i, scan)`` True leaves scan i where it is (the reference leaves the scan already at
     the target time untouched). The result's ``core_timestamp`` follows ``LidarData.extend``
-    (the point-weighted mean of the scans' core times, like the reference).
+    (the point-weighted mean of the scans' core times). ``inplace=True`` reuses the given
+    scans (no copies: for scans read just for this); otherwise they are left untouched.
     """
     if not scans:
         raise ValueError("no lidar scans to aggregate")
@@ -109,10 +111,13 @@ def aggregate_scans(
                 motion_compensate_pointwise(scan, ego_motion, ego_from_lidar, target_time_s)
             )
         else:
-            out = scan.copy()
             source_pose = ego_motion.get_poses(float(scan.core_timestamp))
-            out.points = compensate_scanwise(scan.points, source_pose, target_pose, ego_from_lidar)
+            points = compensate_scanwise(scan.points, source_pose, target_pose, ego_from_lidar)
+            out = scan if inplace else scan.copy()
+            out.points = points
             moved.append(out)
+    if not inplace and moved[0] is scans[0]:
+        moved[0] = moved[0].copy()  # extend() below grows the first scan
     first = moved[0]
     if len(moved) > 1:
         first.extend(*moved[1:])
@@ -179,6 +184,7 @@ class FrameGeometryMixin:
             target,
             pointwise=pointwise,
             skip=lambda i, s: i == 0 and timestamp is None and not pointwise,
+            inplace=True,
         )
 
     def get_keyframe_lidar(self, motion_compensated: bool = True, pointwise: bool = False) -> Any:
@@ -235,6 +241,7 @@ class SequenceGeometryMixin:
             target,
             pointwise=pointwise,
             skip=lambda i, s: (not pointwise) and s.core_timestamp == target,
+            inplace=True,
         )
 
     def get_keyframe_lidar(self, motion_compensated: bool = True, pointwise: bool = False) -> Any:
