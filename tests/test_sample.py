@@ -607,3 +607,65 @@ def test_reference_devkit_numbers_agree_with_ours(sample_root: Path, oracle_repo
             assert np.allclose(item["radar_extrinsics"], calib["radar_extrinsics"])
             with h5py.File(sample_root / info["vehicle_data_path"], "r") as f:
                 assert item["vehicle_speed_mean"] == pytest.approx(float(np.mean(f["satellite/speed/meters_per_second/value"][()])))
+
+
+# --- pure parts, hand-computed cases --------------------------------------------------------------
+
+
+def _one_box(center: list[float], size: list[float], velocity: list[float] | None = None) -> Any:
+    from zod.sample.scene import ObjectSpec, SceneObjects
+
+    return SceneObjects(
+        reference_time_s=0.0,
+        center_world=np.array([center], dtype=np.float64),
+        velocity_world=np.array([velocity or [0.0, 0.0, 0.0]], dtype=np.float64),
+        rotation_world=np.eye(3)[None],
+        size_m=np.array([size], dtype=np.float64),
+        colour_rgb=np.zeros((1, 3), dtype=np.uint8),
+        reflectivity=np.array([50], dtype=np.uint8),
+        specs=[ObjectSpec("car", (0, 0), 0.0)],
+    )
+
+
+def test_cast_rays_hand_computed_ranges() -> None:
+    from zod.sample.lidar import cast_rays
+
+    objects = _one_box([10.0, 0.0, 1.0], [2.0, 2.0, 2.0])
+    s = np.sqrt(0.5)
+    # one column at height 1 m: ahead (box face at x = 9), down (ground at 1 m), 45 deg down
+    # (ground at sqrt(2) before the box), backwards (nothing), up-forward above the box (nothing)
+    dirs = np.array([[[1.0, 0, 0], [0, 0, -1.0], [s, 0, -s], [-1.0, 0, 0], [s, 0, s]]])
+    ranges, boxes = cast_rays(np.array([[0.0, 0.0, 1.0]]), dirs, np.array([0.0]), objects, 250.0)
+    assert np.allclose(ranges[0, :3], [9.0, 1.0, np.sqrt(2.0)])
+    assert np.isinf(ranges[0, 3]) and np.isinf(ranges[0, 4])
+    assert boxes[0].tolist() == [0, -1, -1, -1, -1]
+    # a box moving at 5 m/s along x, seen 1 s later: face at 14 m; beyond the max range: no hit
+    moving = _one_box([10.0, 0.0, 1.0], [2.0, 2.0, 2.0], [5.0, 0.0, 0.0])
+    ranges, _ = cast_rays(np.array([[0.0, 0.0, 1.0]]), dirs[:, :1], np.array([1.0]), moving, 250.0)
+    assert np.isclose(ranges[0, 0], 14.0)
+    ranges, _ = cast_rays(np.array([[0.0, 0.0, 1.0]]), dirs[:, :1], np.array([0.0]), objects, 8.0)
+    assert np.isinf(ranges[0, 0])
+
+
+def test_clip_ring_to_the_image() -> None:
+    from zod.sample.annotate import _ring_area, clip_ring
+
+    square = np.array([[-10.0, -10.0], [50.0, -10.0], [50.0, 50.0], [-10.0, 50.0]])
+    clipped = clip_ring(square, 101, 101)  # image spans [0, 100] x [0, 100]
+    assert np.isclose(_ring_area(clipped), 50.0 * 50.0)
+    assert clipped.min() >= 0 and clipped.max() <= 100
+    assert clip_ring(square + 500.0, 101, 101).shape[0] == 0
+    inside = np.array([[10.0, 10.0], [20.0, 10.0], [20.0, 20.0]])
+    assert np.allclose(clip_ring(inside, 101, 101), inside)
+
+
+def test_split_counts_keep_both_splits() -> None:
+    from zod.sample.writer import _split_counts
+
+    for n_mini, n_full in [(1, 1), (1, 2), (2, 2), (2, 4), (4, 6), (100, 1000), (1, 5)]:
+        vm, vr = _split_counts(n_mini, n_full, 0.3)
+        if n_mini >= 2:
+            assert 0 < vm < n_mini
+        if n_full >= 2:
+            assert 0 < vm + vr < n_full
+    assert _split_counts(100, 1000, 0.1) == (10, 90)
