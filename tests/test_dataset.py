@@ -153,3 +153,15 @@ def test_zod_info_cli(sample_root: Path, zod_cli: list[str]) -> None:
                          text=True, timeout=300)
     data = json.loads(out.stdout)
     assert {d["subset"] for d in data} == {"single_frames", "sequences", "drives"}
+
+
+def test_dataset_pickles_for_worker_processes(sample_root: Path) -> None:
+    import pickle
+
+    frames = ZodFrames(sample_root, "mini")
+    item_id = sorted(frames.get_all_ids())[0]
+    frames[item_id]  # one info already parsed and cached
+    clone = pickle.loads(pickle.dumps(frames))
+    assert len(clone) == len(frames) and clone.get_split("val") == frames.get_split("val")
+    for i in frames.get_all_infos():
+        assert clone[i].info == frames[i].info  # unparsed infos are read through the reopened map

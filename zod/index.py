@@ -521,3 +521,14 @@ class ZodIndex:
 
     def close(self) -> None:
         self._buffer.close()
+
+    # -- pickling (worker processes of DataLoader / Ray / spawn): the map is reopened --
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_buffer"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        with open(self.path, "rb") as f:
+            self._buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
