@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import io
 import os
 import tarfile
@@ -541,3 +542,52 @@ def test_segmented_transfer_falls_back_when_ranges_are_ignored(tmp_path: Path) -
     dest = tmp_path / "dl" / remote.name
     result = download_file(source, remote, dest, progress=False, segment_policy=SegmentPolicy(3, 1))
     assert dest.read_bytes() == data and result.segments == 1
+
+
+# ------------------------------------------------------------------------- listings and locking
+
+
+def test_directory_listings_html_and_json() -> None:
+    from zod.download.sources import HttpSource
+
+    nginx_html = """<html><head><title>Index of /single_frames/</title></head><body><h1>Index of /single_frames/</h1><hr><pre><a href="../">../</a>
+<a href="SHA256SUMS">SHA256SUMS</a>                                         26-Nov-2026 14:22                 790
+<a href="images%20front_blur.tar.gz">images front_blur.tar.gz</a>           26-Nov-2026 14:22             1248123
+<a href="infos.tar.gz">infos.tar.gz</a>                                     26-Nov-2026 14:22                 12K
+<a href="sub/">sub/</a>                                                     26-Nov-2026 14:22                   -
+<a href="https://elsewhere.org/x.tar.gz">x.tar.gz</a>
+<a href="?C=N;O=D">Name</a>
+</pre><hr></body></html>"""
+    entries = HttpSource._parse_listing("http://h/single_frames/", nginx_html)
+    assert entries == {"SHA256SUMS": 790, "images front_blur.tar.gz": 1248123, "infos.tar.gz": None}
+    nginx_json = json.dumps([
+        {"name": "infos.tar.gz", "type": "file", "mtime": "Thu, 26 Nov 2026 14:22:00 GMT", "size": 3474},
+        {"name": "sub", "type": "directory", "mtime": "Thu, 26 Nov 2026 14:22:00 GMT"},
+    ])
+    assert HttpSource._parse_listing("http://h/x/", nginx_json) == {"infos.tar.gz": 3474}
+    from zod.download.errors import ServerError
+
+    with pytest.raises(ServerError, match="malformed JSON"):
+        HttpSource._parse_listing("http://h/x/", "[{broken")
+
+
+def test_one_download_per_folder(tmp_path: Path) -> None:
+    from zod.download.download import DownloadOptions, _exclusive, plan_download, run_download
+    from zod.download.errors import DownloadError
+
+    folder = tmp_path / "mirror" / "drives"
+    folder.mkdir(parents=True)
+    with tarfile.open(folder / "oxts.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("drives/000000/oxts.hdf5")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"oxts"))
+    options = DownloadOptions(tmp_path / "zod", progress=False)
+    plan = plan_download(LocalSource(tmp_path / "mirror"), "drives", StreamFilter(), options)
+    dl_dir = tmp_path / "zod" / "downloads" / "drives"
+    dl_dir.mkdir(parents=True)
+    with _exclusive(dl_dir):  # another process holds the folder
+        with pytest.raises(DownloadError, match="another `zod download`"):
+            run_download(plan)
+    report = run_download(plan)
+    assert report.extracted == ["oxts.tar.gz"]
+    assert (tmp_path / "zod" / "drives" / "000000" / "oxts.hdf5").read_bytes() == b"oxts"

@@ -12,11 +12,13 @@ same size and checksums as the source lists is skipped, even after ``--rm`` dele
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,6 +217,34 @@ def run_download(plan: DownloadPlan) -> DownloadReport:
         if needed > free:
             raise DiskFullError(str(options.output_dir), needed, free)
     options.output_dir.mkdir(parents=True, exist_ok=True)
+    dl_dir = options.output_dir / DOWNLOADS_DIR / plan.folder
+    dl_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(dl_dir):
+        return _run_locked(plan)
+
+
+@contextlib.contextmanager
+def _exclusive(dl_dir: Path) -> Iterator[None]:
+    """One `zod download` at a time per download folder (two would write the same .part files)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(dl_dir / ".zod-download.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise DownloadError(f"another `zod download` is writing to {dl_dir}; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_locked(plan: DownloadPlan) -> DownloadReport:
+    options = plan.options
+    report = DownloadReport()
     lock = threading.Lock()
     cancel = threading.Event()
     overall = tqdm(total=plan.bytes_to_fetch, unit="B", unit_scale=True, unit_divisor=1024,
