@@ -23,11 +23,13 @@ Collators are plain picklable objects, so they work with ``DataLoader(num_worker
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 
 CollateMode = Literal["pad", "flat"]
 
@@ -76,10 +78,22 @@ def _numpy_ok(tensors: Sequence[torch.Tensor]) -> bool:
     )
 
 
+def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialized CPU tensor; inside a DataLoader worker it lives in shared memory already,
+    so sending the batch to the main process does not copy it again (as ``default_collate``)."""
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    element_size = torch.empty(0, dtype=dtype).element_size()
+    storage = torch.UntypedStorage._new_shared(max(1, math.prod(shape)) * element_size)
+    return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
+
+
 def stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """``torch.stack`` of same-shape tensors (through numpy when possible, see ``_numpy_ok``)."""
     if _numpy_ok(tensors):
-        return torch.from_numpy(np.stack([t.numpy() for t in tensors]))
+        out = _empty((len(tensors), *tensors[0].shape), tensors[0].dtype)
+        np.stack([t.numpy() for t in tensors], out=out.numpy())
+        return out
     return torch.stack(list(tensors))
 
 
@@ -92,11 +106,12 @@ def pad_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tuple[to
     trailing = tuple(tensors[0].shape[1:])
     mask = torch.from_numpy(np.arange(n_max)[None, :] < lengths[:, None])
     if _numpy_ok(tensors):
-        arrays = [t.numpy() for t in tensors]
-        out_np = np.full((len(tensors), n_max, *trailing), pad_value, dtype=arrays[0].dtype)
-        for i, array in enumerate(arrays):  # one copy per sample (B is small), not per row
-            out_np[i, : len(array)] = array
-        return torch.from_numpy(out_np), mask
+        out = _empty((len(tensors), n_max, *trailing), tensors[0].dtype)
+        out_np = out.numpy()
+        for i, t in enumerate(tensors):  # one copy per sample (B is small), not per row
+            out_np[i, : len(t)] = t.numpy()
+            out_np[i, len(t) :] = pad_value
+        return out, mask
     out = torch.full((len(tensors), n_max, *trailing), pad_value, dtype=tensors[0].dtype, device=tensors[0].device)
     for i, t in enumerate(tensors):
         out[i, : t.shape[0]] = t
@@ -111,7 +126,8 @@ def flat_concat(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Te
     offsets = np.zeros(len(tensors) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if _numpy_ok(tensors):
-        flat = torch.from_numpy(np.concatenate([t.numpy() for t in tensors], axis=0))
+        flat = _empty((int(offsets[-1]), *tensors[0].shape[1:]), tensors[0].dtype)
+        np.concatenate([t.numpy() for t in tensors], axis=0, out=flat.numpy())
     else:
         flat = torch.cat(list(tensors), dim=0)
     batch = torch.from_numpy(np.repeat(np.arange(len(tensors), dtype=np.int64), lengths))
