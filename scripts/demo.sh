@@ -11,6 +11,8 @@ mkdir -p "$OUT"
 $ZOD info "$SAMPLE"
 # the readers: datasets, frames, sensors, sidecars, annotations
 .venv/bin/python examples/tour.py "$SAMPLE" "$OUT/readers"
+# geometry: frames, fisheye projection, 3D boxes, 21-scan aggregation, lane masks on one frame
+.venv/bin/python examples/geometry_tour.py "$SAMPLE" "$OUT/geometry"
 # convert the sample to COCO (all cores, resumable) and to the KITTI 3D layout
 $ZOD convert coco --dataset-root "$SAMPLE" --output-dir "$OUT/coco" --version mini --overwrite
 $ZOD convert kitti --dataset-root "$SAMPLE" --output-dir "$OUT/kitti" --version mini --overwrite
