@@ -88,3 +88,20 @@ def test_sequence_mp4(zod_cli: list[str], sample_root: Path, tmp_path: Path) -> 
     res = run([*zod_cli, "visualize", "sequence", str(sample_root), seq_id, "--subset", "frames",
                "--out", str(tmp_path / "no.mp4")])
     assert res.returncode == 1 and "sequence or a drive" in res.stderr
+
+
+def test_missing_lidar_file_names_the_stream(zod_cli: list[str], sample_copy: Path, tmp_path: Path) -> None:
+    frames = ZodFrames(str(sample_copy), "mini")
+    frame_id = sorted(frames.get_all_ids())[0]
+    core = frames[frame_id].info.get_key_lidar_frame()
+    Path(core.filepath).unlink()
+    out = tmp_path / "f.png"
+    res = run([*zod_cli, "visualize", "frame", str(sample_copy), frame_id, "--version", "mini",
+               "--layers", "image,lidar", "--scale", "0.125", "--out", str(out)])
+    assert res.returncode == 1 and not out.exists()
+    assert "ERROR" in res.stderr and "lidar" in res.stderr.lower() and "download" in res.stderr.lower()
+    # the layers that do not need the scan still work
+    res = run([*zod_cli, "visualize", "frame", str(sample_copy), frame_id, "--version", "mini",
+               "--layers", "image,boxes3d,masks", "--scale", "0.125", "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    assert read_rgb(out).shape == (271, 481, 3)
