@@ -96,6 +96,9 @@ def traffic_signs(
         False, help="Skip frames whose traffic-sign annotation file is not on disk"
     ),
     workers: int = typer.Option(1, help="Processes reading the annotations (0: all cores)"),
+    confusion_png: Path | None = typer.Option(
+        None, help="Draw the confusion matrix of the 20 most frequent classes to this PNG"
+    ),
 ) -> None:
     """Traffic-sign classification: accuracy, per-class precision/recall, confusion matrix."""
     from zod.eval import traffic_signs as tsr
@@ -113,6 +116,10 @@ def traffic_signs(
     if output is not None:
         result.write_json(output)
         typer.echo(f"wrote {output}")
+    if confusion_png is not None:
+        from zod.viz.colors import write_png
+
+        typer.echo(f"wrote {write_png(confusion_png, tsr.draw_confusion(result))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -204,13 +204,18 @@ def test_traffic_sign_cli_against_reference_ground_truth(
     out = tmp_path / "tsr.json"
     run = subprocess.run(
         [*zod_cli, "eval", "traffic-signs", "--dataset-root", str(sample_root), "--version",
-         VERSION, "--split", split, "--predictions", str(path), "--output", str(out)],
+         VERSION, "--split", split, "--predictions", str(path), "--output", str(out),
+         "--confusion-png", str(tmp_path / "confusion.png")],
         capture_output=True, text=True, check=False, timeout=300,
     )
     assert run.returncode == 0, run.stderr
     data = json.loads(out.read_text())
     assert data["num_ground_truth"] == len(uuids)
     assert data["accuracy"] == pytest.approx((len(uuids) - 1) / len(uuids))
+    import cv2
+
+    picture = cv2.imread(str(tmp_path / "confusion.png"))
+    assert picture is not None and picture.shape[0] > 40
 
 
 def test_ground_truth_of_chosen_frames(sample_root: Path) -> None:

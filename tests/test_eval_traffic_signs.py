@@ -91,3 +91,27 @@ def test_result_json(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     assert data["accuracy"] == 0.5
     assert data["confusion"]["matrix"] == [[1, 0], [1, 0]]
+
+
+def test_confusion_picture_colours_follow_row_fractions() -> None:
+    from zod.eval.traffic_signs import (
+        CONFUSION_MARGIN_LEFT,
+        CONFUSION_MARGIN_TOP,
+        draw_confusion,
+    )
+    from zod.viz.colors import apply_colormap
+
+    y_true = ["A"] * 4 + ["B"] * 2
+    y_pred = ["A", "A", "A", "B", "B", "B"]
+    result = evaluate_classification(y_true, y_pred, ["A", "B"])
+    cell = 28
+    image = draw_confusion(result, cell_px=cell)
+    top, left = CONFUSION_MARGIN_TOP, CONFUSION_MARGIN_LEFT
+
+    def cell_colour(i: int, j: int) -> np.ndarray:
+        return image[top + i * cell + 2, left + j * cell + 2].astype(int)
+
+    for (i, j), fraction in {(0, 0): 0.75, (0, 1): 0.25, (1, 0): 0.0, (1, 1): 1.0}.items():
+        expected = apply_colormap(np.array([fraction]), "viridis")[0].astype(int)
+        assert np.abs(cell_colour(i, j) - expected).max() <= 1, (i, j)
+    assert image.shape == (top + 2 * cell + 10, left + 2 * cell + 10, 3)

@@ -327,3 +327,47 @@ def ground_truth_from_dataset(
     for _, signs in run.ok():
         out.update(signs)
     return out
+
+
+CONFUSION_MARGIN_LEFT, CONFUSION_MARGIN_TOP = 290, 40
+"""Pixels left of and above the matrix in ``draw_confusion`` pictures (labels go there)."""
+
+
+def draw_confusion(
+    result: ClassificationResult, max_classes: int = 20, cell_px: int = 28
+) -> np.ndarray:
+    """RGB uint8 (H, W, 3) picture of the confusion matrix of the most frequent classes.
+
+    Rows are true classes, columns predicted ones, in order of support; each row is coloured
+    by the fraction of that class's signs (so the diagonal reads as recall), with the count
+    written in the cell. Labels are the class indices (or names when not in the table).
+    """
+    import cv2
+
+    from zod.viz.colors import apply_colormap
+
+    order = np.argsort(-result.support, kind="stable")
+    order = order[result.active[order]][:max_classes]
+    k = order.size
+    counts = result.confusion[np.ix_(order, order)]
+    row_total = np.maximum(result.support[order], 1)[:, None]
+    margin_left, margin_top = CONFUSION_MARGIN_LEFT, CONFUSION_MARGIN_TOP
+    width, height = margin_left + k * cell_px + 10, margin_top + k * cell_px + 10
+    image = np.full((height, width, 3), 255, dtype=np.uint8)
+    colors = apply_colormap(counts / row_total, "viridis")  # (k, k, 3)
+    block = np.repeat(np.repeat(colors, cell_px, axis=0), cell_px, axis=1)
+    image[margin_top:margin_top + k * cell_px, margin_left:margin_left + k * cell_px] = block
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for i, cls in enumerate(order):  # k <= max_classes labels and cells: drawing, not data
+        name = result.class_names[cls]
+        y = margin_top + i * cell_px + cell_px // 2 + 4
+        cv2.putText(image, f"{i:>2} {name[:38]}", (4, y), font, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(image, str(i), (margin_left + i * cell_px + 6, margin_top - 10), font, 0.38,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+        for j in np.flatnonzero(counts[i]):
+            text_color = (0, 0, 0) if counts[i, j] / row_total[i, 0] > 0.6 else (255, 255, 255)
+            cv2.putText(image, str(int(counts[i, j])), (margin_left + j * cell_px + 3, y), font,
+                        0.35, text_color, 1, cv2.LINE_AA)
+    cv2.putText(image, "predicted ->", (margin_left - 110, margin_top - 10), font, 0.4,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    return image
