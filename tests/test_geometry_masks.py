@@ -93,6 +93,8 @@ def test_semantic_and_instance_masks() -> None:
     inst = masks.instance_mask([a, b], (60, 60))
     assert inst.dtype == np.int32
     assert inst[15, 15] == 1 and inst[45, 45] == 2 and inst[0, 0] == 0
+    same = masks.instance_mask([a, b], (60, 60), ids=[7, 7])
+    assert set(np.unique(same)) == {0, 7}
     # raw features are told apart as in the spec
     assert masks.annotation_kind({"properties": {"class": "shaded_area"}}) == "shaded_area"
     assert masks.annotation_kind({"properties": {"ContainsArrow": True}}) == "road_painting"

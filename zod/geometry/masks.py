@@ -266,10 +266,16 @@ def semantic_mask(
 
 
 def instance_mask(
-    annotations: Iterable[Any], image_shape: Sequence[int] = FULL_IMAGE_SHAPE, scale: float = 1.0
+    annotations: Iterable[Any],
+    image_shape: Sequence[int] = FULL_IMAGE_SHAPE,
+    scale: float = 1.0,
+    ids: Iterable[int] | None = None,
 ) -> np.ndarray:
-    """int32 (H, W): 0 background, i + 1 for the i-th annotation (later ones on top)."""
+    """int32 (H, W): 0 background, else the instance id (later annotations on top).
+
+    Default ids: i + 1 for the i-th annotation; pass ``ids`` to use others (e.g. the lane
+    markings' ``InstanceID`` so that the pieces of one marking share an id).
+    """
     annotations = list(annotations)
-    return rasterize_polygons(
-        annotations, range(1, len(annotations) + 1), image_shape, scale, dtype=np.int32
-    )
+    values = list(range(1, len(annotations) + 1)) if ids is None else [int(i) for i in ids]
+    return rasterize_polygons(annotations, values, image_shape, scale, dtype=np.int32)
