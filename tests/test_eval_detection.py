@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zod.errors import FormatError
 from zod.eval.detection import (
@@ -480,3 +482,50 @@ def test_pr_curve_picture_follows_the_curve(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="keep_curves"):
         save_pr_curves(evaluate_detection(make_boxes(gt_rows), make_boxes(pred_rows)),
                        "Vehicle", tmp_path / "x.png")
+
+
+# --------------------------------------------------------------------------- property test
+def _naive_greedy(
+    gt_frame: np.ndarray, gt_xy: np.ndarray, pred_frame: np.ndarray, pred_xy: np.ndarray,
+    scores: np.ndarray, th: float,
+) -> tuple[list[int], list[int]]:
+    """The nuScenes loop, written plainly: the independent path the vectorized one must equal."""
+    order = [i for _, i in sorted((s, i) for i, s in enumerate(scores.tolist()))][::-1]
+    taken, matched = set(), []
+    for p in order:
+        best, best_gt = np.inf, -1
+        for g in range(len(gt_frame)):
+            if gt_frame[g] == pred_frame[p] and g not in taken:
+                d = float(np.linalg.norm(pred_xy[p] - gt_xy[g]))
+                if d < best:
+                    best, best_gt = d, g
+        if best < th:
+            taken.add(best_gt)
+            matched.append(best_gt)
+        else:
+            matched.append(-1)
+    return order, matched
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n_gt=st.integers(0, 12), n_pred=st.integers(0, 16), n_frames=st.integers(1, 4),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_vectorized_matching_equals_the_plain_loop(
+    n_gt: int, n_pred: int, n_frames: int, seed: int
+) -> None:
+    from zod.eval.detection.matching import match_greedy_thresholds
+
+    rng = np.random.default_rng(seed)
+    # coarse grids: many equal distances and equal scores, the tie-breaking cases
+    gt_frame, pred_frame = rng.integers(0, n_frames, n_gt), rng.integers(0, n_frames, n_pred)
+    gt_xy = rng.integers(-3, 4, (n_gt, 2)) * 0.5
+    pred_xy = rng.integers(-3, 4, (n_pred, 2)) * 0.5
+    scores = rng.integers(0, 4, n_pred) / 4
+    ths = (0.5, 1.0, 2.0, 4.0)
+    results = match_greedy_thresholds(gt_frame, gt_xy, pred_frame, pred_xy, scores, ths)
+    for th, result in zip(ths, results):
+        order, matched = _naive_greedy(gt_frame, gt_xy, pred_frame, pred_xy, scores, th)
+        assert result.order.tolist() == order
+        assert result.gt_index.tolist() == matched
