@@ -2,17 +2,16 @@
 
 ``ZodFrame`` / ``ZodSequence`` inherit these mixins. They use only ``self.info``
 (``get_key_lidar_frame``, ``get_lidar_frames``, ``get_lidar_frame``, ``keyframe_time``),
-``self.calibration``, ``self.ego_motion`` and the frame's lidar readers
-(``get_lidar_frames(num_before, num_after)`` for frames, ``get_lidar(start, end)`` for
-sequences; each lidar frame's ``read()`` returns a ``LidarData``).
+``self.calibration``, ``self.ego_motion`` and, for frames, ``get_lidar_frames(num_before,
+num_after)``; each lidar frame's ``read()`` returns a ``LidarData``.
 
 Time rules (the reference devkit's):
 
 - a scan read from disk has ``core_timestamp`` = the time in its file name;
 - ``ZodFrame.get_aggregated_lidar`` first resets each scan's core time to
   ``0.75 * max(t) + 0.25 * min(t)`` of its point times (the spin's cut is behind the car, so
-  this time looks forward) and moves every other scan to the key scan's core time (or to
-  ``timestamp``);
+  this time looks forward) and moves every other scan to the key scan's core time (or, with
+  ``timestamp``, every scan to that time: the reference leaves the key scan where it is);
 - ``ZodSequence`` methods use the file-name core times.
 
 Compensation is *scanwise* by default (one rigid motion per scan, as the reference does);

@@ -23,6 +23,7 @@ import numpy as np
 
 from zod.constants import EGO, Camera, CoordinateFrame, Lidar, Radar
 from zod.errors import FormatError, MissingFileError, ZodError
+from zod.geometry import fisheye
 from zod.geometry.pose import Pose
 from zod.geometry.transforms import invert_transforms, transform_points
 
@@ -103,15 +104,13 @@ class CameraCalibration:
 
     def project(self, points_camera: np.ndarray) -> np.ndarray:
         """Camera-frame points (N, 3) -> pixels (N, 2) (no filtering, see ``project_to_image``)."""
-        from zod.geometry.fisheye import project
+        return fisheye.project(points_camera, self.intrinsics, self.distortion)
 
-        return project(points_camera, self.intrinsics, self.distortion)
-
-    def project_to_image(self, points_camera: np.ndarray, use_field_of_view: bool = True):
+    def project_to_image(
+        self, points_camera: np.ndarray, use_field_of_view: bool = True
+    ) -> fisheye.ImageProjection:
         """Camera-frame points (N, 3) -> ``ImageProjection`` (pixels, depth_m, mask) of visible points."""
-        from zod.geometry.fisheye import project_to_image
-
-        return project_to_image(
+        return fisheye.project_to_image(
             points_camera,
             self.intrinsics,
             self.distortion,
@@ -123,9 +122,7 @@ class CameraCalibration:
         self, pixels: np.ndarray, depth: np.ndarray | float, exact: bool = False
     ) -> np.ndarray:
         """Pixels (N, 2) at distance ``depth`` m -> camera-frame points (N, 3)."""
-        from zod.geometry.fisheye import unproject
-
-        return unproject(
+        return fisheye.unproject(
             pixels,
             self.intrinsics,
             self.undistortion,
