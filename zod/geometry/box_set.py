@@ -227,7 +227,11 @@ class Box3DSet:
     def from_object_annotations(
         cls, objects: Sequence[Any], frame: CoordinateFrame | None = None
     ) -> Box3DSet:
-        """From ``ObjectAnnotation``s: those with a 3D box (``attributes["object_index"]`` maps back)."""
+        """From ``ObjectAnnotation``s: those with a 3D box (``attributes["object_index"]`` maps back).
+
+        The set is in the boxes' frame (the lidar for annotations); ``frame`` only names the
+        frame of an empty result.
+        """
         kept = [(i, o) for i, o in enumerate(objects) if getattr(o, "box3d", None) is not None]
         if not kept:
             return cls.empty(Lidar.VELODYNE if frame is None else frame)
