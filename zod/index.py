@@ -149,10 +149,10 @@ def _chunked_scan(data: np.ndarray, escapes: bool) -> tuple[np.ndarray, np.ndarr
     for start in range(0, data.size, _CHUNK):
         chunk = data[start : start + _CHUNK]
         n = chunk.size
-        np.bitwise_or(chunk, 0x20, out=folded[:n])  # '[' -> '{' and ']' -> '}'
-        np.equal(folded[:n], 0x7B, out=mask[:n])
-        np.equal(folded[:n], 0x7D, out=other[:n])
-        mask[:n] |= other[:n]
+        # brackets: c - '[' is 0x00, 0x02, 0x20 or 0x22 for '[', ']', '{', '}' and only for them
+        np.subtract(chunk, _OPEN_BRACKET, out=folded[:n])
+        np.bitwise_and(folded[:n], 0xDD, out=folded[:n])
+        np.equal(folded[:n], 0, out=mask[:n])
         np.equal(chunk, _QUOTE, out=other[:n])
         mask[:n] |= other[:n]
         local = np.flatnonzero(mask[:n])
