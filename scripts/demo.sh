@@ -20,4 +20,11 @@ $ZOD convert kitti --dataset-root "$SAMPLE" --output-dir "$OUT/kitti" --version 
 .venv/bin/python examples/evaluate_detection.py "$SAMPLE" "$OUT/eval" >/dev/null
 $ZOD eval detection --dataset-root "$SAMPLE" --version mini --split val \
     --predictions "$OUT/eval/predictions.json" --output "$OUT/eval/metrics.json"
+# draw: one picture of each kind (camera layers, BEV, 3D render) and a sequence video
+FRAME=$(.venv/bin/python -c "from zod import ZodFrames; print(sorted(ZodFrames('$SAMPLE', 'mini').get_all_ids())[0])")
+SEQ=$(.venv/bin/python -c "from zod import ZodSequences; print(sorted(ZodSequences('$SAMPLE', 'mini').get_all_ids())[0])")
+$ZOD visualize frame "$SAMPLE" "$FRAME" --version mini --layers all --scale 0.25 --out "$OUT/viz/frame.png"
+$ZOD visualize bev "$SAMPLE" "$FRAME" --version mini --labels --out "$OUT/viz/bev.png"
+$ZOD visualize lidar "$SAMPLE" "$FRAME" --version mini --width 960 --height 540 --out "$OUT/viz/lidar3d.png"
+$ZOD visualize sequence "$SAMPLE" "$SEQ" --version mini --scale 0.25 --out "$OUT/viz/sequence.mp4"
 echo "tour: outputs in $OUT"

@@ -18,9 +18,11 @@ Box line sets use the corner order of ``zod.geometry.box`` and the 12 edges ``BO
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -171,7 +173,8 @@ def render_offscreen(
     o3d = _o3d()
     rendering = o3d.visualization.rendering
     try:
-        renderer = rendering.OffscreenRenderer(int(width), int(height))
+        with _quiet_native_output():  # Filament prints its engine set-up to the process's stdout
+            renderer = rendering.OffscreenRenderer(int(width), int(height))
     except RuntimeError as exc:
         raise OffscreenUnavailableError(
             f"open3d offscreen rendering is not available here ({exc}). On headless Debian/Ubuntu "
@@ -200,6 +203,27 @@ def render_offscreen(
     finally:
         del renderer
     return np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+
+
+@contextlib.contextmanager
+def _quiet_native_output() -> Iterator[None]:
+    """Silence what native code writes to file descriptors 1 and 2 (set ZOD_VIZ_VERBOSE=1 to keep it)."""
+    if os.environ.get("ZOD_VIZ_VERBOSE"):
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
 
 
 def _write_atomic(path: Path, write: Any) -> None:
