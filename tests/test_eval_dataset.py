@@ -239,3 +239,22 @@ def test_ground_truth_with_worker_processes_is_identical(sample_root: Path) -> N
     assert pooled.names.tolist() == inline.names.tolist()
     np.testing.assert_array_equal(pooled.center_m, inline.center_m)
     np.testing.assert_array_equal(pooled.rotation_wxyz, inline.rotation_wxyz)
+
+
+def test_cli_reports_bad_input_clearly(
+    sample_root: Path, zod_cli: list[str], tmp_path: Path
+) -> None:
+    base = [*zod_cli, "eval", "detection", "--dataset-root", str(sample_root),
+            "--version", VERSION, "--split", "val"]
+    run = subprocess.run([*base, "--predictions", str(tmp_path / "absent.json")],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 1 and "predictions file" in run.stderr
+    assert "Traceback" not in run.stderr
+    # predictions on a frame of the other split: named, with a hint
+    other = ground_truth_from_dataset(sample_root, VERSION, "train").frame_ids[0]
+    bad = tmp_path / "other_split.json"
+    bad.write_text(json.dumps({other: [{"class": "Vehicle", "score": 0.5, "center": [1, 20, 0],
+                                        "size": [4, 2, 1.5], "yaw": 0.0}]}))
+    run = subprocess.run([*base, "--predictions", str(bad)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 1 and "wrong split or version" in run.stderr
