@@ -36,8 +36,15 @@ from zod.sample.motion import (
     write_hdf5_flat,
 )
 from zod.sample.radar import simulate_radar
-from zod.sample.rig import make_rig
-from zod.sample.scene import build_scene, make_trajectory, template_class
+from zod.sample.rig import SensorRig, make_rig
+from zod.sample.scene import (
+    Road,
+    SceneObjects,
+    Trajectory,
+    build_scene,
+    make_trajectory,
+    template_class,
+)
 from zod.time import format_filename_time, format_time
 
 UTC = timezone.utc
@@ -204,185 +211,255 @@ def _anonymization_regions(views: list, objects: Any) -> list[tuple[int, int, in
     return regions
 
 
-def generate_item(job: ItemJob) -> dict[str, Any]:
-    """Simulate and write one item; returns its info object (snake_case, paths relative)."""
-    cfg = job.config
-    root = Path(job.root)
-    rig = make_rig(cfg.image_width, cfg.image_height)
-    seeds = np.random.SeedSequence([cfg.seed, SUBSET_CODES[job.subset], job.index]).spawn(8)
-    r_time, r_traj, r_scene, r_lidar, r_image, r_anno, r_radar, r_misc = (np.random.default_rng(s) for s in seeds)
-    times = _item_times(job, r_time)
-    folder_rel = f"{job.subset}/{job.item_id}"
-    folder = root / folder_rel
-    codename = str(r_misc.choice(CODENAMES))
-    is_frame = job.subset == FRAMES
-    annotated = job.subset in (FRAMES, SEQUENCES)
+@dataclass
+class _Item:
+    """Everything one item's writers share: the job, its random streams, its simulated world."""
 
-    # ego motion covering every point time with a margin of one second
+    job: ItemJob
+    rig: SensorRig
+    rngs: dict[str, np.random.Generator]
+    times: dict[str, Any]
+    codename: str
+    oxts_times_s: np.ndarray
+    trajectory: Trajectory
+    origin_lat_lon: tuple[float, float]
+    objects: SceneObjects
+    road: Road
+
+    @property
+    def cfg(self) -> SampleConfig:
+        return self.job.config
+
+    @property
+    def root(self) -> Path:
+        return Path(self.job.root)
+
+    @property
+    def folder_rel(self) -> str:
+        return f"{self.job.subset}/{self.job.item_id}"
+
+    @property
+    def is_frame(self) -> bool:
+        return self.job.subset == FRAMES
+
+    @property
+    def keyframe_s(self) -> float:
+        return self.times["keyframe_us"] / 1e6
+
+    def file_name(self, time_us: int, ext: str) -> str:
+        """``<id>_<codename>_<time>Z.<ext>`` (spec section 3)."""
+        return f"{self.job.item_id}_{self.codename}_{format_filename_time(_dt(time_us))}.{ext}"
+
+    def camera_from_world(self, time_s: float) -> np.ndarray:
+        return invert_transforms(world_from_camera(self.rig, self.trajectory, time_s))
+
+
+_RNG_NAMES = ("time", "trajectory", "scene", "lidar", "image", "annotations", "radar", "misc")
+# road shapes in the road frame: annotated from 2.5 m ahead of the rear axle to 60 m (lines) and
+# 80 m (ego road); drawn from just ahead of the car at every image time
+NEAR_M, LANES_FAR_M, ROAD_FAR_M, DRAW_FAR_M = 2.5, 60.0, 80.0, 150.0
+DEBRIS_RGB = (96, 72, 50)
+
+
+def _simulate_world(job: ItemJob) -> _Item:
+    """Times, trajectory (covering every point time with a 1 s margin) and scene of an item."""
+    cfg = job.config
+    seeds = np.random.SeedSequence([cfg.seed, SUBSET_CODES[job.subset], job.index]).spawn(len(_RNG_NAMES))
+    rngs = {name: np.random.default_rng(seed) for name, seed in zip(_RNG_NAMES, seeds)}
+    times = _item_times(job, rngs["time"])
+    codename = str(rngs["misc"].choice(CODENAMES))
     first_s = (int(times["scans_us"][0]) - LIDAR_PERIOD_US) / 1e6 - 1.0
     last_s = max(int(times["scans_us"][-1]) + LIDAR_PERIOD_US, times["end_us"]) / 1e6 + 1.0
     oxts_t = oxts_sample_times_s(first_s, last_s, cfg.oxts_rate_hz)
-    trajectory = make_trajectory(r_traj, float(oxts_t[0]), float(oxts_t[-1] - oxts_t[0]) + 0.01)
-    origin = (float(r_misc.uniform(48.0, 63.0)), float(r_misc.uniform(5.0, 25.0)))
-    keyframe_s = times["keyframe_us"] / 1e6
-    objects, road = build_scene(r_scene, trajectory, keyframe_s, cfg.num_objects)
+    trajectory = make_trajectory(rngs["trajectory"], float(oxts_t[0]), float(oxts_t[-1] - oxts_t[0]) + 0.01)
+    origin = (float(rngs["misc"].uniform(48.0, 63.0)), float(rngs["misc"].uniform(5.0, 25.0)))
+    objects, road = build_scene(rngs["scene"], trajectory, times["keyframe_us"] / 1e6, cfg.num_objects)
+    return _Item(job, make_rig(cfg.image_width, cfg.image_height), rngs, times, codename, oxts_t, trajectory,
+                 origin, objects, road)
 
-    def name(time_us: int, ext: str) -> str:
-        return f"{job.item_id}_{codename}_{format_filename_time(_dt(time_us))}.{ext}"
 
-    # --- lidar ---
-    lidar_entries = []
-    for k, scan_us in enumerate(times["scans_us"]):
-        if job.subset == FRAMES:
-            n_points = cfg.points_per_core_scan if k == times["core"] else cfg.points_per_surrounding_scan
+def _write_lidar(item: _Item) -> list[dict[str, Any]]:
+    """Every lidar scan of the item; returns the index entries."""
+    cfg, entries = item.cfg, []
+    for k, scan_us in enumerate(item.times["scans_us"]):
+        if item.is_frame:
+            n_points = cfg.points_per_core_scan if k == item.times["core"] else cfg.points_per_surrounding_scan
         else:
             n_points = cfg.points_per_sequence_scan
         scan = simulate_scan(
-            r_lidar, n_points, int(scan_us), rig, trajectory, objects, road,
+            item.rngs["lidar"], n_points, int(scan_us), item.rig, item.trajectory, item.objects, item.road,
             period_s=1.0 / cfg.lidar_rate_hz, max_range_m=cfg.lidar_max_range_m,
         )
-        rel = f"{folder_rel}/lidar_velodyne/{name(int(scan_us), 'npy')}"
-        _write_npy(root / rel, scan)
-        lidar_entries.append({"filepath": rel, "time": format_time(_dt(int(scan_us))), "is_compensated": False})
+        rel = f"{item.folder_rel}/lidar_velodyne/{item.file_name(int(scan_us), 'npy')}"
+        _write_npy(item.root / rel, scan)
+        entries.append({"filepath": rel, "time": format_time(_dt(int(scan_us))), "is_compensated": False})
+    return entries
 
-    # --- road shapes: annotated on the keyframe, drawn (over the visible range) in every image ---
-    near_m, lanes_far_m, road_far_m = 2.5, 60.0, 80.0
-    lanes = anno.lane_shapes(r_anno, near_m, lanes_far_m)
-    with_debris = job.index % 4 == 0
-    ego_road = anno.ego_road_shapes(r_anno, near_m, road_far_m, with_debris=with_debris)
 
-    def drawn_polygons(time_s: float) -> list:
-        """(polygons, colour) to paint at ``time_s``: markings from just ahead of the car."""
-        d_ego = float(road.road_from_world_points(trajectory.state(time_s).position_world)[0, 0])
-        scratch = np.random.default_rng(0)  # uuids of drawn shapes are not used
-        cam_from_world = invert_transforms(world_from_camera(rig, trajectory, time_s))
-        lane_draw = anno.lane_shapes(scratch, d_ego + near_m, d_ego + 150.0)
-        road_draw = anno.ego_road_shapes(scratch, d_ego + near_m, d_ego + road_far_m, with_debris)
-        lane_polys = anno.project_shapes(lane_draw, road, rig, cam_from_world)
-        road_polys = anno.project_shapes(road_draw, road, rig, cam_from_world)
+def _drawn_polygons(item: _Item, time_s: float, with_debris: bool) -> list[tuple[list, tuple[int, int, int]]]:
+    """(image polygons, RGB colour) of the road paint, rail and debris to draw at ``time_s``."""
+    d_ego = float(item.road.road_from_world_points(item.trajectory.state(time_s).position_world)[0, 0])
+    scratch = np.random.default_rng(0)  # the uuids of drawn shapes are not used
+    cam_from_world = item.camera_from_world(time_s)
+    lane_draw = anno.lane_shapes(scratch, d_ego + NEAR_M, d_ego + DRAW_FAR_M)
+    road_draw = anno.ego_road_shapes(scratch, d_ego + NEAR_M, d_ego + ROAD_FAR_M, with_debris)
+    lane_polys = anno.project_shapes(lane_draw, item.road, item.rig, cam_from_world)
+    road_polys = anno.project_shapes(road_draw, item.road, item.rig, cam_from_world)
 
-        def polys_of(cls_name: str) -> list:
-            return [poly for polys, shape in zip(road_polys, road_draw) if shape.properties["class"] == cls_name for poly in polys]
+    def polys_of(cls_name: str) -> list:
+        return [p for polys, shape in zip(road_polys, road_draw) if shape.properties["class"] == cls_name for p in polys]
 
-        return [
-            ([poly for polys in lane_polys for poly in polys], anno.MARKING_RGB),
-            (polys_of("Barrier"), anno.BARRIER_RGB),
-            (polys_of("EgoRoad_Debris"), (96, 72, 50)),
-        ]
+    return [
+        ([poly for polys in lane_polys for poly in polys], anno.MARKING_RGB),
+        (polys_of("Barrier"), anno.BARRIER_RGB),
+        (polys_of("EgoRoad_Debris"), DEBRIS_RGB),
+    ]
 
-    # --- camera ---
-    anonymizations = ("blur", "dnat") if is_frame else ("blur",)
-    camera_entries: dict[str, list[dict[str, Any]]] = {f"front_{a}": [] for a in anonymizations}
+
+def _write_camera(item: _Item, with_debris: bool) -> tuple[dict[str, list[dict[str, Any]]], list | None]:
+    """Every image (blur and, for frames, dnat); returns the index entries and the keyframe views."""
+    anonymizations = ("blur", "dnat") if item.is_frame else ("blur",)
+    entries: dict[str, list[dict[str, Any]]] = {f"front_{a}": [] for a in anonymizations}
     key_views = None
-    for cam_us in times["cameras_us"]:
-        t_s = int(cam_us) / 1e6
-        image, views = render(rig, trajectory, objects, road, t_s, drawn_polygons(t_s))
-        image = add_noise(image, r_image, cfg.image_noise_std)
-        if int(cam_us) == times["keyframe_us"]:
+    width, height = item.rig.image_size
+    for cam_us in item.times["cameras_us"]:
+        time_s = int(cam_us) / 1e6
+        polygons = _drawn_polygons(item, time_s, with_debris)
+        image, views = render(item.rig, item.trajectory, item.objects, item.road, time_s, polygons)
+        image = add_noise(image, item.rngs["image"], item.cfg.image_noise_std)
+        if int(cam_us) == item.times["keyframe_us"]:
             key_views = views
-        regions = _anonymization_regions(views, objects)
+        regions = _anonymization_regions(views, item.objects)
         for a in anonymizations:
-            rel = f"{folder_rel}/camera_front_{a}/{name(int(cam_us), 'jpg')}"
-            _write_bytes(root / rel, encode_jpeg(anonymize(image, regions, a, r_image), cfg.jpeg_quality))
-            camera_entries[f"front_{a}"].append(
-                {"filepath": rel, "time": format_time(_dt(int(cam_us))), "height": rig.image_size[1], "width": rig.image_size[0]}
+            rel = f"{item.folder_rel}/camera_front_{a}/{item.file_name(int(cam_us), 'jpg')}"
+            jpeg = encode_jpeg(anonymize(image, regions, a, item.rngs["image"]), item.cfg.jpeg_quality)
+            _write_bytes(item.root / rel, jpeg)
+            entries[f"front_{a}"].append(
+                {"filepath": rel, "time": format_time(_dt(int(cam_us))), "height": height, "width": width}
             )
+    return entries, key_views
 
-    # --- metadata values shared by annotations ---
-    road_condition = str(r_misc.choice(["normal", "normal", "wet", "snow"]))
-    weather = {"normal": "partly-cloudy-day", "wet": "rain", "snow": "snow"}[road_condition]
-    country = str(r_misc.choice(COUNTRIES))
-    car = str(r_misc.choice(COLLECTION_CARS))
 
-    # --- annotations (keyframe) ---
+def _write_annotations(
+    item: _Item, key_views: list, road_condition: str, with_debris: bool
+) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
+    """The keyframe's annotation files; returns the index entries and the metadata counts."""
+    job, rng = item.job, item.rngs["annotations"]
+    lanes = anno.lane_shapes(rng, NEAR_M, LANES_FAR_M)
+    ego_road = anno.ego_road_shapes(rng, NEAR_M, ROAD_FAR_M, with_debris=with_debris)
+    world_from_lidar = item.trajectory.world_from_ego(np.array([item.keyframe_s]))[0] @ item.rig.ego_from_lidar
+    obj_feats, kept = anno.object_features(rng, item.objects, key_views, invert_transforms(world_from_lidar), item.keyframe_s)
+    cam_from_world = item.camera_from_world(item.keyframe_s)
+    files: dict[str, Any] = {
+        "object_detection": obj_feats,
+        "lane_markings": anno.shapes_to_features(lanes, anno.project_shapes(lanes, item.road, item.rig, cam_from_world)),
+        "road_condition": {"wetness": road_condition == "wet", "snow_coverage": road_condition == "snow"},
+    }
+    if job.index % item.cfg.traffic_signs_every == 0:
+        files["traffic_signs"] = anno.traffic_sign_features(rng, item.objects, key_views, obj_feats, kept, job.unknown_sign)
+    if job.index % item.cfg.ego_road_every == 0:
+        road_polys = anno.project_shapes(ego_road, item.road, item.rig, cam_from_world)
+        files["ego_road"] = anno.shapes_to_features(ego_road, road_polys)
+    entries: dict[str, dict[str, str]] = {}
+    for project in PROJECTS:
+        if project in files:
+            rel = f"{item.folder_rel}/annotations/{project}.json"
+            _write_json(item.root / rel, files[project])
+            entries[project] = {"filepath": rel, "project": project}
+    classes = [f["properties"]["class"] for f in obj_feats]
+    counts = {
+        "num_lane_instances": sum(1 for s in lanes if s.properties.get("class") in ("solid", "dashed")),
+        "num_vehicles": classes.count("Vehicle"),
+        "num_vulnerable_vehicles": classes.count("VulnerableVehicle"),
+        "num_pedestrians": classes.count("Pedestrian"),
+        "num_traffic_lights": classes.count("TrafficSignal"),
+        "num_traffic_signs": classes.count("TrafficSign"),
+    }
+    return entries, counts
+
+
+def _metadata(item: _Item, road_condition: str, counts: dict[str, int]) -> dict[str, Any]:
+    """``metadata.json`` (spec section 6): frame keys or sequence / drive keys."""
+    rng = item.rngs["misc"]
+    country, car = str(rng.choice(COUNTRIES)), str(rng.choice(COLLECTION_CARS))
+    lat, lon = item.origin_lat_lon
+    if not item.is_frame:
+        return {
+            "sequence_id": item.job.item_id,
+            "start_time": format_time(_dt(item.times["start_us"])),
+            "end_time": format_time(_dt(item.times["end_us"])),
+            "country_code": country,
+            "collection_car": car,
+            "longitude": lon,
+            "latitude": lat,
+        }
+    return {
+        "frame_id": item.job.item_id,
+        "time": format_time(_dt(item.times["keyframe_us"])),
+        "country_code": country,
+        "scraped_weather": {"normal": "partly-cloudy-day", "wet": "rain", "snow": "snow"}[road_condition],
+        "collection_car": car,
+        "road_type": str(rng.choice(["city", "highway", "rural"])),
+        "road_condition": road_condition,
+        "time_of_day": "day",
+        **counts,
+        "longitude": lon,
+        "latitude": lat,
+        "solar_angle_elevation": round(float(rng.uniform(5.0, 50.0)), 3),
+    }
+
+
+def _write_clip_streams(item: _Item) -> tuple[str, list[dict[str, str]]]:
+    """Vehicle data and radar of a sequence or drive; returns their index entries."""
+    times, cfg = item.times, item.cfg
+    vehicle = vehicle_data_arrays(
+        item.trajectory, times["start_us"] / 1e6, times["end_us"] / 1e6, cfg.vehicle_data_rate_hz, 10.0,
+        item.origin_lat_lon, item.rngs["misc"],
+    )
+    _write_hdf5(item.root / item.folder_rel / "vehicle_data.hdf5", vehicle)
+    radar_period_ns = round(1e9 / cfg.radar_rate_hz)
+    radar_ns = np.arange(times["start_us"] * 1000, times["end_us"] * 1000 + 1, radar_period_ns, dtype=np.int64)
+    radar = simulate_radar(item.rngs["radar"], radar_ns, item.rig, item.trajectory, item.objects)
+    rel = f"{item.folder_rel}/radar_front/{item.file_name(times['keyframe_us'], 'npy')}"
+    _write_npy(item.root / rel, radar)
+    return f"{item.folder_rel}/vehicle_data.hdf5", [{"filepath": rel, "time": format_time(_dt(times["keyframe_us"]))}]
+
+
+def generate_item(job: ItemJob) -> dict[str, Any]:
+    """Simulate and write one item; returns its info object (snake_case, paths relative)."""
+    item = _simulate_world(job)
+    with_debris = job.index % 4 == 0
+    lidar_entries = _write_lidar(item)
+    camera_entries, key_views = _write_camera(item, with_debris)
+    road_condition = str(item.rngs["misc"].choice(["normal", "normal", "wet", "snow"]))
     annotations: dict[str, dict[str, str]] = {}
     counts: dict[str, int] = {}
-    if annotated:
+    if job.subset in (FRAMES, SEQUENCES):  # drives are not annotated
         assert key_views is not None
-        world_from_lidar = trajectory.world_from_ego(np.array([keyframe_s]))[0] @ rig.ego_from_lidar
-        obj_feats, kept = anno.object_features(r_anno, objects, key_views, invert_transforms(world_from_lidar), keyframe_s)
-        cam_from_world = invert_transforms(world_from_camera(rig, trajectory, keyframe_s))
-        files: dict[str, Any] = {
-            "object_detection": obj_feats,
-            "lane_markings": anno.shapes_to_features(lanes, anno.project_shapes(lanes, road, rig, cam_from_world)),
-            "road_condition": {"wetness": road_condition == "wet", "snow_coverage": road_condition == "snow"},
-        }
-        if job.index % cfg.traffic_signs_every == 0:
-            files["traffic_signs"] = anno.traffic_sign_features(r_anno, objects, key_views, obj_feats, kept, job.unknown_sign)
-        if job.index % cfg.ego_road_every == 0:
-            files["ego_road"] = anno.shapes_to_features(ego_road, anno.project_shapes(ego_road, road, rig, cam_from_world))
-        for project in PROJECTS:
-            if project in files:
-                rel = f"{folder_rel}/annotations/{project}.json"
-                _write_json(root / rel, files[project])
-                annotations[project] = {"filepath": rel, "project": project}
-        classes = [f["properties"]["class"] for f in obj_feats]
-        counts = {
-            "num_vehicles": classes.count("Vehicle"),
-            "num_vulnerable_vehicles": classes.count("VulnerableVehicle"),
-            "num_pedestrians": classes.count("Pedestrian"),
-            "num_traffic_lights": classes.count("TrafficSignal"),
-            "num_traffic_signs": classes.count("TrafficSign"),
-            "num_lane_instances": sum(1 for s in lanes if s.properties.get("class") in ("solid", "dashed")),
-        }
-
-    # --- ego motion, calibration, metadata ---
-    oxts = oxts_arrays(trajectory, oxts_t, origin)
+        annotations, counts = _write_annotations(item, key_views, road_condition, with_debris)
+    folder = item.root / item.folder_rel
+    oxts = oxts_arrays(item.trajectory, item.oxts_times_s, item.origin_lat_lon)
     _write_hdf5(folder / "oxts.hdf5", oxts)
     _write_json(folder / "ego_motion.json", ego_motion_json(oxts))
-    _write_json(folder / "calibration.json", rig.calibration_json(with_radar=not is_frame))
-    if is_frame:
-        metadata = {
-            "frame_id": job.item_id,
-            "time": format_time(_dt(times["keyframe_us"])),
-            "country_code": country,
-            "scraped_weather": weather,
-            "collection_car": car,
-            "road_type": str(r_misc.choice(["city", "highway", "rural"])),
-            "road_condition": road_condition,
-            "time_of_day": "day",
-            **counts,
-            "longitude": origin[1],
-            "latitude": origin[0],
-            "solar_angle_elevation": round(float(r_misc.uniform(5.0, 50.0)), 3),
-        }
-    else:
-        metadata = {
-            "sequence_id": job.item_id,
-            "start_time": format_time(_dt(times["start_us"])),
-            "end_time": format_time(_dt(times["end_us"])),
-            "country_code": country,
-            "collection_car": car,
-            "longitude": origin[1],
-            "latitude": origin[0],
-        }
-    _write_json(folder / "metadata.json", metadata)
-
+    _write_json(folder / "calibration.json", item.rig.calibration_json(with_radar=not item.is_frame))
+    _write_json(folder / "metadata.json", _metadata(item, road_condition, counts))
     info: dict[str, Any] = {
         "id": job.item_id,
-        "start_time": format_time(_dt(times["start_us"])),
-        "end_time": format_time(_dt(times["end_us"])),
-        "keyframe_time": format_time(_dt(times["keyframe_us"])),
-        "calibration_path": f"{folder_rel}/calibration.json",
-        "ego_motion_path": f"{folder_rel}/ego_motion.json",
-        "metadata_path": f"{folder_rel}/metadata.json",
-        "oxts_path": f"{folder_rel}/oxts.hdf5",
+        "start_time": format_time(_dt(item.times["start_us"])),
+        "end_time": format_time(_dt(item.times["end_us"])),
+        "keyframe_time": format_time(_dt(item.times["keyframe_us"])),
+        "calibration_path": f"{item.folder_rel}/calibration.json",
+        "ego_motion_path": f"{item.folder_rel}/ego_motion.json",
+        "metadata_path": f"{item.folder_rel}/metadata.json",
+        "oxts_path": f"{item.folder_rel}/oxts.hdf5",
         "vehicle_data_path": None,
         "annotations": annotations,
         "camera_frames": camera_entries,
         "lidar_frames": {"velodyne": lidar_entries},
     }
-    if not is_frame:
-        start_s, end_s = times["start_us"] / 1e6, times["end_us"] / 1e6
-        vehicle = vehicle_data_arrays(trajectory, start_s, end_s, cfg.vehicle_data_rate_hz, 10.0, origin, r_misc)
-        info["vehicle_data_path"] = f"{folder_rel}/vehicle_data.hdf5"
-        _write_hdf5(folder / "vehicle_data.hdf5", vehicle)
-        radar_period_ns = round(1e9 / cfg.radar_rate_hz)
-        radar_ns = np.arange(times["start_us"] * 1000, times["end_us"] * 1000 + 1, radar_period_ns, dtype=np.int64)
-        radar = simulate_radar(r_radar, radar_ns, rig, trajectory, objects)
-        rel = f"{folder_rel}/radar_front/{name(times['keyframe_us'], 'npy')}"
-        _write_npy(root / rel, radar)
-        info["radar_frames"] = {"front": [{"filepath": rel, "time": format_time(_dt(times["keyframe_us"]))}]}
+    if not item.is_frame:
+        info["vehicle_data_path"], radar_entries = _write_clip_streams(item)
+        info["radar_frames"] = {"front": radar_entries}
         _write_json(folder / "info.json", info)
     return info
 
