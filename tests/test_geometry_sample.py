@@ -240,7 +240,11 @@ agg = frame.get_aggregated_lidar(num_before=10, num_after=10)
 seq = ZodSequences(root, "full")[seq_id]
 key = seq.get_keyframe_lidar(motion_compensated=True)
 sagg = seq.get_aggregated_lidar(start=0, end=5)
-np.savez(out, agg=agg.points, agg_t=agg.timestamps, agg_core=agg.core_timestamp, key=key.points,
+oxts = frame.oxts
+key_t = frame.info.keyframe_time.timestamp()
+oxts_pose = oxts.get_poses(np.array([key_t, oxts.timestamps[3] + 0.0037]))
+np.savez(out, oxts_t=oxts.timestamps, oxts_vel=oxts.velocities, oxts_pose=oxts_pose,
+         oxts_origin=np.array(oxts.origin_lat_lon), agg=agg.points, agg_t=agg.timestamps, agg_core=agg.core_timestamp, key=key.points,
          sagg=sagg.points, sagg_core=sagg.core_timestamp)
 """
 
@@ -281,6 +285,14 @@ def test_aggregation_agrees_with_reference(
     np.testing.assert_allclose(seq.get_keyframe_lidar().points, ref["key"], atol=2e-4)
     sagg = seq.get_aggregated_lidar(0, 5)
     np.testing.assert_allclose(sagg.points, ref["sagg"], atol=2e-4)
+    # oxts.hdf5: the reference's epoch rule, velocities and interpolated poses
+    oxts = EgoMotion.from_oxts_path(frame.root / frame.entry["oxts_path"])
+    np.testing.assert_array_equal(oxts.timestamps, ref["oxts_t"])
+    np.testing.assert_allclose(oxts.velocities, ref["oxts_vel"])
+    np.testing.assert_allclose(oxts.origin_lat_lon, ref["oxts_origin"])
+    key_t = frame.info.keyframe_time.timestamp()
+    times = np.array([key_t, oxts.timestamps[3] + 0.0037])
+    np.testing.assert_allclose(oxts.get_poses(times), ref["oxts_pose"], atol=1e-6)
     assert abs(sagg.core_timestamp - float(ref["sagg_core"])) < 0.2
 
 
