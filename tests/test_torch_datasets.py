@@ -229,3 +229,36 @@ def test_bad_arguments_are_rejected(sample_root: Path) -> None:
         ZodFramesDataset(sample_root, "full", None, image_scale=0.3)
     with pytest.raises(ValueError, match="boxes_frame"):
         ZodFramesDataset(sample_root, "full", None, boxes_frame="world")  # type: ignore[arg-type]
+
+
+def _hflip(sample: dict) -> dict:
+    """A picklable transform: mirror the image and its 2D boxes."""
+    width = sample["image"].shape[-1]
+    sample["image"] = sample["image"].flip(-1)
+    boxes = sample["boxes_2d"].clone()
+    boxes[:, 0], boxes[:, 2] = width - 1 - sample["boxes_2d"][:, 2], width - 1 - sample["boxes_2d"][:, 0]
+    sample["boxes_2d"] = boxes
+    return sample
+
+
+def test_transforms_run_in_workers(sample_root: Path) -> None:
+    plain = ZodFramesDataset(sample_root, "mini", None, modalities=("image", "objects"), image_scale=0.125)
+    flipped = ZodFramesDataset(sample_root, "mini", None, modalities=("image", "objects"), image_scale=0.125,
+                               transforms=_hflip)
+    (batch,) = list(DataLoader(flipped, batch_size=len(flipped), num_workers=2, collate_fn=collate))
+    first = plain[0]
+    assert torch.equal(batch["image"][0], first["image"].flip(-1))
+    width = first["image"].shape[-1]
+    n = len(first["boxes_2d"])
+    torch.testing.assert_close(batch["boxes_2d"][0, :n, 0], width - 1 - first["boxes_2d"][:, 2])
+
+
+def test_exclusions_are_logged(sample_root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="zod.torch.datasets"):
+        ds = ZodFramesDataset(sample_root, "full", None, modalities=("ego_road",))
+    if ds.excluded:
+        assert f"{len(ds.excluded)} of" in caplog.text and "not annotated for ego_road" in caplog.text
+    frames = ZodFrames(str(sample_root), "full")
+    annotated = frames.get_split("train", "ego_road") | frames.get_split("val", "ego_road")
+    assert set(ds.frame_ids) == annotated
+    assert set(ds.excluded) == frames.get_all_ids() - annotated
