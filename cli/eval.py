@@ -57,6 +57,9 @@ def detection(
     ),
     curves: bool = typer.Option(False, help="Include the 101-point curves in the JSON"),
     workers: int = typer.Option(1, help="Processes reading the annotations (0: all cores)"),
+    range_bins: str | None = typer.Option(
+        None, help="Also score distance bins (m, xy), e.g. 0,50,100,250"
+    ),
 ) -> None:
     """3D detection, nuScenes style: AP at 0.5/1/2/4 m, TP errors, NDS, per class."""
     from zod.eval.detection import (
@@ -66,6 +69,7 @@ def detection(
         ground_truth_from_dataset,
         read_predictions,
     )
+    from zod.eval.detection.evaluate import by_range_dict, evaluate_by_range, write_json_atomic
 
     try:
         preds = read_predictions(predictions)
@@ -76,12 +80,21 @@ def detection(
         )
         config = DetectionConfig(classes=LEVELS[level.value], default_range_m=range_m)
         result = evaluate_detection(gt, preds, config, keep_curves=curves)
+        by_range = {}
+        if range_bins:
+            edges = tuple(float(edge) for edge in range_bins.split(","))
+            by_range = by_range_dict(evaluate_by_range(gt, preds, edges, config))
     except (ZodError, ValueError) as err:
         _fail(err)
         return
     typer.echo(result.table())
+    for name, summary in by_range.items():
+        typer.echo(f"range {name:>9} m: NDS {summary['NDS']:.4f}  mAP {summary['mAP']:.4f}")
     if output is not None:
-        result.write_json(output, include_curves=curves)
+        payload = result.to_dict(include_curves=curves)
+        if by_range:
+            payload["by_range"] = by_range
+        write_json_atomic(output, payload)
         typer.echo(f"wrote {output}")
 
 

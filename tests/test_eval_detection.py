@@ -529,3 +529,25 @@ def test_vectorized_matching_equals_the_plain_loop(
         order, matched = _naive_greedy(gt_frame, gt_xy, pred_frame, pred_xy, scores, th)
         assert result.order.tolist() == order
         assert result.gt_index.tolist() == matched
+
+
+def test_distance_bins_split_the_boxes() -> None:
+    from zod.eval.detection.evaluate import by_range_dict, evaluate_by_range
+
+    near = [("000001", "Vehicle", 10.0 + i, 5.0, 0.0, (4.0, 2.0, 1.5), None) for i in range(4)]
+    far = [("000001", "Vehicle", 120.0 + 8 * i, 5.0, 0.0, (4.0, 2.0, 1.5), None) for i in range(4)]
+    # near objects found exactly, far ones 1.5 m off (matched at 2 and 4 m only)
+    preds = [r[:6] + (0.9,) for r in near] + [
+        (f, n, x + 1.5, y, yaw, s, 0.8) for f, n, x, y, yaw, s, _ in far
+    ]
+    results = evaluate_by_range(make_boxes(near + far), make_boxes(preds), (0, 50, 100, 250))
+    assert list(results) == ["0-50", "50-100", "100-250"]
+    assert results["0-50"].per_class["Vehicle"].num_gt == 4
+    assert results["0-50"].mean_ap == pytest.approx(1.0)
+    assert results["50-100"].per_class == {}  # nothing there
+    assert results["100-250"].mean_ap == pytest.approx(0.5)  # AP 1 at 2 and 4 m, 0 below
+    assert results["100-250"].per_class["Vehicle"].tp_errors["trans_err"] == pytest.approx(1.5)
+    summary = by_range_dict(results)
+    assert summary["100-250"]["class_mAP"] == {"Vehicle": pytest.approx(0.5)}
+    with pytest.raises(ValueError, match="increase"):
+        evaluate_by_range(make_boxes(near), make_boxes(preds[:4]), (50, 10))

@@ -17,6 +17,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,9 @@ class DetectionConfig:
         classes: names to evaluate; a name is scored only if it has ground truth in range.
         class_range_m: evaluation range per name (missing names use ``default_range_m``).
         default_range_m: range of names not in ``class_range_m``; boxes with
-            ``0 < xy distance <= range`` are kept, on both sides.
+            ``min_range_m < xy distance <= range`` are kept, on both sides.
+        min_range_m: lower end of the evaluated distances (0: everything but the origin);
+            ``evaluate_by_range`` sets it per distance bin.
         dist_ths_m: centre-distance thresholds averaged in the AP.
         dist_th_tp_m: threshold whose matches give the TP errors (one of ``dist_ths_m``).
         min_recall, min_precision: nuScenes AP clipping.
@@ -62,6 +65,7 @@ class DetectionConfig:
     classes: tuple[str, ...] = tuple(EVALUATION_CLASSES)
     class_range_m: Mapping[str, float] = field(default_factory=dict)
     default_range_m: float = DEFAULT_RANGE_M
+    min_range_m: float = 0.0
     dist_ths_m: tuple[float, ...] = DIST_THRESHOLDS_M
     dist_th_tp_m: float = 2.0
     min_recall: float = 0.1
@@ -84,6 +88,7 @@ class DetectionConfig:
         return {
             "classes": list(self.classes),
             "class_range_m": {c: self.range_m(c) for c in self.classes},
+            "min_range_m": self.min_range_m,
             "dist_fcn": "center_distance",
             "dist_ths_m": list(self.dist_ths_m),
             "dist_th_tp_m": self.dist_th_tp_m,
@@ -236,7 +241,7 @@ def write_json_atomic(path: str | os.PathLike[str], payload: object) -> Path:
 def _rows_in_range_by_name(
     boxes: DetectionBoxes, config: DetectionConfig
 ) -> dict[str, np.ndarray]:
-    """Per evaluated name, the (k,) rows (in row order) with ``0 < xy distance <= range``."""
+    """Per evaluated name, the (k,) rows (in row order) with ``min < xy distance <= range``."""
     if not len(boxes):
         return {}
     names, inverse = np.unique(boxes.names, return_inverse=True)
@@ -244,7 +249,9 @@ def _rows_in_range_by_name(
     wanted = set(config.classes)
     range_of_name = np.array([config.range_m(n) if n in wanted else -np.inf for n in names])
     distance = boxes.distance_xy_m
-    kept = np.flatnonzero((distance > 0) & (distance <= range_of_name[inverse]))
+    kept = np.flatnonzero(
+        (distance > config.min_range_m) & (distance <= range_of_name[inverse])
+    )
     by_name = kept[np.argsort(inverse[kept], kind="stable")]
     bounds = np.searchsorted(inverse[by_name], np.arange(len(names) + 1))
     return {
@@ -351,3 +358,47 @@ def evaluate_detection(
         by_level=by_level,
         num_frames=len(ground_truth.frame_ids),
     )
+
+
+def evaluate_by_range(
+    ground_truth: DetectionBoxes,
+    predictions: DetectionBoxes,
+    bin_edges_m: tuple[float, ...] = (0.0, 50.0, 100.0, DEFAULT_RANGE_M),
+    config: DetectionConfig | None = None,
+    **kwargs: bool,
+) -> dict[str, DetectionResult]:
+    """One evaluation per distance bin ``(lo, hi]`` of the xy distance (both sides cut alike).
+
+    Keys are ``"lo-hi"`` (``"0-50"``, ...). A box near a bin edge can match nothing in its bin
+    while its counterpart sits in the next one: bins tell how quality changes with distance,
+    the full-range result stays the reference number. ``kwargs`` go to
+    ``evaluate_detection``.
+    """
+    from dataclasses import replace
+
+    config = config or DetectionConfig()
+    edges = [float(e) for e in bin_edges_m]
+    if len(edges) < 2 or any(b <= a for a, b in pairwise(edges)):
+        raise ValueError(f"bin edges must increase, got {bin_edges_m}")
+    results: dict[str, DetectionResult] = {}
+    for lo, hi in pairwise(edges):
+        bin_config = replace(
+            config, min_range_m=lo, default_range_m=hi,
+            class_range_m={n: min(hi, config.range_m(n)) for n in config.classes},
+        )
+        results[f"{lo:g}-{hi:g}"] = evaluate_detection(
+            ground_truth, predictions, bin_config, **kwargs
+        )
+    return results
+
+
+def by_range_dict(results: Mapping[str, DetectionResult]) -> dict[str, dict[str, object]]:
+    """JSON-friendly summary of ``evaluate_by_range``: per bin NDS, mAP, errors, class mAPs."""
+    return {
+        name: {
+            **{k: v for k, v in r.summary.to_dict().items() if k != "classes"},
+            "num_gt": {n: c.num_gt for n, c in r.per_class.items()},
+            "class_mAP": {n: c.mean_ap for n, c in r.per_class.items()},
+        }
+        for name, r in results.items()
+    }
