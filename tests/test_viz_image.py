@@ -277,3 +277,35 @@ def test_box3dset_and_box_list_draw_identically(calib: Calibration) -> None:
     vi.draw_boxes_3d(a, boxes, calib, colors=RED, thickness=1)
     vi.draw_boxes_3d(b, box_set, calib, colors=RED, thickness=1)
     assert (a > 0).sum() > 100 and np.array_equal(a, b)
+
+
+def test_projections_as_points_coolwarm_ends() -> None:
+    img = np.zeros((20, 20, 3), np.uint8)
+    xyd = np.array([[2.0, 3.0, 5.0], [10.0, 11.0, 25.0], [15.0, 4.0, 45.0], [50.0, 50.0, 10.0]])
+    vi.draw_projections_as_points(img, xyd, clip_to=None)  # the last point is outside: skipped
+    lut = colormap_lut("coolwarm")
+    assert np.array_equal(img[3, 2], lut[0])  # nearest: start of the map (blue)
+    assert np.array_equal(img[4, 15], lut[255])  # farthest: end (red)
+    assert img[3, 2, 2] > img[3, 2, 0] and img[4, 15, 0] > img[4, 15, 2]
+    img2 = np.zeros((20, 20, 3), np.uint8)
+    vi.draw_projections_as_points(img2, xyd[:3], clip_to=10.0)  # 5 m and beyond the clip: red
+    assert np.array_equal(img2[11, 10], lut[255]) and np.array_equal(img2[3, 2], lut[0])
+
+
+def test_object_properties_text_and_overlap_skip() -> None:
+    class Obj:
+        name = "Vehicle"
+        object_type = "Car"
+        occlusion_level = "None"
+        box2d = Box2D.from_points([[100, 80], [200, 80], [200, 150], [100, 150]])
+
+    areas: list = []
+    img = blank()
+    vi.overlay_object_properties_on_image(img, Obj(), color=RED, properties_list=["name", "object_type"],
+                                          text_areas=areas, text_scale=0.6)
+    assert len(areas) == 1
+    written = np.argwhere(img[..., 0] > 100)
+    assert written.size and written[:, 1].min() >= 99 and written[:, 0].max() < 120
+    before = img.copy()
+    vi.overlay_object_properties_on_image(img, Obj(), color=(0, 255, 0), text_areas=areas, text_scale=0.6)
+    assert np.array_equal(img, before) and len(areas) == 1  # overlapping label skipped
