@@ -1,8 +1,8 @@
 """nuScenes-style 3D detection evaluation (centre-distance matching, AP, TP errors, NDS).
 
 Our API: ``DetectionBoxes`` (column tables of boxes), ``evaluate_detection``,
-``DetectionConfig``, ``DetectionResult``, ``read_predictions`` / ``write_predictions`` (the
-predictions JSON of docs/eval.md) and ``ground_truth_from_dataset``.
+``evaluate_by_range``, ``DetectionConfig``, ``DetectionResult``, ``read_predictions`` /
+``write_predictions`` (the predictions JSON of docs/eval.md) and ``ground_truth_from_dataset``.
 
 The reference devkit's names are here too: ``EvalBoxes``, ``DetectionBox``,
 ``EVALUATION_CLASSES``, ``evaluate_nuscenes_style``.
@@ -20,6 +20,7 @@ from zod.eval.detection.eval_nuscenes_style import (
 )
 from zod.eval.detection.evaluate import DetectionConfig as DetectionConfig
 from zod.eval.detection.evaluate import DetectionResult as DetectionResult
+from zod.eval.detection.evaluate import evaluate_by_range as evaluate_by_range
 from zod.eval.detection.evaluate import evaluate_detection as evaluate_detection
 from zod.eval.detection.io import ground_truth_from_dataset as ground_truth_from_dataset
 from zod.eval.detection.io import read_predictions as read_predictions
@@ -33,6 +34,7 @@ __all__ = [
     "DetectionConfig",
     "DetectionResult",
     "EvalBoxes",
+    "evaluate_by_range",
     "evaluate_detection",
     "evaluate_nuscenes_style",
     "ground_truth_from_dataset",
