@@ -346,3 +346,32 @@ def test_aggregation_with_missing_scans(sample_copy: Path) -> None:
     Path(frame.info.get_key_lidar_frame().filepath).unlink()
     with pytest.warns(UserWarning, match="2 of 5"), pytest.raises(MissingFileError):
         frame.get_aggregated_lidar(2, 2, skip_missing=True)
+
+
+def test_radar_detections_land_on_annotated_objects(sample_root: Path) -> None:
+    """Radar -> lidar through the calibration: the keyframe's radar scan hits the 3D boxes."""
+    from zod import ZodSequences
+    from zod.constants import EGO, AnnotationProject, Radar
+
+    sequences = ZodSequences(str(sample_root), "full")
+    seq = sequences[min(sequences.get_all_ids())]
+    radar = seq.get_radar()
+    scan_times = np.unique(radar.timestamp)  # int64, nanoseconds (spec section 8 assumption)
+    key_ns = seq.info.keyframe_time.timestamp() * 1e9
+    nearest = radar.timestamp == scan_times[np.argmin(np.abs(scan_times - key_ns))]
+    assert nearest.sum() >= 10
+    xyz_radar = radar.get_cartesian_coordinates()[nearest]
+    boxes = Box3DSet.from_object_annotations(seq.get_annotation(AnnotationProject.OBJECT_DETECTION))
+    loose = Box3DSet(boxes.centers, boxes.sizes + 1.0, boxes.quaternions, boxes.frame)
+    hits = (
+        loose.points_in_boxes(
+            seq.calibration.transform_points(xyz_radar, Radar.FRONT, Lidar.VELODYNE)
+        )
+        >= 0
+    )
+    assert hits.mean() >= 0.4
+    # ignoring the radar extrinsics (radar taken as ego) misses the objects
+    wrong = (
+        loose.points_in_boxes(seq.calibration.transform_points(xyz_radar, EGO, Lidar.VELODYNE)) >= 0
+    )
+    assert wrong.mean() < hits.mean() / 2
