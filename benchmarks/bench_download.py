@@ -35,13 +35,15 @@ def make_tree(root: Path, total_mb: int) -> None:
         item = root / "single_frames" / f"{k:06d}"
         (item / "camera_front_blur").mkdir(parents=True)
         (item / "lidar_velodyne").mkdir()
-        (item / "camera_front_blur" / f"{k:06d}_a_2022-01-01T00:00:00.000000Z.jpg").write_bytes(rng.bytes(2 * 1024 * 1024))
+        (item / "camera_front_blur" / f"{k:06d}_a_2022-01-01T00:00:00.000000Z.jpg").write_bytes(
+            rng.bytes(2 * 1024 * 1024)
+        )
         scan = rng.integers(0, 16, size=2 * 1024 * 1024, dtype="uint8").tobytes()
         (item / "lidar_velodyne" / f"{k:06d}_a_2022-01-01T00:00:00.000000Z.npy").write_bytes(scan)
         (item / "calibration.json").write_text("{}")
 
 
-def timed(fn) -> float:  # noqa: ANN001
+def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -70,9 +72,19 @@ def main() -> int:
 
         # --- mirror build: ours (level 1) vs tar -czf (default level 6) ---------------------
         mirror = tmp / "mirror"
-        ours = timed(lambda: build_mirror(src, mirror, versions=("full",), compress_level=1, workers=2, progress=False))
-        base = timed(lambda: subprocess.run(["tar", "-czf", str(tmp / "baseline.tar.gz"), "-C", str(src), "."], check=True))
-        print(f"mirror build   ours {ours:6.2f} s   tar -czf {base:6.2f} s   ratio x{base / ours:.2f}")
+        ours = timed(
+            lambda: build_mirror(
+                src, mirror, versions=("full",), compress_level=1, workers=2, progress=False
+            )
+        )
+        base = timed(
+            lambda: subprocess.run(
+                ["tar", "-czf", str(tmp / "baseline.tar.gz"), "-C", str(src), "."], check=True
+            )
+        )
+        print(
+            f"mirror build   ours {ours:6.2f} s   tar -czf {base:6.2f} s   ratio x{base / ours:.2f}"
+        )
 
         # --- transfer from nginx --------------------------------------------------------------
         server = start_nginx(mirror, tmp / "nginx", "json", slow_rate="40m")
@@ -83,37 +95,58 @@ def main() -> int:
                 dest = tmp / "plain"
                 dest.mkdir()
                 for name in names:
-                    with urllib.request.urlopen(f"{server.url}/single_frames/{name}") as r, open(dest / name, "wb") as f:
+                    with (
+                        urllib.request.urlopen(f"{server.url}/single_frames/{name}") as r,
+                        open(dest / name, "wb") as f,
+                    ):
                         while chunk := r.read(8 * 1024 * 1024):
                             f.write(chunk)
 
             def our_transfer() -> None:
-                options = DownloadOptions(tmp / "ours", extract=False, progress=False, max_workers=4,
-                                          segments=SegmentPolicy(segments=4, min_bytes=8 * 2**20))
+                options = DownloadOptions(
+                    tmp / "ours",
+                    extract=False,
+                    progress=False,
+                    max_workers=4,
+                    segments=SegmentPolicy(segments=4, min_bytes=8 * 2**20),
+                )
                 flt = StreamFilter(dnat=True, num_scans_before=-1, num_scans_after=-1)
                 run_download(plan_download(make_source(server.url), "frames", flt, options))
 
             base = timed(baseline_transfer)
             ours = timed(our_transfer)
-            print(f"transfer       ours {ours:6.2f} s   urllib    {base:6.2f} s   ratio x{base / ours:.2f}"
-                  "   (loopback, unlimited; ours also verifies SHA-256 and fsyncs)")
+            print(
+                f"transfer       ours {ours:6.2f} s   urllib    {base:6.2f} s   "
+                f"ratio x{base / ours:.2f}"
+                "   (loopback, unlimited; ours also verifies SHA-256 and fsyncs)"
+            )
             shutil.rmtree(tmp / "plain")
             shutil.rmtree(tmp / "ours")
             server.url += "/slow"  # 40 MB/s per connection, like a remote server
             base = timed(baseline_transfer)
             ours = timed(our_transfer)
-            print(f"transfer       ours {ours:6.2f} s   urllib    {base:6.2f} s   ratio x{base / ours:.2f}"
-                  "   (40 MB/s per connection; ours: 4 segments per archive)")
+            print(
+                f"transfer       ours {ours:6.2f} s   urllib    {base:6.2f} s   "
+                f"ratio x{base / ours:.2f}"
+                "   (40 MB/s per connection; ours: 4 segments per archive)"
+            )
         finally:
             stop_nginx(server)
 
         # --- extraction -----------------------------------------------------------------------
         archive = tmp / "baseline.tar.gz"
         (tmp / "x_tar").mkdir()
-        base = timed(lambda: subprocess.run(["tar", "-xzf", str(archive), "-C", str(tmp / "x_tar")], check=True))
+        base = timed(
+            lambda: subprocess.run(
+                ["tar", "-xzf", str(archive), "-C", str(tmp / "x_tar")], check=True
+            )
+        )
         ours = timed(lambda: safe_extract(archive, tmp / "x_ours", progress=False))
-        print(f"extraction     ours {ours:6.2f} s   tar -xzf  {base:6.2f} s   ratio x{base / ours:.2f}"
-              "   (ours checks every member)")
+        print(
+            f"extraction     ours {ours:6.2f} s   tar -xzf  {base:6.2f} s   "
+            f"ratio x{base / ours:.2f}"
+            "   (ours checks every member)"
+        )
         shutil.rmtree(tmp / "x_tar")
     return 0
 

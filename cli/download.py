@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -43,66 +42,121 @@ def _fail(err: Exception) -> None:
 
 
 def download(
-    url: str = typer.Option(..., help="The dataset link: a Dropbox shared folder, an http(s) mirror, "
-                            "a file:// URL or a local directory", prompt="What is the URL of the dataset "
-                            "(the Dropbox link from zod.zenseact.com, or a mirror)?", rich_help_panel=REQ),
-    output_dir: str = typer.Option(..., help="Output directory where the dataset will be extracted",
-                                   prompt="Where do you want to extract the dataset (e.g. ~/data/zod)?",
-                                   rich_help_panel=REQ),
-    subset: SubDataset = typer.Option(..., help="The sub-dataset to download",
-                                      prompt="Which sub-dataset do you want to download?", rich_help_panel=REQ),
-    version: VersionChoice = typer.Option(..., help="The version of the dataset to download",
-                                          prompt="Which version do you want to download?", rich_help_panel=REQ),
-    rm: bool = typer.Option(False, help="Remove the downloaded archives after extraction", rich_help_panel=GEN),
+    url: str = typer.Option(
+        ...,
+        help="The dataset link: a Dropbox shared folder, an http(s) mirror, "
+        "a file:// URL or a local directory",
+        prompt="What is the URL of the dataset "
+        "(the Dropbox link from zod.zenseact.com, or a mirror)?",
+        rich_help_panel=REQ,
+    ),
+    output_dir: str = typer.Option(
+        ...,
+        help="Output directory where the dataset will be extracted",
+        prompt="Where do you want to extract the dataset (e.g. ~/data/zod)?",
+        rich_help_panel=REQ,
+    ),
+    subset: SubDataset = typer.Option(
+        ...,
+        help="The sub-dataset to download",
+        prompt="Which sub-dataset do you want to download?",
+        rich_help_panel=REQ,
+    ),
+    version: VersionChoice = typer.Option(
+        ...,
+        help="The version of the dataset to download",
+        prompt="Which version do you want to download?",
+        rich_help_panel=REQ,
+    ),
+    rm: bool = typer.Option(
+        False, help="Remove the downloaded archives after extraction", rich_help_panel=GEN
+    ),
     dry_run: bool = typer.Option(False, help="Print what would be downloaded", rich_help_panel=GEN),
     extract: bool = typer.Option(True, help="Unpack the archives", rich_help_panel=GEN),
-    extract_already_downloaded: bool = typer.Option(False, help="Extract already downloaded archives again",
-                                                    rich_help_panel=GEN),
+    extract_already_downloaded: bool = typer.Option(
+        False, help="Extract already downloaded archives again", rich_help_panel=GEN
+    ),
     parallel: bool = typer.Option(True, help="Download files in parallel", rich_help_panel=GEN),
-    max_workers: Optional[int] = typer.Option(None, help="Max number of parallel downloads (default 8)",
-                                              rich_help_panel=GEN),
-    no_confirm: bool = typer.Option(False, "--no-confirm/--confirm", "-y", help="Don't ask for confirmation",
-                                    rich_help_panel=GEN),
+    max_workers: int | None = typer.Option(
+        None, help="Max number of parallel downloads (default 8)", rich_help_panel=GEN
+    ),
+    no_confirm: bool = typer.Option(
+        False,
+        "--no-confirm/--confirm",
+        "-y",
+        help="Don't ask for confirmation",
+        rich_help_panel=GEN,
+    ),
     annotations: bool = typer.Option(True, help="Download annotations", rich_help_panel=FIL),
     images: bool = typer.Option(True, help="Download the images", rich_help_panel=FIL),
     blur: bool = typer.Option(True, help="Download blurred images", rich_help_panel=FIL),
     lidar: bool = typer.Option(True, help="Download lidar data", rich_help_panel=FIL),
     oxts: bool = typer.Option(True, help="Download oxts data", rich_help_panel=FIL),
-    infos: bool = typer.Option(True, help="Download infos (index, calibration, ego motion, metadata)",
-                               rich_help_panel=FIL),
+    infos: bool = typer.Option(
+        True, help="Download infos (index, calibration, ego motion, metadata)", rich_help_panel=FIL
+    ),
     radar: bool = typer.Option(True, help="Download radar data", rich_help_panel=SEQ),
     vehicle_data: bool = typer.Option(True, help="Download the vehicle data", rich_help_panel=SEQ),
     dnat: bool = typer.Option(False, help="Download DNAT images", rich_help_panel=FRA),
-    num_scans_before: int = typer.Option(0, help="Number of earlier lidar scans to download (-1 == all)",
-                                         rich_help_panel=FRA),
-    num_scans_after: int = typer.Option(0, help="Number of later lidar scans to download (-1 == all)",
-                                        rich_help_panel=FRA),
-    dropbox_token: Optional[str] = typer.Option(None, envvar="ZOD_DROPBOX_TOKEN",
-                                                help="Dropbox access token (Dropbox links only)", rich_help_panel=SRC),
-    dropbox_refresh_token: Optional[str] = typer.Option(
-        None, envvar="ZOD_DROPBOX_REFRESH_TOKEN", help="Dropbox refresh token: new access tokens are fetched "
-        "when needed (with --dropbox-app-key)", rich_help_panel=SRC),
-    dropbox_app_key: Optional[str] = typer.Option(None, envvar="ZOD_DROPBOX_APP_KEY",
-                                                  help="Dropbox app key (for the refresh token)", rich_help_panel=SRC),
-    dropbox_app_secret: Optional[str] = typer.Option(None, envvar="ZOD_DROPBOX_APP_SECRET",
-                                                     help="Dropbox app secret (apps without PKCE only)",
-                                                     rich_help_panel=SRC),
-    dropbox_api_url: Optional[str] = typer.Option(None, envvar="ZOD_DROPBOX_API_URL",
-                                                  help="Dropbox API host (default https://api.dropboxapi.com)",
-                                                  rich_help_panel=SRC),
-    dropbox_content_url: Optional[str] = typer.Option(
-        None, envvar="ZOD_DROPBOX_CONTENT_URL", help="Dropbox content host (default https://content.dropboxapi.com)",
-        rich_help_panel=SRC),
-    segments: int = typer.Option(4, help="Parallel byte ranges per large archive (1: one stream)",
-                                 rich_help_panel=SRC),
-    segment_min_mb: float = typer.Option(256, help="Archives from this size (MiB) are fetched in segments",
-                                         rich_help_panel=SRC),
-    retries: int = typer.Option(6, help="Retries of a failing transfer before giving up", rich_help_panel=SRC),
-    retry_backoff: float = typer.Option(1.0, help="First wait between retries in seconds (doubles each time)",
-                                        rich_help_panel=SRC),
+    num_scans_before: int = typer.Option(
+        0, help="Number of earlier lidar scans to download (-1 == all)", rich_help_panel=FRA
+    ),
+    num_scans_after: int = typer.Option(
+        0, help="Number of later lidar scans to download (-1 == all)", rich_help_panel=FRA
+    ),
+    dropbox_token: str | None = typer.Option(
+        None,
+        envvar="ZOD_DROPBOX_TOKEN",
+        help="Dropbox access token (Dropbox links only)",
+        rich_help_panel=SRC,
+    ),
+    dropbox_refresh_token: str | None = typer.Option(
+        None,
+        envvar="ZOD_DROPBOX_REFRESH_TOKEN",
+        help="Dropbox refresh token: new access tokens are fetched "
+        "when needed (with --dropbox-app-key)",
+        rich_help_panel=SRC,
+    ),
+    dropbox_app_key: str | None = typer.Option(
+        None,
+        envvar="ZOD_DROPBOX_APP_KEY",
+        help="Dropbox app key (for the refresh token)",
+        rich_help_panel=SRC,
+    ),
+    dropbox_app_secret: str | None = typer.Option(
+        None,
+        envvar="ZOD_DROPBOX_APP_SECRET",
+        help="Dropbox app secret (apps without PKCE only)",
+        rich_help_panel=SRC,
+    ),
+    dropbox_api_url: str | None = typer.Option(
+        None,
+        envvar="ZOD_DROPBOX_API_URL",
+        help="Dropbox API host (default https://api.dropboxapi.com)",
+        rich_help_panel=SRC,
+    ),
+    dropbox_content_url: str | None = typer.Option(
+        None,
+        envvar="ZOD_DROPBOX_CONTENT_URL",
+        help="Dropbox content host (default https://content.dropboxapi.com)",
+        rich_help_panel=SRC,
+    ),
+    segments: int = typer.Option(
+        4, help="Parallel byte ranges per large archive (1: one stream)", rich_help_panel=SRC
+    ),
+    segment_min_mb: float = typer.Option(
+        256, help="Archives from this size (MiB) are fetched in segments", rich_help_panel=SRC
+    ),
+    retries: int = typer.Option(
+        6, help="Retries of a failing transfer before giving up", rich_help_panel=SRC
+    ),
+    retry_backoff: float = typer.Option(
+        1.0, help="First wait between retries in seconds (doubles each time)", rich_help_panel=SRC
+    ),
     timeout: float = typer.Option(60.0, help="Network timeout in seconds", rich_help_panel=SRC),
-    check_space: bool = typer.Option(True, help="Refuse to start without enough free disk space",
-                                     rich_help_panel=GEN),
+    check_space: bool = typer.Option(
+        True, help="Refuse to start without enough free disk space", rich_help_panel=GEN
+    ),
     progress: bool = typer.Option(True, help="Show progress bars", rich_help_panel=GEN),
 ) -> None:
     """Download the Zenseact Open Dataset (resumable, verified, safely extracted)."""
@@ -113,20 +167,43 @@ def download(
 
     frames = subset == SubDataset.FRAMES
     stream_filter = StreamFilter(
-        version=version.value, annotations=annotations, images=images, blur=blur, dnat=dnat, lidar=lidar,
-        oxts=oxts, infos=infos, radar=radar, vehicle_data=vehicle_data,
-        num_scans_before=num_scans_before if frames else -1, num_scans_after=num_scans_after if frames else -1,
+        version=version.value,
+        annotations=annotations,
+        images=images,
+        blur=blur,
+        dnat=dnat,
+        lidar=lidar,
+        oxts=oxts,
+        infos=infos,
+        radar=radar,
+        vehicle_data=vehicle_data,
+        num_scans_before=num_scans_before if frames else -1,
+        num_scans_after=num_scans_after if frames else -1,
     )
     options = DownloadOptions(
-        output_dir=Path(output_dir).expanduser(), rm=rm, dry_run=dry_run, extract=extract,
-        extract_already_downloaded=extract_already_downloaded, parallel=parallel, max_workers=max_workers,
-        retry=RetryPolicy(attempts=retries, backoff_s=retry_backoff), progress=progress, check_space=check_space,
+        output_dir=Path(output_dir).expanduser(),
+        rm=rm,
+        dry_run=dry_run,
+        extract=extract,
+        extract_already_downloaded=extract_already_downloaded,
+        parallel=parallel,
+        max_workers=max_workers,
+        retry=RetryPolicy(attempts=retries, backoff_s=retry_backoff),
+        progress=progress,
+        check_space=check_space,
         segments=SegmentPolicy(segments=max(1, segments), min_bytes=int(segment_min_mb * 2**20)),
     )
     try:
-        source = make_source(url, dropbox_token=dropbox_token, timeout_s=timeout, api_url=dropbox_api_url,
-                             content_url=dropbox_content_url, refresh_token=dropbox_refresh_token,
-                             app_key=dropbox_app_key, app_secret=dropbox_app_secret)
+        source = make_source(
+            url,
+            dropbox_token=dropbox_token,
+            timeout_s=timeout,
+            api_url=dropbox_api_url,
+            content_url=dropbox_content_url,
+            refresh_token=dropbox_refresh_token,
+            app_key=dropbox_app_key,
+            app_secret=dropbox_app_secret,
+        )
         plan = plan_download(source, subset.value, stream_filter, options)
     except ZodError as err:
         _fail(err)
@@ -141,8 +218,11 @@ def download(
         if version == VersionChoice.MINI:
             typer.echo("(version mini: the stream filters do not apply)")
         elif frames and num_scans_before == num_scans_after == 0 and lidar:
-            typer.secho("Note: only the core lidar scans will be downloaded; use --num-scans-before / "
-                        "--num-scans-after for the surrounding scans.", fg=typer.colors.YELLOW)
+            typer.secho(
+                "Note: only the core lidar scans will be downloaded; use --num-scans-before / "
+                "--num-scans-after for the surrounding scans.",
+                fg=typer.colors.YELLOW,
+            )
         typer.confirm("Download with the above settings?", abort=True)
     try:
         report = run_download(plan)
@@ -150,24 +230,34 @@ def download(
         _fail(err)
         return
     except KeyboardInterrupt:
-        typer.secho("Interrupted: partial files are kept; rerun the same command to resume.",
-                    fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            "Interrupted: partial files are kept; rerun the same command to resume.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
         raise typer.Exit(130) from None
     if dry_run:
         return
-    typer.echo(f"Done: {len(report.downloaded)} downloaded ({format_size(report.fetched_bytes)}), "
-               f"{len(report.extracted)} extracted, {len(report.skipped)} already done. "
-               f"Check the result with: zod verify --dataset-root {options.output_dir} "
-               f"--subset {subset.value} --version {version.value}")
+    typer.echo(
+        f"Done: {len(report.downloaded)} downloaded ({format_size(report.fetched_bytes)}), "
+        f"{len(report.extracted)} extracted, {len(report.skipped)} already done. "
+        f"Check the result with: zod verify --dataset-root {options.output_dir} "
+        f"--subset {subset.value} --version {version.value}"
+    )
 
 
 def verify(
     dataset_root: Path = typer.Option(..., help="Dataset directory"),
     subset: SubDataset = typer.Option(..., help="The sub-dataset to verify"),
     version: VersionChoice = typer.Option(..., help="The version of the dataset to verify"),
-    checksums: Optional[str] = typer.Option(None, help="A SHA256SUMS file, directory or URL to check the "
-                                            "downloaded archives (or dataset files) against"),
-    fail_on_missing: bool = typer.Option(False, help="Exit with status 1 when an expected file is missing"),
+    checksums: str | None = typer.Option(
+        None,
+        help="A SHA256SUMS file, directory or URL to check the "
+        "downloaded archives (or dataset files) against",
+    ),
+    fail_on_missing: bool = typer.Option(
+        False, help="Exit with status 1 when an expected file is missing"
+    ),
     workers: int = typer.Option(8, help="Threads listing directories"),
     progress: bool = typer.Option(True, help="Show a progress bar"),
 ) -> None:
@@ -175,8 +265,14 @@ def verify(
     from zod.download.verify import verify_dataset
 
     try:
-        report = verify_dataset(dataset_root, subset.value, version.value, checksums=checksums,
-                                workers=workers, progress=progress)
+        report = verify_dataset(
+            dataset_root,
+            subset.value,
+            version.value,
+            checksums=checksums,
+            workers=workers,
+            progress=progress,
+        )
     except ZodError as err:
         _fail(err)
         return
@@ -189,9 +285,15 @@ def verify(
 
 def mirror_build(
     src_root: Path = typer.Argument(..., help="An extracted dataset root"),
-    out_dir: Path = typer.Argument(..., help="Where to write <folder>/<archive>.tar.gz and SHA256SUMS"),
-    subset: Optional[list[SubDataset]] = typer.Option(None, help="Sub-datasets to mirror (default: all found)"),
-    version: Optional[list[VersionChoice]] = typer.Option(None, help="Versions to build (default: both)"),
+    out_dir: Path = typer.Argument(
+        ..., help="Where to write <folder>/<archive>.tar.gz and SHA256SUMS"
+    ),
+    subset: list[SubDataset] | None = typer.Option(
+        None, help="Sub-datasets to mirror (default: all found)"
+    ),
+    version: list[VersionChoice] | None = typer.Option(
+        None, help="Versions to build (default: both)"
+    ),
     compress_level: int = typer.Option(6, min=0, max=9, help="gzip level (1 is fastest)"),
     workers: int = typer.Option(1, help="Archives built in parallel (0 = one per CPU core)"),
     force: bool = typer.Option(False, help="Rebuild archives already listed in SHA256SUMS"),
@@ -202,9 +304,14 @@ def mirror_build(
 
     try:
         report = build_mirror(
-            src_root, out_dir, subsets=tuple(s.value for s in subset) if subset else None,
+            src_root,
+            out_dir,
+            subsets=tuple(s.value for s in subset) if subset else None,
             versions=tuple(v.value for v in version) if version else ("full", "mini"),
-            compress_level=compress_level, workers=workers, force=force, progress=progress,
+            compress_level=compress_level,
+            workers=workers,
+            force=force,
+            progress=progress,
         )
     except ZodError as err:
         _fail(err)
@@ -215,8 +322,12 @@ def mirror_build(
         for name in sorted(names + reused):
             typer.echo(f"  {name} ({report.file_counts.get(f'{folder}/{name}', 0)} files)")
     if report.ignored_files:
-        typer.secho(f"{len(report.ignored_files)} files belong to no stream and were left out, e.g. "
-                    + ", ".join(report.ignored_files[:3]), fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"{len(report.ignored_files)} files belong to no stream and were left out, e.g. "
+            + ", ".join(report.ignored_files[:3]),
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,6 @@ or JSON format. A missing nginx binary makes these tests fail, never skip.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -61,11 +60,14 @@ class Nginx:
         return out
 
 
-def start_nginx(root: Path, workdir: Path, autoindex_format: str = "html",
-                slow_rate: str = "100k") -> Nginx:
+def start_nginx(
+    root: Path, workdir: Path, autoindex_format: str = "html", slow_rate: str = "100k"
+) -> Nginx:
     """nginx serving ``root`` at ``/``, the same throttled to ``slow_rate`` at ``/slow/``, and
     fixed 401/403/410 answers at ``/private/``, ``/forbidden/``, ``/gone/``."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
     if nginx is None:
         pytest.fail("nginx is not installed (scripts/setup.sh installs it with apt-get)")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,8 @@ http {{
     (workdir / "nginx.conf").write_text(conf)
     process = subprocess.Popen(
         [nginx, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -138,15 +141,19 @@ def stop_nginx(server: Nginx) -> None:
 # ------------------------------------------------------------------------------ shared setup
 
 
-def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:  # noqa: ANN003
-    return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, **kwargs)
+def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, **kwargs
+    )
 
 
 @pytest.fixture(scope="module")
 def mirror(sample_root: Path, tmp_path_factory: pytest.TempPathFactory, zod_cli: list[str]) -> Path:
     """A mirror of the sample dataset built with the `zod mirror build` command."""
     out = tmp_path_factory.mktemp("mirror")
-    result = run(zod_cli + ["mirror", "build", str(sample_root), str(out), "--no-progress", "--workers", "2"])
+    result = run(
+        zod_cli + ["mirror", "build", str(sample_root), str(out), "--no-progress", "--workers", "2"]
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -180,8 +187,9 @@ def _lidar_offsets(root: Path) -> dict[str, int]:
     return offsets
 
 
-def expected_tree(root: Path, folder: str, subset: str, streams: set[str], before: int = 0,
-                  after: int = 0) -> set[str]:
+def expected_tree(
+    root: Path, folder: str, subset: str, streams: set[str], before: int = 0, after: int = 0
+) -> set[str]:
     """Files of ``root`` a full download of ``streams`` must bring (written out by hand)."""
     files = set()
     if "infos" in streams:
@@ -197,8 +205,11 @@ def expected_tree(root: Path, folder: str, subset: str, streams: set[str], befor
                 files.add(rel)
         elif parts[2] == "lidar_velodyne":
             offset = offsets.get(rel, 0)
-            if "lidar_velodyne" in streams and (offset == 0 or (offset < 0 and -offset <= before)
-                                                or (offset > 0 and offset <= after)):
+            if "lidar_velodyne" in streams and (
+                offset == 0
+                or (offset < 0 and -offset <= before)
+                or (offset > 0 and offset <= after)
+            ):
                 files.add(rel)
         elif any(parts[2] == ITEM_DIRS[s] for s in streams if s in ITEM_DIRS):
             files.add(rel)
@@ -207,7 +218,8 @@ def expected_tree(root: Path, folder: str, subset: str, streams: set[str], befor
 
 def tree(root: Path, skip_downloads: bool = True) -> set[str]:
     return {
-        p.relative_to(root).as_posix() for p in root.rglob("*")
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
         if p.is_file() and not (skip_downloads and p.relative_to(root).parts[0] == "downloads")
     }
 
@@ -225,43 +237,109 @@ def test_mirror_layout_and_checksums(mirror: Path, sample_root: Path) -> None:
 
     frames = mirror / "single_frames"
     names = {p.name for p in frames.iterdir()}
-    assert {"SHA256SUMS", "frames_mini.tar.gz", "infos.tar.gz", "annotations.tar.gz", "oxts.tar.gz",
-            "images_front_blur.tar.gz", "images_front_dnat.tar.gz", "lidar_velodyne.tar.gz",
-            "lidar_velodyne_01before.tar.gz", "lidar_velodyne_01after.tar.gz"} <= names
+    assert {
+        "SHA256SUMS",
+        "frames_mini.tar.gz",
+        "infos.tar.gz",
+        "annotations.tar.gz",
+        "oxts.tar.gz",
+        "images_front_blur.tar.gz",
+        "images_front_dnat.tar.gz",
+        "lidar_velodyne.tar.gz",
+        "lidar_velodyne_01before.tar.gz",
+        "lidar_velodyne_01after.tar.gz",
+    } <= names
     sums = parse_sha256sums((frames / "SHA256SUMS").read_text())
     assert set(sums) == names - {"SHA256SUMS"}
     assert all(sha256_file(frames / n) == d for n, d in sums.items())
     seq_names = {p.name for p in (mirror / "sequences").iterdir()}
-    assert {"sequences_mini.tar.gz", "vehicle_data.tar.gz", "radar.tar.gz", "lidar_velodyne.tar.gz"} <= seq_names
+    assert {
+        "sequences_mini.tar.gz",
+        "vehicle_data.tar.gz",
+        "radar.tar.gz",
+        "lidar_velodyne.tar.gz",
+    } <= seq_names
     assert not any("before" in n or "after" in n for n in seq_names)
     assert (mirror / "drives" / "drives_mini.tar.gz").is_file()
 
 
-def test_download_mini_html_index_equals_source(nginx_html: Nginx, sample_root: Path, tmp_path: Path) -> None:
+def test_download_mini_html_index_equals_source(
+    nginx_html: Nginx, sample_root: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "zod"
-    result = run(DOWNLOAD_CMD + ["download", "--url", nginx_html.url, "--output-dir", str(out),
-                                 "--subset", "sequences", "--version", "mini", "-y", "--no-progress"])
+    result = run(
+        DOWNLOAD_CMD
+        + [
+            "download",
+            "--url",
+            nginx_html.url,
+            "--output-dir",
+            str(out),
+            "--subset",
+            "sequences",
+            "--version",
+            "mini",
+            "-y",
+            "--no-progress",
+        ]
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     mini_ids = {info["id"] for info in _load_index(sample_root, "sequences", "mini")}
     expected = {"trainval-sequences-mini.json"} | {
-        p.relative_to(sample_root).as_posix() for i in mini_ids for p in (sample_root / "sequences" / i).rglob("*")
+        p.relative_to(sample_root).as_posix()
+        for i in mini_ids
+        for p in (sample_root / "sequences" / i).rglob("*")
         if p.is_file()
     }
     assert tree(out) == expected
     assert_same_bytes(sample_root, out, expected)
     # verify: everything of the mini version is there, and the archive matches SHA256SUMS
-    result = run(DOWNLOAD_CMD + ["verify", "--dataset-root", str(out), "--subset", "sequences",
-                                 "--version", "mini", "--fail-on-missing", "--no-progress",
-                                 "--checksums", f"{nginx_html.url}/sequences/SHA256SUMS"])
+    result = run(
+        DOWNLOAD_CMD
+        + [
+            "verify",
+            "--dataset-root",
+            str(out),
+            "--subset",
+            "sequences",
+            "--version",
+            "mini",
+            "--fail-on-missing",
+            "--no-progress",
+            "--checksums",
+            f"{nginx_html.url}/sequences/SHA256SUMS",
+        ]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All " in result.stdout and "1 ok, 0 mismatched" in result.stdout
 
 
-def test_download_full_with_filters_json_index(nginx_json: Nginx, sample_root: Path, tmp_path: Path) -> None:
+def test_download_full_with_filters_json_index(
+    nginx_json: Nginx, sample_root: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "zod"
-    args = ["download", "--url", nginx_json.url + "/", "--output-dir", str(out), "--subset", "frames",
-            "--version", "full", "-y", "--no-progress", "--dnat", "--no-blur", "--no-oxts",
-            "--num-scans-before", "2", "--num-scans-after", "-1", "--max-workers", "3"]
+    args = [
+        "download",
+        "--url",
+        nginx_json.url + "/",
+        "--output-dir",
+        str(out),
+        "--subset",
+        "frames",
+        "--version",
+        "full",
+        "-y",
+        "--no-progress",
+        "--dnat",
+        "--no-blur",
+        "--no-oxts",
+        "--num-scans-before",
+        "2",
+        "--num-scans-after",
+        "-1",
+        "--max-workers",
+        "3",
+    ]
     result = run(DOWNLOAD_CMD + args)
     assert result.returncode == 0, result.stderr + result.stdout
     streams = {"infos", "annotations", "images_front_dnat", "lidar_velodyne"}
@@ -269,14 +347,40 @@ def test_download_full_with_filters_json_index(nginx_json: Nginx, sample_root: P
     assert tree(out) == expected
     assert_same_bytes(sample_root, out, expected)
     fetched = {r["uri"] for r in nginx_json.requests() if r["uri"].endswith(".tar.gz")}
-    assert "/single_frames/oxts.tar.gz" not in fetched and "/single_frames/lidar_velodyne_03before.tar.gz" not in fetched
+    assert (
+        "/single_frames/oxts.tar.gz" not in fetched
+        and "/single_frames/lidar_velodyne_03before.tar.gz" not in fetched
+    )
 
     # verify: oxts, blur and the earlier scans are reported missing with the flag that brings them
-    result = run(DOWNLOAD_CMD + ["verify", "--dataset-root", str(out), "--subset", "frames", "--version",
-                                 "full", "--fail-on-missing", "--no-progress"])
+    result = run(
+        DOWNLOAD_CMD
+        + [
+            "verify",
+            "--dataset-root",
+            str(out),
+            "--subset",
+            "frames",
+            "--version",
+            "full",
+            "--fail-on-missing",
+            "--no-progress",
+        ]
+    )
     assert result.returncode == 1
-    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line and line.split()[0] in (
-        "oxts", "images_front_blur", "images_front_dnat", "lidar_velodyne_03before", "lidar_velodyne_02before")}
+    rows = {
+        line.split()[0]: line.split()
+        for line in result.stdout.splitlines()
+        if line
+        and line.split()[0]
+        in (
+            "oxts",
+            "images_front_blur",
+            "images_front_dnat",
+            "lidar_velodyne_03before",
+            "lidar_velodyne_02before",
+        )
+    }
     n_frames = len(_load_index(sample_root, "frames", "full"))
     assert rows["oxts"][1:3] == [str(n_frames), "0"] and "--oxts" in rows["oxts"]
     assert rows["images_front_dnat"][1:3] == [str(n_frames), str(n_frames)]
@@ -291,9 +395,12 @@ def test_download_full_with_filters_json_index(nginx_json: Nginx, sample_root: P
     assert again == [] and "already done" in result.stdout
 
 
-@pytest.mark.parametrize(("sig", "segments"), [(signal.SIGKILL, 1), (signal.SIGINT, 1), (signal.SIGKILL, 3)])
-def test_kill_and_resume_throttled_download(mirror: Path, tmp_path: Path, sig: signal.Signals,
-                                            segments: int) -> None:
+@pytest.mark.parametrize(
+    ("sig", "segments"), [(signal.SIGKILL, 1), (signal.SIGINT, 1), (signal.SIGKILL, 3)]
+)
+def test_kill_and_resume_throttled_download(
+    mirror: Path, tmp_path: Path, sig: signal.Signals, segments: int
+) -> None:
     """Kill (SIGKILL) or interrupt (Ctrl-C) a download in the middle of a file, rerun, get
     identical bytes via Range requests (one stream, or parallel segments)."""
     from zod.download.transfer import partial_bytes
@@ -306,10 +413,24 @@ def test_kill_and_resume_throttled_download(mirror: Path, tmp_path: Path, sig: s
         out = tmp_path / "zod"
         flags = [f"--no-{f}" for f in ("annotations", "oxts", "infos", "lidar")]
         flags += ["--segments", str(segments), "--segment-min-mb", "0.01"]
-        cmd = DOWNLOAD_CMD + ["download", "--url", server.url + "/slow", "--output-dir", str(out), "--subset",
-                              "frames", "--version", "full", "-y", "--no-progress", *flags]
+        cmd = DOWNLOAD_CMD + [
+            "download",
+            "--url",
+            server.url + "/slow",
+            "--output-dir",
+            str(out),
+            "--subset",
+            "frames",
+            "--version",
+            "full",
+            "-y",
+            "--no-progress",
+            *flags,
+        ]
         part = out / "downloads" / "single_frames" / (archive.name + ".part")
-        process = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 60
         dest = out / "downloads" / "single_frames" / archive.name
         while time.monotonic() < deadline and partial_bytes(dest) <= size // 4:
@@ -346,25 +467,65 @@ def test_corrupted_archive_is_detected_and_retried_once(mirror: Path, tmp_path: 
     server = start_nginx(bad_mirror, tmp_path / "nginx")
     try:
         out = tmp_path / "zod"
-        result = run(DOWNLOAD_CMD + ["download", "--url", server.url, "--output-dir", str(out), "--subset",
-                                     "drives", "--version", "full", "-y", "--no-progress", "--no-images",
-                                     "--no-lidar", "--no-radar", "--no-vehicle-data", "--no-infos"])
+        result = run(
+            DOWNLOAD_CMD
+            + [
+                "download",
+                "--url",
+                server.url,
+                "--output-dir",
+                str(out),
+                "--subset",
+                "drives",
+                "--version",
+                "full",
+                "-y",
+                "--no-progress",
+                "--no-images",
+                "--no-lidar",
+                "--no-radar",
+                "--no-vehicle-data",
+                "--no-infos",
+            ]
+        )
         assert result.returncode == 1
         assert "SHA-256 mismatch" in result.stderr and "oxts.tar.gz" in result.stderr
         gets = [r for r in server.requests() if r["uri"] == "/drives/oxts.tar.gz"]
         assert len(gets) == 2  # deleted and fetched again once, then a loud failure
-        assert tree(out, skip_downloads=False) == set()  # nothing kept, nothing extracted
+        left = {p for p in tree(out, skip_downloads=False) if not p.endswith(".zod-download.lock")}
+        assert left == set()  # nothing kept, nothing extracted
     finally:
         stop_nginx(server)
 
 
-@pytest.mark.parametrize(("prefix", "status", "words"), [
-    ("/private", 401, "token"), ("/forbidden", 403, "forbidden"), ("/gone", 410, "expired"),
-    ("/nothing-here", 404, "check the URL"),
-])
-def test_link_errors_are_explained(nginx_html: Nginx, tmp_path: Path, prefix: str, status: int, words: str) -> None:
-    result = run(DOWNLOAD_CMD + ["download", "--url", nginx_html.url + prefix, "--output-dir", str(tmp_path),
-                                 "--subset", "frames", "--version", "mini", "-y", "--no-progress"])
+@pytest.mark.parametrize(
+    ("prefix", "status", "words"),
+    [
+        ("/private", 401, "token"),
+        ("/forbidden", 403, "forbidden"),
+        ("/gone", 410, "expired"),
+        ("/nothing-here", 404, "check the URL"),
+    ],
+)
+def test_link_errors_are_explained(
+    nginx_html: Nginx, tmp_path: Path, prefix: str, status: int, words: str
+) -> None:
+    result = run(
+        DOWNLOAD_CMD
+        + [
+            "download",
+            "--url",
+            nginx_html.url + prefix,
+            "--output-dir",
+            str(tmp_path),
+            "--subset",
+            "frames",
+            "--version",
+            "mini",
+            "-y",
+            "--no-progress",
+        ]
+    )
     assert result.returncode == 1
     assert f"HTTP {status}" in result.stderr and words in result.stderr
     assert "Traceback" not in result.stderr
@@ -372,28 +533,55 @@ def test_link_errors_are_explained(nginx_html: Nginx, tmp_path: Path, prefix: st
 
 def test_no_network_is_explained(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
-    result = run(DOWNLOAD_CMD + ["download", "--url", url, "--output-dir", str(tmp_path), "--subset", "frames",
-                                 "--version", "mini", "-y", "--no-progress"])
-    assert result.returncode == 1 and "cannot reach" in result.stderr and "Traceback" not in result.stderr
+    result = run(
+        DOWNLOAD_CMD
+        + [
+            "download",
+            "--url",
+            url,
+            "--output-dir",
+            str(tmp_path),
+            "--subset",
+            "frames",
+            "--version",
+            "mini",
+            "-y",
+            "--no-progress",
+        ]
+    )
+    assert (
+        result.returncode == 1
+        and "cannot reach" in result.stderr
+        and "Traceback" not in result.stderr
+    )
 
 
-def test_full_disk_is_refused_before_starting(nginx_html: Nginx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_disk_is_refused_before_starting(
+    nginx_html: Nginx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from zod.download import download as dl
     from zod.download.errors import DiskFullError
     from zod.download.sources import make_source
     from zod.download.streams import StreamFilter
 
-    plan = dl.plan_download(make_source(nginx_html.url), "frames", StreamFilter(version="mini"),
-                            dl.DownloadOptions(tmp_path / "zod", progress=False))
+    plan = dl.plan_download(
+        make_source(nginx_html.url),
+        "frames",
+        StreamFilter(version="mini"),
+        dl.DownloadOptions(tmp_path / "zod", progress=False),
+    )
     assert plan.bytes_to_fetch > 0
-    monkeypatch.setattr(dl.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**12, 10**12 - 1000, 1000))
+    monkeypatch.setattr(
+        dl.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**12, 10**12 - 1000, 1000)
+    )
     with pytest.raises(DiskFullError, match="not enough free space"):
         dl.run_download(plan)
     assert not (tmp_path / "zod").exists()
 
 
-def test_prompts_confirmation_dry_run_rm_and_extract_later(nginx_html: Nginx, sample_root: Path,
-                                                           tmp_path: Path) -> None:
+def test_prompts_confirmation_dry_run_rm_and_extract_later(
+    nginx_html: Nginx, sample_root: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "zod"
 
     def archive_gets() -> list[str]:
@@ -405,17 +593,39 @@ def test_prompts_confirmation_dry_run_rm_and_extract_later(nginx_html: Nginx, sa
     result = run(DOWNLOAD_CMD + ["download", "--dry-run", "--no-progress"], input=answers)
     assert result.returncode == 1 and "Aborted" in (result.stdout + result.stderr)
     assert "drives_mini.tar.gz" in result.stdout and "free" in result.stdout
-    result = run(DOWNLOAD_CMD + ["download", "--dry-run", "--no-progress"], input=answers.replace("\nn\n", "\ny\n"))
-    assert result.returncode == 0 and "Would download and extract drives/drives_mini.tar.gz" in result.stdout
+    result = run(
+        DOWNLOAD_CMD + ["download", "--dry-run", "--no-progress"],
+        input=answers.replace("\nn\n", "\ny\n"),
+    )
+    assert (
+        result.returncode == 0
+        and "Would download and extract drives/drives_mini.tar.gz" in result.stdout
+    )
     assert archive_gets()[start:] == [] and not out.exists()
 
     # --no-extract keeps the archives; a later run extracts them without fetching again
-    base = DOWNLOAD_CMD + ["download", "--url", nginx_html.url, "--output-dir", str(out), "--subset", "drives",
-                           "--version", "full", "-y", "--no-progress", "--no-images", "--no-lidar", "--no-radar"]
+    base = DOWNLOAD_CMD + [
+        "download",
+        "--url",
+        nginx_html.url,
+        "--output-dir",
+        str(out),
+        "--subset",
+        "drives",
+        "--version",
+        "full",
+        "-y",
+        "--no-progress",
+        "--no-images",
+        "--no-lidar",
+        "--no-radar",
+    ]
     result = run(base + ["--no-extract"])
     assert result.returncode == 0, result.stderr
     assert tree(out) == set()
-    assert {"oxts.tar.gz", "vehicle_data.tar.gz", "infos.tar.gz"} <= {p.name for p in (out / "downloads" / "drives").iterdir()}
+    assert {"oxts.tar.gz", "vehicle_data.tar.gz", "infos.tar.gz"} <= {
+        p.name for p in (out / "downloads" / "drives").iterdir()
+    }
     fetched = len(archive_gets())
     result = run(base + ["--rm"])
     assert result.returncode == 0, result.stderr
@@ -425,4 +635,8 @@ def test_prompts_confirmation_dry_run_rm_and_extract_later(nginx_html: Nginx, sa
     assert_same_bytes(sample_root, out, expected)
     assert not list((out / "downloads" / "drives").glob("*.tar.gz"))  # --rm
     result = run(base)  # a rerun after --rm is still a no-op
-    assert result.returncode == 0 and len(archive_gets()) == fetched and "3 already done" in result.stdout
+    assert (
+        result.returncode == 0
+        and len(archive_gets()) == fetched
+        and "3 already done" in result.stdout
+    )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import io
+import json
 import os
 import tarfile
 import threading
@@ -92,7 +92,9 @@ def test_stream_filter_like_reference() -> None:
     wanted = {s for s in all_streams("frames") if f.wants(s)}
     assert "lidar_velodyne_02before" in wanted and "lidar_velodyne_03before" not in wanted
     assert all(f"lidar_velodyne_{k:02d}after" in wanted for k in range(1, 11))
-    assert "images_front_dnat" in wanted and "images_front_blur" not in wanted and "oxts" not in wanted
+    assert (
+        "images_front_dnat" in wanted and "images_front_blur" not in wanted and "oxts" not in wanted
+    )
     assert not StreamFilter(images=False, dnat=True).wants("images_front_dnat")
     assert not StreamFilter(lidar=False, num_scans_after=-1).wants("lidar_velodyne_01after")
     mini = StreamFilter(version="mini", infos=False)
@@ -109,7 +111,10 @@ def test_stream_filter_like_reference() -> None:
         ("single_frames/000001/oxts.hdf5", "oxts"),
         ("drives/000000/vehicle_data.hdf5", "vehicle_data"),
         ("single_frames/000001/annotations/lane_markings.json", "annotations"),
-        ("single_frames/000001/camera_front_dnat/000001_a_2022-02-14T13:23:32.140954Z.jpg", "images_front_dnat"),
+        (
+            "single_frames/000001/camera_front_dnat/000001_a_2022-02-14T13:23:32.140954Z.jpg",
+            "images_front_dnat",
+        ),
         ("sequences/000002/camera_front_blur/x.jpg", "images_front_blur"),
         ("sequences/000002/lidar_velodyne/x.npy", "lidar_velodyne"),
         ("sequences/000002/radar_front/x.npy", "radar"),
@@ -141,7 +146,7 @@ def test_download_hint_names_the_flag() -> None:
 
 def _dropbox_hash_reference(data: bytes) -> str:
     """The documented algorithm, written the plain way."""
-    blocks = [data[i:i + DROPBOX_BLOCK_SIZE] for i in range(0, len(data), DROPBOX_BLOCK_SIZE)]
+    blocks = [data[i : i + DROPBOX_BLOCK_SIZE] for i in range(0, len(data), DROPBOX_BLOCK_SIZE)]
     return hashlib.sha256(b"".join(hashlib.sha256(b).digest() for b in blocks)).hexdigest()
 
 
@@ -151,7 +156,7 @@ def test_dropbox_content_hash_any_chunking() -> None:
     for chunk in (1 << 20, 999_999, DROPBOX_BLOCK_SIZE, len(data)):
         hasher = DropboxContentHasher()
         for i in range(0, len(data), chunk):
-            hasher.update(data[i:i + chunk])
+            hasher.update(data[i : i + chunk])
         assert hasher.hexdigest() == expected
     exact = os.urandom(DROPBOX_BLOCK_SIZE)
     hasher = DropboxContentHasher()
@@ -202,12 +207,22 @@ def _all_files(root: Path) -> set[str]:
 def test_safe_extract_writes_members_atomically(tmp_path: Path) -> None:
     exe = _file("single_frames/000001/run.sh")
     exe.mode = 0o4777  # setuid and world-writable: reduced
-    archive = _tar(tmp_path / "ok.tar.gz", [
-        (_file("./single_frames/000001/oxts.hdf5"), b"oxts"),
-        (exe, b"#!/bin/sh\n"),
-        (_link("single_frames/000001/alias.hdf5", "oxts.hdf5"), None),
-        (_link("single_frames/000001/hard.hdf5", "single_frames/000001/oxts.hdf5", tarfile.LNKTYPE), None),
-    ])
+    archive = _tar(
+        tmp_path / "ok.tar.gz",
+        [
+            (_file("./single_frames/000001/oxts.hdf5"), b"oxts"),
+            (exe, b"#!/bin/sh\n"),
+            (_link("single_frames/000001/alias.hdf5", "oxts.hdf5"), None),
+            (
+                _link(
+                    "single_frames/000001/hard.hdf5",
+                    "single_frames/000001/oxts.hdf5",
+                    tarfile.LNKTYPE,
+                ),
+                None,
+            ),
+        ],
+    )
     out = tmp_path / "out"
     result = safe_extract(archive, out, progress=False)
     assert (result.files, result.links, result.bytes) == (2, 2, 14)
@@ -244,7 +259,11 @@ def test_safe_extract_refuses_escapes(tmp_path: Path, members: list, problem: st
     assert _all_files(base) <= {"out"} | {f"out/{p}" for p in _all_files(out)}
     assert not (out / "after.json").exists()
     assert not Path("/tmp/zod-absolute-escape.txt").exists()
-    assert _all_files(out) <= {"single_frames", "single_frames/000001", "single_frames/000001/before.json"}
+    assert _all_files(out) <= {
+        "single_frames",
+        "single_frames/000001",
+        "single_frames/000001/before.json",
+    }
 
 
 def test_safe_extract_refuses_writing_through_a_symlink(tmp_path: Path) -> None:
@@ -306,7 +325,7 @@ class _FlakySource(Source):
             self.failures -= 1
             return self.failures >= 0
 
-    def open(self, remote: RemoteFile, start: int, end: int | None = None):  # noqa: ANN201
+    def open(self, remote: RemoteFile, start: int, end: int | None = None):
         self.starts.append(start)
         stream, offset = self.inner.open(remote, start, end)
         if not self._should_cut(start):
@@ -324,7 +343,7 @@ class _FlakySource(Source):
                 self.sent += len(data)
                 return data
 
-            def __enter__(self):  # noqa: ANN204
+            def __enter__(self):
                 return self
 
             def __exit__(self, *exc: object) -> None:
@@ -342,7 +361,9 @@ def test_transfer_resumes_after_dropped_connections(tmp_path: Path) -> None:
     source = _FlakySource(tmp_path / "mirror", cut=700_000, failures=3)
     remote = RemoteFile("single_frames", "oxts.tar.gz", len(data), sha256=sha)
     dest = tmp_path / "dl" / "oxts.tar.gz"
-    result = download_file(source, remote, dest, RetryPolicy(attempts=2, backoff_s=0.01), progress=False)
+    result = download_file(
+        source, remote, dest, RetryPolicy(attempts=2, backoff_s=0.01), progress=False
+    )
     assert dest.read_bytes() == data and not part_path(dest).exists()
     assert source.starts == [0, 700_000, 1_400_000, 2_100_000]
     assert result.sha256 == sha and result.downloaded_bytes == len(data)
@@ -357,7 +378,9 @@ def test_transfer_continues_a_part_file_and_verifies(tmp_path: Path) -> None:
     dest.parent.mkdir()
     part_path(dest).write_bytes(data[:400_000])
     source = _FlakySource(tmp_path / "mirror", cut=0, failures=0)
-    remote = RemoteFile("single_frames", "infos.tar.gz", len(data), sha256=hashlib.sha256(data).hexdigest())
+    remote = RemoteFile(
+        "single_frames", "infos.tar.gz", len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
     result = download_file(source, remote, dest, progress=False)
     assert source.starts == [400_000]
     assert (result.resumed_from, result.downloaded_bytes) == (400_000, 600_000)
@@ -379,7 +402,13 @@ def test_transfer_gives_up_after_retries(tmp_path: Path) -> None:
     from zod.download.errors import NetworkError
 
     with pytest.raises(NetworkError, match="gave up after 2 retries"):
-        download_file(source, remote, tmp_path / "x.tar.gz", RetryPolicy(attempts=2, backoff_s=0.0), progress=False)
+        download_file(
+            source,
+            remote,
+            tmp_path / "x.tar.gz",
+            RetryPolicy(attempts=2, backoff_s=0.0),
+            progress=False,
+        )
     assert len(source.starts) == 3
 
 
@@ -400,7 +429,9 @@ def test_make_source_dispatch(tmp_path: Path) -> None:
         make_source("ftp://example.org/zod")
 
 
-def test_full_disk_during_transfer_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_disk_during_transfer_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import errno
 
     from zod.download import transfer
@@ -412,25 +443,32 @@ def test_full_disk_during_transfer_is_reported(tmp_path: Path, monkeypatch: pyte
     real_open = open
 
     class FullDisk:
-        def __init__(self, handle) -> None:  # noqa: ANN001
+        def __init__(self, handle) -> None:
             self.handle = handle
 
         def write(self, data: bytes) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        def __getattr__(self, name: str):  # noqa: ANN204
+        def __getattr__(self, name: str):
             return getattr(self.handle, name)
 
-        def __enter__(self):  # noqa: ANN204
+        def __enter__(self):
             return self
 
         def __exit__(self, *exc: object) -> None:
             self.handle.close()
 
-    monkeypatch.setattr(transfer, "open", lambda *a, **k: FullDisk(real_open(*a, **k)), raising=False)
+    monkeypatch.setattr(
+        transfer, "open", lambda *a, **k: FullDisk(real_open(*a, **k)), raising=False
+    )
     remote = RemoteFile("drives", "oxts.tar.gz", 100_000)
     with pytest.raises(DiskFullError, match="is full"):
-        download_file(LocalSource(tmp_path / "mirror"), remote, tmp_path / "dl" / "oxts.tar.gz", progress=False)
+        download_file(
+            LocalSource(tmp_path / "mirror"),
+            remote,
+            tmp_path / "dl" / "oxts.tar.gz",
+            progress=False,
+        )
 
 
 # --------------------------------------------------------------------------- segmented transfer
@@ -441,7 +479,9 @@ def _mirror_file(tmp_path: Path, size: int) -> tuple[Path, bytes, RemoteFile]:
     folder.mkdir(parents=True)
     data = os.urandom(size)
     (folder / "images_front_blur.tar.gz").write_bytes(data)
-    remote = RemoteFile("single_frames", "images_front_blur.tar.gz", size, sha256=hashlib.sha256(data).hexdigest())
+    remote = RemoteFile(
+        "single_frames", "images_front_blur.tar.gz", size, sha256=hashlib.sha256(data).hexdigest()
+    )
     return tmp_path / "mirror", data, remote
 
 
@@ -459,8 +499,14 @@ def test_segmented_transfer_with_dropped_connections(tmp_path: Path) -> None:
 
     source = FirstConnectionsDrop(root, cut=300_000, failures=0)
     dest = tmp_path / "dl" / remote.name
-    result = download_file(source, remote, dest, RetryPolicy(attempts=2, backoff_s=0.0), progress=False,
-                           segment_policy=SegmentPolicy(segments=4, min_bytes=1_000_000))
+    result = download_file(
+        source,
+        remote,
+        dest,
+        RetryPolicy(attempts=2, backoff_s=0.0),
+        progress=False,
+        segment_policy=SegmentPolicy(segments=4, min_bytes=1_000_000),
+    )
     assert result.segments == 4 and dest.read_bytes() == data
     assert not part_path(dest).exists() and not segments_path(dest).exists()
     assert sorted(source.starts) == sorted(bounds + [b + 300_000 for b in bounds])
@@ -470,7 +516,7 @@ def test_segmented_transfer_with_dropped_connections(tmp_path: Path) -> None:
 class _CancellingSource(Source):
     """Sets ``cancel`` once ``after`` bytes were read in total (a Ctrl-C in the middle)."""
 
-    def __init__(self, root: Path, cancel, after: int) -> None:  # noqa: ANN001
+    def __init__(self, root: Path, cancel, after: int) -> None:
         self.inner = LocalSource(root)
         self.cancel = cancel
         self.after = after
@@ -480,7 +526,7 @@ class _CancellingSource(Source):
     def list_folder(self, folder: str) -> list[RemoteFile]:
         return self.inner.list_folder(folder)
 
-    def open(self, remote: RemoteFile, start: int, end: int | None = None):  # noqa: ANN201
+    def open(self, remote: RemoteFile, start: int, end: int | None = None):
         stream, offset = self.inner.open(remote, start, end)
         outer = self
 
@@ -492,7 +538,7 @@ class _CancellingSource(Source):
                     outer.cancel.set()
                 return data
 
-            def __enter__(self):  # noqa: ANN204
+            def __enter__(self):
                 return self
 
             def __exit__(self, *exc: object) -> None:
@@ -516,8 +562,14 @@ def test_interrupted_transfer_resumes_from_recorded_progress(tmp_path: Path, seg
     policy = SegmentPolicy(segments=segments, min_bytes=1)
     cancel = threading.Event()
     with pytest.raises(DownloadCancelled):
-        download_file(_CancellingSource(root, cancel, 25_000_000), remote, dest, progress=False,
-                      cancel=cancel, segment_policy=policy)
+        download_file(
+            _CancellingSource(root, cancel, 25_000_000),
+            remote,
+            dest,
+            progress=False,
+            cancel=cancel,
+            segment_policy=policy,
+        )
     done = partial_bytes(dest)
     assert 0 < done < len(data) and not dest.exists()
     assert segments_path(dest).exists() == (segments > 1)
@@ -533,7 +585,7 @@ def test_segmented_transfer_falls_back_when_ranges_are_ignored(tmp_path: Path) -
     root, data, remote = _mirror_file(tmp_path, 3_000_000)
 
     class NoRanges(_FlakySource):
-        def open(self, remote: RemoteFile, start: int, end: int | None = None):  # noqa: ANN201
+        def open(self, remote: RemoteFile, start: int, end: int | None = None):
             self.starts.append(start)
             stream, _ = self.inner.open(remote, 0)
             return stream, 0  # the whole file, whatever was asked
@@ -550,20 +602,28 @@ def test_segmented_transfer_falls_back_when_ranges_are_ignored(tmp_path: Path) -
 def test_directory_listings_html_and_json() -> None:
     from zod.download.sources import HttpSource
 
-    nginx_html = """<html><head><title>Index of /single_frames/</title></head><body><h1>Index of /single_frames/</h1><hr><pre><a href="../">../</a>
-<a href="SHA256SUMS">SHA256SUMS</a>                                         26-Nov-2026 14:22                 790
-<a href="images%20front_blur.tar.gz">images front_blur.tar.gz</a>           26-Nov-2026 14:22             1248123
-<a href="infos.tar.gz">infos.tar.gz</a>                                     26-Nov-2026 14:22                 12K
-<a href="sub/">sub/</a>                                                     26-Nov-2026 14:22                   -
+    nginx_html = """<html><head><title>Index of /single_frames/</title></head><body>
+<h1>Index of /single_frames/</h1><hr><pre><a href="../">../</a>
+<a href="SHA256SUMS">SHA256SUMS</a>  26-Nov-2026 14:22                 790
+<a href="images%20front_blur.tar.gz">images front_blur.tar.gz</a>  26-Nov-2026 14:22             1248123
+<a href="infos.tar.gz">infos.tar.gz</a>  26-Nov-2026 14:22                 12K
+<a href="sub/">sub/</a>  26-Nov-2026 14:22                   -
 <a href="https://elsewhere.org/x.tar.gz">x.tar.gz</a>
 <a href="?C=N;O=D">Name</a>
 </pre><hr></body></html>"""
     entries = HttpSource._parse_listing("http://h/single_frames/", nginx_html)
     assert entries == {"SHA256SUMS": 790, "images front_blur.tar.gz": 1248123, "infos.tar.gz": None}
-    nginx_json = json.dumps([
-        {"name": "infos.tar.gz", "type": "file", "mtime": "Thu, 26 Nov 2026 14:22:00 GMT", "size": 3474},
-        {"name": "sub", "type": "directory", "mtime": "Thu, 26 Nov 2026 14:22:00 GMT"},
-    ])
+    nginx_json = json.dumps(
+        [
+            {
+                "name": "infos.tar.gz",
+                "type": "file",
+                "mtime": "Thu, 26 Nov 2026 14:22:00 GMT",
+                "size": 3474,
+            },
+            {"name": "sub", "type": "directory", "mtime": "Thu, 26 Nov 2026 14:22:00 GMT"},
+        ]
+    )
     assert HttpSource._parse_listing("http://h/x/", nginx_json) == {"infos.tar.gz": 3474}
     from zod.download.errors import ServerError
 

@@ -53,8 +53,15 @@ def _break_sample(root: Path) -> dict[str, int]:
     (root / scans[len(scans) // 2]["filepath"]).unlink()  # the core scan
     (root / second["lidar_frames"]["velodyne"][0]["filepath"]).unlink()  # 10th scan before
     (root / first["annotations"]["object_detection"]["filepath"]).unlink()
-    return {"oxts": len(infos), "images_front_dnat": 1, "lidar_velodyne_03after": 1, "lidar_velodyne": 1,
-            "lidar_velodyne_10before": 1, "annotations": 1, "annotations/object_detection": 1}
+    return {
+        "oxts": len(infos),
+        "images_front_dnat": 1,
+        "lidar_velodyne_03after": 1,
+        "lidar_velodyne": 1,
+        "lidar_velodyne_10before": 1,
+        "annotations": 1,
+        "annotations/object_detection": 1,
+    }
 
 
 def test_verify_counts_by_hand(sample_copy: Path) -> None:
@@ -66,10 +73,14 @@ def test_verify_counts_by_hand(sample_copy: Path) -> None:
         assert row.missing == missing.get(key, 0), key
         assert len(row.missing_examples) == min(row.missing, 5)
     assert report.rows["oxts"].expected == len(infos)
-    assert report.rows["infos"].expected == 1 + 3 * len(infos)  # index + calibration, ego motion, metadata
+    assert report.rows["infos"].expected == 1 + 3 * len(
+        infos
+    )  # index + calibration, ego motion, metadata
     n_scans = len(infos[0]["lidar_frames"]["velodyne"])
     lidar_rows = [k for k in report.rows if k.startswith("lidar_velodyne")]
-    assert len(lidar_rows) == n_scans and all(report.rows[k].expected == len(infos) for k in lidar_rows)
+    assert len(lidar_rows) == n_scans and all(
+        report.rows[k].expected == len(infos) for k in lidar_rows
+    )
     assert not report.complete
     table = report.table()
     assert "--num-scans-after 3" in table and "--num-scans-before 10" in table and "--oxts" in table
@@ -86,7 +97,7 @@ def _parse_oracle(text: str) -> dict[str, tuple[int, int]]:
     return rows
 
 
-def _ours_as_reference_rows(report, frames: bool) -> dict[str, tuple[int, int]]:  # noqa: ANN001
+def _ours_as_reference_rows(report, frames: bool) -> dict[str, tuple[int, int]]:
     """Our rows renamed to the reference's (general/camera/lidar/annotations) names."""
     out = {}
     for key, row in report.rows.items():
@@ -109,7 +120,9 @@ def _ours_as_reference_rows(report, frames: bool) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.parametrize("subset", ["frames", "sequences"])
-def test_verify_agrees_with_reference(sample_copy: Path, oracle_python: Path, tmp_path: Path, subset: str) -> None:
+def test_verify_agrees_with_reference(
+    sample_copy: Path, oracle_python: Path, tmp_path: Path, subset: str
+) -> None:
     if subset == "frames":
         _break_sample(sample_copy)
     else:
@@ -119,11 +132,18 @@ def test_verify_agrees_with_reference(sample_copy: Path, oracle_python: Path, tm
             (sample_copy / scan["filepath"]).unlink()
     script = tmp_path / "oracle_verify.py"
     script.write_text(ORACLE_SCRIPT)
-    result = subprocess.run([str(oracle_python), str(script), str(sample_copy), subset, "full"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(oracle_python), str(script), str(sample_copy), subset, "full"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     reference = _parse_oracle(result.stdout)
-    ours = _ours_as_reference_rows(verify_dataset(sample_copy, subset, "full", progress=False), subset == "frames")
+    ours = _ours_as_reference_rows(
+        verify_dataset(sample_copy, subset, "full", progress=False), subset == "frames"
+    )
     general = {k: reference.pop(k) for k in ("calibration", "ego_motion", "metadata")}
     assert len(set(general.values())) == 1  # all complete, one per item
     assert reference and {k: ours[k] for k in reference} == reference
@@ -140,23 +160,52 @@ def test_verify_cli_checksums_and_exit_codes(sample_copy: Path, tmp_path: Path) 
     (downloads / "oxts.tar.gz").write_bytes(b"archive bytes")
     (downloads / "radar.tar.gz").write_bytes(b"other bytes")
     sums = tmp_path / "SHA256SUMS"
-    sums.write_text(format_sha256sums({
-        "oxts.tar.gz": sha256_file(downloads / "oxts.tar.gz"), "radar.tar.gz": "0" * 64,
-        "infos.tar.gz": "1" * 64, "trainval-drives-full.json": sha256_file(sample_copy / "trainval-drives-full.json"),
-    }))
-    base = DOWNLOAD_CMD + ["verify", "--dataset-root", str(sample_copy), "--subset", "drives", "--version", "full",
-                           "--no-progress"]
-    result = subprocess.run(base + ["--checksums", str(sums)], cwd=REPO_ROOT, capture_output=True, text=True)
+    sums.write_text(
+        format_sha256sums(
+            {
+                "oxts.tar.gz": sha256_file(downloads / "oxts.tar.gz"),
+                "radar.tar.gz": "0" * 64,
+                "infos.tar.gz": "1" * 64,
+                "trainval-drives-full.json": sha256_file(sample_copy / "trainval-drives-full.json"),
+            }
+        )
+    )
+    base = DOWNLOAD_CMD + [
+        "verify",
+        "--dataset-root",
+        str(sample_copy),
+        "--subset",
+        "drives",
+        "--version",
+        "full",
+        "--no-progress",
+    ]
+    result = subprocess.run(
+        base + ["--checksums", str(sums)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 1  # a mismatch always fails
-    assert "2 ok, 1 mismatched, 1 not on disk" in result.stdout and "MISMATCH radar.tar.gz" in result.stdout
-    result = subprocess.run(base + ["--fail-on-missing"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert (
+        "2 ok, 1 mismatched, 1 not on disk" in result.stdout
+        and "MISMATCH radar.tar.gz" in result.stdout
+    )
+    result = subprocess.run(
+        base + ["--fail-on-missing"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0 and "All " in result.stdout
     info = _infos(sample_copy, "drives", "full")[0]
     (sample_copy / info["radar_frames"]["front"][0]["filepath"]).unlink()
-    result = subprocess.run(base, cwd=REPO_ROOT, capture_output=True, text=True)
-    assert result.returncode == 0 and re.search(r"^radar\s+\d+\s+\d+\s+[\d.]+\s+zod download .*--radar", result.stdout, re.M)
-    result = subprocess.run(base + ["--fail-on-missing"], cwd=REPO_ROOT, capture_output=True, text=True)
+    result = subprocess.run(base, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and re.search(
+        r"^radar\s+\d+\s+\d+\s+[\d.]+\s+zod download .*--radar", result.stdout, re.MULTILINE
+    )
+    result = subprocess.run(
+        base + ["--fail-on-missing"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 1
     (sample_copy / "trainval-drives-full.json").unlink()
-    result = subprocess.run(base, cwd=REPO_ROOT, capture_output=True, text=True)
-    assert result.returncode == 1 and "trainval-drives-full.json" in result.stderr and "Traceback" not in result.stderr
+    result = subprocess.run(base, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    assert (
+        result.returncode == 1
+        and "trainval-drives-full.json" in result.stderr
+        and "Traceback" not in result.stderr
+    )

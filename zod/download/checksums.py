@@ -29,7 +29,7 @@ class DropboxContentHasher:
             part = view[:room]
             self._block.update(part)
             self._block_pos += len(part)
-            view = view[len(part):]
+            view = view[len(part) :]
             if self._block_pos == DROPBOX_BLOCK_SIZE:
                 self._overall.update(self._block.digest())
                 self._block = hashlib.sha256()
@@ -98,8 +98,7 @@ def parse_sha256sums(text: str) -> dict[str, str]:
         if match is None:
             raise ValueError(f"not a sha256sum line: {line!r}")
         name = match.group(2)
-        if name.startswith("./"):
-            name = name[2:]
+        name = name.removeprefix("./")
         sums[name] = match.group(1).lower()
     return sums
 

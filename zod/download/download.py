@@ -17,8 +17,8 @@ import json
 import os
 import shutil
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,13 @@ from zod.download.errors import ChecksumError, DiskFullError, DownloadError, for
 from zod.download.extract import safe_extract
 from zod.download.sources import RemoteFile, Source
 from zod.download.streams import StreamFilter, stream_of_archive, subset_folder
-from zod.download.transfer import RetryPolicy, SegmentPolicy, download_file, part_path, partial_bytes
+from zod.download.transfer import (
+    RetryPolicy,
+    SegmentPolicy,
+    download_file,
+    part_path,
+    partial_bytes,
+)
 
 DOWNLOADS_DIR = "downloads"
 STATE_SUFFIX = ".state.json"
@@ -101,19 +107,35 @@ class DownloadPlan:
         return shutil.disk_usage(probe).free
 
     def summary(self) -> str:
-        lines = [f"Source: {self.source.description} ({self.folder}/)",
-                 f"Output: {self.options.output_dir}"]
+        lines = [
+            f"Source: {self.source.description} ({self.folder}/)",
+            f"Output: {self.options.output_dir}",
+        ]
         for a in self.archives:
             size = format_size(a.remote.size) if a.remote.size is not None else "unknown size"
-            note = {"skip": "already downloaded and extracted", "extract": "already downloaded",
-                    "download": "resume from " + format_size(a.partial_bytes) if a.partial_bytes else "download"}[a.action]
-            check = "sha256" if a.remote.sha256 else "content_hash" if a.remote.content_hash else "size only"
+            note = {
+                "skip": "already downloaded and extracted",
+                "extract": "already downloaded",
+                "download": "resume from " + format_size(a.partial_bytes)
+                if a.partial_bytes
+                else "download",
+            }[a.action]
+            check = (
+                "sha256"
+                if a.remote.sha256
+                else "content_hash"
+                if a.remote.content_hash
+                else "size only"
+            )
             lines.append(f"  {a.remote.name:<40} {size:>11}  [{check}]  {note}")
         for name in self.ignored:
             lines.append(f"  {name:<40} (not a known ZOD archive, ignored)")
-        lines.append(f"{len(self.archives)} archives, {format_size(self.total_bytes)} in total, "
-                     f"{format_size(self.bytes_to_fetch)} to download, about "
-                     f"{format_size(self.bytes_needed)} of disk needed, {format_size(self.free_bytes())} free")
+        lines.append(
+            f"{len(self.archives)} archives, {format_size(self.total_bytes)} in total, "
+            f"{format_size(self.bytes_to_fetch)} to download, about "
+            f"{format_size(self.bytes_needed)} of disk needed, "
+            f"{format_size(self.free_bytes())} free"
+        )
         return "\n".join(lines)
 
 
@@ -155,8 +177,9 @@ def _reference_download(dl_dir: Path, remote: RemoteFile) -> Path | None:
     return None
 
 
-def plan_download(source: Source, subset: str, stream_filter: StreamFilter,
-                  options: DownloadOptions) -> DownloadPlan:
+def plan_download(
+    source: Source, subset: str, stream_filter: StreamFilter, options: DownloadOptions
+) -> DownloadPlan:
     """List the source's folder of ``subset`` and decide what to do with each wanted archive."""
     folder = subset_folder(subset)
     remotes = source.list_folder(folder)
@@ -177,7 +200,11 @@ def plan_download(source: Source, subset: str, stream_filter: StreamFilter,
             archive_path = reference_copy
         action = "download"
         partial = 0
-        if _same_remote(state, remote) and state.get("extracted") and not options.extract_already_downloaded:
+        if (
+            _same_remote(state, remote)
+            and state.get("extracted")
+            and not options.extract_already_downloaded
+        ):
             action = "skip"
         elif archive_path.is_file() and archive_path.stat().st_size == remote.size:
             action = "extract"
@@ -208,8 +235,11 @@ def run_download(plan: DownloadPlan) -> DownloadReport:
     report = DownloadReport()
     if options.dry_run:
         for a in plan.archives:
-            verb = {"skip": "skip", "extract": "extract" if options.extract else "keep",
-                    "download": "download and extract" if options.extract else "download"}[a.action]
+            verb = {
+                "skip": "skip",
+                "extract": "extract" if options.extract else "keep",
+                "download": "download and extract" if options.extract else "download",
+            }[a.action]
             tqdm.write(f"Would {verb} {plan.folder}/{a.remote.name} -> {a.archive_path}")
         return report
     if options.check_space:
@@ -235,7 +265,9 @@ def _exclusive(dl_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise DownloadError(f"another `zod download` is writing to {dl_dir}; wait for it to finish") from None
+            raise DownloadError(
+                f"another `zod download` is writing to {dl_dir}; wait for it to finish"
+            ) from None
         try:
             yield
         finally:
@@ -247,8 +279,14 @@ def _run_locked(plan: DownloadPlan) -> DownloadReport:
     report = DownloadReport()
     lock = threading.Lock()
     cancel = threading.Event()
-    overall = tqdm(total=plan.bytes_to_fetch, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc="Total", disable=not options.progress or plan.bytes_to_fetch == 0)
+    overall = tqdm(
+        total=plan.bytes_to_fetch,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc="Total",
+        disable=not options.progress or plan.bytes_to_fetch == 0,
+    )
 
     def process(item: PlannedArchive) -> None:
         name = item.remote.name
@@ -257,7 +295,9 @@ def _run_locked(plan: DownloadPlan) -> DownloadReport:
                 report.skipped.append(name)
             return
         state = _read_state(item.archive_path) if item.action == "extract" else {}
-        if item.action == "extract" and not (state.get("verified") and _same_remote(state, item.remote)):
+        if item.action == "extract" and not (
+            state.get("verified") and _same_remote(state, item.remote)
+        ):
             try:
                 state = _verify_existing(item)
                 _write_state(item.archive_path, state)
@@ -269,22 +309,37 @@ def _run_locked(plan: DownloadPlan) -> DownloadReport:
             result = None
             for attempt in (1, 2):  # a checksum mismatch deletes the file and retries once
                 try:
-                    result = download_file(plan.source, item.remote, item.archive_path,
-                                           options.retry, options.progress, overall, cancel, options.segments)
+                    result = download_file(
+                        plan.source,
+                        item.remote,
+                        item.archive_path,
+                        options.retry,
+                        options.progress,
+                        overall,
+                        cancel,
+                        options.segments,
+                    )
                     break
                 except ChecksumError as err:
                     if attempt == 2:
                         raise
                     tqdm.write(f"{err}; downloading it again")
             assert result is not None
-            state = {"size": item.remote.size, "sha256": result.sha256,
-                     "content_hash": result.content_hash, "verified": True, "extracted": False}
+            state = {
+                "size": item.remote.size,
+                "sha256": result.sha256,
+                "content_hash": result.content_hash,
+                "verified": True,
+                "extracted": False,
+            }
             _write_state(item.archive_path, state)
             with lock:
                 report.downloaded.append(name)
                 report.fetched_bytes += result.downloaded_bytes
         if options.extract:
-            safe_extract(item.archive_path, options.output_dir, progress=options.progress, cancel=cancel)
+            safe_extract(
+                item.archive_path, options.output_dir, progress=options.progress, cancel=cancel
+            )
             state["extracted"] = True
             _write_state(item.archive_path, state)
             with lock:
@@ -292,7 +347,9 @@ def _run_locked(plan: DownloadPlan) -> DownloadReport:
         if options.rm:
             item.archive_path.unlink(missing_ok=True)
 
-    workers = max(1, min(options.max_workers or 8, len(plan.archives) or 1)) if options.parallel else 1
+    workers = (
+        max(1, min(options.max_workers or 8, len(plan.archives) or 1)) if options.parallel else 1
+    )
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         futures = {pool.submit(process, item): item for item in plan.archives}
@@ -314,8 +371,10 @@ def _run_locked(plan: DownloadPlan) -> DownloadReport:
         overall.close()
     if report.failed:
         details = "\n".join(f"  {name}: {msg}" for name, msg in sorted(report.failed.items()))
-        raise DownloadError(f"{len(report.failed)} of {len(plan.archives)} archives failed "
-                            f"(rerun the same command to resume):\n{details}")
+        raise DownloadError(
+            f"{len(report.failed)} of {len(plan.archives)} archives failed "
+            f"(rerun the same command to resume):\n{details}"
+        )
     return report
 
 
@@ -331,6 +390,13 @@ def _verify_existing(item: PlannedArchive) -> dict:
         raise ChecksumError(str(item.archive_path), "SHA-256", remote.sha256, sha256)
     if remote.content_hash and content_hash != remote.content_hash:
         item.archive_path.unlink()
-        raise ChecksumError(str(item.archive_path), "Dropbox content hash", remote.content_hash, content_hash)
-    return {"size": remote.size, "sha256": sha256, "content_hash": content_hash,
-            "verified": True, "extracted": False}
+        raise ChecksumError(
+            str(item.archive_path), "Dropbox content hash", remote.content_hash, content_hash
+        )
+    return {
+        "size": remote.size,
+        "sha256": sha256,
+        "content_hash": content_hash,
+        "verified": True,
+        "extracted": False,
+    }

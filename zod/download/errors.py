@@ -1,6 +1,8 @@
-"""Errors of `zod download`, `zod verify` and `zod mirror`: each says what happened and what to do."""
+"""Errors of `zod download`, `zod verify`, `zod mirror`: each says what happened and what to do."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from zod.errors import ZodError
 
@@ -12,7 +14,7 @@ class DownloadError(ZodError):
 class LinkError(DownloadError):
     """The server refused the link or the file (HTTP 401/403/404/410 or a Dropbox API error)."""
 
-    _ADVICE = {
+    _ADVICE: ClassVar[dict[int, str]] = {
         401: "the access token is missing, wrong or expired (set --dropbox-token or "
         "ZOD_DROPBOX_TOKEN)",
         403: "access is forbidden: the link is not shared with you, or the share's bandwidth "

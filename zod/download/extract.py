@@ -27,7 +27,6 @@ import tarfile
 import threading
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from tqdm import tqdm
@@ -99,7 +98,9 @@ def _target_path(archive: str, name: str, rel: str, real_root: str) -> str:
     dest = os.path.join(real_root, *rel.split("/"))
     parent = os.path.realpath(os.path.dirname(dest))
     if not _inside(parent, real_root):
-        raise UnsafeArchiveError(archive, name, "would be written through a link leaving the output directory")
+        raise UnsafeArchiveError(
+            archive, name, "would be written through a link leaving the output directory"
+        )
     return os.path.join(parent, os.path.basename(dest))
 
 
@@ -128,8 +129,12 @@ def _write_regular(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> 
     return member.size
 
 
-def safe_extract(archive: str | os.PathLike[str], output_dir: str | os.PathLike[str],
-                 progress: bool = True, cancel: threading.Event | None = None) -> ExtractResult:
+def safe_extract(
+    archive: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    progress: bool = True,
+    cancel: threading.Event | None = None,
+) -> ExtractResult:
     """Extract the tar archive ``archive`` (any compression) into ``output_dir``, safely.
 
     ``cancel``: when set, extraction stops between members with `DownloadCancelled`.
@@ -142,8 +147,14 @@ def safe_extract(archive: str | os.PathLike[str], output_dir: str | os.PathLike[
     real_root = os.path.realpath(output_dir)
     result = ExtractResult()
     size = os.path.getsize(archive_str)
-    pbar = tqdm(total=size, unit="B", unit_scale=True, leave=False, disable=not progress,
-                desc=f"Extracting {os.path.basename(archive_str)}")
+    pbar = tqdm(
+        total=size,
+        unit="B",
+        unit_scale=True,
+        leave=False,
+        disable=not progress,
+        desc=f"Extracting {os.path.basename(archive_str)}",
+    )
     try:
         with open(archive_str, "rb") as raw:
             stream = _decompressed(raw, _CountingReader(raw, pbar))
@@ -171,8 +182,13 @@ def safe_extract(archive: str | os.PathLike[str], output_dir: str | os.PathLike[
     return result
 
 
-def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, archive: str,
-                    real_root: str, result: ExtractResult) -> None:
+def _extract_member(
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    archive: str,
+    real_root: str,
+    result: ExtractResult,
+) -> None:
     name = member.name
     rel = _checked_relative(archive, name)
     if rel is None:
@@ -194,7 +210,9 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, archive: str,
             raise UnsafeArchiveError(archive, name, f"is a symlink to an absolute path {target!r}")
         resolved = os.path.normpath(os.path.join(os.path.dirname(dest), target))
         if not _inside(os.path.realpath(resolved), real_root):
-            raise UnsafeArchiveError(archive, name, f"is a symlink leaving the output directory ({target!r})")
+            raise UnsafeArchiveError(
+                archive, name, f"is a symlink leaving the output directory ({target!r})"
+            )
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         _remove_existing(dest)
         os.symlink(target, dest)
@@ -206,9 +224,13 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, archive: str,
             raise UnsafeArchiveError(archive, name, "is a hard link to the output directory itself")
         source = os.path.realpath(os.path.join(real_root, *link_rel.split("/")))
         if not _inside(source, real_root):
-            raise UnsafeArchiveError(archive, name, f"is a hard link leaving the output directory ({member.linkname!r})")
+            raise UnsafeArchiveError(
+                archive, name, f"is a hard link leaving the output directory ({member.linkname!r})"
+            )
         if not os.path.isfile(source):
-            raise FormatError(archive, f"hard link {name!r} names {member.linkname!r}, not extracted before it")
+            raise FormatError(
+                archive, f"hard link {name!r} names {member.linkname!r}, not extracted before it"
+            )
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         if os.path.abspath(source) != os.path.abspath(dest):
             _remove_existing(dest)

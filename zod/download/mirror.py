@@ -58,10 +58,10 @@ def _relative(path_text: str, root: Path) -> str:
         except ValueError:
             return path.as_posix()
     text = path.as_posix()
-    return text[2:] if text.startswith("./") else text
+    return text.removeprefix("./")
 
 
-def _get(mapping: dict, key: str):  # noqa: ANN202 - either key case (spec section 2)
+def _get(mapping: dict, key: str):
     from zod.index import camel_case
 
     if key in mapping:
@@ -106,8 +106,12 @@ def _is_temporary(name: str) -> bool:
     return name.startswith(".") or name.endswith((".part", ".tmp")) or ".zodtmp-" in name
 
 
-def plan_archives(src_root: Path, subset: str, versions: tuple[str, ...] = ("full", "mini"),
-                  report: MirrorReport | None = None) -> dict[str, list[str]]:
+def plan_archives(
+    src_root: Path,
+    subset: str,
+    versions: tuple[str, ...] = ("full", "mini"),
+    report: MirrorReport | None = None,
+) -> dict[str, list[str]]:
     """Archive name -> sorted member paths (relative to ``src_root``) for one sub-dataset."""
     folder = subset_folder(subset)
     plan: dict[str, list[str]] = {}
@@ -141,8 +145,11 @@ def plan_archives(src_root: Path, subset: str, versions: tuple[str, ...] = ("ful
         for item_id in _index_ids(mini_index, src_root):
             item_dir = src_root / folder / item_id
             for dirpath, _, filenames in os.walk(item_dir):
-                members += [(Path(dirpath) / n).relative_to(src_root).as_posix() for n in filenames
-                            if not _is_temporary(n)]
+                members += [
+                    (Path(dirpath) / n).relative_to(src_root).as_posix()
+                    for n in filenames
+                    if not _is_temporary(n)
+                ]
         plan[archive_name(subset, MINI)] = sorted(members)
     return plan
 
@@ -152,9 +159,13 @@ def write_archive(src_root: str, members: list[str], dest: str, compress_level: 
     (through ``dest.part``); returns its SHA-256."""
     part = dest + ".part"
     try:
-        with open(part, "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, compresslevel=compress_level, mtime=0
-        ) as gz, tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            open(part, "wb") as raw,
+            gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, compresslevel=compress_level, mtime=0
+            ) as gz,
+            tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for rel in members:
                 path = os.path.join(src_root, rel)
                 st = os.stat(path)
@@ -174,10 +185,16 @@ def write_archive(src_root: str, members: list[str], dest: str, compress_level: 
     return sha256_file(dest)
 
 
-def build_mirror(src_root: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                 subsets: tuple[str, ...] | None = None, versions: tuple[str, ...] = ("full", "mini"),
-                 compress_level: int = 6, workers: int = 1, force: bool = False,
-                 progress: bool = True) -> MirrorReport:
+def build_mirror(
+    src_root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    subsets: tuple[str, ...] | None = None,
+    versions: tuple[str, ...] = ("full", "mini"),
+    compress_level: int = 6,
+    workers: int = 1,
+    force: bool = False,
+    progress: bool = True,
+) -> MirrorReport:
     """Build the mirror of the sub-datasets of ``src_root`` in ``out_dir`` (see module doc).
 
     ``subsets``: command-line names (default: every sub-dataset found); ``workers``: archives
@@ -188,8 +205,10 @@ def build_mirror(src_root: str | os.PathLike[str], out_dir: str | os.PathLike[st
     if not src.is_dir():
         raise FormatError(src, "the dataset root to mirror is not a directory")
     names = subsets or tuple(
-        name for name, folder in SUBSET_FOLDERS.items()
-        if (src / folder).is_dir() or any((src / index_file_name(name, v)).is_file() for v in ("full", "mini"))
+        name
+        for name, folder in SUBSET_FOLDERS.items()
+        if (src / folder).is_dir()
+        or any((src / index_file_name(name, v)).is_file() for v in ("full", "mini"))
     )
     report = MirrorReport()
     jobs: list[tuple[str, str, list[str]]] = []
@@ -213,15 +232,18 @@ def build_mirror(src_root: str | os.PathLike[str], out_dir: str | os.PathLike[st
     with tqdm(total=total, unit="file", desc="Building archives", disable=not progress) as pbar:
         if max_workers == 1 or len(jobs) <= 1:
             for folder, name, members in jobs:
-                sums[folder][name] = write_archive(str(src), members, str(out / folder / name), compress_level)
+                sums[folder][name] = write_archive(
+                    str(src), members, str(out / folder / name), compress_level
+                )
                 report.archives[folder].append(name)
                 _write_sums(out / folder, sums[folder])
                 pbar.update(len(members))
         else:
             with ProcessPoolExecutor(max_workers=min(max_workers, len(jobs))) as pool:
                 futures = {
-                    pool.submit(write_archive, str(src), members, str(out / folder / name), compress_level):
-                    (folder, name, len(members))
+                    pool.submit(
+                        write_archive, str(src), members, str(out / folder / name), compress_level
+                    ): (folder, name, len(members))
                     for folder, name, members in jobs
                 }
                 for future in as_completed(futures):
@@ -230,8 +252,8 @@ def build_mirror(src_root: str | os.PathLike[str], out_dir: str | os.PathLike[st
                     report.archives[folder].append(name)
                     _write_sums(out / folder, sums[folder])
                     pbar.update(count)
-    for folder in sums:
-        _write_sums(out / folder, sums[folder])
+    for folder, folder_sums in sums.items():
+        _write_sums(out / folder, folder_sums)
         report.archives[folder].sort()
     return report
 

@@ -94,11 +94,11 @@ def _raise_http(url: str, err: urllib.error.HTTPError) -> None:
     raise ServerError(f"HTTP {err.code} for {url}: {detail.strip()[:300]}") from None
 
 
-def _urlopen(request: urllib.request.Request, timeout: float):  # noqa: ANN202
+def _urlopen(request: urllib.request.Request, timeout: float):
     """urlopen with the devkit's errors: LinkError, NetworkError, TransientError."""
     url = request.full_url
     try:
-        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - user-given URL
+        return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
         _raise_http(url, err)
         raise AssertionError("unreachable")  # for type checkers
@@ -107,7 +107,7 @@ def _urlopen(request: urllib.request.Request, timeout: float):  # noqa: ANN202
         if isinstance(reason, (socket.timeout, TimeoutError, ConnectionResetError)):
             raise TransientError(f"{url}: {reason}") from None
         raise NetworkError(url, reason) from None
-    except (socket.timeout, TimeoutError, ConnectionError) as err:
+    except (TimeoutError, ConnectionError) as err:
         raise TransientError(f"{url}: {err}") from None
 
 
@@ -117,7 +117,7 @@ def _range_header(start: int, end: int | None) -> dict[str, str]:
     return {"Range": f"bytes={start}-{'' if end is None else end}"}
 
 
-def _check_range(url: str, response, start: int) -> int:  # noqa: ANN001
+def _check_range(url: str, response, start: int) -> int:
     """Offset the response body starts at (0 when the server ignored Range)."""
     if start == 0 or response.status == 200:
         return 0
@@ -169,13 +169,17 @@ class HttpSource(Source):
     def _folder_url(self, folder: str) -> str:
         return urllib.parse.urljoin(self.base_url, urllib.parse.quote(folder.strip("/")) + "/")
 
-    def _request(self, url: str, method: str = "GET", headers: dict[str, str] | None = None):  # noqa: ANN202
-        request = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    def _request(self, url: str, method: str = "GET", headers: dict[str, str] | None = None):
+        request = urllib.request.Request(
+            url, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
+        )
         return _urlopen(request, self.timeout_s)
 
     def list_folder(self, folder: str) -> list[RemoteFile]:
         url = self._folder_url(folder)
-        with self._request(url, headers={"Accept": "application/json, text/html;q=0.9"}) as response:
+        with self._request(
+            url, headers={"Accept": "application/json, text/html;q=0.9"}
+        ) as response:
             body = response.read().decode("utf-8", "replace")
         entries = self._parse_listing(url, body)
         sums = self._checksums(url)
@@ -262,7 +266,11 @@ class LocalSource(Source):
         files = []
         for entry in sorted(os.scandir(directory), key=lambda e: e.name):
             if entry.is_file() and strip_archive_suffix(entry.name) is not None:
-                files.append(RemoteFile(folder, entry.name, entry.stat().st_size, sha256=sums.get(entry.name)))
+                files.append(
+                    RemoteFile(
+                        folder, entry.name, entry.stat().st_size, sha256=sums.get(entry.name)
+                    )
+                )
         return files
 
     def open(self, remote: RemoteFile, start: int, end: int | None = None) -> tuple[BinaryIO, int]:
@@ -291,24 +299,39 @@ class DropboxSource(Source):
     ``oauth2/token`` when needed and whenever the API answers 401.
     """
 
-    def __init__(self, shared_link: str, token: str | None = None, api_url: str | None = None,
-                 content_url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 refresh_token: str | None = None, app_key: str | None = None,
-                 app_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        shared_link: str,
+        token: str | None = None,
+        api_url: str | None = None,
+        content_url: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        refresh_token: str | None = None,
+        app_key: str | None = None,
+        app_secret: str | None = None,
+    ) -> None:
         self.shared_link = shared_link
         self.token = token or os.environ.get(ENV_DROPBOX_TOKEN)
         self.refresh_token = refresh_token or os.environ.get(ENV_DROPBOX_REFRESH_TOKEN)
         self.app_key = app_key or os.environ.get(ENV_DROPBOX_APP_KEY)
         self.app_secret = app_secret or os.environ.get(ENV_DROPBOX_APP_SECRET)
-        self.api_url = (api_url or os.environ.get(ENV_DROPBOX_API_URL) or DROPBOX_API_URL).rstrip("/")
-        self.content_url = (content_url or os.environ.get(ENV_DROPBOX_CONTENT_URL) or DROPBOX_CONTENT_URL).rstrip("/")
+        self.api_url = (api_url or os.environ.get(ENV_DROPBOX_API_URL) or DROPBOX_API_URL).rstrip(
+            "/"
+        )
+        self.content_url = (
+            content_url or os.environ.get(ENV_DROPBOX_CONTENT_URL) or DROPBOX_CONTENT_URL
+        ).rstrip("/")
         self.timeout_s = timeout_s
         self.description = f"Dropbox shared folder {shared_link}"
         self._lock = threading.Lock()
         if not self.token and not self.can_refresh:
-            raise LinkError(shared_link, 401, "a Dropbox access token is required: pass --dropbox-token (or "
-                            f"${ENV_DROPBOX_TOKEN}), or a refresh token and app key (--dropbox-refresh-token, "
-                            "--dropbox-app-key)")
+            raise LinkError(
+                shared_link,
+                401,
+                "a Dropbox access token is required: pass --dropbox-token (or "
+                f"${ENV_DROPBOX_TOKEN}), or a refresh token and app key (--dropbox-refresh-token, "
+                "--dropbox-app-key)",
+            )
 
     @property
     def can_refresh(self) -> bool:
@@ -322,13 +345,21 @@ class DropboxSource(Source):
         with self._lock:
             if self.token and self.token != stale:
                 return
-            form = {"grant_type": "refresh_token", "refresh_token": self.refresh_token or "",
-                    "client_id": self.app_key or ""}
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": self.refresh_token or "",
+                "client_id": self.app_key or "",
+            }
             if self.app_secret:
                 form["client_secret"] = self.app_secret
             request = urllib.request.Request(
-                f"{self.api_url}/oauth2/token", data=urllib.parse.urlencode(form).encode(), method="POST",
-                headers={"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"},
+                f"{self.api_url}/oauth2/token",
+                data=urllib.parse.urlencode(form).encode(),
+                method="POST",
+                headers={
+                    "User-Agent": USER_AGENT,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
             )
             with _urlopen(request, self.timeout_s) as response:
                 answer = json.loads(response.read())
@@ -336,7 +367,7 @@ class DropboxSource(Source):
                 raise ServerError(f"{self.api_url}/oauth2/token: no access_token in the answer")
             self.token = answer["access_token"]
 
-    def _authorized(self, make_request):  # noqa: ANN001, ANN202
+    def _authorized(self, make_request):
         """Open ``make_request(token)``; on HTTP 401 refresh the token once (when possible)."""
         if not self.token:
             self._refresh(None)
@@ -355,10 +386,14 @@ class DropboxSource(Source):
 
     def _rpc(self, endpoint: str, args: dict[str, object]) -> dict:
         url = f"{self.api_url}/2/{endpoint}"
-        response = self._authorized(lambda token: urllib.request.Request(
-            url, data=json.dumps(args).encode(), method="POST",
-            headers={**self._headers(token), "Content-Type": "application/json"},
-        ))
+        response = self._authorized(
+            lambda token: urllib.request.Request(
+                url,
+                data=json.dumps(args).encode(),
+                method="POST",
+                headers={**self._headers(token), "Content-Type": "application/json"},
+            )
+        )
         with response:
             try:
                 return json.loads(response.read())
@@ -366,7 +401,10 @@ class DropboxSource(Source):
                 raise ServerError(f"{url}: malformed JSON answer ({err})") from None
 
     def list_folder(self, folder: str) -> list[RemoteFile]:
-        result = self._rpc("files/list_folder", {"path": f"/{folder.strip('/')}", "shared_link": {"url": self.shared_link}})
+        result = self._rpc(
+            "files/list_folder",
+            {"path": f"/{folder.strip('/')}", "shared_link": {"url": self.shared_link}},
+        )
         entries = list(result.get("entries", []))
         while result.get("has_more"):
             result = self._rpc("files/list_folder/continue", {"cursor": result["cursor"]})
@@ -375,13 +413,21 @@ class DropboxSource(Source):
         for entry in entries:
             if entry.get(".tag") != "file" or strip_archive_suffix(entry.get("name", "")) is None:
                 continue
-            files.append(RemoteFile(folder, entry["name"], int(entry["size"]) if "size" in entry else None,
-                                    content_hash=entry.get("content_hash")))
+            files.append(
+                RemoteFile(
+                    folder,
+                    entry["name"],
+                    int(entry["size"]) if "size" in entry else None,
+                    content_hash=entry.get("content_hash"),
+                )
+            )
         return sorted(files, key=lambda f: f.name)
 
     def open(self, remote: RemoteFile, start: int, end: int | None = None) -> tuple[BinaryIO, int]:
         url = f"{self.content_url}/2/sharing/get_shared_link_file"
-        arg = json.dumps({"url": self.shared_link, "path": f"/{remote.folder.strip('/')}/{remote.name}"})
+        arg = json.dumps(
+            {"url": self.shared_link, "path": f"/{remote.folder.strip('/')}/{remote.name}"}
+        )
 
         def make_request(token: str | None) -> urllib.request.Request:
             headers = {**self._headers(token), "Dropbox-API-Arg": arg, **_range_header(start, end)}
@@ -396,8 +442,12 @@ def is_dropbox_url(url: str) -> bool:
     return host == "dropbox.com" or host.endswith(".dropbox.com")
 
 
-def make_source(url: str, dropbox_token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                **dropbox_options: str | None) -> Source:
+def make_source(
+    url: str,
+    dropbox_token: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    **dropbox_options: str | None,
+) -> Source:
     """The source a URL names: Dropbox link, ``http(s)://`` mirror, ``file://`` URL or a path.
 
     ``dropbox_options``: further `DropboxSource` arguments (``api_url``, ``content_url``,
@@ -410,9 +460,11 @@ def make_source(url: str, dropbox_token: str | None = None, timeout_s: float = D
         return HttpSource(url, timeout_s=timeout_s)
     if parsed.scheme == "file":
         return LocalSource(urllib.request.url2pathname(parsed.path))
-    if parsed.scheme in ("", ) or (len(parsed.scheme) == 1 and os.name == "nt"):
+    if parsed.scheme in ("",) or (len(parsed.scheme) == 1 and os.name == "nt"):
         path = Path(url).expanduser()
         if not path.is_dir():
             raise LinkError(str(path), 404, "no such local directory")
         return LocalSource(path)
-    raise LinkError(url, 404, f"unsupported URL scheme {parsed.scheme!r} (use http(s)://, file:// or a path)")
+    raise LinkError(
+        url, 404, f"unsupported URL scheme {parsed.scheme!r} (use http(s)://, file:// or a path)"
+    )

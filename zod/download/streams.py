@@ -47,7 +47,14 @@ RADAR = "radar"
 MINI = "mini"
 
 BASE_STREAMS: tuple[str, ...] = (
-    INFOS, ANNOTATIONS, OXTS, IMAGES_BLUR, IMAGES_DNAT, LIDAR, VEHICLE_DATA, RADAR,
+    INFOS,
+    ANNOTATIONS,
+    OXTS,
+    IMAGES_BLUR,
+    IMAGES_DNAT,
+    LIDAR,
+    VEHICLE_DATA,
+    RADAR,
 )
 MAX_SURROUNDING_SCANS = 10
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
@@ -89,7 +96,7 @@ def lidar_offset(stream: str) -> int | None:
     """Inverse of `lidar_stream`: the signed scan offset, or None for a non-lidar stream."""
     if not stream.startswith(LIDAR):
         return None
-    match = _LIDAR_OFFSET_RE.search(stream[len(LIDAR):])
+    match = _LIDAR_OFFSET_RE.search(stream[len(LIDAR) :])
     if match is None:
         return 0
     distance = int(match.group(1))
@@ -183,8 +190,11 @@ class StreamFilter:
             limit = self.num_scans_before if offset < 0 else self.num_scans_after
             return offset == 0 or limit == -1 or abs(offset) <= limit
         flags = {
-            INFOS: self.infos, ANNOTATIONS: self.annotations, OXTS: self.oxts,
-            VEHICLE_DATA: self.vehicle_data, RADAR: self.radar,
+            INFOS: self.infos,
+            ANNOTATIONS: self.annotations,
+            OXTS: self.oxts,
+            VEHICLE_DATA: self.vehicle_data,
+            RADAR: self.radar,
         }
         return flags.get(stream, False)
 
@@ -234,9 +244,14 @@ def download_hint(stream: str, subset: str = "frames") -> str:
         option = "--num-scans-before" if offset < 0 else "--num-scans-after"
         return f"{base} --version full {option} {abs(offset)}"
     flag = {
-        INFOS: "--infos", ANNOTATIONS: "--annotations", OXTS: "--oxts",
-        IMAGES_BLUR: "--images --blur", IMAGES_DNAT: "--images --dnat", LIDAR: "--lidar",
-        VEHICLE_DATA: "--vehicle-data", RADAR: "--radar",
+        INFOS: "--infos",
+        ANNOTATIONS: "--annotations",
+        OXTS: "--oxts",
+        IMAGES_BLUR: "--images --blur",
+        IMAGES_DNAT: "--images --dnat",
+        LIDAR: "--lidar",
+        VEHICLE_DATA: "--vehicle-data",
+        RADAR: "--radar",
     }.get(stream)
     if stream == MINI:
         return f"{base} --version mini"
@@ -246,7 +261,9 @@ def download_hint(stream: str, subset: str = "frames") -> str:
 def all_streams(subset: str) -> list[str]:
     """Streams of the full release of one sub-dataset, in listing order."""
     folder = subset_folder(subset)
-    streams = [INFOS, OXTS, IMAGES_BLUR] if folder == DRIVES else [INFOS, ANNOTATIONS, OXTS, IMAGES_BLUR]
+    streams = (
+        [INFOS, OXTS, IMAGES_BLUR] if folder == DRIVES else [INFOS, ANNOTATIONS, OXTS, IMAGES_BLUR]
+    )
     if folder == FRAMES:
         streams += [IMAGES_DNAT, LIDAR]
         streams += [lidar_stream(-k) for k in range(1, MAX_SURROUNDING_SCANS + 1)]

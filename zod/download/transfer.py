@@ -104,10 +104,16 @@ def partial_bytes(dest: Path) -> int:
         return 0
 
 
-def download_file(source: Source, remote: RemoteFile, dest: Path, retry: RetryPolicy | None = None,
-                  progress: bool = True, overall: tqdm | None = None,
-                  cancel: threading.Event | None = None,
-                  segment_policy: SegmentPolicy | None = None) -> TransferResult:
+def download_file(
+    source: Source,
+    remote: RemoteFile,
+    dest: Path,
+    retry: RetryPolicy | None = None,
+    progress: bool = True,
+    overall: tqdm | None = None,
+    cancel: threading.Event | None = None,
+    segment_policy: SegmentPolicy | None = None,
+) -> TransferResult:
     """Fetch ``remote`` into ``dest`` (resuming ``dest.part``), verify it, rename into place.
 
     ``cancel``: when set (Ctrl-C in the main thread), the transfer stops at the next chunk with
@@ -122,12 +128,21 @@ def download_file(source: Source, remote: RemoteFile, dest: Path, retry: RetryPo
     part = part_path(dest)
     size = remote.size
     use_segments = (
-        segment_policy is not None and segment_policy.segments > 1 and size is not None
+        segment_policy is not None
+        and segment_policy.segments > 1
+        and size is not None
         and size >= segment_policy.min_bytes
         and (segments_path(dest).exists() or not part.exists())  # a one-stream .part goes on as one
     )
-    pbar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, leave=False,
-                disable=not progress, desc=remote.name)
+    pbar = tqdm(
+        total=size,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        leave=False,
+        disable=not progress,
+        desc=remote.name,
+    )
     try:
         hasher = None
         n_segments = 1
@@ -135,14 +150,25 @@ def download_file(source: Source, remote: RemoteFile, dest: Path, retry: RetryPo
             assert segment_policy is not None and size is not None
             try:
                 fetched, resumed_from, n_segments = _fetch_segments(
-                    source, remote, dest, size, segment_policy.segments, retry, pbar, overall, cancel)
+                    source,
+                    remote,
+                    dest,
+                    size,
+                    segment_policy.segments,
+                    retry,
+                    pbar,
+                    overall,
+                    cancel,
+                )
             except _RangeIgnored:
                 segments_path(dest).unlink(missing_ok=True)
                 part.unlink(missing_ok=True)
                 pbar.reset(total=size)
                 use_segments = False
         if not use_segments:
-            hasher, fetched, resumed_from = _fetch_stream(source, remote, part, retry, pbar, overall, cancel)
+            hasher, fetched, resumed_from = _fetch_stream(
+                source, remote, part, retry, pbar, overall, cancel
+            )
     except OSError as err:
         if err.errno == errno.ENOSPC:
             raise DiskFullError(str(dest.parent), None, None) from err
@@ -175,9 +201,16 @@ def _discard(dest: Path) -> None:
     segments_path(dest).unlink(missing_ok=True)
 
 
-def _fetch_stream(source: Source, remote: RemoteFile, part: Path, retry: RetryPolicy, pbar: tqdm,
-                  overall: tqdm | None, cancel: threading.Event | None) -> tuple[MultiHasher, int, int]:
-    """One stream appended to ``part``; returns (hasher of the whole file, fetched, resumed_from)."""
+def _fetch_stream(
+    source: Source,
+    remote: RemoteFile,
+    part: Path,
+    retry: RetryPolicy,
+    pbar: tqdm,
+    overall: tqdm | None,
+    cancel: threading.Event | None,
+) -> tuple[MultiHasher, int, int]:
+    """One stream appended to ``part``; returns (hasher of the file, fetched, resumed_from)."""
     size = remote.size
     hasher = MultiHasher(dropbox=remote.content_hash is not None)
     offset = part.stat().st_size if part.exists() else 0
@@ -229,22 +262,36 @@ def _fetch_stream(source: Source, remote: RemoteFile, part: Path, retry: RetryPo
             except _NETWORK_ERRORS as err:
                 out.flush()
                 failures = 0 if progressed else failures
-                failures = _backoff(retry, failures, TransientError(f"{remote.name}: {err!r}"), remote)
+                failures = _backoff(
+                    retry, failures, TransientError(f"{remote.name}: {err!r}"), remote
+                )
                 continue
             out.flush()
             if size is None:
                 break
             if offset < size:  # connection closed early without an error
                 failures = 0 if progressed else failures
-                failures = _backoff(retry, failures, TransientError(
-                    f"{remote.name}: stream ended at {offset} of {size} bytes"), remote)
+                failures = _backoff(
+                    retry,
+                    failures,
+                    TransientError(f"{remote.name}: stream ended at {offset} of {size} bytes"),
+                    remote,
+                )
         os.fsync(out.fileno())
     return hasher, fetched, resumed_from
 
 
-def _fetch_segments(source: Source, remote: RemoteFile, dest: Path, size: int, n_segments: int,
-                    retry: RetryPolicy, pbar: tqdm, overall: tqdm | None,
-                    cancel: threading.Event | None) -> tuple[int, int, int]:
+def _fetch_segments(
+    source: Source,
+    remote: RemoteFile,
+    dest: Path,
+    size: int,
+    n_segments: int,
+    retry: RetryPolicy,
+    pbar: tqdm,
+    overall: tqdm | None,
+    cancel: threading.Event | None,
+) -> tuple[int, int, int]:
     """Parallel ranges written in place; returns (fetched, resumed_from, number of segments)."""
     part, state_path = part_path(dest), segments_path(dest)
     ranges: list[list[int]] | None = None  # [start, end (exclusive), done]
@@ -255,6 +302,7 @@ def _fetch_segments(source: Source, remote: RemoteFile, dest: Path, size: int, n
                 ranges = [[int(a), int(b), int(c)] for a, b, c in state["ranges"]]
         except (ValueError, KeyError, TypeError):
             ranges = None
+
     def save() -> None:
         tmp = state_path.with_name(state_path.name + ".tmp")
         tmp.write_text(json.dumps({"size": size, "ranges": ranges}))
@@ -315,12 +363,20 @@ def _fetch_segments(source: Source, remote: RemoteFile, dest: Path, size: int, n
                             overall.update(len(chunk))
             except _NETWORK_ERRORS as err:
                 failures = 0 if progressed else failures
-                failures = _backoff(retry, failures, TransientError(f"{remote.name}: {err!r}"), remote)
+                failures = _backoff(
+                    retry, failures, TransientError(f"{remote.name}: {err!r}"), remote
+                )
                 continue
             if seg[0] + seg[2] < seg[1]:
                 failures = 0 if progressed else failures
-                failures = _backoff(retry, failures, TransientError(
-                    f"{remote.name}: segment {k} ended at {seg[0] + seg[2]} of {seg[1]}"), remote)
+                failures = _backoff(
+                    retry,
+                    failures,
+                    TransientError(
+                        f"{remote.name}: segment {k} ended at {seg[0] + seg[2]} of {seg[1]}"
+                    ),
+                    remote,
+                )
 
     try:
         with ThreadPoolExecutor(max_workers=len(ranges)) as pool:

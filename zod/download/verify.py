@@ -78,24 +78,37 @@ class VerifyReport:
 
     def table(self) -> str:
         """The per-stream table (annotation projects indented under ``annotations``)."""
-        lines = [f"{self.subset} {self.version}: {self.items} items",
-                 f"{'stream':<28} {'expected':>9} {'present':>9} {'%':>7}   get it with",
-                 "-" * 100]
+        lines = [
+            f"{self.subset} {self.version}: {self.items} items",
+            f"{'stream':<28} {'expected':>9} {'present':>9} {'%':>7}   get it with",
+            "-" * 100,
+        ]
         for key, row in self.rows.items():
             name = "  " + key.split("/", 1)[1] if "/" in key else key
-            hint = "" if row.missing == 0 or "/" in key or key == OTHER else download_hint(key, self.subset)
-            lines.append(f"{name:<28} {row.expected:>9} {row.present:>9} {row.percent:>7.2f}   {hint}")
+            hint = (
+                ""
+                if row.missing == 0 or "/" in key or key == OTHER
+                else download_hint(key, self.subset)
+            )
+            lines.append(
+                f"{name:<28} {row.expected:>9} {row.present:>9} {row.percent:>7.2f}   {hint}"
+            )
         missing = sum(row.missing for key, row in self.rows.items() if "/" not in key)
         expected = sum(row.expected for key, row in self.rows.items() if "/" not in key)
         lines.append("-" * 100)
         if missing == 0:
             lines.append(f"All {expected} expected files are present.")
         else:
-            lines.append(f"{missing} of {expected} expected files are missing (this may be intended: "
-                         "streams are downloaded selectively).")
+            lines.append(
+                f"{missing} of {expected} expected files are missing (this may be intended: "
+                "streams are downloaded selectively)."
+            )
         if self.checksums is not None:
             c = self.checksums
-            lines.append(f"Checksums: {len(c.ok)} ok, {len(c.mismatched)} mismatched, {len(c.absent)} not on disk")
+            lines.append(
+                f"Checksums: {len(c.ok)} ok, {len(c.mismatched)} mismatched, "
+                f"{len(c.absent)} not on disk"
+            )
             lines += [f"  MISMATCH {name}" for name in c.mismatched]
         return "\n".join(lines)
 
@@ -120,7 +133,7 @@ def _relative(path_text: str, root: Path) -> str:
         except ValueError:
             return path.as_posix()
     text = path.as_posix()
-    return text[2:] if text.startswith("./") else text
+    return text.removeprefix("./")
 
 
 def expected_files(raw_info: dict[str, Any], root: Path, frames: bool) -> list[tuple[str, str]]:
@@ -155,9 +168,15 @@ def _present_in(directories: list[str]) -> set[str]:
     return present
 
 
-def verify_dataset(dataset_root: str | os.PathLike[str], subset: str, version: str,
-                   checksums: str | None = None, workers: int = 8, progress: bool = True,
-                   max_examples: int = 5) -> VerifyReport:
+def verify_dataset(
+    dataset_root: str | os.PathLike[str],
+    subset: str,
+    version: str,
+    checksums: str | None = None,
+    workers: int = 8,
+    progress: bool = True,
+    max_examples: int = 5,
+) -> VerifyReport:
     """Count expected and present files of ``subset``/``version`` under ``dataset_root``."""
     from zod.index import ZodIndex
 
@@ -180,10 +199,14 @@ def verify_dataset(dataset_root: str | os.PathLike[str], subset: str, version: s
             present = _present_in(sorted({os.path.dirname(p) for p in full_paths}))
             return [(key, p in present, rel) for (rel, key), p in zip(expected, full_paths)]
 
-        chunks = [ids[i:i + 64] for i in range(0, len(ids), 64)]
+        chunks = [ids[i : i + 64] for i in range(0, len(ids), 64)]
         results: dict[str, StreamStatus] = {}
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
-                tqdm(total=len(ids), unit="item", desc="Verifying", disable=not progress, leave=False) as pbar:
+        with (
+            ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+            tqdm(
+                total=len(ids), unit="item", desc="Verifying", disable=not progress, leave=False
+            ) as pbar,
+        ):
             for chunk, result in zip(chunks, pool.map(check, chunks)):
                 for key, ok, rel in result:
                     row = results.setdefault(key, StreamStatus())
@@ -200,10 +223,12 @@ def verify_dataset(dataset_root: str | os.PathLike[str], subset: str, version: s
         target.present += row.present
         target.missing_examples += row.missing_examples
     order = {s: i for i, s in enumerate(all_streams(subset))}
-    ordered = dict(sorted(
-        ((k, v) for k, v in rows.items() if v.expected or k == "infos"),
-        key=lambda kv: (order.get(kv[0].split("/")[0], len(order)), kv[0]),
-    ))
+    ordered = dict(
+        sorted(
+            ((k, v) for k, v in rows.items() if v.expected or k == "infos"),
+            key=lambda kv: (order.get(kv[0].split("/")[0], len(order)), kv[0]),
+        )
+    )
     report = VerifyReport(subset, version, len(ids), ordered)
     if checksums:
         report.checksums = check_checksums(root, subset, checksums)
@@ -218,7 +243,7 @@ def read_checksums(location: str) -> dict[str, str]:
             url = location
             if parsed.scheme == "file" and Path(urllib.request.url2pathname(parsed.path)).is_dir():
                 url = location.rstrip("/") + "/" + CHECKSUM_FILE
-            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=60) as response:
                 text = response.read().decode("utf-8", "replace")
         else:
             path = Path(location).expanduser()
