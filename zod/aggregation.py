@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from tqdm import tqdm
+
 from zod.constants import Lidar
 from zod.errors import MissingFileError
 from zod.geometry.compensation import (
@@ -52,9 +54,12 @@ def adjust_lidar_core_time(lidar: Any) -> Any:
     return lidar
 
 
-def _read_all(frames: Sequence[Any], workers: int, skip_missing: bool = False) -> list[Any]:
+def _read_all(
+    frames: Sequence[Any], workers: int, skip_missing: bool = False, progress: bool = False
+) -> list[Any]:
     """Read lidar frames, in order; with ``workers`` > 1 in a thread pool (np.load releases the GIL).
 
+    ``progress`` shows a tqdm bar (long drives hold thousands of scans).
     With ``skip_missing`` a scan that is not on disk (a partial download, spec section 14)
     gives None instead of raising ``MissingFileError``; a warning says how many were skipped.
     """
@@ -67,11 +72,19 @@ def _read_all(frames: Sequence[Any], workers: int, skip_missing: bool = False) -
                 return None
             raise
 
-    if workers <= 1 or len(frames) <= 1:
-        scans = [read(f) for f in frames]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            scans = list(pool.map(read, frames))
+    bar = tqdm(total=len(frames), desc="reading lidar scans", unit="scan", disable=not progress)
+    with bar:
+        if workers <= 1 or len(frames) <= 1:
+            scans = []
+            for frame in frames:
+                scans.append(read(frame))
+                bar.update()
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                scans = []
+                for scan in pool.map(read, frames):
+                    scans.append(scan)
+                    bar.update()
     missing = sum(s is None for s in scans)
     if missing:
         warnings.warn(
@@ -222,14 +235,15 @@ class SequenceGeometryMixin:
         pointwise: bool = False,
         workers: int = 1,
         skip_missing: bool = False,
+        progress: bool = False,
     ) -> Any:
         """Scans ``[start:end]`` of the clip moved to ``timestamp`` (default: the middle scan's core
         time) and concatenated; a scan already at that time is not moved (reference).
-        ``skip_missing`` leaves out scans that are not downloaded."""
+        ``skip_missing`` leaves out scans that are not downloaded; ``progress`` shows a bar."""
         frames = self.info.get_lidar_frames(Lidar.VELODYNE)[start:end]
         if not frames:
             raise ValueError(f"no lidar scans in [{start}:{end}] of sequence {self.info.id}")
-        scans = [s for s in _read_all(frames, workers, skip_missing) if s is not None]
+        scans = [s for s in _read_all(frames, workers, skip_missing, progress) if s is not None]
         if not scans:
             frames[0].read()  # nothing on disk: raise the reader's MissingFileError
         target = scans[len(scans) // 2].core_timestamp if timestamp is None else float(timestamp)
