@@ -669,3 +669,15 @@ def test_split_counts_keep_both_splits() -> None:
         if n_full >= 2:
             assert 0 < vm + vr < n_full
     assert _split_counts(100, 1000, 0.1) == (10, 90)
+
+
+def test_single_threaded_blas_restores_the_thread_count() -> None:
+    from zod.sample._threads import _openblas_functions, single_threaded_blas
+
+    funcs = _openblas_functions()
+    assert funcs is not None  # numpy wheels bundle OpenBLAS
+    get, _set = funcs
+    before = int(get())
+    with single_threaded_blas():
+        assert int(get()) == 1
+    assert int(get()) == before

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from zod.constants import DRIVES, FRAMES, SEQUENCES, TRAINVAL_FILES
 from zod.geometry.transforms import invert_transforms
 from zod.sample import annotate as anno
+from zod.sample._threads import single_threaded_blas
 from zod.sample.camera import add_noise, anonymize, encode_jpeg, render, world_from_camera
 from zod.sample.config import SampleConfig
 from zod.sample.lidar import simulate_scan
@@ -479,7 +480,10 @@ def config_digest(config: SampleConfig) -> str:
 
 
 def generate_or_resume(job: ItemJob) -> dict[str, Any]:
-    """``generate_item`` unless a previous, interrupted run with the same config finished it."""
+    """``generate_item`` unless a previous, interrupted run with the same config finished it.
+
+    Runs with numpy's BLAS on one thread (see ``_threads``): items are parallel across processes.
+    """
     state = Path(job.root) / PARTIAL_DIR / f"{job.subset}-{job.index}.json"
     digest = config_digest(job.config)
     if state.is_file():
@@ -489,7 +493,8 @@ def generate_or_resume(job: ItemJob) -> dict[str, Any]:
                 return saved["info"]
         except (OSError, ValueError):
             pass  # unreadable: simulate again
-    info = generate_item(job)
+    with single_threaded_blas():
+        info = generate_item(job)
     _write_json(state, {"config": digest, "info": info})
     return info
 
