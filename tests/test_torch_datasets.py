@@ -262,3 +262,5 @@ def test_exclusions_are_logged(sample_root: Path, caplog: pytest.LogCaptureFixtu
     annotated = frames.get_split("train", "ego_road") | frames.get_split("val", "ego_road")
     assert set(ds.frame_ids) == annotated
     assert set(ds.excluded) == frames.get_all_ids() - annotated
+    unchecked = ZodFramesDataset(sample_root, "full", None, modalities=("ego_road",), check_files=False)
+    assert unchecked.frame_ids == ds.frame_ids and unchecked.excluded == ds.excluded

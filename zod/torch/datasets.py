@@ -269,24 +269,8 @@ class ZodFramesDataset(Dataset):
         raise ValueError(f"class_level must be 'class' or 'subclass', not {class_level!r}")
 
     # ---------------------------------------------------------------- filtering
-    def _needed(self, info: Any) -> tuple[str | None, list[tuple[str, str]]]:
-        """(reason if the index already rules the frame out, [(path, what)] files to check)."""
-        files: list[tuple[str, str]] = []
+    def _required_projects(self) -> list[AnnotationProject]:
         mods = set(self.modalities)
-        if "image" in mods:
-            key = f"{Camera.FRONT.value}_{self.anonymization.value}"
-            frames = (info.camera_frames or {}).get(key) or []
-            if not frames:
-                return f"no {key} image in the index", files
-            files.append((info.get_key_camera_frame(self.anonymization).filepath, f"{key} image"))
-        if "lidar" in mods:
-            lidar_frames = (info.lidar_frames or {}).get(Lidar.VELODYNE) or []
-            if not lidar_frames:
-                return "no lidar scans in the index", files
-            for frame in self._lidar_frames_of(lidar_frames):
-                files.append((frame.filepath, "lidar scan"))
-            if self.lidar_compensate and sum(self.lidar_scans) > 0:
-                files.append((info.ego_motion_path, "ego motion"))
         projects = []
         if mods & {"objects", "boxes_3d"}:
             projects.append(AnnotationProject.OBJECT_DETECTION)
@@ -294,7 +278,25 @@ class ZodFramesDataset(Dataset):
             projects.append(AnnotationProject.EGO_ROAD)
         if "lanes" in mods:
             projects.append(AnnotationProject.LANE_MARKINGS)
-        for project in projects:
+        return projects
+
+    def _needed(self, info: Any) -> tuple[str | None, list[tuple[str, str]]]:
+        """(reason if the info already rules the frame out, [(path, what)] files to check)."""
+        files: list[tuple[str, str]] = []
+        mods = set(self.modalities)
+        if "image" in mods:
+            key = f"{Camera.FRONT.value}_{self.anonymization.value}"
+            if not (info.camera_frames or {}).get(key):
+                return f"no {key} image in the index", files
+            files.append((info.get_key_camera_frame(self.anonymization).filepath, f"{key} image"))
+        if "lidar" in mods:
+            lidar_frames = (info.lidar_frames or {}).get(Lidar.VELODYNE) or []
+            if not lidar_frames:
+                return "no lidar scans in the index", files
+            files.extend((frame.filepath, "lidar scan") for frame in self._lidar_frames_of(lidar_frames))
+            if self.lidar_compensate and sum(self.lidar_scans) > 0:
+                files.append((info.ego_motion_path, "ego motion"))
+        for project in self._required_projects():
             annotation = (info.annotations or {}).get(project)
             if annotation is None:
                 return f"not annotated for {project.value}", files
@@ -309,23 +311,41 @@ class ZodFramesDataset(Dataset):
         return lidar_frames[max(0, key - before) : min(len(lidar_frames), key + after + 1)]
 
     def _check_frames(self, zod_frames: Any, frame_ids: Sequence[str], check_files: bool) -> list[str | None]:
-        def check(frame_id: str) -> str | None:
-            try:
-                info = zod_frames[frame_id].info
-            except (KeyError, IndexError):
-                return "not in the index"
-            reason, files = self._needed(info)
-            if reason is not None or not check_files:
-                return reason
-            for path, what in files:
-                if not _exists(path):
-                    return f"missing {what}"
-            return None
+        """Reason each frame cannot serve the requested modalities (None: usable).
 
-        if len(frame_ids) < 64:
-            return [check(fid) for fid in frame_ids]
-        with ThreadPoolExecutor(8) as pool:  # stat calls on network disks overlap well
-            return list(pool.map(check, frame_ids, chunksize=64))
+        Annotation projects come from the index's per-item project sets (no info parsed);
+        with ``check_files`` the remaining infos are parsed and their files stat-ed on a thread
+        pool (tqdm progress on large sets)."""
+        index = zod_frames.index
+        projects = self._required_projects()
+        reasons: dict[str, str | None] = {}
+        for frame_id in frame_ids:
+            if frame_id not in index:
+                reasons[frame_id] = "not in the index"
+                continue
+            have = set(index.projects(frame_id))
+            missing = next((p for p in projects if p not in have), None)
+            reasons[frame_id] = None if missing is None else f"not annotated for {missing.value}"
+        if not check_files:
+            return [reasons[fid] for fid in frame_ids]
+
+        def check(frame_id: str) -> str | None:
+            reason, files = self._needed(zod_frames.get_info(frame_id))
+            if reason is not None:
+                return reason
+            return next((f"missing {what}" for path, what in files if not _exists(path)), None)
+
+        todo = [fid for fid in frame_ids if reasons[fid] is None]
+        if len(todo) < 64:
+            reasons.update(zip(todo, map(check, todo)))
+        else:
+            from tqdm import tqdm
+
+            with ThreadPoolExecutor(8) as pool:  # stat calls on network disks overlap well
+                results = pool.map(check, todo, chunksize=64)
+                progress = tqdm(results, total=len(todo), desc="checking frames", disable=len(todo) < 2000)
+                reasons.update(zip(todo, progress))
+        return [reasons[fid] for fid in frame_ids]
 
     # ---------------------------------------------------------------- items
     def __len__(self) -> int:
