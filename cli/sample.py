@@ -23,6 +23,8 @@ def sample(
     core_points: Optional[int] = typer.Option(None, help="Points of each frame's core lidar scan."),
     surrounding_points: Optional[int] = typer.Option(None, help="Points of the other lidar scans of a frame."),
     sequence_points: Optional[int] = typer.Option(None, help="Points of each sequence / drive scan."),
+    sequence_seconds: Optional[float] = typer.Option(None, help="Length of each sequence (s)."),
+    drive_seconds: Optional[float] = typer.Option(None, help="Length of each drive (s)."),
     tests: bool = typer.Option(False, "--tests", help="Start from the small test preset instead of the default."),
     workers: int = typer.Option(0, help="Worker processes (0: all cores)."),
 ) -> None:
@@ -42,6 +44,8 @@ def sample(
         "points_per_core_scan": core_points,
         "points_per_surrounding_scan": surrounding_points,
         "points_per_sequence_scan": sequence_points,
+        "sequence_duration_s": sequence_seconds,
+        "drive_duration_s": drive_seconds,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     # a smaller full version shrinks mini with it unless mini was given
