@@ -530,6 +530,7 @@ def generate_sample(output_dir: str | os.PathLike[str], config: SampleConfig | N
                 if version == "mini" and not job.in_mini:
                     continue
                 index.setdefault(job.split, []).append(info)
-            _write_json(root / TRAINVAL_FILES[subset][version], index)
+            if any(index.values()):  # no empty version files (e.g. a mini with no drives)
+                _write_json(root / TRAINVAL_FILES[subset][version], index)
     shutil.rmtree(root / PARTIAL_DIR, ignore_errors=True)
     return root
