@@ -244,3 +244,26 @@ def test_camel_case_info_reads_like_snake_case(tmp_path: Path) -> None:
     assert set(b.annotations) == {AnnotationProject(p) for p in snake["annotations"]}
     z = json.loads(json.dumps(snake).replace("+00:00", "Z"))  # trailing Z times
     assert Information.from_dict(z, tmp_path) == a
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1000])
+def test_tiny_chunks_and_threads_agree(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Strings, escapes and brackets cut by chunk borders; one thread or several: same result."""
+    import zod.index as index_module
+
+    a = make_info(1)
+    a["note"] = 'x {y} [z] "q\\" ' * 5
+    infos = [a] + [make_info(i) for i in range(2, 6)]
+    text = json.dumps({"train": infos[:3], "val": infos[3:]}, indent=1)
+    monkeypatch.setattr(index_module, "_CHUNK", chunk)
+    data = np.frombuffer(text.encode(), np.uint8)
+    one = index_module._chunked_scan(data, True, workers=1)
+    two = index_module._chunked_scan(data, True, workers=3)
+    for x, y in zip(one, two):
+        np.testing.assert_array_equal(x, y)
+    _check_scan(text)
+
+
+def test_after_tiny_chunks_normal_scans_work() -> None:
+    """Per-thread scratch buffers grow back after a test used tiny chunks."""
+    _check_scan(json.dumps({"train": [make_info(i) for i in range(3)]}))

@@ -31,6 +31,8 @@ import mmap
 import os
 import re
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,66 +135,94 @@ for _k in _KEYS:
     _KEY_CODE_OK[len(_k) * 256 + _k[0]] = True
 
 
-def _chunked_scan(data: np.ndarray, escapes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over the bytes, 1 MiB at a time (stays in cache, no file-sized temporaries).
+_buffers = threading.local()
 
-    Returns the brackets outside strings (positions, bytes) and the strings whose length is
-    one of ``_KEY_LENGTHS`` (opening and closing quote positions). Quote parity and a string
-    left open are carried from chunk to chunk.
+
+def _chunk_marks(data: np.ndarray, start: int, escapes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Phase 1 of one chunk: positions (int32, chunk-relative) of quotes and brackets, their
+    bytes, and which are string-delimiting quotes (escaped quotes removed)."""
+    chunk = data[start : start + _CHUNK]
+    n = chunk.size
+    bufs = getattr(_buffers, "arrays", None)
+    if bufs is None or bufs[0].size < n:  # per-thread scratch, reused: no page faults per chunk
+        bufs = _buffers.arrays = (np.empty(_CHUNK, np.uint8), np.empty(_CHUNK, bool), np.empty(_CHUNK, bool))
+    folded, mask, other = bufs
+    # brackets: c - '[' is 0x00, 0x02, 0x20 or 0x22 for '[', ']', '{', '}' and only for them
+    np.subtract(chunk, _OPEN_BRACKET, out=folded[:n])
+    np.bitwise_and(folded[:n], 0xDD, out=folded[:n])
+    np.equal(folded[:n], 0, out=mask[:n])
+    np.equal(chunk, _QUOTE, out=other[:n])
+    mask[:n] |= other[:n]
+    local = np.flatnonzero(mask[:n]).astype(np.int32)
+    chars = chunk[local]
+    is_quote = chars == _QUOTE
+    if escapes and is_quote.any():
+        for k in np.flatnonzero(is_quote).tolist():  # a backslash run of odd length escapes
+            p, run = start + int(local[k]) - 1, 0
+            while p >= 0 and data[p] == _BACKSLASH:
+                run += 1
+                p -= 1
+            if run % 2:
+                is_quote[k] = False
+        keep = is_quote | (chars != _QUOTE)
+        local, chars, is_quote = local[keep], chars[keep], is_quote[keep]
+    return local, chars, is_quote
+
+
+def _chunked_scan(data: np.ndarray, escapes: bool, workers: int | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scan the bytes 1 MiB at a time (in cache, no file-sized temporaries), chunks in threads.
+
+    Returns the brackets outside strings (positions, bytes) and the strings whose (length,
+    first byte) may be one of ``_KEYS`` (opening and closing quote positions). Phase 1 marks
+    each chunk independently; a cheap sequential pass carries the quote parity (and the string
+    left open) from chunk to chunk; phase 2 splits each chunk's marks into brackets and strings.
     """
-    max_len = max(_KEY_LENGTHS)
-    folded = np.empty(_CHUNK, dtype=np.uint8)
-    mask = np.empty(_CHUNK, dtype=bool)
-    other = np.empty(_CHUNK, dtype=bool)
-    struct_parts, char_parts, open_parts, close_parts = [], [], [], []
-    parity, pending_open = 0, -1
-    for start in range(0, data.size, _CHUNK):
-        chunk = data[start : start + _CHUNK]
-        n = chunk.size
-        # brackets: c - '[' is 0x00, 0x02, 0x20 or 0x22 for '[', ']', '{', '}' and only for them
-        np.subtract(chunk, _OPEN_BRACKET, out=folded[:n])
-        np.bitwise_and(folded[:n], 0xDD, out=folded[:n])
-        np.equal(folded[:n], 0, out=mask[:n])
-        np.equal(chunk, _QUOTE, out=other[:n])
-        mask[:n] |= other[:n]
-        local = np.flatnonzero(mask[:n])
-        chars = chunk[local]
-        is_quote = chars == _QUOTE
-        if escapes and is_quote.any():
-            for k in np.flatnonzero(is_quote).tolist():
-                p, run = start + int(local[k]) - 1, 0
-                while p >= 0 and data[p] == _BACKSLASH:
-                    run += 1
-                    p -= 1
-                if run % 2:
-                    is_quote[k] = False
-            keep = is_quote | (chars != _QUOTE)
-            local, chars, is_quote = local[keep], chars[keep], is_quote[keep]
-        before = np.cumsum(is_quote, dtype=np.int32)
-        before -= is_quote
-        outside = ~is_quote & ((before + parity) % 2 == 0)
-        struct_parts.append(local[outside] + start)
-        char_parts.append(chars[outside])
-        quotes = local[is_quote]
-        quotes += start
-        if parity and quotes.size:
-            quotes = np.concatenate(([pending_open], quotes))
-        elif parity:
-            continue
-        parity = quotes.size % 2
+    starts = list(range(0, data.size, _CHUNK))
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if data.size > 8 * _CHUNK else 1
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        run = pool.map if pool is not None else map
+        marks = list(run(lambda st: _chunk_marks(data, st, escapes), starts))
+        parities, pendings = [], []
+        parity, pending = 0, -1
+        for st, (local, _, is_quote) in zip(starts, marks):
+            parities.append(parity)
+            pendings.append(pending)
+            count = int(np.count_nonzero(is_quote))
+            if count:
+                last_quote = st + int(local[np.flatnonzero(is_quote)[-1]])
+                parity = (parity + count) % 2
+                if parity:
+                    pending = last_quote
         if parity:
-            pending_open = int(quotes[-1])
-            quotes = quotes[:-1]
-        opens, closes = quotes[0::2], quotes[1::2]
-        length = np.minimum(closes - opens - 1, max_len + 1)
-        short = _KEY_CODE_OK[length * 256 + data[np.minimum(opens + 1, data.size - 1)]]
-        open_parts.append(opens[short])
-        close_parts.append(closes[short])
-    if parity:
-        raise FormatError(None, "unbalanced quotes")
-    cat = lambda parts, dtype: np.concatenate(parts) if parts else np.empty(0, dtype)  # noqa: E731
-    return (cat(struct_parts, np.int64), cat(char_parts, np.uint8),
-            cat(open_parts, np.int64), cat(close_parts, np.int64))
+            raise FormatError(None, "unbalanced quotes")
+        max_len = max(_KEY_LENGTHS)
+
+        def split(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            local, chars, is_quote = marks[k]
+            st, parity_in = starts[k], parities[k]
+            before = np.cumsum(is_quote, dtype=np.int32)
+            before -= is_quote
+            outside = ~is_quote & ((before + parity_in) % 2 == 0)
+            struct = local[outside].astype(np.int64) + st
+            quotes = local[is_quote].astype(np.int64) + st
+            if parity_in:
+                quotes = np.concatenate(([pendings[k]], quotes))
+            if quotes.size % 2:
+                quotes = quotes[:-1]  # its string closes in a later chunk
+            opens, closes = quotes[0::2], quotes[1::2]
+            length = np.minimum(closes - opens - 1, max_len + 1)
+            short = _KEY_CODE_OK[length * 256 + data[np.minimum(opens + 1, data.size - 1)]]
+            return struct, chars[outside], opens[short], closes[short]
+
+        parts = list(run(split, range(len(starts))))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    cat = lambda i, dtype: np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype)  # noqa: E731
+    return cat(0, np.int64), cat(1, np.uint8), cat(2, np.int64), cat(3, np.int64)
 
 
 def _has_backslash(buffer: Any) -> bool:
