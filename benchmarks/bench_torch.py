@@ -3,6 +3,7 @@
 1. Decode one 3848 x 2168 front-camera JPEG of the sample: ours (OpenCV, full and reduced DCT
    decode via ``zod.sensors.camera``) against the reference devkit's way,
    ``np.array(PIL.Image.open(path))`` at full resolution (goal: >= 2x at scale 1, >= 3x at 1/2).
+3. Steps/s of ``zod.stream.SensorStream`` with its read-ahead thread pool against sequential reads.
 2. Samples/s of ``DataLoader(ZodFramesDataset(image at 1/2 + core scan + 2D/3D boxes))`` with
    0 and 2 workers, against a bare loop that decodes and loads the same files in the main
    process (goal: >= 0.8 of it).
@@ -111,6 +112,43 @@ def bench_loader(root: Path, rounds: int, repeat_frames: int = 8) -> None:
         print(f"  {name:<28} {rate:8.1f} samples/s   ratio to bare: {rate / bare_rate:5.2f}")
 
 
+def bench_stream(root: Path, rounds: int) -> None:
+    """Steps/s of ``SensorStream`` (image 1/4 + lidar + pose) with its read-ahead thread pool
+    against the same reads done one after the other (``num_threads=1``, no read-ahead)."""
+    from zod.dataset import ZodSequences
+    from zod.stream import SensorStream
+
+    sequences = ZodSequences(str(root), "full")
+    items = [sequences[i] for i in sorted(sequences.get_all_ids())]
+
+    def run(num_threads: int, prefetch: int) -> int:
+        count = 0
+        for item in items:
+            for _ in SensorStream(item, reference="lidar", parts=("image", "lidar", "pose"), image_scale=0.25,
+                                  tolerance_s=None, num_threads=num_threads, prefetch=prefetch):
+                count += 1
+        return count
+
+    from zod.stream import default_num_threads
+
+    threads = default_num_threads()
+    candidates = {"sequential (1 thread, no read-ahead)": (1, 0),
+                  f"SensorStream ({threads} threads, read-ahead 4)": (threads, 4)}
+    rates: dict[str, list[float]] = {name: [] for name in candidates}
+    for args in candidates.values():
+        run(*args)
+    for _ in range(rounds):
+        for name, args in candidates.items():
+            start = time.perf_counter()
+            count = run(*args)
+            rates[name].append(count / (time.perf_counter() - start))
+    base = statistics.median(rates["sequential (1 thread, no read-ahead)"])
+    print(f"\nSensorStream over {len(items)} sequences (every lidar step: image 1/4 + scan + pose)")
+    for name, values in rates.items():
+        rate = statistics.median(values)
+        print(f"  {name:<40} {rate:8.1f} steps/s   ratio: {rate / base:5.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=None, help="dataset root (default: generate a sample)")
@@ -132,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         bench_decode(images, args.repeat)
         bench_loader(root, args.rounds)
+        bench_stream(root, args.rounds)
     return 0
 
 
