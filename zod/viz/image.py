@@ -436,9 +436,15 @@ def overlay_mask(
     m = np.asarray(mask).astype(bool)
     if m.shape != image.shape[:2]:
         m = cv2.resize(m.astype(np.uint8), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
-    c = np.asarray(to_rgb_tuple(color), dtype=np.float64)
-    sel = image[m].astype(np.float64)
-    image[m] = np.clip(np.rint(alpha * c + (1.0 - alpha) * sel), 0, 255).astype(np.uint8)
+    m8 = m.view(np.uint8) if m.flags.c_contiguous else np.ascontiguousarray(m, dtype=np.uint8)
+    x, y, w, h = cv2.boundingRect(m8)  # blend only the mask's bounding box (OpenCV SIMD passes)
+    if w == 0 or h == 0:
+        return image
+    roi = image[y : y + h, x : x + w]
+    colour = np.empty_like(roi)
+    colour[:] = to_rgb_tuple(color)
+    blended = cv2.addWeighted(roi, 1.0 - float(alpha), colour, float(alpha), 0.0)
+    cv2.copyTo(blended, m8[y : y + h, x : x + w], roi)
     return image
 
 
