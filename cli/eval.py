@@ -20,6 +20,11 @@ class SplitChoice(str, Enum):
     VAL = "val"
 
 
+class SubsetChoice(str, Enum):
+    FRAMES = "frames"
+    SEQUENCES = "sequences"
+
+
 class LevelChoice(str, Enum):
     ALL = "all"
     CLASS = "class"
@@ -28,7 +33,7 @@ class LevelChoice(str, Enum):
 
 eval_app = typer.Typer(
     name="eval",
-    help="Evaluate predictions against the annotations of ZOD Frames.",
+    help="Evaluate predictions against the annotations of ZOD Frames (or Sequences).",
     no_args_is_help=True,
 )
 
@@ -40,10 +45,13 @@ def _fail(err: Exception) -> None:
 
 @eval_app.command("detection")
 def detection(
-    dataset_root: Path = typer.Option(..., help="Folder holding trainval-frames-<version>.json"),
+    dataset_root: Path = typer.Option(..., help="Folder holding trainval-<subset>-<version>.json"),
     predictions: Path = typer.Option(..., help="Predictions JSON (format: docs/eval.md)"),
     version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
     split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
+    subset: SubsetChoice = typer.Option(
+        SubsetChoice.FRAMES, help="ZOD Frames, or the annotated keyframes of ZOD Sequences"
+    ),
     output: Path | None = typer.Option(None, help="Write the metrics JSON here"),
     level: LevelChoice = typer.Option(
         LevelChoice.ALL, help="Classes to score: all 27, the 9 classes, or the subclasses"
@@ -76,7 +84,7 @@ def detection(
         frame_ids = preds.frame_ids if only_predicted_frames else None
         gt = ground_truth_from_dataset(
             dataset_root, version.value, split.value, frame_ids=frame_ids,
-            skip_missing=skip_missing, workers=workers,
+            skip_missing=skip_missing, workers=workers, subset=subset.value,
         )
         config = DetectionConfig(classes=LEVELS[level.value], default_range_m=range_m)
         result = evaluate_detection(gt, preds, config, keep_curves=curves)
@@ -100,10 +108,13 @@ def detection(
 
 @eval_app.command("traffic-signs")
 def traffic_signs(
-    dataset_root: Path = typer.Option(..., help="Folder holding trainval-frames-<version>.json"),
+    dataset_root: Path = typer.Option(..., help="Folder holding trainval-<subset>-<version>.json"),
     predictions: Path = typer.Option(..., help="JSON {annotation uuid: class name or index}"),
     version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
     split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
+    subset: SubsetChoice = typer.Option(
+        SubsetChoice.FRAMES, help="ZOD Frames, or the annotated keyframes of ZOD Sequences"
+    ),
     output: Path | None = typer.Option(None, help="Write the metrics JSON here"),
     skip_missing: bool = typer.Option(
         False, help="Skip frames whose traffic-sign annotation file is not on disk"
@@ -119,7 +130,8 @@ def traffic_signs(
     try:
         preds = tsr.read_predictions(predictions)
         gt = tsr.ground_truth_from_dataset(
-            dataset_root, version.value, split.value, skip_missing=skip_missing, workers=workers
+            dataset_root, version.value, split.value, skip_missing=skip_missing,
+            workers=workers, subset=subset.value,
         )
         result = tsr.evaluate_traffic_signs(gt, preds)
     except (ZodError, ValueError) as err:

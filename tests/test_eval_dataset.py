@@ -22,12 +22,12 @@ VERSION = "full"
 ORACLE_READ = r"""
 import json, sys
 import numpy as np
-from zod import ZodFrames
+from zod import ZodFrames, ZodSequences
 from zod.constants import AnnotationProject
 from zod.eval.detection import DetectionBox, EvalBoxes, EVALUATION_CLASSES, evaluate_nuscenes_style
 
 job = json.load(sys.stdin)
-frames = ZodFrames(job["root"], job["version"])
+frames = (ZodSequences if job.get("subset") == "sequences" else ZodFrames)(job["root"], job["version"])
 ids = list(frames.get_split(job["split"]))
 gt_rows, signs = [], {}
 gt = EvalBoxes()
@@ -61,9 +61,11 @@ json.dump({"ids": ids, "gt": gt_rows, "signs": signs, "metrics": metrics}, sys.s
 """
 
 
-def _oracle(oracle_python: Path, root: Path, split: str, pred: dict, cwd: Path) -> dict:
+def _oracle(
+    oracle_python: Path, root: Path, split: str, pred: dict, cwd: Path, subset: str = "frames"
+) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    job = {"root": str(root), "version": VERSION, "split": split, "pred": pred}
+    job = {"root": str(root), "version": VERSION, "split": split, "pred": pred, "subset": subset}
     run = subprocess.run([str(oracle_python), "-c", ORACLE_READ], input=json.dumps(job),
                          capture_output=True, text=True, check=False, timeout=600, cwd=cwd, env=env)
     assert run.returncode == 0, run.stderr
@@ -258,3 +260,24 @@ def test_cli_reports_bad_input_clearly(
     run = subprocess.run([*base, "--predictions", str(bad)],
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 1 and "wrong split or version" in run.stderr
+
+
+def test_sequence_keyframe_ground_truth_equals_the_reference(
+    sample_root: Path, oracle_python: Path, tmp_path: Path
+) -> None:
+    from zod.eval import traffic_signs as tsr
+
+    total = 0
+    for split in ("train", "val"):
+        ours = ground_truth_from_dataset(sample_root, VERSION, split, subset="sequences")
+        ref = _oracle(oracle_python, sample_root, split, {}, tmp_path, subset="sequences")
+        assert list(ours.frame_ids) == sorted(ref["ids"])
+        ours_rows = sorted(zip(ours.frame_id_per_box.tolist(), ours.names.tolist(),
+                               np.round(ours.center_m, 4).tolist()))
+        ref_rows = sorted((r["frame"], r["name"], np.round(r["center"], 4).tolist())
+                          for r in ref["gt"])
+        assert ours_rows == ref_rows
+        signs = tsr.ground_truth_from_dataset(sample_root, VERSION, split, subset="sequences")
+        assert signs == ref["signs"]
+        total += len(ours_rows)
+    assert total > 0

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from zod.errors import FormatError, MissingFileError
-from zod.eval._frames import open_frames
+from zod.eval._frames import open_dataset
 
 
 def known_class_names() -> tuple[str, ...]:
@@ -288,11 +288,12 @@ class _SignsTask:
 
     dataset_root: str
     version: str
+    subset: str
 
     def __call__(self, frame_id: str) -> dict[str, str]:
         from zod.constants import AnnotationProject
 
-        frame = open_frames(self.dataset_root, self.version)[frame_id]
+        frame = open_dataset(self.dataset_root, self.version, self.subset)[frame_id]
         if AnnotationProject.TRAFFIC_SIGNS not in frame.info.annotations:
             return {}  # not annotated for traffic signs (spec section 2)
         signs = frame.get_annotation(AnnotationProject.TRAFFIC_SIGNS)
@@ -307,21 +308,23 @@ def ground_truth_from_dataset(
     frame_ids: Iterable[str | int] | None = None,
     skip_missing: bool = False,
     workers: int = 1,
+    subset: str = "frames",
 ) -> dict[str, str]:
-    """``{uuid: class}`` of the clear traffic signs of a split of ZOD Frames.
+    """``{uuid: class}`` of the clear traffic signs of a split of ZOD Frames (or Sequences).
 
-    Frames not annotated for traffic signs are skipped; a listed but missing file raises
+    Items not annotated for traffic signs are skipped; a listed but missing file raises
     ``FrameFailures`` unless ``skip_missing``. ``workers`` processes read the files (0: all
-    cores).
+    cores); ``subset`` is ``"frames"`` or ``"sequences"`` (keyframe annotations).
     """
     from zod.converters.runner import default_workers, run_frames
 
     root = str(Path(dataset_root).expanduser())
     ids = (list(frame_ids) if frame_ids is not None
-           else sorted(open_frames(root, version).get_split(split)))
+           else sorted(open_dataset(root, version, subset).get_split(split)))
     run = run_frames(
-        _SignsTask(root, version), [str(f) for f in ids], workers=workers or default_workers(),
-        skip_missing=skip_missing, desc="reading traffic signs", progress=len(ids) >= 200,
+        _SignsTask(root, version, subset), [str(f) for f in ids],
+        workers=workers or default_workers(), skip_missing=skip_missing,
+        desc="reading traffic signs", progress=len(ids) >= 200,
     )
     out: dict[str, str] = {}
     for _, signs in run.ok():

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from zod.errors import FormatError, MissingFileError, NotAnnotatedError
-from zod.eval._frames import open_frames
+from zod.eval._frames import open_dataset
 from zod.eval.detection.boxes import DetectionBoxes, normalize_frame_id, quaternion_from_yaw
 from zod.eval.detection.constants import subclass_name
 from zod.eval.detection.evaluate import write_json_atomic
@@ -232,15 +232,16 @@ def ground_truth_from_objects(objects_per_frame: Mapping[str, Iterable[Any]]) ->
 
 @dataclass(frozen=True)
 class _ObjectRowsTask:
-    """Picklable per-frame task: the frame's ``object_rows``, or None if not annotated."""
+    """Picklable per-item task: the item's ``object_rows``, or None if not annotated."""
 
     dataset_root: str
     version: str
+    subset: str
 
     def __call__(self, frame_id: str) -> list[ObjectRow] | None:
         from zod.constants import AnnotationProject
 
-        frame = open_frames(self.dataset_root, self.version)[frame_id]
+        frame = open_dataset(self.dataset_root, self.version, self.subset)[frame_id]
         try:
             return object_rows(frame.get_annotation(AnnotationProject.OBJECT_DETECTION))
         except NotAnnotatedError:
@@ -255,11 +256,12 @@ def ground_truth_from_dataset(
     frame_ids: Iterable[str | int] | None = None,
     skip_missing: bool = False,
     workers: int = 1,
+    subset: str = "frames",
 ) -> DetectionBoxes:
-    """Ground truth of a split of ZOD Frames (3D boxes of the object annotations, lidar frame).
+    """Ground truth of a split (3D boxes of the object annotations, lidar frame).
 
     Args:
-        dataset_root: folder holding ``trainval-frames-<version>.json``.
+        dataset_root: folder holding ``trainval-<subset>-<version>.json``.
         version: ``"full"`` or ``"mini"``.
         split: ``"train"`` or ``"val"``.
         frame_ids: evaluate only these frames of the split (default: the whole split; a frame
@@ -267,11 +269,13 @@ def ground_truth_from_dataset(
         skip_missing: leave out frames whose object annotation file is not on disk or that
             are not annotated (default: raise ``FrameFailures`` / ``NotAnnotatedError``).
         workers: processes reading the annotation files (1: in this process; 0: all cores).
+        subset: ``"frames"`` (ZOD Frames) or ``"sequences"`` (the keyframe of each sequence).
     """
     from zod.converters.runner import default_workers, run_frames
 
     root = str(Path(dataset_root).expanduser())
-    split_ids = sorted(normalize_frame_id(f) for f in open_frames(root, version).get_split(split))
+    dataset = open_dataset(root, version, subset)
+    split_ids = sorted(normalize_frame_id(f) for f in dataset.get_split(split))
     if frame_ids is None:
         ids = split_ids
     else:
@@ -283,7 +287,7 @@ def ground_truth_from_dataset(
                 f"(e.g. {outside[:3]})"
             )
     run = run_frames(
-        _ObjectRowsTask(root, version), ids, workers=workers or default_workers(),
+        _ObjectRowsTask(root, version, subset), ids, workers=workers or default_workers(),
         skip_missing=skip_missing, desc="reading ground truth", progress=len(ids) >= 200,
     )
     rows_per_frame: dict[str, list[ObjectRow]] = {}
