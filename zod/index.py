@@ -34,7 +34,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -253,6 +253,7 @@ class _Scan:
     struct: np.ndarray  # brackets outside strings
     chars: np.ndarray  # their bytes
     depth_after: np.ndarray  # nesting depth after each bracket
+    _closing: dict[int, np.ndarray] = field(default_factory=dict)  # depth -> bracket indices
 
     def depth_at(self, positions: np.ndarray) -> np.ndarray:
         j = np.searchsorted(self.struct, positions)
@@ -281,7 +282,9 @@ class _Scan:
         level = self.depth_after[j] - 1  # the depth after the matching '}'
         ends = np.empty(j.size, dtype=np.int64)
         for d in np.unique(level).tolist():  # few distinct depths
-            closing = np.flatnonzero(self.depth_after == d)
+            closing = self._closing.get(d)
+            if closing is None:
+                closing = self._closing[d] = np.flatnonzero(self.depth_after == d)
             sel = level == d
             ends[sel] = self.struct[closing[np.searchsorted(closing, j[sel])]]
         return ok, at[ok], ends
