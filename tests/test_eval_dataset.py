@@ -259,7 +259,7 @@ def test_cli_reports_bad_input_clearly(
                                         "size": [4, 2, 1.5], "yaw": 0.0}]}))
     run = subprocess.run([*base, "--predictions", str(bad)],
                          capture_output=True, text=True, timeout=300, check=False)
-    assert run.returncode == 1 and "wrong split or version" in run.stderr
+    assert run.returncode == 1 and "wrong split" in run.stderr
 
 
 def test_sequence_keyframe_ground_truth_equals_the_reference(

@@ -301,7 +301,7 @@ def evaluate_detection(
     if unknown_with_boxes and not allow_unknown_frames:
         raise ValueError(
             f"predictions for {len(unknown_with_boxes)} frames that are not in the ground truth"
-            f" (e.g. {unknown_with_boxes[:3]}): wrong split or version?"
+            f" (e.g. {unknown_with_boxes[:3]}): wrong split, version or sub-dataset?"
         )
     if config.max_boxes_per_frame is not None and len(predictions):
         worst = int(predictions.count_per_frame().max())
