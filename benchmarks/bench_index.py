@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -79,6 +80,30 @@ def ours(path: Path, root: str) -> int:
     return len(index)
 
 
+ORACLE = Path(__file__).resolve().parent.parent / ".venv-oracle" / "bin" / "python"
+ORACLE_SCRIPT = """
+import sys, time
+t0 = time.perf_counter()
+from zod import ZodFrames
+frames = ZodFrames(sys.argv[1], "full", mp=False)
+frames[sorted(frames.get_all_ids())[0]]
+print(time.perf_counter() - t0, len(frames))
+"""
+
+
+def reference_devkit_load(path: Path, work: Path) -> float | None:
+    """Seconds the reference devkit (zod==0.8.0, its own venv) takes to open the same index."""
+    if not ORACLE.exists():
+        return None
+    root = work / f"oracle-root-{path.stem}"
+    root.mkdir(exist_ok=True)
+    link = root / "trainval-frames-full.json"
+    if not link.exists():
+        link.symlink_to(path)
+    out = subprocess.run([str(ORACLE), "-c", ORACLE_SCRIPT, str(root)], capture_output=True, text=True)
+    return float(out.stdout.split()[0]) if out.returncode == 0 else None
+
+
 def timed(fn, *args) -> tuple[float, int]:
     t0 = time.perf_counter()
     out = fn(*args)
@@ -89,10 +114,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000])
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--devkit-max", type=int, default=20000,
+                        help="also time the reference devkit itself up to this many infos (it is slow)")
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="zod-bench-index-"))
     work.mkdir(parents=True, exist_ok=True)
     os.environ["ZOD_CACHE_DIR"] = str(work / "cache")
+    print("reference = json.load + an Information for every info; cold = ZodIndex without a cache file;")
+    print("warm = ZodIndex with its cache file. Both 'ours' include parsing one info.")
     print(f"{'infos':>8} {'MB':>7} {'reference s':>12} {'cold s':>8} {'warm s':>8} {'cold x':>8} {'warm x':>8}")
     for n in args.sizes:
         path = work / f"trainval-frames-{n}.json"
@@ -106,7 +135,12 @@ def main() -> None:
         assert n_ref == n_cold == n_warm == n, (n_ref, n_cold, n_warm)
         size_mb = path.stat().st_size / 1e6
         print(f"{n:>8} {size_mb:>7.1f} {t_ref:>12.2f} {t_cold:>8.3f} {t_warm:>8.3f} "
-              f"{t_ref / t_cold:>7.1f}x {t_ref / t_warm:>7.1f}x")
+              f"{t_ref / t_cold:>7.1f}x {t_ref / t_warm:>7.1f}x", flush=True)
+        if n <= args.devkit_max:
+            t_devkit = reference_devkit_load(path, work)
+            if t_devkit is not None:
+                print(f"{'':>8} reference devkit zod==0.8.0 ZodFrames(mp=False): {t_devkit:.2f} s -> ours "
+                      f"{t_devkit / t_cold:.1f}x (cold), {t_devkit / t_warm:.0f}x (warm)", flush=True)
 
 
 if __name__ == "__main__":
