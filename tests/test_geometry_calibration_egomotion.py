@@ -59,6 +59,8 @@ def test_calibration_parses_both_key_cases(tmp_path: Path) -> None:
         assert calib.radars is None
     # written back in snake_case, read again: the same
     again = Calibration.from_dict(camel.to_dict())
+    assert again == camel == snake
+    assert again != Calibration.from_dict(_calib_dict(radar=True))
     np.testing.assert_allclose(
         again.get_transform(Lidar.VELODYNE, Camera.FRONT),
         camel.get_transform(Lidar.VELODYNE, Camera.FRONT),

@@ -92,6 +92,22 @@ class CameraCalibration:
     image_dimensions: np.ndarray
     field_of_view: np.ndarray
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CameraCalibration):
+            return NotImplemented
+        return self.extrinsics == other.extrinsics and all(
+            np.allclose(getattr(self, name), getattr(other, name))
+            for name in (
+                "intrinsics",
+                "distortion",
+                "undistortion",
+                "image_dimensions",
+                "field_of_view",
+            )
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     @property
     def focal_lengths(self) -> np.ndarray:
         """(fx, fy) in pixels."""
