@@ -250,7 +250,7 @@ def test_mirror_layout_and_checksums(mirror: Path, sample_root: Path) -> None:
         "lidar_velodyne_01after.tar.gz",
     } <= names
     sums = parse_sha256sums((frames / "SHA256SUMS").read_text())
-    assert set(sums) == names - {"SHA256SUMS"}
+    assert set(sums) == names - {"SHA256SUMS", "FILES.sha256"}
     assert all(sha256_file(frames / n) == d for n, d in sums.items())
     seq_names = {p.name for p in (mirror / "sequences").iterdir()}
     assert {
@@ -640,3 +640,63 @@ def test_prompts_confirmation_dry_run_rm_and_extract_later(
         and len(archive_gets()) == fetched
         and "3 already done" in result.stdout
     )
+
+
+def test_file_checksums_verify_extracted_content(
+    nginx_html: Nginx, mirror: Path, sample_root: Path, tmp_path: Path
+) -> None:
+    """`FILES.sha256` of the mirror lists every dataset file; verify checks extracted bytes."""
+    from zod.download.checksums import parse_sha256sums, sha256_file
+
+    sums = parse_sha256sums((mirror / "drives" / "FILES.sha256").read_text())
+    source_files = {
+        p.relative_to(sample_root).as_posix()
+        for p in (sample_root / "drives").rglob("*")
+        if p.is_file()
+    } | {p.name for p in sample_root.glob("trainval-drives-*.json")}
+    assert set(sums) == source_files
+    assert all(sha256_file(sample_root / rel) == digest for rel, digest in sums.items())
+
+    out = tmp_path / "zod"
+    result = run(
+        DOWNLOAD_CMD
+        + [
+            "download",
+            "--url",
+            nginx_html.url,
+            "--output-dir",
+            str(out),
+            "--subset",
+            "drives",
+            "--version",
+            "mini",
+            "-y",
+            "--no-progress",
+            "--rm",
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    present = tree(out)
+    victim = sorted(p for p in present if p.endswith(".npy"))[0]
+    data = bytearray((out / victim).read_bytes())
+    data[-1] ^= 0xFF  # bit rot after extraction
+    (out / victim).write_bytes(bytes(data))
+    result = run(
+        DOWNLOAD_CMD
+        + [
+            "verify",
+            "--dataset-root",
+            str(out),
+            "--subset",
+            "drives",
+            "--version",
+            "mini",
+            "--no-progress",
+            "--checksums",
+            f"{nginx_html.url}/drives/FILES.sha256",
+        ]
+    )
+    assert result.returncode == 1
+    ok, bad, absent = len(present) - 1, 1, len(source_files) - len(present)
+    assert f"Checksums: {ok} ok, {bad} mismatched, {absent} not on disk" in result.stdout
+    assert f"MISMATCH {victim}" in result.stdout

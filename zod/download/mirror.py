@@ -5,6 +5,7 @@ The output is what `zod download` reads from a web server or a directory (spec s
     OUT_DIR/<folder>/<stream>.tar.gz        one per stream present (full version)
     OUT_DIR/<folder>/<subset>_mini.tar.gz   everything of the mini version
     OUT_DIR/<folder>/SHA256SUMS             ``sha256sum`` format, one line per archive
+    OUT_DIR/<folder>/FILES.sha256           the same format, one line per dataset file
 
 Which file goes to which archive is decided by `zod.download.streams.stream_of_file`; the
 surrounding lidar scans of Frames are told apart by their position in the index's lidar list
@@ -16,11 +17,13 @@ and an archive already listed in ``SHA256SUMS`` is not rebuilt (resumable) unles
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import tarfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -37,6 +40,9 @@ from zod.download.streams import (
 from zod.errors import FormatError
 
 _COPY_CHUNK = 1 << 20
+# Beside SHA256SUMS: the SHA-256 of every dataset file in the archives (paths relative to the
+# root), for `zod verify --checksums` on an extracted dataset.
+FILE_CHECKSUMS = "FILES.sha256"
 
 
 @dataclass
@@ -154,10 +160,26 @@ def plan_archives(
     return plan
 
 
-def write_archive(src_root: str, members: list[str], dest: str, compress_level: int = 6) -> str:
+class _HashingReader:
+    """File reader that hashes what tarfile reads from it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.sha256.update(data)
+        return data
+
+
+def write_archive(
+    src_root: str, members: list[str], dest: str, compress_level: int = 6
+) -> tuple[str, dict[str, str]]:
     """Write a reproducible ``.tar.gz`` of ``members`` (relative to ``src_root``) to ``dest``
-    (through ``dest.part``); returns its SHA-256."""
+    (through ``dest.part``); returns its SHA-256 and the SHA-256 of every member."""
     part = dest + ".part"
+    member_sums: dict[str, str] = {}
     try:
         with (
             open(part, "wb") as raw,
@@ -176,13 +198,15 @@ def write_archive(src_root: str, members: list[str], dest: str, compress_level: 
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 with open(path, "rb") as f:
-                    tar.addfile(info, f)
+                    reader = _HashingReader(f)
+                    tar.addfile(info, reader)  # type: ignore[arg-type]
+                    member_sums[rel] = reader.sha256.hexdigest()
         os.replace(part, dest)
     except BaseException:
         if os.path.exists(part):
             os.unlink(part)
         raise
-    return sha256_file(dest)
+    return sha256_file(dest), member_sums
 
 
 def build_mirror(
@@ -213,11 +237,12 @@ def build_mirror(
     report = MirrorReport()
     jobs: list[tuple[str, str, list[str]]] = []
     sums: dict[str, dict[str, str]] = {}
+    file_sums: dict[str, dict[str, str]] = {}
     for subset in names:
         folder = subset_folder(subset)
         (out / folder).mkdir(parents=True, exist_ok=True)
-        sums_path = out / folder / CHECKSUM_FILE
-        sums[folder] = parse_sha256sums(sums_path.read_text()) if sums_path.is_file() else {}
+        sums[folder] = _read_sums(out / folder / CHECKSUM_FILE)
+        file_sums[folder] = _read_sums(out / folder / FILE_CHECKSUMS)
         report.archives.setdefault(folder, [])
         report.reused.setdefault(folder, [])
         for name, members in plan_archives(src, subset, versions, report).items():
@@ -227,16 +252,20 @@ def build_mirror(
                 report.reused[folder].append(name)
                 continue
             jobs.append((folder, name, members))
+
+    def done(folder: str, name: str, result: tuple[str, dict[str, str]]) -> None:
+        sums[folder][name], member_sums = result
+        file_sums[folder].update(member_sums)
+        report.archives[folder].append(name)
+        _write_sums(out / folder, sums[folder])
+
     max_workers = workers if workers > 0 else (os.cpu_count() or 1)
     total = sum(len(m) for _, _, m in jobs)
     with tqdm(total=total, unit="file", desc="Building archives", disable=not progress) as pbar:
         if max_workers == 1 or len(jobs) <= 1:
             for folder, name, members in jobs:
-                sums[folder][name] = write_archive(
-                    str(src), members, str(out / folder / name), compress_level
-                )
-                report.archives[folder].append(name)
-                _write_sums(out / folder, sums[folder])
+                dest = str(out / folder / name)
+                done(folder, name, write_archive(str(src), members, dest, compress_level))
                 pbar.update(len(members))
         else:
             with ProcessPoolExecutor(max_workers=min(max_workers, len(jobs))) as pool:
@@ -248,19 +277,26 @@ def build_mirror(
                 }
                 for future in as_completed(futures):
                     folder, name, count = futures[future]
-                    sums[folder][name] = future.result()
-                    report.archives[folder].append(name)
-                    _write_sums(out / folder, sums[folder])
+                    done(folder, name, future.result())
                     pbar.update(count)
     for folder, folder_sums in sums.items():
         _write_sums(out / folder, folder_sums)
+        _write_atomic(out / folder / FILE_CHECKSUMS, format_sha256sums(file_sums[folder]))
         report.archives[folder].sort()
     return report
+
+
+def _read_sums(path: Path) -> dict[str, str]:
+    return parse_sha256sums(path.read_text()) if path.is_file() else {}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _write_sums(folder_dir: Path, sums: dict[str, str]) -> None:
     """Write ``SHA256SUMS`` (only archives still present), atomically."""
     present = {name: digest for name, digest in sums.items() if (folder_dir / name).is_file()}
-    tmp = folder_dir / (CHECKSUM_FILE + ".tmp")
-    tmp.write_text(format_sha256sums(present))
-    os.replace(tmp, folder_dir / CHECKSUM_FILE)
+    _write_atomic(folder_dir / CHECKSUM_FILE, format_sha256sums(present))

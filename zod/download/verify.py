@@ -231,7 +231,7 @@ def verify_dataset(
     )
     report = VerifyReport(subset, version, len(ids), ordered)
     if checksums:
-        report.checksums = check_checksums(root, subset, checksums)
+        report.checksums = check_checksums(root, subset, checksums, workers)
     return report
 
 
@@ -262,17 +262,23 @@ def read_checksums(location: str) -> dict[str, str]:
         raise FormatError(location, str(err)) from None
 
 
-def check_checksums(root: Path, subset: str, location: str) -> ChecksumStatus:
-    """Check each entry against ``<root>/downloads/<folder>/<name>`` or ``<root>/<name>``."""
+def check_checksums(root: Path, subset: str, location: str, workers: int = 8) -> ChecksumStatus:
+    """Check each entry against ``<root>/downloads/<folder>/<name>`` or ``<root>/<name>``
+    (archives of ``SHA256SUMS``, dataset files of a mirror's ``FILES.sha256``); files are
+    hashed by ``workers`` threads."""
     status = ChecksumStatus()
     folder = subset_folder(subset)
-    for name, digest in sorted(read_checksums(location).items()):
+
+    def check(entry: tuple[str, str]) -> tuple[str, str]:
+        name, digest = entry
         candidates = [root / DOWNLOADS_DIR / folder / name, root / name]
         path = next((c for c in candidates if c.is_file()), None)
         if path is None:
-            status.absent.append(name)
-        elif sha256_file(path) == digest:
-            status.ok.append(name)
-        else:
-            status.mismatched.append(name)
+            return name, "absent"
+        return name, "ok" if sha256_file(path) == digest else "mismatched"
+
+    entries = sorted(read_checksums(location).items())
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for name, outcome in pool.map(check, entries):
+            getattr(status, outcome).append(name)
     return status
