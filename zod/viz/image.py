@@ -358,6 +358,7 @@ def box_edge_polylines(
     camera_calibration: Any,
     samples_per_edge: int = 24,
     use_field_of_view: bool = True,
+    max_segment_px: float = 24.0,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Project the 12 edges of boxes through the fisheye model, clipped to what the camera sees.
 
@@ -365,6 +366,9 @@ def box_edge_polylines(
     (list of (K, 2), full-resolution pixels) and the box index (P,) of each piece. A piece is a
     run of at least two consecutive edge samples that are in front of the camera, within
     the valid range of the distortion model and (by default) inside the field of view.
+    Each edge is sampled ``samples_per_edge`` times, then thinned to segments of about
+    ``max_segment_px`` pixels (a far box needs 1 segment per edge, a near one all samples);
+    the first and last visible sample of each piece are always kept, so clipping is exact.
     """
     corners = np.asarray(corners_camera, dtype=np.float64).reshape(-1, 8, 3)
     n_boxes = corners.shape[0]
@@ -382,9 +386,34 @@ def box_edge_polylines(
         valid &= in_field_of_view(flat, cam.field_of_view)
     pixels = np.zeros((flat.shape[0], 2))
     pixels[valid] = project(flat[valid], cam.intrinsics, cam.distortion)
-    starts, ends = _runs(valid.reshape(n_boxes * 12, t.size))
-    pieces = [pixels[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
-    box_index = starts // (12 * t.size)
+    n_rows, n_samples = n_boxes * 12, t.size
+    valid2 = valid.reshape(n_rows, n_samples)
+    # thin each edge to segments of ~max_segment_px: fewer, longer segments for short edges
+    seg_px = np.linalg.norm(np.diff(pixels.reshape(n_rows, n_samples, 2), axis=1), axis=2)
+    length_px = (seg_px * (valid2[:, 1:] & valid2[:, :-1])).sum(axis=1)
+    n_seg = np.clip(np.ceil(length_px / max(float(max_segment_px), 1e-6)), 1, n_samples - 1)
+    step = np.maximum((n_samples - 1) // n_seg.astype(np.int64), 1)
+    j = np.arange(n_samples)
+    keep = (j[None, :] % step[:, None] == 0) | (j[None, :] == n_samples - 1)
+    edge_of_run = np.zeros_like(valid2)  # a visible sample next to an invisible one (or the row end)
+    edge_of_run[:, 1:] |= ~valid2[:, :-1]
+    edge_of_run[:, :-1] |= ~valid2[:, 1:]
+    edge_of_run[:, [0, -1]] = True
+    keep |= valid2 & edge_of_run
+    kept = np.flatnonzero(keep.reshape(-1))
+    kept_valid = valid[kept]
+    kept_row = kept // n_samples
+    new_row = np.ones(kept.size, dtype=bool)
+    new_row[1:] = kept_row[1:] != kept_row[:-1]
+    starts = np.flatnonzero(kept_valid & (new_row | ~np.concatenate([[False], kept_valid[:-1]])))
+    last = np.ones(kept.size, dtype=bool)
+    last[:-1] = new_row[1:] | ~kept_valid[1:]
+    ends = np.flatnonzero(kept_valid & last) + 1
+    long_enough = (ends - starts) >= 2
+    starts, ends = starts[long_enough], ends[long_enough]
+    kept_pixels = pixels[kept]
+    pieces = [kept_pixels[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+    box_index = kept_row[starts] // 12
     return pieces, box_index
 
 
