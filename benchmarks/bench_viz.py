@@ -9,7 +9,7 @@ in its own venv (``.venv-oracle``, made by scripts/setup.sh) and reports its own
    (same signature; vectorized disc stamping with a z-buffer).
 2. 3D boxes: 60 boxes drawn on the image. Reference: ``overlay_object_3d_box_on_image`` per
    box (straight lines between projected corners). Ours: ``draw_boxes_3d`` on a Box3DSet
-   (fisheye-curved, clipped edges, 24 samples per edge).
+   (fisheye-curved, clipped edges, thinned to ~24 px segments).
 
     python benchmarks/bench_viz.py [--points 250000] [--boxes 60] [--repeat 3]
 """
@@ -140,8 +140,8 @@ def main() -> None:
     print(f"  reference {ref['lidar'] * 1e3:8.1f} ms   ours {ours_lidar * 1e3:8.1f} ms   ratio {ref['lidar'] / ours_lidar:6.1f}x")
     print(f"3D boxes on image ({args.boxes} boxes):")
     print(f"  reference {ref['boxes'] * 1e3:8.1f} ms   ours {ours_boxes * 1e3:8.1f} ms   ratio {ref['boxes'] / ours_boxes:6.1f}x")
-    print("  (ours samples 24 points per edge through the fisheye and clips behind the camera;")
-    print("   the reference draws straight lines between projected corners)")
+    print("  (ours: edges sampled through the fisheye, thinned to ~24 px segments, clipped behind")
+    print("   the camera; the reference draws straight lines between projected corners)")
 
 
 if __name__ == "__main__":
