@@ -165,3 +165,16 @@ def test_dataset_pickles_for_worker_processes(sample_root: Path) -> None:
     assert len(clone) == len(frames) and clone.get_split("val") == frames.get_split("val")
     for i in frames.get_all_infos():
         assert clone[i].info == frames[i].info  # unparsed infos are read through the reopened map
+
+
+def test_sequence_info_json_matches_index(sample_root: Path) -> None:
+    from zod.info import Information
+
+    sequences = ZodSequences(sample_root, "full")
+    checked = 0
+    for item_id in sequences.get_all_infos():
+        path = sample_root / "sequences" / item_id / "info.json"
+        if path.is_file():
+            assert Information.from_json_path(path, sample_root) == sequences.get_info(item_id)
+            checked += 1
+    assert checked == len(sequences)

@@ -164,6 +164,14 @@ class Information:
                 raise FormatError(source, f"info {item_id}: {err.problem}") from None
             raise FormatError(source, f"info {item_id} is malformed ({type(err).__name__}: {err})") from None
 
+    @classmethod
+    def from_json_path(cls, path: str | PathLike[str], dataset_root: str | PathLike[str] | None = None,
+                       ) -> Information:
+        """Read an info object from its own file (e.g. ``sequences/<id>/info.json``)."""
+        from zod.annotations._common import read_json
+
+        return cls.from_dict(read_json(path, "info file", "--infos"), dataset_root, source=path)
+
     def to_dict(self, dataset_root: str | PathLike[str] | None = None) -> dict[str, Any]:
         """The snake_case info object (paths relative to ``dataset_root`` when given)."""
         rel = (lambda p: p if p is None or dataset_root is None else os.path.relpath(p, dataset_root))
