@@ -54,7 +54,7 @@ def detection(
     ),
     output: Path | None = typer.Option(None, help="Write the metrics JSON here"),
     level: LevelChoice = typer.Option(
-        LevelChoice.ALL, help="Classes to score: all 27, the 9 classes, or the subclasses"
+        LevelChoice.ALL, help="Names to score: all 27, the 10 classes, or the 23 subclasses"
     ),
     range_m: float = typer.Option(250.0, "--range", help="Evaluation range (m, xy distance)"),
     only_predicted_frames: bool = typer.Option(

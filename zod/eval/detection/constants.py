@@ -4,7 +4,7 @@ Every class and subclass of the object annotations is evaluated except ``Unclear
 rarest subclasses (``Vehicle_Other``, ``VulnerableVehicle_Other``,
 ``VulnerableVehicle_Wheelchair``), as in the reference devkit. Two levels:
 
-- class level: the 9 classes (``Vehicle``, ``Pedestrian``, ...);
+- class level: the 10 classes (``Vehicle``, ``Pedestrian``, ...);
 - subclass level: the subclasses (``Vehicle_Car``, ``TrafficSign_Front``, ...), where a class
   without subclasses (``Pedestrian``) is its own subclass.
 
