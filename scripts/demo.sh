@@ -27,4 +27,11 @@ $ZOD visualize frame "$SAMPLE" "$FRAME" --version mini --layers all --scale 0.25
 $ZOD visualize bev "$SAMPLE" "$FRAME" --version mini --labels --out "$OUT/viz/bev.png"
 $ZOD visualize lidar "$SAMPLE" "$FRAME" --version mini --width 960 --height 540 --out "$OUT/viz/lidar3d.png"
 $ZOD visualize sequence "$SAMPLE" "$SEQ" --version mini --scale 0.25 --out "$OUT/viz/sequence.mp4"
+# distribution: mirror the sample as the release's archives (+ SHA256SUMS), download Frames back
+# from it (filtered: no DNAT, 2 earlier scans), verify per stream and against the checksums
+$ZOD mirror build "$SAMPLE" "$OUT/mirror" --subset frames --compress-level 1 --no-progress | head -1
+$ZOD download --url "$OUT/mirror" --output-dir "$OUT/download" --subset frames --version full \
+    --num-scans-before 2 -y --no-progress
+$ZOD verify --dataset-root "$OUT/download" --subset frames --version full --no-progress \
+    --checksums "$OUT/mirror/single_frames/SHA256SUMS" | tail -3
 echo "tour: outputs in $OUT"
