@@ -29,7 +29,7 @@ $ZOD visualize lidar "$SAMPLE" "$FRAME" --version mini --width 960 --height 540 
 $ZOD visualize sequence "$SAMPLE" "$SEQ" --version mini --scale 0.25 --out "$OUT/viz/sequence.mp4"
 # distribution: mirror the sample as the release's archives (+ SHA256SUMS), download Frames back
 # from it (filtered: no DNAT, 2 earlier scans), verify per stream and against the checksums
-$ZOD mirror build "$SAMPLE" "$OUT/mirror" --subset frames --compress-level 1 --no-progress | head -1
+$ZOD mirror build "$SAMPLE" "$OUT/mirror" --subset frames --compress-level 1 --no-progress >"$OUT/mirror.log"
 $ZOD download --url "$OUT/mirror" --output-dir "$OUT/download" --subset frames --version full \
     --num-scans-before 2 -y --no-progress
 $ZOD verify --dataset-root "$OUT/download" --subset frames --version full --no-progress \
