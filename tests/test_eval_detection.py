@@ -197,6 +197,10 @@ def test_class_and_subclass_expansion() -> None:
     assert expand_names("Pedestrian", "Pedestrian") == ["Pedestrian"]
     assert expand_names("TrafficSign", "TrafficSign_Front") == ["TrafficSign", "TrafficSign_Front"]
     assert len(EVALUATION_CLASSES) == 27
+    from zod.eval.detection import LEVELS
+
+    assert (len(LEVELS["class"]), len(LEVELS["subclass"])) == (10, 23)
+    assert set(LEVELS["class"]) | set(LEVELS["subclass"]) == set(EVALUATION_CLASSES)
     assert "Unclear" not in EVALUATION_CLASSES and "Vehicle_Other" not in EVALUATION_CLASSES
 
 
