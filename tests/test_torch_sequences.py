@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from zod.constants import EGO, Lidar
 from zod.dataset import ZodDrives, ZodSequences
 from zod.torch import ZodSequencesDataset, ZodStreamDataset, collate
 
@@ -119,6 +120,9 @@ def test_stream_dataset_values_and_shuffle(sample_root: Path) -> None:
     assert sample["image"].shape == (3, 542, 962)
     np.testing.assert_array_equal(sample["lidar_points"].numpy(), seq.info.get_lidar_frame(camera.time).read().points)
     assert sample["pose_valid"].item()
+    in_ego = next(iter(ZodStreamDataset(sample_root, "full", None, parts=("lidar",), lidar_frame="ego")))
+    expected = seq.calibration.transform_points(seq.info.get_lidar_frame(camera.time).read().points, Lidar.VELODYNE, EGO)
+    np.testing.assert_allclose(in_ego["lidar_points"].numpy(), expected, atol=1e-3)
     shuffled = ZodStreamDataset(sample_root, "full", None, shuffle=True, seed=5, parts=())
     orders = []
     for epoch in range(4):

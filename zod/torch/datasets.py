@@ -40,10 +40,10 @@ from zod.constants import (
     Camera,
     Lidar,
 )
+from zod.geometry.transforms import transform_points
 
 logger = logging.getLogger(__name__)
 
-ImageScale = float
 VALID_SCALES = (1.0, 0.5, 0.25, 0.125)
 FRAME_MODALITIES = ("image", "lidar", "objects", "boxes_3d", "ego_road", "lanes", "calibration")
 BoxFrame = Literal["lidar", "ego", "camera"]
@@ -115,12 +115,6 @@ def image_to_tensor(image_hwc: np.ndarray, dtype: torch.dtype = torch.uint8, nor
         plane -= np.float32(offset[c % 3])
     tensor = torch.from_numpy(out)
     return tensor if dtype == torch.float32 else tensor.to(dtype)
-    tensor = tensor.to(dtype).div_(255.0)
-    if normalize:
-        mean = torch.tensor(FRAMES_IMAGE_MEAN, dtype=dtype)[:, None, None]
-        std = torch.tensor(FRAMES_IMAGE_STD, dtype=dtype)[:, None, None]
-        tensor = tensor.sub_(mean).div_(std)
-    return tensor
 
 
 def _class_name(obj: Any, class_level: str) -> str | None:
@@ -238,11 +232,11 @@ class ZodFramesDataset(Dataset):
             candidates = sorted(zod_frames.get_all_ids())
         else:
             candidates = sorted(zod_frames.get_split(split))
-        self.excluded: dict[str, str] = {}
-        """Frames left out at construction: {frame_id: reason}."""
         reasons = self._check_frames(zod_frames, candidates, check_files)
         self.frame_ids: list[str] = [fid for fid, why in zip(candidates, reasons) if why is None]
-        self.excluded = {fid: why for fid, why in zip(candidates, reasons) if why is not None}
+        """Frames of the dataset, in index order of ``__getitem__``."""
+        self.excluded: dict[str, str] = {fid: why for fid, why in zip(candidates, reasons) if why is not None}
+        """Frames left out at construction: {frame_id: reason}."""
         _summarize(f"ZodFramesDataset({version}, {split})", len(candidates), self.excluded)
 
     # ---------------------------------------------------------------- pickling / lazy open
@@ -280,8 +274,9 @@ class ZodFramesDataset(Dataset):
             projects.append(AnnotationProject.LANE_MARKINGS)
         return projects
 
-    def _needed(self, info: Any) -> tuple[str | None, list[tuple[str, str]]]:
-        """(reason if the info already rules the frame out, [(path, what)] files to check)."""
+    def _needed(self, frame: Any) -> tuple[str | None, list[tuple[str, str]]]:
+        """(reason if the frame's info already rules it out, [(path, what)] files to check)."""
+        info = frame.info
         files: list[tuple[str, str]] = []
         mods = set(self.modalities)
         if "image" in mods:
@@ -290,10 +285,10 @@ class ZodFramesDataset(Dataset):
                 return f"no {key} image in the index", files
             files.append((info.get_key_camera_frame(self.anonymization).filepath, f"{key} image"))
         if "lidar" in mods:
-            lidar_frames = (info.lidar_frames or {}).get(Lidar.VELODYNE) or []
-            if not lidar_frames:
+            if not (info.lidar_frames or {}).get(Lidar.VELODYNE):
                 return "no lidar scans in the index", files
-            files.extend((frame.filepath, "lidar scan") for frame in self._lidar_frames_of(lidar_frames))
+            before, after = self.lidar_scans
+            files.extend((scan.filepath, "lidar scan") for scan in frame.get_lidar_frames(before, after))
             if self.lidar_compensate and sum(self.lidar_scans) > 0:
                 files.append((info.ego_motion_path, "ego motion"))
         for project in self._required_projects():
@@ -304,11 +299,6 @@ class ZodFramesDataset(Dataset):
         if mods & {"calibration", "image", "boxes_3d", "lidar"}:
             files.append((info.calibration_path, "calibration"))
         return None, files
-
-    def _lidar_frames_of(self, lidar_frames: Sequence[Any]) -> Sequence[Any]:
-        key = len(lidar_frames) // 2  # the core scan is the middle one (reference rule)
-        before, after = self.lidar_scans
-        return lidar_frames[max(0, key - before) : min(len(lidar_frames), key + after + 1)]
 
     def _check_frames(self, zod_frames: Any, frame_ids: Sequence[str], check_files: bool) -> list[str | None]:
         """Reason each frame cannot serve the requested modalities (None: usable).
@@ -330,7 +320,7 @@ class ZodFramesDataset(Dataset):
             return [reasons[fid] for fid in frame_ids]
 
         def check(frame_id: str) -> str | None:
-            reason, files = self._needed(zod_frames.get_info(frame_id))
+            reason, files = self._needed(zod_frames[frame_id])
             if reason is not None:
                 return reason
             return next((f"missing {what}" for path, what in files if not _exists(path)), None)
@@ -391,23 +381,21 @@ class ZodFramesDataset(Dataset):
         before, after = self.lidar_scans
         if before == 0 and after == 0:
             lidar = frame.get_lidar_frames(0, 0)[0].read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
-        elif self.lidar_compensate:
+            points, times, intensity = lidar.points, lidar.timestamps, lidar.intensity
+        elif self.lidar_compensate:  # scans moved to the core scan time (reference semantics)
             lidar = frame.get_aggregated_lidar(num_before=before, num_after=after)
-        else:
+            points, times, intensity = lidar.points, lidar.timestamps, lidar.intensity
+        else:  # raw scans, concatenated in time order
             from zod.stream import read_scans
 
             batch = read_scans(frame.get_lidar_frames(before, after), num_threads=2,
                                remove_ego_lidar_returns=self.remove_ego_lidar_returns)
-            lidar = batch  # same field names as LidarData below
-        points = np.asarray(lidar.points)
-        times = np.asarray(lidar.timestamps if hasattr(lidar, "timestamps") else lidar.time_s)
-        intensity = np.asarray(lidar.intensity)
+            points, times, intensity = batch.points, batch.time_s, batch.intensity
         if self.lidar_frame == "ego":
-            ego_from_lidar = calibration.get_extrinsics(Lidar.VELODYNE).transform
-            points = points.astype(np.float64) @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]
+            points = calibration.transform_points(points, Lidar.VELODYNE, EGO)
         return {
             "lidar_points": torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)),
-            "lidar_time_s": torch.from_numpy((times - time_s).astype(np.float32)),
+            "lidar_time_s": torch.from_numpy((np.asarray(times) - time_s).astype(np.float32)),
             "lidar_intensity": torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.uint8)),
         }
 
@@ -423,7 +411,7 @@ class ZodFramesDataset(Dataset):
         out: dict[str, Any] = {
             "boxes_2d": torch.from_numpy(scale_pixels(boxes_2d, self.image_scale).astype(np.float32)),
             "class_ids": torch.from_numpy(class_ids),
-            "unclear": torch.tensor([bool(obj.unclear) for obj in objects], dtype=torch.bool),
+            "unclear": torch.from_numpy(np.array([bool(obj.unclear) for obj in objects], dtype=bool)),
         }
         if with_3d:
             box_set = Box3DSet.from_object_annotations(objects)
@@ -500,7 +488,7 @@ class _StepConverter:
         if step.lidar is not None:
             points = np.asarray(step.lidar.points)
             if self.lidar_frame == "ego" and ego_from_lidar is not None:
-                points = points.astype(np.float64) @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]
+                points = transform_points(points, ego_from_lidar)
             out["lidar_points"] = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
             out["lidar_time_s"] = torch.from_numpy((np.asarray(step.lidar.timestamps) - time_origin_s).astype(np.float32))
             out["lidar_intensity"] = torch.from_numpy(np.ascontiguousarray(step.lidar.intensity, dtype=np.uint8))
