@@ -110,7 +110,18 @@ http {{
 """
     (workdir / "nginx.conf").write_text(conf)
     process = subprocess.Popen(
-        [nginx, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
+        # -e: the startup error log too (the default /var/log/nginx is not writable for users)
+        [
+            nginx,
+            "-p",
+            str(workdir),
+            "-e",
+            str(workdir / "logs" / "error.log"),
+            "-c",
+            str(workdir / "nginx.conf"),
+            "-g",
+            "daemon off;",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
