@@ -37,8 +37,14 @@ ALIASES: dict[str, dict[str, str]] = {
         name: f"zod.calibration:{name}"
         for name in ("Calibration", "CameraCalibration", "LidarCalibration", "RadarCalibration")
     },
-    "zod.data_classes.ego_motion": {"EgoMotion": "zod.ego_motion:EgoMotion"},
-    "zod.data_classes.oxts": {"EgoMotion": "zod.ego_motion:EgoMotion"},
+    "zod.data_classes.ego_motion": {
+        "EgoMotion": "zod.ego_motion:EgoMotion",
+        "interpolate_transforms": "zod.geometry.transforms:interpolate_transforms",
+    },
+    "zod.data_classes.oxts": {
+        "EgoMotion": "zod.ego_motion:EgoMotion",
+        "interpolate_transforms": "zod.geometry.transforms:interpolate_transforms",
+    },
     "zod.data_classes.frame": {"ZodFrame": "zod.frame:ZodFrame"},
     "zod.data_classes.sequence": {"ZodSequence": "zod.frame:ZodSequence"},
     "zod.data_classes.geometry": {"Pose": "zod.geometry.pose:Pose"},
