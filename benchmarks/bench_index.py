@@ -100,7 +100,9 @@ def reference_devkit_load(path: Path, work: Path) -> float | None:
     link = root / "trainval-frames-full.json"
     if not link.exists():
         link.symlink_to(path)
-    out = subprocess.run([str(ORACLE), "-c", ORACLE_SCRIPT, str(root)], capture_output=True, text=True)
+    # -I and a neutral cwd: the repo's own `zod` folder must not shadow the reference package
+    out = subprocess.run([str(ORACLE), "-I", "-c", ORACLE_SCRIPT, str(root)], capture_output=True, text=True,
+                         cwd=work)
     return float(out.stdout.split()[0]) if out.returncode == 0 else None
 
 
