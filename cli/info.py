@@ -8,7 +8,8 @@ import typer
 
 
 def info(
-    root: Path = typer.Argument(..., help="Dataset root (the folder holding trainval-*.json)."),
+    root: Path = typer.Argument(  # noqa: B008 - the typer idiom
+        ..., help="Dataset root (the folder holding trainval-*.json)."),
     classes: bool = typer.Option(True, "--classes/--no-classes", help="Count objects per class (reads the annotations)."),
     files: bool = typer.Option(True, "--files/--no-files", help="Check which streams are on disk."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),

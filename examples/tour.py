@@ -92,8 +92,8 @@ def main(root: str, output_dir: str) -> None:
             print(f"  vehicle data: {len(vd.timestamp)} samples, mean speed {np.mean(vd.lon_vel):.1f} m/s")
             radar = seq.get_radar()
             print(f"  radar: {len(radar.radar_range)} detections in {len(np.unique(radar.scan_index))} scans")
-            report["sequence"] = {"id": seq.info.id, "vehicle_samples": int(len(vd.timestamp)),
-                                  "radar_detections": int(len(radar.radar_range))}
+            report["sequence"] = {"id": seq.info.id, "vehicle_samples": len(vd.timestamp),
+                                  "radar_detections": len(radar.radar_range)}
         except MissingFileError as err:  # a partial download says what to fetch
             print(f"  {err}")
 

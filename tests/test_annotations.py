@@ -9,11 +9,19 @@ import numpy as np
 import pytest
 
 from zod.annotations.classes import (
-    CLASS_IDX_TO_CLASS_NAME, OBJECT_CLASSES, OBJECT_SUBCLASSES, TRAFFIC_SIGN_CLASSES, get_class_idx,
+    CLASS_IDX_TO_CLASS_NAME,
+    OBJECT_CLASSES,
+    OBJECT_SUBCLASSES,
+    TRAFFIC_SIGN_CLASSES,
+    get_class_idx,
     get_class_name,
 )
 from zod.annotations.ego_road import EgoRoadClass
-from zod.annotations.lanes import LaneMarkingAnnotation, RoadPaintingAnnotation, ShadedAreaAnnotation
+from zod.annotations.lanes import (
+    LaneMarkingAnnotation,
+    RoadPaintingAnnotation,
+    ShadedAreaAnnotation,
+)
 from zod.annotations.objects import ObjectAnnotation
 from zod.annotations.parser import AnnotationFile
 from zod.constants import AnnotationProject, Lidar

@@ -21,7 +21,7 @@ from zod.sensors.radar import RadarData
 
 def _first_frame(root: Path) -> tuple[ZodFrames, str]:
     frames = ZodFrames(root, "full")
-    return frames, sorted(frames.get_all_ids())[0]
+    return frames, min(frames.get_all_ids())
 
 
 # ----------------------------------------------------------------------------- .npy
@@ -93,13 +93,13 @@ def test_missing_files_name_their_stream(sample_copy: Path, what: str, flag: str
     if what.startswith("image"):
         anonymization = Anonymization(what.split("_")[1])
         Path(frame.get_camera_frame(anonymization).filepath).unlink()
-        call = lambda: frame.get_image(anonymization)  # noqa: E731
+        call = lambda: frame.get_image(anonymization)
     elif what == "annotations":
         Path(frame.info.annotations[AnnotationProject.OBJECT_DETECTION].filepath).unlink()
-        call = lambda: frame.get_annotation(AnnotationProject.OBJECT_DETECTION)  # noqa: E731
+        call = lambda: frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
     else:
         Path(frame.info.metadata_path).unlink()
-        call = lambda: frame.metadata  # noqa: E731
+        call = lambda: frame.metadata
     with pytest.raises(MissingFileError) as err:
         call()
     assert err.value.stream == flag
@@ -107,10 +107,10 @@ def test_missing_files_name_their_stream(sample_copy: Path, what: str, flag: str
 
 def test_missing_vehicle_data_and_radar(sample_copy: Path) -> None:
     sequences = ZodSequences(sample_copy, "full")
-    seq = sequences[sorted(sequences.get_all_ids())[0]]
+    seq = sequences[min(sequences.get_all_ids())]
     Path(seq.info.vehicle_data_path).unlink()
     with pytest.raises(MissingFileError, match="--vehicle-data"):
-        seq.vehicle_data
+        _ = seq.vehicle_data
     Path(seq.info.get_radar_frames()[0].filepath).unlink()
     with pytest.raises(MissingFileError, match="--radar"):
         seq.get_radar()
@@ -180,7 +180,7 @@ def test_not_annotated(sample_root: Path) -> None:
     from zod.dataset import ZodDrives
 
     drives = ZodDrives(sample_root, "full")
-    drive = drives[sorted(drives.get_all_ids())[0]]
+    drive = drives[min(drives.get_all_ids())]
     for project in AnnotationProject:
         assert not drive.is_annotated(project)
         with pytest.raises(NotAnnotatedError):
@@ -202,4 +202,4 @@ def test_index_listing_missing_item_folder_reads_fine_until_used(sample_copy: Pa
     with pytest.raises(MissingFileError, match="--lidar"):
         frame.get_lidar()
     with pytest.raises(MissingFileError):
-        frame.calibration
+        _ = frame.calibration

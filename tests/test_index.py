@@ -16,7 +16,7 @@ from zod.errors import FormatError, MissingFileError
 from zod.index import OldIndexFileError, ZodIndex, camel_case, scan_index, snake_case
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from bench_index import make_info  # noqa: E402  (the realistic synthetic info of the benchmark)
+from bench_index import make_info
 
 
 @pytest.fixture(autouse=True)

@@ -100,7 +100,7 @@ def test_lidar_round_trip_transform_extend_eq(tmp_path: Path) -> None:
     matrix_moved = scan.copy()
     matrix_moved.transform(pose.transform)
     np.testing.assert_array_equal(matrix_moved.points, moved.points)
-    assert not (moved == scan)
+    assert moved != scan
     assert scan.copy() == scan and scan.copy() is not scan
 
     # extend: arrays concatenated, core time the point-weighted mean
@@ -114,7 +114,7 @@ def test_lidar_round_trip_transform_extend_eq(tmp_path: Path) -> None:
     merged.extend(other)
     assert merged.num_points == scan.num_points + 3000
     assert merged.core_timestamp == pytest.approx(scan.core_timestamp + 4.0 * 3000 / (scan.num_points + 3000))
-    assert LidarData.empty().num_points == 0 and not (LidarData.empty() == scan)
+    assert LidarData.empty().num_points == 0 and LidarData.empty() != scan
 
 
 # ----------------------------------------------------------------------------- radar

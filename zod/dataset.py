@@ -13,15 +13,23 @@ raises ``KeyError`` and this returns the items at those positions.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from os import PathLike
 from typing import Any, Generic, TypeVar
 
 from tqdm import tqdm
 
 from zod.constants import (
-    BLACKLISTED, DRIVES, FRAMES, SEQUENCES, TRAIN, TRAINVAL_FILES, VAL, VERSIONS, AnnotationProject,
+    BLACKLISTED,
+    DRIVES,
+    FRAMES,
+    SEQUENCES,
+    TRAIN,
+    TRAINVAL_FILES,
+    VAL,
+    VERSIONS,
+    AnnotationProject,
 )
 from zod.errors import ZodError
 from zod.frame import ZodFrame, ZodSequence

@@ -32,8 +32,8 @@ import os
 import re
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,12 +89,13 @@ class OldIndexFileError(MissingFileError):
     def __init__(self, path: str | os.PathLike[str], old_path: str | os.PathLike[str]) -> None:
         super().__init__(path, "index file", "zod download --infos")
         self.old_path = str(old_path)
-        self.args = (
+        message = (
             f"index file {self.path} is not on disk, but {self.old_path} is: that is the old "
             "underscore-named index of devkit releases before 0.2, whose format this devkit does "
             "not read. Download the current index files with `zod download --infos` (they are "
-            f"named {Path(self.path).name}) or read the old files with zod<0.2.",
+            f"named {Path(self.path).name}) or read the old files with zod<0.2."
         )
+        self.args = (message,)
 
 
 def index_file_path(
@@ -221,7 +222,7 @@ def _chunked_scan(data: np.ndarray, escapes: bool, workers: int | None = None,
     finally:
         if pool is not None:
             pool.shutdown()
-    cat = lambda i, dtype: np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype)  # noqa: E731
+    cat = lambda i, dtype: np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype)
     return cat(0, np.int64), cat(1, np.uint8), cat(2, np.int64), cat(3, np.int64)
 
 

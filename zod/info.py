@@ -201,7 +201,7 @@ class Information:
 
     def convert_paths_to_absolute(self, root_path: str) -> None:
         """Prefix every path with ``root_path`` (reference API; ``from_dict`` already does it)."""
-        join = lambda p: None if p is None else os.path.join(root_path, p)  # noqa: E731
+        join = lambda p: None if p is None else os.path.join(root_path, p)
         self.calibration_path = join(self.calibration_path)
         self.ego_motion_path = join(self.ego_motion_path)
         self.metadata_path = join(self.metadata_path)

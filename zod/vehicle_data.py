@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from os import PathLike
+from typing import ClassVar
 
 import h5py
 import numpy as np
@@ -60,7 +61,7 @@ class EgoVehicleData(_TimeMixin):
     body_pitch: np.ndarray  # (N,) rad
     timestamp: np.ndarray  # (N,) epoch ns
 
-    FIELDS = {
+    FIELDS: ClassVar[dict[str, str]] = {
         "roll_rate": "roll_rate_data/angle_rate/radians_per_second/value",
         "pitch_rate": "pitch_rate_data/angle_rate/radians_per_second/value",
         "lat_vel": "lat_vel_data/velocity/meters_per_second/value",
@@ -92,7 +93,7 @@ class EgoVehicleControls(_TimeMixin):
     turn_indicator: np.ndarray  # (N,) 0 off, 1 left, 2 right
     timestamp: np.ndarray  # (N,) epoch ns
 
-    FIELDS = {
+    FIELDS: ClassVar[dict[str, str]] = {
         "acc_pedal": "acceleration_pedal/ratio/unitless/value",
         "brake_pedal_pressed": "brake_pedal_pressed/is_brake_pedal_pressed/unitless/value",
         "steering_angle": "steering_wheel_angle/angle/radians/value",
@@ -118,7 +119,7 @@ class Satellite(_TimeMixin):
     speed: np.ndarray  # (N,) m/s
     timestamp: np.ndarray  # (N,) epoch ns
 
-    FIELDS = {
+    FIELDS: ClassVar[dict[str, str]] = {
         "altitude": "altitude/meters/value",
         "heading": "heading/degrees/value",
         "latpos": "latposn/nanodegrees/value",

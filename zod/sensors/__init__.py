@@ -6,4 +6,4 @@ from zod.sensors.frames import CameraFrame, LidarFrame, RadarFrames, SensorFrame
 from zod.sensors.lidar import EGO_RETURNS_BOX, LidarData
 from zod.sensors.radar import RadarData
 
-__all__ = ["SensorFrame", "CameraFrame", "LidarFrame", "RadarFrames", "LidarData", "RadarData", "EGO_RETURNS_BOX"]
+__all__ = ["EGO_RETURNS_BOX", "CameraFrame", "LidarData", "LidarFrame", "RadarData", "RadarFrames", "SensorFrame"]
