@@ -231,6 +231,7 @@ def sequence(
     stride: int = typer.Option(1, "--stride", min=1, help="Use every n-th camera image / scan."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many pictures."),  # noqa: UP045 (typer 0.9)
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    workers: int = typer.Option(1, "--workers", min=0, help="Threads rendering pictures (0: all cores)."),
 ) -> None:
     """A video of a sequence or drive with the lidar (and keyframe boxes) drawn."""
     from zod.viz.frame import render_sequence_video
@@ -240,7 +241,8 @@ def sequence(
     try:
         item = _item(root, item_id, version, subset)
         path = render_sequence_video(
-            item, out, view.value, fps=fps, scale=scale, stride=stride, max_frames=max_frames, progress=progress
+            item, out, view.value, fps=fps, scale=scale, stride=stride, max_frames=max_frames,
+            progress=progress, workers=workers,
         )
     except (ZodError, ValueError, KeyError, RuntimeError) as err:
         _fail(err)

@@ -26,7 +26,7 @@ SEQ=$(.venv/bin/python -c "from zod import ZodSequences; print(sorted(ZodSequenc
 $ZOD visualize frame "$SAMPLE" "$FRAME" --version mini --layers all --scale 0.25 --out "$OUT/viz/frame.png"
 $ZOD visualize bev "$SAMPLE" "$FRAME" --version mini --labels --out "$OUT/viz/bev.png"
 $ZOD visualize lidar "$SAMPLE" "$FRAME" --version mini --width 960 --height 540 --out "$OUT/viz/lidar3d.png"
-$ZOD visualize sequence "$SAMPLE" "$SEQ" --version mini --scale 0.25 --out "$OUT/viz/sequence.mp4"
+$ZOD visualize sequence "$SAMPLE" "$SEQ" --version mini --scale 0.25 --workers 0 --out "$OUT/viz/sequence.mp4"
 # distribution: mirror the sample as the release's archives (+ SHA256SUMS), download Frames back
 # from it (filtered: no DNAT, 2 earlier scans), verify per stream and against the checksums
 $ZOD mirror build "$SAMPLE" "$OUT/mirror" --subset frames --compress-level 1 --no-progress >"$OUT/mirror.log"

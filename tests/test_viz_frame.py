@@ -186,3 +186,15 @@ def test_sequence_videos(sample_root: Path, tmp_path: Path) -> None:
 
     with Image.open(gif) as im:
         assert im.n_frames == 3 and im.size == (120, 160)
+
+
+def test_threaded_video_pictures_equal_serial(sample_root: Path) -> None:
+    sequences = ZodSequences(str(sample_root), "mini")
+    seq = sequences[sorted(sequences.get_all_ids())[-1]]
+    grid = BevGrid((-10.0, 30.0), (-15.0, 15.0), 0.25)
+    for view in ("camera", "bev"):
+        serial, n = vf.sequence_video_frames(seq, view, scale=0.125, grid=grid, workers=1)
+        threaded, n2 = vf.sequence_video_frames(seq, view, scale=0.125, grid=grid, workers=3)
+        a, b = list(serial), list(threaded)
+        assert n == n2 == len(a) == len(b) > 1
+        assert all(np.array_equal(x, y) for x, y in zip(a, b)), view

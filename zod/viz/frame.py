@@ -10,7 +10,10 @@ an error; a missing file of a requested layer raises the reader's ``MissingFileE
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -273,6 +276,7 @@ def sequence_video_frames(
     max_depth_m: float = 60.0,
     grid: bev_mod.BevGrid | None = None,
     anonymization: Anonymization = Anonymization.BLUR,
+    workers: int = 1,
 ) -> tuple[Iterator[np.ndarray], int]:
     """Pictures of a sequence (or drive) for a video, and how many there will be.
 
@@ -280,8 +284,10 @@ def sequence_video_frames(
     time, motion-compensated to the image time, coloured by depth, and the ego path.
     ``view="bev"``: each lidar scan in BEV in the ego frame of its own time, with the ego path.
     Object boxes are annotated at the keyframe only, so they are drawn on the picture nearest
-    the keyframe (within 0.1 s), not carried to other times.
+    the keyframe (within 0.1 s), not carried to other times. ``workers`` > 1 renders pictures
+    on that many threads (0: all cores), still yielded in time order.
     """
+    workers = (os.cpu_count() or 1) if workers == 0 else int(workers)
     if view not in ("camera", "bev"):
         raise ValueError(f"view must be 'camera' or 'bev', not {view!r}")
     info = sequence.info
@@ -302,44 +308,67 @@ def sequence_video_frames(
     seconds = [t.timestamp() if hasattr(t, "timestamp") else float(t) for t in times]
     nearest_key = int(np.argmin(np.abs(np.array(seconds) - key_time))) if seconds else -1
 
-    def camera_pictures() -> Iterator[np.ndarray]:
-        cam = calib.cameras[Camera.FRONT]
-        width, height = _scaled_size(cam, scale)
-        sx = width / float(np.asarray(cam.image_dimensions)[0])
-        for i, ((camera_frame, _lidar_frame), t_s) in enumerate(zip(pairs, seconds)):
-            raw = np.asarray(_read_scaled(lambda s, cf=camera_frame: cf.read(scale=s), scale))
-            if raw.shape[:2] != (height, width):
-                raw = cv2.resize(raw, (width, height), interpolation=cv2.INTER_AREA)
-            picture = np.ascontiguousarray(raw)
-            scan = sequence.get_compensated_lidar(camera_frame.time)
-            draw_lidar(picture, scan.points, calib, Lidar.VELODYNE, max_depth_m=max_depth_m,
-                       radius=max(1, int(round(3 * sx))))
-            t_clamped = min(max(t_s, t_lo), t_hi)
-            positions = trajectory_in_ego(motion.poses, motion.get_poses(t_clamped))
-            draw_trajectory(picture, positions, calib, TRAJECTORY_COLOR, thickness=max(1, int(round(8 * sx))))
-            if i == nearest_key and len(key_boxes) and abs(t_s - key_time) <= 0.1:
-                draw_boxes_3d(picture, key_boxes, calib, colors=class_colors(list(key_boxes.classes)),
-                              thickness=max(1, int(round(6 * sx))))
-            _caption(picture, f"{info.id}  t={t_s - key_time:+.2f} s")
-            yield picture
+    cam = calib.cameras[Camera.FRONT]
+    width, height = _scaled_size(cam, scale)
+    sx = width / float(np.asarray(cam.image_dimensions)[0])
+    ego_from_lidar = calib.get_transform(Lidar.VELODYNE, EGO)
+    box_colors = class_colors(list(key_boxes.classes))
 
-    def bev_pictures() -> Iterator[np.ndarray]:
-        ego_from_lidar = calib.get_transform(Lidar.VELODYNE, EGO)
-        for i, (lidar_frame, t_s) in enumerate(zip(lidar_frames, seconds)):
-            scan = lidar_frame.read()
-            points_ego = np.asarray(scan.points)[:, :3] @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]
-            t_clamped = min(max(t_s, t_lo), t_hi)
-            track = trajectory_in_ego(motion.poses, motion.get_poses(t_clamped))[:, :2]
-            corners = cols = None
-            if i == nearest_key and len(key_boxes) and abs(t_s - key_time) <= 0.1:
-                corners = key_boxes.convert_to(EGO, calib).corners()
-                cols = class_colors(list(key_boxes.classes))
-            picture = bev_mod.render_bev(points_ego, grid, value_range=(-0.5, 3.0), boxes=corners,
-                                         box_colors=cols, trajectory_xy=track)
-            _caption(picture, f"{info.id}  t={t_s - key_time:+.2f} s")
-            yield picture
+    def camera_picture(i: int) -> np.ndarray:
+        camera_frame, t_s = pairs[i][0], seconds[i]
+        raw = np.asarray(_read_scaled(lambda s: camera_frame.read(scale=s), scale))
+        if raw.shape[:2] != (height, width):
+            raw = cv2.resize(raw, (width, height), interpolation=cv2.INTER_AREA)
+        picture = np.ascontiguousarray(raw)
+        scan = sequence.get_compensated_lidar(camera_frame.time)
+        draw_lidar(picture, scan.points, calib, Lidar.VELODYNE, max_depth_m=max_depth_m,
+                   radius=max(1, int(round(3 * sx))))
+        t_clamped = min(max(t_s, t_lo), t_hi)
+        positions = trajectory_in_ego(motion.poses, motion.get_poses(t_clamped))
+        draw_trajectory(picture, positions, calib, TRAJECTORY_COLOR, thickness=max(1, int(round(8 * sx))))
+        if i == nearest_key and len(key_boxes) and abs(t_s - key_time) <= 0.1:
+            draw_boxes_3d(picture, key_boxes, calib, colors=box_colors, thickness=max(1, int(round(6 * sx))))
+        _caption(picture, f"{info.id}  t={t_s - key_time:+.2f} s")
+        return picture
 
-    return (camera_pictures() if view == "camera" else bev_pictures()), len(seconds)
+    def bev_picture(i: int) -> np.ndarray:
+        t_s = seconds[i]
+        scan = lidar_frames[i].read()
+        points_ego = np.asarray(scan.points)[:, :3] @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]
+        t_clamped = min(max(t_s, t_lo), t_hi)
+        track = trajectory_in_ego(motion.poses, motion.get_poses(t_clamped))[:, :2]
+        corners = cols = None
+        if i == nearest_key and len(key_boxes) and abs(t_s - key_time) <= 0.1:
+            corners = key_boxes.convert_to(EGO, calib).corners()
+            cols = box_colors
+        picture = bev_mod.render_bev(points_ego, grid, value_range=(-0.5, 3.0), boxes=corners,
+                                     box_colors=cols, trajectory_xy=track)
+        _caption(picture, f"{info.id}  t={t_s - key_time:+.2f} s")
+        return picture
+
+    render = camera_picture if view == "camera" else bev_picture
+    return _ordered_map(render, len(seconds), workers), len(seconds)
+
+
+def _ordered_map(render: Any, count: int, workers: int) -> Iterator[np.ndarray]:
+    """``render(0..count-1)`` in order; with ``workers`` > 1 on a thread pool (decoding, numpy
+    and OpenCV release the GIL), at most ``2 * workers`` pictures ahead of the consumer."""
+    if workers <= 1 or count <= 1:
+        for i in range(count):
+            yield render(i)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zod-viz") as pool:
+        pending: deque[Future[np.ndarray]] = deque()
+        next_index = 0
+        while next_index < count and len(pending) < 2 * workers:
+            pending.append(pool.submit(render, next_index))
+            next_index += 1
+        while pending:
+            picture = pending.popleft().result()
+            if next_index < count:
+                pending.append(pool.submit(render, next_index))
+                next_index += 1
+            yield picture
 
 
 def _caption(picture: np.ndarray, text: str) -> None:
@@ -358,11 +387,13 @@ def render_sequence_video(
     max_frames: int | None = None,
     progress: bool = True,
     grid: bev_mod.BevGrid | None = None,
+    workers: int = 1,
 ) -> Path:
-    """Write a sequence (or drive) as a video (.mp4 / .avi / .gif) of ``view`` pictures."""
+    """Write a sequence (or drive) as a video (.mp4 / .avi / .gif) of ``view`` pictures
+    (``workers`` threads render them, 0 = all cores)."""
     from zod.viz.video import write_video
 
     pictures, total = sequence_video_frames(
-        sequence, view, scale=scale, stride=stride, max_frames=max_frames, grid=grid
+        sequence, view, scale=scale, stride=stride, max_frames=max_frames, grid=grid, workers=workers
     )
     return write_video(pictures, out, fps=fps, total=total, progress=progress, description=f"{view} video")
