@@ -143,3 +143,21 @@ def test_bad_arguments(sample_root: Path) -> None:
         ZodStreamDataset(sample_root, "full", None, subset="frames")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="clip_length"):
         ZodSequencesDataset(sample_root, "full", None, clip_length=0)
+
+
+def test_stream_dataset_skips_missing_files(sample_copy: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sequences = ZodSequences(str(sample_copy), "full")
+    item_id = min(sequences.get_all_ids())
+    cameras = sequences[item_id].info.get_camera_frames()
+    Path(cameras[1].filepath).unlink()
+    ds = ZodStreamDataset(sample_copy, "full", None, parts=("image", "lidar"), image_scale=0.125, ids=[item_id])
+    steps = [s["step"] for s in DataLoader(ds, batch_size=None, num_workers=2)]
+    assert steps == [k for k in range(len(cameras)) if k != 1]
+    with caplog.at_level("WARNING", logger="zod.torch.datasets"):
+        assert [s["step"] for s in ds] == steps
+    assert f"1 of {len(cameras)} steps skipped" in caplog.text
+    lidar_only = ZodStreamDataset(sample_copy, "full", None, parts=("lidar",), ids=[item_id])
+    assert [s["step"] for s in lidar_only] == list(range(len(cameras)))
+    strict = ZodStreamDataset(sample_copy, "full", None, parts=("image",), ids=[item_id], check_files=False)
+    with pytest.raises(FileNotFoundError, match="download it with"):
+        list(strict)

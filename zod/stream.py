@@ -255,6 +255,7 @@ class StreamStep:
         vehicle: {group: {signal: value}} nearest vehicle-data sample per group.
         radar: ``RadarData`` of the nearest radar scan (one scan of the clip's single file).
         radar_time_s: that radar scan's time, epoch seconds (raw ints read as nanoseconds).
+        radar_scan_index: its ``scan_index`` in the radar file.
     """
 
     index: int
@@ -267,6 +268,7 @@ class StreamStep:
     vehicle: dict[str, dict[str, Any]] | None = None
     radar: Any = None
     radar_time_s: float | None = None
+    radar_scan_index: int | None = None
 
 
 # Radar timestamps: the release does not document the unit; nanoseconds (like vehicle data) is
@@ -377,6 +379,9 @@ class SensorStream:
         """(S,) index into ``lidar_frames`` per step, -1 when none within the tolerance."""
         self._radar: Any = None
         self._radar_scans: tuple[np.ndarray, np.ndarray] | None = None
+        self._radar_rows: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.int64), np.zeros(1, np.int64))
+        self.keep: np.ndarray = np.ones(len(self.time_s), dtype=bool)
+        """(S,) steps that iteration yields (see ``skip_missing_files``)."""
         self._vehicle: _VehicleTable | None = None
 
     def __len__(self) -> int:
@@ -400,15 +405,18 @@ class SensorStream:
             radar = self._read_radar()
             if radar is None or len(radar.scan_index) == 0:
                 self._radar_scans = (np.empty(0, np.int64), np.empty(0, np.float64))
+                self._radar_rows = (np.empty(0, np.int64), np.zeros(1, np.int64))
             else:
                 scan_index = np.asarray(radar.scan_index).astype(np.int64)
+                order = np.argsort(scan_index, kind="stable")
+                scans, first = np.unique(scan_index[order], return_index=True)
                 stamps = np.asarray(radar.timestamp).reshape(-1)
-                scans, first = np.unique(scan_index, return_index=True)
                 if stamps.size == scan_index.size:  # one time per detection (the file layout)
-                    times = stamps[first].astype(np.float64) * RADAR_TIME_UNIT_S
+                    times = stamps[order[first]].astype(np.float64) * RADAR_TIME_UNIT_S
                 else:  # one time per scan
                     times = stamps[: len(scans)].astype(np.float64) * RADAR_TIME_UNIT_S
                 self._radar_scans = (scans, times)
+                self._radar_rows = (order, np.concatenate([first, [len(order)]]))
         return self._radar_scans
 
     def _read_radar(self) -> Any:
@@ -423,13 +431,18 @@ class SensorStream:
             self._radar = frame.read()
         return self._radar
 
-    def _radar_subset(self, scan: int) -> Any:
+    def _radar_subset(self, scan_index: int) -> Any:
+        """RadarData of one scan (its detections located once for all scans, by a sort)."""
         radar = self._read_radar()
-        rows = np.flatnonzero(np.asarray(radar.scan_index) == scan)
+        scans, _ = self.radar_scans()
+        row = int(np.searchsorted(scans, scan_index))
+        order, bounds = self._radar_rows
+        rows = order[bounds[row] : bounds[row + 1]]
+        n = len(radar.scan_index)
         values = {}
         for name, value in vars(radar).items():
             array = np.asarray(value)
-            values[name] = array[rows] if array.ndim >= 1 and len(array) == len(radar.scan_index) else value
+            values[name] = array[rows] if array.ndim >= 1 and len(array) == n else value
         return type(radar)(**values)
 
     # ---------------------------------------------------------------- iteration
@@ -452,17 +465,31 @@ class SensorStream:
             rows = match_nearest(self.time_s, scan_time_s, self.tolerance_s)
             for step, row in zip(steps, rows.tolist()):
                 if row >= 0:
-                    step.radar = int(scans[row])  # replaced by the data when read
+                    step.radar_scan_index = int(scans[row])
                     step.radar_time_s = float(scan_time_s[row])
-        return steps
+        return [step for step, keep in zip(steps, self.keep.tolist()) if keep]
+
+    def skip_missing_files(self) -> int:
+        """Leave out the steps whose matched image / lidar file (for the requested parts) is not
+        on disk, instead of raising ``MissingFileError`` when they are read; returns how many."""
+        for part, frames, index in (("image", self.camera_frames, self.camera_index),
+                                    ("lidar", self.lidar_frames, self.lidar_index)):
+            if part not in self.parts:
+                continue
+            present = np.array([os.path.exists(f.filepath) for f in frames], dtype=bool)
+            matched = index >= 0
+            missing = np.zeros(len(index), dtype=bool)
+            missing[matched] = ~present[index[matched]]
+            self.keep &= ~missing
+        return int((~self.keep).sum())
 
     def _read_step(self, step: StreamStep) -> StreamStep:
         if "image" in self.parts and step.camera_frame is not None:
             step.image = step.camera_frame.read(scale=self.image_scale)
         if "lidar" in self.parts and step.lidar_frame is not None:
             step.lidar = step.lidar_frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
-        if "radar" in self.parts and isinstance(step.radar, int):
-            step.radar = self._radar_subset(step.radar)
+        if "radar" in self.parts and step.radar_scan_index is not None:
+            step.radar = self._radar_subset(step.radar_scan_index)
         return step
 
     def __iter__(self) -> Iterator[StreamStep]:
@@ -477,7 +504,7 @@ class SensorStream:
     def lidar_batches(self, batch_size: int) -> Iterator[ScanBatch]:
         """The matched lidar scans of consecutive steps as contiguous ``ScanBatch`` es
         (steps without a scan are skipped), read ahead on the thread pool."""
-        frames = [self.lidar_frames[i] for i in self.lidar_index.tolist() if i >= 0]
+        frames = [self.lidar_frames[i] for i, keep in zip(self.lidar_index.tolist(), self.keep.tolist()) if i >= 0 and keep]
         read = lambda frame: frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
         for scans in Prefetcher(frames, read, batch_size, self.num_threads, prefetch_batches=1):
             yield ScanBatch.concatenate(scans)

@@ -670,7 +670,9 @@ class ZodStreamDataset(IterableDataset, _StepConverter):
     Yields dicts: ``sequence_id`` str, ``step`` int, ``time_s`` float (epoch s), ``image`` (3, H, W),
     ``world_from_ego`` (4, 4) float64 and ``pose_valid`` bool, ``lidar_points`` (N, 3) float32,
     ``lidar_time_s`` (N,) float32 relative to ``time_s``, ``lidar_intensity`` (N,) uint8.
-    Steps missing a requested sensor within the tolerance are skipped.
+    Steps missing a requested sensor within the tolerance are skipped, and so are (with
+    ``check_files``, logged per item) steps whose image or scan is not on disk: a worker never
+    dies on an incomplete download.
     """
 
     def __init__(
@@ -695,6 +697,7 @@ class ZodStreamDataset(IterableDataset, _StepConverter):
         ids: Sequence[str | int] | None = None,
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         num_threads: int = 2,
+        check_files: bool = True,
     ) -> None:
         unknown = set(parts) - set(SEQUENCE_PARTS)
         if unknown:
@@ -706,7 +709,7 @@ class ZodStreamDataset(IterableDataset, _StepConverter):
         self.image_dtype, self.normalize, self.lidar_frame = image_dtype, normalize, lidar_frame
         self.rank, self.world_size = rank, world_size
         self.shuffle, self.seed, self.epoch, self.drop_uneven = shuffle, seed, 0, drop_uneven
-        self.transforms, self.num_threads = transforms, num_threads
+        self.transforms, self.num_threads, self.check_files = transforms, num_threads, check_files
         self._zod: Any = None
         self.ids: list[str] = [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(self._subset(), split)
 
@@ -740,10 +743,19 @@ class ZodStreamDataset(IterableDataset, _StepConverter):
 
         for item_id in self.shard_ids():
             item = self._subset()[item_id]
-            stream = SensorStream(
-                item, self.reference, self.tolerance_s, self.parts, self.anonymization, self.image_scale,
-                num_threads=self.num_threads,
-            )
+            try:
+                stream = SensorStream(
+                    item, self.reference, self.tolerance_s, self.parts, self.anonymization, self.image_scale,
+                    num_threads=self.num_threads,
+                )
+            except ValueError as error:  # no frames of the reference sensor in the index
+                logger.warning("ZodStreamDataset: item %s skipped: %s", item_id, error)
+                continue
+            if self.check_files:
+                skipped = stream.skip_missing_files()
+                if skipped:
+                    logger.warning("ZodStreamDataset: item %s: %d of %d steps skipped (files not on disk)",
+                                   item_id, skipped, len(stream))
             ego_from_lidar = item.calibration.get_extrinsics(Lidar.VELODYNE).transform if "lidar" in self.parts else None
             for step in stream:
                 if ("image" in self.parts and step.camera_frame is None) or ("lidar" in self.parts and step.lidar_frame is None):
