@@ -322,7 +322,8 @@ class SensorStream:
         tolerance_s: largest time gap accepted when matching another sensor to a step.
         parts: what to read at each step (subset of ``"image", "lidar", "pose", "vehicle",
             "radar"``); frames are always matched, reading is what costs.
-        anonymization: ``Anonymization`` of the images (sequences and drives only have blur).
+        anonymization: ``Anonymization`` (or its name) of the images; sequences and drives
+            only have blur.
         image_scale: 1, 1/2, 1/4 or 1/8; the JPEG is decoded at that reduced size.
         remove_ego_lidar_returns: drop the returns from the ego vehicle (spec section 7).
         start, stop, step: a slice of the reference frames (``step`` keeps every step-th one).
@@ -355,7 +356,7 @@ class SensorStream:
             raise ValueError(f"reference must be 'camera' or 'lidar', not {reference!r}")
         self.reference = reference
         self.tolerance_s = tolerance_s
-        self.anonymization = Anonymization.BLUR if anonymization is None else anonymization
+        self.anonymization = Anonymization.BLUR if anonymization is None else Anonymization(anonymization)
         self.image_scale = image_scale
         self.remove_ego_lidar_returns = remove_ego_lidar_returns
         self.num_threads = num_threads
