@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MIRROR_USER, MIRROR_PASSWORD = "zoduser", "s3cret@pw"  # "@" must be quoted in the URL
 DOWNLOAD_CMD = [sys.executable, "-m", "cli.download"]
 
 # What each stream holds, written out independently of zod.download.streams (spec section 13).
@@ -63,8 +64,9 @@ class Nginx:
 def start_nginx(
     root: Path, workdir: Path, autoindex_format: str = "html", slow_rate: str = "100k"
 ) -> Nginx:
-    """nginx serving ``root`` at ``/``, the same throttled to ``slow_rate`` at ``/slow/``, and
-    fixed 401/403/410 answers at ``/private/``, ``/forbidden/``, ``/gone/``."""
+    """nginx serving ``root`` at ``/``, the same throttled to ``slow_rate`` at ``/slow/`` and
+    behind basic authentication at ``/auth/``, and fixed 401/403/410 answers at ``/private/``,
+    ``/forbidden/``, ``/gone/``."""
     nginx = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
@@ -102,6 +104,11 @@ http {{
             alias {root}/;
             limit_rate {slow_rate};
         }}
+        location /auth/ {{
+            alias {root}/;
+            auth_basic "zod mirror";
+            auth_basic_user_file {workdir}/htpasswd;
+        }}
         location /private/ {{ return 401; }}
         location /forbidden/ {{ return 403; }}
         location /gone/ {{ return 410; }}
@@ -109,6 +116,7 @@ http {{
 }}
 """
     (workdir / "nginx.conf").write_text(conf)
+    (workdir / "htpasswd").write_text(f"{MIRROR_USER}:{{PLAIN}}{MIRROR_PASSWORD}\n")
     process = subprocess.Popen(
         # -e: the startup error log too (the default /var/log/nginx is not writable for users)
         [
@@ -711,3 +719,31 @@ def test_file_checksums_verify_extracted_content(
     ok, bad, absent = len(present) - 1, 1, len(source_files) - len(present)
     assert f"Checksums: {ok} ok, {bad} mismatched, {absent} not on disk" in result.stdout
     assert f"MISMATCH {victim}" in result.stdout
+
+
+def test_mirror_behind_basic_authentication(
+    nginx_html: Nginx, sample_root: Path, tmp_path: Path
+) -> None:
+    from urllib.parse import quote
+
+    host = nginx_html.url.removeprefix("http://")
+    good = f"http://{MIRROR_USER}:{quote(MIRROR_PASSWORD, safe='')}@{host}/auth"
+    out = tmp_path / "zod"
+    base = [
+        "--output-dir",
+        str(out),
+        "--subset",
+        "drives",
+        "--version",
+        "mini",
+        "-y",
+        "--no-progress",
+    ]
+    result = run(DOWNLOAD_CMD + ["download", "--url", good, *base])
+    assert result.returncode == 0, result.stderr
+    name = "trainval-drives-mini.json"
+    assert (out / name).read_bytes() == (sample_root / name).read_bytes()
+    result = run(DOWNLOAD_CMD + ["download", "--url", good.replace("s3cret", "Xyzzy42"), *base])
+    assert result.returncode == 1 and "HTTP 401" in result.stderr and "credentials" in result.stderr
+    assert "Xyzzy42" not in result.stderr + result.stdout  # the password is never printed
+    assert "<html>" not in result.stderr  # the server's error page is reduced to its text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from zod.errors import ZodError
@@ -15,8 +16,8 @@ class LinkError(DownloadError):
     """The server refused the link or the file (HTTP 401/403/404/410 or a Dropbox API error)."""
 
     _ADVICE: ClassVar[dict[int, str]] = {
-        401: "the access token is missing, wrong or expired (set --dropbox-token or "
-        "ZOD_DROPBOX_TOKEN)",
+        401: "credentials are missing, wrong or expired (Dropbox: --dropbox-token or "
+        "ZOD_DROPBOX_TOKEN; a web mirror: https://user:password@host/...)",
         403: "access is forbidden: the link is not shared with you, or the share's bandwidth "
         "limit is reached (try again later)",
         404: "not found: check the URL (quote it on the command line) and the sub-dataset",
@@ -30,7 +31,7 @@ class LinkError(DownloadError):
         advice = self._ADVICE.get(status, "the server refused the request")
         message = f"HTTP {status} for {url}: {advice}"
         if detail:
-            message += f" ({detail.strip()[:300]})"
+            message += f" ({_plain_text(detail)[:300]})"
         super().__init__(message)
 
 
@@ -91,6 +92,11 @@ class UnsafeArchiveError(DownloadError):
             f"refusing to extract {archive}: member {member!r} {problem}; "
             "extraction of this archive was aborted"
         )
+
+
+def _plain_text(text: str) -> str:
+    """An error body without HTML tags and with collapsed whitespace."""
+    return " ".join(re.sub(r"<[^>]*>", " ", text).split())
 
 
 def format_size(num_bytes: float) -> str:

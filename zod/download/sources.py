@@ -8,6 +8,7 @@ what resumable downloads need. Only the standard library talks HTTP.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -159,9 +160,24 @@ class _LinkParser(HTMLParser):
 
 class HttpSource(Source):
     """A web directory per sub-dataset, listed by the server's index page (nginx autoindex in
-    HTML or JSON format, or any page of links), with an optional ``SHA256SUMS`` beside it."""
+    HTML or JSON format, or any page of links), with an optional ``SHA256SUMS`` beside it.
+
+    Credentials in the URL (``https://user:password@host/zod``) are sent as HTTP basic
+    authentication (and never printed).
+    """
 
     def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self._auth: dict[str, str] = {}
+        if parts.username is not None:
+            user = urllib.parse.unquote(parts.username)
+            password = urllib.parse.unquote(parts.password or "")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self._auth = {"Authorization": f"Basic {token}"}
+            host = parts.hostname or ""
+            netloc = f"[{host}]" if ":" in host else host
+            netloc += f":{parts.port}" if parts.port else ""
+            url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
         self.base_url = url if url.endswith("/") else url + "/"
         self.timeout_s = timeout_s
         self.description = f"HTTP mirror {self.base_url}"
@@ -171,7 +187,7 @@ class HttpSource(Source):
 
     def _request(self, url: str, method: str = "GET", headers: dict[str, str] | None = None):
         request = urllib.request.Request(
-            url, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
+            url, method=method, headers={"User-Agent": USER_AGENT, **self._auth, **(headers or {})}
         )
         return _urlopen(request, self.timeout_s)
 
