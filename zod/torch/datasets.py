@@ -127,6 +127,46 @@ def _class_name(obj: Any, class_level: str) -> str | None:
         return None
 
 
+def object_tensors(
+    objects: Sequence[Any],
+    calibration: Any,
+    class_to_id: dict[str, int],
+    class_level: str,
+    image_scale: float,
+    boxes_frame: BoxFrame | None,
+) -> dict[str, torch.Tensor]:
+    """Tensors of ``ObjectAnnotation`` s whose class (or subclass) is in ``class_to_id``.
+
+    Returns ``boxes_2d`` (M, 4) float32 xyxy scaled to the image, ``class_ids`` (M,) int64,
+    ``unclear`` (M,) bool and, unless ``boxes_frame`` is None, ``boxes_3d`` (M, 10) float32
+    ``[x, y, z, L, W, H, qw, qx, qy, qz]`` in that frame with ``box_3d_valid`` (M,) bool.
+    """
+    from zod.geometry.box_set import Box3DSet
+
+    names = [_class_name(obj, class_level) for obj in objects]
+    keep = [i for i, name in enumerate(names) if name in class_to_id]
+    objects = [objects[i] for i in keep]
+    class_ids = np.array([class_to_id[names[i]] for i in keep], dtype=np.int64)
+    boxes_2d = np.array([obj.box2d.xyxy for obj in objects], dtype=np.float64).reshape(-1, 4)
+    out: dict[str, torch.Tensor] = {
+        "boxes_2d": torch.from_numpy(scale_pixels(boxes_2d, image_scale).astype(np.float32)),
+        "class_ids": torch.from_numpy(class_ids),
+        "unclear": torch.from_numpy(np.array([bool(obj.unclear) for obj in objects], dtype=bool)),
+    }
+    if boxes_frame is not None:
+        box_set = Box3DSet.from_object_annotations(objects)  # the objects that have a 3D box
+        if len(box_set) and boxes_frame != "lidar":
+            box_set = box_set.convert_to(EGO if boxes_frame == "ego" else Camera.FRONT, calibration)
+        rows = np.asarray(box_set.attributes.get("object_index", []), dtype=np.int64)
+        boxes = np.zeros((len(objects), 10), dtype=np.float32)
+        boxes[rows] = np.concatenate([box_set.centers, box_set.sizes, box_set.quaternions], axis=1)
+        valid = np.zeros(len(objects), dtype=bool)
+        valid[rows] = True
+        out["boxes_3d"] = torch.from_numpy(boxes)
+        out["box_3d_valid"] = torch.from_numpy(valid)
+    return out
+
+
 def _exists(path: str | None) -> bool:
     return bool(path) and os.path.exists(path)
 
@@ -400,31 +440,9 @@ class ZodFramesDataset(Dataset):
         }
 
     def _load_objects(self, frame: Any, calibration: Any, with_3d: bool) -> dict[str, Any]:
-        from zod.geometry.box_set import Box3DSet
-
         objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
-        names = [_class_name(obj, self.class_level) for obj in objects]
-        keep = [i for i, name in enumerate(names) if name in self._class_to_id]
-        objects = [objects[i] for i in keep]
-        class_ids = np.array([self._class_to_id[names[i]] for i in keep], dtype=np.int64)
-        boxes_2d = np.array([obj.box2d.xyxy for obj in objects], dtype=np.float64).reshape(-1, 4)
-        out: dict[str, Any] = {
-            "boxes_2d": torch.from_numpy(scale_pixels(boxes_2d, self.image_scale).astype(np.float32)),
-            "class_ids": torch.from_numpy(class_ids),
-            "unclear": torch.from_numpy(np.array([bool(obj.unclear) for obj in objects], dtype=bool)),
-        }
-        if with_3d:
-            box_set = Box3DSet.from_object_annotations(objects)
-            if len(box_set) and self.boxes_frame != "lidar":
-                box_set = box_set.convert_to(EGO if self.boxes_frame == "ego" else Camera.FRONT, calibration)
-            rows = np.asarray(box_set.attributes.get("object_index", []), dtype=np.int64)
-            boxes = np.zeros((len(objects), 10), dtype=np.float32)
-            boxes[rows] = np.concatenate([box_set.centers, box_set.sizes, box_set.quaternions], axis=1)
-            valid = np.zeros(len(objects), dtype=bool)
-            valid[rows] = True
-            out["boxes_3d"] = torch.from_numpy(boxes)
-            out["box_3d_valid"] = torch.from_numpy(valid)
-        return out
+        return object_tensors(objects, calibration, self._class_to_id, self.class_level, self.image_scale,
+                              self.boxes_frame if with_3d else None)
 
     def _load_masks(self, frame: Any, mods: set[str]) -> dict[str, Any]:
         camera = frame.calibration.cameras[Camera.FRONT]
