@@ -41,6 +41,11 @@ class ColorBy3D(str, Enum):
     distance = "distance"
 
 
+class CameraView(str, Enum):
+    chase = "chase"
+    top = "top"
+
+
 class View(str, Enum):
     camera = "camera"
     bev = "bev"
@@ -181,6 +186,7 @@ def lidar(
     height: int = typer.Option(720, "--height", min=16),
     color_by: ColorBy3D = typer.Option(ColorBy3D.height, "--color-by", help="Point colours."),
     point_size: float = typer.Option(2.0, "--point-size", min=0.5),
+    camera: CameraView = typer.Option(CameraView.chase, "--camera", help="chase: behind and above; top: from above."),
     show: bool = typer.Option(False, "--show", help="Open an interactive open3d window (needs a display)."),
     num_scans_before: int = BEFORE,
     num_scans_after: int = AFTER,
@@ -207,7 +213,8 @@ def lidar(
             return
         geoms = v3.scene_geometries(scene["points"], scene["colors"], boxes, box_colors)
         try:
-            picture = v3.render_offscreen(geoms, width, height, point_size=point_size)
+            view = v3.top_camera() if camera == CameraView.top else v3.default_camera()
+            picture = v3.render_offscreen(geoms, width, height, point_size=point_size, **view)
         except v3.OffscreenUnavailableError as err:
             ply = out.with_suffix(".ply")
             written = v3.export_ply(ply, scene["points"], scene["colors"], boxes, box_colors)

@@ -104,3 +104,13 @@ def test_viz3d_show_without_display_renders_png(tmp_path, monkeypatch) -> None:
     red = (p[..., 0] > p[..., 1] + 60) & (p[..., 0] > p[..., 2] + 30)
     assert red.sum() > 10
     assert abs(np.nonzero(red)[1].mean() - 640) < 40
+
+
+def test_top_camera_keeps_left_on_the_left() -> None:
+    ys, xs = np.meshgrid(np.linspace(6, 12, 30), np.linspace(15, 35, 30))
+    left = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)  # y > 0: left of the ego
+    geoms = v3.scene_geometries(left, np.tile(np.array([0, 255, 0], np.uint8), (len(left), 1)))
+    img = v3.render_offscreen(geoms, 200, 200, point_size=3, **v3.top_camera())
+    green = (img[..., 1] > 150) & (img[..., 0] < 80)
+    cols = np.nonzero(green)[1]
+    assert green.sum() > 30 and cols.mean() < 90
