@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pyquaternion import Quaternion
 from torch.utils.data import DataLoader
 
-from zod.constants import EGO, Lidar
+from zod.constants import EGO, Camera, Lidar
 from zod.dataset import ZodDrives, ZodSequences
-from zod.torch import ZodSequencesDataset, ZodStreamDataset, collate
+from zod.geometry.box import Box3D
+from zod.geometry.fisheye import project
+from zod.torch import ZodSequencesDataset, ZodStreamDataset, collate, scale_pixels
 
 
 def _all_steps(sample_root: Path, subset: str = "sequences") -> set[tuple[str, int]]:
@@ -161,3 +164,41 @@ def test_stream_dataset_skips_missing_files(sample_copy: Path, caplog: pytest.Lo
     strict = ZodStreamDataset(sample_copy, "full", None, parts=("image",), ids=[item_id], check_files=False)
     with pytest.raises(FileNotFoundError, match="download it with"):
         list(strict)
+
+
+def test_keyframe_clips_carry_the_keyframe_objects(sample_root: Path) -> None:
+    ds = ZodSequencesDataset(sample_root, "full", None, clip_length=2, keyframe=True,
+                             annotations=("objects", "boxes_3d"), boxes_frame="camera", image_scale=0.5)
+    sequences = ZodSequences(str(sample_root), "full")
+    annotated = {i for i in sequences.get_all_ids() if sequences[i].is_annotated("object_detection")}
+    assert {item_id for item_id, _ in ds.clips} == annotated and len(ds) == len(annotated) > 0
+    checked = 0
+    for index, (item_id, _) in enumerate(ds.clips):
+        seq = sequences[item_id]
+        clip = ds[index]
+        key = clip["keyframe_index"]
+        assert key == 1
+        key_camera = seq.info.get_key_camera_frame()
+        assert clip["time_s"][key].item() == key_camera.time.timestamp()
+        objects = [o for o in seq.get_annotation("object_detection") if o.name in ds.classes]
+        assert [ds.classes[c] for c in clip["class_ids"].tolist()] == [o.name for o in objects]
+        expected = scale_pixels(np.array([o.box2d.xyxy for o in objects]).reshape(-1, 4), 0.5)
+        np.testing.assert_allclose(clip["boxes_2d"].numpy(), expected, atol=1e-3)
+        # 3D boxes (camera frame) projected with the scaled intrinsics land on the scaled 2D boxes
+        intrinsics = clip["intrinsics"].double().numpy()
+        distortion = seq.calibration.cameras[Camera.FRONT].distortion
+        for box_2d, row, valid in zip(clip["boxes_2d"].numpy(), clip["boxes_3d"].double().numpy(), clip["box_3d_valid"]):
+            corners = Box3D(row[:3], row[3:6], Quaternion(row[6:]), Camera.FRONT).corners
+            if not valid or corners[:, 2].min() <= 0:
+                continue
+            pixels = project(corners, intrinsics, distortion)
+            bounds = np.r_[pixels.min(0), pixels.max(0)]
+            if bounds[0] < 0 or bounds[1] < 0 or bounds[2] > 1923 or bounds[3] > 1083:
+                continue
+            np.testing.assert_allclose(box_2d, bounds, atol=0.3)
+            checked += 1
+    assert checked > 0
+    drives = ZodSequencesDataset(sample_root, "full", None, subset="drives", keyframe=True, annotations=("objects",))
+    assert len(drives) == 0 and all("not annotated" in why for why in drives.excluded.values())
+    with pytest.raises(ValueError, match="keyframe"):
+        ZodSequencesDataset(sample_root, "full", None, annotations=("objects",))

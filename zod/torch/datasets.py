@@ -527,6 +527,13 @@ class ZodSequencesDataset(Dataset, _StepConverter):
     ``offsets[t]:offsets[t+1]``), ``lidar_time_s`` (N,) float32 relative to ``time_s[0]``,
     ``lidar_intensity`` (N,) uint8, ``intrinsics`` (3, 3) float32 (scaled), ``ego_from_lidar``,
     ``ego_from_camera`` (4, 4) float32.
+
+    Keyframe clips (``keyframe=True``): one clip per sequence, placed so that its step number
+    ``keyframe_position`` (default the last: a causal clip) is the step nearest the annotated
+    keyframe. ``annotations=("objects", "boxes_3d")`` then adds the keyframe's objects, as in
+    ``ZodFramesDataset`` (``boxes_2d`` scaled to the image, ``class_ids``, ``unclear``,
+    ``boxes_3d`` in ``boxes_frame`` with ``box_3d_valid``) and ``keyframe_index`` (int).
+    Sequences not annotated for object detection (and drives) are excluded.
     """
 
     def __init__(
@@ -549,11 +556,27 @@ class ZodSequencesDataset(Dataset, _StepConverter):
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         ids: Sequence[str | int] | None = None,
         check_files: bool = True,
+        keyframe: bool = False,
+        keyframe_position: int = -1,
+        annotations: Sequence[str] = (),
+        classes: Sequence[str] | None = None,
+        class_level: Literal["class", "subclass"] = "class",
+        boxes_frame: BoxFrame = "lidar",
     ) -> None:
         from zod.stream import SensorStream
 
         if clip_length < 1 or step < 1:
             raise ValueError("clip_length and step must be >= 1")
+        if set(annotations) - {"objects", "boxes_3d"}:
+            raise ValueError(f"annotations must be a subset of ('objects', 'boxes_3d'), not {annotations}")
+        if annotations and not keyframe:
+            raise ValueError("annotations exist for the keyframe only: pass keyframe=True")
+        if not -clip_length <= keyframe_position < clip_length:
+            raise ValueError(f"keyframe_position must be in [-{clip_length}, {clip_length})")
+        self.keyframe, self.keyframe_position = keyframe, keyframe_position % clip_length
+        self.annotations, self.class_level, self.boxes_frame = tuple(annotations), class_level, boxes_frame
+        self.classes = tuple(classes) if classes is not None else ZodFramesDataset.default_classes(class_level)
+        self._class_to_id = {name: i for i, name in enumerate(self.classes)}
         unknown = set(parts) - set(SEQUENCE_PARTS)
         if unknown:
             raise ValueError(f"unknown parts {sorted(unknown)}; choose from {SEQUENCE_PARTS}")
@@ -589,8 +612,16 @@ class ZodSequencesDataset(Dataset, _StepConverter):
                 ok &= stream.lidar_index >= 0
                 if check_files:
                     ok &= np.array([i >= 0 and _exists(stream.lidar_frames[i].filepath) for i in stream.lidar_index.tolist()], dtype=bool)
-            # a clip is valid when all its steps are: a sliding minimum over the strided steps
-            starts = np.arange(0, max(0, len(stream) - span + 1), self.stride)
+            if keyframe:
+                if annotations and AnnotationProject.OBJECT_DETECTION not in zod_subset.index.projects(item_id):
+                    self.excluded[item_id] = "keyframe not annotated for object_detection"
+                    continue
+                key_step = int(np.argmin(np.abs(stream.time_s - zod_subset[item_id].info.keyframe_time.timestamp())))
+                starts = np.array([key_step - self.keyframe_position * step])
+                starts = starts[(starts >= 0) & (starts + span <= len(stream))]
+            else:
+                starts = np.arange(0, max(0, len(stream) - span + 1), self.stride)
+            # a clip is valid when all its steps are
             if starts.size:
                 steps = starts[:, None] + np.arange(clip_length)[None, :] * step
                 starts = starts[ok[steps].all(axis=1)]
@@ -626,6 +657,14 @@ class ZodSequencesDataset(Dataset, _StepConverter):
         steps = list(stream)
         sample = clip_sample(self, item, steps)
         sample["sequence_id"] = item_id
+        if self.keyframe:
+            sample["keyframe_index"] = self.keyframe_position
+        if self.annotations:
+            objects = item.get_annotation(AnnotationProject.OBJECT_DETECTION)
+            sample.update(object_tensors(
+                objects, item.calibration, self._class_to_id, self.class_level, self.image_scale,
+                self.boxes_frame if "boxes_3d" in self.annotations else None,
+            ))
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
