@@ -114,3 +114,12 @@ def test_top_camera_keeps_left_on_the_left() -> None:
     green = (img[..., 1] > 150) & (img[..., 0] < 80)
     cols = np.nonzero(green)[1]
     assert green.sum() > 30 and cols.mean() < 90
+
+
+def test_rendered_colours_stay_close_to_the_given_ones() -> None:
+    ys, zs = np.meshgrid(np.linspace(-5, 5, 60), np.linspace(-3, 3, 60))
+    plane = np.stack([np.full(ys.size, 25.0), ys.ravel(), zs.ravel()], axis=1)
+    for colour in ([200, 120, 40], [48, 18, 59], [250, 250, 250]):
+        geoms = v3.scene_geometries(plane, np.tile(np.array(colour, np.uint8), (len(plane), 1)))
+        img = v3.render_offscreen(geoms, 100, 100, point_size=6, eye=[0, 0, 0], center=[25, 0, 0])
+        assert np.abs(img[50, 50].astype(int) - colour).max() <= 40, (colour, img[50, 50])  # default pipeline: +80
