@@ -202,3 +202,29 @@ def test_keyframe_clips_carry_the_keyframe_objects(sample_root: Path) -> None:
     assert len(drives) == 0 and all("not annotated" in why for why in drives.excluded.values())
     with pytest.raises(ValueError, match="keyframe"):
         ZodSequencesDataset(sample_root, "full", None, annotations=("objects",))
+
+
+def test_clip_radar_and_vehicle_parts(sample_root: Path) -> None:
+    ds = ZodSequencesDataset(sample_root, "full", None, clip_length=2, stride=1, parts=("radar", "vehicle"))
+    sequences = ZodSequences(str(sample_root), "full")
+    item_id, _ = ds.clips[0]
+    seq = sequences[item_id]
+    clip = ds[0]
+    radar = seq.get_radar()
+    scan_time_s = {int(i): t / 1e9 for i, t in zip(radar.scan_index.tolist(), radar.timestamp.tolist())}
+    stamps = seq.vehicle_data.ego_vehicle_data.timestamp / 1e9
+    offsets = clip["radar_step_offsets"].tolist()
+    for t, time_s in enumerate(clip["time_s"].tolist()):
+        nearest = min(scan_time_s, key=lambda i: abs(scan_time_s[i] - time_s))
+        rows = radar.scan_index == nearest
+        if abs(scan_time_s[nearest] - time_s) <= 0.05:
+            np.testing.assert_allclose(clip["radar_points"][offsets[t] : offsets[t + 1]].numpy(),
+                                       radar.get_cartesian_coordinates()[rows], atol=1e-4)
+        else:
+            assert offsets[t] == offsets[t + 1]
+        row = int(np.argmin(np.abs(stamps - time_s)))
+        expected = seq.vehicle_data.ego_vehicle_data.lon_vel[row] if abs(stamps[row] - time_s) <= 0.05 else np.nan
+        np.testing.assert_allclose(clip["vehicle"]["ego_vehicle_data"]["lon_vel"][t].item(), expected)
+    batch = collate([ds[0], ds[1]])
+    assert batch["vehicle"]["satellite"]["speed"].shape == (2, 2)
+    assert batch["radar_step_offsets"].shape == (2, 3)

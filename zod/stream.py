@@ -252,7 +252,8 @@ class StreamStep:
         image: (H, W, 3) uint8 RGB at the stream's ``image_scale``.
         lidar: ``LidarData`` of the matched scan (lidar frame).
         world_from_ego: (4, 4) float64 ego pose interpolated at ``time_s``.
-        vehicle: {group: {signal: value}} nearest vehicle-data sample per group.
+        vehicle: {group: {signal: float}} nearest vehicle-data sample of each group (NaN
+            when the group has no sample within the tolerance; booleans as 0/1).
         radar: ``RadarData`` of the nearest radar scan (one scan of the clip's single file).
         radar_time_s: that radar scan's time, epoch seconds (raw ints read as nanoseconds).
         radar_scan_index: its ``scan_index`` in the radar file.
@@ -265,7 +266,7 @@ class StreamStep:
     image: np.ndarray | None = None
     lidar: Any = None
     world_from_ego: np.ndarray | None = None
-    vehicle: dict[str, dict[str, Any]] | None = None
+    vehicle: dict[str, dict[str, float]] | None = None
     radar: Any = None
     radar_time_s: float | None = None
     radar_scan_index: int | None = None
@@ -301,15 +302,18 @@ class _VehicleTable:
             table.groups[group_name] = (time_s, {k: v for k, v in columns.items() if len(v) == len(stamp)})
         return table
 
-    def at(self, time_s: np.ndarray, tolerance_s: float | None) -> list[dict[str, dict[str, Any]] | None]:
-        """Nearest sample of every group for each time (a group with no sample in tolerance is left out)."""
-        out: list[dict[str, dict[str, Any]]] = [{} for _ in range(len(time_s))]
+    def at(self, time_s: np.ndarray, tolerance_s: float | None) -> list[dict[str, dict[str, float]]]:
+        """Nearest sample of every group for each time, as floats; a group with no sample
+        within the tolerance has NaN signals (the same keys at every step, so steps batch)."""
+        out: list[dict[str, dict[str, float]]] = [{} for _ in range(len(time_s))]
         for name, (stamps, columns) in self.groups.items():
             rows = match_nearest(time_s, stamps, tolerance_s)
-            for step, row in enumerate(rows.tolist()):
-                if row >= 0:
-                    out[step][name] = {k: v[row].item() for k, v in columns.items()}
-        return [d or None for d in out]
+            ok = rows >= 0
+            table = {k: np.where(ok, v[np.where(ok, rows, 0)].astype(np.float64), np.nan) if len(v) else
+                     np.full(len(rows), np.nan) for k, v in columns.items()}
+            for step in range(len(rows)):
+                out[step][name] = {k: float(values[step]) for k, values in table.items()}
+        return out
 
 
 class SensorStream:

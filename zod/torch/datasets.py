@@ -510,6 +510,20 @@ class _StepConverter:
             out["lidar_points"] = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
             out["lidar_time_s"] = torch.from_numpy((np.asarray(step.lidar.timestamps) - time_origin_s).astype(np.float32))
             out["lidar_intensity"] = torch.from_numpy(np.ascontiguousarray(step.lidar.intensity, dtype=np.uint8))
+        if "radar" in self.parts:  # the nearest radar scan, radar frame (empty without a match)
+            radar = step.radar
+            if radar is None:
+                points, rate, amplitude = np.zeros((0, 3)), np.zeros(0), np.zeros(0)
+            else:
+                points, rate, amplitude = radar.get_cartesian_coordinates(), radar.range_rate, radar.amplitude
+            out["radar_points"] = torch.from_numpy(np.asarray(points, dtype=np.float32).reshape(-1, 3))
+            out["radar_range_rate"] = torch.from_numpy(np.asarray(rate, dtype=np.float32))
+            out["radar_amplitude"] = torch.from_numpy(np.asarray(amplitude, dtype=np.float32))
+        if "vehicle" in self.parts and step.vehicle is not None:
+            out["vehicle"] = {
+                group: {name: torch.tensor(value, dtype=torch.float64) for name, value in signals.items()}
+                for group, signals in step.vehicle.items()
+            }
         return out
 
 
@@ -526,7 +540,10 @@ class ZodSequencesDataset(Dataset, _StepConverter):
     (N_1 + ... + N_T, 3) float32 with ``lidar_step_offsets`` (T + 1,) int64 (step t is rows
     ``offsets[t]:offsets[t+1]``), ``lidar_time_s`` (N,) float32 relative to ``time_s[0]``,
     ``lidar_intensity`` (N,) uint8, ``intrinsics`` (3, 3) float32 (scaled), ``ego_from_lidar``,
-    ``ego_from_camera`` (4, 4) float32.
+    ``ego_from_camera`` (4, 4) float32. With the ``"radar"`` part: ``radar_points`` (K, 3)
+    float32 (radar frame), ``radar_range_rate``, ``radar_amplitude`` (K,) and
+    ``radar_step_offsets`` (T + 1,); with ``"vehicle"``: ``vehicle`` {group: {signal: (T,)
+    float64}} (NaN where a group has no sample within the tolerance).
 
     Keyframe clips (``keyframe=True``): one clip per sequence, placed so that its step number
     ``keyframe_position`` (default the last: a causal clip) is the step nearest the annotated
@@ -692,6 +709,19 @@ def clip_sample(converter: Any, item: Any, steps: Sequence[Any]) -> dict[str, An
         sample["lidar_time_s"] = torch.cat([p["lidar_time_s"] for p in per_step])
         sample["lidar_intensity"] = torch.cat([p["lidar_intensity"] for p in per_step])
         sample["lidar_step_offsets"] = torch.from_numpy(offsets)
+    if "radar" in converter.parts:
+        counts = [p["radar_points"].shape[0] for p in per_step]
+        offsets = np.zeros(len(steps) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        for key in ("radar_points", "radar_range_rate", "radar_amplitude"):
+            sample[key] = torch.cat([p[key] for p in per_step])
+        sample["radar_step_offsets"] = torch.from_numpy(offsets)
+    if "vehicle" in converter.parts and all("vehicle" in p for p in per_step):
+        first = per_step[0]["vehicle"]
+        sample["vehicle"] = {
+            group: {name: torch.stack([p["vehicle"][group][name] for p in per_step]) for name in signals}
+            for group, signals in first.items()
+        }
     camera = calibration.cameras[Camera.FRONT]
     sample["intrinsics"] = torch.from_numpy(
         scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], converter.image_scale).astype(np.float32)
@@ -726,7 +756,9 @@ class ZodStreamDataset(IterableDataset, _StepConverter):
 
     Yields dicts: ``sequence_id`` str, ``step`` int, ``time_s`` float (epoch s), ``image`` (3, H, W),
     ``world_from_ego`` (4, 4) float64 and ``pose_valid`` bool, ``lidar_points`` (N, 3) float32,
-    ``lidar_time_s`` (N,) float32 relative to ``time_s``, ``lidar_intensity`` (N,) uint8.
+    ``lidar_time_s`` (N,) float32 relative to ``time_s``, ``lidar_intensity`` (N,) uint8,
+    and with those parts ``radar_points`` (K, 3), ``radar_range_rate``, ``radar_amplitude`` (K,)
+    and ``vehicle`` {group: {signal: float64 scalar}}.
     Steps missing a requested sensor within the tolerance are skipped, and so are (with
     ``check_files``, logged per item) steps whose image or scan is not on disk: a worker never
     dies on an incomplete download.
