@@ -48,6 +48,7 @@ class DropboxEmulation:
         self.log: list[dict] = []
         self.cut_first_get_after: int | None = None  # drop the first GET of each file after N bytes
         self.wrong_hash_for: set[str] = set()
+        self.busy_listings = 0  # answer this many list_folder calls with 503 (server busy)
         self._cut_done: set[str] = set()
         emulation = self
 
@@ -133,6 +134,10 @@ class DropboxEmulation:
                     "error": {".tag": "invalid_access_token"},
                 },
             )
+            return
+        if endpoint == "/2/files/list_folder" and self.busy_listings > 0:
+            self.busy_listings -= 1
+            handler._json(503, {"error_summary": "service_unavailable"})
             return
         if endpoint == "/2/files/list_folder":
             args = json.loads(body)
@@ -443,3 +448,15 @@ def test_dropbox_segmented_download(
     info = json.loads((sample_root / "trainval-drives-full.json").read_text())["train"][0]
     scan = info["lidar_frames"]["velodyne"][0]["filepath"]
     assert (out / scan).read_bytes() == (sample_root / scan).read_bytes()
+
+
+def test_dropbox_busy_listing_is_retried(dropbox: DropboxEmulation, tmp_path: Path) -> None:
+    dropbox.busy_listings = 2
+    result = _download(dropbox, tmp_path / "zod", "--subset", "drives", "--version", "mini")
+    assert result.returncode == 0, result.stderr
+    assert [r["endpoint"] for r in dropbox.log].count("/2/files/list_folder") == 3
+    dropbox.busy_listings = 100
+    result = _download(
+        dropbox, tmp_path / "zod2", "--subset", "drives", "--version", "mini", "--retries", "2"
+    )
+    assert result.returncode == 1 and "gave up after 2 retries" in result.stderr

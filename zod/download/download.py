@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -25,9 +26,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from zod.download.checksums import MultiHasher
-from zod.download.errors import ChecksumError, DiskFullError, DownloadError, format_size
+from zod.download.errors import (
+    ChecksumError,
+    DiskFullError,
+    DownloadError,
+    NetworkError,
+    format_size,
+)
 from zod.download.extract import safe_extract
-from zod.download.sources import RemoteFile, Source
+from zod.download.sources import RemoteFile, Source, TransientError
 from zod.download.streams import StreamFilter, stream_of_archive, subset_folder
 from zod.download.transfer import (
     RetryPolicy,
@@ -177,12 +184,31 @@ def _reference_download(dl_dir: Path, remote: RemoteFile) -> Path | None:
     return None
 
 
+def _list_with_retries(source: Source, folder: str, retry: RetryPolicy) -> list[RemoteFile]:
+    """The folder listing, retried like transfers on transient failures (5xx, 429, timeouts)."""
+    failures = 0
+    while True:
+        try:
+            return source.list_folder(folder)
+        except TransientError as err:
+            failures += 1
+            if failures > retry.attempts:
+                raise NetworkError(
+                    folder, f"{err} (gave up after {retry.attempts} retries)"
+                ) from None
+            wait = retry.wait_s(failures, err.retry_after_s)
+            tqdm.write(
+                f"listing {folder}: {err}; retry {failures}/{retry.attempts} in {wait:.1f} s"
+            )
+            time.sleep(wait)
+
+
 def plan_download(
     source: Source, subset: str, stream_filter: StreamFilter, options: DownloadOptions
 ) -> DownloadPlan:
     """List the source's folder of ``subset`` and decide what to do with each wanted archive."""
     folder = subset_folder(subset)
-    remotes = source.list_folder(folder)
+    remotes = _list_with_retries(source, folder, options.retry)
     dl_dir = options.output_dir / DOWNLOADS_DIR / folder
     planned: list[PlannedArchive] = []
     ignored: list[str] = []
