@@ -16,7 +16,7 @@ int64 holds the sample index of every row (what scatter / segment ops want)::
 
     key = [a0 a1 a2 b0],  key_offsets = [0 3 4],  key_batch = [0 0 0 1]
 
-Metadata (strings, None, dicts of plain values) is returned as a list; numbers become tensors;
+Metadata (strings, bools, None) is returned as a list; Python numbers become (B,) tensors;
 nested dicts are collated recursively (a variable key inside is named by its leaf name).
 Collators are plain picklable objects, so they work with ``DataLoader(num_workers > 0)``.
 """
