@@ -56,6 +56,10 @@ ITEM_ID = typer.Argument(..., help="Frame / sequence / drive id (e.g. 009158 or 
 VERSION = typer.Option(VersionName.full, "--version", help="Dataset version.")
 BEFORE = typer.Option(0, "--num-scans-before", min=0, help="Aggregate this many lidar scans before the key scan.")
 AFTER = typer.Option(0, "--num-scans-after", min=0, help="Aggregate this many lidar scans after the key scan.")
+PREDICTIONS = typer.Option(
+    None, "--predictions", exists=True, dir_okay=False, help="Detection predictions JSON (zod eval format): drawn in white."
+)
+MIN_SCORE = typer.Option(0.3, "--min-score", min=0.0, help="Draw predictions with at least this score.")
 
 
 def _fail(err: BaseException) -> None:
@@ -94,6 +98,8 @@ def frame(
     num_scans_before: int = BEFORE,
     num_scans_after: int = AFTER,
     max_depth: float = typer.Option(60.0, "--max-depth", min=1.0, help="Depth (m) at the red end of the lidar colours."),
+    predictions: Optional[Path] = PREDICTIONS,  # noqa: UP045 (typer 0.9)
+    min_score: float = MIN_SCORE,
 ) -> None:
     """The key camera image with boxes, lidar, masks, trajectory and labels drawn."""
     from zod.constants import Anonymization
@@ -109,11 +115,21 @@ def frame(
             num_scans_before=num_scans_before,
             num_scans_after=num_scans_after,
             max_depth_m=max_depth,
+            predictions=_predictions(predictions, item, min_score),
         )
         _write_picture(out, picture)
     except (ZodError, ValueError, KeyError) as err:
         _fail(err)
     typer.echo(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]})")
+
+
+def _predictions(path: Optional[Path], item: Any, min_score: float) -> Any:  # noqa: UP045
+    """The item's predicted boxes from ``--predictions`` (None without the option)."""
+    if path is None:
+        return None
+    from zod.viz.frame import predictions_for_item
+
+    return predictions_for_item(path, item.info.id, min_score)
 
 
 def _write_picture(out: Path, picture: Any) -> None:
@@ -152,6 +168,8 @@ def bev(
     labels: bool = typer.Option(False, "--labels/--no-labels", help="Write class names next to boxes."),
     num_scans_before: int = BEFORE,
     num_scans_after: int = AFTER,
+    predictions: Optional[Path] = PREDICTIONS,  # noqa: UP045 (typer 0.9)
+    min_score: float = MIN_SCORE,
 ) -> None:
     """Bird's-eye view of the lidar with 3D boxes, the ego and its path (ego frame, x up)."""
     from zod.viz.bev import BevGrid
@@ -167,6 +185,7 @@ def bev(
             num_scans_after=num_scans_after,
             color_by=color_by.value,
             labels=labels,
+            predictions=_predictions(predictions, item, min_score),
         )
         _write_picture(out, picture)
     except (ZodError, ValueError, KeyError) as err:

@@ -105,3 +105,24 @@ def test_missing_lidar_file_names_the_stream(zod_cli: list[str], sample_copy: Pa
                "--layers", "image,boxes3d,masks", "--scale", "0.125", "--out", str(out)])
     assert res.returncode == 0, res.stderr
     assert read_rgb(out).shape == (271, 481, 3)
+
+
+def test_frame_with_predictions(zod_cli: list[str], sample_root: Path, frame_id: str, tmp_path: Path) -> None:
+    import json
+
+    from zod.constants import AnnotationProject
+    from zod.viz.frame import predictions_for_item
+
+    frame = ZodFrames(str(sample_root), "mini")[frame_id]
+    objects = [o for o in frame.get_annotation(AnnotationProject.OBJECT_DETECTION) if o.box3d is not None]
+    preds = {"results": {frame_id: [{"class": o.name, "score": 0.8, "center": o.box3d.center.tolist(),
+                                     "size": o.box3d.size.tolist(), "yaw": 0.3} for o in objects]}}
+    path = tmp_path / "preds.json"
+    path.write_text(json.dumps(preds))
+    out = tmp_path / "p.png"
+    res = run([*zod_cli, "visualize", "frame", str(sample_root), frame_id, "--version", "mini", "--layers", "image",
+               "--scale", "0.125", "--predictions", str(path), "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    expected = render_frame_image(frame, ["image"], scale=0.125, predictions=predictions_for_item(path, frame_id, 0.3))
+    assert np.array_equal(read_rgb(out), expected)
+    assert not np.array_equal(expected, render_frame_image(frame, ["image"], scale=0.125))

@@ -198,3 +198,43 @@ def test_threaded_video_pictures_equal_serial(sample_root: Path) -> None:
         a, b = list(serial), list(threaded)
         assert n == n2 == len(a) == len(b) > 1
         assert all(np.array_equal(x, y) for x, y in zip(a, b)), view
+
+
+def test_predictions_overlay(annotated_frame, tmp_path: Path) -> None:  # noqa: ANN001
+    import json
+
+    objects = [o for o in annotated_frame.get_annotation(AnnotationProject.OBJECT_DETECTION) if o.box3d is not None]
+    records = [{"class": o.name, "score": 0.9, "center": o.box3d.center.tolist(), "size": o.box3d.size.tolist(),
+                "rotation": list(o.box3d.orientation.q)} for o in objects]
+    records[0]["score"] = 0.1  # below --min-score
+    path = tmp_path / "preds.json"
+    path.write_text(json.dumps({"results": {str(int(annotated_frame.info.id)): records}}))
+    preds = vf.predictions_for_item(path, annotated_frame.info.id, min_score=0.3)
+    assert len(preds) == len(objects) - 1
+    assert np.allclose(preds.centers, [o.box3d.center for o in objects[1:]])
+    assert len(vf.predictions_for_item(path, "999999")) == 0
+
+    picture = vf.render_frame_image(annotated_frame, [], scale=SCALE, predictions=preds)
+    calib = annotated_frame.calibration
+    cam = calib.cameras[Camera.FRONT]
+    checked = 0
+    for obj in objects[1:]:
+        corners_cam = calib.transform_points(obj.box3d.corners, Lidar.VELODYNE, Camera.FRONT)
+        mid = (corners_cam[4] + corners_cam[5]) / 2
+        if mid[2] < 3.0:
+            continue
+        u, v = project(mid[None], cam.intrinsics, cam.distortion)[0] * SCALE
+        if 3 <= u < picture.shape[1] - 3 and 3 <= v < picture.shape[0] - 3:
+            patch = picture[int(v) - 2 : int(v) + 3, int(u) - 2 : int(u) + 3].reshape(-1, 3).astype(int)
+            assert ((patch.min(axis=1) > 120) & (patch.max(axis=1) - patch.min(axis=1) < 10)).any()  # white
+            checked += 1
+    assert checked >= 2
+    # the low-score box is not drawn: only white (grey) pixels, and fewer than with it
+    all_preds = vf.predictions_for_item(path, annotated_frame.info.id, min_score=0.0)
+    more = vf.render_frame_image(annotated_frame, [], scale=SCALE, predictions=all_preds)
+    assert (more.any(axis=2)).sum() >= (picture.any(axis=2)).sum()
+    grid = BevGrid((-20.0, 60.0), (-30.0, 30.0), 0.2)
+    bev = vf.render_frame_bev(annotated_frame, grid, predictions=preds)
+    plain = vf.render_frame_bev(annotated_frame, grid)
+    added = (bev != plain).any(axis=2)
+    assert added.sum() > 50 and (bev[added].min(axis=1) > 200).sum() > 20  # white outlines (antialiased)

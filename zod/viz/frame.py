@@ -32,6 +32,7 @@ from zod.viz.image import (
     draw_boxes_3d,
     draw_labels,
     draw_lidar,
+    draw_polylines,
     draw_trajectory,
     overlay_mask,
     trajectory_in_ego,
@@ -44,6 +45,7 @@ __all__ = [
     "render_frame_image",
     "render_frame_bev",
     "frame_scene",
+    "predictions_for_item",
     "sequence_video_frames",
     "render_sequence_video",
 ]
@@ -53,6 +55,7 @@ DEFAULT_LAYERS = ("image", "boxes3d", "lidar", "masks", "trajectory", "labels")
 EGO_ROAD_COLOR = (255, 0, 255)
 LANE_COLOR = (255, 230, 0)
 TRAJECTORY_COLOR = (255, 60, 60)
+PREDICTION_COLOR = (255, 255, 255)
 
 
 def parse_layers(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -138,13 +141,16 @@ def render_frame_image(
     num_scans_after: int = 0,
     max_depth_m: float = 60.0,
     image: np.ndarray | None = None,
+    predictions: Box3DSet | None = None,
+    prediction_color: tuple[int, int, int] = PREDICTION_COLOR,
 ) -> np.ndarray:
     """The key camera image of ``item`` (RGB, ``scale`` x full resolution) with ``layers`` drawn.
 
     Layers (in drawing order): image (else a black picture), masks (ego road magenta, lane
     markings yellow), lidar (coloured by depth, 0..``max_depth_m``), trajectory (the ego path
     from ego motion), boxes2d, boxes3d (class colours, through the fisheye), labels (class
-    names). ``image`` overrides the camera picture (e.g. one already read).
+    names). ``image`` overrides the camera picture (e.g. one already read). ``predictions``
+    (a Box3DSet, e.g. from :func:`predictions_for_item`) are drawn last, in ``prediction_color``.
     """
     layers = parse_layers(layers)
     calib = item.calibration
@@ -186,6 +192,8 @@ def render_frame_image(
         boxes = _object_boxes(objects)
         if len(boxes):
             draw_boxes_3d(picture, boxes, calib, colors=class_colors(list(boxes.classes)), thickness=thickness)
+    if predictions is not None and len(predictions):
+        draw_boxes_3d(picture, predictions, calib, colors=prediction_color, thickness=max(1, thickness - 1))
     if objects and "labels" in layers:
         anchors = np.array([np.asarray(o.box2d.xyxy, dtype=np.float64)[:2] for o in objects]) * sx
         draw_labels(picture, anchors - np.array([0.0, 3.0]), [str(o.name) for o in objects],
@@ -204,9 +212,12 @@ def render_frame_bev(
     boxes: bool = True,
     labels: bool = False,
     trajectory: bool = True,
+    predictions: Box3DSet | None = None,
+    prediction_color: tuple[int, int, int] = PREDICTION_COLOR,
 ) -> np.ndarray:
     """BEV picture of the item in its ego frame at the keyframe: lidar (height colours -0.5..3 m
-    above the ego origin, or intensity), object boxes, the ego and its trajectory."""
+    above the ego origin, or intensity), object boxes, the ego and its trajectory, and
+    ``predictions`` (Box3DSet) in ``prediction_color``."""
     calib = item.calibration
     scan = _lidar(item, num_scans_before, num_scans_after)
     points_ego = calib.transform_points(np.asarray(scan.points)[:, :3], Lidar.VELODYNE, EGO)
@@ -224,7 +235,7 @@ def render_frame_bev(
     if trajectory:
         motion = _ego_motion(item)
         track = trajectory_in_ego(motion.poses, motion.get_poses(_keyframe_time_s(item)))[:, :2]
-    return bev_mod.render_bev(
+    picture = bev_mod.render_bev(
         points_ego,
         grid,
         values=np.asarray(scan.intensity, dtype=np.float64) if color_by == "intensity" else None,
@@ -234,6 +245,30 @@ def render_frame_bev(
         box_colors=box_cols,
         box_labels=box_labels,
         trajectory_xy=track,
+    )
+    if predictions is not None and len(predictions):
+        grid = grid or bev_mod.BevGrid()
+        footprint, heading = bev_mod.bev_box_outlines(predictions.convert_to(EGO, calib).corners(), grid)
+        draw_polylines(picture, list(footprint), prediction_color, 1, closed=True)
+        draw_polylines(picture, list(heading), prediction_color, 1)
+    return picture
+
+
+def predictions_for_item(path: str | PathLike[str], item_id: str | int, min_score: float = 0.0) -> Box3DSet:
+    """The predicted boxes of one frame from a detection predictions file (the format of
+    ``zod eval detection``, docs/eval.md), with score >= ``min_score``, as a lidar-frame Box3DSet."""
+    from zod.eval.detection.boxes import normalize_frame_id
+    from zod.eval.detection.io import read_predictions
+
+    boxes = read_predictions(path)
+    frame_id = normalize_frame_id(item_id)
+    if frame_id not in boxes.frame_ids:
+        return Box3DSet.empty(Lidar.VELODYNE)
+    scores = np.nan_to_num(np.asarray(boxes.scores, dtype=np.float64), nan=1.0)
+    keep = (np.asarray(boxes.frame_index) == boxes.frame_ids.index(frame_id)) & (scores >= min_score)
+    return Box3DSet(
+        boxes.center_m[keep], boxes.size_m[keep], boxes.rotation_wxyz[keep], Lidar.VELODYNE,
+        classes=np.asarray(boxes.names)[keep],
     )
 
 
