@@ -179,3 +179,12 @@ def test_sequence_info_json_matches_index(sample_root: Path) -> None:
             assert Information.from_json_path(path, sample_root) == sequences.get_info(item_id)
             checked += 1
     assert checked == len(sequences)
+
+
+def test_zod_info_on_old_or_empty_root(tmp_path: Path, zod_cli: list[str]) -> None:
+    (tmp_path / "trainval_frames_mini.json").write_text("{}")
+    out = subprocess.run([*zod_cli, "info", str(tmp_path)], capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert out.returncode == 1
+    assert "trainval_frames_mini.json is an old underscore-named index" in out.stdout
+    assert "zod download --infos" in out.stdout
