@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from zod.converters.coco import (
     CATEGORY_NAME_TO_ID,
@@ -158,3 +159,30 @@ def test_segmentation_polygons_and_holes_read_back_with_pycocotools() -> None:
     assert np.isclose(evaluator.stats[0], 1.0)
     # RLE helper: zeros first, column-major
     assert uncompressed_rle(np.array([[1, 0], [1, 1]], dtype=bool))["counts"] == [0, 2, 1, 1]
+
+
+def test_fast_decoder_equals_generic_path_and_falls_back(tmp_path: Path) -> None:
+    from zod.converters.coco import _object_decoder, coco_annotations_from_file
+    from zod.errors import FormatError, MissingFileError
+
+    assert _object_decoder() is not None  # msgspec is installed with the `fast` extra
+    classes = ["Vehicle", "Pedestrian", "VulnerableVehicle", "Unclear"]
+    path = tmp_path / "object_detection.json"
+    path.write_text(json.dumps(FEATURES))
+    generic = coco_annotations_from_features(FEATURES, 9, classes)
+    assert coco_annotations_from_file(str(path), 9, classes) == generic
+    # string booleans, older `object_type`, a FeatureCollection wrapper: still the same numbers
+    variants = json.loads(json.dumps(FEATURES))
+    for feature in variants:
+        feature["properties"]["unclear"] = str(feature["properties"]["unclear"])
+        if "type" in feature["properties"]:
+            feature["properties"]["object_type"] = feature["properties"].pop("type")
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": variants}))
+    assert coco_annotations_from_file(str(path), 9, classes) == generic
+    path.write_text("[]")
+    assert coco_annotations_from_file(str(path), 9, classes) == []
+    path.write_text('[{"geometry": {"coordinates": [[1, 2]]}}]')
+    with pytest.raises(FormatError):
+        coco_annotations_from_file(str(path), 9, classes)
+    with pytest.raises(MissingFileError, match="--annotations"):
+        coco_annotations_from_file(str(tmp_path / "nope.json"), 9, classes)

@@ -8,6 +8,7 @@ pass (:class:`ObjectArrays`), without building one annotation object per box.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,9 +26,87 @@ def frames(dataset_root: str, version: str) -> Any:
     return ZodFrames(dataset_root=dataset_root, version=version)
 
 
+@lru_cache(maxsize=4)
+def index(dataset_root: str, version: str) -> Any:
+    """The lazy ``ZodIndex`` of the Frames index file (light: no frame readers imported)."""
+    from zod.constants import TRAINVAL_FILES, FRAMES
+    from zod.index import ZodIndex, index_file_path
+
+    path = index_file_path(dataset_root, TRAINVAL_FILES[FRAMES][version])
+    return ZodIndex(path, dataset_root)
+
+
 def split_ids(dataset_root: str, version: str, split: str) -> list[str]:
     """Frame ids of a split ("train" / "val"), in index file order."""
-    return list(frames(dataset_root, version).index.split_ids(split))
+    return list(index(dataset_root, version).split_ids(split))
+
+
+# --- the few info fields the COCO path needs, read from the raw info object ---------------------
+# (a full ``Information`` builds ~25 timestamped sensor frames per info; COCO needs 4 fields)
+
+
+def _get(obj: dict[str, Any], key: str) -> Any:
+    """``obj[key]`` in snake_case or camelCase (spec §2); KeyError if neither."""
+    if key in obj:
+        return obj[key]
+    from zod.index import camel_case
+
+    return obj[camel_case(key)]
+
+
+@dataclass(frozen=True)
+class KeyImage:
+    """The key camera image of a frame: absolute path, height and width (pixels)."""
+
+    filepath: str
+    height: int
+    width: int
+
+
+def raw_info_fields(
+    dataset_root: str, version: str, frame_id: str, anonymization: str, project: AnnotationProject
+) -> tuple[KeyImage, str, str | None]:
+    """Key image, key frame time text (COCO ``date_captured``) and absolute annotation path
+    (None if not annotated) of one frame, straight from its raw info object."""
+    import os
+
+    from zod.time import parse_time
+
+    zod_index = index(dataset_root, version)
+    raw = zod_index.raw(frame_id)
+    try:
+        cameras = _get(raw, "camera_frames")
+        key = f"front_{anonymization}"
+        entries = cameras.get(key) or cameras.get(f"front{anonymization.capitalize()}")
+        if not entries:
+            raise KeyError(f"camera_frames.{key}")
+        keyframe_text = _get(raw, "keyframe_time")
+        if len(entries) > 1:  # pick the image nearest the key frame, like Information does
+            keyframe_time = parse_time(keyframe_text)
+            entries = sorted(entries, key=lambda e: abs((parse_time(_get(e, "time")) - keyframe_time).total_seconds()))
+        entry = entries[0]
+        image = KeyImage(os.path.join(dataset_root, _get(entry, "filepath")), int(entry["height"]), int(entry["width"]))
+        annotations = _get(raw, "annotations") or {}
+        from zod.index import camel_case
+
+        project_entry = annotations.get(project.value) or annotations.get(camel_case(project.value))
+        path = None if project_entry is None else os.path.join(dataset_root, _get(project_entry, "filepath"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise FormatError(zod_index.path, f"info {frame_id}: missing or malformed {err}") from None
+    return image, reference_time_text(keyframe_text), path
+
+
+_UTC_MICROS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(\+00:00|Z)")
+
+
+def reference_time_text(text: str) -> str:
+    """An index time as the reference's ``str_from_datetime`` prints it (``...%f%z``, e.g.
+    ``2022-02-14T13:23:32.140954+0000``); the common UTC form is rewritten without parsing."""
+    if _UTC_MICROS.fullmatch(text):
+        return text[:26] + "+0000"
+    from zod.time import parse_time
+
+    return parse_time(text).strftime("%Y-%m-%dT%H:%M:%S.%f%z")
 
 
 def frame_info(dataset_root: str, version: str, frame_id: str) -> Any:
@@ -40,25 +119,25 @@ def key_camera_frame(info: Any, anonymization: str) -> Any:
     return info.get_key_camera_frame(Anonymization(anonymization))
 
 
-def keyframe_time_string(info: Any) -> str:
-    """Key frame time as the reference writes it in COCO ``date_captured`` (``%Y-%m-%dT%H:%M:%S.%f%z``)."""
-    return info.keyframe_time.strftime("%Y-%m-%dT%H:%M:%S.%f%z")
-
-
 def annotation_path(info: Any, project: AnnotationProject) -> str | None:
     """Absolute path of a project's annotation file, None if the frame is not annotated for it."""
     entry = info.annotations.get(project)
     return None if entry is None else str(entry.filepath)
 
 
-def read_features(info: Any, project: AnnotationProject) -> tuple[list[dict[str, Any]], str | None]:
-    """Raw GeoJSON features of a project (empty if not annotated) and the file path."""
+def read_feature_file(path: str, what: str) -> list[dict[str, Any]]:
+    """Raw GeoJSON features of an annotation file (missing -> MissingFileError, bad -> FormatError)."""
     from zod.annotations._common import read_feature_list
 
+    return read_feature_list(path, what)
+
+
+def read_features(info: Any, project: AnnotationProject) -> tuple[list[dict[str, Any]], str | None]:
+    """Raw GeoJSON features of a project (empty if not annotated) and the file path."""
     path = annotation_path(info, project)
     if path is None:
         return [], None
-    return read_feature_list(path, f"{project.value} annotation"), path
+    return read_feature_file(path, f"{project.value} annotation"), path
 
 
 def object_features(info: Any) -> tuple[list[dict[str, Any]], str | None]:

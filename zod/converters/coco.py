@@ -24,14 +24,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, List, Optional, Tuple, Union  # noqa: UP035 - msgspec struct fields
 
 import numpy as np
 
 from zod.annotations._common import get_key, to_bool
 from zod.annotations.classes import INCONCLUSIVE, OBJECT_CLASSES
 from zod.converters import _frames
-from zod.converters.runner import RunResult, atomic_write_json, run_frames
+from zod.converters.runner import FAILED, MISSING, OK, RunResult, atomic_write_json, run_frames
 from zod.errors import FormatError, MissingFileError
 
 # Spec §11 class order (OBJECT_CLASSES); the category id of a class is its position + 1.
@@ -98,11 +98,7 @@ def boxes_xyxy_from_features(features: Sequence[dict[str, Any]], path: str | Non
         raise FormatError(path, f"object geometry is not a list of [x, y] points: {err!r}") from err
     if points.ndim != 2 or points.shape[1] < 2:
         raise FormatError(path, "object geometry is not a list of [x, y] points")
-    points = points[:, :2].astype(np.float32)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    mins = np.minimum.reduceat(points, starts, axis=0)
-    maxs = np.maximum.reduceat(points, starts, axis=0)
-    return np.concatenate([mins, maxs], axis=1)
+    return _reduce_boxes(points[:, :2].astype(np.float32), counts)
 
 
 def coco_annotations_from_features(
@@ -115,27 +111,145 @@ def coco_annotations_from_features(
     if not features:
         return []
     names, unclear = object_classes_and_unclear(features, path)
-    xyxy = boxes_xyxy_from_features(features, path)
-    # float32 maths, then rounded python floats: exactly the reference's numbers
-    xywh = xyxy.copy()
-    xywh[:, 2:] -= xyxy[:, :2]
+    return _annotation_dicts(names, unclear, boxes_xyxy_from_features(features, path), image_id, classes)
+
+
+def _annotation_dicts(
+    names: list[str], unclear: list[bool], xyxy: np.ndarray, image_id: int, classes: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The dicts, from class names (N,), unclear flags (N,) and float32 boxes (N, 4) xyxy."""
+    xywh, area = _rounded_xywh_area(xyxy)
+    return _dicts(names, unclear, xywh, area, image_id, set(classes))
+
+
+def _rounded_xywh_area(xyxy: np.ndarray) -> tuple[list[list[float]], list[float]]:
+    """float32 boxes (N, 4) xyxy -> ``[x, y, w, h]`` and ``w * h``, computed in float32 then
+    rounded to 2 decimals: exactly the reference's numbers."""
+    xywh = np.array(xyxy, dtype=np.float32).reshape(-1, 4)
+    xywh[:, 2:] -= xywh[:, :2]
     area = (xywh[:, 2] * xywh[:, 3]).astype(np.float32)
-    xywh_rounded = np.round(xywh.astype(np.float64), 2).tolist()
-    area_rounded = np.round(area.astype(np.float64), 2).tolist()
-    wanted = set(classes)
+    return np.round(xywh.astype(np.float64), 2).tolist(), np.round(area.astype(np.float64), 2).tolist()
+
+
+def _dicts(
+    names: list[str], unclear: list[bool], xywh: list[list[float]], area: list[float], image_id: int, wanted: set[str]
+) -> list[dict[str, Any]]:
     base_id = image_id * 1000
     return [
         {
             "id": base_id + i,
             "image_id": image_id,
             "category_id": CATEGORY_NAME_TO_ID[name],
-            "bbox": xywh_rounded[i],
-            "area": area_rounded[i],
+            "bbox": xywh[i],
+            "area": area[i],
             "iscrowd": int(unclear[i]),
         }
         for i, name in enumerate(names)
         if name in wanted
     ]
+
+
+# --- fast path: typed decoding of the annotation file (optional msgspec) ----------------------
+# Decodes only the four fields COCO needs, ~6x faster than json.loads of the whole file. Any file
+# it cannot read (other layout, unexpected types) falls back to the generic path, which is
+# liberal and reports real problems as FormatError.
+
+try:  # optional: the `fast` extra
+    import msgspec
+except ImportError:  # pragma: no cover - installed with zod-devkit[fast]
+    msgspec = None
+
+if msgspec is not None:
+
+    class _Props(msgspec.Struct):
+        name: str = msgspec.field(name="class")
+        type: Optional[str] = None  # noqa: UP045 - msgspec resolves these names at runtime
+        object_type: Optional[str] = None  # noqa: UP045
+        unclear: Union[bool, str, None] = False  # noqa: UP007
+
+    class _Geometry(msgspec.Struct):
+        coordinates: List[Tuple[float, float]]  # noqa: UP006
+
+    class _Feature(msgspec.Struct):
+        geometry: _Geometry
+        properties: _Props
+
+    _OBJECT_DECODER: Any = (msgspec.json.Decoder(List[_Feature]), (msgspec.ValidationError, msgspec.DecodeError))  # noqa: UP006
+else:  # pragma: no cover
+    _OBJECT_DECODER = None
+
+
+def _object_decoder() -> Any:
+    """(msgspec decoder of object-detection files, its error types), or None without msgspec."""
+    return _OBJECT_DECODER
+
+
+def _decode_objects_fast(data: bytes) -> tuple[list[str], list[bool], list[Any]] | None:
+    """(names, unclear, corner lists) of an object file, or None if the fast decoder cannot."""
+    decoder = _object_decoder()
+    if decoder is None:
+        return None
+    decode, errors = decoder
+    try:
+        features = decode.decode(data)
+    except errors:
+        return None
+    names, unclear, corners = [], [], []
+    for feature in features:
+        props = feature.properties
+        flag = props.unclear
+        if isinstance(flag, str):
+            if flag not in ("True", "False", "true", "false"):
+                return None
+            flag = flag in ("True", "true")
+        subtype = props.type if props.type is not None else props.object_type
+        names.append("Unclear" if props.name == INCONCLUSIVE else props.name)
+        unclear.append(bool(flag) or INCONCLUSIVE in (props.name, subtype))
+        if not feature.geometry.coordinates:
+            return None
+        corners.append(feature.geometry.coordinates)
+    return names, unclear, corners
+
+
+def read_objects(path: str) -> tuple[list[str], list[bool], list[Any]] | list[dict[str, Any]]:
+    """An object-detection file decoded for COCO: (names, unclear, corner lists) on the fast
+    path, else the list of raw features (generic path)."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except FileNotFoundError:
+        raise MissingFileError(path, "object_detection annotation", "--annotations") from None
+    decoded = _decode_objects_fast(data)
+    if decoded is None:
+        return _frames.read_feature_file(path, "object_detection annotation")
+    return decoded
+
+
+def boxes_xyxy_from_corners(corners: list[Any]) -> np.ndarray:
+    """(N, 4) float32 xyxy of N corner lists (each (K_i, 2)), in one numpy pass."""
+    if not corners:
+        return np.zeros((0, 4), dtype=np.float32)
+    try:  # the usual case: every box has the same number of corners (4)
+        stacked = np.array(corners, dtype=np.float32)
+        return np.concatenate([stacked.min(axis=1), stacked.max(axis=1)], axis=1)
+    except ValueError:  # ragged
+        counts = np.fromiter((len(c) for c in corners), dtype=np.int64, count=len(corners))
+        return _reduce_boxes(np.array([xy for c in corners for xy in c], dtype=np.float32), counts)
+
+
+def coco_annotations_from_file(path: str, image_id: int, classes: Sequence[str]) -> list[dict[str, Any]]:
+    """COCO annotation dicts of one object-detection file (fast path when msgspec is there)."""
+    objects = read_objects(path)
+    if isinstance(objects, list):
+        return coco_annotations_from_features(objects, image_id, classes, path)
+    names, unclear, corners = objects
+    return _annotation_dicts(names, unclear, boxes_xyxy_from_corners(corners), image_id, classes)
+
+
+def _reduce_boxes(points: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(N, 4) float32 xyxy from stacked points (P, 2) float32 and per-box point counts (N,)."""
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return np.concatenate([np.minimum.reduceat(points, starts, axis=0), np.maximum.reduceat(points, starts, axis=0)], axis=1)
 
 
 def coco_categories(classes: Sequence[str]) -> list[dict[str, Any]]:
@@ -278,10 +392,38 @@ class CocoFrameTask:
     segmentation: tuple[str, ...] = ()
 
     def __call__(self, frame_id: str) -> dict[str, Any]:
-        info = _frames.frame_info(self.dataset_root, self.version, frame_id)
+        record, objects = self._prepare(frame_id)
+        self._finish([(record, objects)])
+        return record
+
+    def run_batch(self, frame_ids: Sequence[str]) -> list[tuple[str, Any]]:
+        """Outcomes ``(status, record or message)`` of several frames, with the boxes of all of
+        them computed in one vectorized pass (the runner calls this on each chunk)."""
+        outcomes: list[tuple[str, Any]] = []
+        pending = []
+        for frame_id in frame_ids:
+            try:
+                record, objects = self._prepare(frame_id)
+            except MissingFileError as err:
+                outcomes.append((MISSING, str(err)))
+                continue
+            except FormatError as err:
+                outcomes.append((FAILED, str(err)))
+                continue
+            outcomes.append((OK, record))
+            pending.append((record, objects))
+        self._finish(pending)
+        return outcomes
+
+    def _prepare(self, frame_id: str) -> tuple[dict[str, Any], Any]:
+        """The frame's record without its object annotations, and its decoded objects."""
+        from zod.constants import AnnotationProject
+
         source_anon = "blur" if self.anonymization == "original" else self.anonymization
-        camera = _frames.key_camera_frame(info, source_anon)
-        file_name = str(camera.filepath)
+        camera, date_captured, annotation_path = _frames.raw_info_fields(
+            self.dataset_root, self.version, frame_id, source_anon, AnnotationProject.OBJECT_DETECTION
+        )
+        file_name = camera.filepath
         if self.check_images and not self.use_png and self.anonymization != "original":
             if not os.path.exists(file_name):
                 raise MissingFileError(file_name, f"{source_anon} image", f"images_front_{source_anon}")
@@ -298,14 +440,17 @@ class CocoFrameTask:
             "file_name": file_name,
             "height": int(camera.height),
             "width": int(camera.width),
-            "date_captured": _frames.keyframe_time_string(info),
+            "date_captured": date_captured,
         }
-        features, path = _frames.object_features(info)
-        annotations = coco_annotations_from_features(features, image_id, self.classes, path)
-        record: dict[str, Any] = {"image": image, "annotations": annotations}
+        record: dict[str, Any] = {"image": image, "annotations": []}
+        objects = None
+        if annotation_path is not None:
+            objects = read_objects(annotation_path)
+            if isinstance(objects, list):  # generic path, done here
+                record["annotations"] = coco_annotations_from_features(objects, image_id, self.classes, annotation_path)
+                objects = None
         if self.segmentation:
-            from zod.constants import AnnotationProject
-
+            info = _frames.frame_info(self.dataset_root, self.version, frame_id)
             shape = (int(camera.height), int(camera.width))
             record["segmentation"] = {}
             for project in self.segmentation:
@@ -314,7 +459,21 @@ class CocoFrameTask:
                 record["segmentation"][project] = (
                     coco_segmentation_annotations(seg_features, image_id, project, shape, seg_path) if annotated else None
                 )
-        return record
+        return record, objects
+
+    def _finish(self, pending: list[tuple[dict[str, Any], Any]]) -> None:
+        """Fill the annotations of the fast-decoded frames: all their boxes in one pass."""
+        pending = [(record, objects) for record, objects in pending if objects is not None]
+        if not pending:
+            return
+        corners = [c for _, (_, _, frame_corners) in pending for c in frame_corners]
+        xywh, area = _rounded_xywh_area(boxes_xyxy_from_corners(corners))
+        wanted = set(self.classes)
+        start = 0
+        for record, (names, unclear, _) in pending:
+            end = start + len(names)
+            record["annotations"] = _dicts(names, unclear, xywh[start:end], area[start:end], record["image"]["id"], wanted)
+            start = end
 
 
 def convert_to_coco(

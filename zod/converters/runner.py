@@ -96,6 +96,11 @@ def _run_one(task: FrameTask, frame_id: str) -> tuple[str, Any]:
 
 
 def _run_chunk(task: FrameTask, frame_ids: Sequence[str]) -> list[tuple[str, Any]]:
+    """Outcomes of a chunk of frames; a task with ``run_batch(frame_ids)`` gets the whole chunk
+    (to vectorize across frames) and returns the same ``(status, payload)`` outcomes."""
+    run_batch = getattr(task, "run_batch", None)
+    if run_batch is not None:
+        return run_batch(list(frame_ids))
     return [_run_one(task, frame_id) for frame_id in frame_ids]
 
 
@@ -110,9 +115,9 @@ def _run_local(
     outcomes: list[tuple[str, Any]] = []
     try:
         if workers <= 1 or len(frame_ids) <= 1:
-            for frame_id in frame_ids:
-                outcomes.append(_run_one(task, frame_id))
-                bar.update(1)
+            for chunk in _chunks(frame_ids, 64):
+                outcomes.extend(_run_chunk(task, chunk))
+                bar.update(len(chunk))
             return outcomes
         # Chunks amortise inter-process traffic while keeping the bar moving and cores balanced.
         chunk_size = max(1, min(64, len(frame_ids) // (workers * 8)))
@@ -135,8 +140,7 @@ def _ray_batch(batch: dict[str, Any], task: FrameTask) -> dict[str, Any]:
     Records travel back as JSON text so that Arrow never reinterprets their types.
     """
     statuses, payloads = [], []
-    for frame_id in batch["frame_id"]:
-        status, payload = _run_one(task, str(frame_id))
+    for status, payload in _run_chunk(task, [str(frame_id) for frame_id in batch["frame_id"]]):
         statuses.append(status)
         payloads.append(json.dumps(payload))
     return {"index": list(batch["index"]), "status": statuses, "payload": payloads}
@@ -248,8 +252,19 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def json_bytes(obj: Any) -> bytes:
+    """Compact JSON of JSON-native ``obj`` (msgspec's encoder when installed: ~5x faster)."""
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - the `fast` extra
+        return json.dumps(obj, separators=(",", ":")).encode()
+    return msgspec.json.encode(obj)
+
+
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = None) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically."""
+    """Write ``obj`` as JSON to ``path`` atomically (compact unless ``indent``)."""
+    if indent is None:
+        return atomic_write_bytes(path, json_bytes(obj))
     return atomic_write_text(path, json.dumps(obj, indent=indent))
 
 
