@@ -309,3 +309,19 @@ def test_object_properties_text_and_overlap_skip() -> None:
     before = img.copy()
     vi.overlay_object_properties_on_image(img, Obj(), color=(0, 255, 0), text_areas=areas, text_scale=0.6)
     assert np.array_equal(img, before) and len(areas) == 1  # overlapping label skipped
+
+
+def test_draw_points_border_and_depth_order() -> None:
+    img = np.zeros((20, 20, 3), np.uint8)
+    # a disc centred just left of the picture still covers its first column
+    vi.draw_points(img, np.array([[-1.0, 10.0]]), RED, radius=2)
+    assert tuple(img[10, 0]) == RED and tuple(img[10, 1]) == RED and img[10, 2].max() == 0
+    # overlapping discs: the smaller depth wins wherever they overlap, whatever the order
+    for order in ([0, 1], [1, 0]):
+        img = np.zeros((20, 20, 3), np.uint8)
+        pix = np.array([[8.0, 8.0], [10.0, 8.0]])[order]
+        cols = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)[order]
+        depth = np.array([5.0, 9.0])[order]
+        vi.draw_points(img, pix, cols, radius=2, depth=depth)
+        assert tuple(img[8, 9]) == (255, 0, 0)  # covered by both: the near (red) one
+        assert tuple(img[8, 12]) == (0, 0, 255)  # only the far one
