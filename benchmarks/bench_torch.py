@@ -8,7 +8,7 @@
    0 and 2 workers, against a bare loop that decodes and loads the same files in the main
    process (goal: >= 0.8 of it).
 
-    python benchmarks/bench_torch.py [--root DATASET_ROOT] [--repeat 5] [--rounds 5]
+    python benchmarks/bench_torch.py [--root DATASET_ROOT] [--repeat 7] [--rounds 5]
 
 Without ``--root`` a sample dataset is generated in a temporary folder first.
 """
@@ -26,30 +26,31 @@ from pathlib import Path
 import numpy as np
 
 
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench_decode(image_paths: list[str], repeat: int) -> dict[str, float]:
+    """Median decode times; PIL and each of our scales are timed in interleaved rounds so that
+    a change of load on a shared machine hits them alike."""
     from PIL import Image
 
     from zod.sensors import camera
 
     path = image_paths[0]
-    pil_s = best_time(lambda: np.array(Image.open(path)), repeat)
-    results = {"pil_full_s": pil_s}
-    print(f"JPEG decode of {Path(path).name}")
+    candidates: dict[str, Callable[[], object]] = {"pil": lambda: np.array(Image.open(path))}
+    for scale in (1.0, 0.5, 0.25, 0.125):
+        candidates[f"ours_{scale}"] = lambda s=scale: camera.read_image(path, scale=s)
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for fn in candidates.values():
+        fn()
+    for _ in range(repeat):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    results = {name: statistics.median(values) for name, values in times.items()}
+    pil_s = results["pil"]
+    print(f"JPEG decode of {Path(path).name} (median of {repeat} interleaved rounds)")
     print(f"  reference  PIL full res       {pil_s * 1e3:8.1f} ms")
     for scale in (1.0, 0.5, 0.25, 0.125):
-        ours_s = best_time(lambda s=scale: camera.read_image(path, scale=s), repeat)
-        results[f"ours_{scale}_s"] = ours_s
+        ours_s = results[f"ours_{scale}"]
         shape = camera.read_image(path, scale=scale).shape
         print(f"  ours       scale {scale:<6} {shape[1]}x{shape[0]:<5} {ours_s * 1e3:8.1f} ms   "
               f"speed-up vs PIL full: {pil_s / ours_s:5.2f}x")
@@ -152,7 +153,7 @@ def bench_stream(root: Path, rounds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=None, help="dataset root (default: generate a sample)")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds of the decode benchmark")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the loader benchmark")
     args = parser.parse_args(argv)
 
