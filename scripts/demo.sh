@@ -34,4 +34,6 @@ $ZOD download --url "$OUT/mirror" --output-dir "$OUT/download" --subset frames -
     --num-scans-before 2 -y --no-progress
 $ZOD verify --dataset-root "$OUT/download" --subset frames --version full --no-progress \
     --checksums "$OUT/mirror/single_frames/SHA256SUMS" | tail -3
+# PyTorch: two steps of a toy model on the CPU (image at 1/8 + padded lidar, DataLoader + collate)
+.venv/bin/python examples/train_loop.py "$SAMPLE" "$OUT/torch"
 echo "tour: outputs in $OUT"
