@@ -48,17 +48,26 @@ def _expected(data: dict) -> tuple[list[str], list[str], list[int]]:
     return ids, splits, masks
 
 
-def _check_scan(text: str) -> None:
+def _check_scan(text: str, fast: bool | None = None) -> None:
+    """Every scan method agrees with json.load; ``fast`` says whether the fast path must apply."""
     data = json.loads(text)
-    arrays = scan_index(text.encode())
-    ids, splits, masks = _expected(data)
-    assert arrays.ids.tolist() == ids
-    assert [arrays.split_names[c] for c in arrays.split_codes] == splits
-    assert arrays.project_masks.tolist() == masks
     raw = text.encode()
-    for k in range(len(ids)):  # each span is exactly one info object
-        span = json.loads(raw[arrays.starts[k]:arrays.ends[k]])
-        assert str(span["id"]).zfill(6) == ids[k]
+    ids, splits, masks = _expected(data)
+    results = [scan_index(raw, method="robust"), scan_index(raw)]
+    try:
+        results.append(scan_index(raw, method="fast"))
+        fast_applies = True
+    except ValueError:
+        fast_applies = False
+    if fast is not None:
+        assert fast_applies == fast
+    for arrays in results:
+        assert arrays.ids.tolist() == ids
+        assert [arrays.split_names[c] for c in arrays.split_codes] == splits
+        assert arrays.project_masks.tolist() == masks
+        for k in range(len(ids)):  # each span is exactly one info object
+            span = json.loads(raw[arrays.starts[k]:arrays.ends[k]])
+            assert str(span["id"]).zfill(6) == ids[k]
 
 
 def test_snake_and_camel_case() -> None:
@@ -69,12 +78,34 @@ def test_snake_and_camel_case() -> None:
     assert snake_case(camel_case("lidar_frames")) == "lidar_frames"
 
 
-@pytest.mark.parametrize("separators,indent", [((",", ":"), None), ((", ", ": "), None), ((",", ": "), 2)])
-def test_scan_agrees_with_json_load(separators, indent) -> None:
+@pytest.mark.parametrize("separators,indent,fast", [((",", ":"), None, True), ((", ", ": "), None, True),
+                                                     ((",", ": "), 2, False)])
+def test_scan_agrees_with_json_load(separators, indent, fast) -> None:
     infos = [make_info(i) for i in range(37)]
     text = json.dumps({"train": infos[:25], "val": infos[25:33], "blacklisted": infos[33:]},
                       separators=separators, indent=indent)
-    _check_scan(text)
+    _check_scan(text, fast=fast)  # indented infos do not open with '{"id"': robust path
+
+
+def test_fast_path_declines_unusual_layouts() -> None:
+    """Key order, missing annotations, unknown project keys: auto falls back, results still exact."""
+    a = make_info(1)
+    b = {k: v for k, v in reversed(list(make_info(2).items()))}  # id last
+    _check_scan(json.dumps({"train": [a, b]}), fast=False)
+    c = make_info(3)
+    del c["annotations"]
+    _check_scan(json.dumps({"train": [a, c]}), fast=False)
+    d = make_info(4)
+    d["annotations"]["future_project"] = {"filepath": "x.json", "project": "future_project"}
+    _check_scan(json.dumps({"train": [a, d]}), fast=False)
+    e = make_info(5)
+    e["annotations"]["ego_road"] = None
+    e["lidar_frames"]["velodyne"][0]["note"] = "braces {in} [strings] and \"quotes\""
+    _check_scan(json.dumps({"train": [a, e]}), fast=False)  # backslashes: robust only
+    f = make_info(6)
+    f["lidar_frames"]["velodyne"][0]["note"] = "braces {in} [strings] without escapes"
+    f["annotations"] = {}
+    _check_scan(json.dumps({"train": [a, f]}), fast=True)
 
 
 def test_camel_case_keys() -> None:
@@ -259,9 +290,26 @@ def test_tiny_chunks_and_threads_agree(monkeypatch: pytest.MonkeyPatch, chunk: i
     data = np.frombuffer(text.encode(), np.uint8)
     one = index_module._chunked_scan(data, True, workers=1)
     two = index_module._chunked_scan(data, True, workers=3)
-    for x, y in zip(one, two):
+    for x, y in zip(one, two, strict=True):
         np.testing.assert_array_equal(x, y)
     _check_scan(text)
+
+
+@pytest.mark.parametrize("chunk", [64, 128, 1024])
+def test_fast_brackets_tiny_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """The bitmap path with strings (holding brackets) cut by word and chunk borders."""
+    import zod.index as index_module
+
+    a = make_info(1)
+    a["note"] = "x {y} [z] " * 20
+    infos = [a] + [make_info(i) for i in range(2, 6)]
+    data = np.frombuffer(json.dumps({"train": infos[:3], "val": infos[3:]}).encode(), np.uint8)
+    robust = index_module._chunked_scan(data, False, workers=1)[:2]
+    monkeypatch.setattr(index_module, "_CHUNK", chunk)
+    for workers in (1, 3):
+        fast = index_module._fast_brackets(data, workers=workers)
+        np.testing.assert_array_equal(fast[0], robust[0])
+        np.testing.assert_array_equal(fast[1], robust[1])
 
 
 def test_after_tiny_chunks_normal_scans_work() -> None:

@@ -291,11 +291,152 @@ class _Scan:
         return ok, at[ok], ends
 
 
-def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[str] | None = None) -> IndexArrays:
-    """Locate the info objects of an index file held in ``buffer`` (see the module docstring)."""
+_U64_SHIFTS = tuple(np.uint64(k) for k in (1, 2, 4, 8, 16, 32))
+
+
+def _bracket_chunk(data: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Fast path, one chunk: bracket positions (global), whether each is inside a string as
+    seen from the chunk start (to be flipped if the chunk starts inside one), the chunk's
+    quote parity."""
+    chunk = data[start : start + _CHUNK]
+    n = chunk.size
+    bufs = getattr(_buffers, "arrays", None)
+    if bufs is None or bufs[0].size < n:
+        bufs = _buffers.arrays = (np.empty(_CHUNK, np.uint8), np.empty(_CHUNK, bool), np.empty(_CHUNK, bool))
+    folded, mask, other = bufs
+    np.subtract(chunk, _OPEN_BRACKET, out=folded[:n])  # see _chunk_marks
+    np.bitwise_and(folded[:n], 0xDD, out=folded[:n])
+    np.equal(folded[:n], 0, out=mask[:n])
+    local = np.flatnonzero(mask[:n])
+    np.equal(chunk, _QUOTE, out=other[:n])
+    bits = np.packbits(other[:n], bitorder="little")
+    pad = (-bits.size) % 8
+    if pad:
+        bits = np.concatenate([bits, np.zeros(pad, np.uint8)])
+    words = bits.view("<u8")
+    for shift in _U64_SHIFTS:  # bit i := xor of the quote bits 0..i of its word
+        words ^= words << shift
+    parity = (words >> _U64_SHIFTS[-1] >> np.uint64(31)).astype(np.uint8)  # bit 63 of each word
+    carry = np.bitwise_xor.accumulate(parity)
+    carry_before = carry ^ parity  # xor of the words before
+    w = local >> 6
+    inside = ((words[w] >> (local & 63).astype(np.uint64)).astype(np.uint8) & 1) ^ carry_before[w]
+    local += start
+    return local, inside.astype(bool), int(carry[-1]) if carry.size else 0
+
+
+def _fast_brackets(data: np.ndarray, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Brackets outside strings, for files without backslashes (no escaped quotes).
+
+    Quote parity as bitmaps (the simdjson idea): per chunk, the quote mask is packed into
+    64-bit words, a prefix XOR inside each word (6 shift-xor steps) and a running XOR of the
+    word parities give "inside a string" for every byte; only the brackets' bits are looked
+    up, and a chunk that starts inside a string flips its answers. No per-quote array is built.
+    """
+    if _CHUNK % 64:
+        raise ValueError("chunk size must be a multiple of 64")
+    starts = list(range(0, data.size, _CHUNK))
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if data.size > 8 * _CHUNK else 1
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(lambda st: _bracket_chunk(data, st), starts))
+    else:
+        parts = [_bracket_chunk(data, st) for st in starts]
+    kept, carry = [], 0
+    for positions, inside, parity in parts:
+        kept.append(positions[inside == bool(carry)])  # outside a string given the carry-in
+        carry ^= parity
+    if carry:
+        raise FormatError(None, "unbalanced quotes")
+    struct = np.concatenate(kept) if kept else np.empty(0, np.int64)
+    return struct, data[struct]
+
+
+def _window(data: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """(len(at), width) bytes starting at each position (clipped to the buffer)."""
+    return np.take(data, at[:, None] + np.arange(width), mode="clip")
+
+
+def _matches(window: np.ndarray, text: bytes, offset: int = 0) -> np.ndarray:
+    pattern = np.frombuffer(text, np.uint8)
+    return (window[:, offset : offset + len(text)] == pattern).all(axis=1)
+
+
+def _fast_ids(data: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
+    """Ids when every info opens with its id: ``{"id": "000123"`` (any of the usual spacings)."""
+    if starts.size == 0:
+        return np.empty(0, dtype="<U6")
+    window = _window(data, starts + 1, 16)
+    digits = np.full((starts.size, 6), 0, np.uint8)
+    found = np.zeros(starts.size, dtype=bool)
+    for head in (b'"id": "', b'"id":"'):
+        ok = ~found & _matches(window, head) & (window[:, len(head) + 6] == _QUOTE)
+        six = window[:, len(head) : len(head) + 6]
+        ok &= ((six >= 0x30) & (six <= 0x39)).all(axis=1)
+        digits[ok] = six[ok]
+        found |= ok
+    if not found.all():
+        return None
+    return np.ascontiguousarray(digits).view("S6").ravel().astype("<U6")
+
+
+def _fast_projects(data: np.ndarray, struct: np.ndarray, chars: np.ndarray, depth_after: np.ndarray,
+                   starts: np.ndarray) -> np.ndarray | None:
+    """Project bitmasks when each info has an ``"annotations": {...}`` object whose entries are
+    all known projects with object values (the keys are read just before each ``{``)."""
+    masks = np.zeros(starts.size, dtype=np.uint8)
+    is_obj = chars == _OPEN_BRACE
+    j4 = np.flatnonzero(is_obj & (depth_after == 4))
+    if starts.size == 0:
+        return masks
+    window4 = _window(data, struct[j4] - 16, 16)
+    is_anno = _matches(window4, b'"annotations": ', 1) | _matches(window4, b'"annotations":', 2)
+    j_anno = j4[is_anno]
+    owner = np.searchsorted(starts, struct[j_anno]) - 1
+    if j_anno.size != starts.size or not np.array_equal(owner, np.arange(starts.size)):
+        return None  # an info without (or with an unusually written) annotations: robust path
+    closing3 = np.flatnonzero(depth_after == 3)
+    anno_end = struct[closing3[np.searchsorted(closing3, j_anno)]]
+    j5 = np.flatnonzero(is_obj & (depth_after == 5))
+    at5 = struct[j5]
+    span = np.searchsorted(struct[j_anno], at5) - 1
+    inside = (span >= 0) & (at5 < anno_end[np.maximum(span, 0)])
+    at5, span = at5[inside], span[inside]
+    window5 = _window(data, at5 - 24, 24)
+    matched = np.zeros(at5.size, dtype=bool)
+    for key, bit in _PROJECT_KEY_BIT.items():
+        for sep in (b": ", b":"):
+            text = b'"' + key + b'"' + sep
+            offset = 24 - len(text)
+            rows = np.flatnonzero(~matched & (window5[:, offset + 1] == key[0]))  # cheap first filter
+            rows = rows[_matches(window5[rows], text, offset)]
+            masks[span[rows]] |= bit
+            matched[rows] = True
+    return masks if matched.all() else None
+
+
+def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[str] | None = None,
+               method: str = "auto") -> IndexArrays:
+    """Locate the info objects of an index file held in ``buffer`` (see the module docstring).
+
+    ``method``: ``"robust"`` finds every string (any key order, escapes, spacing); ``"fast"``
+    finds brackets with quote-parity bitmaps and reads the keys next to them (files without
+    backslashes, ids first, annotations present); ``"auto"`` tries fast and falls back to
+    robust wherever the fast path's assumptions do not hold. Both give identical arrays.
+    """
     data = np.frombuffer(buffer, dtype=np.uint8)
+    escapes = _has_backslash(buffer)
+    use_fast = method == "fast" or (method == "auto" and not escapes)
+    if method == "fast" and escapes:
+        raise ValueError("the fast scan does not handle backslashes")
+    strings: tuple[np.ndarray, np.ndarray] | None = None
     try:
-        struct, chars, s_open, s_close = _chunked_scan(data, _has_backslash(buffer))
+        if use_fast:
+            struct, chars = _fast_brackets(data)
+        else:
+            struct, chars, s_open, s_close = _chunked_scan(data, escapes)
+            strings = (s_open, s_close)
     except FormatError:
         raise FormatError(path, _json_problem(buffer, "unbalanced quotes")) from None
     is_open = (chars == _OPEN_BRACE) | (chars == _OPEN_BRACKET)
@@ -303,7 +444,6 @@ def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[s
     if (struct.size == 0 or chars[0] != _OPEN_BRACE or depth_after[-1] != 0
             or (depth_after[:-1] <= 0).any()):
         raise FormatError(path, _json_problem(buffer, "not a JSON object of split lists"))
-    scan = _Scan(data, s_open, s_close, struct, chars, depth_after)
 
     is_brace = (chars == _OPEN_BRACE) | (chars == 0x7D)
     starts = struct[is_open & is_brace & (depth_after == 3)]
@@ -328,8 +468,19 @@ def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[s
         raise FormatError(path, "info objects found outside the split lists")
     split_codes = list_codes[which_list] if starts.size else np.empty(0, dtype=np.int16)
 
-    ids = _scan_ids(scan, buffer, path, starts)
-    masks = _scan_projects(scan, starts)
+    ids = masks = None
+    if use_fast:
+        ids = _fast_ids(data, starts)
+        masks = _fast_projects(data, struct, chars, depth_after, starts) if ids is not None else None
+        if (ids is None or masks is None) and method == "fast":
+            raise ValueError("the fast scan's layout assumptions do not hold for this file")
+    if ids is None or masks is None:
+        if strings is None:
+            _, _, s_open, s_close = _chunked_scan(data, escapes)
+            strings = (s_open, s_close)
+        scan = _Scan(data, strings[0], strings[1], struct, chars, depth_after)
+        ids = _scan_ids(scan, buffer, path, starts)
+        masks = _scan_projects(scan, starts)
     return IndexArrays(starts, ends, ids, split_codes, masks, tuple(split_names))
 
 
