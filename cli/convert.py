@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -70,7 +69,7 @@ def _fail(err: Exception) -> None:
     raise typer.Exit(1)
 
 
-def _run(call, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - thin error wrapper
+def _run(call, *args, **kwargs):
     try:
         return call(*args, **kwargs)
     except (ZodError, ValueError) as err:
@@ -83,12 +82,12 @@ def coco(
     version: VersionName = VERSION,
     anonymization: AnonymizationName = ANON,
     use_png: bool = typer.Option(False, "--use-png/--no-use-png", help="Name the images .png instead of .jpg."),
-    classes: List[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes to include (repeat the option)."),
+    classes: list[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes to include (repeat the option)."),  # noqa: B008 - the typer idiom
     relative_paths: bool = typer.Option(False, "--relative-paths", help="Image file names relative to the dataset root (default: absolute, like the reference)."),
-    segmentation: List[str] = typer.Option([], "--segmentation", help="Also write segmentation files for ego_road and/or lane_markings (repeat)."),
-    workers: Optional[int] = WORKERS,
+    segmentation: list[str] = typer.Option([], "--segmentation", help="Also write segmentation files for ego_road and/or lane_markings (repeat)."),  # noqa: B008 - the typer idiom
+    workers: int | None = WORKERS,
     engine: EngineName = ENGINE,
-    ray_address: Optional[str] = RAY_ADDRESS,
+    ray_address: str | None = RAY_ADDRESS,
     overwrite: bool = OVERWRITE,
     skip_missing: bool = SKIP_MISSING,
     progress: bool = PROGRESS,
@@ -111,13 +110,13 @@ def yolo(
     output_dir: Path = OUT,
     version: VersionName = VERSION,
     anonymization: AnonymizationName = ANON,
-    classes: List[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes, in class-index order."),
-    image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in images/."),
-    image_size: Optional[int] = typer.Option(None, "--image-size", min=16, help="Resize images: pixels of the long side."),
+    classes: list[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes, in class-index order."),  # noqa: B008 - the typer idiom
+    image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in images/."),  # noqa: B008 - the typer idiom
+    image_size: int | None = typer.Option(None, "--image-size", min=16, help="Resize images: pixels of the long side."),
     include_unclear: bool = typer.Option(False, "--include-unclear", help="Keep unclear objects."),
-    workers: Optional[int] = WORKERS,
+    workers: int | None = WORKERS,
     engine: EngineName = ENGINE,
-    ray_address: Optional[str] = RAY_ADDRESS,
+    ray_address: str | None = RAY_ADDRESS,
     overwrite: bool = OVERWRITE,
     skip_missing: bool = SKIP_MISSING,
     progress: bool = PROGRESS,
@@ -138,11 +137,11 @@ def kitti(
     output_dir: Path = OUT,
     version: VersionName = VERSION,
     anonymization: AnonymizationName = ANON,
-    image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in image_2/."),
-    label_type: LabelType = typer.Option(LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."),
-    workers: Optional[int] = WORKERS,
+    image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in image_2/."),  # noqa: B008 - the typer idiom
+    label_type: LabelType = typer.Option(LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."),  # noqa: B008 - the typer idiom
+    workers: int | None = WORKERS,
     engine: EngineName = ENGINE,
-    ray_address: Optional[str] = RAY_ADDRESS,
+    ray_address: str | None = RAY_ADDRESS,
     overwrite: bool = OVERWRITE,
     skip_missing: bool = SKIP_MISSING,
     progress: bool = PROGRESS,
@@ -162,13 +161,13 @@ def pointcloud(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
     version: VersionName = VERSION,
-    file_format: CloudFormat = typer.Option(CloudFormat.pcd, "--format", help="Point cloud file format."),
+    file_format: CloudFormat = typer.Option(CloudFormat.pcd, "--format", help="Point cloud file format."),  # noqa: B008 - the typer idiom
     num_before: int = typer.Option(0, "--num-before", min=0, help="Scans before the core scan to aggregate."),
     num_after: int = typer.Option(0, "--num-after", min=0, help="Scans after the core scan to aggregate."),
-    coordinate_frame: CloudFrame = typer.Option(CloudFrame.lidar, "--frame", help="Coordinate frame of the points."),
-    workers: Optional[int] = WORKERS,
+    coordinate_frame: CloudFrame = typer.Option(CloudFrame.lidar, "--frame", help="Coordinate frame of the points."),  # noqa: B008 - the typer idiom
+    workers: int | None = WORKERS,
     engine: EngineName = ENGINE,
-    ray_address: Optional[str] = RAY_ADDRESS,
+    ray_address: str | None = RAY_ADDRESS,
     overwrite: bool = OVERWRITE,
     skip_missing: bool = SKIP_MISSING,
     progress: bool = PROGRESS,
@@ -188,14 +187,14 @@ def tsr_patches(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
     version: VersionName = VERSION,
-    padding_factor: Optional[float] = typer.Option(None, "--padding-factor", help="Padding as a factor of the box size."),
-    padding_px_y: Optional[int] = typer.Option(None, "--padding-px-y", help="Padding in y (pixels)."),
-    padding_px_x: Optional[int] = typer.Option(None, "--padding-px-x", help="Padding in x (pixels)."),
+    padding_factor: float | None = typer.Option(None, "--padding-factor", help="Padding as a factor of the box size."),
+    padding_px_y: int | None = typer.Option(None, "--padding-px-y", help="Padding in y (pixels)."),
+    padding_px_x: int | None = typer.Option(None, "--padding-px-x", help="Padding in x (pixels)."),
     exclude_unclear: bool = typer.Option(False, "--exclude-unclear", help="Leave out unclear signs."),
     split_folders: bool = typer.Option(True, "--split-folders/--no-split-folders", help="<out>/<split>/<class>/ (reference layout) or <out>/<class>/."),
-    workers: Optional[int] = WORKERS,
+    workers: int | None = WORKERS,
     engine: EngineName = ENGINE,
-    ray_address: Optional[str] = RAY_ADDRESS,
+    ray_address: str | None = RAY_ADDRESS,
     overwrite: bool = OVERWRITE,
     skip_missing: bool = SKIP_MISSING,
     progress: bool = PROGRESS,

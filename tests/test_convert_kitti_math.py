@@ -145,4 +145,4 @@ def test_objects_without_3d_box_are_dontcare() -> None:
     objects = _objects(np.array([[0.0, 10.0, 0.0], [0, 0, 0]]), np.zeros(2), np.ones((2, 3)))
     objects.has_box3d[1] = False
     lines = frame_label_text(objects, calib, velo_from_lidar, _Camera()).splitlines()
-    assert lines[1].split() == "DontCare -1.00 -1 -10.000000 10.00 20.00 110.00 220.00 -1.000000 -1.000000 -1.000000 -1000.000000 -1000.000000 -1000.000000 -10.000000".split()
+    assert lines[1].split() == ["DontCare", "-1.00", "-1", "-10.000000", "10.00", "20.00", "110.00", "220.00", "-1.000000", "-1.000000", "-1.000000", "-1000.000000", "-1000.000000", "-1000.000000", "-10.000000"]

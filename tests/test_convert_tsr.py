@@ -73,11 +73,11 @@ def test_crops_are_the_image_pixels(sample_root: Path, tmp_path: Path) -> None:
             assert frame_id in split_ids
             image = cv2.imread(str(image_of[frame_id]))
             crop = cv2.imread(entry["image_path"])
-            x0 = int(round(entry["box_xyxy"][0])) - int(entry["padding_left"])
-            y0 = int(round(entry["box_xyxy"][1])) - int(entry["padding_top"])
+            x0 = round(entry["box_xyxy"][0]) - int(entry["padding_left"])
+            y0 = round(entry["box_xyxy"][1]) - int(entry["padding_top"])
             assert crop.shape[:2] == (entry["padded_height"], entry["padded_width"])
             np.testing.assert_array_equal(crop, image[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]])
-            assert entry["padding_left"] in (7.0, float(int(round(entry["box_xyxy"][0]))))  # 7 unless clipped
+            assert entry["padding_left"] in (7.0, float(round(entry["box_xyxy"][0])))  # 7 unless clipped
             name = entry["annotation"]["traffic_sign_class"]
             if entry["annotation"]["unclear"]:
                 saw_unclear = True

@@ -18,6 +18,7 @@ import numpy as np
 from zod.constants import AnnotationProject, Anonymization
 from zod.errors import FormatError
 
+
 @lru_cache(maxsize=4)
 def frames(dataset_root: str, version: str) -> Any:
     """The ``ZodFrames`` of ``dataset_root`` / ``version``, opened once per process."""
@@ -29,7 +30,7 @@ def frames(dataset_root: str, version: str) -> Any:
 @lru_cache(maxsize=4)
 def index(dataset_root: str, version: str) -> Any:
     """The lazy ``ZodIndex`` of the Frames index file (light: no frame readers imported)."""
-    from zod.constants import TRAINVAL_FILES, FRAMES
+    from zod.constants import FRAMES, TRAINVAL_FILES
     from zod.index import ZodIndex, index_file_path
 
     path = index_file_path(dataset_root, TRAINVAL_FILES[FRAMES][version])

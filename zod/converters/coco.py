@@ -424,9 +424,9 @@ class CocoFrameTask:
             self.dataset_root, self.version, frame_id, source_anon, AnnotationProject.OBJECT_DETECTION
         )
         file_name = camera.filepath
-        if self.check_images and not self.use_png and self.anonymization != "original":
-            if not os.path.exists(file_name):
-                raise MissingFileError(file_name, f"{source_anon} image", f"images_front_{source_anon}")
+        check = self.check_images and not self.use_png and self.anonymization != "original"
+        if check and not os.path.exists(file_name):
+            raise MissingFileError(file_name, f"{source_anon} image", f"images_front_{source_anon}")
         if self.relative_paths:
             file_name = os.path.relpath(file_name, self.dataset_root)
         if self.anonymization == "original":

@@ -95,7 +95,7 @@ class PointCloudFrameTask:
         keyframe_s = zod_frame.info.keyframe_time.timestamp()
         time_s = np.asarray(lidar.timestamps, dtype=np.float64) - keyframe_s
         write_point_cloud(path, points, lidar.intensity, time_s)
-        return {"frame_id": frame_id, "path": str(path), "written": True, "num_points": int(len(points))}
+        return {"frame_id": frame_id, "path": str(path), "written": True, "num_points": len(points)}
 
 
 def convert_to_pointclouds(
