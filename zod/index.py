@@ -3,9 +3,13 @@
 The full Frames index holds ~100k info objects in ~300 MB of JSON; ``json.load`` plus building
 every object takes many seconds. This module instead
 
-1. maps the file and finds every top-level info object with vectorized numpy over the positions
-   of quotes and brackets (brackets inside strings are discarded by quote parity, escaped quotes
-   are recognised),
+1. maps the file and finds every top-level info object with vectorized numpy, 1 MiB chunks in
+   threads. Fast path: brackets are found with three byte operations, and whether each lies
+   inside a string comes from quote-parity bitmaps (the quote mask packed into 64-bit words,
+   prefix-XOR in each word, running XOR across words); ids and project keys are then read next
+   to the brackets (``{"id": "000123"``, ``"object_detection": {``). Robust path (files with
+   backslashes, another key order or spacing): every string is located (escaped quotes
+   recognised) and keys are matched by content. Both give the same arrays;
 2. keeps, per info, its byte span, id, split code and a bitmask of annotated projects,
 3. parses one info with ``json.loads`` only when it is accessed (and caches the result),
 4. stores the arrays of step 2 in a small cache file (user cache dir), reused while the index
