@@ -78,20 +78,23 @@ def _numpy_ok(tensors: Sequence[torch.Tensor]) -> bool:
     )
 
 
-def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialized CPU tensor; inside a DataLoader worker it lives in shared memory already,
-    so sending the batch to the main process does not copy it again (as ``default_collate``)."""
-    if get_worker_info() is None:
+def _empty(shape: tuple[int, ...], dtype: torch.dtype, shared: bool | None = None) -> torch.Tensor:
+    """An uninitialized CPU tensor; inside a DataLoader worker (``shared=None``) it lives in
+    shared memory already, so sending the batch to the main process does not copy it again
+    (as ``default_collate``). ``shared=False`` for intermediate tensors that are not sent."""
+    if shared is None:
+        shared = get_worker_info() is not None
+    if not shared:
         return torch.empty(shape, dtype=dtype)
     element_size = torch.empty(0, dtype=dtype).element_size()
     storage = torch.UntypedStorage._new_shared(max(1, math.prod(shape)) * element_size)
     return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
 
 
-def stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+def stack(tensors: Sequence[torch.Tensor], shared: bool | None = None) -> torch.Tensor:
     """``torch.stack`` of same-shape tensors (through numpy when possible, see ``_numpy_ok``)."""
     if _numpy_ok(tensors):
-        out = _empty((len(tensors), *tensors[0].shape), tensors[0].dtype)
+        out = _empty((len(tensors), *tensors[0].shape), tensors[0].dtype, shared)
         np.stack([t.numpy() for t in tensors], out=out.numpy())
         return out
     return torch.stack(list(tensors))
@@ -118,7 +121,9 @@ def pad_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tuple[to
     return out, mask
 
 
-def flat_concat(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def flat_concat(
+    tensors: Sequence[torch.Tensor], shared: bool | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Concatenate (N_i, ...) tensors into (sum N_i, ...), offsets (B + 1,), batch index (sum N_i,)."""
     if not tensors:
         raise ValueError("flat_concat needs at least one tensor")
@@ -126,7 +131,7 @@ def flat_concat(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Te
     offsets = np.zeros(len(tensors) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if _numpy_ok(tensors):
-        flat = _empty((int(offsets[-1]), *tensors[0].shape[1:]), tensors[0].dtype)
+        flat = _empty((int(offsets[-1]), *tensors[0].shape[1:]), tensors[0].dtype, shared)
         np.concatenate([t.numpy() for t in tensors], axis=0, out=flat.numpy())
     else:
         flat = torch.cat(list(tensors), dim=0)

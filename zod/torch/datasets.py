@@ -41,6 +41,7 @@ from zod.constants import (
     Lidar,
 )
 from zod.geometry.transforms import transform_points
+from zod.torch.collate import flat_concat, stack
 
 logger = logging.getLogger(__name__)
 
@@ -695,31 +696,23 @@ def clip_sample(converter: Any, item: Any, steps: Sequence[Any]) -> dict[str, An
     per_step = [converter._step_tensors(s, ego_from_lidar, float(time_s[0])) for s in steps]
     sample: dict[str, Any] = {"time_s": torch.from_numpy(time_s)}
     if "image" in converter.parts:
-        sample["image"] = torch.stack([p["image"] for p in per_step])
+        sample["image"] = stack([p["image"] for p in per_step], shared=False)
     if "pose" in converter.parts:
         valid = np.array([s.world_from_ego is not None for s in steps], dtype=bool)
         poses = np.stack([s.world_from_ego if s.world_from_ego is not None else np.full((4, 4), np.nan) for s in steps])
         sample["world_from_ego"] = torch.from_numpy(poses)
         sample["pose_valid"] = torch.from_numpy(valid)
-    if "lidar" in converter.parts:
-        counts = [p["lidar_points"].shape[0] for p in per_step]
-        offsets = np.zeros(len(steps) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        sample["lidar_points"] = torch.cat([p["lidar_points"] for p in per_step])
-        sample["lidar_time_s"] = torch.cat([p["lidar_time_s"] for p in per_step])
-        sample["lidar_intensity"] = torch.cat([p["lidar_intensity"] for p in per_step])
-        sample["lidar_step_offsets"] = torch.from_numpy(offsets)
-    if "radar" in converter.parts:
-        counts = [p["radar_points"].shape[0] for p in per_step]
-        offsets = np.zeros(len(steps) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        for key in ("radar_points", "radar_range_rate", "radar_amplitude"):
-            sample[key] = torch.cat([p[key] for p in per_step])
-        sample["radar_step_offsets"] = torch.from_numpy(offsets)
+    # variable-size parts: the T steps concatenated, with the row where each step starts
+    for part, keys in (("lidar", ("lidar_points", "lidar_time_s", "lidar_intensity")),
+                       ("radar", ("radar_points", "radar_range_rate", "radar_amplitude"))):
+        if part in converter.parts:
+            for key in keys:
+                sample[key], offsets, _ = flat_concat([p[key] for p in per_step], shared=False)
+            sample[f"{part}_step_offsets"] = offsets
     if "vehicle" in converter.parts and all("vehicle" in p for p in per_step):
         first = per_step[0]["vehicle"]
         sample["vehicle"] = {
-            group: {name: torch.stack([p["vehicle"][group][name] for p in per_step]) for name in signals}
+            group: {name: stack([p["vehicle"][group][name] for p in per_step], shared=False) for name in signals}
             for group, signals in first.items()
         }
     camera = calibration.cameras[Camera.FRONT]
