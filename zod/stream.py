@@ -31,6 +31,18 @@ from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
+__all__ = [
+    "DEFAULT_TOLERANCE_S",
+    "Prefetcher",
+    "ScanBatch",
+    "SensorStream",
+    "StreamStep",
+    "default_num_threads",
+    "match_nearest",
+    "read_ahead",
+    "read_scans",
+]
+
 T = TypeVar("T")
 R = TypeVar("R")
 
