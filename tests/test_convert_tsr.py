@@ -92,3 +92,34 @@ def test_crops_are_the_image_pixels(sample_root: Path, tmp_path: Path) -> None:
     again = json.loads(extract_tsr_patches(sample_root, tmp_path / "clear", "full", exclude_unclear=True, workers=1, progress=False).read_text())
     assert all(not e["annotation"]["unclear"] for s in ("train", "val") for e in again[s])
     assert saw_unclear or sum(len(v) for v in again.values()) == sum(len(v) for v in data.values())
+
+
+def test_cli_generate_alias_with_reference_options(zod_cli: list[str], sample_root: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*zod_cli, "generate", "tsr-patches", "--dataset-root", str(sample_root), "--output-dir", str(tmp_path),
+         "--version", "mini", "--padding-px-x", "5", "--padding-px-y", "2", "--num-workers", "1", "--exclude-unclear"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "dataset.json").read_text())
+    entries = data["train"] + data["val"]
+    index = json.loads((sample_root / "trainval-frames-mini.json").read_text())
+    signs = 0
+    for split in ("train", "val"):
+        for info in index[split]:
+            if "traffic_signs" in info["annotations"]:
+                features = json.loads((sample_root / info["annotations"]["traffic_signs"]["filepath"]).read_text())
+                signs += sum(1 for f in features if not (f["properties"].get("unclear") or f["properties"]["class"] == "unclear"))
+    assert signs > 0 and len(entries) == signs
+    for entry in entries:
+        assert Path(entry["image_path"]).is_file() and not entry["annotation"]["unclear"]
+        assert entry["padding_top"] <= 2 and entry["padding_left"] <= 5
+    # both (split, class) folder levels
+    assert all(Path(e["image_path"]).parent.parent.name in ("train", "val") for e in entries)
+    # conflicting padding options are refused
+    bad = subprocess.run(
+        [*zod_cli, "generate", "tsr-patches", "--dataset-root", str(sample_root), "--output-dir", str(tmp_path / "x"),
+         "--version", "mini", "--padding-px-x", "5", "--padding-factor", "0.1"],
+        capture_output=True, text=True, check=False,
+    )
+    assert bad.returncode == 1 and "not both" in bad.stderr
