@@ -155,10 +155,16 @@ def object_tensors(
         "unclear": torch.from_numpy(np.array([bool(obj.unclear) for obj in objects], dtype=bool)),
     }
     if boxes_frame is not None:
-        box_set = Box3DSet.from_object_annotations(objects)  # the objects that have a 3D box
+        rows = np.array([i for i, obj in enumerate(objects) if obj.box3d is not None], dtype=np.int64)
+        boxes_3d = [objects[i].box3d for i in rows]
+        box_set = Box3DSet(  # only the geometry columns: no per-object attribute work
+            np.array([b.center for b in boxes_3d]).reshape(-1, 3),
+            np.array([b.size for b in boxes_3d]).reshape(-1, 3),
+            np.array([b.orientation.q for b in boxes_3d]).reshape(-1, 4),
+            Lidar.VELODYNE,  # annotation boxes are in the lidar frame (spec section 4)
+        )
         if len(box_set) and boxes_frame != "lidar":
             box_set = box_set.convert_to(EGO if boxes_frame == "ego" else Camera.FRONT, calibration)
-        rows = np.asarray(box_set.attributes.get("object_index", []), dtype=np.int64)
         boxes = np.zeros((len(objects), 10), dtype=np.float32)
         boxes[rows] = np.concatenate([box_set.centers, box_set.sizes, box_set.quaternions], axis=1)
         valid = np.zeros(len(objects), dtype=bool)
