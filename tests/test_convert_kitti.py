@@ -144,3 +144,20 @@ def test_cli_reports_missing_lidar_and_skips_it_on_request(zod_cli: list[str], s
     assert victim not in listed and listed == [i["id"] for i in index["train"][1:]]
     assert (tmp_path / "ImageSets" / "train.missing.txt").read_text().startswith(victim)
     assert not (tmp_path / "training" / "label_2" / f"{victim}.txt").exists()
+
+
+def test_subclass_labels_match_the_annotation_parser(sample_root: Path, tmp_path: Path) -> None:
+    from zod.annotations.parser import parse_object_detection_annotation
+
+    convert_to_kitti(sample_root, tmp_path, "mini", label_type="subclass", image_mode="none", workers=1, progress=False)
+    index = _index(sample_root, "mini")
+    compared = 0
+    for info in index["train"] + index["val"]:
+        objects = parse_object_detection_annotation(sample_root / info["annotations"]["object_detection"]["filepath"])
+        label = parse_label((tmp_path / "training" / "label_2" / f"{info['id']}.txt").read_text())
+        assert not (tmp_path / "training" / "image_2").exists()
+        for obj, kitti_type in zip(objects, label.types):
+            expected = "DontCare" if obj.box3d is None or obj.unclear else obj.subclass
+            assert kitti_type == expected
+            compared += kitti_type != "DontCare"
+    assert compared > 0
