@@ -13,8 +13,14 @@ Output: ``zod_<version>_<anonymization>[_png]_{train,val}.json`` in the output d
   ``area`` = ``w * h`` rounded the same way; ``iscrowd`` is 1 for unclear objects, else 0
   (the reference writes ``true``/``false``; COCO tools expect integers).
 
-Speed: the annotation file is parsed as raw GeoJSON features and the boxes of a frame are
-computed in one vectorized pass; no per-object annotation objects are built.
+Optional segmentation files (``segmentation=("ego_road", "lane_markings")``):
+``<base>_<project>_{train,val}.json`` with polygons (or RLE for polygons with holes).
+
+Speed: no ``Information`` and no per-object annotation objects are built. Four fields are read
+from the raw info object; the annotation file is decoded by a typed ``msgspec`` decoder when
+the ``fast`` extra is installed (only class, type, unclear and corners; anything unusual falls
+back to the generic ``json`` path); the boxes of a whole chunk of frames are computed in one
+numpy pass (``CocoFrameTask.run_batch``).
 """
 
 from __future__ import annotations
