@@ -37,6 +37,14 @@ class ImageMode(str, Enum):
     none = "none"
 
 
+class KittiImageMode(str, Enum):
+    symlink = "symlink"
+    hardlink = "hardlink"
+    copy = "copy"
+    png = "png"
+    none = "none"
+
+
 class CloudFormat(str, Enum):
     pcd = "pcd"
     ply = "ply"
@@ -137,7 +145,7 @@ def kitti(
     output_dir: Path = OUT,
     version: VersionName = VERSION,
     anonymization: AnonymizationName = ANON,
-    image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in image_2/."),  # noqa: B008 - the typer idiom
+    image_mode: KittiImageMode = typer.Option(KittiImageMode.symlink, "--images", help="How images are placed in image_2/ (png: re-encoded, the name OpenPCDet / mmdetection3d open)."),  # noqa: B008 - the typer idiom
     label_type: LabelType = typer.Option(LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."),  # noqa: B008 - the typer idiom
     workers: int | None = WORKERS,
     engine: EngineName = ENGINE,

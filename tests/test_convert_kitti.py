@@ -161,3 +161,14 @@ def test_subclass_labels_match_the_annotation_parser(sample_root: Path, tmp_path
             assert kitti_type == expected
             compared += kitti_type != "DontCare"
     assert compared > 0
+
+
+def test_png_images_for_openpcdet(sample_root: Path, tmp_path: Path) -> None:
+    import cv2
+
+    convert_to_kitti(sample_root, tmp_path, "mini", image_mode="png", workers=1, progress=False)
+    info = _index(sample_root, "mini")["val"][0]
+    png = tmp_path / "training" / "image_2" / f"{info['id']}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not png.is_symlink()
+    original = cv2.imread(str(sample_root / info["camera_frames"]["front_blur"][0]["filepath"]))
+    np.testing.assert_array_equal(cv2.imread(str(png)), original)  # lossless copy of the decoded JPEG

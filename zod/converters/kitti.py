@@ -5,7 +5,9 @@ Layout written under the output directory::
     training/velodyne/<id>.bin    float32 (N, 4): x, y, z (m, "velo" frame), intensity / 255
     training/label_2/<id>.txt     one object per line (KITTI label format, camera convention)
     training/calib/<id>.txt       P0..P3, R0_rect, Tr_velo_to_cam, Tr_imu_to_velo
-    training/image_2/<id>.jpg     the key camera image (symlink, hard link or copy)
+    training/image_2/<id>.jpg     the key camera image (symlink, hard link or copy), or
+    training/image_2/<id>.png     re-encoded as PNG (``image_mode="png"``: what OpenPCDet's and
+                                  mmdetection3d's KITTI info scripts open; slow and large)
     ImageSets/train.txt, ImageSets/val.txt   frame ids, one a line
 
 Frames (all right-handed)::
@@ -48,11 +50,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from zod.converters import _frames
 from zod.converters.runner import atomic_write, atomic_write_text, link_or_copy, run_frames
-from zod.errors import FormatError
+from zod.errors import FormatError, MissingFileError
 from zod.geometry.transforms import (
     invert_transforms,
     make_transforms,
@@ -336,7 +339,7 @@ class KittiFrameTask:
     version: str
     output_dir: str
     anonymization: str = "blur"
-    image_mode: str = "symlink"  # symlink | hardlink | copy | none
+    image_mode: str = "symlink"  # symlink | hardlink | copy | png | none
     label_type: str = "class"  # class | subclass
     overwrite: bool = False
 
@@ -346,7 +349,7 @@ class KittiFrameTask:
             "velodyne": base / "velodyne" / f"{frame_id}.bin",
             "label": base / "label_2" / f"{frame_id}.txt",
             "calib": base / "calib" / f"{frame_id}.txt",
-            "image": base / "image_2" / f"{frame_id}.jpg",
+            "image": base / "image_2" / f"{frame_id}.{'png' if self.image_mode == 'png' else 'jpg'}",
         }
 
     def __call__(self, frame_id: str) -> dict[str, Any]:
@@ -364,14 +367,28 @@ class KittiFrameTask:
         label_text = frame_label_text(objects, calib, velo_from_lidar, camera, self.label_type)
         lidar = _frames.lidar_scans(zod_frame)
         velodyne = velodyne_points(lidar.points, lidar.intensity, velo_from_lidar)
-        if self.image_mode != "none":
+        stream = f"images_front_{self.anonymization}"
+        if self.image_mode == "png":
+            image_bgr = _read_bgr(Path(_frames.key_camera_frame(info, self.anonymization).filepath), stream)
+            atomic_write(paths["image"], lambda tmp: cv2.imwrite(str(tmp), image_bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1]))
+        elif self.image_mode != "none":
             image = _frames.key_camera_frame(info, self.anonymization)
             link_or_copy(Path(image.filepath), paths["image"], self.image_mode, f"{self.anonymization} image",  # type: ignore[arg-type]
-                         f"images_front_{self.anonymization}")
+                         stream)
         atomic_write(paths["velodyne"], lambda tmp: velodyne.tofile(tmp))
         atomic_write_text(paths["calib"], calib.to_text())
         atomic_write_text(paths["label"], label_text)  # last: its presence marks the frame done
         return {"frame_id": frame_id, "written": True}
+
+
+def _read_bgr(path: Path, stream: str) -> np.ndarray:
+    """Decode a camera JPEG (BGR, as cv2 writes it back)."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        if not path.exists():
+            raise MissingFileError(path, "camera image", stream)
+        raise FormatError(path, "not a decodable image")
+    return image
 
 
 def convert_to_kitti(
