@@ -51,25 +51,41 @@ def load_structured_npy(path: str | PathLike[str], fields: dict[str, str], what:
     return data
 
 
+def _drop_ego_returns(data: np.ndarray) -> np.ndarray:
+    """The records outside ``EGO_RETURNS_BOX`` (bounds exclusive).
+
+    Only the records with |x| < 1.5 (a few percent) are tested further, so the whole scan is
+    read by two passes instead of six comparisons and five ANDs.
+    """
+    lo, hi = EGO_RETURNS_BOX
+    x = data["x"]
+    candidates = np.flatnonzero(np.abs(x) < hi[0])  # (-1.5, 1.5) is symmetric
+    if candidates.size == 0:
+        return data
+    y = data["y"][candidates]
+    z = data["z"][candidates]
+    ego = candidates[(y > lo[1]) & (y < hi[1]) & (z > lo[2]) & (z < hi[2])]
+    if ego.size == 0:
+        return data
+    keep = np.ones(len(data), dtype=bool)
+    keep[ego] = False
+    return np.compress(keep, data)  # one pass over the records (fast, unlike data[mask])
+
+
 def _xyz_float32(data: np.ndarray) -> np.ndarray:
-    """(N, 3) float32 contiguous points of a structured scan (one strided copy when possible)."""
-    fields = data.dtype.fields
-    offsets = [fields[c][1] for c in "xyz"]
-    if all(fields[c][0] == np.float32 for c in "xyz") and offsets == [offsets[0] + 4 * i for i in range(3)] \
-            and data.flags.c_contiguous:
-        view = np.ndarray((len(data), 3), np.float32, buffer=data, offset=offsets[0],
-                          strides=(data.dtype.itemsize, 4))
-        return np.ascontiguousarray(view)
-    points = np.empty((len(data), 3), dtype=np.float32)
-    points[:, 0], points[:, 1], points[:, 2] = data["x"], data["y"], data["z"]
-    return points
+    """(N, 3) float32 points of a structured scan.
+
+    Built as three contiguous columns (``np.vstack(...).T``, the reference's layout: column-major
+    in memory), which is several times faster than interleaving x, y, z row by row.
+    """
+    return np.vstack((data["x"], data["y"], data["z"])).astype(np.float32, copy=False).T
 
 
 @dataclass
 class LidarData:
     """One or more lidar scans as flat arrays (N points)."""
 
-    points: np.ndarray  # (N, 3) float32, metres, lidar frame (or what transform() made it)
+    points: np.ndarray  # (N, 3) float32, metres, lidar frame (column-major when read from disk)
     timestamps: np.ndarray  # (N,) float64, epoch seconds of each point
     intensity: np.ndarray  # (N,) uint8
     diode_idx: np.ndarray  # (N,) uint8
@@ -100,17 +116,14 @@ class LidarData:
                                           "intensity": "iu", "diode_index": "iu"}, "lidar scan", stream)
         core_timestamp = time_from_filename(path).timestamp()
         if remove_ego_lidar_returns and len(data):
-            lo, hi = EGO_RETURNS_BOX
-            x, y, z = data["x"], data["y"], data["z"]
-            inside = (x > lo[0]) & (x < hi[0]) & (y > lo[1]) & (y < hi[1]) & (z > lo[2]) & (z < hi[2])
-            if inside.any():
-                data = np.compress(~inside, data)  # one pass over the records (fast, unlike data[mask])
+            data = _drop_ego_returns(data)
         points = _xyz_float32(data)
-        timestamp_us = data["timestamp"]
+        timestamps = data["timestamp"] / 1e6
+        timestamps += core_timestamp  # = core + timestamp / 1e6, bit for bit
         intensity, diode = data["intensity"], data["diode_index"]
         return cls(
             points=points,
-            timestamps=core_timestamp + timestamp_us / 1e6,
+            timestamps=timestamps,
             intensity=np.ascontiguousarray(intensity, dtype=np.uint8),
             diode_idx=np.ascontiguousarray(diode, dtype=np.uint8),
             core_timestamp=core_timestamp,
