@@ -414,6 +414,20 @@ def test_download_full_with_filters_json_index(
     assert again == [] and "already done" in result.stdout
 
 
+def _settled_request_count(server: Nginx, name: str, at_least: int, timeout_s: float = 20) -> int:
+    """Requests for ``name`` in the access log once it holds ``at_least`` and stops growing."""
+    deadline = time.monotonic() + timeout_s
+    count, stable_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = len([r for r in server.requests() if r["uri"].endswith(name)])
+        if now != count:
+            count, stable_since = now, time.monotonic()
+        elif count >= at_least and time.monotonic() - stable_since > 0.5:
+            return count
+        time.sleep(0.05)
+    raise AssertionError(f"access log did not settle: {count} requests for {name}")
+
+
 @pytest.mark.parametrize(
     ("sig", "segments"), [(signal.SIGKILL, 1), (signal.SIGINT, 1), (signal.SIGKILL, 3)]
 )
@@ -462,7 +476,9 @@ def test_kill_and_resume_throttled_download(
             assert process.returncode == 130 and b"rerun the same command to resume" in stderr
         partial = partial_bytes(dest)
         assert 0 < partial < size and part.exists() and not dest.exists()
-        first_run = len([r for r in server.requests() if r["uri"].endswith(archive.name)])
+        # nginx logs an aborted request when it notices the closed connection, which can be
+        # after the client died: wait until the first run's requests are all in the log
+        first_run = _settled_request_count(server, archive.name, at_least=segments)
 
         result = run(cmd)
         assert result.returncode == 0, result.stderr + result.stdout
