@@ -95,17 +95,6 @@ def _run_one(task: FrameTask, frame_id: str) -> tuple[str, Any]:
         return FAILED, str(err)
 
 
-def _worker_init() -> None:
-    """Pool workers: one OpenCV thread each (the pool already uses every core; more threads
-    per worker would only oversubscribe them)."""
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover - a core dependency
-        pass
-
-
 def _run_chunk(task: FrameTask, frame_ids: Sequence[str]) -> list[tuple[str, Any]]:
     """Outcomes of a chunk of frames; a task with ``run_batch(frame_ids)`` gets the whole chunk
     (to vectorize across frames) and returns the same ``(status, payload)`` outcomes."""
@@ -134,7 +123,7 @@ def _run_local(
         chunk_size = max(1, min(64, len(frame_ids) // (workers * 8)))
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [pool.submit(_run_chunk, task, chunk) for chunk in _chunks(frame_ids, chunk_size)]
             for future in futures:  # in submission order: records stay in frame order
                 chunk_outcomes = future.result()
