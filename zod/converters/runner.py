@@ -121,8 +121,12 @@ def _run_local(
             return outcomes
         # Chunks amortise inter-process traffic while keeping the bar moving and cores balanced.
         chunk_size = max(1, min(64, len(frame_ids) // (workers * 8)))
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        # forkserver: workers start from a clean process, never from a fork of this one, which
+        # may hold threads (Ray's, OpenCV's pool, tqdm's) whose locks a forked child would inherit
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
+        if context.get_start_method() == "forkserver":
+            context.set_forkserver_preload(["zod.converters.runner", "numpy"])
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [pool.submit(_run_chunk, task, chunk) for chunk in _chunks(frame_ids, chunk_size)]
             for future in futures:  # in submission order: records stay in frame order
