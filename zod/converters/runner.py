@@ -21,6 +21,7 @@ raised listing them, unless ``skip_missing`` allows missing files (malformed fil
 
 from __future__ import annotations
 
+import atexit
 import json
 import multiprocessing
 import os
@@ -108,6 +109,34 @@ def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
+# Worker pools, kept warm between runs of one process (a converter runs one pass per split;
+# workers keep their imports and opened indexes), shut down at exit.
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The process pool of ``workers`` workers (created on first use).
+
+    Workers come from a forkserver: a clean process, never a fork of this one, which may hold
+    threads (Ray's, OpenCV's, tqdm's) whose locks a forked child would inherit locked.
+    """
+    pool = _POOLS.get(workers)
+    if pool is None:
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
+        if context.get_start_method() == "forkserver":
+            context.set_forkserver_preload(["zod.converters.runner", "numpy"])
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return pool
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(wait=True, cancel_futures=True)
+    _POOLS.clear()
+
+
 def _run_local(
     task: FrameTask, frame_ids: Sequence[str], workers: int, desc: str, progress: bool
 ) -> list[tuple[str, Any]]:
@@ -121,18 +150,17 @@ def _run_local(
             return outcomes
         # Chunks amortise inter-process traffic while keeping the bar moving and cores balanced.
         chunk_size = max(1, min(64, len(frame_ids) // (workers * 8)))
-        # forkserver: workers start from a clean process, never from a fork of this one, which
-        # may hold threads (Ray's, OpenCV's pool, tqdm's) whose locks a forked child would inherit
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
-        if context.get_start_method() == "forkserver":
-            context.set_forkserver_preload(["zod.converters.runner", "numpy"])
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pool = _pool(workers)
+        try:
             futures = [pool.submit(_run_chunk, task, chunk) for chunk in _chunks(frame_ids, chunk_size)]
             for future in futures:  # in submission order: records stay in frame order
                 chunk_outcomes = future.result()
                 outcomes.extend(chunk_outcomes)
                 bar.update(len(chunk_outcomes))
+        except BaseException:
+            _POOLS.pop(workers, None)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         return outcomes
     finally:
         bar.close()
