@@ -134,24 +134,19 @@ def _predictions(path: Optional[Path], item: Any, min_score: float) -> Any:  # n
 
 def _write_picture(out: Path, picture: Any) -> None:
     """PNG through zod.viz.colors.write_png; other types (.jpg) by OpenCV; atomic either way."""
-    from zod.viz.colors import publish_file, write_png
+    from zod.viz.colors import write_png
 
     if out.suffix.lower() == ".png":
         write_png(out, picture)
         return
-    import os
-    import tempfile
-
     import cv2
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from zod._atomic import atomic_write_bytes
+
     ok, data = cv2.imencode(out.suffix.lower() or ".png", picture[..., ::-1].copy())
     if not ok:
         raise ValueError(f"cannot write a picture as {out.suffix!r}; use .png or .jpg")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=out.suffix, dir=out.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.tobytes())
-    publish_file(tmp, out)
+    atomic_write_bytes(out, data.tobytes())
 
 
 def bev(

@@ -26,7 +26,6 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
+from zod._atomic import atomic_write, atomic_write_bytes, atomic_write_text, temp_sibling
 from zod.errors import FormatError, MissingFileError, ZodError
 
 Engine = Literal["local", "ray"]
@@ -243,45 +243,7 @@ def run_frames(
     return result
 
 
-# --- atomic output -----------------------------------------------------------------------------
-
-
-def _temp_path(path: Path) -> Path:
-    """A unique sibling of ``path`` with the same suffix (writers pick the format from it)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path`` (same directory).
-
-    The temporary name keeps the suffix, so writers that choose the format from it work.
-    Readers never see a half-written file, and a crash leaves no file under the final name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path)
-    try:
-        result = write(tmp)
-        if result is False:  # e.g. cv2.imwrite / open3d report failure this way
-            raise OSError(f"could not write {path}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+# --- atomic output (the helpers live in zod._atomic; re-exported here for the converters) -------
 
 
 def json_bytes(obj: Any) -> bytes:
@@ -318,12 +280,12 @@ def link_or_copy(
         raise MissingFileError(source, what, stream)
     target.parent.mkdir(parents=True, exist_ok=True)
     if mode == "symlink":
-        tmp = _temp_path(target)
+        tmp = temp_sibling(target)
         tmp.unlink()
         os.symlink(os.path.abspath(source), tmp)
         os.replace(tmp, target)
     elif mode == "hardlink":
-        tmp = _temp_path(target)
+        tmp = temp_sibling(target)
         tmp.unlink()
         try:
             os.link(source, tmp)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import threading
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from zod._atomic import atomic_write_text
 from zod.download.checksums import MultiHasher
 from zod.download.errors import (
     ChecksumError,
@@ -159,9 +159,7 @@ def _read_state(archive_path: Path) -> dict:
 
 def _write_state(archive_path: Path, state: dict) -> None:
     path = _state_path(archive_path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(state, indent=1, sort_keys=True))
 
 
 def _same_remote(state: dict, remote: RemoteFile) -> bool:

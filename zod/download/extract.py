@@ -31,6 +31,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from zod._atomic import atomic_path
 from zod.download.errors import DiskFullError, DownloadCancelled, UnsafeArchiveError
 from zod.errors import FormatError
 
@@ -113,19 +114,12 @@ def _write_regular(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> 
     source = tar.extractfile(member)
     if source is None:
         raise FormatError(dest, "tar member has no data")
-    tmp = f"{dest}.zodtmp-{os.getpid()}"
-    try:
+    if os.path.isdir(dest) and not os.path.islink(dest):
+        raise FormatError(dest, "archive file would replace a directory")
+    with atomic_path(dest, mode=0o755 if member.mode & 0o100 else 0o644) as tmp:
         with open(tmp, "wb") as out:
             shutil.copyfileobj(source, out, _COPY_CHUNK)
-        os.chmod(tmp, 0o755 if member.mode & 0o100 else 0o644)
         os.utime(tmp, (member.mtime, member.mtime))
-        if os.path.isdir(dest) and not os.path.islink(dest):
-            raise FormatError(dest, "archive file would replace a directory")
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return member.size
 
 

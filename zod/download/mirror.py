@@ -27,6 +27,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from zod._atomic import atomic_write_text
 from zod.download.checksums import format_sha256sums, parse_sha256sums, sha256_file
 from zod.download.streams import (
     CHECKSUM_FILE,
@@ -281,7 +282,7 @@ def build_mirror(
                     pbar.update(count)
     for folder, folder_sums in sums.items():
         _write_sums(out / folder, folder_sums)
-        _write_atomic(out / folder / FILE_CHECKSUMS, format_sha256sums(file_sums[folder]))
+        atomic_write_text(out / folder / FILE_CHECKSUMS, format_sha256sums(file_sums[folder]))
         report.archives[folder].sort()
     return report
 
@@ -290,13 +291,7 @@ def _read_sums(path: Path) -> dict[str, str]:
     return parse_sha256sums(path.read_text()) if path.is_file() else {}
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _write_sums(folder_dir: Path, sums: dict[str, str]) -> None:
     """Write ``SHA256SUMS`` (only archives still present), atomically."""
     present = {name: digest for name, digest in sums.items() if (folder_dir / name).is_file()}
-    _write_atomic(folder_dir / CHECKSUM_FILE, format_sha256sums(present))
+    atomic_write_text(folder_dir / CHECKSUM_FILE, format_sha256sums(present))

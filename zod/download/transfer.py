@@ -35,6 +35,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from zod._atomic import atomic_write_text
 from zod.download.checksums import MultiHasher
 from zod.download.errors import ChecksumError, DiskFullError, DownloadCancelled, NetworkError
 from zod.download.sources import RemoteFile, Source, TransientError
@@ -304,9 +305,7 @@ def _fetch_segments(
             ranges = None
 
     def save() -> None:
-        tmp = state_path.with_name(state_path.name + ".tmp")
-        tmp.write_text(json.dumps({"size": size, "ranges": ranges}))
-        os.replace(tmp, state_path)
+        atomic_write_text(state_path, json.dumps({"size": size, "ranges": ranges}))
 
     if ranges is None:
         bounds = [size * k // n_segments for k in range(n_segments + 1)]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from zod._atomic import atomic_path, atomic_write_bytes
 from zod.constants import DRIVES, FRAMES, SEQUENCES, TRAINVAL_FILES
 from zod.geometry.transforms import invert_transforms
 from zod.sample import annotate as anno
@@ -69,10 +70,7 @@ def _dt(time_us: int) -> datetime:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -86,10 +84,8 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _write_hdf5(path: Path, datasets: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write_hdf5_flat(str(tmp), datasets)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        write_hdf5_flat(str(tmp), datasets)
 
 
 # --- planning ----------------------------------------------------------------------------------

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
 import numpy as np
 
+from zod._atomic import atomic_path
 from zod.errors import FormatError, MissingFileError
 from zod.time import time_from_filename
 
@@ -139,16 +139,8 @@ class LidarData:
         data["timestamp"] = np.round((self.timestamps - self.core_timestamp) * 1e6)
         data["intensity"] = self.intensity
         data["diode_index"] = self.diode_idx
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, data)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, data)
 
     def transform(self, pose: Any) -> None:
         """Apply a rigid transform in place: a (4, 4) matrix, a ``Pose``, or (N, 4, 4) per point.

@@ -6,13 +6,12 @@ nanoseconds (like the vehicle data) is the working assumption, used only by ``ti
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from os import PathLike
 
 import numpy as np
 
+from zod._atomic import atomic_path
 from zod.errors import FormatError
 from zod.sensors.lidar import load_structured_npy
 
@@ -64,11 +63,8 @@ class RadarData:
             if name == "timestamp" and value.shape != (n,):  # one time per scan -> per detection
                 value = value.reshape(-1)[self.scan_index - self.scan_index.min()] if n else value[:0]
             data[name] = value
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, data)
-        os.replace(tmp, path)
 
     @property
     def time_s(self) -> np.ndarray:

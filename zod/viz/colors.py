@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from functools import cache
 from os import PathLike
 
 import cv2
 import numpy as np
+
+from zod._atomic import atomic_write_bytes
 
 __all__ = [
     "RGB",
@@ -28,7 +29,6 @@ __all__ = [
     "class_colors",
     "to_rgb_tuple",
     "write_png",
-    "publish_file",
 ]
 
 RGB = tuple[int, int, int]
@@ -152,23 +152,6 @@ def to_rgb_tuple(color: Sequence[float] | np.ndarray) -> RGB:
     return (int(c[0]), int(c[1]), int(c[2]))
 
 
-def _default_file_mode() -> int:
-    """0o666 minus the process umask: what ``open()`` would give a new file."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_FILE_MODE = _default_file_mode()
-
-
-def publish_file(tmp_path: str | PathLike[str], path: str | PathLike[str]) -> None:
-    """Give a finished temporary file the usual permissions (mkstemp makes it 0600) and rename
-    it into place atomically."""
-    os.chmod(tmp_path, _FILE_MODE)
-    os.replace(tmp_path, path)
-
-
 def write_png(path: str | PathLike[str], image_rgb: np.ndarray) -> str:
     """Write an RGB (H, W, 3) or grey (H, W) uint8 picture as PNG, atomically (temp + rename).
 
@@ -184,13 +167,5 @@ def write_png(path: str | PathLike[str], image_rgb: np.ndarray) -> str:
     ok, data = cv2.imencode(".png", np.ascontiguousarray(bgr))
     if not ok:
         raise ValueError(f"could not encode a picture of shape {img.shape} as PNG")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        publish_file(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data.tobytes())
     return path

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from os import PathLike
 from pathlib import Path
@@ -30,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from zod.errors import ZodError
-from zod.viz.colors import apply_colormap, class_colors, publish_file
+from zod._atomic import atomic_path
+from zod.viz.colors import apply_colormap, class_colors
 from zod.viz.image import BOX_EDGES, _as_corners
 
 __all__ = [
@@ -256,16 +256,9 @@ def _quiet_native_output() -> Iterator[None]:
 
 def _write_atomic(path: Path, write: Any) -> None:
     """Write with ``write(tmp_path) -> bool`` to a temp name with the same suffix, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        if not write(tmp):
+    with atomic_path(path) as tmp:
+        if not write(str(tmp)):
             raise OSError(f"open3d could not write {path}")
-        publish_file(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def export_ply(

@@ -9,8 +9,6 @@ renamed into place only when complete.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
@@ -19,7 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from zod.viz.colors import publish_file
+from zod._atomic import atomic_path
 
 __all__ = ["VIDEO_SUFFIXES", "write_video"]
 
@@ -47,23 +45,17 @@ def write_video(
         raise ValueError(f"unknown video type {out.name!r}: use one of {', '.join(VIDEO_SUFFIXES)}")
     if fps <= 0:
         raise ValueError("fps must be positive")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     bar = tqdm(frames, total=total, desc=description, unit="frame", disable=not progress)
     try:
-        if suffix == ".gif":
-            count = _write_gif(bar, tmp, fps)
-        else:
-            count = _write_opencv(bar, tmp, fps, _FOURCC[suffix])
-        if count == 0:
-            raise ValueError("no frames to write")
-        publish_file(tmp, out)
+        with atomic_path(out) as tmp:
+            if suffix == ".gif":
+                count = _write_gif(bar, tmp, fps)
+            else:
+                count = _write_opencv(bar, tmp, fps, _FOURCC[suffix])
+            if count == 0:
+                raise ValueError("no frames to write")
     finally:
         bar.close()
-        if tmp.exists():
-            tmp.unlink()
     return out
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zod._atomic import atomic_write_text
 from zod.eval.detection.boxes import DetectionBoxes
 from zod.eval.detection.constants import (
     CLASS_LEVEL,
@@ -222,20 +222,7 @@ class DetectionResult:
 
 def write_json_atomic(path: str | os.PathLike[str], payload: object) -> Path:
     """Dump ``payload`` as JSON to ``path`` through a temporary file in the same folder."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual mode
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write_text(path, json.dumps(payload, indent=2))
 
 
 def _rows_in_range_by_name(
