@@ -20,6 +20,10 @@ from zod.geometry.box import Box3D
 from zod.geometry.fisheye import project
 from zod.torch import Collator, ZodFramesDataset, collate, scale_pixels
 
+# Workers from a forkserver, not a fork of this process: pytest's process holds threads
+# (OpenCV, thread pools, tqdm) whose locks a forked child could inherit locked.
+MP_CONTEXT = "forkserver"
+
 ALL = ("image", "lidar", "objects", "boxes_3d", "calibration")
 
 
@@ -29,7 +33,10 @@ def frames(sample_root: Path) -> ZodFrames:
 
 
 def _object_ids(frames: ZodFrames) -> list[str]:
-    return sorted(frames.get_split("train", AnnotationProject.OBJECT_DETECTION) | frames.get_split("val", AnnotationProject.OBJECT_DETECTION))
+    return sorted(
+        frames.get_split("train", AnnotationProject.OBJECT_DETECTION)
+        | frames.get_split("val", AnnotationProject.OBJECT_DETECTION)
+    )
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.5, 0.125])
@@ -51,14 +58,23 @@ def test_shapes_dtypes_and_image_values(sample_root: Path, frames: ZodFrames, sc
     assert sample["boxes_2d"].shape[1] == 4 and sample["class_ids"].dtype == torch.int64
     assert sample["boxes_3d"].shape == (len(sample["class_ids"]), 10)
     # the dnat anonymization is a different image of the same exposure
-    dnat = ZodFramesDataset(sample_root, "full", None, modalities=("image",), anonymization="dnat", image_scale=scale)
+    dnat = ZodFramesDataset(
+        sample_root, "full", None, modalities=("image",), anonymization="dnat", image_scale=scale
+    )
     assert dnat[0]["image"].shape == sample["image"].shape
     assert not torch.equal(dnat[0]["image"], sample["image"])
 
 
 def test_float_image_is_normalized(sample_root: Path) -> None:
-    ds = ZodFramesDataset(sample_root, "mini", None, modalities=("image",), image_scale=0.125,
-                          image_dtype=torch.float32, normalize=True)
+    ds = ZodFramesDataset(
+        sample_root,
+        "mini",
+        None,
+        modalities=("image",),
+        image_scale=0.125,
+        image_dtype=torch.float32,
+        normalize=True,
+    )
     raw = ZodFramesDataset(sample_root, "mini", None, modalities=("image",), image_scale=0.125)
     image, pixels = ds[0]["image"], raw[0]["image"].float() / 255
     assert image.dtype == torch.float32
@@ -66,12 +82,20 @@ def test_float_image_is_normalized(sample_root: Path) -> None:
 
 
 def test_boxes_match_annotations(sample_root: Path, frames: ZodFrames) -> None:
-    ds = ZodFramesDataset(sample_root, "full", None, modalities=("objects", "boxes_3d"), image_scale=0.5)
-    ego = ZodFramesDataset(sample_root, "full", None, modalities=("objects", "boxes_3d"), boxes_frame="ego")
+    ds = ZodFramesDataset(
+        sample_root, "full", None, modalities=("objects", "boxes_3d"), image_scale=0.5
+    )
+    ego = ZodFramesDataset(
+        sample_root, "full", None, modalities=("objects", "boxes_3d"), boxes_frame="ego"
+    )
     checked_3d = 0
     for i, frame_id in enumerate(ds.frame_ids):
         frame = frames[frame_id]
-        objects = [o for o in frame.get_annotation(AnnotationProject.OBJECT_DETECTION) if o.name in ds.classes]
+        objects = [
+            o
+            for o in frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+            if o.name in ds.classes
+        ]
         sample, sample_ego = ds[i], ego[i]
         assert len(sample["class_ids"]) == len(objects)
         assert [ds.classes[c] for c in sample["class_ids"].tolist()] == [o.name for o in objects]
@@ -79,13 +103,19 @@ def test_boxes_match_annotations(sample_root: Path, frames: ZodFrames) -> None:
         np.testing.assert_allclose(sample["boxes_2d"].numpy(), expected_2d, atol=1e-3)
         assert sample["unclear"].tolist() == [bool(o.unclear) for o in objects]
         assert sample["box_3d_valid"].tolist() == [o.box3d is not None for o in objects]
-        for row, row_ego, obj in zip(sample["boxes_3d"].double().numpy(), sample_ego["boxes_3d"].double().numpy(), objects):
+        for row, row_ego, obj in zip(
+            sample["boxes_3d"].double().numpy(), sample_ego["boxes_3d"].double().numpy(), objects
+        ):
             if obj.box3d is None:
                 assert not row.any()
                 continue
             np.testing.assert_allclose(row[:3], obj.box3d.center, atol=1e-4)
             np.testing.assert_allclose(row[3:6], obj.box3d.size, atol=1e-5)
-            np.testing.assert_allclose(Quaternion(row[6:]).rotation_matrix, obj.box3d.orientation.rotation_matrix, atol=1e-5)
+            np.testing.assert_allclose(
+                Quaternion(row[6:]).rotation_matrix,
+                obj.box3d.orientation.rotation_matrix,
+                atol=1e-5,
+            )
             in_ego = obj.box3d.copy().convert_to(EGO, frame.calibration)
             corners = Box3D(row_ego[:3], row_ego[3:6], Quaternion(row_ego[6:]), EGO).corners
             np.testing.assert_allclose(corners, in_ego.corners, atol=1e-3)
@@ -94,8 +124,12 @@ def test_boxes_match_annotations(sample_root: Path, frames: ZodFrames) -> None:
 
 
 def test_class_selection_and_subclasses(sample_root: Path, frames: ZodFrames) -> None:
-    ds = ZodFramesDataset(sample_root, "full", None, modalities=("objects",), classes=("Pedestrian", "Vehicle"))
-    sub = ZodFramesDataset(sample_root, "full", None, modalities=("objects",), class_level="subclass")
+    ds = ZodFramesDataset(
+        sample_root, "full", None, modalities=("objects",), classes=("Pedestrian", "Vehicle")
+    )
+    sub = ZodFramesDataset(
+        sample_root, "full", None, modalities=("objects",), class_level="subclass"
+    )
     for i, frame_id in enumerate(ds.frame_ids):
         objects = frames[frame_id].get_annotation(AnnotationProject.OBJECT_DETECTION)
         names = [o.name for o in objects if o.name in ("Pedestrian", "Vehicle")]
@@ -106,23 +140,39 @@ def test_class_selection_and_subclasses(sample_root: Path, frames: ZodFrames) ->
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.25])
-def test_scaled_intrinsics_reproject_boxes_onto_scaled_2d_boxes(sample_root: Path, scale: float) -> None:
+def test_scaled_intrinsics_reproject_boxes_onto_scaled_2d_boxes(
+    sample_root: Path, scale: float
+) -> None:
     """The sample's 2D boxes are the bounds of the projected 3D boxes: with the scaled intrinsics
     the camera-frame 3D boxes must land on the scaled 2D boxes."""
-    ds = ZodFramesDataset(sample_root, "full", None, modalities=("objects", "boxes_3d", "calibration"),
-                          image_scale=scale, boxes_frame="camera")
+    ds = ZodFramesDataset(
+        sample_root,
+        "full",
+        None,
+        modalities=("objects", "boxes_3d", "calibration"),
+        image_scale=scale,
+        boxes_frame="camera",
+    )
     checked = 0
     for sample in (ds[i] for i in range(len(ds))):
         intrinsics = sample["intrinsics"].double().numpy()
         distortion = sample["distortion"].double().numpy()
         width, height = sample["image_size"].tolist()
-        for box_2d, row, valid in zip(sample["boxes_2d"].numpy(), sample["boxes_3d"].double().numpy(), sample["box_3d_valid"]):
+        for box_2d, row, valid in zip(
+            sample["boxes_2d"].numpy(), sample["boxes_3d"].double().numpy(), sample["box_3d_valid"]
+        ):
             if not valid:
                 continue
             corners = Box3D(row[:3], row[3:6], Quaternion(row[6:]), Camera.FRONT).corners
             pixels = project(corners, intrinsics, distortion)
             bounds = np.r_[pixels.min(0), pixels.max(0)]
-            if corners[:, 2].min() <= 0 or bounds[0] < 0 or bounds[1] < 0 or bounds[2] > width - 1 or bounds[3] > height - 1:
+            if (
+                corners[:, 2].min() <= 0
+                or bounds[0] < 0
+                or bounds[1] < 0
+                or bounds[2] > width - 1
+                or bounds[3] > height - 1
+            ):
                 continue  # clipped at the image border
             np.testing.assert_allclose(box_2d, bounds, atol=0.5 * scale + 1e-3)
             checked += 1
@@ -138,21 +188,33 @@ def test_lidar_values_frames_and_aggregation(sample_root: Path, frames: ZodFrame
     sample = ds[0]
     np.testing.assert_array_equal(sample["lidar_points"].numpy(), core.points)
     np.testing.assert_array_equal(sample["lidar_intensity"].numpy(), core.intensity)
-    np.testing.assert_allclose(sample["lidar_time_s"].numpy(), core.timestamps - sample["time_s"], atol=1e-5)
-    expected_ego = frame.calibration.transform_points(core.points.astype(np.float64), Lidar.VELODYNE, EGO)
+    np.testing.assert_allclose(
+        sample["lidar_time_s"].numpy(), core.timestamps - sample["time_s"], atol=1e-5
+    )
+    expected_ego = frame.calibration.transform_points(
+        core.points.astype(np.float64), Lidar.VELODYNE, EGO
+    )
     np.testing.assert_allclose(ego[0]["lidar_points"].numpy(), expected_ego, atol=1e-3)
     aggregated = frame.get_aggregated_lidar(num_before=1, num_after=1)
     assert len(agg[0]["lidar_points"]) == len(aggregated.points) > len(core.points)
     np.testing.assert_allclose(agg[0]["lidar_points"].numpy(), aggregated.points, atol=1e-5)
-    raw = ZodFramesDataset(sample_root, "full", None, modalities=("lidar",), lidar_scans=(1, 1), lidar_compensate=False)
+    raw = ZodFramesDataset(
+        sample_root, "full", None, modalities=("lidar",), lidar_scans=(1, 1), lidar_compensate=False
+    )
     scans = frame.get_lidar(1, 1)
-    np.testing.assert_array_equal(raw[0]["lidar_points"].numpy(), np.concatenate([s.points for s in scans]))
+    np.testing.assert_array_equal(
+        raw[0]["lidar_points"].numpy(), np.concatenate([s.points for s in scans])
+    )
 
 
 def test_masks_match_geometry_module(sample_root: Path, frames: ZodFrames) -> None:
     ds = ZodFramesDataset(sample_root, "full", None, modalities=("ego_road", "lanes"))
     half = ZodFramesDataset(sample_root, "full", None, modalities=("ego_road",), image_scale=0.5)
-    assert len(ds) == len(frames.get_split("train", "ego_road") | frames.get_split("val", "ego_road")) > 0
+    assert (
+        len(ds)
+        == len(frames.get_split("train", "ego_road") | frames.get_split("val", "ego_road"))
+        > 0
+    )
     frame = frames[ds.frame_ids[0]]
     sample = ds[0]
     road = frame.get_annotation(AnnotationProject.EGO_ROAD)
@@ -199,18 +261,40 @@ def test_pickle_is_small_and_lazy(sample_root: Path) -> None:
 
 
 def test_dataloader_workers_and_distributed_sampler(sample_root: Path) -> None:
-    ds = ZodFramesDataset(sample_root, "full", None, modalities=("image", "lidar", "objects"), image_scale=0.125)
+    ds = ZodFramesDataset(
+        sample_root, "full", None, modalities=("image", "lidar", "objects"), image_scale=0.125
+    )
     reference = collate([ds[i] for i in range(len(ds))])
-    loader = DataLoader(ds, batch_size=len(ds), num_workers=2, collate_fn=collate)
+    loader = DataLoader(
+        ds,
+        batch_size=len(ds),
+        num_workers=2,
+        collate_fn=collate,
+        multiprocessing_context=MP_CONTEXT,
+    )
     (batch,) = list(loader)
     assert batch["frame_id"] == ds.frame_ids
-    for key in ("image", "lidar_points", "lidar_points_mask", "boxes_2d", "class_ids", "class_ids_mask"):
+    for key in (
+        "image",
+        "lidar_points",
+        "lidar_points_mask",
+        "boxes_2d",
+        "class_ids",
+        "class_ids_mask",
+    ):
         assert torch.equal(batch[key], reference[key]), key
     seen: list[list[str]] = []
     for rank in range(2):
         sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=3)
         sampler.set_epoch(1)
-        rank_loader = DataLoader(ds, batch_size=1, sampler=sampler, num_workers=2, collate_fn=Collator("flat"))
+        rank_loader = DataLoader(
+            ds,
+            batch_size=1,
+            sampler=sampler,
+            num_workers=2,
+            collate_fn=Collator("flat"),
+            multiprocessing_context=MP_CONTEXT,
+        )
         ids = []
         for b in rank_loader:
             ids.extend(b["frame_id"])
@@ -236,16 +320,35 @@ def _hflip(sample: dict) -> dict:
     width = sample["image"].shape[-1]
     sample["image"] = sample["image"].flip(-1)
     boxes = sample["boxes_2d"].clone()
-    boxes[:, 0], boxes[:, 2] = width - 1 - sample["boxes_2d"][:, 2], width - 1 - sample["boxes_2d"][:, 0]
+    boxes[:, 0], boxes[:, 2] = (
+        width - 1 - sample["boxes_2d"][:, 2],
+        width - 1 - sample["boxes_2d"][:, 0],
+    )
     sample["boxes_2d"] = boxes
     return sample
 
 
 def test_transforms_run_in_workers(sample_root: Path) -> None:
-    plain = ZodFramesDataset(sample_root, "mini", None, modalities=("image", "objects"), image_scale=0.125)
-    flipped = ZodFramesDataset(sample_root, "mini", None, modalities=("image", "objects"), image_scale=0.125,
-                               transforms=_hflip)
-    (batch,) = list(DataLoader(flipped, batch_size=len(flipped), num_workers=2, collate_fn=collate))
+    plain = ZodFramesDataset(
+        sample_root, "mini", None, modalities=("image", "objects"), image_scale=0.125
+    )
+    flipped = ZodFramesDataset(
+        sample_root,
+        "mini",
+        None,
+        modalities=("image", "objects"),
+        image_scale=0.125,
+        transforms=_hflip,
+    )
+    (batch,) = list(
+        DataLoader(
+            flipped,
+            batch_size=len(flipped),
+            num_workers=2,
+            collate_fn=collate,
+            multiprocessing_context=MP_CONTEXT,
+        )
+    )
     first = plain[0]
     assert torch.equal(batch["image"][0], first["image"].flip(-1))
     width = first["image"].shape[-1]
@@ -257,10 +360,14 @@ def test_exclusions_are_logged(sample_root: Path, caplog: pytest.LogCaptureFixtu
     with caplog.at_level("WARNING", logger="zod.torch.datasets"):
         ds = ZodFramesDataset(sample_root, "full", None, modalities=("ego_road",))
     if ds.excluded:
-        assert f"{len(ds.excluded)} of" in caplog.text and "not annotated for ego_road" in caplog.text
+        assert (
+            f"{len(ds.excluded)} of" in caplog.text and "not annotated for ego_road" in caplog.text
+        )
     frames = ZodFrames(str(sample_root), "full")
     annotated = frames.get_split("train", "ego_road") | frames.get_split("val", "ego_road")
     assert set(ds.frame_ids) == annotated
     assert set(ds.excluded) == frames.get_all_ids() - annotated
-    unchecked = ZodFramesDataset(sample_root, "full", None, modalities=("ego_road",), check_files=False)
+    unchecked = ZodFramesDataset(
+        sample_root, "full", None, modalities=("ego_road",), check_files=False
+    )
     assert unchecked.frame_ids == ds.frame_ids and unchecked.excluded == ds.excluded
