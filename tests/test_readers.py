@@ -14,6 +14,7 @@ from pyquaternion import Quaternion
 
 from zod.constants import Anonymization, Lidar
 from zod.dataset import ZodFrames, ZodSequences
+from zod.errors import FormatError, MissingFileError
 from zod.geometry.pose import Pose
 from zod.metadata import FrameMetaData, SequenceMetadata
 from zod.sensors.camera import image_size, read_image
@@ -155,6 +156,85 @@ def test_camera_scales(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         read_image(path, scale=0.3)
     assert image_size(path) == (96, 64)
+
+
+_CV2_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+              8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def _cv2_rgb(path: Path, divisor: int) -> np.ndarray:
+    """The independent path: OpenCV's own (reduced) decode, made 3-channel RGB."""
+    image = cv2.imread(str(path), _CV2_FLAGS[divisor])
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@pytest.mark.parametrize("height,width", [(1, 1), (7, 9), (17, 33), (100, 3), (123, 457)])
+@pytest.mark.parametrize("gray,progressive", [(False, False), (False, True), (True, False)])
+def test_camera_jpeg_matches_opencv_reduced_decode(tmp_path: Path, height: int, width: int, gray: bool,
+                                                   progressive: bool) -> None:
+    """libjpeg-turbo (simplejpeg) decode: size ceil(W s) x ceil(H s) and pixels identical to OpenCV's
+    reduced decode at every scale, for odd sizes, progressive and grayscale JPEGs."""
+    rng = np.random.default_rng(height * 1000 + width)
+    bgr = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), (5, 5), 0)
+    path = tmp_path / "img.jpg"
+    cv2.imwrite(str(path), bgr[:, :, 0] if gray else bgr,
+                [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive)])
+    for divisor in (1, 2, 4, 8):
+        ours = read_image(path, scale=1 / divisor)
+        expected = _cv2_rgb(path, divisor)
+        assert ours.shape == (-(-height // divisor), -(-width // divisor), 3) and ours.dtype == np.uint8
+        np.testing.assert_array_equal(ours, expected)
+        if gray:
+            assert (ours[..., 0] == ours[..., 2]).all()
+
+
+def test_camera_sample_image_matches_opencv(sample_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full-size (3848 x 2168) sample JPEG: decoded by libjpeg-turbo alone (OpenCV is not
+    called), with the same pixels as OpenCV's decode at 1, 1/2, 1/4, 1/8."""
+    from zod.sensors import camera
+
+    path = sorted((sample_root / "single_frames").glob("*/camera_front_blur/*.jpg"))[0]
+    width, height = image_size(path)
+    for divisor in (1, 2, 4, 8):
+        with monkeypatch.context() as patch:
+            patch.setattr(camera, "_decode_opencv", lambda *args: pytest.fail("JPEG fell back to OpenCV"))
+            ours = read_image(path, scale=1 / divisor)
+        assert ours.shape == (-(-height // divisor), -(-width // divisor), 3)
+        np.testing.assert_array_equal(ours, _cv2_rgb(path, divisor))
+
+
+def test_camera_png_and_broken_files(tmp_path: Path) -> None:
+    """Non-JPEG files go to OpenCV; truncated or corrupt JPEGs are a FormatError naming the file,
+    except corrupt entropy data that libjpeg recovers from, which decodes as OpenCV decodes it."""
+    rng = np.random.default_rng(3)
+    bgr = cv2.GaussianBlur(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), (7, 7), 0)
+    png = tmp_path / "img.png"
+    cv2.imwrite(str(png), bgr)
+    np.testing.assert_array_equal(read_image(png), bgr[:, :, ::-1])
+    assert read_image(png, scale=0.5).shape == (120, 160, 3)
+
+    jpg = tmp_path / "img.jpg"
+    cv2.imwrite(str(jpg), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    data = jpg.read_bytes()
+    broken = {"truncated.jpg": data[: len(data) // 2], "no_end_marker.jpg": data[:-2], "header_only.jpg": data[:100],
+              "garbage.jpg": b"\xff\xd8 this is not a JPEG" * 10, "empty.jpg": b""}
+    for name, content in broken.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        for scale in (1, 0.5):
+            with pytest.raises(FormatError, match="not a decodable image") as err:
+                read_image(path, scale=scale)
+            assert str(path) in str(err.value)
+
+    middle = len(data) // 2
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(data[:middle] + bytes(64) + data[middle + 64:])
+    from zod.sensors import camera
+
+    assert camera._decode_jpeg(damaged.read_bytes(), 1) is None  # strict libjpeg-turbo refuses it ...
+    np.testing.assert_array_equal(read_image(damaged), _cv2_rgb(damaged, 1))  # ... OpenCV decodes it
+    with pytest.raises(MissingFileError, match="--images"):
+        read_image(tmp_path / "absent.jpg")
 
 
 # ----------------------------------------------------------------------------- sidecars

@@ -1,16 +1,25 @@
 """JPEG camera images (spec §9) decoded to RGB uint8, at full or reduced scale.
 
-OpenCV's reduced decode (``IMREAD_REDUCED_COLOR_2/4/8``) makes the JPEG decoder itself output
-1/2, 1/4 or 1/8 of the size, which is several times faster than decoding fully and resizing.
+JPEGs are decoded by libjpeg-turbo through ``simplejpeg``, straight into an RGB array (no BGR
+intermediate, no colour conversion pass): 3-5x faster than ``PIL``/``cv2.imdecode`` at full
+size. At 1/2, 1/4 or 1/8 the decoder scales the DCT itself (the output is ceil(W s) x
+ceil(H s), the same size and, measured, the same pixels as OpenCV's ``IMREAD_REDUCED_COLOR_*``),
+which is several times faster than decoding fully and resizing.
+
+OpenCV stays the decoder for anything that is not a JPEG (PNG) and for a JPEG libjpeg-turbo
+refuses in strict mode (corrupt entropy data, unusual colour spaces): it then decodes exactly
+as before this fast path existed, and a file neither can decode is a ``FormatError``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from os import PathLike
 
 import cv2
 import numpy as np
+import simplejpeg
 
 from zod.errors import FormatError, MissingFileError
 
@@ -20,6 +29,7 @@ _REDUCED_FLAGS = {
     4: cv2.IMREAD_REDUCED_COLOR_4,
     8: cv2.IMREAD_REDUCED_COLOR_8,
 }
+_JPEG_SOI = b"\xff\xd8"
 
 
 def _divisor(scale: float) -> int:
@@ -29,22 +39,50 @@ def _divisor(scale: float) -> int:
     raise ValueError(f"scale must be 1, 1/2, 1/4 or 1/8, got {scale}")
 
 
-def read_image(path: str | PathLike[str], scale: float = 1, stream: str | None = "--images") -> np.ndarray:
-    """Decode a JPEG to RGB uint8, shape (H*scale, W*scale, 3) (size rounded up by the decoder).
+def _decode_jpeg(data: bytes, divisor: int) -> np.ndarray | None:
+    """libjpeg-turbo decode to RGB (H', W', 3) at 1/``divisor``, H' = ceil(H / divisor); None if
+    refused (strict: any libjpeg warning, e.g. corrupt data, counts as a refusal)."""
+    try:
+        if divisor == 1:
+            return simplejpeg.decode_jpeg(data, "RGB")
+        height, width = simplejpeg.decode_jpeg_header(data)[:2]
+        # min_factor forbids any scale above 1/divisor; the minimum size forbids any below it,
+        # so libjpeg-turbo's choice among its M/8 scales is exactly 1/divisor.
+        height, width = math.ceil(height / divisor), math.ceil(width / divisor)
+        image = simplejpeg.decode_jpeg(data, "RGB", min_height=height, min_width=width, min_factor=divisor)
+    except ValueError:
+        return None
+    return image if image.shape[:2] == (height, width) else None
 
-    Raises ``MissingFileError`` (naming ``stream``) if absent, ``FormatError`` if undecodable.
-    """
-    flag = _REDUCED_FLAGS[_divisor(scale)]
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise MissingFileError(path, "camera image", stream)
-    buffer = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(buffer, flag) if buffer.size else None
+
+def _decode_opencv(data: bytes, divisor: int) -> np.ndarray | None:
+    """OpenCV decode (any format it reads) to RGB (H', W', 3); None if undecodable."""
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED_FLAGS[divisor]) if data else None
     if image is None:
-        raise FormatError(path, "not a decodable image (truncated or not a JPEG)")
+        return None
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: str | PathLike[str], scale: float = 1, stream: str | None = "--images") -> np.ndarray:
+    """Decode a JPEG (or PNG) to RGB uint8, shape (ceil(H*scale), ceil(W*scale), 3).
+
+    Raises ``MissingFileError`` (naming ``stream``) if absent, ``FormatError`` if undecodable
+    (truncated, corrupt beyond repair, not an image).
+    """
+    divisor = _divisor(scale)
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingFileError(path, "camera image", stream)
+    with open(path, "rb") as f:
+        data = f.read()
+    image = _decode_jpeg(data, divisor) if data.startswith(_JPEG_SOI) else None
+    if image is None:
+        image = _decode_opencv(data, divisor)
+    if image is None:
+        raise FormatError(path, "not a decodable image (truncated or not a JPEG)")
+    return image
 
 
 def image_size(path: str | PathLike[str]) -> tuple[int, int]:
