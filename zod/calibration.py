@@ -26,6 +26,7 @@ from zod.errors import FormatError, MissingFileError, ZodError
 from zod.geometry import fisheye
 from zod.geometry.pose import Pose
 from zod.geometry.transforms import invert_transforms, transform_points
+from zod.release import INFOS, download_flag
 
 __all__ = [
     "Calibration",
@@ -216,7 +217,7 @@ class Calibration:
             with open(path, "rb") as f:
                 data = json.loads(f.read())
         except FileNotFoundError:
-            raise MissingFileError(path, "calibration file", "the 'infos' stream") from None
+            raise MissingFileError(path, "calibration file", download_flag(INFOS)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FormatError(path, f"malformed JSON: {exc}") from None
         return cls.from_dict(data, source_path=path)

@@ -22,6 +22,7 @@ from zod.geometry.transforms import (
     rotation_matrices_from_quaternions,
     slerp,
 )
+from zod.release import INFOS, OXTS, download_flag
 
 __all__ = ["OXTS_TIMESTAMP_OFFSET", "EgoMotion", "TimeOutOfRangeError"]
 
@@ -203,7 +204,7 @@ class EgoMotion:
             with open(path, "rb") as f:
                 data = json.loads(f.read())
         except FileNotFoundError:
-            raise MissingFileError(path, "ego motion file", "the 'infos' stream") from None
+            raise MissingFileError(path, "ego motion file", download_flag(INFOS)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FormatError(path, f"malformed JSON: {exc}") from None
         return cls.from_dict(data, source_path=path)
@@ -217,7 +218,7 @@ class EgoMotion:
         try:
             h5 = h5py.File(path, "r")
         except FileNotFoundError:
-            raise MissingFileError(path, "oxts file", "the 'oxts' stream") from None
+            raise MissingFileError(path, "oxts file", download_flag(OXTS)) from None
         except OSError as exc:
             raise FormatError(path, f"not a readable HDF5 file: {exc}") from None
         with h5:

@@ -17,6 +17,7 @@ from zod.ego_motion import EgoMotion
 from zod.errors import MissingFileError, NotAnnotatedError
 from zod.info import Information
 from zod.metadata import FrameMetaData, SequenceMetadata
+from zod.release import VEHICLE_DATA, download_flag
 from zod.sensors.frames import CameraFrame, LidarFrame
 from zod.sensors.lidar import LidarData
 from zod.sensors.radar import RadarData
@@ -125,7 +126,7 @@ class ZodSequence(SequenceGeometryMixin, _Item):
         if self._vehicle_data is None:
             if self.info.vehicle_data_path is None:
                 raise MissingFileError(f"<no vehicle_data_path in info {self.info.id}>", "vehicle data",
-                                       "--vehicle-data")
+                                       download_flag(VEHICLE_DATA))
             self._vehicle_data = VehicleData.from_hdf5(self.info.vehicle_data_path)
         return self._vehicle_data
 

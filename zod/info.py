@@ -19,6 +19,7 @@ from zod.annotations.parser import AnnotationFile
 from zod.constants import AnnotationProject, Anonymization, Camera, Lidar, Radar
 from zod.errors import FormatError
 from zod.index import snake_case
+from zod.release import INFOS, LIDAR, download_flag, images_flag, lidar_stream
 from zod.sensors.frames import CameraFrame, LidarFrame, RadarFrames, SensorFrame
 from zod.time import format_time, parse_time
 
@@ -50,15 +51,7 @@ def _has_upper(keys: Any) -> bool:
 def lidar_stream_flags(count: int) -> list[str]:
     """Download flag of each of ``count`` Frames lidar scans (core in the middle)."""
     core = count // 2
-    flags = []
-    for i in range(count):
-        if i < core:
-            flags.append(f"--num-scans-before {core - i}")
-        elif i > core:
-            flags.append(f"--num-scans-after {i - core}")
-        else:
-            flags.append("--lidar")
-    return flags
+    return [download_flag(lidar_stream(i - core)) for i in range(count)]
 
 
 @dataclass
@@ -118,14 +111,14 @@ class Information:
                 camera_frames[key] = [
                     CameraFrame(_join(root, f["filepath"]), parse_time(f["time"]),
                                 height=int(f.get("height", 2168)), width=int(f.get("width", 3848)),
-                                stream=f"--images --{anonymization}")
+                                stream=images_flag(anonymization))
                     for f in frames or []
                 ]
 
             lidar_frames: dict[Lidar, list[LidarFrame]] = {}
             for key, frames in (d.get("lidar_frames") or {}).items():
                 frames = frames or []
-                flags = lidar_stream_flags(len(frames)) if is_frame else ["--lidar"] * len(frames)
+                flags = lidar_stream_flags(len(frames)) if is_frame else [download_flag(LIDAR)] * len(frames)
                 lidar_frames[Lidar(key)] = [
                     LidarFrame(_join(root, f["filepath"]), parse_time(f["time"]),
                                bool(f.get("is_compensated", f.get("isCompensated", False))), stream=flag)
@@ -170,7 +163,7 @@ class Information:
         """Read an info object from its own file (e.g. ``sequences/<id>/info.json``)."""
         from zod.annotations._common import read_json
 
-        return cls.from_dict(read_json(path, "info file", "--infos"), dataset_root, source=path)
+        return cls.from_dict(read_json(path, "info file", download_flag(INFOS)), dataset_root, source=path)
 
     def to_dict(self, dataset_root: str | PathLike[str] | None = None) -> dict[str, Any]:
         """The snake_case info object (paths relative to ``dataset_root`` when given)."""

@@ -15,6 +15,7 @@ from typing import Any
 from zod.annotations._common import read_json
 from zod.errors import FormatError
 from zod.info import snake_keys
+from zod.release import INFOS, download_flag
 from zod.time import parse_time
 
 
@@ -65,7 +66,7 @@ class FrameMetaData:
 
     @classmethod
     def from_json_path(cls, path: str | PathLike[str]) -> FrameMetaData:
-        return cls.from_dict(read_json(path, "metadata", "--infos"), source=path)
+        return cls.from_dict(read_json(path, "metadata", download_flag(INFOS)), source=path)
 
 
 @dataclass
@@ -87,4 +88,4 @@ class SequenceMetadata:
 
     @classmethod
     def from_json_path(cls, path: str | PathLike[str]) -> SequenceMetadata:
-        return cls.from_dict(read_json(path, "metadata", "--infos"), source=path)
+        return cls.from_dict(read_json(path, "metadata", download_flag(INFOS)), source=path)

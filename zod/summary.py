@@ -20,6 +20,18 @@ from zod.constants import DRIVES, FRAMES, SEQUENCES, TRAINVAL_FILES, VERSIONS, A
 from zod.errors import ZodError
 from zod.index import ZodIndex
 from zod.info import Information
+from zod.release import (
+    ANNOTATIONS,
+    INFOS,
+    LIDAR,
+    NUM_SCANS_AFTER,
+    NUM_SCANS_BEFORE,
+    OXTS,
+    RADAR,
+    VEHICLE_DATA,
+    download_flag,
+    images_flag,
+)
 
 SUBSET_NAMES = {FRAMES: "ZodFrames", SEQUENCES: "ZodSequences", DRIVES: "ZodDrives"}
 
@@ -55,26 +67,30 @@ class SubsetSummary:
 
 
 def _stream_of_files(info: Information) -> list[tuple[str, str, str]]:
-    """(stream name, flag, absolute path) of every file an info lists."""
-    out = [("infos", "--infos", p) for p in (info.calibration_path, info.ego_motion_path, info.metadata_path) if p]
+    """(stream label, download flag, absolute path) of every file an info lists.
+
+    Flags come from `zod.release`; surrounding lidar scans are grouped per side ("N" scans).
+    """
+    out = [("infos", download_flag(INFOS), p)
+           for p in (info.calibration_path, info.ego_motion_path, info.metadata_path) if p]
     if info.oxts_path:
-        out.append(("oxts", "--oxts", info.oxts_path))
+        out.append(("oxts", download_flag(OXTS), info.oxts_path))
     if info.vehicle_data_path:
-        out.append(("vehicle data", "--vehicle-data", info.vehicle_data_path))
-    out += [("annotations", "--annotations", a.filepath) for a in info.annotations.values()]
+        out.append(("vehicle data", download_flag(VEHICLE_DATA), info.vehicle_data_path))
+    out += [("annotations", download_flag(ANNOTATIONS), a.filepath) for a in info.annotations.values()]
     for key, frames in info.camera_frames.items():
-        anonymization = key.rsplit("_", 1)[-1]
-        out += [(f"images {key}", f"--images --{anonymization}", f.filepath) for f in frames]
+        flag = images_flag(key.rsplit("_", 1)[-1])
+        out += [(f"images {key}", flag, f.filepath) for f in frames]
     for frames in info.lidar_frames.values():
         for frame in frames:
-            if frame.stream.startswith("--num-scans-before"):
-                out.append(("lidar scans before the core", "--num-scans-before N", frame.filepath))
-            elif frame.stream.startswith("--num-scans-after"):
-                out.append(("lidar scans after the core", "--num-scans-after N", frame.filepath))
+            if frame.stream.startswith(NUM_SCANS_BEFORE):
+                out.append(("lidar scans before the core", f"{NUM_SCANS_BEFORE} N", frame.filepath))
+            elif frame.stream.startswith(NUM_SCANS_AFTER):
+                out.append(("lidar scans after the core", f"{NUM_SCANS_AFTER} N", frame.filepath))
             else:
-                out.append(("lidar", "--lidar", frame.filepath))
+                out.append(("lidar", download_flag(LIDAR), frame.filepath))
     for frames in (info.radar_frames or {}).values():
-        out += [("radar", "--radar", f.filepath) for f in frames]
+        out += [("radar", download_flag(RADAR), f.filepath) for f in frames]
     return out
 
 

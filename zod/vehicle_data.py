@@ -16,12 +16,13 @@ import h5py
 import numpy as np
 
 from zod.errors import FormatError, MissingFileError
+from zod.release import VEHICLE_DATA, download_flag
 
 
 def _open(path: str | PathLike[str]) -> h5py.File:
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise MissingFileError(path, "vehicle data", "--vehicle-data")
+        raise MissingFileError(path, "vehicle data", download_flag(VEHICLE_DATA))
     try:
         return h5py.File(path, "r")
     except OSError as err:

@@ -8,6 +8,7 @@ from os import PathLike
 from typing import Any
 
 from zod.errors import FormatError, MissingFileError
+from zod.release import ANNOTATIONS, download_flag
 
 
 def read_json(path: str | PathLike[str], what: str, stream: str | None) -> Any:
@@ -24,7 +25,7 @@ def read_json(path: str | PathLike[str], what: str, stream: str | None) -> Any:
 
 def read_feature_list(path: str | PathLike[str], what: str) -> list[dict[str, Any]]:
     """A GeoJSON-like feature list (spec §11); ``null`` reads as an empty list."""
-    data = read_json(path, what, "--annotations")
+    data = read_json(path, what, download_flag(ANNOTATIONS))
     if data is None:
         return []
     if isinstance(data, dict) and isinstance(data.get("features"), list):  # a FeatureCollection

@@ -24,6 +24,7 @@ from zod.annotations.road_condition import RoadConditionAnnotation
 from zod.annotations.traffic_signs import TrafficSignAnnotation
 from zod.constants import AnnotationProject
 from zod.errors import FormatError
+from zod.release import ANNOTATIONS, download_flag
 
 
 def _parse_each(path: Any, features: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Any], what: str) -> list[Any]:
@@ -78,7 +79,7 @@ def parse_ego_road_annotation(path: str | PathLike[str]) -> list[EgoRoadAnnotati
 
 
 def parse_road_condition_annotation(path: str | PathLike[str]) -> RoadConditionAnnotation:
-    data = read_json(path, "road condition annotation", "--annotations")
+    data = read_json(path, "road condition annotation", download_flag(ANNOTATIONS))
     if not isinstance(data, dict):
         raise FormatError(path, f"expected a JSON object {{wetness, snow_coverage}}, got {type(data).__name__}")
     try:
@@ -109,7 +110,7 @@ class AnnotationFile:
 
     def read_raw(self) -> Any:
         """The file's parsed JSON, unconverted."""
-        return read_json(self.filepath, f"{AnnotationProject(self.project).value} annotation", "--annotations")
+        return read_json(self.filepath, f"{AnnotationProject(self.project).value} annotation", download_flag(ANNOTATIONS))
 
     @property
     def exists(self) -> bool:

@@ -40,6 +40,7 @@ from zod.annotations.classes import INCONCLUSIVE, OBJECT_CLASSES
 from zod.converters import _frames
 from zod.converters.runner import FAILED, MISSING, OK, RunResult, atomic_write_json, run_frames
 from zod.errors import FormatError, MissingFileError
+from zod.release import ANNOTATIONS, download_flag, images_flag
 
 # Spec §11 class order (OBJECT_CLASSES); the category id of a class is its position + 1.
 CATEGORY_NAME_TO_ID: dict[str, int] = {name: i + 1 for i, name in enumerate(OBJECT_CLASSES)}
@@ -225,7 +226,7 @@ def read_objects(path: str) -> tuple[list[str], list[bool], list[Any]] | list[di
         with open(path, "rb") as file:
             data = file.read()
     except FileNotFoundError:
-        raise MissingFileError(path, "object_detection annotation", "--annotations") from None
+        raise MissingFileError(path, "object_detection annotation", download_flag(ANNOTATIONS)) from None
     decoded = _decode_objects_fast(data)
     if decoded is None:
         return _frames.read_feature_file(path, "object_detection annotation")
@@ -434,7 +435,7 @@ class CocoFrameTask:
         file_name = camera.filepath
         check = self.check_images and not self.use_png and self.anonymization != "original"
         if check and not os.path.exists(file_name):
-            raise MissingFileError(file_name, f"{source_anon} image", f"images_front_{source_anon}")
+            raise MissingFileError(file_name, f"{source_anon} image", images_flag(source_anon))
         if self.relative_paths:
             file_name = os.path.relpath(file_name, self.dataset_root)
         if self.anonymization == "original":

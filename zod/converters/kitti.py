@@ -62,6 +62,7 @@ from zod.geometry.transforms import (
     quaternions_from_rotation_matrices,
     rotation_matrices_from_quaternions,
 )
+from zod.release import images_flag
 
 OCCLUSION_TO_KITTI = {"None": 0, "Light": 1, "Medium": 1, "Heavy": 2, "VeryHeavy": 2}
 DONT_CARE = "DontCare"
@@ -367,7 +368,7 @@ class KittiFrameTask:
         label_text = frame_label_text(objects, calib, velo_from_lidar, camera, self.label_type)
         lidar = _frames.lidar_scans(zod_frame)
         velodyne = velodyne_points(lidar.points, lidar.intensity, velo_from_lidar)
-        stream = f"images_front_{self.anonymization}"
+        stream = images_flag(self.anonymization)
         if self.image_mode == "png":
             image_bgr = _read_bgr(Path(_frames.key_camera_frame(info, self.anonymization).filepath), stream)
             atomic_write(paths["image"], lambda tmp: cv2.imwrite(str(tmp), image_bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1]))

@@ -36,6 +36,7 @@ from zod.converters import _frames
 from zod.converters.coco import boxes_xyxy_from_features
 from zod.converters.runner import atomic_write, atomic_write_json, run_frames
 from zod.errors import FormatError, MissingFileError
+from zod.release import images_flag
 
 
 def traffic_sign_class_index() -> dict[str, int]:
@@ -176,7 +177,7 @@ def _read_bgr(path: Path, anonymization: str) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         if not path.exists():
-            raise MissingFileError(path, f"{anonymization} image", f"images_front_{anonymization}")
+            raise MissingFileError(path, f"{anonymization} image", images_flag(anonymization))
         raise FormatError(path, "not a decodable image")
     return image
 

@@ -28,6 +28,7 @@ from zod.converters import _frames
 from zod.converters.coco import DEFAULT_CLASSES, check_classes
 from zod.converters.runner import atomic_write, atomic_write_text, link_or_copy, run_frames
 from zod.errors import FormatError, MissingFileError
+from zod.release import images_flag
 
 
 def yolo_lines(
@@ -106,7 +107,7 @@ class YoloFrameTask:
         )
         class_indices = np.array([index_of[objects.names[i]] for i in np.flatnonzero(keep)], dtype=np.int64)
         text = yolo_lines(objects.boxes_xyxy[keep], class_indices, (int(camera.width), int(camera.height)))
-        stream = f"images_front_{self.anonymization}"
+        stream = images_flag(self.anonymization)
         if self.image_mode != "none":
             if self.image_size:
                 _write_resized(source, image_path, self.image_size, stream)

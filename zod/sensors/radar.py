@@ -13,6 +13,7 @@ import numpy as np
 
 from zod._atomic import atomic_path
 from zod.errors import FormatError
+from zod.release import RADAR, download_flag
 from zod.sensors.lidar import load_structured_npy
 
 RADAR_DTYPE = np.dtype([
@@ -50,7 +51,7 @@ class RadarData:
     @classmethod
     def from_npy(cls, path: str | PathLike[str]) -> RadarData:
         """Read the radar file (``MissingFileError`` with ``--radar`` if absent)."""
-        data = load_structured_npy(path, _KINDS, "radar file", "--radar")
+        data = load_structured_npy(path, _KINDS, "radar file", download_flag(RADAR))
         return cls(**{name: np.ascontiguousarray(data[name], dtype=RADAR_DTYPE[name])
                       for name in _FIELD_ORDER})
 
