@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from zod.converters.coco import DEFAULT_CLASSES
+from zod.converters import DEFAULT_CLASSES
 from zod.errors import ZodError
 
 

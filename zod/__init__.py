@@ -7,13 +7,8 @@ imported lazily so that ``import zod`` stays cheap and needs only the core depen
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = importlib.metadata.version("zod-devkit")
-except importlib.metadata.PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
 
 # public name -> module that defines it
 _LAZY_NAMES: dict[str, str] = {
@@ -47,7 +42,20 @@ from zod import compat as _compat  # noqa: E402
 _compat.install()
 
 
+def _version() -> str:
+    """The installed distribution's version (importlib.metadata costs ~30 ms: only on demand)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("zod-devkit")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     module_name = _LAZY_NAMES.get(name)
     if module_name is None:
         raise AttributeError(f"module 'zod' has no attribute {name!r}")

@@ -37,14 +37,13 @@ import numpy as np
 
 from zod.annotations._common import get_key, to_bool
 from zod.annotations.classes import INCONCLUSIVE, OBJECT_CLASSES
-from zod.converters import _frames
+from zod.converters import DEFAULT_CLASSES, _frames
 from zod.converters.runner import FAILED, MISSING, OK, RunResult, atomic_write_json, run_frames
 from zod.errors import FormatError, MissingFileError
 from zod.release import ANNOTATIONS, download_flag, images_flag
 
 # Spec §11 class order (OBJECT_CLASSES); the category id of a class is its position + 1.
 CATEGORY_NAME_TO_ID: dict[str, int] = {name: i + 1 for i, name in enumerate(OBJECT_CLASSES)}
-DEFAULT_CLASSES: tuple[str, ...] = ("Vehicle", "Pedestrian", "VulnerableVehicle")
 
 OPEN_DATASET_URL = "https://zod.zenseact.com"
 COCO_LICENSES = [

@@ -17,14 +17,43 @@ run_download(plan)
 
 from __future__ import annotations
 
-from zod.download.download import DownloadOptions, plan_download, run_download
-from zod.download.extract import safe_extract
-from zod.download.mirror import build_mirror
-from zod.download.sources import make_source
-from zod.download.streams import StreamFilter, download_hint, stream_of_file
-from zod.download.verify import verify_dataset
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "DownloadOptions", "StreamFilter", "build_mirror", "download_hint", "make_source",
-    "plan_download", "run_download", "safe_extract", "stream_of_file", "verify_dataset",
-]
+# Imported on first use, so that `zod.download.errors` or `zod.download.streams` (and the CLI's
+# start-up) do not pay for the HTTP and archive machinery.
+_LAZY_NAMES: dict[str, str] = {
+    "DownloadOptions": "zod.download.download",
+    "plan_download": "zod.download.download",
+    "run_download": "zod.download.download",
+    "safe_extract": "zod.download.extract",
+    "build_mirror": "zod.download.mirror",
+    "make_source": "zod.download.sources",
+    "StreamFilter": "zod.download.streams",
+    "download_hint": "zod.download.streams",
+    "stream_of_file": "zod.download.streams",
+    "verify_dataset": "zod.download.verify",
+}
+__all__ = sorted(_LAZY_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_NAMES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'zod.download' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from zod.download.download import DownloadOptions, plan_download, run_download
+    from zod.download.extract import safe_extract
+    from zod.download.mirror import build_mirror
+    from zod.download.sources import make_source
+    from zod.download.streams import StreamFilter, download_hint, stream_of_file
+    from zod.download.verify import verify_dataset
