@@ -8,6 +8,7 @@ pass (:class:`ObjectArrays`), without building one annotation object per box.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +17,33 @@ from typing import Any
 import numpy as np
 
 from zod.constants import AnnotationProject, Anonymization
-from zod.errors import FormatError
+from zod.errors import FormatError, MissingFileError
+from zod.release import images_flag
+
+
+@dataclass(frozen=True)
+class FrameTask:
+    """What every per-frame converter task carries (picklable: plain strings, no open dataset)."""
+
+    dataset_root: str
+    version: str
+    output_dir: str
+
+
+def read_bgr(path: str | os.PathLike[str], anonymization: str) -> np.ndarray:
+    """Decode a front camera JPEG to (H, W, 3) uint8 BGR (what cv2 writes back).
+
+    Missing file -> `MissingFileError` naming the images download flag; undecodable ->
+    `FormatError`.
+    """
+    import cv2
+
+    image = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
+    if image is None:
+        if not os.path.exists(path):
+            raise MissingFileError(path, f"{anonymization} image", images_flag(anonymization))
+        raise FormatError(path, "not a decodable image")
+    return image
 
 
 @lru_cache(maxsize=4)

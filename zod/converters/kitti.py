@@ -55,7 +55,7 @@ import numpy as np
 
 from zod.converters import _frames
 from zod.converters.runner import atomic_write, atomic_write_text, link_or_copy, run_frames
-from zod.errors import FormatError, MissingFileError
+from zod.errors import FormatError
 from zod.geometry.transforms import (
     invert_transforms,
     make_transforms,
@@ -333,12 +333,9 @@ def velodyne_points(points_lidar: np.ndarray, intensity: np.ndarray, velo_from_l
 
 
 @dataclass(frozen=True)
-class KittiFrameTask:
+class KittiFrameTask(_frames.FrameTask):
     """Per-frame work: velodyne, label, calib and image files of one frame."""
 
-    dataset_root: str
-    version: str
-    output_dir: str
     anonymization: str = "blur"
     image_mode: str = "symlink"  # symlink | hardlink | copy | png | none
     label_type: str = "class"  # class | subclass
@@ -368,28 +365,17 @@ class KittiFrameTask:
         label_text = frame_label_text(objects, calib, velo_from_lidar, camera, self.label_type)
         lidar = _frames.lidar_scans(zod_frame)
         velodyne = velodyne_points(lidar.points, lidar.intensity, velo_from_lidar)
-        stream = images_flag(self.anonymization)
         if self.image_mode == "png":
-            image_bgr = _read_bgr(Path(_frames.key_camera_frame(info, self.anonymization).filepath), stream)
+            image_bgr = _frames.read_bgr(_frames.key_camera_frame(info, self.anonymization).filepath, self.anonymization)
             atomic_write(paths["image"], lambda tmp: cv2.imwrite(str(tmp), image_bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1]))
         elif self.image_mode != "none":
             image = _frames.key_camera_frame(info, self.anonymization)
             link_or_copy(Path(image.filepath), paths["image"], self.image_mode, f"{self.anonymization} image",  # type: ignore[arg-type]
-                         stream)
+                         images_flag(self.anonymization))
         atomic_write(paths["velodyne"], lambda tmp: velodyne.tofile(tmp))
         atomic_write_text(paths["calib"], calib.to_text())
         atomic_write_text(paths["label"], label_text)  # last: its presence marks the frame done
         return {"frame_id": frame_id, "written": True}
-
-
-def _read_bgr(path: Path, stream: str) -> np.ndarray:
-    """Decode a camera JPEG (BGR, as cv2 writes it back)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        if not path.exists():
-            raise MissingFileError(path, "camera image", stream)
-        raise FormatError(path, "not a decodable image")
-    return image
 
 
 def convert_to_kitti(

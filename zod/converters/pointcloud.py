@@ -66,12 +66,9 @@ def read_point_cloud(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class PointCloudFrameTask:
+class PointCloudFrameTask(_frames.FrameTask):
     """Per-frame work: one point cloud file."""
 
-    dataset_root: str
-    version: str
-    output_dir: str
     split: str = "train"
     file_format: str = "pcd"
     num_before: int = 0

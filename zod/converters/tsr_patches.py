@@ -35,8 +35,7 @@ from zod.constants import AnnotationProject
 from zod.converters import _frames
 from zod.converters.coco import boxes_xyxy_from_features
 from zod.converters.runner import atomic_write, atomic_write_json, run_frames
-from zod.errors import FormatError, MissingFileError
-from zod.release import images_flag
+from zod.errors import FormatError
 
 
 def traffic_sign_class_index() -> dict[str, int]:
@@ -85,12 +84,9 @@ def _flag(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class TsrFrameTask:
+class TsrFrameTask(_frames.FrameTask):
     """Per-frame work: crop every traffic sign of a frame and describe each crop."""
 
-    dataset_root: str
-    version: str
-    output_dir: str
     split: str = "train"
     anonymization: str = "blur"
     padding_px: tuple[int, int] | None = None
@@ -132,7 +128,7 @@ class TsrFrameTask:
                 continue
             if self.overwrite or not target.exists():
                 if image is None:
-                    image = _read_bgr(Path(camera.filepath), self.anonymization)
+                    image = _frames.read_bgr(camera.filepath, self.anonymization)
                 crop = image[y0:y1, x0:x1]
                 import cv2
 
@@ -168,18 +164,6 @@ class TsrFrameTask:
                 }
             )
         return records
-
-
-def _read_bgr(path: Path, anonymization: str) -> np.ndarray:
-    """Decode a camera JPEG (BGR, as cv2 writes it back)."""
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        if not path.exists():
-            raise MissingFileError(path, f"{anonymization} image", images_flag(anonymization))
-        raise FormatError(path, "not a decodable image")
-    return image
 
 
 def extract_tsr_patches(

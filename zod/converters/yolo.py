@@ -27,7 +27,7 @@ import numpy as np
 from zod.converters import _frames
 from zod.converters.coco import DEFAULT_CLASSES, check_classes
 from zod.converters.runner import atomic_write, atomic_write_text, link_or_copy, run_frames
-from zod.errors import FormatError, MissingFileError
+from zod.errors import FormatError
 from zod.release import images_flag
 
 
@@ -73,12 +73,9 @@ def data_yaml(output_dir: Path, classes: Sequence[str]) -> str:
 
 
 @dataclass(frozen=True)
-class YoloFrameTask:
+class YoloFrameTask(_frames.FrameTask):
     """Per-frame work: the image (linked, copied or resized) and the label file."""
 
-    dataset_root: str
-    version: str
-    output_dir: str
     split: str = "train"
     anonymization: str = "blur"
     classes: tuple[str, ...] = DEFAULT_CLASSES
@@ -107,25 +104,21 @@ class YoloFrameTask:
         )
         class_indices = np.array([index_of[objects.names[i]] for i in np.flatnonzero(keep)], dtype=np.int64)
         text = yolo_lines(objects.boxes_xyxy[keep], class_indices, (int(camera.width), int(camera.height)))
-        stream = images_flag(self.anonymization)
         if self.image_mode != "none":
             if self.image_size:
-                _write_resized(source, image_path, self.image_size, stream)
+                _write_resized(source, image_path, self.image_size, self.anonymization)
             else:
-                link_or_copy(source, image_path, self.image_mode, f"{self.anonymization} image", stream)  # type: ignore[arg-type]
+                link_or_copy(source, image_path, self.image_mode, f"{self.anonymization} image",
+                             images_flag(self.anonymization))  # type: ignore[arg-type]
         atomic_write_text(label_path, text)  # last: marks the frame done
         return {"frame_id": frame_id, "image": str(image_path), "written": True}
 
 
-def _write_resized(source: Path, target: Path, long_side: int, stream: str) -> None:
+def _write_resized(source: Path, target: Path, long_side: int, anonymization: str) -> None:
     """Decode, resize so that the long side is ``long_side`` pixels, re-encode as JPEG."""
     import cv2
 
-    image = cv2.imread(str(source), cv2.IMREAD_COLOR)
-    if image is None:
-        if not source.exists():
-            raise MissingFileError(source, "camera image", stream)
-        raise FormatError(source, "not a decodable image")
+    image = _frames.read_bgr(source, anonymization)
     height, width = image.shape[:2]
     scale = long_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
