@@ -5,8 +5,12 @@ A thin layer over :mod:`zod.converters`: options in, one library call, a summary
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
@@ -63,13 +67,38 @@ class LabelType(str, Enum):
 ROOT = typer.Option(..., "--dataset-root", exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset.")
 OUT = typer.Option(..., "--output-dir", file_okay=False, resolve_path=True, help="Output directory (created if needed).")
 VERSION = typer.Option(VersionName.full, "--version", help="Dataset version.")
-WORKERS = typer.Option(None, "--workers", "--num-workers", min=1, help="Worker processes (default: all cores).")
-ENGINE = typer.Option(EngineName.local, "--engine", help="local: process pool; ray: a Ray cluster through Ray Data.")
-RAY_ADDRESS = typer.Option(None, "--ray-address", help="Ray cluster address (default: start or join a local one).")
-OVERWRITE = typer.Option(False, "--overwrite", help="Redo frames whose outputs exist (default: skip them, resuming).")
-SKIP_MISSING = typer.Option(False, "--skip-missing", help="Skip (and list) frames with missing files instead of failing.")
-PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
 ANON = typer.Option(AnonymizationName.blur, "--anonymization", help="Image anonymization.")
+
+# The execution options every converter takes (name -> (type, typer option)), added to each
+# command by `_execution_options` and passed on to the library as keyword arguments.
+_EXECUTION_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "workers": (Optional[int], typer.Option(None, "--workers", "--num-workers", min=1, help="Worker processes (default: all cores).")),  # noqa: UP045 - typer evaluates it
+    "engine": (EngineName, typer.Option(EngineName.local, "--engine", help="local: process pool; ray: a Ray cluster through Ray Data.")),
+    "ray_address": (Optional[str], typer.Option(None, "--ray-address", help="Ray cluster address (default: start or join a local one).")),  # noqa: UP045
+    "overwrite": (bool, typer.Option(False, "--overwrite", help="Redo frames whose outputs exist (default: skip them, resuming).")),
+    "skip_missing": (bool, typer.Option(False, "--skip-missing", help="Skip (and list) frames with missing files instead of failing.")),
+    "progress": (bool, typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")),
+}
+
+
+def _execution_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Append the `_EXECUTION_OPTIONS` to ``command``'s options; it gets them as ``execution``,
+    a dict of keyword arguments for the library call (``engine`` as its string value)."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "execution"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+             for name, (kind, option) in _EXECUTION_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        execution = {name: kwargs.pop(name) for name in _EXECUTION_OPTIONS}
+        execution["engine"] = EngineName(execution["engine"]).value
+        command(**kwargs, execution=execution)
+
+    wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+    del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
+    return wrapper
 
 
 def _fail(err: Exception) -> None:
@@ -84,6 +113,7 @@ def _run(call, *args, **kwargs):
         _fail(err)
 
 
+@_execution_options
 def coco(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
@@ -93,26 +123,21 @@ def coco(
     classes: list[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes to include (repeat the option)."),  # noqa: B008 - the typer idiom
     relative_paths: bool = typer.Option(False, "--relative-paths", help="Image file names relative to the dataset root (default: absolute, like the reference)."),
     segmentation: list[str] = typer.Option([], "--segmentation", help="Also write segmentation files for ego_road and/or lane_markings (repeat)."),  # noqa: B008 - the typer idiom
-    workers: int | None = WORKERS,
-    engine: EngineName = ENGINE,
-    ray_address: str | None = RAY_ADDRESS,
-    overwrite: bool = OVERWRITE,
-    skip_missing: bool = SKIP_MISSING,
-    progress: bool = PROGRESS,
+    execution: dict[str, Any] | None = None,
 ) -> None:
     """COCO 2D detection json: zod_<version>_<anonymization>[_png]_{train,val}.json."""
     from zod.converters.coco import convert_to_coco
 
     paths = _run(
         convert_to_coco, dataset_root, output_dir, version.value, anonymization.value, use_png, classes,
-        relative_paths=relative_paths, segmentation=segmentation, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
-        workers=workers, ray_address=ray_address, progress=progress,
+        relative_paths=relative_paths, segmentation=segmentation, **execution,
     )
     typer.echo("Converted ZOD to COCO format. Output files:")
     for split, path in paths.items():
         typer.echo(f"    {split}:  {path}")
 
 
+@_execution_options
 def yolo(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
@@ -122,24 +147,19 @@ def yolo(
     image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in images/."),  # noqa: B008 - the typer idiom
     image_size: int | None = typer.Option(None, "--image-size", min=16, help="Resize images: pixels of the long side."),
     include_unclear: bool = typer.Option(False, "--include-unclear", help="Keep unclear objects."),
-    workers: int | None = WORKERS,
-    engine: EngineName = ENGINE,
-    ray_address: str | None = RAY_ADDRESS,
-    overwrite: bool = OVERWRITE,
-    skip_missing: bool = SKIP_MISSING,
-    progress: bool = PROGRESS,
+    execution: dict[str, Any] | None = None,
 ) -> None:
     """YOLO layout: images/, labels/ (class cx cy w h), train.txt, val.txt, data.yaml."""
     from zod.converters.yolo import convert_to_yolo
 
     path = _run(
         convert_to_yolo, dataset_root, output_dir, version.value, anonymization.value, classes, image_mode.value,
-        image_size, include_unclear, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
-        workers=workers, ray_address=ray_address, progress=progress,
+        image_size, include_unclear, **execution,
     )
     typer.echo(f"Converted ZOD to YOLO format: {path}")
 
 
+@_execution_options
 def kitti(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
@@ -147,24 +167,19 @@ def kitti(
     anonymization: AnonymizationName = ANON,
     image_mode: KittiImageMode = typer.Option(KittiImageMode.symlink, "--images", help="How images are placed in image_2/ (png: re-encoded, the name OpenPCDet / mmdetection3d open)."),  # noqa: B008 - the typer idiom
     label_type: LabelType = typer.Option(LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."),  # noqa: B008 - the typer idiom
-    workers: int | None = WORKERS,
-    engine: EngineName = ENGINE,
-    ray_address: str | None = RAY_ADDRESS,
-    overwrite: bool = OVERWRITE,
-    skip_missing: bool = SKIP_MISSING,
-    progress: bool = PROGRESS,
+    execution: dict[str, Any] | None = None,
 ) -> None:
     """KITTI 3D object layout: velodyne/, label_2/, calib/, image_2/, ImageSets/."""
     from zod.converters.kitti import convert_to_kitti
 
     path = _run(
         convert_to_kitti, dataset_root, output_dir, version.value, anonymization.value, image_mode.value,
-        label_type.value, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value, workers=workers,
-        ray_address=ray_address, progress=progress,
+        label_type.value, **execution,
     )
     typer.echo(f"Converted ZOD to KITTI format: {path}")
 
 
+@_execution_options
 def pointcloud(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
@@ -173,24 +188,19 @@ def pointcloud(
     num_before: int = typer.Option(0, "--num-before", min=0, help="Scans before the core scan to aggregate."),
     num_after: int = typer.Option(0, "--num-after", min=0, help="Scans after the core scan to aggregate."),
     coordinate_frame: CloudFrame = typer.Option(CloudFrame.lidar, "--frame", help="Coordinate frame of the points."),  # noqa: B008 - the typer idiom
-    workers: int | None = WORKERS,
-    engine: EngineName = ENGINE,
-    ray_address: str | None = RAY_ADDRESS,
-    overwrite: bool = OVERWRITE,
-    skip_missing: bool = SKIP_MISSING,
-    progress: bool = PROGRESS,
+    execution: dict[str, Any] | None = None,
 ) -> None:
     """Lidar scans (single or aggregated) to .pcd / .ply with intensity and time."""
     from zod.converters.pointcloud import convert_to_pointclouds
 
     path = _run(
         convert_to_pointclouds, dataset_root, output_dir, version.value, file_format.value, num_before, num_after,
-        coordinate_frame.value, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
-        workers=workers, ray_address=ray_address, progress=progress,
+        coordinate_frame.value, **execution,
     )
     typer.echo(f"Wrote point clouds under {path}")
 
 
+@_execution_options
 def tsr_patches(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
@@ -200,12 +210,7 @@ def tsr_patches(
     padding_px_x: int | None = typer.Option(None, "--padding-px-x", help="Padding in x (pixels)."),
     exclude_unclear: bool = typer.Option(False, "--exclude-unclear", help="Leave out unclear signs."),
     split_folders: bool = typer.Option(True, "--split-folders/--no-split-folders", help="<out>/<split>/<class>/ (reference layout) or <out>/<class>/."),
-    workers: int | None = WORKERS,
-    engine: EngineName = ENGINE,
-    ray_address: str | None = RAY_ADDRESS,
-    overwrite: bool = OVERWRITE,
-    skip_missing: bool = SKIP_MISSING,
-    progress: bool = PROGRESS,
+    execution: dict[str, Any] | None = None,
 ) -> None:
     """Traffic-sign crops (<out>/<split>/<class>/<frame>_<uuid>.png) and dataset.json."""
     from zod.converters.tsr_patches import extract_tsr_patches
@@ -217,8 +222,7 @@ def tsr_patches(
         padding_px = (padding_px_x or 0, padding_px_y or 0)
     path = _run(
         extract_tsr_patches, dataset_root, output_dir, version.value, "blur", padding_factor, padding_px,
-        exclude_unclear, split_folders, overwrite=overwrite, skip_missing=skip_missing, engine=engine.value,
-        workers=workers, ray_address=ray_address, progress=progress,
+        exclude_unclear, split_folders, **execution,
     )
     typer.echo(f"Wrote traffic-sign patches; metadata in {path}")
 
