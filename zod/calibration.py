@@ -14,15 +14,15 @@ of ``EGO``, ``Lidar.VELODYNE``, ``Camera.FRONT``, ``Radar.FRONT``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
 
 import numpy as np
 
+from zod.annotations._common import read_json
 from zod.constants import EGO, Camera, CoordinateFrame, Lidar, Radar
-from zod.errors import FormatError, MissingFileError, ZodError
+from zod.errors import FormatError, ZodError
 from zod.geometry import fisheye
 from zod.geometry.pose import Pose
 from zod.geometry.transforms import invert_transforms, transform_points
@@ -213,14 +213,7 @@ class Calibration:
     def from_json_path(cls, json_path: str | PathLike[str]) -> Calibration:
         """Read ``calibration.json``; missing file -> MissingFileError, bad JSON -> FormatError."""
         path = str(json_path)
-        try:
-            with open(path, "rb") as f:
-                data = json.loads(f.read())
-        except FileNotFoundError:
-            raise MissingFileError(path, "calibration file", download_flag(INFOS)) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FormatError(path, f"malformed JSON: {exc}") from None
-        return cls.from_dict(data, source_path=path)
+        return cls.from_dict(read_json(path, "calibration file", download_flag(INFOS)), source_path=path)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``calibration.json`` (snake_case keys)."""

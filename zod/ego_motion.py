@@ -8,13 +8,13 @@ Pose interpolation: slerp for rotation, linear for translation; asking for a tim
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
 import numpy as np
 
+from zod.annotations._common import read_json
 from zod.errors import FormatError, MissingFileError, ZodError
 from zod.geometry.transforms import (
     make_transforms,
@@ -200,14 +200,7 @@ class EgoMotion:
     def from_json_path(cls, json_path: str | PathLike[str]) -> EgoMotion:
         """Read ``ego_motion.json``."""
         path = str(json_path)
-        try:
-            with open(path, "rb") as f:
-                data = json.loads(f.read())
-        except FileNotFoundError:
-            raise MissingFileError(path, "ego motion file", download_flag(INFOS)) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FormatError(path, f"malformed JSON: {exc}") from None
-        return cls.from_dict(data, source_path=path)
+        return cls.from_dict(read_json(path, "ego motion file", download_flag(INFOS)), source_path=path)
 
     @classmethod
     def from_oxts_path(cls, file_path: str | PathLike[str]) -> EgoMotion:

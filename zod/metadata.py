@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from zod.annotations._common import read_json
 from zod.errors import FormatError
@@ -37,9 +37,32 @@ def _build(cls: type, data: Any, id_key: str, time_keys: tuple[str, ...], source
     return cls(**values, extra={k: v for k, v in d.items() if k not in names})
 
 
+_M = TypeVar("_M", bound="_Metadata")
+
+
+class _Metadata:
+    """Reading shared by both sidecars: ``ID_KEY`` is required, ``TIME_KEYS`` are parsed."""
+
+    ID_KEY: ClassVar[str]
+    TIME_KEYS: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def from_dict(cls: type[_M], data: dict[str, Any], source: Any = None) -> _M:
+        """Build from a parsed ``metadata.json`` (``source`` only serves error messages)."""
+        return _build(cls, data, cls.ID_KEY, cls.TIME_KEYS, source)
+
+    @classmethod
+    def from_json_path(cls: type[_M], path: str | PathLike[str]) -> _M:
+        """Read ``metadata.json``: MissingFileError naming ``--infos``, FormatError if malformed."""
+        return cls.from_dict(read_json(path, "metadata", download_flag(INFOS)), source=path)
+
+
 @dataclass
-class FrameMetaData:
+class FrameMetaData(_Metadata):
     """Metadata of one Frames item."""
+
+    ID_KEY: ClassVar[str] = "frame_id"
+    TIME_KEYS: ClassVar[tuple[str, ...]] = ("time",)
 
     frame_id: str
     time: datetime | None
@@ -60,18 +83,14 @@ class FrameMetaData:
     solar_angle_elevation: float | None
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: Any = None) -> FrameMetaData:
-        return _build(cls, data, "frame_id", ("time",), source)
-
-    @classmethod
-    def from_json_path(cls, path: str | PathLike[str]) -> FrameMetaData:
-        return cls.from_dict(read_json(path, "metadata", download_flag(INFOS)), source=path)
 
 
 @dataclass
-class SequenceMetadata:
+class SequenceMetadata(_Metadata):
     """Metadata of one sequence or drive."""
+
+    ID_KEY: ClassVar[str] = "sequence_id"
+    TIME_KEYS: ClassVar[tuple[str, ...]] = ("start_time", "end_time")
 
     sequence_id: str
     start_time: datetime | None
@@ -82,10 +101,3 @@ class SequenceMetadata:
     latitude: float | None
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: Any = None) -> SequenceMetadata:
-        return _build(cls, data, "sequence_id", ("start_time", "end_time"), source)
-
-    @classmethod
-    def from_json_path(cls, path: str | PathLike[str]) -> SequenceMetadata:
-        return cls.from_dict(read_json(path, "metadata", download_flag(INFOS)), source=path)

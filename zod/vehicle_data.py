@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from os import PathLike
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import h5py
 import numpy as np
@@ -41,7 +41,15 @@ def _read(file: h5py.File, group: str, fields: dict[str, str]) -> dict[str, np.n
     return out
 
 
-class _TimeMixin:
+_G = TypeVar("_G", bound="_Group")
+
+
+class _Group:
+    """One group of ``vehicle_data.hdf5``: ``GROUP`` names it, ``FIELDS`` maps attribute names
+    to dataset paths inside it."""
+
+    GROUP: ClassVar[str]
+    FIELDS: ClassVar[dict[str, str]]
     timestamp: np.ndarray
 
     @property
@@ -49,9 +57,20 @@ class _TimeMixin:
         """(N,) float64 epoch seconds of the samples."""
         return np.asarray(self.timestamp, dtype=np.float64) / 1e9
 
+    @classmethod
+    def from_file(cls: type[_G], file: h5py.File) -> _G:
+        """Read the group from an open file (FormatError naming a missing group or dataset)."""
+        return cls(**_read(file, cls.GROUP, cls.FIELDS))
+
+    @classmethod
+    def from_hdf5(cls: type[_G], path: str | PathLike[str]) -> _G:
+        """Read the group from ``vehicle_data.hdf5``."""
+        with _open(path) as f:
+            return cls.from_file(f)
+
 
 @dataclass
-class EgoVehicleData(_TimeMixin):
+class EgoVehicleData(_Group):
     roll_rate: np.ndarray  # (N,) rad/s
     pitch_rate: np.ndarray  # (N,) rad/s
     lat_vel: np.ndarray  # (N,) m/s
@@ -62,6 +81,7 @@ class EgoVehicleData(_TimeMixin):
     body_pitch: np.ndarray  # (N,) rad
     timestamp: np.ndarray  # (N,) epoch ns
 
+    GROUP: ClassVar[str] = "ego_vehicle_data"
     FIELDS: ClassVar[dict[str, str]] = {
         "roll_rate": "roll_rate_data/angle_rate/radians_per_second/value",
         "pitch_rate": "pitch_rate_data/angle_rate/radians_per_second/value",
@@ -78,14 +98,10 @@ class EgoVehicleData(_TimeMixin):
     def picth_rate(self) -> np.ndarray:  # the reference's spelling
         return self.pitch_rate
 
-    @classmethod
-    def from_hdf5(cls, path: str | PathLike[str]) -> EgoVehicleData:
-        with _open(path) as f:
-            return cls(**_read(f, "ego_vehicle_data", cls.FIELDS))
 
 
 @dataclass
-class EgoVehicleControls(_TimeMixin):
+class EgoVehicleControls(_Group):
     acc_pedal: np.ndarray  # (N,) ratio 0..100
     brake_pedal_pressed: np.ndarray  # (N,) bool
     steering_angle: np.ndarray  # (N,) rad, counter-clockwise positive
@@ -94,6 +110,7 @@ class EgoVehicleControls(_TimeMixin):
     turn_indicator: np.ndarray  # (N,) 0 off, 1 left, 2 right
     timestamp: np.ndarray  # (N,) epoch ns
 
+    GROUP: ClassVar[str] = "ego_vehicle_controls"
     FIELDS: ClassVar[dict[str, str]] = {
         "acc_pedal": "acceleration_pedal/ratio/unitless/value",
         "brake_pedal_pressed": "brake_pedal_pressed/is_brake_pedal_pressed/unitless/value",
@@ -104,14 +121,10 @@ class EgoVehicleControls(_TimeMixin):
         "timestamp": "timestamp/nanoseconds/value",
     }
 
-    @classmethod
-    def from_hdf5(cls, path: str | PathLike[str]) -> EgoVehicleControls:
-        with _open(path) as f:
-            return cls(**_read(f, "ego_vehicle_controls", cls.FIELDS))
 
 
 @dataclass
-class Satellite(_TimeMixin):
+class Satellite(_Group):
     altitude: np.ndarray  # (N,) m
     heading: np.ndarray  # (N,) degrees
     latpos: np.ndarray  # (N,) nanodegrees
@@ -120,6 +133,7 @@ class Satellite(_TimeMixin):
     speed: np.ndarray  # (N,) m/s
     timestamp: np.ndarray  # (N,) epoch ns
 
+    GROUP: ClassVar[str] = "satellite"
     FIELDS: ClassVar[dict[str, str]] = {
         "altitude": "altitude/meters/value",
         "heading": "heading/degrees/value",
@@ -142,10 +156,6 @@ class Satellite(_TimeMixin):
     def lon_deg(self) -> np.ndarray:
         return np.asarray(self.lonpos, dtype=np.float64) * 1e-9
 
-    @classmethod
-    def from_hdf5(cls, path: str | PathLike[str]) -> Satellite:
-        with _open(path) as f:
-            return cls(**_read(f, "satellite", cls.FIELDS))
 
 
 @dataclass
@@ -161,7 +171,5 @@ class VehicleData:
         """Read all three groups (one open of the file)."""
         with _open(path) as f:
             return cls(
-                EgoVehicleData(**_read(f, "ego_vehicle_data", EgoVehicleData.FIELDS)),
-                EgoVehicleControls(**_read(f, "ego_vehicle_controls", EgoVehicleControls.FIELDS)),
-                Satellite(**_read(f, "satellite", Satellite.FIELDS)),
+                EgoVehicleData.from_file(f), EgoVehicleControls.from_file(f), Satellite.from_file(f)
             )
