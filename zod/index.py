@@ -296,28 +296,27 @@ class _Scan:
 
 
 _U64_SHIFTS = tuple(np.uint64(k) for k in (1, 2, 4, 8, 16, 32))
-
-
 def _bracket_chunk(data: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Fast path, one chunk: bracket positions (global), whether each is inside a string as
     seen from the chunk start (to be flipped if the chunk starts inside one), the chunk's
     quote parity."""
     chunk = data[start : start + _CHUNK]
     n = chunk.size
+    padded = -(-n // 64) * 64
     bufs = getattr(_buffers, "arrays", None)
-    if bufs is None or bufs[0].size < n:
-        bufs = _buffers.arrays = (np.empty(_CHUNK, np.uint8), np.empty(_CHUNK, bool), np.empty(_CHUNK, bool))
+    if bufs is None or bufs[0].size < padded:
+        size = max(_CHUNK, padded)
+        bufs = _buffers.arrays = (np.empty(size, np.uint8), np.zeros(size, bool), np.zeros(size, bool))
     folded, mask, other = bufs
+    mask, other = mask[:padded], other[:padded]
     np.subtract(chunk, _OPEN_BRACKET, out=folded[:n])  # see _chunk_marks
     np.bitwise_and(folded[:n], 0xDD, out=folded[:n])
     np.equal(folded[:n], 0, out=mask[:n])
-    local = np.flatnonzero(mask[:n])
     np.equal(chunk, _QUOTE, out=other[:n])
-    bits = np.packbits(other[:n], bitorder="little")
-    pad = (-bits.size) % 8
-    if pad:
-        bits = np.concatenate([bits, np.zeros(pad, np.uint8)])
-    words = bits.view("<u8")
+    mask[n:] = False  # the tail of a short last chunk
+    other[n:] = False
+    local = np.flatnonzero(mask)
+    words = np.packbits(other, bitorder="little").view("<u8")
     for shift in _U64_SHIFTS:  # bit i := xor of the quote bits 0..i of its word
         words ^= words << shift
     parity = (words >> _U64_SHIFTS[-1] >> np.uint64(31)).astype(np.uint8)  # bit 63 of each word
@@ -357,64 +356,103 @@ def _fast_brackets(data: np.ndarray, workers: int | None = None) -> tuple[np.nda
     return struct, data[struct]
 
 
-def _window(data: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
-    """(len(at), width) bytes starting at each position (clipped to the buffer)."""
-    return np.take(data, at[:, None] + np.arange(width), mode="clip")
+def _u64_view(data: np.ndarray) -> np.ndarray:
+    """The bytes as aligned little-endian u64 words (a trailing partial word is left out)."""
+    return data[: data.size // 8 * 8].view("<u8")
 
 
-def _matches(window: np.ndarray, text: bytes, offset: int = 0) -> np.ndarray:
-    pattern = np.frombuffer(text, np.uint8)
-    return (window[:, offset : offset + len(text)] == pattern).all(axis=1)
+def _lane_pattern(text: bytes, lanes: int) -> list[tuple[int, int]]:
+    """``text`` right-aligned in ``lanes`` u64 words: (value, byte mask) per word."""
+    pad = 8 * lanes - len(text)
+    value, mask = bytes(pad) + text, bytes(pad) + b"\xff" * len(text)
+    return [(int.from_bytes(value[8 * k : 8 * k + 8], "little"), int.from_bytes(mask[8 * k : 8 * k + 8], "little"))
+            for k in range(lanes)]
+
+
+def _tail_words(words: np.ndarray, ends: np.ndarray, lanes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, lanes) u64: the ``8 * lanes`` bytes just before each of ``ends`` (little-endian, any
+    alignment), and whether those bytes are inside the words.
+
+    ``lanes + 1`` aligned ``np.take`` and shifts: scattered reads over a big map are what costs
+    (a stride-1 u64 view gathers several times slower), so callers gather once and compare
+    many patterns.
+    """
+    out = np.zeros((ends.size, lanes), dtype=np.uint64)
+    first = ends - 8 * lanes
+    valid = (first >= 0) & (ends <= 8 * words.size - 8)
+    if words.size < lanes + 1:
+        return out, np.zeros(ends.size, dtype=bool)
+    first = np.clip(first, 0, 8 * (words.size - lanes - 1))
+    q = first >> 3
+    right = (first & 7).astype(np.uint64) << np.uint64(3)
+    left = np.uint64(56) - right  # then 8 more: a shift by 64 is not defined
+    aligned = [np.take(words, q + k) for k in range(lanes + 1)]
+    for k in range(lanes):
+        out[:, k] = (aligned[k] >> right) | (aligned[k + 1] << left << np.uint64(8))
+    return out, valid
+
+
+def _tail_matches(tails: np.ndarray, text: bytes) -> np.ndarray:
+    """Which rows of ``_tail_words`` end with ``text`` (len(text) <= 8 * lanes)."""
+    lanes = tails.shape[1]
+    ok = np.ones(tails.shape[0], dtype=bool)
+    for k, (value, mask) in enumerate(_lane_pattern(text, lanes)):
+        if mask == 0:
+            continue
+        word = tails[:, k] if mask == (1 << 64) - 1 else tails[:, k] & np.uint64(mask)
+        ok &= word == np.uint64(value)
+    return ok
 
 
 def _fast_ids(data: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
-    """Ids when every info opens with its id: ``{"id": "000123"`` (any of the usual spacings)."""
+    """Ids when every info opens with its id: ``{"id": "000123"`` or ``{"id":"000123"``."""
     if starts.size == 0:
         return np.empty(0, dtype="<U6")
-    window = _window(data, starts + 1, 16)
-    digits = np.full((starts.size, 6), 0, np.uint8)
-    found = np.zeros(starts.size, dtype=bool)
-    for head in (b'"id": "', b'"id":"'):
-        ok = ~found & _matches(window, head) & (window[:, len(head) + 6] == _QUOTE)
-        six = window[:, len(head) : len(head) + 6]
-        ok &= ((six >= 0x30) & (six <= 0x39)).all(axis=1)
-        digits[ok] = six[ok]
-        found |= ok
-    if not found.all():
+    tails, valid = _tail_words(_u64_view(data), starts + 16, 2)  # the info's first 16 bytes
+    head = tails.view(np.uint8).reshape(-1, 16)
+    if not valid.all():
         return None
-    return np.ascontiguousarray(digits).view("S6").ravel().astype("<U6")
+    digits = np.zeros((starts.size, 6), dtype=np.uint8)
+    found = np.zeros(starts.size, dtype=bool)
+    for text in (b'{"id": "', b'{"id":"'):
+        at = len(text)
+        ok = ~found & (head[:, :at] == np.frombuffer(text, np.uint8)).all(axis=1) & (head[:, at + 6] == _QUOTE)
+        digits[ok] = head[ok, at : at + 6]
+        found |= ok
+    if not (found.all() and ((digits >= 0x30) & (digits <= 0x39)).all()):
+        return None
+    return digits.view("S6").ravel().astype("<U6")
 
 
 def _fast_projects(data: np.ndarray, struct: np.ndarray, chars: np.ndarray, depth_after: np.ndarray,
                    starts: np.ndarray) -> np.ndarray | None:
     """Project bitmasks when each info has an ``"annotations": {...}`` object whose entries are
-    all known projects with object values (the keys are read just before each ``{``)."""
+    all known projects with object values (the 24 bytes before each ``{``, gathered once, are
+    compared with every ``"key": `` / ``"key":``, 8 bytes per operation)."""
     masks = np.zeros(starts.size, dtype=np.uint8)
-    is_obj = chars == _OPEN_BRACE
-    j4 = np.flatnonzero(is_obj & (depth_after == 4))
     if starts.size == 0:
         return masks
-    window4 = _window(data, struct[j4] - 16, 16)
-    is_anno = _matches(window4, b'"annotations": ', 1) | _matches(window4, b'"annotations":', 2)
+    words = _u64_view(data)
+    objects = np.flatnonzero(chars == _OPEN_BRACE)
+    object_depth = depth_after[objects]
+    j4 = objects[object_depth == 4]
+    tails, valid = _tail_words(words, struct[j4], 2)
+    is_anno = valid & (_tail_matches(tails, b'"annotations": ') | _tail_matches(tails, b'"annotations":'))
     j_anno = j4[is_anno]
     owner = np.searchsorted(starts, struct[j_anno]) - 1
     if j_anno.size != starts.size or not np.array_equal(owner, np.arange(starts.size)):
         return None  # an info without (or with an unusually written) annotations: robust path
     closing3 = np.flatnonzero(depth_after == 3)
     anno_end = struct[closing3[np.searchsorted(closing3, j_anno)]]
-    j5 = np.flatnonzero(is_obj & (depth_after == 5))
-    at5 = struct[j5]
+    at5 = struct[objects[object_depth == 5]]
     span = np.searchsorted(struct[j_anno], at5) - 1
     inside = (span >= 0) & (at5 < anno_end[np.maximum(span, 0)])
     at5, span = at5[inside], span[inside]
-    window5 = _window(data, at5 - 24, 24)
+    tails, valid = _tail_words(words, at5, 3)
     matched = np.zeros(at5.size, dtype=bool)
     for key, bit in _PROJECT_KEY_BIT.items():
         for sep in (b": ", b":"):
-            text = b'"' + key + b'"' + sep
-            offset = 24 - len(text)
-            rows = np.flatnonzero(~matched & (window5[:, offset + 1] == key[0]))  # cheap first filter
-            rows = rows[_matches(window5[rows], text, offset)]
+            rows = np.flatnonzero(valid & ~matched & _tail_matches(tails, b'"' + key + b'"' + sep))
             masks[span[rows]] |= bit
             matched[rows] = True
     return masks if matched.all() else None
