@@ -203,6 +203,25 @@ def test_camera_sample_image_matches_opencv(sample_root: Path, monkeypatch: pyte
         np.testing.assert_array_equal(ours, _cv2_rgb(path, divisor))
 
 
+def test_camera_decode_into_buffer(tmp_path: Path) -> None:
+    """``buffer``: a large enough one is written in place (the result is a view of it); a too
+    small one is left alone and a new array returned; both give the same pixels."""
+    rng = np.random.default_rng(5)
+    bgr = cv2.GaussianBlur(rng.integers(0, 256, (61, 83, 3), dtype=np.uint8), (5, 5), 0)
+    path = tmp_path / "img.jpg"
+    cv2.imwrite(str(path), bgr)
+    buffer = np.zeros(61 * 83 * 3 + 100, np.uint8)
+    for scale in (1, 0.5, 0.125):
+        expected = read_image(path, scale=scale)
+        ours = read_image(path, scale=scale, buffer=buffer)
+        assert np.shares_memory(ours, buffer)
+        np.testing.assert_array_equal(ours, expected)
+    small = np.zeros(10, np.uint8)
+    image = read_image(path, buffer=small)
+    assert not np.shares_memory(image, small) and not small.any()
+    np.testing.assert_array_equal(image, read_image(path))
+
+
 def test_camera_png_and_broken_files(tmp_path: Path) -> None:
     """Non-JPEG files go to OpenCV; truncated or corrupt JPEGs are a FormatError naming the file,
     except corrupt entropy data that libjpeg recovers from, which decodes as OpenCV decodes it."""

@@ -39,20 +39,22 @@ def _divisor(scale: float) -> int:
     raise ValueError(f"scale must be 1, 1/2, 1/4 or 1/8, got {scale}")
 
 
-def _decode_jpeg(data: bytes, divisor: int) -> np.ndarray | None:
-    """libjpeg-turbo decode to RGB (H', W', 3) at 1/``divisor``, H' = ceil(H / divisor); None if
-    refused (strict: any libjpeg warning, e.g. corrupt data, counts as a refusal)."""
+def _decode_jpeg(data: bytes, divisor: int, buffer: np.ndarray | None = None) -> np.ndarray | None:
+    """libjpeg-turbo decode to RGB (H', W', 3) at 1/``divisor``, H' = ceil(H / divisor), written
+    into ``buffer`` when it is large enough; None if refused (strict: any libjpeg warning, e.g.
+    corrupt data, counts as a refusal)."""
     try:
-        if divisor == 1:
-            return simplejpeg.decode_jpeg(data, "RGB")
         height, width = simplejpeg.decode_jpeg_header(data)[:2]
+        height, width = math.ceil(height / divisor), math.ceil(width / divisor)
+        if buffer is not None and buffer.nbytes < height * width * 3:
+            buffer = None
         # min_factor forbids any scale above 1/divisor; the minimum size forbids any below it,
         # so libjpeg-turbo's choice among its M/8 scales is exactly 1/divisor.
-        height, width = math.ceil(height / divisor), math.ceil(width / divisor)
-        image = simplejpeg.decode_jpeg(data, "RGB", min_height=height, min_width=width, min_factor=divisor)
+        image = simplejpeg.decode_jpeg(data, "RGB", min_height=height, min_width=width, min_factor=divisor,
+                                       buffer=buffer)
     except ValueError:
         return None
-    return image if image.shape[:2] == (height, width) else None
+    return image if image.shape == (height, width, 3) else None
 
 
 def _decode_opencv(data: bytes, divisor: int) -> np.ndarray | None:
@@ -65,8 +67,14 @@ def _decode_opencv(data: bytes, divisor: int) -> np.ndarray | None:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_image(path: str | PathLike[str], scale: float = 1, stream: str | None = "--images") -> np.ndarray:
+def read_image(path: str | PathLike[str], scale: float = 1, stream: str | None = "--images",
+               buffer: np.ndarray | None = None) -> np.ndarray:
     """Decode a JPEG (or PNG) to RGB uint8, shape (ceil(H*scale), ceil(W*scale), 3).
+
+    ``buffer``: optional writable C-contiguous uint8 array (any shape) reused across calls; a
+    JPEG is decoded into it when it holds the image (the result is then a view of it, valid until
+    the buffer is reused). A loop that copies each image elsewhere (e.g. to a (3, H, W) tensor)
+    saves fresh page faults this way. Otherwise a new array is returned.
 
     Raises ``MissingFileError`` (naming ``stream``) if absent, ``FormatError`` if undecodable
     (truncated, corrupt beyond repair, not an image).
@@ -77,7 +85,7 @@ def read_image(path: str | PathLike[str], scale: float = 1, stream: str | None =
         raise MissingFileError(path, "camera image", stream)
     with open(path, "rb") as f:
         data = f.read()
-    image = _decode_jpeg(data, divisor) if data.startswith(_JPEG_SOI) else None
+    image = _decode_jpeg(data, divisor, buffer) if data.startswith(_JPEG_SOI) else None
     if image is None:
         image = _decode_opencv(data, divisor)
     if image is None:
