@@ -14,13 +14,9 @@ from typing import Any, Optional
 
 import typer
 
+from cli._common import VersionName, fail
 from zod.converters import DEFAULT_CLASSES
 from zod.errors import ZodError
-
-
-class VersionName(str, Enum):
-    full = "full"
-    mini = "mini"
 
 
 class AnonymizationName(str, Enum):
@@ -101,16 +97,11 @@ def _execution_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _fail(err: Exception) -> None:
-    typer.echo(f"ERROR: {err}", err=True)
-    raise typer.Exit(1)
-
-
 def _run(call, *args, **kwargs):
     try:
         return call(*args, **kwargs)
     except (ZodError, ValueError) as err:
-        _fail(err)
+        fail(err)
 
 
 @_execution_options
@@ -216,7 +207,7 @@ def tsr_patches(
     from zod.converters.tsr_patches import extract_tsr_patches
 
     if padding_factor is not None and (padding_px_x is not None or padding_px_y is not None):
-        _fail(ValueError("give --padding-factor or --padding-px-x/--padding-px-y, not both"))
+        fail(ValueError("give --padding-factor or --padding-px-x/--padding-px-y, not both"))
     padding_px = None
     if padding_px_x is not None or padding_px_y is not None:
         padding_px = (padding_px_x or 0, padding_px_y or 0)

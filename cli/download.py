@@ -8,25 +8,13 @@ environment-variable defaults.
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 
 import typer
 
+from cli._common import SubsetName, VersionName, fail
 from zod.download.errors import format_size
 from zod.errors import ZodError
-
-
-class SubDataset(str, Enum):
-    FRAMES = "frames"
-    SEQUENCES = "sequences"
-    DRIVES = "drives"
-
-
-class VersionChoice(str, Enum):
-    FULL = "full"
-    MINI = "mini"
-
 
 REQ = "Required Arguments"
 GEN = "General Download Settings"
@@ -34,11 +22,6 @@ FIL = "General Filter Settings"
 FRA = "Frames Filter Settings"
 SEQ = "Sequences/Drives Filter Settings"
 SRC = "Source Settings"
-
-
-def _fail(err: Exception) -> None:
-    typer.secho(f"Error: {err}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 def download(
@@ -56,13 +39,13 @@ def download(
         prompt="Where do you want to extract the dataset (e.g. ~/data/zod)?",
         rich_help_panel=REQ,
     ),
-    subset: SubDataset = typer.Option(
+    subset: SubsetName = typer.Option(
         ...,
         help="The sub-dataset to download",
         prompt="Which sub-dataset do you want to download?",
         rich_help_panel=REQ,
     ),
-    version: VersionChoice = typer.Option(
+    version: VersionName = typer.Option(
         ...,
         help="The version of the dataset to download",
         prompt="Which version do you want to download?",
@@ -165,7 +148,7 @@ def download(
     from zod.download.streams import StreamFilter
     from zod.download.transfer import RetryPolicy, SegmentPolicy
 
-    frames = subset == SubDataset.FRAMES
+    frames = subset == SubsetName.frames
     stream_filter = StreamFilter(
         version=version.value,
         annotations=annotations,
@@ -206,7 +189,7 @@ def download(
         )
         plan = plan_download(source, subset.value, stream_filter, options)
     except ZodError as err:
-        _fail(err)
+        fail(err)
         return
     if not plan.archives:
         typer.echo("No files to download. Perhaps you specified too many filters?")
@@ -215,7 +198,7 @@ def download(
         raise typer.Exit(1)
     if not no_confirm:
         typer.echo(plan.summary())
-        if version == VersionChoice.MINI:
+        if version == VersionName.mini:
             typer.echo("(version mini: the stream filters do not apply)")
         elif frames and num_scans_before == num_scans_after == 0 and lidar:
             typer.secho(
@@ -227,7 +210,7 @@ def download(
     try:
         report = run_download(plan)
     except ZodError as err:
-        _fail(err)
+        fail(err)
         return
     except KeyboardInterrupt:
         typer.secho(
@@ -248,8 +231,8 @@ def download(
 
 def verify(
     dataset_root: Path = typer.Option(..., help="Dataset directory"),
-    subset: SubDataset = typer.Option(..., help="The sub-dataset to verify"),
-    version: VersionChoice = typer.Option(..., help="The version of the dataset to verify"),
+    subset: SubsetName = typer.Option(..., help="The sub-dataset to verify"),
+    version: VersionName = typer.Option(..., help="The version of the dataset to verify"),
     checksums: str | None = typer.Option(
         None,
         help="A SHA256SUMS file, directory or URL to check the "
@@ -274,7 +257,7 @@ def verify(
             progress=progress,
         )
     except ZodError as err:
-        _fail(err)
+        fail(err)
         return
     typer.echo(report.table())
     if report.checksums is not None and report.checksums.mismatched:
@@ -288,10 +271,10 @@ def mirror_build(
     out_dir: Path = typer.Argument(
         ..., help="Where to write <folder>/<archive>.tar.gz and SHA256SUMS"
     ),
-    subset: list[SubDataset] | None = typer.Option(
+    subset: list[SubsetName] | None = typer.Option(
         None, help="Sub-datasets to mirror (default: all found)"
     ),
-    version: list[VersionChoice] | None = typer.Option(
+    version: list[VersionName] | None = typer.Option(
         None, help="Versions to build (default: both)"
     ),
     compress_level: int = typer.Option(6, min=0, max=9, help="gzip level (1 is fastest)"),
@@ -314,7 +297,7 @@ def mirror_build(
             progress=progress,
         )
     except ZodError as err:
-        _fail(err)
+        fail(err)
         return
     for folder, names in report.archives.items():
         reused = report.reused.get(folder, [])

@@ -7,12 +7,8 @@ from pathlib import Path
 
 import typer
 
+from cli._common import VersionName, fail
 from zod.errors import ZodError
-
-
-class VersionChoice(str, Enum):
-    FULL = "full"
-    MINI = "mini"
 
 
 class SplitChoice(str, Enum):
@@ -31,6 +27,16 @@ class LevelChoice(str, Enum):
     SUBCLASS = "subclass"
 
 
+# Options both commands take.
+ROOT = typer.Option(..., help="Folder holding trainval-<subset>-<version>.json")
+VERSION = typer.Option(VersionName.full, help="Dataset version")
+SPLIT = typer.Option(SplitChoice.VAL, help="Split to evaluate on")
+SUBSET = typer.Option(
+    SubsetChoice.FRAMES, help="ZOD Frames, or the annotated keyframes of ZOD Sequences"
+)
+OUTPUT = typer.Option(None, help="Write the metrics JSON here")
+WORKERS = typer.Option(1, help="Processes reading the annotations (0: all cores)")
+
 eval_app = typer.Typer(
     name="eval",
     help="Evaluate predictions against the annotations of ZOD Frames (or Sequences).",
@@ -38,21 +44,14 @@ eval_app = typer.Typer(
 )
 
 
-def _fail(err: Exception) -> None:
-    typer.secho(f"Error: {err}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
-
-
 @eval_app.command("detection")
 def detection(
-    dataset_root: Path = typer.Option(..., help="Folder holding trainval-<subset>-<version>.json"),
+    dataset_root: Path = ROOT,
     predictions: Path = typer.Option(..., help="Predictions JSON (format: docs/eval.md)"),
-    version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
-    split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
-    subset: SubsetChoice = typer.Option(
-        SubsetChoice.FRAMES, help="ZOD Frames, or the annotated keyframes of ZOD Sequences"
-    ),
-    output: Path | None = typer.Option(None, help="Write the metrics JSON here"),
+    version: VersionName = VERSION,
+    split: SplitChoice = SPLIT,
+    subset: SubsetChoice = SUBSET,
+    output: Path | None = OUTPUT,
     level: LevelChoice = typer.Option(
         LevelChoice.ALL, help="Names to score: all 27, the 10 classes, or the 23 subclasses"
     ),
@@ -64,7 +63,7 @@ def detection(
         False, help="Skip frames whose object annotation file is not on disk"
     ),
     curves: bool = typer.Option(False, help="Include the 101-point curves in the JSON"),
-    workers: int = typer.Option(1, help="Processes reading the annotations (0: all cores)"),
+    workers: int = WORKERS,
     range_bins: str | None = typer.Option(
         None, help="Also score distance bins (m, xy), e.g. 0,50,100,250"
     ),
@@ -93,7 +92,7 @@ def detection(
             edges = tuple(float(edge) for edge in range_bins.split(","))
             by_range = by_range_dict(evaluate_by_range(gt, preds, edges, config))
     except (ZodError, ValueError) as err:
-        _fail(err)
+        fail(err)
         return
     typer.echo(result.table())
     for name, summary in by_range.items():
@@ -108,18 +107,16 @@ def detection(
 
 @eval_app.command("traffic-signs")
 def traffic_signs(
-    dataset_root: Path = typer.Option(..., help="Folder holding trainval-<subset>-<version>.json"),
+    dataset_root: Path = ROOT,
     predictions: Path = typer.Option(..., help="JSON {annotation uuid: class name or index}"),
-    version: VersionChoice = typer.Option(VersionChoice.FULL, help="Dataset version"),
-    split: SplitChoice = typer.Option(SplitChoice.VAL, help="Split to evaluate on"),
-    subset: SubsetChoice = typer.Option(
-        SubsetChoice.FRAMES, help="ZOD Frames, or the annotated keyframes of ZOD Sequences"
-    ),
-    output: Path | None = typer.Option(None, help="Write the metrics JSON here"),
+    version: VersionName = VERSION,
+    split: SplitChoice = SPLIT,
+    subset: SubsetChoice = SUBSET,
+    output: Path | None = OUTPUT,
     skip_missing: bool = typer.Option(
         False, help="Skip frames whose traffic-sign annotation file is not on disk"
     ),
-    workers: int = typer.Option(1, help="Processes reading the annotations (0: all cores)"),
+    workers: int = WORKERS,
     confusion_png: Path | None = typer.Option(
         None, help="Draw the confusion matrix of the 20 most frequent classes to this PNG"
     ),
@@ -135,7 +132,7 @@ def traffic_signs(
         )
         result = tsr.evaluate_traffic_signs(gt, preds)
     except (ZodError, ValueError) as err:
-        _fail(err)
+        fail(err)
         return
     typer.echo(result.table())
     if output is not None:

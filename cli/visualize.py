@@ -11,18 +11,8 @@ from typing import Any, Optional
 
 import typer
 
+from cli._common import SubsetName, VersionName, fail
 from zod.errors import ZodError
-
-
-class VersionName(str, Enum):
-    full = "full"
-    mini = "mini"
-
-
-class SubsetName(str, Enum):
-    frames = "frames"
-    sequences = "sequences"
-    drives = "drives"
 
 
 class AnonymizationName(str, Enum):
@@ -60,11 +50,6 @@ PREDICTIONS = typer.Option(
     None, "--predictions", exists=True, dir_okay=False, help="Detection predictions JSON (zod eval format): drawn in white."
 )
 MIN_SCORE = typer.Option(0.3, "--min-score", min=0.0, help="Draw predictions with at least this score.")
-
-
-def _fail(err: BaseException) -> None:
-    typer.echo(f"ERROR: {err}", err=True)
-    raise typer.Exit(1)
 
 
 def _item(root: Path, item_id: str, version: VersionName, subset: SubsetName) -> Any:
@@ -119,7 +104,7 @@ def frame(
         )
         _write_picture(out, picture)
     except (ZodError, ValueError, KeyError) as err:
-        _fail(err)
+        fail(err)
     typer.echo(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]})")
 
 
@@ -184,7 +169,7 @@ def bev(
         )
         _write_picture(out, picture)
     except (ZodError, ValueError, KeyError) as err:
-        _fail(err)
+        fail(err)
     typer.echo(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]})")
 
 
@@ -236,7 +221,7 @@ def lidar(
             return
         _write_picture(out, picture)
     except (ZodError, ValueError, KeyError, ImportError, RuntimeError) as err:
-        _fail(err)
+        fail(err)
     typer.echo(f"wrote {out} ({width}x{height})")
 
 
@@ -258,7 +243,7 @@ def sequence(
     from zod.viz.frame import render_sequence_video
 
     if subset == SubsetName.frames:
-        _fail(ValueError("a video needs a sequence or a drive: --subset sequences|drives"))
+        fail(ValueError("a video needs a sequence or a drive: --subset sequences|drives"))
     try:
         item = _item(root, item_id, version, subset)
         path = render_sequence_video(
@@ -266,7 +251,7 @@ def sequence(
             progress=progress, workers=workers,
         )
     except (ZodError, ValueError, KeyError, RuntimeError) as err:
-        _fail(err)
+        fail(err)
     typer.echo(f"wrote {path}")
 
 
