@@ -6,9 +6,7 @@ imported lazily so that ``import zod`` stays cheap and needs only the core depen
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
-
 
 # public name -> module that defines it
 _LAZY_NAMES: dict[str, str] = {
@@ -37,6 +35,7 @@ _LAZY_NAMES: dict[str, str] = {
 __all__ = sorted(_LAZY_NAMES)
 
 # Serve the reference devkit's module paths (zod.data_classes..., zod.anno...): see zod/compat.py.
+from zod import _lazy  # noqa: E402
 from zod import compat as _compat  # noqa: E402
 
 _compat.install()
@@ -52,16 +51,14 @@ def _version() -> str:
         return "0.0.0"
 
 
+_lazy_getattr = _lazy.lazy_getattr(__name__, _LAZY_NAMES, globals())
+
+
 def __getattr__(name: str) -> Any:
     if name == "__version__":
         globals()[name] = value = _version()
         return value
-    module_name = _LAZY_NAMES.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'zod' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _lazy_getattr(name)
 
 
 def __dir__() -> list[str]:

@@ -6,23 +6,18 @@ Ray Data) plus a driver that writes the dataset-level files. See ``docs/convert.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from zod._lazy import lazy_getattr
 
 # The reference devkit's default object classes of the 2D converters (COCO, YOLO). Defined here,
 # not in `coco`, so that the CLI can show them without importing the converters.
 DEFAULT_CLASSES: tuple[str, ...] = ("Vehicle", "Pedestrian", "VulnerableVehicle")
 
-_LAZY_NAMES = {"FrameFailures", "RunResult", "run_frames"}  # from zod.converters.runner, on first use
-__all__ = ["DEFAULT_CLASSES", "FrameFailures", "RunResult", "run_frames"]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY_NAMES:
-        raise AttributeError(f"module 'zod.converters' has no attribute {name!r}")
-    value = getattr(importlib.import_module("zod.converters.runner"), name)
-    globals()[name] = value
-    return value
+_RUNNER = "zod.converters.runner"  # its names are imported on first use
+_LAZY_NAMES = {"FrameFailures": _RUNNER, "RunResult": _RUNNER, "run_frames": _RUNNER}
+__all__ = ["DEFAULT_CLASSES", *_LAZY_NAMES]
+__getattr__ = lazy_getattr(__name__, _LAZY_NAMES, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only

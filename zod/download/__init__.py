@@ -17,8 +17,9 @@ run_download(plan)
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from zod._lazy import lazy_getattr
 
 # Imported on first use, so that `zod.download.errors` or `zod.download.streams` (and the CLI's
 # start-up) do not pay for the HTTP and archive machinery.
@@ -37,13 +38,7 @@ _LAZY_NAMES: dict[str, str] = {
 __all__ = sorted(_LAZY_NAMES)
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_NAMES.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'zod.download' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY_NAMES, globals())
 
 
 def __dir__() -> list[str]:
