@@ -7,6 +7,8 @@ carry the annotations of their keyframe (spec section 2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -23,3 +25,27 @@ def open_dataset(dataset_root: str, version: str, subset: str = "frames") -> Any
         raise ValueError(f"unknown sub-dataset {subset!r}, expected one of {SUBSETS}")
     cls = ZodFrames if subset == "frames" else ZodSequences
     return cls(dataset_root=dataset_root, version=version)
+
+
+@dataclass(frozen=True)
+class ItemTask:
+    """Base of the picklable per-item ground-truth readers (plain strings, no open dataset)."""
+
+    dataset_root: str
+    version: str
+    subset: str
+
+    def item(self, frame_id: str) -> Any:
+        """The ``ZodFrame`` / ``ZodSequence`` of ``frame_id`` (dataset opened once per process)."""
+        return open_dataset(self.dataset_root, self.version, self.subset)[frame_id]
+
+
+def read_items(task: ItemTask, ids: Sequence[str], workers: int, skip_missing: bool, desc: str) -> Any:
+    """Run ``task`` over ``ids`` (``workers`` processes, 0: all cores); the runner's `RunResult`.
+
+    A progress bar is shown from 200 items on.
+    """
+    from zod.converters.runner import default_workers, run_frames
+
+    return run_frames(task, list(ids), workers=workers or default_workers(), skip_missing=skip_missing,
+                      desc=desc, progress=len(ids) >= 200)

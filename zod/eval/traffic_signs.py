@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from zod.errors import FormatError, MissingFileError
-from zod.eval._frames import open_dataset
+from zod.eval._frames import ItemTask, open_dataset, read_items
 
 
 def known_class_names() -> tuple[str, ...]:
@@ -283,17 +283,13 @@ def ground_truth_from_signs(signs_per_frame: Mapping[str, Iterable[Any]]) -> dic
 
 
 @dataclass(frozen=True)
-class _SignsTask:
+class _SignsTask(ItemTask):
     """Picklable per-frame task: ``{uuid: class}`` of the frame's clear signs ({} if none)."""
-
-    dataset_root: str
-    version: str
-    subset: str
 
     def __call__(self, frame_id: str) -> dict[str, str]:
         from zod.constants import AnnotationProject
 
-        frame = open_dataset(self.dataset_root, self.version, self.subset)[frame_id]
+        frame = self.item(frame_id)
         if AnnotationProject.TRAFFIC_SIGNS not in frame.info.annotations:
             return {}  # not annotated for traffic signs (spec section 2)
         signs = frame.get_annotation(AnnotationProject.TRAFFIC_SIGNS)
@@ -316,16 +312,11 @@ def ground_truth_from_dataset(
     ``FrameFailures`` unless ``skip_missing``. ``workers`` processes read the files (0: all
     cores); ``subset`` is ``"frames"`` or ``"sequences"`` (keyframe annotations).
     """
-    from zod.converters.runner import default_workers, run_frames
-
     root = str(Path(dataset_root).expanduser())
     ids = (list(frame_ids) if frame_ids is not None
            else sorted(open_dataset(root, version, subset).get_split(split)))
-    run = run_frames(
-        _SignsTask(root, version, subset), [str(f) for f in ids],
-        workers=workers or default_workers(), skip_missing=skip_missing,
-        desc="reading traffic signs", progress=len(ids) >= 200,
-    )
+    run = read_items(_SignsTask(root, version, subset), [str(f) for f in ids], workers, skip_missing,
+                     "reading traffic signs")
     out: dict[str, str] = {}
     for _, signs in run.ok():
         out.update(signs)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from zod.errors import FormatError, MissingFileError, NotAnnotatedError
-from zod.eval._frames import open_dataset
+from zod.eval._frames import ItemTask, open_dataset, read_items
 from zod.eval.detection.boxes import DetectionBoxes, normalize_frame_id, quaternion_from_yaw
 from zod.eval.detection.constants import subclass_name
 from zod.eval.detection.evaluate import write_json_atomic
@@ -231,19 +231,14 @@ def ground_truth_from_objects(objects_per_frame: Mapping[str, Iterable[Any]]) ->
 
 
 @dataclass(frozen=True)
-class _ObjectRowsTask:
+class _ObjectRowsTask(ItemTask):
     """Picklable per-item task: the item's ``object_rows``, or None if not annotated."""
-
-    dataset_root: str
-    version: str
-    subset: str
 
     def __call__(self, frame_id: str) -> list[ObjectRow] | None:
         from zod.constants import AnnotationProject
 
-        frame = open_dataset(self.dataset_root, self.version, self.subset)[frame_id]
         try:
-            return object_rows(frame.get_annotation(AnnotationProject.OBJECT_DETECTION))
+            return object_rows(self.item(frame_id).get_annotation(AnnotationProject.OBJECT_DETECTION))
         except NotAnnotatedError:
             return None
 
@@ -271,8 +266,6 @@ def ground_truth_from_dataset(
         workers: processes reading the annotation files (1: in this process; 0: all cores).
         subset: ``"frames"`` (ZOD Frames) or ``"sequences"`` (the keyframe of each sequence).
     """
-    from zod.converters.runner import default_workers, run_frames
-
     root = str(Path(dataset_root).expanduser())
     dataset = open_dataset(root, version, subset)
     split_ids = sorted(normalize_frame_id(f) for f in dataset.get_split(split))
@@ -286,10 +279,7 @@ def ground_truth_from_dataset(
                 f"{len(outside)} frames are not in the {split} split of {version} "
                 f"(e.g. {outside[:3]})"
             )
-    run = run_frames(
-        _ObjectRowsTask(root, version, subset), ids, workers=workers or default_workers(),
-        skip_missing=skip_missing, desc="reading ground truth", progress=len(ids) >= 200,
-    )
+    run = read_items(_ObjectRowsTask(root, version, subset), ids, workers, skip_missing, "reading ground truth")
     rows_per_frame: dict[str, list[ObjectRow]] = {}
     for frame_id, rows in run.ok():
         if rows is None:
