@@ -74,7 +74,7 @@ def read_image(path: str | PathLike[str], scale: float = 1, stream: str | None =
     ``buffer``: optional writable C-contiguous uint8 array (any shape) reused across calls; a
     JPEG is decoded into it when it holds the image (the result is then a view of it, valid until
     the buffer is reused). A loop that copies each image elsewhere (e.g. to a (3, H, W) tensor)
-    saves fresh page faults this way. Otherwise a new array is returned.
+    saves a fresh allocation per image this way. Otherwise a new array is returned.
 
     Raises ``MissingFileError`` (naming ``stream``) if absent, ``FormatError`` if undecodable
     (truncated, corrupt beyond repair, not an image).
