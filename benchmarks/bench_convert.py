@@ -110,6 +110,9 @@ def main() -> int:
         print(f"making {args.frames} frames ({args.seed_frames} generated, cloned) in {root} ...", flush=True)
         make_dataset(root, args.frames, args.seed_frames)
     zod_exe = Path(sys.executable).with_name("zod")
+    # Byte-compile our packages as `pip install` does (the reference's site-packages has its
+    # .pyc files; an editable install under PYTHONDONTWRITEBYTECODE=1 would recompile every run).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "zod"), str(REPO / "cli")], check=True)
     cores = max(1, len(os.sched_getaffinity(0)))
 
     ours_out = workdir / "ours"
