@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -22,6 +23,11 @@ FIL = "General Filter Settings"
 FRA = "Frames Filter Settings"
 SEQ = "Sequences/Drives Filter Settings"
 SRC = "Source Settings"
+
+
+def _env_option(envvar: str, help: str) -> Any:  # noqa: A002 - typer's name
+    """An optional source setting that can also come from the environment variable ``envvar``."""
+    return typer.Option(None, envvar=envvar, help=help, rich_help_panel=SRC)
 
 
 def download(
@@ -87,42 +93,24 @@ def download(
     num_scans_after: int = typer.Option(
         0, help="Number of later lidar scans to download (-1 == all)", rich_help_panel=FRA
     ),
-    dropbox_token: str | None = typer.Option(
-        None,
-        envvar="ZOD_DROPBOX_TOKEN",
-        help="Dropbox access token (Dropbox links only)",
-        rich_help_panel=SRC,
+    dropbox_token: str | None = _env_option(
+        "ZOD_DROPBOX_TOKEN", "Dropbox access token (Dropbox links only)"
     ),
-    dropbox_refresh_token: str | None = typer.Option(
-        None,
-        envvar="ZOD_DROPBOX_REFRESH_TOKEN",
-        help="Dropbox refresh token: new access tokens are fetched "
-        "when needed (with --dropbox-app-key)",
-        rich_help_panel=SRC,
+    dropbox_refresh_token: str | None = _env_option(
+        "ZOD_DROPBOX_REFRESH_TOKEN", "Dropbox refresh token: new access tokens are fetched "
+        "when needed (with --dropbox-app-key)"
     ),
-    dropbox_app_key: str | None = typer.Option(
-        None,
-        envvar="ZOD_DROPBOX_APP_KEY",
-        help="Dropbox app key (for the refresh token)",
-        rich_help_panel=SRC,
+    dropbox_app_key: str | None = _env_option(
+        "ZOD_DROPBOX_APP_KEY", "Dropbox app key (for the refresh token)"
     ),
-    dropbox_app_secret: str | None = typer.Option(
-        None,
-        envvar="ZOD_DROPBOX_APP_SECRET",
-        help="Dropbox app secret (apps without PKCE only)",
-        rich_help_panel=SRC,
+    dropbox_app_secret: str | None = _env_option(
+        "ZOD_DROPBOX_APP_SECRET", "Dropbox app secret (apps without PKCE only)"
     ),
-    dropbox_api_url: str | None = typer.Option(
-        None,
-        envvar="ZOD_DROPBOX_API_URL",
-        help="Dropbox API host (default https://api.dropboxapi.com)",
-        rich_help_panel=SRC,
+    dropbox_api_url: str | None = _env_option(
+        "ZOD_DROPBOX_API_URL", "Dropbox API host (default https://api.dropboxapi.com)"
     ),
-    dropbox_content_url: str | None = typer.Option(
-        None,
-        envvar="ZOD_DROPBOX_CONTENT_URL",
-        help="Dropbox content host (default https://content.dropboxapi.com)",
-        rich_help_panel=SRC,
+    dropbox_content_url: str | None = _env_option(
+        "ZOD_DROPBOX_CONTENT_URL", "Dropbox content host (default https://content.dropboxapi.com)"
     ),
     segments: int = typer.Option(
         4, help="Parallel byte ranges per large archive (1: one stream)", rich_help_panel=SRC
