@@ -315,3 +315,30 @@ def test_fast_brackets_tiny_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int) 
 def test_after_tiny_chunks_normal_scans_work() -> None:
     """Per-thread scratch buffers grow back after a test used tiny chunks."""
     _check_scan(json.dumps({"train": [make_info(i) for i in range(3)]}))
+
+
+def test_tail_words_any_alignment_and_bounds() -> None:
+    """The aligned 8-byte gathers equal plain slicing at every alignment; out-of-range is flagged."""
+    import zod.index as index_module
+
+    data = np.random.default_rng(3).integers(0, 256, 203, dtype=np.uint8)
+    words = index_module._u64_view(data)
+    ends = np.arange(0, data.size + 1)
+    for lanes in (1, 2, 3):
+        tails, valid = index_module._tail_words(words, ends, lanes)
+        expect_valid = (ends >= 8 * lanes) & (ends <= 8 * words.size - 8)
+        np.testing.assert_array_equal(valid, expect_valid)
+        for e in ends[valid].tolist():
+            assert tails[e].tobytes() == data[e - 8 * lanes : e].tobytes()
+    tails, _ = index_module._tail_words(words, np.array([20]), 2)
+    assert index_module._tail_matches(tails, data[9:20].tobytes())[0]
+    assert not index_module._tail_matches(tails, data[8:19].tobytes())[0]
+
+
+def test_fast_path_projects_and_ids_compact_and_spaced() -> None:
+    """The u64-lane key matching: both separators, camelCase keys, a project missing."""
+    a, b = make_info(1), make_info(2)
+    del b["annotations"]["ego_road"]
+    b["annotations"] = {camel_case(k): v for k, v in b["annotations"].items()}
+    for separators in ((",", ":"), (", ", ": ")):
+        _check_scan(json.dumps({"train": [a], "val": [b]}, separators=separators), fast=True)

@@ -373,9 +373,9 @@ def _tail_words(words: np.ndarray, ends: np.ndarray, lanes: int) -> tuple[np.nda
     """(n, lanes) u64: the ``8 * lanes`` bytes just before each of ``ends`` (little-endian, any
     alignment), and whether those bytes are inside the words.
 
-    ``lanes + 1`` aligned ``np.take`` and shifts: scattered reads over a big map are what costs
-    (a stride-1 u64 view gathers several times slower), so callers gather once and compare
-    many patterns.
+    One ``np.take`` of ``lanes + 1`` aligned words per row (neighbours in one cache line) and
+    shifts: scattered reads over a big map are what costs (a stride-1 u64 view gathers
+    several times slower), so callers gather once and compare many patterns.
     """
     out = np.zeros((ends.size, lanes), dtype=np.uint64)
     first = ends - 8 * lanes
@@ -386,9 +386,9 @@ def _tail_words(words: np.ndarray, ends: np.ndarray, lanes: int) -> tuple[np.nda
     q = first >> 3
     right = (first & 7).astype(np.uint64) << np.uint64(3)
     left = np.uint64(56) - right  # then 8 more: a shift by 64 is not defined
-    aligned = [np.take(words, q + k) for k in range(lanes + 1)]
-    for k in range(lanes):
-        out[:, k] = (aligned[k] >> right) | (aligned[k + 1] << left << np.uint64(8))
+    aligned = np.take(words, q[:, None] + np.arange(lanes + 1))  # one pass: same cache lines
+    right, left = right[:, None], left[:, None]
+    out[:] = (aligned[:, :-1] >> right) | (aligned[:, 1:] << left << np.uint64(8))
     return out, valid
 
 
@@ -424,7 +424,7 @@ def _fast_ids(data: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
     return digits.view("S6").ravel().astype("<U6")
 
 
-def _fast_projects(data: np.ndarray, struct: np.ndarray, chars: np.ndarray, depth_after: np.ndarray,
+def _fast_projects(data: np.ndarray, struct: np.ndarray, tag: np.ndarray, depth_after: np.ndarray,
                    starts: np.ndarray) -> np.ndarray | None:
     """Project bitmasks when each info has an ``"annotations": {...}`` object whose entries are
     all known projects with object values (the 24 bytes before each ``{``, gathered once, are
@@ -433,9 +433,7 @@ def _fast_projects(data: np.ndarray, struct: np.ndarray, chars: np.ndarray, dept
     if starts.size == 0:
         return masks
     words = _u64_view(data)
-    objects = np.flatnonzero(chars == _OPEN_BRACE)
-    object_depth = depth_after[objects]
-    j4 = objects[object_depth == 4]
+    j4 = np.flatnonzero(tag == _tag(4, _OPEN_BRACE))
     tails, valid = _tail_words(words, struct[j4], 2)
     is_anno = valid & (_tail_matches(tails, b'"annotations": ') | _tail_matches(tails, b'"annotations":'))
     j_anno = j4[is_anno]
@@ -444,7 +442,7 @@ def _fast_projects(data: np.ndarray, struct: np.ndarray, chars: np.ndarray, dept
         return None  # an info without (or with an unusually written) annotations: robust path
     closing3 = np.flatnonzero(depth_after == 3)
     anno_end = struct[closing3[np.searchsorted(closing3, j_anno)]]
-    at5 = struct[objects[object_depth == 5]]
+    at5 = struct[tag == _tag(5, _OPEN_BRACE)]
     span = np.searchsorted(struct[j_anno], at5) - 1
     inside = (span >= 0) & (at5 < anno_end[np.maximum(span, 0)])
     at5, span = at5[inside], span[inside]
@@ -459,6 +457,18 @@ def _fast_projects(data: np.ndarray, struct: np.ndarray, chars: np.ndarray, dept
             masks[span[rows]] |= bit
             matched[rows] = True
     return masks if matched.all() else None
+
+
+def _tags(chars: np.ndarray, depth_after: np.ndarray) -> np.ndarray:
+    """Depth and bracket kind in one int32 per bracket (see ``_tag``): one comparison selects
+    e.g. the '{' that open infos."""
+    kind = ((chars >> 1) & 1) | ((chars >> 4) & 2)  # bit 0: opening ('[' '{'), bit 1: brace
+    return (depth_after << 2) | kind
+
+
+def _tag(depth_after: int, bracket: int) -> int:
+    """``_tags`` value of a bracket byte with a given nesting depth after it."""
+    return depth_after << 2 | ((bracket >> 1) & 1) | ((bracket >> 4) & 2)
 
 
 def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[str] | None = None,
@@ -484,21 +494,21 @@ def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[s
             strings = (s_open, s_close)
     except FormatError:
         raise FormatError(path, _json_problem(buffer, "unbalanced quotes")) from None
-    is_open = (chars == _OPEN_BRACE) | (chars == _OPEN_BRACKET)
-    depth_after = np.cumsum(np.where(is_open, 1, -1).astype(np.int8), dtype=np.int32)
+    # '[' '{' have bit 1 set, ']' '}' not: +1 / -1 without a full-size int64 temporary
+    depth_after = np.cumsum((chars & 2).view(np.int8) - 1, dtype=np.int32)
     if (struct.size == 0 or chars[0] != _OPEN_BRACE or depth_after[-1] != 0
             or (depth_after[:-1] <= 0).any()):
         raise FormatError(path, _json_problem(buffer, "not a JSON object of split lists"))
 
-    is_brace = (chars == _OPEN_BRACE) | (chars == 0x7D)
-    starts = struct[is_open & is_brace & (depth_after == 3)]
-    ends = struct[~is_open & is_brace & (depth_after == 2)] + 1
+    tag = _tags(chars, depth_after)
+    starts = struct[tag == _tag(3, _OPEN_BRACE)]
+    ends = struct[tag == _tag(2, 0x7D)] + 1
     if starts.size != ends.size:
         raise FormatError(path, _json_problem(buffer, "info objects are not balanced"))
 
     # split lists: '[' at depth 2; the key is the string before the ':' before the bracket
-    list_pos = struct[is_open & ~is_brace & (depth_after == 2)]
-    list_end = struct[~is_open & ~is_brace & (depth_after == 1)]
+    list_pos = struct[tag == _tag(2, _OPEN_BRACKET)]
+    list_end = struct[tag == _tag(1, 0x5D)]
     split_names: list[str] = []
     list_codes = np.empty(list_pos.size, dtype=np.int16)
     for k, p in enumerate(list_pos.tolist()):
@@ -516,7 +526,7 @@ def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[s
     ids = masks = None
     if use_fast:
         ids = _fast_ids(data, starts)
-        masks = _fast_projects(data, struct, chars, depth_after, starts) if ids is not None else None
+        masks = _fast_projects(data, struct, tag, depth_after, starts) if ids is not None else None
         if (ids is None or masks is None) and method == "fast":
             raise ValueError("the fast scan's layout assumptions do not hold for this file")
     if ids is None or masks is None:
