@@ -295,10 +295,17 @@ def test_tiny_chunks_and_threads_agree(monkeypatch: pytest.MonkeyPatch, chunk: i
     _check_scan(text)
 
 
+@pytest.mark.parametrize("popcount", [True, False])
 @pytest.mark.parametrize("chunk", [64, 128, 1024])
-def test_fast_brackets_tiny_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
-    """The bitmap path with strings (holding brackets) cut by word and chunk borders."""
+def test_fast_brackets_tiny_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int, popcount: bool) -> None:
+    """The bitmap path with strings (holding brackets) cut by word and chunk borders; quote
+    parity by popcount (numpy >= 2) and by the prefix-XOR fallback."""
     import zod.index as index_module
+
+    if not popcount:
+        monkeypatch.setattr(index_module, "_POPCOUNT", None)
+    else:
+        assert index_module._POPCOUNT is not None  # numpy >= 2 in the project venv
 
     a = make_info(1)
     a["note"] = "x {y} [z] " * 20

@@ -297,6 +297,7 @@ class _Scan:
 
 
 _U64_SHIFTS = tuple(np.uint64(k) for k in (1, 2, 4, 8, 16, 32))
+_POPCOUNT = getattr(np, "bitwise_count", None)  # numpy >= 2.0; else prefix XOR by shifts
 def _bracket_chunk(data: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Fast path, one chunk: bracket positions (global), whether each is inside a string as
     seen from the chunk start (to be flipped if the chunk starts inside one), the chunk's
@@ -318,13 +319,19 @@ def _bracket_chunk(data: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray
     other[n:] = False
     local = np.flatnonzero(mask)
     words = np.packbits(other, bitorder="little").view("<u8")
-    for shift in _U64_SHIFTS:  # bit i := xor of the quote bits 0..i of its word
-        words ^= words << shift
-    parity = (words >> _U64_SHIFTS[-1] >> np.uint64(31)).astype(np.uint8)  # bit 63 of each word
+    w, bit = local >> 6, (local & 63).astype(np.uint64)
+    if _POPCOUNT is not None:  # quotes below each bracket in its word: popcount of the low bits
+        parity = (_POPCOUNT(words) & 1).astype(np.uint8)
+        below = words[w] & ((np.uint64(1) << bit) - np.uint64(1))
+        in_word = (_POPCOUNT(below) & 1).astype(np.uint8)
+    else:
+        for shift in _U64_SHIFTS:  # bit i := xor of the quote bits 0..i of its word
+            words ^= words << shift
+        parity = (words >> _U64_SHIFTS[-1] >> np.uint64(31)).astype(np.uint8)  # bit 63 of each word
+        in_word = (words[w] >> bit).astype(np.uint8) & 1
     carry = np.bitwise_xor.accumulate(parity)
     carry_before = carry ^ parity  # xor of the words before
-    w = local >> 6
-    inside = ((words[w] >> (local & 63).astype(np.uint64)).astype(np.uint8) & 1) ^ carry_before[w]
+    inside = in_word ^ carry_before[w]
     local += start
     return local, inside.astype(bool), int(carry[-1]) if carry.size else 0
 
