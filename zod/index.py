@@ -35,7 +35,6 @@ import json
 import mmap
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zod._atomic import atomic_path
 from zod.constants import BLACKLISTED, TRAIN, VAL, AnnotationProject
 from zod.errors import FormatError, MissingFileError
 
@@ -647,20 +647,14 @@ def _load_cache(cache: Path, key: str) -> IndexArrays | None:
 
 def _save_cache(cache: Path, key: str, arrays: IndexArrays) -> None:
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(cache) as tmp, open(tmp, "wb") as f:
             np.savez(
                 f, key=np.array(key), starts=arrays.starts, ends=arrays.ends, ids=arrays.ids,
                 split_codes=arrays.split_codes, project_masks=arrays.project_masks,
                 split_names=np.array(arrays.split_names, dtype=str),
             )
-        os.replace(tmp, cache)
     except OSError:  # a read-only home must not stop anyone from reading the dataset
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+        pass
 
 
 # ----------------------------------------------------------------------------------------------
