@@ -517,6 +517,25 @@ def _item_ids(zod_subset: Any, split: str | None) -> list[str]:
     return sorted(zod_subset.get_all_ids() if split is None else zod_subset.get_split(split))
 
 
+class _LazySubset:
+    """Opens its sub-dataset on first use in each process and never pickles it (workers)."""
+
+    root: str
+    version: str
+    subset: str
+    _zod: Any
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_zod"] = None
+        return state
+
+    def _subset(self) -> Any:
+        if self._zod is None:
+            self._zod = _open_subset(self.root, self.version, self.subset)
+        return self._zod
+
+
 class _StepConverter:
     """Turns ``zod.stream.StreamStep`` s into tensors (shared by the clip and stream datasets)."""
 
@@ -552,7 +571,7 @@ class _StepConverter:
         return out
 
 
-class ZodSequencesDataset(Dataset, _StepConverter):
+class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
     """Clips of ``clip_length`` synchronized steps from ZOD Sequences or Drives (map-style).
 
     Steps are the frames of the reference sensor (``"camera"`` or ``"lidar"``), taking every
@@ -673,16 +692,6 @@ class ZodSequencesDataset(Dataset, _StepConverter):
             self.clips.extend((item_id, int(s)) for s in starts)
         _summarize(f"ZodSequencesDataset({subset}, {version}, {split})", len(candidates), self.excluded)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_zod"] = None
-        return state
-
-    def _subset(self) -> Any:
-        if self._zod is None:
-            self._zod = _open_subset(self.root, self.version, self.subset)
-        return self._zod
-
     def __len__(self) -> int:
         return len(self.clips)
 
@@ -761,7 +770,7 @@ def shard_info(rank: int | None = None, world_size: int | None = None) -> tuple[
     return rank * num_workers + worker_id, world_size * num_workers
 
 
-class ZodStreamDataset(IterableDataset, _StepConverter):
+class ZodStreamDataset(IterableDataset, _LazySubset, _StepConverter):
     """Every step of ZOD Sequences or Drives, in time order per item, sharded by rank and worker.
 
     Items (sequences / drives) are dealt round-robin to the ``world_size x num_workers`` shards
@@ -818,16 +827,6 @@ class ZodStreamDataset(IterableDataset, _StepConverter):
         self.transforms, self.num_threads, self.check_files = transforms, num_threads, check_files
         self._zod: Any = None
         self.ids: list[str] = [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(self._subset(), split)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_zod"] = None
-        return state
-
-    def _subset(self) -> Any:
-        if self._zod is None:
-            self._zod = _open_subset(self.root, self.version, self.subset)
-        return self._zod
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle the item order for this epoch (with ``shuffle``)."""
