@@ -99,9 +99,17 @@ def parse_coco_args(args: list[str]) -> dict[str, Any] | None:
 
 def _fast_coco(args: list[str]) -> int | None:
     """Run ``convert coco`` without Typer; None if the options need Typer."""
+    # Before numpy loads: the COCO path does no linear algebra, and OpenBLAS starting a thread
+    # per core costs ~60 ms of start-up.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     kwargs = parse_coco_args(args)
     if kwargs is None:
         return None
+    # A one-shot process that builds millions of small acyclic objects (dicts, lists, floats):
+    # the cyclic collector would rescan them over and over for nothing.
+    import gc
+
+    gc.disable()
     from zod.converters.coco import convert_to_coco
     from zod.errors import ZodError
 

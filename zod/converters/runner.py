@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tqdm import tqdm
-
 from zod._atomic import atomic_write, atomic_write_bytes, atomic_write_text, temp_sibling
 from zod.errors import FormatError, MissingFileError, ZodError
 
@@ -137,10 +135,29 @@ def _shutdown_pools() -> None:
     _POOLS.clear()
 
 
+class _NoBar:
+    """What a disabled bar does: nothing (``--no-progress`` runs skip importing tqdm, ~30 ms)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, desc: str, progress: bool) -> Any:
+    """A tqdm bar on stderr, or a no-op one when ``progress`` is off."""
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr)
+
+
 def _run_local(
     task: FrameTask, frame_ids: Sequence[str], workers: int, desc: str, progress: bool
 ) -> list[tuple[str, Any]]:
-    bar = tqdm(total=len(frame_ids), desc=desc, unit="frame", disable=not progress, file=sys.stderr)
+    bar = _progress_bar(len(frame_ids), desc, progress)
     outcomes: list[tuple[str, Any]] = []
     try:
         if workers <= 1 or len(frame_ids) <= 1:
