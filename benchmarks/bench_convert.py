@@ -6,7 +6,7 @@ of every frame (``frame.get_annotation``), then the COCO dicts, then ``json.dump
 Ours: ``zod convert coco --workers 1`` (and ``--workers 2``, ``--workers 4``... up to the
 cores) as a subprocess, from interpreter start to the files on disk.
 
-    python benchmarks/bench_convert.py [--frames 2000] [--seed-frames 20] [--workdir DIR] [--repeat 3]
+    python benchmarks/bench_convert.py [--frames 2000] [--seed-frames 20] [--workdir DIR] [--repeat 5]
 
 The data: ``--seed-frames`` frames from the sample generator, cloned under new ids up to
 ``--frames`` (folders symlinked), so that per-frame costs dominate the fixed start-up costs.
@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,6 +66,26 @@ def _time(cmd: list[str], repeat: int) -> tuple[float, float]:
     return best_wall, best_cpu
 
 
+def _run_once(cmd: list[str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + sys of the command and its children, s) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _time_alternating(cmds: list[list[str]], repeat: int) -> list[tuple[float, float]]:
+    """Median wall and median CPU time of each command, the commands run in turn ``repeat``
+    times (so that both see the same machine load)."""
+    runs: list[list[tuple[float, float]]] = [[] for _ in cmds]
+    for _ in range(repeat):
+        for k, cmd in enumerate(cmds):
+            runs[k].append(_run_once(cmd))
+    return [(statistics.median(w for w, _ in r), statistics.median(c for _, c in r)) for r in runs]
+
+
 def make_dataset(root: Path, frames: int, seed_frames: int) -> None:
     """``frames`` frames: ``seed_frames`` generated ones, cloned under new ids (the clone's folder
     is a symlink to its source's, its info a copy with the id and paths changed)."""
@@ -99,7 +120,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--seed-frames", type=int, default=20, help="generated frames, cloned up to --frames")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--heavy-frames", type=int, default=60, help="frames of the worker-scaling run (traffic-sign patches)")
     args = parser.parse_args()
@@ -121,24 +142,30 @@ def main() -> int:
             "--version", "full", "--overwrite", "--no-progress"]
     timings = {}
     worker_counts = sorted({1, *[w for w in (2, 4, 8, 16) if w <= cores], cores})
-    for workers in worker_counts:
+    for workers in worker_counts[1:]:
         timings[workers] = _time(base + ["--workers", str(workers)], args.repeat)
 
     oracle = _oracle_python()
     reference_s = None
+    ours_1 = base + ["--workers", "1"]
     if oracle is not None:
         ref_out = workdir / "reference"
         ref_out.mkdir(exist_ok=True)
         script = workdir / "reference_coco.py"
         script.write_text(REFERENCE_SCRIPT)
-        reference_s = _time([str(oracle), str(script), str(root), "full", str(ref_out)], args.repeat)
+        reference_cmd = [str(oracle), str(script), str(root), "full", str(ref_out)]
+        timings[1], reference_s = _time_alternating([ours_1, reference_cmd], args.repeat)
+    else:
+        timings[1] = _time_alternating([ours_1], args.repeat)[0]
+    timings = dict(sorted(timings.items()))
         ours_doc = json.loads((ours_out / "zod_full_blur_train.json").read_text())
         ref_doc = json.loads((ref_out / "zod_full_blur_train.json").read_text())
         key = lambda a: a["id"]
         same = [a["bbox"] for a in sorted(ours_doc["annotations"], key=key)] == [a["bbox"] for a in sorted(ref_doc["annotations"], key=key)]
         print(f"same boxes as the reference: {same} ({len(ours_doc['annotations'])} train annotations)")
 
-    print(f"COCO conversion of {args.frames} frames (whole command, best of {args.repeat}):")
+    print(f"COCO conversion of {args.frames} frames (whole command; 1 core: medians of {args.repeat} runs"
+          f" alternating with the reference; more workers: best of {args.repeat}):")
     print("                                 wall s    CPU s")
     if reference_s is not None:
         print(f"  reference zod 0.8.0, 1 core : {reference_s[0]:8.3f} {reference_s[1]:8.3f}")

@@ -201,20 +201,21 @@ def _decode_objects_fast(data: bytes) -> tuple[list[str], list[bool], list[Any]]
         features = decode.decode(data)
     except errors:
         return None
-    names, unclear, corners = [], [], []
-    for feature in features:
-        props = feature.properties
-        flag = props.unclear
-        if isinstance(flag, str):
-            if flag not in ("True", "False", "true", "false"):
-                return None
-            flag = flag in ("True", "true")
-        subtype = props.type if props.type is not None else props.object_type
-        names.append("Unclear" if props.name == INCONCLUSIVE else props.name)
-        unclear.append(bool(flag) or INCONCLUSIVE in (props.name, subtype))
-        if not feature.geometry.coordinates:
+    corners = [feature.geometry.coordinates for feature in features]
+    if not all(corners):  # a box without corner points: the generic path reports it
+        return None
+    props = [feature.properties for feature in features]
+    flags = [p.unclear for p in props]
+    if str in set(map(type, flags)):  # "True" / "False" texts (older files)
+        if not all(f in (True, False, None, "True", "False", "true", "false") for f in flags):
             return None
-        corners.append(feature.geometry.coordinates)
+        flags = [f in (True, "True", "true") for f in flags]
+    names = [p.name for p in props]
+    unclear = [
+        bool(flag) or name == INCONCLUSIVE or (p.type if p.type is not None else p.object_type) == INCONCLUSIVE
+        for flag, name, p in zip(flags, names, props)
+    ]
+    names = [("Unclear" if name == INCONCLUSIVE else name) for name in names]
     return names, unclear, corners
 
 
