@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import atexit
 import json
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from zod._atomic import atomic_write, atomic_write_bytes, atomic_write_text, temp_sibling
 from zod.errors import FormatError, MissingFileError, ZodError
+
+if TYPE_CHECKING:  # imported where pools are made: ~25 ms of start-up a one-worker run skips
+    from concurrent.futures import ProcessPoolExecutor
 
 Engine = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = ("local", "ray")
@@ -120,6 +121,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     """
     pool = _POOLS.get(workers)
     if pool is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
         if context.get_start_method() == "forkserver":
