@@ -106,3 +106,22 @@ def test_link_or_copy_modes(tmp_path: Path) -> None:
     assert (tmp_path / "hardlink" / "x.jpg").stat().st_ino == source.stat().st_ino
     with pytest.raises(MissingFileError, match="images_front_blur"):
         link_or_copy(tmp_path / "nope.jpg", tmp_path / "y.jpg", "copy", "blur image", "images_front_blur")
+
+
+def test_paused_gc_pauses_and_restores_the_collector() -> None:
+    import gc
+
+    from zod.converters.runner import paused_gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # was off before: stays off
+    finally:
+        gc.enable()

@@ -168,16 +168,16 @@ except ImportError:  # pragma: no cover - installed with zod-devkit[fast]
 
 if msgspec is not None:
 
-    class _Props(msgspec.Struct):
+    class _Props(msgspec.Struct, gc=False):  # never in a cycle: not tracked by the GC
         name: str = msgspec.field(name="class")
         type: Optional[str] = None  # noqa: UP045 - msgspec resolves these names at runtime
         object_type: Optional[str] = None  # noqa: UP045
         unclear: Union[bool, str, None] = False  # noqa: UP007
 
-    class _Geometry(msgspec.Struct):
+    class _Geometry(msgspec.Struct, gc=False):  # never in a cycle: not tracked by the GC
         coordinates: List[Tuple[float, float]]  # noqa: UP006
 
-    class _Feature(msgspec.Struct):
+    class _Feature(msgspec.Struct, gc=False):  # never in a cycle: not tracked by the GC
         geometry: _Geometry
         properties: _Props
 

@@ -22,10 +22,12 @@ raised listing them, unless ``skip_missing`` allows missing files (malformed fil
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -95,13 +97,31 @@ def _run_one(task: FrameTask, frame_id: str) -> tuple[str, Any]:
         return FAILED, str(err)
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Run a block without the cyclic garbage collector (restored after, if it was on).
+
+    Converters build ~10^5 small acyclic objects (decoded files, dicts, lists) per chunk; the
+    collector would rescan them again and again for nothing (~15% of a COCO run). Reference
+    counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _run_chunk(task: FrameTask, frame_ids: Sequence[str]) -> list[tuple[str, Any]]:
     """Outcomes of a chunk of frames; a task with ``run_batch(frame_ids)`` gets the whole chunk
     (to vectorize across frames) and returns the same ``(status, payload)`` outcomes."""
     run_batch = getattr(task, "run_batch", None)
-    if run_batch is not None:
-        return run_batch(list(frame_ids))
-    return [_run_one(task, frame_id) for frame_id in frame_ids]
+    with paused_gc():
+        if run_batch is not None:
+            return run_batch(list(frame_ids))
+        return [_run_one(task, frame_id) for frame_id in frame_ids]
 
 
 def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
