@@ -115,13 +115,15 @@ def _fast_coco(args: list[str]) -> int | None:
 
     try:
         paths = convert_to_coco(**kwargs)
-    except (ZodError, ValueError) as err:
+    except (ZodError, ValueError) as err:  # the message of the Typer path (Typer only now)
+        import typer
+
         from cli._common import fail
 
         try:
             fail(err)
-        except BaseException:  # typer.Exit: the status only
-            return 1
+        except typer.Exit as status:
+            return int(status.exit_code)
     lines = ["Converted ZOD to COCO format. Output files:"] + [f"    {split}:  {path}" for split, path in paths.items()]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

@@ -82,7 +82,7 @@ def test_fast_path_error_exit(tmp_path: Path, zod_cli: list[str]) -> None:
     run = subprocess.run(
         [*zod_cli, "convert", "coco", "--dataset-root", str(tmp_path), "--output-dir", str(tmp_path / "o"),
          "--classes", "Dragon", "--no-progress"],
-        capture_output=True, text=True,
+        check=False, capture_output=True, text=True,
     )
     assert run.returncode == 1
     assert "ERROR: unknown object class(es) ['Dragon']" in run.stderr
