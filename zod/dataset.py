@@ -171,3 +171,19 @@ class ZodDrives(ZodDataset[ZodSequence]):
 
     subset = DRIVES
     _item_cls = ZodSequence
+
+
+SUBSET_CLASSES: dict[str, type[ZodDataset[Any]]] = {
+    "frames": ZodFrames,
+    "sequences": ZodSequences,
+    "drives": ZodDrives,
+}
+"""Short sub-dataset names (as the CLI and `zod download --subset` spell them) -> class."""
+
+
+def open_subset(dataset_root: str | PathLike[str], version: str, subset: str) -> ZodDataset[Any]:
+    """``ZodFrames`` / ``ZodSequences`` / ``ZodDrives`` by short name (``"frames"`` ...)."""
+    cls = SUBSET_CLASSES.get(subset)
+    if cls is None:
+        raise ValueError(f"unknown sub-dataset {subset!r}, expected one of {tuple(SUBSET_CLASSES)}")
+    return cls(dataset_root, version)

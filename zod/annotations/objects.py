@@ -20,6 +20,37 @@ _QUAT_KEYS = ("orientation_3d_qw", "orientation_3d_qx", "orientation_3d_qy", "or
 _warned_classes: set[str] = set()
 
 
+def object_subclass(
+    name: str,
+    unclear: bool,
+    object_type: str | None = None,
+    artificial: bool | None = None,
+    with_rider: bool | None = None,
+    emergency: bool | None = None,
+    traffic_content_visible: bool | None = None,
+) -> str:
+    """The reference devkit's subclass of an object, by the ordered rules of spec §11.
+
+    The one place the rule lives: ``ObjectAnnotation.subclass``, ``Box3DSet`` and the
+    converters all call it (on parsed values, no annotation object needed).
+    """
+    if unclear:
+        return "Unclear"
+    if name not in CLASSES_WITH_SUBCLASSES:
+        return name
+    if artificial is True:
+        return f"{name}_Artificial"
+    if traffic_content_visible is not None:
+        return f"{name}_{'Front' if traffic_content_visible else 'Back'}"
+    if with_rider is False:
+        return f"{name}_NoRider"
+    if emergency is True and name == "Vehicle":
+        return f"{name}_Emergency"
+    if object_type is not None:
+        return f"{name}_{object_type}"
+    return f"{name}_Other"  # the reference raises here; no rule applies, so "Other"
+
+
 @dataclass
 class ObjectAnnotation:
     """One annotated object: a 2D box always, a 3D box (lidar frame) when annotated."""
@@ -43,22 +74,10 @@ class ObjectAnnotation:
     @property
     def subclass(self) -> str:
         """The reference devkit's subclass, by the ordered rules of spec §11."""
-        if self.unclear:
-            return "Unclear"
-        name = self.superclass
-        if name not in CLASSES_WITH_SUBCLASSES:
-            return name
-        if self.artificial is True:
-            return f"{name}_Artificial"
-        if self.traffic_content_visible is not None:
-            return f"{name}_{'Front' if self.traffic_content_visible else 'Back'}"
-        if self.with_rider is False:
-            return f"{name}_NoRider"
-        if self.emergency is True and name == "Vehicle":
-            return f"{name}_Emergency"
-        if self.object_type is not None:
-            return f"{name}_{self.object_type}"
-        return f"{name}_Other"  # the reference raises here; no rule applies, so "Other"
+        return object_subclass(
+            self.superclass, self.unclear, self.object_type, self.artificial, self.with_rider,
+            self.emergency, self.traffic_content_visible,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: Any = None) -> ObjectAnnotation:

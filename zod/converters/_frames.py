@@ -196,9 +196,9 @@ class ObjectArrays:
 
 
 def subclass_of(name: str, unclear: bool, props: dict[str, Any]) -> str:
-    """Reference subclass of an object, by the annotation module's own rules (no box parsing)."""
+    """Reference subclass of an object from its raw properties (spec §11 rule, no box parsing)."""
     from zod.annotations._common import get_key, to_bool
-    from zod.annotations.objects import ObjectAnnotation
+    from zod.annotations.objects import object_subclass
 
     def flag(key: str) -> bool | None:
         try:
@@ -206,12 +206,10 @@ def subclass_of(name: str, unclear: bool, props: dict[str, Any]) -> str:
         except ValueError:
             return None
 
-    return ObjectAnnotation(
-        box2d=None, unclear=unclear, name=name, uuid="", box3d=None,  # type: ignore[arg-type]
-        object_type=get_key(props, "type", "object_type"), occlusion_level=None,
-        artificial=flag("artificial"), with_rider=flag("with_rider"), emergency=flag("emergency"),
-        traffic_content_visible=flag("traffic_content_visible"),
-    ).subclass
+    return object_subclass(
+        name, unclear, get_key(props, "type", "object_type"), flag("artificial"),
+        flag("with_rider"), flag("emergency"), flag("traffic_content_visible"),
+    )
 
 
 def object_arrays_from_features(features: list[dict[str, Any]], path: str | None = None) -> ObjectArrays:

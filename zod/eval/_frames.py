@@ -19,12 +19,11 @@ SUBSETS = ("frames", "sequences")
 @lru_cache(maxsize=4)
 def open_dataset(dataset_root: str, version: str, subset: str = "frames") -> Any:
     """The ``ZodFrames`` / ``ZodSequences`` of ``dataset_root`` / ``version`` (cached)."""
-    from zod.dataset import ZodFrames, ZodSequences
+    from zod.dataset import open_subset
 
     if subset not in SUBSETS:
         raise ValueError(f"unknown sub-dataset {subset!r}, expected one of {SUBSETS}")
-    cls = ZodFrames if subset == "frames" else ZodSequences
-    return cls(dataset_root=dataset_root, version=version)
+    return open_subset(dataset_root, version, subset)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -440,28 +439,15 @@ def _safe_subclass(obj: Any) -> Any:
 def _subclasses(
     classes: list[Any], unclear: np.ndarray, attributes: dict[str, list[Any]]
 ) -> list[Any]:
-    """Subclass of each object by the spec's rules (section 11).
+    """Subclass of each object by the spec's rules (section 11), which live once, in
+    ``zod.annotations.objects.object_subclass`` (no Box3D / Quaternion is built)."""
+    from zod.annotations.objects import object_subclass
 
-    The rules live once, in ``ObjectAnnotation.subclass`` of the foundation; it is evaluated
-    on a light row object per box (no Box3D / Quaternion is built).
-    """
-    try:
-        from zod.annotations.objects import ObjectAnnotation
-    except ImportError:
-        return [None] * len(classes)
-    rule = ObjectAnnotation.subclass.fget
-    if rule is None:
-        return [None] * len(classes)
-    out = []
-    for i, name in enumerate(classes):
-        row = SimpleNamespace(
-            name=name,
-            superclass=name,
-            unclear=bool(unclear[i]),
-            **{k: attributes[k][i] for k in ATTRIBUTE_NAMES},
+    return [
+        object_subclass(
+            name, bool(unclear[i]), attributes["object_type"][i], attributes["artificial"][i],
+            attributes["with_rider"][i], attributes["emergency"][i],
+            attributes["traffic_content_visible"][i],
         )
-        try:
-            out.append(rule(row))
-        except Exception:  # noqa: BLE001 - an undeterminable subclass is not an error here
-            out.append(None)
-    return out
+        for i, name in enumerate(classes)
+    ]

@@ -504,13 +504,11 @@ SEQUENCE_PARTS = ("image", "lidar", "pose", "vehicle", "radar")
 
 
 def _open_subset(root: str, version: str, subset: str) -> Any:
-    from zod import dataset
+    from zod.dataset import open_subset
 
-    if subset == "sequences":
-        return dataset.ZodSequences(root, version)
-    if subset == "drives":
-        return dataset.ZodDrives(root, version)
-    raise ValueError(f"subset must be 'sequences' or 'drives', not {subset!r}")
+    if subset not in ("sequences", "drives"):
+        raise ValueError(f"subset must be 'sequences' or 'drives', not {subset!r}")
+    return open_subset(root, version, subset)
 
 
 def _item_ids(zod_subset: Any, split: str | None) -> list[str]:
