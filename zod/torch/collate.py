@@ -18,7 +18,8 @@ int64 holds the sample index of every row (what scatter / segment ops want)::
 
 Metadata (strings, bools, None) is returned as a list; Python numbers become (B,) tensors;
 nested dicts are collated recursively (a variable key inside is named by its leaf name).
-Collators are plain picklable objects, so they work with ``DataLoader(num_workers > 0)``.
+Collators are plain picklable objects, so they work with ``DataLoader(num_workers > 0)``; in a
+worker they collate into reused shared memory (``zod.torch.batch_memory``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch.utils.data import get_worker_info
+
+from zod.torch import batch_memory
 
 CollateMode = Literal["pad", "flat"]
 
@@ -79,10 +82,16 @@ def _numpy_ok(tensors: Sequence[torch.Tensor]) -> bool:
 
 
 def _empty(shape: tuple[int, ...], dtype: torch.dtype, shared: bool | None = None) -> torch.Tensor:
-    """An uninitialized CPU tensor; inside a DataLoader worker (``shared=None``) it lives in
-    shared memory already, so sending the batch to the main process does not copy it again
-    (as ``default_collate``). ``shared=False`` for intermediate tensors that are not sent."""
+    """An uninitialized CPU tensor for a batch; inside a DataLoader worker (``shared=None``) it
+    lives in shared memory already (the arena of the batch when there is one), so sending the
+    batch to the main process does not copy it again. ``shared=False`` for intermediate
+    tensors that are not sent."""
     if shared is None:
+        allocator = batch_memory.current_allocator()
+        if allocator is not None:
+            tensor = allocator.empty(shape, dtype)
+            if tensor is not None:
+                return tensor
         shared = get_worker_info() is not None
     if not shared:
         return torch.empty(shape, dtype=dtype)
@@ -91,8 +100,40 @@ def _empty(shape: tuple[int, ...], dtype: torch.dtype, shared: bool | None = Non
     return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
 
 
+def _batch_tensor(array: np.ndarray) -> torch.Tensor:
+    """A small numpy result (mask, offsets) as a batch tensor (in the arena when collating
+    into one, so that the batch crosses to the main process as one block)."""
+    if batch_memory.current_allocator() is None:
+        return torch.from_numpy(array)
+    out = _empty(array.shape, torch.from_numpy(array[:0]).dtype)
+    out.numpy()[...] = array
+    return out
+
+
+def _stacked_base(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
+    """The (B, ...) tensor whose rows ``tensors`` are, when they are consecutive rows of one
+    contiguous block (what ``ZodFramesDataset.__getitems__`` makes): stacking is then free."""
+    first = tensors[0]
+    if not first.is_contiguous() or first.device.type != "cpu":
+        return None
+    row_bytes = first.numel() * first.element_size()
+    storage_ptr = first.untyped_storage().data_ptr()
+    for i, t in enumerate(tensors):
+        if (t.shape != first.shape or t.dtype != first.dtype or not t.is_contiguous()
+                or t.untyped_storage().data_ptr() != storage_ptr
+                or t.data_ptr() != first.data_ptr() + i * row_bytes):
+            return None
+    offset = first.storage_offset()
+    return torch.empty(0, dtype=first.dtype).set_(first.untyped_storage(), offset, (len(tensors), *first.shape))
+
+
 def stack(tensors: Sequence[torch.Tensor], shared: bool | None = None) -> torch.Tensor:
-    """``torch.stack`` of same-shape tensors (through numpy when possible, see ``_numpy_ok``)."""
+    """``torch.stack`` of same-shape tensors (through numpy when possible, see ``_numpy_ok``);
+    free for consecutive rows of one block when the batch need not move to shared memory."""
+    if shared is not True and get_worker_info() is None and batch_memory.current_allocator() is None:
+        base = _stacked_base(tensors)
+        if base is not None:
+            return base
     if _numpy_ok(tensors):
         out = _empty((len(tensors), *tensors[0].shape), tensors[0].dtype, shared)
         np.stack([t.numpy() for t in tensors], out=out.numpy())
@@ -107,7 +148,7 @@ def pad_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tuple[to
     lengths = np.array([t.shape[0] for t in tensors], dtype=np.int64)
     n_max = int(lengths.max())
     trailing = tuple(tensors[0].shape[1:])
-    mask = torch.from_numpy(np.arange(n_max)[None, :] < lengths[:, None])
+    mask = _batch_tensor(np.arange(n_max)[None, :] < lengths[:, None])
     if _numpy_ok(tensors):
         out = _empty((len(tensors), n_max, *trailing), tensors[0].dtype)
         out_np = out.numpy()
@@ -135,8 +176,8 @@ def flat_concat(
         np.concatenate([t.numpy() for t in tensors], axis=0, out=flat.numpy())
     else:
         flat = torch.cat(list(tensors), dim=0)
-    batch = torch.from_numpy(np.repeat(np.arange(len(tensors), dtype=np.int64), lengths))
-    return flat, torch.from_numpy(offsets), batch
+    batch = _batch_tensor(np.repeat(np.arange(len(tensors), dtype=np.int64), lengths))
+    return flat, _batch_tensor(offsets), batch
 
 
 def unflatten(flat: torch.Tensor, offsets: torch.Tensor) -> list[torch.Tensor]:
@@ -154,6 +195,9 @@ class Collator:
         variable_keys: keys always batched as variable, even when every sample of a batch
             happens to have the same length (so that the batch layout does not depend on luck).
         pad_value: fill value of padded rows.
+        reuse_shared_memory: in a DataLoader worker, collate into one of the worker's reused
+            shared-memory blocks (``zod.torch.batch_memory``) rather than into new blocks that
+            torch allocates per tensor per batch. False: torch's way.
     """
 
     def __init__(
@@ -161,16 +205,20 @@ class Collator:
         mode: CollateMode = "pad",
         variable_keys: Iterable[str] = DEFAULT_VARIABLE_KEYS,
         pad_value: float = 0,
+        reuse_shared_memory: bool = True,
     ) -> None:
         if mode not in ("pad", "flat"):
             raise ValueError(f"mode must be 'pad' or 'flat', not {mode!r}")
         self.mode: CollateMode = mode
         self.variable_keys = frozenset(variable_keys)
         self.pad_value = pad_value
+        self.reuse_shared_memory = reuse_shared_memory
 
     def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if not samples:
             raise ValueError("cannot collate an empty list of samples")
+        if self.reuse_shared_memory and get_worker_info() is not None and batch_memory.current_allocator() is None:
+            return batch_memory.pack_collated(self._collate_dicts, samples)
         return self._collate_dicts(samples)
 
     def _collate_dicts(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -210,8 +258,8 @@ class Collator:
         if isinstance(first, (int, float)) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
         ):
-            dtype = torch.int64 if all(isinstance(v, int) for v in values) else torch.float64
-            return {key: torch.tensor(values, dtype=dtype)}
+            dtype = np.int64 if all(isinstance(v, int) for v in values) else np.float64
+            return {key: _batch_tensor(np.array(values, dtype=dtype))}
         if isinstance(first, Mapping) and all(isinstance(v, Mapping) for v in values):
             return {key: self._collate_dicts(values)}
         return {key: list(values)}

@@ -43,6 +43,7 @@ from zod.constants import (
 )
 from zod.geometry.transforms import transform_points
 from zod.sensors.camera import read_image
+from zod.torch import batch_memory
 from zod.torch.collate import flat_concat, stack
 
 logger = logging.getLogger(__name__)
@@ -82,42 +83,56 @@ def scale_intrinsics(intrinsics: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
-def hwc_to_chw(image_hwc: np.ndarray) -> np.ndarray:
-    """(H, W, C) uint8 -> contiguous (C, H, W): one ``cv2.split`` into preallocated planes (about
-    10x faster than ``permute(2, 0, 1).contiguous()`` on a 2-megapixel image)."""
+def hwc_to_chw(image_hwc: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, C) uint8 -> contiguous (C, H, W) (into ``out`` when given): one ``cv2.split``
+    into the planes (about 10x faster than ``permute(2, 0, 1).contiguous()`` at 2 megapixels)."""
     height, width, channels = image_hwc.shape
-    out = np.empty((channels, height, width), dtype=image_hwc.dtype)
-    if channels <= 4 and image_hwc.dtype == np.uint8:
+    if out is None:
+        out = np.empty((channels, height, width), dtype=image_hwc.dtype)
+    if channels <= 4 and image_hwc.dtype == np.uint8 and out.dtype == np.uint8:
         cv2.split(np.ascontiguousarray(image_hwc), [out[c] for c in range(channels)])
     else:
         out[:] = np.moveaxis(image_hwc, 2, 0)
     return out
 
 
-def image_to_tensor(image_hwc: np.ndarray, dtype: torch.dtype = torch.uint8, normalize: bool = False) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB to (3, H, W): uint8 as is, or float in 0..1 (optionally normalized
-    with the ZOD Frames mean and std of spec section 12). The arithmetic runs in numpy
-    (single-threaded, no wait on torch's intra-op pool in the main process)."""
-    chw = hwc_to_chw(image_hwc)
+def image_to_tensor(
+    image_hwc: np.ndarray,
+    dtype: torch.dtype = torch.uint8,
+    normalize: bool = False,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB to (3, H, W) (written into ``out`` when given): uint8 as is, or
+    float in 0..1 (optionally normalized with the ZOD Frames mean and std of spec section 12).
+    The arithmetic runs in numpy (single-threaded, no wait on torch's intra-op pool)."""
     if dtype == torch.uint8:
         if normalize:
             raise ValueError("normalize needs a float image dtype")
-        return torch.from_numpy(chw)
+        if out is None:
+            return torch.from_numpy(hwc_to_chw(image_hwc))
+        hwc_to_chw(image_hwc, out=out.numpy())
+        return out
     if not dtype.is_floating_point:
         raise ValueError(f"image_dtype must be torch.uint8 or a float dtype, not {dtype}")
-    out = chw.astype(np.float32)
+    chw = hwc_to_chw(image_hwc)
     # x / 255, then (x - mean) / std  ==  x * gain - offset, one pass per channel
     gain = np.full(3, 1.0 / 255.0)
     offset = np.zeros(3)
     if normalize:
         gain = gain / np.asarray(FRAMES_IMAGE_STD)
         offset = np.asarray(FRAMES_IMAGE_MEAN) / np.asarray(FRAMES_IMAGE_STD)
-    for c in range(out.shape[0]):  # per channel plane, not per pixel
-        plane = out[c]
-        plane *= np.float32(gain[c % 3])
-        plane -= np.float32(offset[c % 3])
-    tensor = torch.from_numpy(out)
-    return tensor if dtype == torch.float32 else tensor.to(dtype)
+    direct = out is not None and dtype == torch.float32
+    planes = out.numpy() if direct else np.empty(chw.shape, dtype=np.float32)
+    for c in range(chw.shape[0]):  # per channel plane, not per pixel
+        np.multiply(chw[c], np.float32(gain[c % 3]), out=planes[c], dtype=np.float32)
+        planes[c] -= np.float32(offset[c % 3])
+    if direct:
+        return out
+    tensor = torch.from_numpy(planes)
+    tensor = tensor if dtype == torch.float32 else tensor.to(dtype)
+    if out is None:
+        return tensor
+    return out.copy_(tensor)
 
 
 def _class_name(obj: Any, class_level: str) -> str | None:
@@ -408,8 +423,35 @@ class ZodFramesDataset(Dataset):
             sample = self.transforms(sample)
         return sample
 
-    def load_frame(self, frame: Any) -> dict[str, Any]:
-        """The sample dict of one ``ZodFrame`` (without ``transforms``)."""
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """The samples of a batch (what ``DataLoader`` asks for), as ``__getitem__`` each, but with
+        the images of the batch decoded into one (B, 3, H, W) block: the samples' images are its
+        rows, so ``collate`` stacks them without a copy."""
+        zod_frames = self._frames()
+        frames = [zod_frames[self.frame_ids[index]] for index in indices]
+        images = self._image_block(frames)
+        samples = []
+        for row, frame in enumerate(frames):
+            sample = self.load_frame(frame, image_out=None if images is None else images[row])
+            samples.append(self.transforms(sample) if self.transforms is not None else sample)
+        return samples
+
+    def _image_block(self, frames: Sequence[Any]) -> torch.Tensor | None:
+        """An empty (B, 3, H, W) tensor for the images of ``frames`` (None when they differ in size)."""
+        if "image" not in self.modalities:
+            return None
+        sizes = set()
+        for frame in frames:
+            camera_frame = frame.info.get_key_camera_frame(self.anonymization)
+            sizes.add((math.ceil(camera_frame.height * self.image_scale), math.ceil(camera_frame.width * self.image_scale)))
+        if len(sizes) != 1:
+            return None
+        height, width = sizes.pop()
+        return batch_memory.reusable_empty((len(frames), 3, height, width), self.image_dtype)
+
+    def load_frame(self, frame: Any, image_out: torch.Tensor | None = None) -> dict[str, Any]:
+        """The sample dict of one ``ZodFrame`` (without ``transforms``); the image is written into
+        ``image_out`` (3, H, W) when given."""
         info = frame.info
         mods = set(self.modalities)
         time_s = info.keyframe_time.timestamp()
@@ -433,7 +475,7 @@ class ZodFramesDataset(Dataset):
             num_bytes = math.ceil(camera_frame.height * scale) * math.ceil(camera_frame.width * scale) * 3
             image = read_image(camera_frame.filepath, scale=scale, stream=camera_frame.stream,
                                buffer=_decode_buffer(num_bytes))
-            sample["image"] = image_to_tensor(image, self.image_dtype, self.normalize)
+            sample["image"] = image_to_tensor(image, self.image_dtype, self.normalize, out=image_out)
         if "lidar" in mods:
             sample.update(self._load_lidar(frame, calibration, time_s))
         if mods & {"objects", "boxes_3d"}:
