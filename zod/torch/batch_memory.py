@@ -23,9 +23,9 @@ move it into a new block first, so the worker never overwrites memory that is st
 An arena is reused only when free; with all of a worker's arenas in use (the training loop
 keeps batches) or little room left in ``/dev/shm``, a batch goes the ordinary torch way.
 
-``reusable_empty`` applies the same idea to private memory: the image block of a batch comes
-from a few buffers of the process that are reused once every tensor on them is gone, instead of
-fresh pages for every batch.
+The same idea serves private memory in every process: a batch collated outside a worker, and
+the image block of a batch (``reusable_empty``), come from a few buffers of the process that
+are reused once every tensor on them is gone, instead of fresh pages for every batch.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import math
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,8 +102,9 @@ class ArenaPool:
 class BumpAllocator:
     """Hands out aligned tensors from one arena, front to back; None once it is full."""
 
-    def __init__(self, arena: torch.Tensor) -> None:
+    def __init__(self, arena: torch.Tensor, shared: bool = True) -> None:
         self.arena = arena
+        self.shared = shared
         self.used_bytes = HEADER_BYTES
         self.needed_bytes = HEADER_BYTES  # what the whole batch would have taken
 
@@ -207,41 +209,6 @@ def _unpack(arena: torch.Tensor, pid: int, slot: int, layout: Any, used_bytes: i
     return _views(layout, torch.from_numpy(batch_array))
 
 
-_CURRENT = threading.local()
-
-
-def current_allocator() -> BumpAllocator | None:
-    """The arena allocator of the batch being collated in this thread, if any."""
-    return getattr(_CURRENT, "allocator", None)
-
-
-_POOL: ArenaPool | None = None
-
-
-def pack_collated(collate_fn: Any, samples: Any, capacity: int = DEFAULT_ARENAS_PER_WORKER) -> Any:
-    """Run ``collate_fn(samples)`` (which returns a dict) with its tensors allocated in one of
-    this worker's arenas and return it as a ``PackedBatch`` (or plain when no arena is free)."""
-    global _POOL
-    if _POOL is None or _POOL.pid != os.getpid():  # one pool per worker process
-        _POOL = ArenaPool(capacity)
-    pool = _POOL
-    acquired = pool.acquire()
-    if acquired is None:
-        return collate_fn(samples)
-    slot, arena = acquired
-    allocator = BumpAllocator(arena)
-    _CURRENT.allocator = allocator
-    try:
-        batch = collate_fn(samples)
-    except BaseException:
-        arena[0] = FREE
-        raise
-    finally:
-        _CURRENT.allocator = None
-    pool.wanted_bytes = max(pool.wanted_bytes, math.ceil(allocator.needed_bytes * 1.25))
-    return PackedBatch(batch, arena, slot, allocator.used_bytes)
-
-
 class _PrivateBuffers:
     """A process's reusable private buffers: (capacity,) uint8 arrays and their FREE/LEASED flags."""
 
@@ -251,9 +218,11 @@ class _PrivateBuffers:
         self.buffers: list[np.ndarray] = []
         self.state = np.zeros(capacity, dtype=np.uint8)
         self.lock = threading.Lock()
+        self.wanted_bytes = _MIB  # for batches: grows to 1.25x the largest seen
 
     def lease(self, num_bytes: int) -> np.ndarray | None:
-        """A (num_bytes,) view of a free buffer (grown when too small) whose end frees it."""
+        """A (num_bytes,) view of a free buffer (replaced when too small) whose end frees it;
+        None when all are in use."""
         with self.lock:
             free = [i for i in range(len(self.buffers)) if self.state[i] == FREE]
             fits = [i for i in free if self.buffers[i].nbytes >= num_bytes]
@@ -276,18 +245,65 @@ class _PrivateBuffers:
         self.state[slot] = FREE
 
 
-_PRIVATE: _PrivateBuffers | None = None
 DEFAULT_PRIVATE_BUFFERS = 3  # the batch in the step, the one being made, one spare
+_POOLS: dict[str, Any] = {}  # "shared" / "images" / "batches" -> this process's pool
+
+
+def _pool(kind: str) -> Any:
+    pool = _POOLS.get(kind)
+    if pool is None or pool.pid != os.getpid():  # a forked child starts its own
+        pool = _POOLS[kind] = ArenaPool() if kind == "shared" else _PrivateBuffers(DEFAULT_PRIVATE_BUFFERS)
+    return pool
 
 
 def reusable_empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     """An uninitialized CPU tensor on one of this process's reused buffers (its memory is warm:
     no page faults), or a new tensor when they are all in use."""
-    global _PRIVATE
-    if _PRIVATE is None or _PRIVATE.pid != os.getpid():
-        _PRIVATE = _PrivateBuffers(DEFAULT_PRIVATE_BUFFERS)
     num_bytes = math.prod(shape) * _element_size(dtype)
-    view = _PRIVATE.lease(num_bytes) if num_bytes else None
+    view = _pool("images").lease(num_bytes) if num_bytes else None
     if view is None:
         return torch.empty(shape, dtype=dtype)
     return torch.from_numpy(view).view(dtype).view(shape)
+
+
+_CURRENT = threading.local()
+
+
+def current_allocator() -> BumpAllocator | None:
+    """The arena allocator of the batch being collated in this thread, if any."""
+    return getattr(_CURRENT, "allocator", None)
+
+
+def collating_into_shared_memory() -> bool:
+    """True while a batch is collated into a worker's shared arena (it must be written there)."""
+    allocator = current_allocator()
+    return allocator is not None and allocator.shared
+
+
+def collate_in_arena(collate_fn: Callable[[Any], dict[str, Any]], samples: Any, shared: bool) -> dict[str, Any]:
+    """Run ``collate_fn(samples)`` with the batch's tensors allocated in one arena: a shared one
+    of this worker's (returns a ``PackedBatch``) or a private reused buffer of this process
+    (returns the dict). Falls back to plain ``collate_fn(samples)`` when none is free."""
+    pool = _pool("shared" if shared else "batches")
+    if shared:
+        acquired = pool.acquire()
+        if acquired is None:
+            return collate_fn(samples)
+        slot, arena = acquired
+    else:
+        view = pool.lease(pool.wanted_bytes)
+        if view is None:
+            return collate_fn(samples)
+        slot, arena = -1, torch.from_numpy(view)
+    allocator = BumpAllocator(arena, shared)
+    _CURRENT.allocator = allocator
+    try:
+        batch = collate_fn(samples)
+    except BaseException:
+        if shared:
+            arena[0] = FREE
+        raise
+    finally:
+        _CURRENT.allocator = None
+    pool.wanted_bytes = max(pool.wanted_bytes, math.ceil(allocator.needed_bytes * 1.25))
+    return PackedBatch(batch, arena, slot, allocator.used_bytes) if shared else batch

@@ -82,10 +82,10 @@ def _numpy_ok(tensors: Sequence[torch.Tensor]) -> bool:
 
 
 def _empty(shape: tuple[int, ...], dtype: torch.dtype, shared: bool | None = None) -> torch.Tensor:
-    """An uninitialized CPU tensor for a batch; inside a DataLoader worker (``shared=None``) it
-    lives in shared memory already (the arena of the batch when there is one), so sending the
-    batch to the main process does not copy it again. ``shared=False`` for intermediate
-    tensors that are not sent."""
+    """An uninitialized CPU tensor for a batch (``shared=None``): in the arena of the batch being
+    collated when there is one (``batch_memory``), else in new shared memory inside a
+    DataLoader worker (so that sending the batch does not copy it again), else private.
+    ``shared=False`` for intermediate tensors that are not sent."""
     if shared is None:
         allocator = batch_memory.current_allocator()
         if allocator is not None:
@@ -129,8 +129,11 @@ def _stacked_base(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
 
 def stack(tensors: Sequence[torch.Tensor], shared: bool | None = None) -> torch.Tensor:
     """``torch.stack`` of same-shape tensors (through numpy when possible, see ``_numpy_ok``);
-    free for consecutive rows of one block when the batch need not move to shared memory."""
-    if shared is not True and get_worker_info() is None and batch_memory.current_allocator() is None:
+    free for consecutive rows of one block unless the batch must be in shared memory."""
+    allocator = batch_memory.current_allocator()
+    goes_to_shared_memory = shared if shared is not None else (
+        allocator.shared if allocator is not None else get_worker_info() is not None)
+    if not goes_to_shared_memory:
         base = _stacked_base(tensors)
         if base is not None:
             return base
@@ -195,9 +198,9 @@ class Collator:
         variable_keys: keys always batched as variable, even when every sample of a batch
             happens to have the same length (so that the batch layout does not depend on luck).
         pad_value: fill value of padded rows.
-        reuse_shared_memory: in a DataLoader worker, collate into one of the worker's reused
-            shared-memory blocks (``zod.torch.batch_memory``) rather than into new blocks that
-            torch allocates per tensor per batch. False: torch's way.
+        reuse_memory: collate into one of the process's reused blocks (``zod.torch.batch_memory``):
+            in a DataLoader worker a shared block the main process receives whole, elsewhere a
+            private one; instead of new memory per tensor per batch. False: torch's way.
     """
 
     def __init__(
@@ -205,21 +208,21 @@ class Collator:
         mode: CollateMode = "pad",
         variable_keys: Iterable[str] = DEFAULT_VARIABLE_KEYS,
         pad_value: float = 0,
-        reuse_shared_memory: bool = True,
+        reuse_memory: bool = True,
     ) -> None:
         if mode not in ("pad", "flat"):
             raise ValueError(f"mode must be 'pad' or 'flat', not {mode!r}")
         self.mode: CollateMode = mode
         self.variable_keys = frozenset(variable_keys)
         self.pad_value = pad_value
-        self.reuse_shared_memory = reuse_shared_memory
+        self.reuse_memory = reuse_memory
 
     def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if not samples:
             raise ValueError("cannot collate an empty list of samples")
-        if self.reuse_shared_memory and get_worker_info() is not None and batch_memory.current_allocator() is None:
-            return batch_memory.pack_collated(self._collate_dicts, samples)
-        return self._collate_dicts(samples)
+        if not self.reuse_memory or batch_memory.current_allocator() is not None:
+            return self._collate_dicts(samples)
+        return batch_memory.collate_in_arena(self._collate_dicts, samples, shared=get_worker_info() is not None)
 
     def _collate_dicts(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         keys = list(samples[0].keys())
