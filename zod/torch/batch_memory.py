@@ -47,10 +47,6 @@ DEFAULT_ARENAS_PER_WORKER = 4  # prefetch_factor (2) queued + one in the step + 
 _MIB = 1 << 20
 
 
-def _element_size(dtype: torch.dtype) -> int:
-    return torch.empty(0, dtype=dtype).element_size()
-
-
 def _shared_bytes(num_bytes: int) -> torch.Tensor:
     """(num_bytes,) uint8 tensor on a new torch shared-memory block."""
     storage = torch.UntypedStorage._new_shared(num_bytes)
@@ -104,19 +100,21 @@ class BumpAllocator:
 
     def __init__(self, arena: torch.Tensor, shared: bool = True) -> None:
         self.arena = arena
+        self.storage = arena.untyped_storage()
         self.shared = shared
         self.used_bytes = HEADER_BYTES
         self.needed_bytes = HEADER_BYTES  # what the whole batch would have taken
 
     def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor | None:
-        num_bytes = math.prod(shape) * _element_size(dtype)
+        num_bytes = math.prod(shape) * dtype.itemsize
         start = self.used_bytes
         end = start + -(-num_bytes // ALIGN_BYTES) * ALIGN_BYTES
         self.needed_bytes += end - start
         if end > self.arena.numel():
             return None
         self.used_bytes = end
-        return self.arena[start : start + num_bytes].view(dtype).view(shape)
+        # the arena starts its storage; ALIGN_BYTES is a multiple of every itemsize
+        return torch.empty(0, dtype=dtype).set_(self.storage, start // dtype.itemsize, shape)
 
 
 class _InArena:
@@ -146,7 +144,7 @@ def _layout(value: Any, arena: torch.Tensor, used_bytes: int) -> Any:
 def _views(value: Any, buffer: torch.Tensor) -> Any:
     """Inverse of ``_layout``: ``_InArena`` placeholders to views of ``buffer``."""
     if isinstance(value, _InArena):
-        num_bytes = math.prod(value.shape) * _element_size(value.dtype)
+        num_bytes = math.prod(value.shape) * value.dtype.itemsize
         return buffer[value.offset : value.offset + num_bytes].view(value.dtype).view(value.shape)
     if isinstance(value, dict):
         return {key: _views(item, buffer) for key, item in value.items()}
@@ -259,7 +257,7 @@ def _pool(kind: str) -> Any:
 def reusable_empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     """An uninitialized CPU tensor on one of this process's reused buffers (its memory is warm:
     no page faults), or a new tensor when they are all in use."""
-    num_bytes = math.prod(shape) * _element_size(dtype)
+    num_bytes = math.prod(shape) * dtype.itemsize
     view = _pool("images").lease(num_bytes) if num_bytes else None
     if view is None:
         return torch.empty(shape, dtype=dtype)

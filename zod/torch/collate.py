@@ -70,15 +70,15 @@ def _to_tensor(value: Any) -> Any:
     return value
 
 
+_NOT_IN_NUMPY = frozenset({torch.bfloat16, torch.complex32})
+
+
 def _numpy_ok(tensors: Sequence[torch.Tensor]) -> bool:
     """True when the tensors can be batched through numpy (CPU, no autograd, numpy dtype).
 
     numpy copies single-threaded; small torch ops on a busy machine can wait tens of ms on the
     intra-op thread pool, so batching in numpy is both simpler and much faster there."""
-    return all(
-        t.device.type == "cpu" and not t.requires_grad and t.dtype not in (torch.bfloat16, torch.complex32)
-        for t in tensors
-    )
+    return all(t.is_cpu and not t.requires_grad and t.dtype not in _NOT_IN_NUMPY for t in tensors)
 
 
 def _empty(shape: tuple[int, ...], dtype: torch.dtype, shared: bool | None = None) -> torch.Tensor:
@@ -95,8 +95,7 @@ def _empty(shape: tuple[int, ...], dtype: torch.dtype, shared: bool | None = Non
         shared = get_worker_info() is not None
     if not shared:
         return torch.empty(shape, dtype=dtype)
-    element_size = torch.empty(0, dtype=dtype).element_size()
-    storage = torch.UntypedStorage._new_shared(max(1, math.prod(shape)) * element_size)
+    storage = torch.UntypedStorage._new_shared(max(1, math.prod(shape)) * dtype.itemsize)
     return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
 
 
@@ -139,7 +138,9 @@ def stack(tensors: Sequence[torch.Tensor], shared: bool | None = None) -> torch.
             return base
     if _numpy_ok(tensors):
         out = _empty((len(tensors), *tensors[0].shape), tensors[0].dtype, shared)
-        np.stack([t.numpy() for t in tensors], out=out.numpy())
+        out_np = out.numpy()
+        for i, t in enumerate(tensors):
+            out_np[i] = t.numpy()
         return out
     return torch.stack(list(tensors))
 
@@ -148,16 +149,20 @@ def pad_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tuple[to
     """Stack tensors of shapes (N_i, ...) into (B, N_max, ...) and a (B, N_max) bool mask."""
     if not tensors:
         raise ValueError("pad_stack needs at least one tensor")
-    lengths = np.array([t.shape[0] for t in tensors], dtype=np.int64)
-    n_max = int(lengths.max())
+    lengths = [t.shape[0] for t in tensors]
+    n_max = max(lengths)
     trailing = tuple(tensors[0].shape[1:])
-    mask = _batch_tensor(np.arange(n_max)[None, :] < lengths[:, None])
+    mask = _empty((len(tensors), n_max), torch.bool)
+    mask_np = mask.numpy()
+    for i, length in enumerate(lengths):
+        mask_np[i, :length] = True
+        mask_np[i, length:] = False
     if _numpy_ok(tensors):
         out = _empty((len(tensors), n_max, *trailing), tensors[0].dtype)
         out_np = out.numpy()
-        for i, t in enumerate(tensors):  # one copy per sample (B is small), not per row
-            out_np[i, : len(t)] = t.numpy()
-            out_np[i, len(t) :] = pad_value
+        for i, (t, length) in enumerate(zip(tensors, lengths)):  # one copy per sample, not per row
+            out_np[i, :length] = t.numpy()
+            out_np[i, length:] = pad_value
         return out, mask
     out = torch.full((len(tensors), n_max, *trailing), pad_value, dtype=tensors[0].dtype, device=tensors[0].device)
     for i, t in enumerate(tensors):
