@@ -69,8 +69,10 @@ def test_getitems_float_images_and_transforms(sample_root: Path) -> None:
 
 
 def test_stack_copies_unless_rows_are_consecutive() -> None:
-    block = torch.arange(24, dtype=torch.int32).reshape(4, 2, 3)
+    block = torch.arange(4 * 64 * 300, dtype=torch.int32).reshape(4, 64, 300)  # 75 KiB rows
     assert stack([block[1], block[2]]).data_ptr() == block[1].data_ptr()  # free
+    small = block[:, :2, :3].contiguous()
+    assert stack([small[1], small[2]]).data_ptr() != small[1].data_ptr()  # small: copied
     swapped = stack([block[2], block[1]])
     assert swapped.data_ptr() not in (block[1].data_ptr(), block[2].data_ptr())
     assert torch.equal(swapped, torch.stack([block[2], block[1]]))

@@ -109,13 +109,16 @@ def _batch_tensor(array: np.ndarray) -> torch.Tensor:
     return out
 
 
+_FREE_STACK_MIN_BYTES = 1 << 16  # below this a copy costs less than checking for a block
+
+
 def _stacked_base(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
     """The (B, ...) tensor whose rows ``tensors`` are, when they are consecutive rows of one
     contiguous block (what ``ZodFramesDataset.__getitems__`` makes): stacking is then free."""
     first = tensors[0]
-    if not first.is_contiguous() or first.device.type != "cpu":
+    row_bytes = first.numel() * first.dtype.itemsize
+    if row_bytes < _FREE_STACK_MIN_BYTES or not first.is_cpu or not first.is_contiguous():
         return None
-    row_bytes = first.numel() * first.element_size()
     storage_ptr = first.untyped_storage().data_ptr()
     for i, t in enumerate(tensors):
         if (t.shape != first.shape or t.dtype != first.dtype or not t.is_contiguous()
