@@ -9,7 +9,7 @@
    0 and 2 workers, against a bare loop that decodes and loads the same files in the main
    process (goal: >= 0.8 of it).
 
-    python benchmarks/bench_torch.py [--root DATASET_ROOT] [--repeat 7] [--rounds 5]
+    python benchmarks/bench_torch.py [--root DATASET_ROOT] [--repeat 7] [--rounds 9]
 
 Without ``--root`` a sample dataset is generated in a temporary folder first.
 """
@@ -65,9 +65,10 @@ def bench_decode(image_paths: list[str], repeat: int) -> dict[str, float]:
     return results
 
 
-def bench_loader(root: Path, rounds: int, repeat_frames: int = 8) -> None:
+def bench_loader(root: Path, rounds: int, repeat_frames: int = 16) -> None:
     """Rates of the bare loop and of the DataLoader (0 and 2 workers), measured in interleaved
-    rounds so that the load of a shared machine hits all three alike; medians are reported.
+    rounds so that the load of a shared machine hits all three alike; each round gives a ratio to
+    the bare loop, and the median ratio over the rounds is reported.
     Each round reads every frame ``repeat_frames`` times (the sample has few frames; this
     amortizes the per-epoch start of the DataLoader as a long epoch would)."""
     from torch.utils.data import DataLoader
@@ -115,10 +116,12 @@ def bench_loader(root: Path, rounds: int, repeat_frames: int = 8) -> None:
             start = time.perf_counter()
             count = fn()
             rates[name].append(count / (time.perf_counter() - start))
-    bare_rate = statistics.median(rates["bare decode+load loop"])
+    bare_rates = rates["bare decode+load loop"]
     for name, values in rates.items():
-        rate = statistics.median(values)
-        print(f"  {name:<28} {rate:8.1f} samples/s   ratio to bare: {rate / bare_rate:5.2f}")
+        # ratio within each round (same machine load), then the median and range over rounds
+        ratios = [rate / bare for rate, bare in zip(values, bare_rates)]
+        print(f"  {name:<28} {statistics.median(values):8.1f} samples/s   ratio to bare: "
+              f"{statistics.median(ratios):5.2f} (rounds: {min(ratios):.2f} - {max(ratios):.2f})")
 
 
 def bench_stream(root: Path, rounds: int) -> None:
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=None, help="dataset root (default: generate a sample)")
     parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds of the decode benchmark")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the loader benchmark")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds of the loader benchmark")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="zod-bench-torch-") as tmp:
