@@ -14,7 +14,6 @@ from typing import Any
 import typer
 
 from cli._common import SubsetName, VersionName, fail
-from zod.download.errors import format_size
 from zod.errors import ZodError
 
 REQ = "Required Arguments"
@@ -209,6 +208,8 @@ def download(
         raise typer.Exit(130) from None
     if dry_run:
         return
+    from zod.download.errors import format_size
+
     typer.echo(
         f"Done: {len(report.downloaded)} downloaded ({format_size(report.fetched_bytes)}), "
         f"{len(report.extracted)} extracted, {len(report.skipped)} already done. "

@@ -752,6 +752,11 @@ class ZodIndex:
         return self.split_ids(BLACKLISTED)
 
     # -- infos --
+    def raw_bytes(self, item_id: str) -> bytes:
+        """The JSON text of the info object of ``item_id``, as it is in the file."""
+        k = self._position[item_id]
+        return self._buffer[int(self._arrays.starts[k]) : int(self._arrays.ends[k])]
+
     def raw(self, item_id: str) -> dict[str, Any]:
         """The info object of ``item_id`` as parsed JSON (keys as in the file)."""
         k = self._position[item_id]

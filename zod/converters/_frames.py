@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Dict, List, Optional  # noqa: UP035 - msgspec struct fields
 
 import numpy as np
 
@@ -91,16 +91,62 @@ class KeyImage:
     width: int
 
 
+# Typed decoding (optional msgspec) of just those fields of a snake_case info object: the rest of
+# the object (~25 sensor frames) is skipped unparsed. An info it cannot read (camelCase keys,
+# unexpected types) goes the generic way below, which is liberal and reports real problems.
+try:  # optional: the `fast` extra
+    import msgspec
+except ImportError:  # pragma: no cover - installed with zod-devkit[fast]
+    msgspec = None
+
+if msgspec is not None:
+
+    class _Entry(msgspec.Struct, gc=False):  # a camera frame or annotation project entry
+        filepath: str
+        height: int = -1
+        width: int = -1
+        time: str = ""
+
+    class _InfoFields(msgspec.Struct, gc=False):
+        keyframe_time: str
+        camera_frames: Dict[str, List[_Entry]]  # noqa: UP006 - msgspec resolves these at runtime
+        annotations: Optional[Dict[str, Optional[_Entry]]] = None  # noqa: UP006, UP045
+
+    _INFO_DECODER: Any = msgspec.json.Decoder(_InfoFields)
+    _INFO_DECODE_ERRORS: Any = (msgspec.ValidationError, msgspec.DecodeError)
+
+
+def _fast_info_fields(
+    dataset_root: str, zod_index: Any, frame_id: str, anonymization: str, project: AnnotationProject
+) -> Any:
+    """``raw_info_fields`` through the typed decoder, or None when it cannot read the info."""
+    if msgspec is None:
+        return None
+    try:
+        fields = _INFO_DECODER.decode(zod_index.raw_bytes(frame_id))
+    except _INFO_DECODE_ERRORS:
+        return None
+    entries = fields.camera_frames.get(f"front_{anonymization}")
+    if not entries or len(entries) > 1 or entries[0].height < 0 or entries[0].width < 0:
+        return None  # several images to choose from, or fields missing: the generic path
+    entry = entries[0]
+    image = KeyImage(os.path.join(dataset_root, entry.filepath), entry.height, entry.width)
+    project_entry = (fields.annotations or {}).get(project.value)
+    path = None if project_entry is None else os.path.join(dataset_root, project_entry.filepath)
+    return image, reference_time_text(fields.keyframe_time), path
+
+
 def raw_info_fields(
     dataset_root: str, version: str, frame_id: str, anonymization: str, project: AnnotationProject
 ) -> tuple[KeyImage, str, str | None]:
     """Key image, key frame time text (COCO ``date_captured``) and absolute annotation path
     (None if not annotated) of one frame, straight from its raw info object."""
-    import os
-
     from zod.time import parse_time
 
     zod_index = index(dataset_root, version)
+    fast = _fast_info_fields(dataset_root, zod_index, frame_id, anonymization, project)
+    if fast is not None:
+        return fast
     raw = zod_index.raw(frame_id)
     try:
         cameras = _get(raw, "camera_frames")
