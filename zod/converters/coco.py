@@ -219,12 +219,27 @@ def _decode_objects_fast(data: bytes) -> tuple[list[str], list[bool], list[Any]]
     return names, unclear, corners
 
 
+def _read_bytes(path: str) -> bytes:
+    """The bytes of a file through the os calls (half the time of ``open().read()`` per small file)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)  # one byte more than the size: all of it, or the file grew
+        if len(data) == size:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 20):  # a short read or a growing file: to the end
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_objects(path: str) -> tuple[list[str], list[bool], list[Any]] | list[dict[str, Any]]:
     """An object-detection file decoded for COCO: (names, unclear, corner lists) on the fast
     path, else the list of raw features (generic path)."""
     try:
-        with open(path, "rb") as file:
-            data = file.read()
+        data = _read_bytes(path)
     except FileNotFoundError:
         raise MissingFileError(path, "object_detection annotation", download_flag(ANNOTATIONS)) from None
     decoded = _decode_objects_fast(data)
