@@ -272,12 +272,6 @@ def current_allocator() -> BumpAllocator | None:
     return getattr(_CURRENT, "allocator", None)
 
 
-def collating_into_shared_memory() -> bool:
-    """True while a batch is collated into a worker's shared arena (it must be written there)."""
-    allocator = current_allocator()
-    return allocator is not None and allocator.shared
-
-
 def collate_in_arena(collate_fn: Callable[[Any], dict[str, Any]], samples: Any, shared: bool) -> dict[str, Any]:
     """Run ``collate_fn(samples)`` with the batch's tensors allocated in one arena: a shared one
     of this worker's (returns a ``PackedBatch``) or a private reused buffer of this process

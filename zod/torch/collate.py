@@ -18,8 +18,8 @@ int64 holds the sample index of every row (what scatter / segment ops want)::
 
 Metadata (strings, bools, None) is returned as a list; Python numbers become (B,) tensors;
 nested dicts are collated recursively (a variable key inside is named by its leaf name).
-Collators are plain picklable objects, so they work with ``DataLoader(num_workers > 0)``; in a
-worker they collate into reused shared memory (``zod.torch.batch_memory``).
+Collators are plain picklable objects, so they work with ``DataLoader(num_workers > 0)``; they
+collate into reused memory (``zod.torch.batch_memory``): shared in a worker, private elsewhere.
 """
 
 from __future__ import annotations
