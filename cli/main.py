@@ -13,7 +13,7 @@ import os
 # An explicit setting of the user's wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import typer  # noqa: E402 - after the BLAS setting, before numpy is imported anywhere
+import typer  # after the BLAS setting, before numpy is imported anywhere
 
 app = typer.Typer(
     name="zod",

@@ -56,7 +56,7 @@ def test_getitems_float_images_and_transforms(sample_root: Path) -> None:
     def flip(sample: dict[str, Any]) -> dict[str, Any]:
         return {**sample, "image": sample["image"].flip(-1)}
 
-    kwargs: dict[str, Any] = dict(modalities=("image",), image_scale=0.25, image_dtype=torch.float32, normalize=True)
+    kwargs: dict[str, Any] = {"modalities": ("image",), "image_scale": 0.25, "image_dtype": torch.float32, "normalize": True}
     plain = ZodFramesDataset(sample_root, "full", None, **kwargs)
     flipped = ZodFramesDataset(sample_root, "full", None, transforms=flip, **kwargs)
     indices = [1, 0]

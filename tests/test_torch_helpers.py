@@ -11,6 +11,7 @@ from zod.geometry.fisheye import project
 from zod.torch.datasets import (
     check_scale,
     image_to_tensor,
+    rows_from_columns,
     scale_intrinsics,
     scale_pixels,
 )
@@ -70,3 +71,16 @@ def test_image_to_tensor_dtypes() -> None:
     assert n[1, 0, 0].item() == pytest.approx((0.0 - 0.345) / 0.180, rel=1e-5)
     with pytest.raises(ValueError):
         image_to_tensor(image, torch.uint8, normalize=True)
+
+
+@pytest.mark.parametrize("columns", [1, 3, 4, 5])
+def test_rows_from_columns_interleaves_column_major_points(columns: int) -> None:
+    rng = np.random.default_rng(columns)
+    column_major = np.asfortranarray(rng.normal(size=(1001, columns)).astype(np.float32))
+    rows = rows_from_columns(column_major)
+    assert rows.flags.c_contiguous and rows.dtype == np.float32 and rows.shape == (1001, columns)
+    assert np.array_equal(rows, column_major)  # exact: a copy, no arithmetic
+    row_major = np.ascontiguousarray(column_major)
+    assert np.array_equal(rows_from_columns(row_major), row_major)
+    assert rows_from_columns(np.asfortranarray(np.zeros((0, columns), np.float64))).shape == (0, columns)
+    assert np.array_equal(rows_from_columns(column_major.astype(np.float64)), column_major)  # cast to float32

@@ -120,7 +120,7 @@ class BumpAllocator:
 class _InArena:
     """Placeholder of a tensor inside the arena: byte offset, dtype, shape."""
 
-    __slots__ = ("offset", "dtype", "shape")
+    __slots__ = ("dtype", "offset", "shape")
 
     def __init__(self, offset: int, dtype: torch.dtype, shape: tuple[int, ...]) -> None:
         self.offset, self.dtype, self.shape = offset, dtype, shape
