@@ -43,7 +43,7 @@ import torch
 ALIGN_BYTES = 64
 HEADER_BYTES = 64  # byte 0: FREE / LEASED; the rest keeps tensor data aligned
 FREE, LEASED = 0, 1
-DEFAULT_ARENAS_PER_WORKER = 4  # prefetch_factor (2) queued + one in the step + one being made
+DEFAULT_ARENAS_PER_WORKER = 3  # prefetch_factor (2) queued or in the step, + one being made
 _MIB = 1 << 20
 
 
