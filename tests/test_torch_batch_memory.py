@@ -179,3 +179,23 @@ def test_packed_batch_pickles_to_a_plain_dict_of_views() -> None:
     gc.collect()
     assert int(arena[0]) == bm.FREE  # the last view gone: the worker may reuse the arena
     assert allocator.empty((arena.numel(),), torch.uint8) is None  # beyond the arena: None
+
+
+def test_getitems_when_the_index_disagrees_with_the_jpeg_size(sample_copy: Path) -> None:
+    """Image sizes come from the index for the batch block; a file of another size gets its own
+    tensor (as ``__getitem__`` gives it), it never breaks the batch."""
+    import json
+
+    index_path = sample_copy / "trainval-frames-full.json"
+    index = json.loads(index_path.read_text())
+    infos = index["train"][:2]
+    true_height = infos[0]["camera_frames"]["front_blur"][0]["height"]
+    for info in infos:
+        info["camera_frames"]["front_blur"][0]["height"] = 2000  # both wrong, in agreement
+    index_path.write_text(json.dumps(index))
+    ds = ZodFramesDataset(sample_copy, "full", None, modalities=("image",), image_scale=0.25,
+                          frame_ids=[info["id"] for info in infos])
+    samples = ds.__getitems__([0, 1])
+    assert [tuple(s["image"].shape) for s in samples] == [(3, -(-true_height // 4), 962)] * 2
+    for index_in_ds, sample in enumerate(samples):
+        assert torch.equal(sample["image"], ds[index_in_ds]["image"])

@@ -487,6 +487,8 @@ class ZodFramesDataset(Dataset):
             num_bytes = math.ceil(camera_frame.height * scale) * math.ceil(camera_frame.width * scale) * 3
             image = read_image(camera_frame.filepath, scale=scale, stream=camera_frame.stream,
                                buffer=_decode_buffer(num_bytes))
+            if image_out is not None and tuple(image_out.shape[1:]) != image.shape[:2]:
+                image_out = None  # the file disagrees with the index's size: as __getitem__ does
             sample["image"] = image_to_tensor(image, self.image_dtype, self.normalize, out=image_out)
         if "lidar" in mods:
             sample.update(self._load_lidar(frame, calibration, time_s))
