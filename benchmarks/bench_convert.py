@@ -94,9 +94,17 @@ def make_dataset(root: Path, frames: int, seed_frames: int) -> None:
     seed_root = root.parent / "seed"
     if not (seed_root / "trainval-frames-full.json").exists():
         config = SampleConfig(
-            num_frames=seed_frames, num_frames_mini=1, num_sequences=0, num_sequences_mini=0,
-            num_drives=0, num_drives_mini=0, points_per_core_scan=1000, points_per_surrounding_scan=1000,
-            num_scans_before=0, num_scans_after=0, workers=max(1, len(os.sched_getaffinity(0))),
+            num_frames=seed_frames,
+            num_frames_mini=1,
+            num_sequences=0,
+            num_sequences_mini=0,
+            num_drives=0,
+            num_drives_mini=0,
+            points_per_core_scan=1000,
+            points_per_surrounding_scan=1000,
+            num_scans_before=0,
+            num_scans_after=0,
+            workers=max(1, len(os.sched_getaffinity(0))),
         )
         generate_sample(seed_root, config)
     seed_index = json.loads((seed_root / "trainval-frames-full.json").read_text())
@@ -106,7 +114,9 @@ def make_dataset(root: Path, frames: int, seed_frames: int) -> None:
     for k in range(frames):
         source = seeds[k % len(seeds)]
         new_id = f"{k + 1:06d}"
-        text = json.dumps(source).replace(f"single_frames/{source['id']}/", f"single_frames/{new_id}/")
+        text = json.dumps(source).replace(
+            f"single_frames/{source['id']}/", f"single_frames/{new_id}/"
+        )
         info = json.loads(text)
         info["id"] = new_id
         link = root / "single_frames" / new_id
@@ -117,29 +127,54 @@ def make_dataset(root: Path, frames: int, seed_frames: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=2000)
-    parser.add_argument("--seed-frames", type=int, default=20, help="generated frames, cloned up to --frames")
+    parser.add_argument(
+        "--seed-frames", type=int, default=20, help="generated frames, cloned up to --frames"
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--heavy-frames", type=int, default=60, help="frames of the worker-scaling run (traffic-sign patches)")
+    parser.add_argument(
+        "--heavy-frames",
+        type=int,
+        default=60,
+        help="frames of the worker-scaling run (traffic-sign patches)",
+    )
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-convert-"))
     root = workdir / "data"
     if not (root / "trainval-frames-full.json").exists():
-        print(f"making {args.frames} frames ({args.seed_frames} generated, cloned) in {root} ...", flush=True)
+        print(
+            f"making {args.frames} frames ({args.seed_frames} generated, cloned) in {root} ...",
+            flush=True,
+        )
         make_dataset(root, args.frames, args.seed_frames)
     zod_exe = Path(sys.executable).with_name("zod")
     # Byte-compile our packages as `pip install` does (the reference's site-packages has its
     # .pyc files; an editable install under PYTHONDONTWRITEBYTECODE=1 would recompile every run).
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "zod"), str(REPO / "cli")], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "zod"), str(REPO / "cli")], check=True
+    )
     cores = max(1, len(os.sched_getaffinity(0)))
 
     ours_out = workdir / "ours"
     ours_out.mkdir(exist_ok=True)
-    base = [str(zod_exe), "convert", "coco", "--dataset-root", str(root), "--output-dir", str(ours_out),
-            "--version", "full", "--overwrite", "--no-progress"]
+    base = [
+        str(zod_exe),
+        "convert",
+        "coco",
+        "--dataset-root",
+        str(root),
+        "--output-dir",
+        str(ours_out),
+        "--version",
+        "full",
+        "--overwrite",
+        "--no-progress",
+    ]
     timings = {}
     worker_counts = sorted({1, *[w for w in (2, 4, 8, 16) if w <= cores], cores})
     for workers in worker_counts[1:]:
@@ -158,14 +193,20 @@ def main() -> int:
         ours_doc = json.loads((ours_out / "zod_full_blur_train.json").read_text())
         ref_doc = json.loads((ref_out / "zod_full_blur_train.json").read_text())
         key = lambda a: a["id"]
-        same = [a["bbox"] for a in sorted(ours_doc["annotations"], key=key)] == [a["bbox"] for a in sorted(ref_doc["annotations"], key=key)]
-        print(f"same boxes as the reference: {same} ({len(ours_doc['annotations'])} train annotations)")
+        same = [a["bbox"] for a in sorted(ours_doc["annotations"], key=key)] == [
+            a["bbox"] for a in sorted(ref_doc["annotations"], key=key)
+        ]
+        print(
+            f"same boxes as the reference: {same} ({len(ours_doc['annotations'])} train annotations)"
+        )
     else:
         timings[1] = _time_alternating([ours_1], args.repeat)[0]
     timings = dict(sorted(timings.items()))
 
-    print(f"COCO conversion of {args.frames} frames (whole command; 1 core: medians of {args.repeat} runs"
-          f" alternating with the reference; more workers: best of {args.repeat}):")
+    print(
+        f"COCO conversion of {args.frames} frames (whole command; 1 core: medians of {args.repeat} runs"
+        f" alternating with the reference; more workers: best of {args.repeat}):"
+    )
     print("                                 wall s    CPU s")
     if reference_s is not None:
         print(f"  reference zod 0.8.0, 1 core : {reference_s[0]:8.3f} {reference_s[1]:8.3f}")
@@ -182,9 +223,24 @@ def main() -> int:
     heavy_root = workdir / f"heavy{args.heavy_frames}"
     if not (heavy_root / "trainval-frames-full.json").exists():
         make_dataset(heavy_root, args.heavy_frames, args.seed_frames)
-    tsr = [str(zod_exe), "convert", "tsr-patches", "--dataset-root", str(heavy_root), "--output-dir",
-           str(workdir / "tsr"), "--version", "full", "--padding-factor", "0.2", "--overwrite", "--no-progress"]
-    print(f"Traffic-sign patches, {args.heavy_frames} frames (a full JPEG decode per frame), wall time:")
+    tsr = [
+        str(zod_exe),
+        "convert",
+        "tsr-patches",
+        "--dataset-root",
+        str(heavy_root),
+        "--output-dir",
+        str(workdir / "tsr"),
+        "--version",
+        "full",
+        "--padding-factor",
+        "0.2",
+        "--overwrite",
+        "--no-progress",
+    ]
+    print(
+        f"Traffic-sign patches, {args.heavy_frames} frames (a full JPEG decode per frame), wall time:"
+    )
     base_wall = None
     for workers in worker_counts:
         wall, _ = _time(tsr + ["--workers", str(workers)], 1)

@@ -67,14 +67,23 @@ def make_job(frames: int, gt_per_frame: int, seed: int = 0) -> dict:
     pred_center = gt_center[keep] + rng.normal(0, 1.0, (keep.size, 3))
     pred_size = gt_size[keep] * rng.uniform(0.7, 1.3, (keep.size, 3))
     pred_yaw = yaw[keep] + rng.normal(0, 0.3, keep.size)
-    pred_rot = np.c_[np.cos(pred_yaw / 2), np.zeros(keep.size), np.zeros(keep.size),
-                     np.sin(pred_yaw / 2)]
+    pred_rot = np.c_[
+        np.cos(pred_yaw / 2), np.zeros(keep.size), np.zeros(keep.size), np.sin(pred_yaw / 2)
+    ]
     score = rng.uniform(0, 1, keep.size)
 
     def rows(frame, cls, center, size, rot, scores):
-        return [[frame_ids[f], CLASSES[c], ce, si, ro, sc] for f, c, ce, si, ro, sc in zip(
-            frame.tolist(), cls.tolist(), center.tolist(), size.tolist(), rot.tolist(),
-            scores.tolist())]
+        return [
+            [frame_ids[f], CLASSES[c], ce, si, ro, sc]
+            for f, c, ce, si, ro, sc in zip(
+                frame.tolist(),
+                cls.tolist(),
+                center.tolist(),
+                size.tolist(),
+                rot.tolist(),
+                scores.tolist(),
+            )
+        ]
 
     return {
         "frames": frame_ids,
@@ -94,9 +103,13 @@ def time_ours(job: dict, repeat: int) -> dict[str, float]:
 
     def table(rows: list, scored: bool) -> DetectionBoxes:
         return DetectionBoxes.from_columns(
-            [r[0] for r in rows], [r[1] for r in rows], np.array([r[2] for r in rows]),
-            np.array([r[3] for r in rows]), rotation_wxyz=np.array([r[4] for r in rows]),
-            scores=np.array([r[5] for r in rows]) if scored else None, frame_ids=job["frames"],
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            np.array([r[2] for r in rows]),
+            np.array([r[3] for r in rows]),
+            rotation_wxyz=np.array([r[4] for r in rows]),
+            scores=np.array([r[5] for r in rows]) if scored else None,
+            frame_ids=job["frames"],
         )
 
     def eval_boxes(rows: list, scored: bool) -> EvalBoxes:
@@ -104,8 +117,19 @@ def time_ours(job: dict, repeat: int) -> dict[str, float]:
         for frame in job["frames"]:
             out.add_boxes(frame, [])
         for r in rows:
-            out.add_boxes(r[0], [DetectionBox(r[0], r[2], r[3], r[4], detection_name=r[1],
-                                              detection_score=float(r[5]) if scored else -1.0)])
+            out.add_boxes(
+                r[0],
+                [
+                    DetectionBox(
+                        r[0],
+                        r[2],
+                        r[3],
+                        r[4],
+                        detection_name=r[1],
+                        detection_score=float(r[5]) if scored else -1.0,
+                    )
+                ],
+            )
         return out
 
     gt, pred = table(job["gt"], False), table(job["pred"], True)
@@ -118,8 +142,12 @@ def time_ours(job: dict, repeat: int) -> dict[str, float]:
         start = time.perf_counter()
         ref_named = evaluate_nuscenes_style(egt, epred, verify_coordinate_system=False)
         best_ref = min(best_ref, time.perf_counter() - start)
-    return {"columns": best_cols, "entry_point": best_ref, "mAP": result.mean_ap,
-            "mAP_entry_point": ref_named["mAP"]}
+    return {
+        "columns": best_cols,
+        "entry_point": best_ref,
+        "mAP": result.mean_ap,
+        "mAP_entry_point": ref_named["mAP"],
+    }
 
 
 def main() -> None:
@@ -130,8 +158,10 @@ def main() -> None:
     args = parser.parse_args()
 
     job = make_job(args.frames, args.gt_per_frame)
-    print(f"{args.frames} frames, {len(job['gt'])} ground truths, {len(job['pred'])} predictions,"
-          f" {len(CLASSES)} classes x 4 thresholds")
+    print(
+        f"{args.frames} frames, {len(job['gt'])} ground truths, {len(job['pred'])} predictions,"
+        f" {len(CLASSES)} classes x 4 thresholds"
+    )
     ours = time_ours(job, args.repeat)
     oracle = next((p for p in ORACLE_CANDIDATES if p.exists()), None)
     if oracle is None:
@@ -140,14 +170,24 @@ def main() -> None:
         job_path = Path(tmp) / "job.json"
         job_path.write_text(json.dumps(job))
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        run = subprocess.run([str(oracle), "-c", BUILD_AND_TIME, str(job_path), str(args.repeat)],
-                             capture_output=True, text=True, check=True, cwd=tmp, env=env)
+        run = subprocess.run(
+            [str(oracle), "-c", BUILD_AND_TIME, str(job_path), str(args.repeat)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp,
+            env=env,
+        )
     ref = json.loads(run.stdout.strip().splitlines()[-1])
     print(f"reference evaluate_nuscenes_style : {ref['seconds']:8.3f} s   mAP {ref['mAP']:.6f}")
-    print(f"ours evaluate_nuscenes_style      : {ours['entry_point']:8.3f} s   "
-          f"mAP {ours['mAP_entry_point']:.6f}   x{ref['seconds'] / ours['entry_point']:.1f}")
-    print(f"ours evaluate_detection (columns) : {ours['columns']:8.3f} s   "
-          f"mAP {ours['mAP']:.6f}   x{ref['seconds'] / ours['columns']:.1f}")
+    print(
+        f"ours evaluate_nuscenes_style      : {ours['entry_point']:8.3f} s   "
+        f"mAP {ours['mAP_entry_point']:.6f}   x{ref['seconds'] / ours['entry_point']:.1f}"
+    )
+    print(
+        f"ours evaluate_detection (columns) : {ours['columns']:8.3f} s   "
+        f"mAP {ours['mAP']:.6f}   x{ref['seconds'] / ours['columns']:.1f}"
+    )
 
 
 if __name__ == "__main__":

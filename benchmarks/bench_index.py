@@ -50,18 +50,30 @@ def make_info(i: int, scans: int = 21) -> dict:
         "metadata_path": f"{base}/metadata.json",
         "oxts_path": f"{base}/oxts.hdf5",
         "vehicle_data_path": None,
-        "annotations": {p: {"filepath": f"{base}/annotations/{p}.json", "project": p} for p in projects},
-        "camera_frames": {
-            f"front_{a}": [{
-                "filepath": f"{base}/camera_front_{a}/{fid}_romeo_{fn(key)}.jpg",
-                "time": t(key), "height": 2168, "width": 3848,
-            }] for a in ("blur", "dnat")
+        "annotations": {
+            p: {"filepath": f"{base}/annotations/{p}.json", "project": p} for p in projects
         },
-        "lidar_frames": {"velodyne": [
-            {"filepath": f"{base}/lidar_velodyne/{fid}_romeo_{fn(key + timedelta(seconds=0.1 * k))}.npy",
-             "time": t(key + timedelta(seconds=0.1 * k)), "is_compensated": False}
-            for k in range(-(scans // 2), scans - scans // 2)
-        ]},
+        "camera_frames": {
+            f"front_{a}": [
+                {
+                    "filepath": f"{base}/camera_front_{a}/{fid}_romeo_{fn(key)}.jpg",
+                    "time": t(key),
+                    "height": 2168,
+                    "width": 3848,
+                }
+            ]
+            for a in ("blur", "dnat")
+        },
+        "lidar_frames": {
+            "velodyne": [
+                {
+                    "filepath": f"{base}/lidar_velodyne/{fid}_romeo_{fn(key + timedelta(seconds=0.1 * k))}.npy",
+                    "time": t(key + timedelta(seconds=0.1 * k)),
+                    "is_compensated": False,
+                }
+                for k in range(-(scans // 2), scans - scans // 2)
+            ]
+        },
     }
 
 
@@ -111,8 +123,13 @@ def reference_devkit_load(path: Path, work: Path) -> float | None:
     if not link.exists():
         link.symlink_to(path)
     # -I and a neutral cwd: the repo's own `zod` folder must not shadow the reference package
-    out = subprocess.run([str(ORACLE), "-I", "-c", ORACLE_SCRIPT, str(root)], check=False, capture_output=True, text=True,
-                         cwd=work)
+    out = subprocess.run(
+        [str(ORACLE), "-I", "-c", ORACLE_SCRIPT, str(root)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=work,
+    )
     return float(out.stdout.split()[0]) if out.returncode == 0 else None
 
 
@@ -125,23 +142,40 @@ def timed(fn, *args) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000])
-    parser.add_argument("--layouts", nargs="+", choices=sorted(LAYOUT_SCANS), default=["spec", "3kb"])
-    parser.add_argument("--no-reference", action="store_true", help="skip the slow json.load reference")
-    parser.add_argument("--repeat", type=int, default=3, help="cold loads per file (the best is shown)")
+    parser.add_argument(
+        "--layouts", nargs="+", choices=sorted(LAYOUT_SCANS), default=["spec", "3kb"]
+    )
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip the slow json.load reference"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="cold loads per file (the best is shown)"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--devkit-max", type=int, default=20000,
-                        help="also time the reference devkit itself up to this many infos (it is slow)")
+    parser.add_argument(
+        "--devkit-max",
+        type=int,
+        default=20000,
+        help="also time the reference devkit itself up to this many infos (it is slow)",
+    )
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="zod-bench-index-"))
     work.mkdir(parents=True, exist_ok=True)
     os.environ["ZOD_CACHE_DIR"] = str(work / "cache")
     import zod.index
     import zod.info  # noqa: F401  (imports are not part of any timing)
-    print("reference = json.load + an Information for every info; cold = ZodIndex without a cache file;")
+
+    print(
+        "reference = json.load + an Information for every info; cold = ZodIndex without a cache file;"
+    )
     print("warm = ZodIndex with its cache file. Both 'ours' include parsing one info.")
-    print(f"best of {args.repeat} cold loads (a shared machine is noisy); KB = bytes per info / 1000")
-    print(f"{'layout':>6} {'infos':>8} {'KB':>5} {'MB':>7} {'reference s':>12} {'cold s':>8} {'warm s':>8} "
-          f"{'cold x':>8} {'warm x':>8}")
+    print(
+        f"best of {args.repeat} cold loads (a shared machine is noisy); KB = bytes per info / 1000"
+    )
+    print(
+        f"{'layout':>6} {'infos':>8} {'KB':>5} {'MB':>7} {'reference s':>12} {'cold s':>8} {'warm s':>8} "
+        f"{'cold x':>8} {'warm x':>8}"
+    )
     for layout in args.layouts:
         for n in args.sizes:
             path = work / f"trainval-frames-{layout}-{n}.json"
@@ -158,16 +192,24 @@ def main() -> None:
                 colds.append(t_cold)
             t_cold = min(colds)
             t_warm, n_warm = timed(ours, path, str(work))
-            t_ref, n_ref = (float("nan"), n) if args.no_reference else timed(reference_load, path, str(work))
+            t_ref, n_ref = (
+                (float("nan"), n) if args.no_reference else timed(reference_load, path, str(work))
+            )
             assert n_ref == n_cold == n_warm == n, (n_ref, n_cold, n_warm)
             size_mb = path.stat().st_size / 1e6
-            print(f"{layout:>6} {n:>8} {size_mb * 1e3 / n:>5.2f} {size_mb:>7.1f} {t_ref:>12.2f} {t_cold:>8.3f} "
-                  f"{t_warm:>8.3f} {t_ref / t_cold:>7.1f}x {t_ref / t_warm:>7.1f}x", flush=True)
+            print(
+                f"{layout:>6} {n:>8} {size_mb * 1e3 / n:>5.2f} {size_mb:>7.1f} {t_ref:>12.2f} {t_cold:>8.3f} "
+                f"{t_warm:>8.3f} {t_ref / t_cold:>7.1f}x {t_ref / t_warm:>7.1f}x",
+                flush=True,
+            )
             if n <= args.devkit_max and not args.no_reference:
                 t_devkit = reference_devkit_load(path, work)
                 if t_devkit is not None:
-                    print(f"{'':>15} reference devkit zod==0.8.0 ZodFrames(mp=False): {t_devkit:.2f} s -> ours "
-                          f"{t_devkit / t_cold:.1f}x (cold), {t_devkit / t_warm:.0f}x (warm)", flush=True)
+                    print(
+                        f"{'':>15} reference devkit zod==0.8.0 ZodFrames(mp=False): {t_devkit:.2f} s -> ours "
+                        f"{t_devkit / t_cold:.1f}x (cold), {t_devkit / t_warm:.0f}x (warm)",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -74,8 +74,13 @@ def reference_best(path: Path, repeat: int, cwd: str) -> float | None:
     if not ORACLE.exists():
         return None
     # -I and a neutral cwd: the repo's own `zod` folder must not shadow the reference package
-    out = subprocess.run([str(ORACLE), "-I", "-c", REFERENCE, str(path), str(repeat)], check=False,
-                         capture_output=True, text=True, cwd=cwd)
+    out = subprocess.run(
+        [str(ORACLE), "-I", "-c", REFERENCE, str(path), str(repeat)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
     return float(out.stdout.strip()) if out.returncode == 0 else None
 
 
@@ -83,7 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=250_000)
     parser.add_argument("--repeat", type=int, default=7, help="reads per round (best is kept)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (shared machines are noisy)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds (shared machines are noisy)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = write_scan(Path(tmp), args.points)
@@ -92,18 +99,30 @@ def main() -> None:
         for _ in range(args.rounds):  # interleaved, so that a busy moment hits every reader alike
             best_load = min(best_load, best(lambda: np.load(path), args.repeat)[0])
             best_ours = min(best_ours, best(lambda: LidarData.from_npy(path), args.repeat)[0])
-            best_keep = min(best_keep, best(lambda: LidarData.from_npy(path, remove_ego_lidar_returns=False),
-                                            args.repeat)[0])
+            best_keep = min(
+                best_keep,
+                best(lambda: LidarData.from_npy(path, remove_ego_lidar_returns=False), args.repeat)[
+                    0
+                ],
+            )
             ref = reference_best(path, args.repeat, tmp)
             if ref is not None:
                 best_ref = min(best_ref, ref)
-        print(f"scan: {args.points} points, {size_mb:.1f} MB; best of {args.rounds} x {args.repeat} reads")
+        print(
+            f"scan: {args.points} points, {size_mb:.1f} MB; best of {args.rounds} x {args.repeat} reads"
+        )
         print(f"np.load                         {best_load * 1e3:8.2f} ms")
-        print(f"LidarData.from_npy              {best_ours * 1e3:8.2f} ms  ratio to np.load {best_ours / best_load:5.2f}x")
-        print(f"  keeping ego returns           {best_keep * 1e3:8.2f} ms  ratio to np.load {best_keep / best_load:5.2f}x")
+        print(
+            f"LidarData.from_npy              {best_ours * 1e3:8.2f} ms  ratio to np.load {best_ours / best_load:5.2f}x"
+        )
+        print(
+            f"  keeping ego returns           {best_keep * 1e3:8.2f} ms  ratio to np.load {best_keep / best_load:5.2f}x"
+        )
         if best_ref < float("inf"):
-            print(f"reference LidarData.from_npy    {best_ref * 1e3:8.2f} ms  ratio to np.load {best_ref / best_load:5.2f}x; "
-                  f"ours is {best_ref / best_ours:.2f}x faster")
+            print(
+                f"reference LidarData.from_npy    {best_ref * 1e3:8.2f} ms  ratio to np.load {best_ref / best_load:5.2f}x; "
+                f"ours is {best_ref / best_ours:.2f}x faster"
+            )
         else:
             print("reference devkit venv not available")
 

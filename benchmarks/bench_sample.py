@@ -22,7 +22,13 @@ from zod.sample.rig import make_rig
 from zod.sample.scene import SceneObjects, build_scene, make_trajectory
 
 
-def brute_force(origins: np.ndarray, dirs: np.ndarray, times: np.ndarray, objects: SceneObjects, max_range: float) -> np.ndarray:
+def brute_force(
+    origins: np.ndarray,
+    dirs: np.ndarray,
+    times: np.ndarray,
+    objects: SceneObjects,
+    max_range: float,
+) -> np.ndarray:
     """Nearest hit range (C, D) testing every ray against every box (no culling)."""
     num_cols = dirs.shape[0]
     dz = dirs[..., 2]
@@ -59,7 +65,9 @@ def timed(func, repeat: int) -> tuple[float, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--points", type=int, default=250_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -74,16 +82,25 @@ def main() -> None:
 
     t_ours, (ours, _) = timed(lambda: cast_rays(origins, dirs, times, objects, 250.0), args.repeat)
     t_base, base = timed(lambda: brute_force(origins, dirs, times, objects, 250.0), args.repeat)
-    same = np.array_equal(np.isfinite(ours), np.isfinite(base)) and np.allclose(ours[np.isfinite(ours)], base[np.isfinite(base)])
+    same = np.array_equal(np.isfinite(ours), np.isfinite(base)) and np.allclose(
+        ours[np.isfinite(ours)], base[np.isfinite(base)]
+    )
     rays = columns * 128
     print(f"ray casting, {rays} rays x {len(objects)} boxes:")
     print(f"  brute force  {t_base * 1e3:8.1f} ms")
-    print(f"  culled       {t_ours * 1e3:8.1f} ms   ratio x{t_base / t_ours:.1f}   same result: {same}")
+    print(
+        f"  culled       {t_ours * 1e3:8.1f} ms   ratio x{t_base / t_ours:.1f}   same result: {same}"
+    )
 
     t_scan, scan = timed(
-        lambda: simulate_scan(rng, args.points, int((t0 + 3.0) * 1e6), rig, trajectory, objects, road), args.repeat
+        lambda: simulate_scan(
+            rng, args.points, int((t0 + 3.0) * 1e6), rig, trajectory, objects, road
+        ),
+        args.repeat,
     )
-    print(f"one core scan of {len(scan)} points: {t_scan * 1e3:.0f} ms ({len(scan) / t_scan / 1e6:.2f} M points/s)")
+    print(
+        f"one core scan of {len(scan)} points: {t_scan * 1e3:.0f} ms ({len(scan) / t_scan / 1e6:.2f} M points/s)"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

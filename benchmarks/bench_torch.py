@@ -39,7 +39,9 @@ def bench_decode(image_paths: list[str], repeat: int) -> dict[str, float]:
 
     candidates: dict[str, Callable[[], object]] = {
         "pil": lambda: np.array(Image.open(path)),
-        "opencv": lambda: cv2.cvtColor(cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB),
+        "opencv": lambda: cv2.cvtColor(
+            cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+        ),
     }
     for scale in (1.0, 0.5, 0.25, 0.125):
         candidates[f"ours_{scale}"] = lambda s=scale: camera.read_image(path, scale=s)
@@ -55,13 +57,17 @@ def bench_decode(image_paths: list[str], repeat: int) -> dict[str, float]:
     pil_s = results["pil"]
     print(f"JPEG decode of {Path(path).name} (median of {repeat} interleaved rounds)")
     print(f"  reference  PIL full res       {pil_s * 1e3:8.1f} ms")
-    print(f"  OpenCV     imdecode full res  {results['opencv'] * 1e3:8.1f} ms   "
-          f"speed-up vs PIL full: {pil_s / results['opencv']:5.2f}x")
+    print(
+        f"  OpenCV     imdecode full res  {results['opencv'] * 1e3:8.1f} ms   "
+        f"speed-up vs PIL full: {pil_s / results['opencv']:5.2f}x"
+    )
     for scale in (1.0, 0.5, 0.25, 0.125):
         ours_s = results[f"ours_{scale}"]
         shape = camera.read_image(path, scale=scale).shape
-        print(f"  ours       scale {scale:<6} {shape[1]}x{shape[0]:<5} {ours_s * 1e3:8.1f} ms   "
-              f"speed-up vs PIL full: {pil_s / ours_s:5.2f}x")
+        print(
+            f"  ours       scale {scale:<6} {shape[1]}x{shape[0]:<5} {ours_s * 1e3:8.1f} ms   "
+            f"speed-up vs PIL full: {pil_s / ours_s:5.2f}x"
+        )
     return results
 
 
@@ -78,12 +84,19 @@ def bench_loader(root: Path, rounds: int, repeat_frames: int = 16) -> None:
     from zod.sensors import camera
     from zod.torch import ZodFramesDataset, collate
 
-    dataset = ZodFramesDataset(root, version="full", split=None,
-                               modalities=("image", "lidar", "objects", "boxes_3d"), image_scale=0.5)
+    dataset = ZodFramesDataset(
+        root,
+        version="full",
+        split=None,
+        modalities=("image", "lidar", "objects", "boxes_3d"),
+        image_scale=0.5,
+    )
     n = len(dataset) * repeat_frames
     order = list(range(len(dataset))) * repeat_frames
-    print(f"\nDataLoader over {len(dataset)} frames x {repeat_frames} (image 1/2 + core scan + 2D/3D boxes), batch 2, "
-          f"{rounds} interleaved rounds")
+    print(
+        f"\nDataLoader over {len(dataset)} frames x {repeat_frames} (image 1/2 + core scan + 2D/3D boxes), batch 2, "
+        f"{rounds} interleaved rounds"
+    )
     zod_frames = ZodFrames(str(root), "full")
 
     def bare() -> int:
@@ -95,8 +108,14 @@ def bench_loader(root: Path, rounds: int, repeat_frames: int = 16) -> None:
         return n
 
     loaders = {
-        workers: DataLoader(dataset, batch_size=2, sampler=order, num_workers=workers, collate_fn=collate,
-                            persistent_workers=workers > 0)
+        workers: DataLoader(
+            dataset,
+            batch_size=2,
+            sampler=order,
+            num_workers=workers,
+            collate_fn=collate,
+            persistent_workers=workers > 0,
+        )
         for workers in (0, 2)
     }
 
@@ -120,8 +139,10 @@ def bench_loader(root: Path, rounds: int, repeat_frames: int = 16) -> None:
     for name, values in rates.items():
         # ratio within each round (same machine load), then the median and range over rounds
         ratios = [rate / bare for rate, bare in zip(values, bare_rates)]
-        print(f"  {name:<28} {statistics.median(values):8.1f} samples/s   ratio to bare: "
-              f"{statistics.median(ratios):5.2f} (rounds: {min(ratios):.2f} - {max(ratios):.2f})")
+        print(
+            f"  {name:<28} {statistics.median(values):8.1f} samples/s   ratio to bare: "
+            f"{statistics.median(ratios):5.2f} (rounds: {min(ratios):.2f} - {max(ratios):.2f})"
+        )
 
 
 def bench_stream(root: Path, rounds: int) -> None:
@@ -136,16 +157,25 @@ def bench_stream(root: Path, rounds: int) -> None:
     def run(num_threads: int, prefetch: int) -> int:
         count = 0
         for item in items:
-            for _ in SensorStream(item, reference="lidar", parts=("image", "lidar", "pose"), image_scale=0.25,
-                                  tolerance_s=None, num_threads=num_threads, prefetch=prefetch):
+            for _ in SensorStream(
+                item,
+                reference="lidar",
+                parts=("image", "lidar", "pose"),
+                image_scale=0.25,
+                tolerance_s=None,
+                num_threads=num_threads,
+                prefetch=prefetch,
+            ):
                 count += 1
         return count
 
     from zod.stream import default_num_threads
 
     threads = default_num_threads()
-    candidates = {"sequential (1 thread, no read-ahead)": (1, 0),
-                  f"SensorStream ({threads} threads, read-ahead 4)": (threads, 4)}
+    candidates = {
+        "sequential (1 thread, no read-ahead)": (1, 0),
+        f"SensorStream ({threads} threads, read-ahead 4)": (threads, 4),
+    }
     rates: dict[str, list[float]] = {name: [] for name in candidates}
     for args in candidates.values():
         run(*args)
@@ -162,10 +192,18 @@ def bench_stream(root: Path, rounds: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=None, help="dataset root (default: generate a sample)")
-    parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds of the decode benchmark")
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds of the loader benchmark")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--root", type=Path, default=None, help="dataset root (default: generate a sample)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=7, help="interleaved rounds of the decode benchmark"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=9, help="interleaved rounds of the loader benchmark"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="zod-bench-torch-") as tmp:

@@ -87,16 +87,29 @@ def best_time(fn: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
-def scene(n_points: int, n_boxes: int, calib: Calibration, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def scene(
+    n_points: int, n_boxes: int, calib: Calibration, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Lidar-frame points (mostly in front of the camera) and boxes ahead of the ego."""
     az = rng.uniform(-np.pi, np.pi, n_points)
     el = np.deg2rad(rng.uniform(-25, 15, n_points))
     r = rng.uniform(2.0, 120.0, n_points)
-    pts_ego = np.stack([r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el) + 1.9], axis=1)
+    pts_ego = np.stack(
+        [r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el) + 1.9], axis=1
+    )
     points = calib.transform_points(pts_ego, "ego", Lidar.VELODYNE)
-    centers_ego = np.stack([rng.uniform(5, 80, n_boxes), rng.uniform(-20, 20, n_boxes), np.full(n_boxes, 0.8)], 1)
+    centers_ego = np.stack(
+        [rng.uniform(5, 80, n_boxes), rng.uniform(-20, 20, n_boxes), np.full(n_boxes, 0.8)], 1
+    )
     centers = calib.transform_points(centers_ego, "ego", Lidar.VELODYNE)
-    sizes = np.stack([rng.uniform(3.5, 5, n_boxes), rng.uniform(1.7, 2.1, n_boxes), rng.uniform(1.4, 1.8, n_boxes)], 1)
+    sizes = np.stack(
+        [
+            rng.uniform(3.5, 5, n_boxes),
+            rng.uniform(1.7, 2.1, n_boxes),
+            rng.uniform(1.4, 1.8, n_boxes),
+        ],
+        1,
+    )
     quats = quaternions_from_yaw(rng.uniform(-np.pi, np.pi, n_boxes))
     return {"points": points, "centers": centers, "sizes": sizes, "quats": quats}
 
@@ -116,11 +129,15 @@ def main() -> None:
         points = data["points"]
 
     ours_lidar = best_time(
-        lambda: visualize_lidar_on_image(Scan(), calib, np.zeros((2168, 3848, 3), np.uint8)), args.repeat
+        lambda: visualize_lidar_on_image(Scan(), calib, np.zeros((2168, 3848, 3), np.uint8)),
+        args.repeat,
     )
     box_set = Box3DSet(data["centers"], data["sizes"], data["quats"], Lidar.VELODYNE)
     ours_boxes = best_time(
-        lambda: draw_boxes_3d(np.zeros((2168, 3848, 3), np.uint8), box_set, calib, colors=(255, 0, 0)), args.repeat
+        lambda: draw_boxes_3d(
+            np.zeros((2168, 3848, 3), np.uint8), box_set, calib, colors=(255, 0, 0)
+        ),
+        args.repeat,
     )
 
     if not ORACLE_PYTHON.exists():
@@ -132,14 +149,20 @@ def main() -> None:
         script.write_text(ORACLE_SCRIPT)
         proc = subprocess.run(
             [str(ORACLE_PYTHON), str(script), str(npz), str(cal), str(args.repeat)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         ref = json.loads(proc.stdout.strip().splitlines()[-1])
 
     print(f"lidar on image ({args.points} points, radius-2 discs, 3848x2168):")
-    print(f"  reference {ref['lidar'] * 1e3:8.1f} ms   ours {ours_lidar * 1e3:8.1f} ms   ratio {ref['lidar'] / ours_lidar:6.1f}x")
+    print(
+        f"  reference {ref['lidar'] * 1e3:8.1f} ms   ours {ours_lidar * 1e3:8.1f} ms   ratio {ref['lidar'] / ours_lidar:6.1f}x"
+    )
     print(f"3D boxes on image ({args.boxes} boxes):")
-    print(f"  reference {ref['boxes'] * 1e3:8.1f} ms   ours {ours_boxes * 1e3:8.1f} ms   ratio {ref['boxes'] / ours_boxes:6.1f}x")
+    print(
+        f"  reference {ref['boxes'] * 1e3:8.1f} ms   ours {ours_boxes * 1e3:8.1f} ms   ratio {ref['boxes'] / ours_boxes:6.1f}x"
+    )
     print("  (ours: edges sampled through the fisheye, thinned to ~24 px segments, clipped behind")
     print("   the camera; the reference draws straight lines between projected corners)")
 

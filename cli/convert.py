@@ -60,19 +60,63 @@ class LabelType(str, Enum):
     subclass = "subclass"
 
 
-ROOT = typer.Option(..., "--dataset-root", exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset.")
-OUT = typer.Option(..., "--output-dir", file_okay=False, resolve_path=True, help="Output directory (created if needed).")
+ROOT = typer.Option(
+    ...,
+    "--dataset-root",
+    exists=True,
+    file_okay=False,
+    resolve_path=True,
+    help="Root of the ZOD dataset.",
+)
+OUT = typer.Option(
+    ...,
+    "--output-dir",
+    file_okay=False,
+    resolve_path=True,
+    help="Output directory (created if needed).",
+)
 VERSION = typer.Option(VersionName.full, "--version", help="Dataset version.")
 ANON = typer.Option(AnonymizationName.blur, "--anonymization", help="Image anonymization.")
 
 # The execution options every converter takes (name -> (type, typer option)), added to each
 # command by `_execution_options` and passed on to the library as keyword arguments.
 _EXECUTION_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "workers": (Optional[int], typer.Option(None, "--workers", "--num-workers", min=1, help="Worker processes (default: all cores).")),  # noqa: UP045 - typer evaluates it
-    "engine": (EngineName, typer.Option(EngineName.local, "--engine", help="local: process pool; ray: a Ray cluster through Ray Data.")),
-    "ray_address": (Optional[str], typer.Option(None, "--ray-address", help="Ray cluster address (default: start or join a local one).")),  # noqa: UP045
-    "overwrite": (bool, typer.Option(False, "--overwrite", help="Redo frames whose outputs exist (default: skip them, resuming).")),
-    "skip_missing": (bool, typer.Option(False, "--skip-missing", help="Skip (and list) frames with missing files instead of failing.")),
+    "workers": (
+        Optional[int],
+        typer.Option(
+            None, "--workers", "--num-workers", min=1, help="Worker processes (default: all cores)."
+        ),
+    ),
+    "engine": (
+        EngineName,
+        typer.Option(
+            EngineName.local,
+            "--engine",
+            help="local: process pool; ray: a Ray cluster through Ray Data.",
+        ),
+    ),
+    "ray_address": (
+        Optional[str],
+        typer.Option(
+            None, "--ray-address", help="Ray cluster address (default: start or join a local one)."
+        ),
+    ),
+    "overwrite": (
+        bool,
+        typer.Option(
+            False,
+            "--overwrite",
+            help="Redo frames whose outputs exist (default: skip them, resuming).",
+        ),
+    ),
+    "skip_missing": (
+        bool,
+        typer.Option(
+            False,
+            "--skip-missing",
+            help="Skip (and list) frames with missing files instead of failing.",
+        ),
+    ),
     "progress": (bool, typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")),
 }
 
@@ -82,8 +126,10 @@ def _execution_options(command: Callable[..., None]) -> Callable[..., None]:
     a dict of keyword arguments for the library call (``engine`` as its string value)."""
     signature = inspect.signature(command, eval_str=True)
     own = [p for p in signature.parameters.values() if p.name != "execution"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-             for name, (kind, option) in _EXECUTION_OPTIONS.items()]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+        for name, (kind, option) in _EXECUTION_OPTIONS.items()
+    ]
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> None:
@@ -110,18 +156,38 @@ def coco(
     output_dir: Path = OUT,
     version: VersionName = VERSION,
     anonymization: AnonymizationName = ANON,
-    use_png: bool = typer.Option(False, "--use-png/--no-use-png", help="Name the images .png instead of .jpg."),
-    classes: list[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes to include (repeat the option)."),  # noqa: B008 - the typer idiom
-    relative_paths: bool = typer.Option(False, "--relative-paths", help="Image file names relative to the dataset root (default: absolute, like the reference)."),
-    segmentation: list[str] = typer.Option([], "--segmentation", help="Also write segmentation files for ego_road and/or lane_markings (repeat)."),  # noqa: B008 - the typer idiom
+    use_png: bool = typer.Option(
+        False, "--use-png/--no-use-png", help="Name the images .png instead of .jpg."
+    ),
+    classes: list[str] = typer.Option(
+        list(DEFAULT_CLASSES), "--classes", help="Object classes to include (repeat the option)."
+    ),
+    relative_paths: bool = typer.Option(
+        False,
+        "--relative-paths",
+        help="Image file names relative to the dataset root (default: absolute, like the reference).",
+    ),
+    segmentation: list[str] = typer.Option(
+        [],
+        "--segmentation",
+        help="Also write segmentation files for ego_road and/or lane_markings (repeat).",
+    ),
     execution: dict[str, Any] | None = None,
 ) -> None:
     """COCO 2D detection json: zod_<version>_<anonymization>[_png]_{train,val}.json."""
     from zod.converters.coco import convert_to_coco
 
     paths = _run(
-        convert_to_coco, dataset_root, output_dir, version.value, anonymization.value, use_png, classes,
-        relative_paths=relative_paths, segmentation=segmentation, **execution,
+        convert_to_coco,
+        dataset_root,
+        output_dir,
+        version.value,
+        anonymization.value,
+        use_png,
+        classes,
+        relative_paths=relative_paths,
+        segmentation=segmentation,
+        **execution,
     )
     typer.echo("Converted ZOD to COCO format. Output files:")
     for split, path in paths.items():
@@ -134,9 +200,15 @@ def yolo(
     output_dir: Path = OUT,
     version: VersionName = VERSION,
     anonymization: AnonymizationName = ANON,
-    classes: list[str] = typer.Option(list(DEFAULT_CLASSES), "--classes", help="Object classes, in class-index order."),  # noqa: B008 - the typer idiom
-    image_mode: ImageMode = typer.Option(ImageMode.symlink, "--images", help="How images are placed in images/."),  # noqa: B008 - the typer idiom
-    image_size: int | None = typer.Option(None, "--image-size", min=16, help="Resize images: pixels of the long side."),
+    classes: list[str] = typer.Option(
+        list(DEFAULT_CLASSES), "--classes", help="Object classes, in class-index order."
+    ),
+    image_mode: ImageMode = typer.Option(
+        ImageMode.symlink, "--images", help="How images are placed in images/."
+    ),
+    image_size: int | None = typer.Option(
+        None, "--image-size", min=16, help="Resize images: pixels of the long side."
+    ),
     include_unclear: bool = typer.Option(False, "--include-unclear", help="Keep unclear objects."),
     execution: dict[str, Any] | None = None,
 ) -> None:
@@ -144,8 +216,16 @@ def yolo(
     from zod.converters.yolo import convert_to_yolo
 
     path = _run(
-        convert_to_yolo, dataset_root, output_dir, version.value, anonymization.value, classes, image_mode.value,
-        image_size, include_unclear, **execution,
+        convert_to_yolo,
+        dataset_root,
+        output_dir,
+        version.value,
+        anonymization.value,
+        classes,
+        image_mode.value,
+        image_size,
+        include_unclear,
+        **execution,
     )
     typer.echo(f"Converted ZOD to YOLO format: {path}")
 
@@ -156,16 +236,28 @@ def kitti(
     output_dir: Path = OUT,
     version: VersionName = VERSION,
     anonymization: AnonymizationName = ANON,
-    image_mode: KittiImageMode = typer.Option(KittiImageMode.symlink, "--images", help="How images are placed in image_2/ (png: re-encoded, the name OpenPCDet / mmdetection3d open)."),  # noqa: B008 - the typer idiom
-    label_type: LabelType = typer.Option(LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."),  # noqa: B008 - the typer idiom
+    image_mode: KittiImageMode = typer.Option(
+        KittiImageMode.symlink,
+        "--images",
+        help="How images are placed in image_2/ (png: re-encoded, the name OpenPCDet / mmdetection3d open).",
+    ),
+    label_type: LabelType = typer.Option(
+        LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."
+    ),
     execution: dict[str, Any] | None = None,
 ) -> None:
     """KITTI 3D object layout: velodyne/, label_2/, calib/, image_2/, ImageSets/."""
     from zod.converters.kitti import convert_to_kitti
 
     path = _run(
-        convert_to_kitti, dataset_root, output_dir, version.value, anonymization.value, image_mode.value,
-        label_type.value, **execution,
+        convert_to_kitti,
+        dataset_root,
+        output_dir,
+        version.value,
+        anonymization.value,
+        image_mode.value,
+        label_type.value,
+        **execution,
     )
     typer.echo(f"Converted ZOD to KITTI format: {path}")
 
@@ -175,18 +267,33 @@ def pointcloud(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
     version: VersionName = VERSION,
-    file_format: CloudFormat = typer.Option(CloudFormat.pcd, "--format", help="Point cloud file format."),  # noqa: B008 - the typer idiom
-    num_before: int = typer.Option(0, "--num-before", min=0, help="Scans before the core scan to aggregate."),
-    num_after: int = typer.Option(0, "--num-after", min=0, help="Scans after the core scan to aggregate."),
-    coordinate_frame: CloudFrame = typer.Option(CloudFrame.lidar, "--frame", help="Coordinate frame of the points."),  # noqa: B008 - the typer idiom
+    file_format: CloudFormat = typer.Option(
+        CloudFormat.pcd, "--format", help="Point cloud file format."
+    ),
+    num_before: int = typer.Option(
+        0, "--num-before", min=0, help="Scans before the core scan to aggregate."
+    ),
+    num_after: int = typer.Option(
+        0, "--num-after", min=0, help="Scans after the core scan to aggregate."
+    ),
+    coordinate_frame: CloudFrame = typer.Option(
+        CloudFrame.lidar, "--frame", help="Coordinate frame of the points."
+    ),
     execution: dict[str, Any] | None = None,
 ) -> None:
     """Lidar scans (single or aggregated) to .pcd / .ply with intensity and time."""
     from zod.converters.pointcloud import convert_to_pointclouds
 
     path = _run(
-        convert_to_pointclouds, dataset_root, output_dir, version.value, file_format.value, num_before, num_after,
-        coordinate_frame.value, **execution,
+        convert_to_pointclouds,
+        dataset_root,
+        output_dir,
+        version.value,
+        file_format.value,
+        num_before,
+        num_after,
+        coordinate_frame.value,
+        **execution,
     )
     typer.echo(f"Wrote point clouds under {path}")
 
@@ -196,11 +303,19 @@ def tsr_patches(
     dataset_root: Path = ROOT,
     output_dir: Path = OUT,
     version: VersionName = VERSION,
-    padding_factor: float | None = typer.Option(None, "--padding-factor", help="Padding as a factor of the box size."),
+    padding_factor: float | None = typer.Option(
+        None, "--padding-factor", help="Padding as a factor of the box size."
+    ),
     padding_px_y: int | None = typer.Option(None, "--padding-px-y", help="Padding in y (pixels)."),
     padding_px_x: int | None = typer.Option(None, "--padding-px-x", help="Padding in x (pixels)."),
-    exclude_unclear: bool = typer.Option(False, "--exclude-unclear", help="Leave out unclear signs."),
-    split_folders: bool = typer.Option(True, "--split-folders/--no-split-folders", help="<out>/<split>/<class>/ (reference layout) or <out>/<class>/."),
+    exclude_unclear: bool = typer.Option(
+        False, "--exclude-unclear", help="Leave out unclear signs."
+    ),
+    split_folders: bool = typer.Option(
+        True,
+        "--split-folders/--no-split-folders",
+        help="<out>/<split>/<class>/ (reference layout) or <out>/<class>/.",
+    ),
     execution: dict[str, Any] | None = None,
 ) -> None:
     """Traffic-sign crops (<out>/<split>/<class>/<frame>_<uuid>.png) and dataset.json."""
@@ -212,8 +327,16 @@ def tsr_patches(
     if padding_px_x is not None or padding_px_y is not None:
         padding_px = (padding_px_x or 0, padding_px_y or 0)
     path = _run(
-        extract_tsr_patches, dataset_root, output_dir, version.value, "blur", padding_factor, padding_px,
-        exclude_unclear, split_folders, **execution,
+        extract_tsr_patches,
+        dataset_root,
+        output_dir,
+        version.value,
+        "blur",
+        padding_factor,
+        padding_px,
+        exclude_unclear,
+        split_folders,
+        **execution,
     )
     typer.echo(f"Wrote traffic-sign patches; metadata in {path}")
 
@@ -228,7 +351,10 @@ def register(app: typer.Typer) -> None:
     convert_app.command("tsr-patches", no_args_is_help=True)(tsr_patches)
     app.add_typer(convert_app, name="convert")
 
-    generate_app = typer.Typer(help="Reference-compatible alias of `zod convert` (coco, tsr-patches).", no_args_is_help=True)
+    generate_app = typer.Typer(
+        help="Reference-compatible alias of `zod convert` (coco, tsr-patches).",
+        no_args_is_help=True,
+    )
     generate_app.command("coco", no_args_is_help=True)(coco)
     generate_app.command("tsr-patches", no_args_is_help=True)(tsr_patches)
     app.add_typer(generate_app, name="generate")

@@ -24,7 +24,7 @@ SEQ = "Sequences/Drives Filter Settings"
 SRC = "Source Settings"
 
 
-def _env_option(envvar: str, help: str) -> Any:  # noqa: A002 - typer's name
+def _env_option(envvar: str, help: str) -> Any:
     """An optional source setting that can also come from the environment variable ``envvar``."""
     return typer.Option(None, envvar=envvar, help=help, rich_help_panel=SRC)
 
@@ -96,8 +96,8 @@ def download(
         "ZOD_DROPBOX_TOKEN", "Dropbox access token (Dropbox links only)"
     ),
     dropbox_refresh_token: str | None = _env_option(
-        "ZOD_DROPBOX_REFRESH_TOKEN", "Dropbox refresh token: new access tokens are fetched "
-        "when needed (with --dropbox-app-key)"
+        "ZOD_DROPBOX_REFRESH_TOKEN",
+        "Dropbox refresh token: new access tokens are fetched when needed (with --dropbox-app-key)",
     ),
     dropbox_app_key: str | None = _env_option(
         "ZOD_DROPBOX_APP_KEY", "Dropbox app key (for the refresh token)"

@@ -82,8 +82,13 @@ def detection(
         preds = read_predictions(predictions)
         frame_ids = preds.frame_ids if only_predicted_frames else None
         gt = ground_truth_from_dataset(
-            dataset_root, version.value, split.value, frame_ids=frame_ids,
-            skip_missing=skip_missing, workers=workers, subset=subset.value,
+            dataset_root,
+            version.value,
+            split.value,
+            frame_ids=frame_ids,
+            skip_missing=skip_missing,
+            workers=workers,
+            subset=subset.value,
         )
         config = DetectionConfig(classes=LEVELS[level.value], default_range_m=range_m)
         result = evaluate_detection(gt, preds, config, keep_curves=curves)
@@ -127,8 +132,12 @@ def traffic_signs(
     try:
         preds = tsr.read_predictions(predictions)
         gt = tsr.ground_truth_from_dataset(
-            dataset_root, version.value, split.value, skip_missing=skip_missing,
-            workers=workers, subset=subset.value,
+            dataset_root,
+            version.value,
+            split.value,
+            skip_missing=skip_missing,
+            workers=workers,
+            subset=subset.value,
         )
         result = tsr.evaluate_traffic_signs(gt, preds)
     except (ZodError, ValueError) as err:

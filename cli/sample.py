@@ -5,27 +5,38 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
 def sample(
-    output_dir: Path = typer.Argument(..., help="Folder to write the dataset into (created if missing)."),
+    output_dir: Path = typer.Argument(
+        ..., help="Folder to write the dataset into (created if missing)."
+    ),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same bytes."),
-    num_frames: Optional[int] = typer.Option(None, help="Frames in the full version."),
-    num_frames_mini: Optional[int] = typer.Option(None, help="Frames of the full version that are also in mini."),
-    num_sequences: Optional[int] = typer.Option(None, help="Sequences in the full version."),
-    num_sequences_mini: Optional[int] = typer.Option(None, help="Sequences also in mini."),
-    num_drives: Optional[int] = typer.Option(None, help="Drives in the full version."),
-    num_drives_mini: Optional[int] = typer.Option(None, help="Drives also in mini."),
-    num_blacklisted: Optional[int] = typer.Option(None, help="Extra frames in a 'blacklisted' split."),
-    core_points: Optional[int] = typer.Option(None, help="Points of each frame's core lidar scan."),
-    surrounding_points: Optional[int] = typer.Option(None, help="Points of the other lidar scans of a frame."),
-    sequence_points: Optional[int] = typer.Option(None, help="Points of each sequence / drive scan."),
-    sequence_seconds: Optional[float] = typer.Option(None, help="Length of each sequence (s)."),
-    drive_seconds: Optional[float] = typer.Option(None, help="Length of each drive (s)."),
-    tests: bool = typer.Option(False, "--tests", help="Start from the small test preset instead of the default."),
+    num_frames: int | None = typer.Option(None, help="Frames in the full version."),
+    num_frames_mini: int | None = typer.Option(
+        None, help="Frames of the full version that are also in mini."
+    ),
+    num_sequences: int | None = typer.Option(None, help="Sequences in the full version."),
+    num_sequences_mini: int | None = typer.Option(None, help="Sequences also in mini."),
+    num_drives: int | None = typer.Option(None, help="Drives in the full version."),
+    num_drives_mini: int | None = typer.Option(None, help="Drives also in mini."),
+    num_blacklisted: int | None = typer.Option(
+        None, help="Extra frames in a 'blacklisted' split."
+    ),
+    core_points: int | None = typer.Option(None, help="Points of each frame's core lidar scan."),
+    surrounding_points: int | None = typer.Option(
+        None, help="Points of the other lidar scans of a frame."
+    ),
+    sequence_points: int | None = typer.Option(
+        None, help="Points of each sequence / drive scan."
+    ),
+    sequence_seconds: float | None = typer.Option(None, help="Length of each sequence (s)."),
+    drive_seconds: float | None = typer.Option(None, help="Length of each drive (s)."),
+    tests: bool = typer.Option(
+        False, "--tests", help="Start from the small test preset instead of the default."
+    ),
     workers: int = typer.Option(0, help="Worker processes (0: all cores)."),
 ) -> None:
     """Generate a complete sample of ZOD (frames, sequences, drives; mini and full) in the real layout."""

@@ -41,22 +41,38 @@ class View(str, Enum):
     bev = "bev"
 
 
-ROOT = typer.Argument(..., exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset.")
+ROOT = typer.Argument(
+    ..., exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset."
+)
 ITEM_ID = typer.Argument(..., help="Frame / sequence / drive id (e.g. 009158 or 9158).")
 VERSION = typer.Option(VersionName.full, "--version", help="Dataset version.")
-BEFORE = typer.Option(0, "--num-scans-before", min=0, help="Aggregate this many lidar scans before the key scan.")
-AFTER = typer.Option(0, "--num-scans-after", min=0, help="Aggregate this many lidar scans after the key scan.")
-PREDICTIONS = typer.Option(
-    None, "--predictions", exists=True, dir_okay=False, help="Detection predictions JSON (zod eval format): drawn in white."
+BEFORE = typer.Option(
+    0, "--num-scans-before", min=0, help="Aggregate this many lidar scans before the key scan."
 )
-MIN_SCORE = typer.Option(0.3, "--min-score", min=0.0, help="Draw predictions with at least this score.")
+AFTER = typer.Option(
+    0, "--num-scans-after", min=0, help="Aggregate this many lidar scans after the key scan."
+)
+PREDICTIONS = typer.Option(
+    None,
+    "--predictions",
+    exists=True,
+    dir_okay=False,
+    help="Detection predictions JSON (zod eval format): drawn in white.",
+)
+MIN_SCORE = typer.Option(
+    0.3, "--min-score", min=0.0, help="Draw predictions with at least this score."
+)
 
 
 def _item(root: Path, item_id: str, version: VersionName, subset: SubsetName) -> Any:
     """Open the sub-dataset and return one item (ZodFrame / ZodSequence)."""
     from zod import dataset
 
-    cls = {"frames": dataset.ZodFrames, "sequences": dataset.ZodSequences, "drives": dataset.ZodDrives}[subset.value]
+    cls = {
+        "frames": dataset.ZodFrames,
+        "sequences": dataset.ZodSequences,
+        "drives": dataset.ZodDrives,
+    }[subset.value]
     ds = cls(str(root), version.value)
     key: Any = item_id.strip()
     try:
@@ -71,18 +87,26 @@ def frame(
     root: Path = ROOT,
     item_id: str = ITEM_ID,
     version: VersionName = VERSION,
-    subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset of the item (its keyframe)."),
+    subset: SubsetName = typer.Option(
+        SubsetName.frames, "--subset", help="Sub-dataset of the item (its keyframe)."
+    ),
     layers: str = typer.Option(
         "image,boxes3d,lidar,masks,trajectory,labels",
         "--layers",
         help="Comma-separated: image, boxes2d, boxes3d, lidar, masks, trajectory, labels (or all).",
     ),
-    out: Path = typer.Option(Path("frame.png"), "--out", "-o", help="Output picture (.png / .jpg)."),
-    scale: float = typer.Option(0.5, "--scale", min=0.05, max=1.0, help="Picture size relative to the full image."),
+    out: Path = typer.Option(
+        Path("frame.png"), "--out", "-o", help="Output picture (.png / .jpg)."
+    ),
+    scale: float = typer.Option(
+        0.5, "--scale", min=0.05, max=1.0, help="Picture size relative to the full image."
+    ),
     anonymization: AnonymizationName = typer.Option(AnonymizationName.blur, "--anonymization"),
     num_scans_before: int = BEFORE,
     num_scans_after: int = AFTER,
-    max_depth: float = typer.Option(60.0, "--max-depth", min=1.0, help="Depth (m) at the red end of the lidar colours."),
+    max_depth: float = typer.Option(
+        60.0, "--max-depth", min=1.0, help="Depth (m) at the red end of the lidar colours."
+    ),
     predictions: Optional[Path] = PREDICTIONS,  # noqa: UP045 (typer 0.9)
     min_score: float = MIN_SCORE,
 ) -> None:
@@ -138,14 +162,22 @@ def bev(
     root: Path = ROOT,
     item_id: str = ITEM_ID,
     version: VersionName = VERSION,
-    subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset of the item."),
+    subset: SubsetName = typer.Option(
+        SubsetName.frames, "--subset", help="Sub-dataset of the item."
+    ),
     out: Path = typer.Option(Path("bev.png"), "--out", "-o", help="Output picture (.png)."),
-    forward: float = typer.Option(80.0, "--forward", min=1.0, help="Metres shown ahead of the ego."),
-    backward: float = typer.Option(20.0, "--backward", min=0.0, help="Metres shown behind the ego."),
+    forward: float = typer.Option(
+        80.0, "--forward", min=1.0, help="Metres shown ahead of the ego."
+    ),
+    backward: float = typer.Option(
+        20.0, "--backward", min=0.0, help="Metres shown behind the ego."
+    ),
     side: float = typer.Option(40.0, "--side", min=1.0, help="Metres shown on each side."),
     resolution: float = typer.Option(0.1, "--resolution", min=0.01, help="Metres per pixel."),
     color_by: ColorBy = typer.Option(ColorBy.height, "--color-by", help="Point colours."),
-    labels: bool = typer.Option(False, "--labels/--no-labels", help="Write class names next to boxes."),
+    labels: bool = typer.Option(
+        False, "--labels/--no-labels", help="Write class names next to boxes."
+    ),
     num_scans_before: int = BEFORE,
     num_scans_after: int = AFTER,
     predictions: Optional[Path] = PREDICTIONS,  # noqa: UP045 (typer 0.9)
@@ -177,16 +209,25 @@ def lidar(
     root: Path = ROOT,
     item_id: str = ITEM_ID,
     version: VersionName = VERSION,
-    subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset of the item."),
+    subset: SubsetName = typer.Option(
+        SubsetName.frames, "--subset", help="Sub-dataset of the item."
+    ),
     out: Path = typer.Option(
-        Path("lidar.png"), "--out", "-o", help=".png: offscreen 3D render; .ply: point cloud (+ _boxes.ply)."
+        Path("lidar.png"),
+        "--out",
+        "-o",
+        help=".png: offscreen 3D render; .ply: point cloud (+ _boxes.ply).",
     ),
     width: int = typer.Option(1280, "--width", min=16),
     height: int = typer.Option(720, "--height", min=16),
     color_by: ColorBy3D = typer.Option(ColorBy3D.height, "--color-by", help="Point colours."),
     point_size: float = typer.Option(2.0, "--point-size", min=0.5),
-    camera: CameraView = typer.Option(CameraView.chase, "--camera", help="chase: behind and above; top: from above."),
-    show: bool = typer.Option(False, "--show", help="Open an interactive open3d window (needs a display)."),
+    camera: CameraView = typer.Option(
+        CameraView.chase, "--camera", help="chase: behind and above; top: from above."
+    ),
+    show: bool = typer.Option(
+        False, "--show", help="Open an interactive open3d window (needs a display)."
+    ),
     num_scans_before: int = BEFORE,
     num_scans_after: int = AFTER,
 ) -> None:
@@ -197,14 +238,20 @@ def lidar(
     try:
         item = _item(root, item_id, version, subset)
         scene = frame_scene(
-            item, num_scans_before=num_scans_before, num_scans_after=num_scans_after, color_by=color_by.value
+            item,
+            num_scans_before=num_scans_before,
+            num_scans_after=num_scans_after,
+            color_by=color_by.value,
         )
         boxes = scene["corners"] if len(scene["corners"]) else None
         from zod.viz.colors import class_colors
 
         box_colors = class_colors(scene["classes"]) if boxes is not None else None
         if show:
-            v3.show(v3.scene_geometries(scene["points"], scene["colors"], boxes, box_colors), f"zod {item_id}")
+            v3.show(
+                v3.scene_geometries(scene["points"], scene["colors"], boxes, box_colors),
+                f"zod {item_id}",
+            )
             return
         if out.suffix.lower() == ".ply":
             written = v3.export_ply(out, scene["points"], scene["colors"], boxes, box_colors)
@@ -229,15 +276,27 @@ def sequence(
     root: Path = ROOT,
     item_id: str = ITEM_ID,
     version: VersionName = VERSION,
-    subset: SubsetName = typer.Option(SubsetName.sequences, "--subset", help="sequences or drives."),
-    out: Path = typer.Option(Path("clip.mp4"), "--out", "-o", help="Output video: .mp4, .avi or .gif."),
-    view: View = typer.Option(View.camera, "--view", help="camera: images with lidar; bev: lidar from above."),
+    subset: SubsetName = typer.Option(
+        SubsetName.sequences, "--subset", help="sequences or drives."
+    ),
+    out: Path = typer.Option(
+        Path("clip.mp4"), "--out", "-o", help="Output video: .mp4, .avi or .gif."
+    ),
+    view: View = typer.Option(
+        View.camera, "--view", help="camera: images with lidar; bev: lidar from above."
+    ),
     fps: float = typer.Option(5.0, "--fps", min=0.1),
-    scale: float = typer.Option(0.25, "--scale", min=0.05, max=1.0, help="Camera picture size (camera view)."),
+    scale: float = typer.Option(
+        0.25, "--scale", min=0.05, max=1.0, help="Camera picture size (camera view)."
+    ),
     stride: int = typer.Option(1, "--stride", min=1, help="Use every n-th camera image / scan."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many pictures."),  # noqa: UP045 (typer 0.9)
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", min=1, help="Stop after this many pictures."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    workers: int = typer.Option(1, "--workers", min=0, help="Threads rendering pictures (0: all cores)."),
+    workers: int = typer.Option(
+        1, "--workers", min=0, help="Threads rendering pictures (0: all cores)."
+    ),
 ) -> None:
     """A video of a sequence or drive with the lidar (and keyframe boxes) drawn."""
     from zod.viz.frame import render_sequence_video
@@ -247,8 +306,15 @@ def sequence(
     try:
         item = _item(root, item_id, version, subset)
         path = render_sequence_video(
-            item, out, view.value, fps=fps, scale=scale, stride=stride, max_frames=max_frames,
-            progress=progress, workers=workers,
+            item,
+            out,
+            view.value,
+            fps=fps,
+            scale=scale,
+            stride=stride,
+            max_frames=max_frames,
+            progress=progress,
+            workers=workers,
         )
     except (ZodError, ValueError, KeyError, RuntimeError) as err:
         fail(err)

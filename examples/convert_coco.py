@@ -15,13 +15,17 @@ from zod.converters.coco import convert_to_coco
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dataset_root", type=Path)
     parser.add_argument("output_dir", type=Path)
     parser.add_argument("--version", default="mini")
     args = parser.parse_args()
 
-    paths = convert_to_coco(args.dataset_root, args.output_dir, version=args.version, overwrite=True)
+    paths = convert_to_coco(
+        args.dataset_root, args.output_dir, version=args.version, overwrite=True
+    )
     for split, path in paths.items():
         print(f"{split}: {path}")
 

@@ -34,8 +34,10 @@ def main(root: str, output_dir: str) -> None:
     frames = ZodFrames(root, version="mini")
     train, val = frames.get_split("train"), frames.get_split("val")
     with_signs = frames.get_split("train", AnnotationProject.TRAFFIC_SIGNS)
-    print(f"\nZodFrames mini: {len(frames)} frames, {len(train)} train / {len(val)} val, "
-          f"{len(with_signs)} train frames with traffic signs")
+    print(
+        f"\nZodFrames mini: {len(frames)} frames, {len(train)} train / {len(val)} val, "
+        f"{len(with_signs)} train frames with traffic signs"
+    )
     report["frames"] = {"len": len(frames), "train": sorted(train), "val": sorted(val)}
 
     # 3. One frame: times, sensors, sidecars
@@ -46,19 +48,31 @@ def main(root: str, output_dir: str) -> None:
     print(f"  lidar scans around the keyframe: {[s.time.strftime('%S.%f') for s in scans]}")
     core = frame.get_lidar()[0]
     ranges = np.linalg.norm(core.points, axis=1)
-    print(f"  core scan: {core.num_points} points (ego returns removed), range {ranges.min():.1f}.."
-          f"{ranges.max():.1f} m, spin {core.timestamps.max() - core.timestamps.min():.3f} s")
+    print(
+        f"  core scan: {core.num_points} points (ego returns removed), range {ranges.min():.1f}.."
+        f"{ranges.max():.1f} m, spin {core.timestamps.max() - core.timestamps.min():.3f} s"
+    )
     image = frame.get_image(Anonymization.BLUR, scale=0.25)
     cv2.imwrite(str(out / "tour_keyframe.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     print(f"  blurred image at 1/4 scale: {image.shape}")
     md = frame.metadata
-    print(f"  metadata: {md.country_code}, {md.road_type}, {md.time_of_day}, weather {md.scraped_weather}")
+    print(
+        f"  metadata: {md.country_code}, {md.road_type}, {md.time_of_day}, weather {md.scraped_weather}"
+    )
     camera = frame.calibration.cameras
-    print(f"  calibration: cameras {[c.value for c in camera]}, lidars {[lid.value for lid in frame.calibration.lidars]}")
+    print(
+        f"  calibration: cameras {[c.value for c in camera]}, lidars {[lid.value for lid in frame.calibration.lidars]}"
+    )
     ego = frame.ego_motion
-    print(f"  ego motion: {len(ego.timestamps)} poses over {ego.timestamps[-1] - ego.timestamps[0]:.2f} s")
-    report["frame"] = {"id": info.id, "core_points": core.num_points, "image_shape": list(image.shape),
-                       "scans": [s.filepath.rsplit("/", 1)[-1] for s in scans]}
+    print(
+        f"  ego motion: {len(ego.timestamps)} poses over {ego.timestamps[-1] - ego.timestamps[0]:.2f} s"
+    )
+    report["frame"] = {
+        "id": info.id,
+        "core_points": core.num_points,
+        "image_shape": list(image.shape),
+        "scans": [s.filepath.rsplit("/", 1)[-1] for s in scans],
+    }
 
     # 4. Annotations of every project the frame has
     annotations = {}
@@ -85,15 +99,24 @@ def main(root: str, output_dir: str) -> None:
         sequences = ZodSequences(root, version="mini")
         seq = sequences[min(sequences.get_all_ids())]
         lidar_frames = seq.info.get_lidar_frames(Lidar.VELODYNE)
-        print(f"\nsequence {seq.info.id}: {len(lidar_frames)} lidar scans, "
-              f"{len(seq.info.get_camera_frames())} images")
+        print(
+            f"\nsequence {seq.info.id}: {len(lidar_frames)} lidar scans, "
+            f"{len(seq.info.get_camera_frames())} images"
+        )
         try:
             vd = seq.vehicle_data.ego_vehicle_data
-            print(f"  vehicle data: {len(vd.timestamp)} samples, mean speed {np.mean(vd.lon_vel):.1f} m/s")
+            print(
+                f"  vehicle data: {len(vd.timestamp)} samples, mean speed {np.mean(vd.lon_vel):.1f} m/s"
+            )
             radar = seq.get_radar()
-            print(f"  radar: {len(radar.radar_range)} detections in {len(np.unique(radar.scan_index))} scans")
-            report["sequence"] = {"id": seq.info.id, "vehicle_samples": len(vd.timestamp),
-                                  "radar_detections": len(radar.radar_range)}
+            print(
+                f"  radar: {len(radar.radar_range)} detections in {len(np.unique(radar.scan_index))} scans"
+            )
+            report["sequence"] = {
+                "id": seq.info.id,
+                "vehicle_samples": len(vd.timestamp),
+                "radar_detections": len(radar.radar_range),
+            }
         except MissingFileError as err:  # a partial download says what to fetch
             print(f"  {err}")
 

@@ -26,13 +26,19 @@ class ToyNet(nn.Module):
     def __init__(self, num_classes: int) -> None:
         super().__init__()
         self.image = nn.Sequential(
-            nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Conv2d(3, 8, 5, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.points = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16))
         self.head = nn.Linear(32, num_classes)
 
-    def forward(self, image: torch.Tensor, points: torch.Tensor, intensity: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, image: torch.Tensor, points: torch.Tensor, intensity: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """image (B, 3, H, W) float; points (B, N, 3); intensity (B, N) uint8; mask (B, N) bool."""
         features = torch.cat([points / 50.0, intensity[..., None].float() / 255.0], dim=-1)
         per_point = self.points(features) * mask[..., None]
@@ -43,11 +49,17 @@ class ToyNet(nn.Module):
 def main(root: str, output_dir: str) -> None:
     torch.manual_seed(0)
     dataset = ZodFramesDataset(
-        root, version="mini", split=None,
+        root,
+        version="mini",
+        split=None,
         modalities=("image", "lidar", "objects"),
-        image_scale=1 / 8, image_dtype=torch.float32, normalize=True,
+        image_scale=1 / 8,
+        image_dtype=torch.float32,
+        normalize=True,
     )
-    print(f"{len(dataset)} frames ({len(dataset.excluded)} excluded), {len(dataset.classes)} classes")
+    print(
+        f"{len(dataset)} frames ({len(dataset.excluded)} excluded), {len(dataset.classes)} classes"
+    )
     loader = DataLoader(dataset, batch_size=2, shuffle=True, num_workers=0, collate_fn=collate)
     model = ToyNet(len(dataset.classes))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -59,14 +71,21 @@ def main(root: str, output_dir: str) -> None:
             targets = torch.zeros(len(batch["frame_id"]), len(dataset.classes))
             rows = batch["class_ids_mask"].nonzero()[:, 0]
             targets[rows, batch["class_ids"][batch["class_ids_mask"]]] = 1.0
-            logits = model(batch["image"], batch["lidar_points"], batch["lidar_intensity"], batch["lidar_points_mask"])
+            logits = model(
+                batch["image"],
+                batch["lidar_points"],
+                batch["lidar_intensity"],
+                batch["lidar_points_mask"],
+            )
             loss = nn.functional.binary_cross_entropy_with_logits(logits, targets)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-            print(f"step {step}: frames {batch['frame_id']}, image {tuple(batch['image'].shape)}, "
-                  f"points {tuple(batch['lidar_points'].shape)}, loss {loss.item():.4f}")
+            print(
+                f"step {step}: frames {batch['frame_id']}, image {tuple(batch['image'].shape)}, "
+                f"points {tuple(batch['lidar_points'].shape)}, loss {loss.item():.4f}"
+            )
             step += 1
             if step == 2:
                 break

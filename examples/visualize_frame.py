@@ -56,18 +56,26 @@ def reference_style_picture(frame) -> np.ndarray:
     image = visualize_oxts_on_image(frame.oxts, frame.info.keyframe_time.timestamp(), calib, image)
     image = visualize_lidar_on_image(frame.get_lidar()[0], calib, image)
     for obj in frame.get_annotation(AnnotationProject.OBJECT_DETECTION):
-        image = overlay_object_2d_box_on_image(image, obj.box2d, color=(255, 255, 255), line_thickness=4)
+        image = overlay_object_2d_box_on_image(
+            image, obj.box2d, color=(255, 255, 255), line_thickness=4
+        )
         if obj.box3d is not None:
-            image = overlay_object_3d_box_on_image(image, obj.box3d, calib, color=(0, 200, 255), line_thickness=5)
+            image = overlay_object_3d_box_on_image(
+                image, obj.box3d, calib, color=(0, 200, 255), line_thickness=5
+            )
     return image
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dataset_root", type=Path)
     parser.add_argument("output_dir", type=Path)
     parser.add_argument("--version", default="mini")
-    parser.add_argument("--scale", type=float, default=0.25, help="camera pictures relative to full resolution")
+    parser.add_argument(
+        "--scale", type=float, default=0.25, help="camera pictures relative to full resolution"
+    )
     args = parser.parse_args()
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -79,15 +87,23 @@ def main() -> None:
     write_png(out / "frame.png", render_frame_image(frame, FRAME_LAYERS, scale=args.scale))
     reference = reference_style_picture(frame)
     size = (round(reference.shape[1] * args.scale), round(reference.shape[0] * args.scale))
-    write_png(out / "frame_reference_api.png", cv2.resize(reference, size, interpolation=cv2.INTER_AREA))
-    write_png(out / "bev.png", render_frame_bev(frame, BevGrid((-20.0, 80.0), (-40.0, 40.0), 0.1), labels=True))
+    write_png(
+        out / "frame_reference_api.png", cv2.resize(reference, size, interpolation=cv2.INTER_AREA)
+    )
+    write_png(
+        out / "bev.png",
+        render_frame_bev(frame, BevGrid((-20.0, 80.0), (-40.0, 40.0), 0.1), labels=True),
+    )
 
     scene = frame_scene(frame)
     boxes = scene["corners"] if len(scene["corners"]) else None
     colors = class_colors(scene["classes"]) if boxes is not None else None
     try:
         picture = v3.render_offscreen(
-            v3.scene_geometries(scene["points"], scene["colors"], boxes, colors), 960, 540, point_size=2
+            v3.scene_geometries(scene["points"], scene["colors"], boxes, colors),
+            960,
+            540,
+            point_size=2,
         )
         write_png(out / "lidar3d.png", picture)
     except v3.OffscreenUnavailableError as err:
@@ -100,7 +116,9 @@ def main() -> None:
         sequences = None
     if sequences is not None and len(sequences):
         seq = sequences[sorted(sequences.get_all_ids())[0]]
-        render_sequence_video(seq, out / "sequence.gif", "camera", fps=2, scale=0.125, max_frames=4, progress=False)
+        render_sequence_video(
+            seq, out / "sequence.gif", "camera", fps=2, scale=0.125, max_frames=4, progress=False
+        )
 
     for path in sorted(out.iterdir()):
         print(f"wrote {path}")

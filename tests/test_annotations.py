@@ -27,12 +27,20 @@ from zod.annotations.parser import AnnotationFile
 from zod.constants import AnnotationProject, Lidar
 from zod.dataset import ZodFrames
 
-BOX = {"type": "MultiPoint", "coordinates": [[100.0, 50.0], [180.5, 50.0], [180.5, 120.0], [100.0, 120.0]]}
+BOX = {
+    "type": "MultiPoint",
+    "coordinates": [[100.0, 50.0], [180.5, 50.0], [180.5, 120.0], [100.0, 120.0]],
+}
 
 
 def _obj(**props) -> dict:
-    base = {"annotation_uuid": "u1", "class": "Vehicle", "type": "Car", "unclear": False,
-            "occlusion_ratio": "Light"}
+    base = {
+        "annotation_uuid": "u1",
+        "class": "Vehicle",
+        "type": "Car",
+        "unclear": False,
+        "occlusion_ratio": "Light",
+    }
     base.update(props)
     return {"geometry": BOX, "properties": {k: v for k, v in base.items() if v is not ...}}
 
@@ -43,23 +51,41 @@ def _write(tmp_path: Path, project: AnnotationProject, data) -> AnnotationFile:
     return AnnotationFile(str(path), project)
 
 
-@pytest.mark.parametrize("props,subclass", [
-    ({}, "Vehicle_Car"),
-    ({"type": "Truck"}, "Vehicle_Truck"),
-    ({"type": ..., "object_type": "Bus"}, "Vehicle_Bus"),  # older key
-    ({"emergency": True}, "Vehicle_Emergency"),
-    ({"artificial": True, "emergency": True}, "Vehicle_Artificial"),  # artificial wins
-    ({"class": "VulnerableVehicle", "type": "Bicycle", "with_rider": "False"}, "VulnerableVehicle_NoRider"),
-    ({"class": "VulnerableVehicle", "type": "Bicycle", "with_rider": "True"}, "VulnerableVehicle_Bicycle"),
-    ({"class": "VulnerableVehicle", "type": "Motorcycle", "emergency": True}, "VulnerableVehicle_Motorcycle"),
-    ({"class": "TrafficSign", "type": ..., "traffic_content_visible": "True"}, "TrafficSign_Front"),
-    ({"class": "TrafficSignal", "type": ..., "traffic_content_visible": "False"}, "TrafficSignal_Back"),
-    ({"class": "Pedestrian", "type": ...}, "Pedestrian"),
-    ({"class": "PoleObject", "type": ...}, "PoleObject"),
-    ({"unclear": True}, "Unclear"),
-    ({"class": "Inconclusive", "type": ...}, "Unclear"),
-    ({"type": "Inconclusive"}, "Unclear"),
-])
+@pytest.mark.parametrize(
+    "props,subclass",
+    [
+        ({}, "Vehicle_Car"),
+        ({"type": "Truck"}, "Vehicle_Truck"),
+        ({"type": ..., "object_type": "Bus"}, "Vehicle_Bus"),  # older key
+        ({"emergency": True}, "Vehicle_Emergency"),
+        ({"artificial": True, "emergency": True}, "Vehicle_Artificial"),  # artificial wins
+        (
+            {"class": "VulnerableVehicle", "type": "Bicycle", "with_rider": "False"},
+            "VulnerableVehicle_NoRider",
+        ),
+        (
+            {"class": "VulnerableVehicle", "type": "Bicycle", "with_rider": "True"},
+            "VulnerableVehicle_Bicycle",
+        ),
+        (
+            {"class": "VulnerableVehicle", "type": "Motorcycle", "emergency": True},
+            "VulnerableVehicle_Motorcycle",
+        ),
+        (
+            {"class": "TrafficSign", "type": ..., "traffic_content_visible": "True"},
+            "TrafficSign_Front",
+        ),
+        (
+            {"class": "TrafficSignal", "type": ..., "traffic_content_visible": "False"},
+            "TrafficSignal_Back",
+        ),
+        ({"class": "Pedestrian", "type": ...}, "Pedestrian"),
+        ({"class": "PoleObject", "type": ...}, "PoleObject"),
+        ({"unclear": True}, "Unclear"),
+        ({"class": "Inconclusive", "type": ...}, "Unclear"),
+        ({"type": "Inconclusive"}, "Unclear"),
+    ],
+)
 def test_subclass_rules(props, subclass) -> None:
     obj = ObjectAnnotation.from_dict(_obj(**props))
     assert obj.subclass == subclass
@@ -73,9 +99,16 @@ def test_inconclusive_is_unclear_class() -> None:
 
 
 def test_box2d_and_box3d_values() -> None:
-    props = {"location_3d": {"type": "Point", "coordinates": [3.0, 20.0, -0.5]}, "size_3d_length": 4.5,
-             "size_3d_width": 1.8, "size_3d_height": 1.5, "orientation_3d_qw": np.cos(0.25),
-             "orientation_3d_qx": 0.0, "orientation_3d_qy": 0.0, "orientation_3d_qz": np.sin(0.25)}
+    props = {
+        "location_3d": {"type": "Point", "coordinates": [3.0, 20.0, -0.5]},
+        "size_3d_length": 4.5,
+        "size_3d_width": 1.8,
+        "size_3d_height": 1.5,
+        "orientation_3d_qw": np.cos(0.25),
+        "orientation_3d_qx": 0.0,
+        "orientation_3d_qy": 0.0,
+        "orientation_3d_qz": np.sin(0.25),
+    }
     obj = ObjectAnnotation.from_dict(_obj(**props))
     np.testing.assert_allclose(obj.box2d.xyxy, [100.0, 50.0, 180.5, 120.0])
     assert obj.box2d.xyxy.dtype == np.float32
@@ -86,14 +119,19 @@ def test_box2d_and_box3d_values() -> None:
     assert obj.with_rider is None and obj.occlusion_level == "Light" and obj.uuid == "u1"
     # the 2D box is the min/max of the points in any order
     shuffled = _obj()
-    shuffled["geometry"] = {"type": "MultiPoint", "coordinates": [[180.5, 120.0], [100.0, 50.0], [100, 120], [180.5, 50]]}
+    shuffled["geometry"] = {
+        "type": "MultiPoint",
+        "coordinates": [[180.5, 120.0], [100.0, 50.0], [100, 120], [180.5, 50]],
+    }
     np.testing.assert_allclose(ObjectAnnotation.from_dict(shuffled).box2d.xyxy, obj.box2d.xyxy)
     assert ObjectAnnotation.from_dict(_obj()).box3d is None  # 2D-only object
 
 
 def test_unknown_object_class_and_unknown_keys_do_not_crash() -> None:
     with pytest.warns(UserWarning, match="Hoverboard"):
-        obj = ObjectAnnotation.from_dict(_obj(**{"class": "Hoverboard", "type": ..., "brand_new_key": 1}))
+        obj = ObjectAnnotation.from_dict(
+            _obj(**{"class": "Hoverboard", "type": ..., "brand_new_key": 1})
+        )
     assert obj.name == "Hoverboard" and obj.subclass == "Hoverboard"
 
 
@@ -104,11 +142,30 @@ def test_traffic_signs_known_unknown_unclear(tmp_path: Path) -> None:
         get_class_name(10_000)
     name = TRAFFIC_SIGN_CLASSES[19]
     signs = [
-        {"geometry": BOX, "properties": {"annotation_uuid": "a", "class": name, "unclear": False,
-                                         "occlusion_ratio": "None", "is_electronic": False}},
-        {"geometry": BOX, "properties": {"annotation_uuid": "b", "class": "Warning_Unheard", "unclear": False,
-                                         "occlusion_ratio": "None", "is_electronic": True}},
-        {"geometry": BOX, "properties": {"annotation_uuid": "c", "class": "unclear", "unclear": True}},
+        {
+            "geometry": BOX,
+            "properties": {
+                "annotation_uuid": "a",
+                "class": name,
+                "unclear": False,
+                "occlusion_ratio": "None",
+                "is_electronic": False,
+            },
+        },
+        {
+            "geometry": BOX,
+            "properties": {
+                "annotation_uuid": "b",
+                "class": "Warning_Unheard",
+                "unclear": False,
+                "occlusion_ratio": "None",
+                "is_electronic": True,
+            },
+        },
+        {
+            "geometry": BOX,
+            "properties": {"annotation_uuid": "c", "class": "unclear", "unclear": True},
+        },
     ]
     with pytest.warns(UserWarning, match="Warning_Unheard"):
         parsed = _write(tmp_path, AnnotationProject.TRAFFIC_SIGNS, signs).read()
@@ -123,21 +180,47 @@ def test_lane_kinds_and_degenerate_polygons(tmp_path: Path) -> None:
     square = [[0, 0], [10, 0], [10, 10], [0, 10]]
     hole = [[2, 2], [4, 2], [4, 4]]
     features = [
-        {"geometry": {"type": "Polygon", "coordinates": [square, hole, [[1, 1], [2, 2]]]},
-         "properties": {"annotation_uuid": "m", "class": "solid", "coloured": False, "InstanceID": 3}},
-        {"geometry": {"type": "MultiPolygon", "coordinates": [[square], [[[5, 5], [6, 6]]]]},
-         "properties": {"annotation_uuid": "s", "class": "shaded_area", "ShadedAreaType": "Hatched",
-                        "coloured": True}},
-        {"geometry": {"type": "Polygon", "coordinates": [square]},
-         "properties": {"annotation_uuid": "p", "ContainsArrow": True, "Unclear": False}},
-        {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]},  # < 3 points: dropped
-         "properties": {"annotation_uuid": "bad", "class": "dashed", "coloured": False}},
-        {"geometry": {"type": "Polygon", "coordinates": []},  # empty: dropped
-         "properties": {"annotation_uuid": "empty", "class": "dashed", "coloured": False}},
+        {
+            "geometry": {"type": "Polygon", "coordinates": [square, hole, [[1, 1], [2, 2]]]},
+            "properties": {
+                "annotation_uuid": "m",
+                "class": "solid",
+                "coloured": False,
+                "InstanceID": 3,
+            },
+        },
+        {
+            "geometry": {"type": "MultiPolygon", "coordinates": [[square], [[[5, 5], [6, 6]]]]},
+            "properties": {
+                "annotation_uuid": "s",
+                "class": "shaded_area",
+                "ShadedAreaType": "Hatched",
+                "coloured": True,
+            },
+        },
+        {
+            "geometry": {"type": "Polygon", "coordinates": [square]},
+            "properties": {"annotation_uuid": "p", "ContainsArrow": True, "Unclear": False},
+        },
+        {
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[0, 0], [1, 1]]],
+            },  # < 3 points: dropped
+            "properties": {"annotation_uuid": "bad", "class": "dashed", "coloured": False},
+        },
+        {
+            "geometry": {"type": "Polygon", "coordinates": []},  # empty: dropped
+            "properties": {"annotation_uuid": "empty", "class": "dashed", "coloured": False},
+        },
     ]
     with pytest.warns(UserWarning, match="fewer than 3 points"):
         lanes = _write(tmp_path, AnnotationProject.LANE_MARKINGS, features).read()
-    assert [type(a) for a in lanes] == [LaneMarkingAnnotation, ShadedAreaAnnotation, RoadPaintingAnnotation]
+    assert [type(a) for a in lanes] == [
+        LaneMarkingAnnotation,
+        ShadedAreaAnnotation,
+        RoadPaintingAnnotation,
+    ]
     marking, shaded, painting = lanes
     assert marking.type == "solid" and marking.instance_id == 3 and marking.cardinality == "Single"
     assert marking.geometry == [square, hole]  # the 2-point ring is gone
@@ -149,24 +232,46 @@ def test_lane_kinds_and_degenerate_polygons(tmp_path: Path) -> None:
 def test_ego_road_drops_barrier_and_road_edge(tmp_path: Path) -> None:
     ring = [[0, 0], [100, 0], [100, 50]]
     features = [
-        {"geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"annotation_uuid": "r", "class": "EgoRoad_Road"}},
-        {"geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"annotation_uuid": "b", "class": "Barrier"}},
-        {"geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"annotation_uuid": "e", "class": "RoadEdge"}},
-        {"geometry": {"type": "MultiPolygon", "coordinates": [[ring], [ring]]},
-         "properties": {"annotation_uuid": "d", "class": "EgoRoad_Debris"}},
+        {
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": {"annotation_uuid": "r", "class": "EgoRoad_Road"},
+        },
+        {
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": {"annotation_uuid": "b", "class": "Barrier"},
+        },
+        {
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": {"annotation_uuid": "e", "class": "RoadEdge"},
+        },
+        {
+            "geometry": {"type": "MultiPolygon", "coordinates": [[ring], [ring]]},
+            "properties": {"annotation_uuid": "d", "class": "EgoRoad_Debris"},
+        },
     ]
     parsed = _write(tmp_path, AnnotationProject.EGO_ROAD, features).read()
-    assert [(e.uuid, e.type) for e in parsed] == [("r", EgoRoadClass.ROAD), ("d", EgoRoadClass.DEBRIS)]
+    assert [(e.uuid, e.type) for e in parsed] == [
+        ("r", EgoRoadClass.ROAD),
+        ("d", EgoRoadClass.DEBRIS),
+    ]
     assert len(parsed[1].polygons) == 2
 
 
 def test_road_condition_and_empty_lists(tmp_path: Path) -> None:
-    rc = _write(tmp_path, AnnotationProject.ROAD_CONDITION, {"wetness": True, "snow_coverage": False}).read()
+    rc = _write(
+        tmp_path, AnnotationProject.ROAD_CONDITION, {"wetness": True, "snow_coverage": False}
+    ).read()
     assert rc.wet is True and rc.snowy is False
-    rc = _write(tmp_path, AnnotationProject.ROAD_CONDITION, {"wetness": False, "snowCoverage": True}).read()
+    rc = _write(
+        tmp_path, AnnotationProject.ROAD_CONDITION, {"wetness": False, "snowCoverage": True}
+    ).read()
     assert rc.snowy is True
-    for project in (AnnotationProject.OBJECT_DETECTION, AnnotationProject.TRAFFIC_SIGNS,
-                    AnnotationProject.LANE_MARKINGS, AnnotationProject.EGO_ROAD):
+    for project in (
+        AnnotationProject.OBJECT_DETECTION,
+        AnnotationProject.TRAFFIC_SIGNS,
+        AnnotationProject.LANE_MARKINGS,
+        AnnotationProject.EGO_ROAD,
+    ):
         assert _write(tmp_path, project, []).read() == []
 
 

@@ -54,11 +54,10 @@ def test_temp_sibling_is_hidden_same_folder_same_suffix(tmp_path: Path) -> None:
 def test_atomic_path_replaces_existing_only_on_success(tmp_path: Path) -> None:
     target = tmp_path / "data.json"
     target.write_text("old")
-    with pytest.raises(RuntimeError, match="boom"):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half-writ")
-            assert target.read_text() == "old"  # the final name is untouched while writing
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), atomic_path(target) as tmp:
+        tmp.write_text("half-writ")
+        assert target.read_text() == "old"  # the final name is untouched while writing
+        raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.json"]  # temp file removed
     with atomic_path(target, mode=0o600) as tmp:

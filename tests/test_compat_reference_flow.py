@@ -12,16 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import zod.constants as constants
-from zod import ZodFrames, ZodSequences
 from zod.anno.ego_road import EgoRoadAnnotation, EgoRoadClass
 from zod.anno.lane import LaneMarkingAnnotation
 from zod.anno.object import OBJECT_CLASSES, ObjectAnnotation
 from zod.anno.parser import AnnotationFile
 from zod.anno.tsr.class_map import get_class_idx, get_class_name
 from zod.anno.tsr.traffic_sign import TrafficSignAnnotation
-from zod.constants import AnnotationProject, Anonymization, Camera, Lidar
 from zod.data_classes import Calibration, LidarData, Pose
 from zod.data_classes.box import Box2D, Box3D
 from zod.data_classes.ego_motion import EgoMotion
@@ -48,6 +44,10 @@ from zod.visualization.object_visualization import (
 from zod.visualization.oxts_on_image import visualize_oxts_on_image
 from zod.visualization.polygon_utils import overlay_mask_on_image
 
+import zod.constants as constants
+from zod import ZodFrames, ZodSequences
+from zod.constants import AnnotationProject, Anonymization, Camera, Lidar
+
 
 @pytest.fixture(scope="module")
 def zod_frames(sample_root: Path) -> ZodFrames:
@@ -57,7 +57,9 @@ def zod_frames(sample_root: Path) -> ZodFrames:
 @pytest.fixture(scope="module")
 def zod_frame(zod_frames: ZodFrames) -> ZodFrame:
     # the tutorial picks a frame that has every annotation project
-    for frame_id in sorted(zod_frames.get_split(constants.TRAIN) | zod_frames.get_split(constants.VAL)):
+    for frame_id in sorted(
+        zod_frames.get_split(constants.TRAIN) | zod_frames.get_split(constants.VAL)
+    ):
         frame = zod_frames[frame_id]
         if all(frame.is_annotated(project) for project in AnnotationProject):
             return frame
@@ -77,7 +79,9 @@ def test_open_frames_and_splits(zod_frames: ZodFrames) -> None:
     some_id = sorted(train)[0]
     by_str = zod_frames[some_id]
     by_int = zod_frames[int(some_id)]
-    assert isinstance(by_str, ZodFrame) and by_str.info.id == by_int.info.id == zfill_id(int(some_id))
+    assert isinstance(by_str, ZodFrame) and by_str.info.id == by_int.info.id == zfill_id(
+        int(some_id)
+    )
     assert isinstance(by_str.info, Information)
 
 
@@ -116,8 +120,11 @@ def test_camera_frames_blur_and_dnat_and_oxts_track(zod_frame: ZodFrame) -> None
     assert not np.array_equal(blur, dnat)
 
     drawn = visualize_oxts_on_image(
-        zod_frame.oxts, zod_frame.info.keyframe_time.timestamp(), zod_frame.calibration,
-        blur.copy(), camera=Camera.FRONT,
+        zod_frame.oxts,
+        zod_frame.info.keyframe_time.timestamp(),
+        zod_frame.calibration,
+        blur.copy(),
+        camera=Camera.FRONT,
     )
     # the future ego path lies on the road ahead: it changes pixels in the lower half only
     changed = np.any(drawn != blur, axis=-1)
@@ -148,7 +155,9 @@ def test_objects_2d_and_3d_boxes_on_the_image(zod_frame: ZodFrame) -> None:
 
     box2d = with_3d[0].box2d
     assert isinstance(box2d, Box2D)
-    with_2d_box = overlay_object_2d_box_on_image(image.copy(), box2d, color=(255, 0, 0), line_thickness=5)
+    with_2d_box = overlay_object_2d_box_on_image(
+        image.copy(), box2d, color=(255, 0, 0), line_thickness=5
+    )
     x1, y1, x2, y2 = np.round(box2d.xyxy).astype(int)
     assert _changed_pixels(image, with_2d_box) > 0
     assert tuple(with_2d_box[(y1 + y2) // 2, max(x1, 0) + 1]) == (255, 0, 0)  # left edge
@@ -198,12 +207,16 @@ def test_ego_road_and_lane_masks(zod_frame: ZodFrame) -> None:
 def test_annotation_file_parser(zod_frame: ZodFrame) -> None:
     annotation_file = zod_frame.info.annotations[AnnotationProject.OBJECT_DETECTION]
     assert isinstance(annotation_file, AnnotationFile)
-    assert len(annotation_file.read()) == len(zod_frame.get_annotation(AnnotationProject.OBJECT_DETECTION))
+    assert len(annotation_file.read()) == len(
+        zod_frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+    )
 
 
 def test_bev_of_points_and_boxes(zod_frame: ZodFrame) -> None:
     lidar = zod_frame.get_lidar()[0]
-    objects = [obj for obj in zod_frame.get_annotation(AnnotationProject.OBJECT_DETECTION) if obj.box3d]
+    objects = [
+        obj for obj in zod_frame.get_annotation(AnnotationProject.OBJECT_DETECTION) if obj.box3d
+    ]
     bev = BEVBox()
     picture = bev(
         np.hstack((lidar.points, lidar.intensity[:, None])),
@@ -244,10 +257,14 @@ def test_lidar_on_image_with_compensation_and_aggregation(zod_frame: ZodFrame) -
 def test_reference_geometry_functions(zod_frame: ZodFrame) -> None:
     camera = zod_frame.calibration.cameras[Camera.FRONT]
     rng = np.random.default_rng(0)
-    points = np.column_stack([rng.uniform(-5, 5, 50), rng.uniform(-2, 2, 50), rng.uniform(3, 80, 50)])
+    points = np.column_stack(
+        [rng.uniform(-5, 5, 50), rng.uniform(-2, 2, 50), rng.uniform(3, 80, 50)]
+    )
     pixels = project_3d_to_2d_kannala(points, camera.intrinsics[..., :3], camera.distortion)
     depth = np.linalg.norm(points, axis=1)
-    back = unproject_2d_to_3d_kannala(pixels, camera.intrinsics[..., :3], camera.undistortion, depth)
+    back = unproject_2d_to_3d_kannala(
+        pixels, camera.intrinsics[..., :3], camera.undistortion, depth
+    )
     np.testing.assert_allclose(back, points, atol=0.05 * depth.max() / 80)
     in_fov, _ = get_points_in_camera_fov(camera.field_of_view, points)
     assert len(in_fov) > 0

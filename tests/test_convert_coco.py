@@ -27,7 +27,9 @@ def coco_full(sample_root: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return convert_to_coco(sample_root, out, version="full", workers=2, progress=False)
 
 
-def test_files_load_in_pycocotools_and_ground_truth_scores_ap_1(coco_full: dict[str, Path], sample_root: Path) -> None:
+def test_files_load_in_pycocotools_and_ground_truth_scores_ap_1(
+    coco_full: dict[str, Path], sample_root: Path
+) -> None:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -36,8 +38,14 @@ def test_files_load_in_pycocotools_and_ground_truth_scores_ap_1(coco_full: dict[
     total = 0
     for split in ("train", "val"):
         coco = COCO(str(coco_full[split]))
-        assert sorted(coco.getImgIds()) == sorted(int(i) for i in split_ids(sample_root, "full", split))
-        assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["Vehicle", "VulnerableVehicle", "Pedestrian"]
+        assert sorted(coco.getImgIds()) == sorted(
+            int(i) for i in split_ids(sample_root, "full", split)
+        )
+        assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == [
+            "Vehicle",
+            "VulnerableVehicle",
+            "Pedestrian",
+        ]
         annos = coco.loadAnns(coco.getAnnIds())
         total += len(annos)
         if not annos:
@@ -45,11 +53,24 @@ def test_files_load_in_pycocotools_and_ground_truth_scores_ap_1(coco_full: dict[
         for anno in annos:
             image = coco.imgs[anno["image_id"]]
             x, y, w, h = anno["bbox"]
-            assert 0 <= x and 0 <= y and x + w <= image["width"] + 1e-6 and y + h <= image["height"] + 1e-6
+            assert (
+                x >= 0
+                and y >= 0
+                and x + w <= image["width"] + 1e-6
+                and y + h <= image["height"] + 1e-6
+            )
             assert anno["area"] == pytest.approx(w * h, abs=0.01 * (w + h) + 0.02)  # w, h rounded
             assert os.path.exists(image["file_name"])
         detections = coco.loadRes(
-            [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in annos]
+            [
+                {
+                    "image_id": a["image_id"],
+                    "category_id": a["category_id"],
+                    "bbox": a["bbox"],
+                    "score": 1.0,
+                }
+                for a in annos
+            ]
         )
         evaluator = COCOeval(coco, detections, "bbox")
         evaluator.evaluate()
@@ -75,30 +96,44 @@ print(json.dumps(out))
 """
 
 
-def _reference_coco(oracle_python: Path, root: Path, version: str, classes: list[str], anonymization: str, tmp: Path) -> dict:
+def _reference_coco(
+    oracle_python: Path, root: Path, version: str, classes: list[str], anonymization: str, tmp: Path
+) -> dict:
     script = tmp / "oracle_coco.py"
     script.write_text(ORACLE)
     done = subprocess.run(
         [str(oracle_python), str(script), str(root), version, ",".join(classes), anonymization],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_equal_to_the_reference_devkit(sample_root: Path, tmp_path: Path, oracle_python: Path) -> None:
+def test_equal_to_the_reference_devkit(
+    sample_root: Path, tmp_path: Path, oracle_python: Path
+) -> None:
     classes = ["Vehicle", "VulnerableVehicle", "Pedestrian", "TrafficSign", "PoleObject", "Unclear"]
     reference = _reference_coco(oracle_python, sample_root, "full", classes, "dnat", tmp_path)
-    ours = convert_to_coco(sample_root, tmp_path / "ours", "full", "dnat", classes=classes, workers=1, progress=False)
+    ours = convert_to_coco(
+        sample_root, tmp_path / "ours", "full", "dnat", classes=classes, workers=1, progress=False
+    )
     for split in ("train", "val"):
         doc = json.loads(ours[split].read_text())
         ref = reference[split]
         # the reference lists frames in set order; ours in index order
-        assert [i["id"] for i in doc["images"]] == [int(i) for i in split_ids(sample_root, "full", split)]
-        assert sorted(doc["images"], key=lambda i: i["id"]) == sorted(ref["images"], key=lambda i: i["id"])
+        assert [i["id"] for i in doc["images"]] == [
+            int(i) for i in split_ids(sample_root, "full", split)
+        ]
+        assert sorted(doc["images"], key=lambda i: i["id"]) == sorted(
+            ref["images"], key=lambda i: i["id"]
+        )
         for anno in ref["annotations"]:
             anno["iscrowd"] = int(anno["iscrowd"])  # the reference writes booleans
         assert len(doc["annotations"]) > 0
-        assert sorted(doc["annotations"], key=lambda a: a["id"]) == sorted(ref["annotations"], key=lambda a: a["id"])
+        assert sorted(doc["annotations"], key=lambda a: a["id"]) == sorted(
+            ref["annotations"], key=lambda a: a["id"]
+        )
         assert doc["categories"] == ref["categories"]
 
 
@@ -121,51 +156,110 @@ def test_missing_annotation_file_is_reported_or_skipped(sample_copy: Path, tmp_p
         convert_to_coco(sample_copy, tmp_path / "a", "full", workers=1, progress=False)
     assert list(info.value.missing) == [victim]
     assert "object_detection.json" in info.value.missing[victim]
-    paths = convert_to_coco(sample_copy, tmp_path / "b", "full", workers=1, skip_missing=True, progress=False)
+    paths = convert_to_coco(
+        sample_copy, tmp_path / "b", "full", workers=1, skip_missing=True, progress=False
+    )
     doc = json.loads(paths["train"].read_text())
     assert sorted(img["id"] for img in doc["images"]) == sorted(int(i) for i in train_ids[1:])
     report = json.loads((tmp_path / "b" / "zod_full_blur_train.missing.json").read_text())
     assert list(report) == [victim]
 
 
-def test_cli_generate_alias_with_reference_options(zod_cli: list[str], sample_root: Path, tmp_path: Path) -> None:
+def test_cli_generate_alias_with_reference_options(
+    zod_cli: list[str], sample_root: Path, tmp_path: Path
+) -> None:
     done = subprocess.run(
-        [*zod_cli, "generate", "coco", "--dataset-root", str(sample_root), "--output-dir", str(tmp_path),
-         "--version", "mini", "--anonymization", "dnat", "--use-png", "--classes", "Vehicle", "--classes", "Pedestrian"],
-        capture_output=True, text=True, check=False,
+        [
+            *zod_cli,
+            "generate",
+            "coco",
+            "--dataset-root",
+            str(sample_root),
+            "--output-dir",
+            str(tmp_path),
+            "--version",
+            "mini",
+            "--anonymization",
+            "dnat",
+            "--use-png",
+            "--classes",
+            "Vehicle",
+            "--classes",
+            "Pedestrian",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "zod_mini_dnat_png_train.json").read_text())
     assert [c["id"] for c in doc["categories"]] == [1, 3]
-    assert doc["images"] and all(i["file_name"].endswith(".png") and "camera_front_dnat" in i["file_name"] for i in doc["images"])
+    assert doc["images"] and all(
+        i["file_name"].endswith(".png") and "camera_front_dnat" in i["file_name"]
+        for i in doc["images"]
+    )
     assert {a["category_id"] for a in doc["annotations"]} <= {1, 3}
     # the convert spelling gives the same file
     done = subprocess.run(
-        [*zod_cli, "convert", "coco", "--dataset-root", str(sample_root), "--output-dir", str(tmp_path / "c"),
-         "--version", "mini", "--anonymization", "dnat", "--use-png", "--classes", "Vehicle", "--classes", "Pedestrian",
-         "--workers", "1", "--no-progress"],
-        capture_output=True, text=True, check=False,
+        [
+            *zod_cli,
+            "convert",
+            "coco",
+            "--dataset-root",
+            str(sample_root),
+            "--output-dir",
+            str(tmp_path / "c"),
+            "--version",
+            "mini",
+            "--anonymization",
+            "dnat",
+            "--use-png",
+            "--classes",
+            "Vehicle",
+            "--classes",
+            "Pedestrian",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "c" / "zod_mini_dnat_png_train.json").read_bytes() == (tmp_path / "zod_mini_dnat_png_train.json").read_bytes()
+    assert (tmp_path / "c" / "zod_mini_dnat_png_train.json").read_bytes() == (
+        tmp_path / "zod_mini_dnat_png_train.json"
+    ).read_bytes()
 
 
 def test_segmentation_files(sample_root: Path, tmp_path: Path) -> None:
     from pycocotools.coco import COCO
 
-    paths = convert_to_coco(sample_root, tmp_path, "full", segmentation=["ego_road", "lane_markings"], workers=1, progress=False)
+    paths = convert_to_coco(
+        sample_root,
+        tmp_path,
+        "full",
+        segmentation=["ego_road", "lane_markings"],
+        workers=1,
+        progress=False,
+    )
     ego_ids = []
     for split in ("train", "val"):
         for project in ("ego_road", "lane_markings"):
             coco = COCO(str(paths[f"{project}_{split}"]))
             for anno in coco.loadAnns(coco.getAnnIds()):
                 mask = coco.annToMask(anno)
-                assert mask.shape == (coco.imgs[anno["image_id"]]["height"], coco.imgs[anno["image_id"]]["width"])
+                assert mask.shape == (
+                    coco.imgs[anno["image_id"]]["height"],
+                    coco.imgs[anno["image_id"]]["width"],
+                )
                 assert mask.sum() > 0
             if project == "ego_road":
                 ego_ids += coco.getImgIds()
     # only frames annotated for ego road are listed
     index = json.loads((sample_root / "trainval-frames-full.json").read_text())
-    annotated = sorted(int(i["id"]) for s in ("train", "val") for i in index[s] if "ego_road" in i["annotations"])
+    annotated = sorted(
+        int(i["id"]) for s in ("train", "val") for i in index[s] if "ego_road" in i["annotations"]
+    )
     assert sorted(ego_ids) == annotated and annotated
     assert np.all(np.diff(sorted(ego_ids)) > 0)

@@ -43,10 +43,14 @@ def test_labels_round_trip_to_the_annotated_lidar_boxes(kitti_out: Path, sample_
     checked = 0
     for info in index["train"] + index["val"]:
         frame_id = info["id"]
-        features = json.loads((sample_root / info["annotations"]["object_detection"]["filepath"]).read_text())
+        features = json.loads(
+            (sample_root / info["annotations"]["object_detection"]["filepath"]).read_text()
+        )
         label = parse_label((kitti_out / "training" / "label_2" / f"{frame_id}.txt").read_text())
         assert len(label.types) == len(features)  # one line per object, file order
-        calib = KittiCalib.from_text((kitti_out / "training" / "calib" / f"{frame_id}.txt").read_text())
+        calib = KittiCalib.from_text(
+            (kitti_out / "training" / "calib" / f"{frame_id}.txt").read_text()
+        )
         calibration = json.loads((sample_root / info["calibration_path"]).read_text())["FC"]
         ego_from_lidar = np.array(calibration["lidar_extrinsics"])
         velo_from_lidar = ego_from_lidar[:3, :3]
@@ -57,14 +61,20 @@ def test_labels_round_trip_to_the_annotated_lidar_boxes(kitti_out: Path, sample_
         for i, feature in enumerate(features):
             props = feature["properties"]
             corners = np.array(feature["geometry"]["coordinates"])
-            np.testing.assert_allclose(label.boxes_xyxy[i], [*corners.min(0), *corners.max(0)], atol=0.006)
+            np.testing.assert_allclose(
+                label.boxes_xyxy[i], [*corners.min(0), *corners.max(0)], atol=0.006
+            )
             if "location_3d" not in props or props["unclear"]:
                 assert label.types[i] == "DontCare"
                 continue
             assert label.types[i] == props["class"]
-            np.testing.assert_allclose(centers_lidar[i], props["location_3d"]["coordinates"], atol=1e-4)
             np.testing.assert_allclose(
-                sizes_lwh[i], [props["size_3d_length"], props["size_3d_width"], props["size_3d_height"]], atol=1e-4
+                centers_lidar[i], props["location_3d"]["coordinates"], atol=1e-4
+            )
+            np.testing.assert_allclose(
+                sizes_lwh[i],
+                [props["size_3d_length"], props["size_3d_width"], props["size_3d_height"]],
+                atol=1e-4,
             )
             q = np.array([props[f"orientation_3d_q{c}"] for c in "wxyz"])
             rot_velo = velo_from_lidar @ rotation_matrices_from_quaternions(q)
@@ -79,7 +89,9 @@ def test_labels_round_trip_to_the_annotated_lidar_boxes(kitti_out: Path, sample_
     assert checked > 0
 
 
-def test_camera_convention_puts_boxes_in_front_and_below(kitti_out: Path, sample_root: Path) -> None:
+def test_camera_convention_puts_boxes_in_front_and_below(
+    kitti_out: Path, sample_root: Path
+) -> None:
     """KITTI camera: z forward, y down; location = bottom centre, so y_bottom > y_top."""
     index = _index(sample_root, "full")
     info = index["train"][0]
@@ -88,10 +100,24 @@ def test_camera_convention_puts_boxes_in_front_and_below(kitti_out: Path, sample
     assert real.any()
     assert np.all(label.location_cam[real, 2] > 0)  # in front of the camera
     # box centres sit half a height above the bottom: y_centre = y_bottom - h/2 (y down)
-    calib = KittiCalib.from_text((kitti_out / "training" / "calib" / f"{info['id']}.txt").read_text())
-    centers, _, _ = camera_boxes_to_velo(label.location_cam[real], label.dimensions_hwl[real], label.rotation_y[real], calib.cam_from_velo)
-    bottoms, _, _ = camera_boxes_to_velo(label.location_cam[real], np.zeros_like(label.dimensions_hwl[real]), label.rotation_y[real], calib.cam_from_velo)
-    np.testing.assert_allclose(centers[:, 2] - bottoms[:, 2], label.dimensions_hwl[real, 0] / 2, atol=1e-9)
+    calib = KittiCalib.from_text(
+        (kitti_out / "training" / "calib" / f"{info['id']}.txt").read_text()
+    )
+    centers, _, _ = camera_boxes_to_velo(
+        label.location_cam[real],
+        label.dimensions_hwl[real],
+        label.rotation_y[real],
+        calib.cam_from_velo,
+    )
+    bottoms, _, _ = camera_boxes_to_velo(
+        label.location_cam[real],
+        np.zeros_like(label.dimensions_hwl[real]),
+        label.rotation_y[real],
+        calib.cam_from_velo,
+    )
+    np.testing.assert_allclose(
+        centers[:, 2] - bottoms[:, 2], label.dimensions_hwl[real, 0] / 2, atol=1e-9
+    )
     # P2 is the pinhole approximation at the fisheye centre: K of calibration.json
     calibration = json.loads((sample_root / info["calibration_path"]).read_text())["FC"]
     np.testing.assert_allclose(calib.P[:, :3], np.array(calibration["intrinsics"])[:, :3])
@@ -104,7 +130,9 @@ def test_velodyne_holds_the_core_scan_in_the_velo_frame(kitti_out: Path, sample_
     frame_id = _index(sample_root, "full")["val"][0]["id"]
     frame = frames[frame_id]
     lidar = frame.get_lidar()[0]
-    cloud = np.fromfile(kitti_out / "training" / "velodyne" / f"{frame_id}.bin", dtype=np.float32).reshape(-1, 4)
+    cloud = np.fromfile(
+        kitti_out / "training" / "velodyne" / f"{frame_id}.bin", dtype=np.float32
+    ).reshape(-1, 4)
     assert cloud.shape == (len(lidar.points), 4)
     rot = frame.calibration.get_extrinsics(Lidar.VELODYNE).transform[:3, :3]
     np.testing.assert_allclose(cloud[:, :3], lidar.points @ rot.T, atol=1e-4)
@@ -112,7 +140,10 @@ def test_velodyne_holds_the_core_scan_in_the_velo_frame(kitti_out: Path, sample_
     # the velo frame has the ego axes: the ground (most points) lies below the lidar, z up
     assert np.median(cloud[:, 2]) < 0
     image = kitti_out / "training" / "image_2" / f"{frame_id}.jpg"
-    assert image.is_symlink() and image.resolve() == Path(frame.info.get_key_camera_frame().filepath).resolve()
+    assert (
+        image.is_symlink()
+        and image.resolve() == Path(frame.info.get_key_camera_frame().filepath).resolve()
+    )
 
 
 def test_resumable_skips_done_frames(kitti_out: Path, sample_root: Path) -> None:
@@ -122,22 +153,40 @@ def test_resumable_skips_done_frames(kitti_out: Path, sample_root: Path) -> None
     label.write_text("edited\n")
     convert_to_kitti(sample_root, kitti_out, version="full", workers=1, progress=False)
     assert label.read_text() == "edited\n"  # done frames are skipped
-    convert_to_kitti(sample_root, kitti_out, version="full", workers=1, overwrite=True, progress=False)
+    convert_to_kitti(
+        sample_root, kitti_out, version="full", workers=1, overwrite=True, progress=False
+    )
     assert label.read_text() == original
 
 
-def test_cli_reports_missing_lidar_and_skips_it_on_request(zod_cli: list[str], sample_copy: Path, tmp_path: Path) -> None:
+def test_cli_reports_missing_lidar_and_skips_it_on_request(
+    zod_cli: list[str], sample_copy: Path, tmp_path: Path
+) -> None:
     import subprocess
 
     index = _index(sample_copy, "mini")
     victim = index["train"][0]["id"]
     for scan in (sample_copy / "single_frames" / victim / "lidar_velodyne").glob("*.npy"):
         scan.unlink()
-    command = [*zod_cli, "convert", "kitti", "--dataset-root", str(sample_copy), "--output-dir", str(tmp_path),
-               "--version", "mini", "--workers", "1", "--no-progress"]
+    command = [
+        *zod_cli,
+        "convert",
+        "kitti",
+        "--dataset-root",
+        str(sample_copy),
+        "--output-dir",
+        str(tmp_path),
+        "--version",
+        "mini",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     failed = subprocess.run(command, capture_output=True, text=True, check=False)
     assert failed.returncode == 1
-    assert victim in failed.stderr and "--skip-missing" in failed.stderr and "lidar" in failed.stderr
+    assert (
+        victim in failed.stderr and "--skip-missing" in failed.stderr and "lidar" in failed.stderr
+    )
     done = subprocess.run([*command, "--skip-missing"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     listed = (tmp_path / "ImageSets" / "train.txt").read_text().split()
@@ -149,11 +198,21 @@ def test_cli_reports_missing_lidar_and_skips_it_on_request(zod_cli: list[str], s
 def test_subclass_labels_match_the_annotation_parser(sample_root: Path, tmp_path: Path) -> None:
     from zod.annotations.parser import parse_object_detection_annotation
 
-    convert_to_kitti(sample_root, tmp_path, "mini", label_type="subclass", image_mode="none", workers=1, progress=False)
+    convert_to_kitti(
+        sample_root,
+        tmp_path,
+        "mini",
+        label_type="subclass",
+        image_mode="none",
+        workers=1,
+        progress=False,
+    )
     index = _index(sample_root, "mini")
     compared = 0
     for info in index["train"] + index["val"]:
-        objects = parse_object_detection_annotation(sample_root / info["annotations"]["object_detection"]["filepath"])
+        objects = parse_object_detection_annotation(
+            sample_root / info["annotations"]["object_detection"]["filepath"]
+        )
         label = parse_label((tmp_path / "training" / "label_2" / f"{info['id']}.txt").read_text())
         assert not (tmp_path / "training" / "image_2").exists()
         for obj, kitti_type in zip(objects, label.types):
@@ -171,4 +230,6 @@ def test_png_images_for_openpcdet(sample_root: Path, tmp_path: Path) -> None:
     png = tmp_path / "training" / "image_2" / f"{info['id']}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not png.is_symlink()
     original = cv2.imread(str(sample_root / info["camera_frames"]["front_blur"][0]["filepath"]))
-    np.testing.assert_array_equal(cv2.imread(str(png)), original)  # lossless copy of the decoded JPEG
+    np.testing.assert_array_equal(
+        cv2.imread(str(png)), original
+    )  # lossless copy of the decoded JPEG

@@ -71,9 +71,13 @@ def test_hand_computed_label() -> None:
     ego_from_lidar = make_transforms(LIDAR_ROT, [1.5, 0.0, 2.0])
     ego_from_camera = make_transforms(CAMERA_ROT, [2.0, 0.0, 1.5])
     calib, velo_from_lidar = kitti_calib(ego_from_lidar, ego_from_camera, INTRINSICS)
-    np.testing.assert_allclose(velo_from_lidar, LIDAR_ROT, atol=1e-12)  # no tilt: velo axes = ego axes
+    np.testing.assert_allclose(
+        velo_from_lidar, LIDAR_ROT, atol=1e-12
+    )  # no tilt: velo axes = ego axes
     # a car 10 m ahead, length along the road (lidar y), 4.5 x 1.8 x 1.6 m
-    objects = _objects(np.array([[0.0, 10.0, 0.0]]), np.array([np.pi / 2]), np.array([[4.5, 1.8, 1.6]]))
+    objects = _objects(
+        np.array([[0.0, 10.0, 0.0]]), np.array([np.pi / 2]), np.array([[4.5, 1.8, 1.6]])
+    )
     text = frame_label_text(objects, calib, velo_from_lidar, _Camera())
     fields = text.split()
     assert fields[0] == "Vehicle" and fields[2] == "0"
@@ -95,10 +99,16 @@ def test_round_trip_recovers_lidar_boxes() -> None:
     ego_from_camera = make_transforms(_rot_y(0.03) @ CAMERA_ROT @ _rot_x(-0.01), [2.1, -0.02, 1.45])
     calib, velo_from_lidar = kitti_calib(ego_from_lidar, ego_from_camera, INTRINSICS)
     n = 50
-    centers = np.column_stack([rng.uniform(-30, 30, n), rng.uniform(2, 245, n), rng.uniform(-2.5, 1, n)])
+    centers = np.column_stack(
+        [rng.uniform(-30, 30, n), rng.uniform(2, 245, n), rng.uniform(-2.5, 1, n)]
+    )
     yaws = rng.uniform(-np.pi, np.pi, n)
-    sizes = np.column_stack([rng.uniform(0.5, 18, n), rng.uniform(0.4, 3, n), rng.uniform(0.5, 4, n)])
-    quats_lidar = quaternions_from_rotation_matrices(velo_from_lidar.T @ rotation_matrices_from_quaternions(quaternions_from_yaw(yaws)))
+    sizes = np.column_stack(
+        [rng.uniform(0.5, 18, n), rng.uniform(0.4, 3, n), rng.uniform(0.5, 4, n)]
+    )
+    quats_lidar = quaternions_from_rotation_matrices(
+        velo_from_lidar.T @ rotation_matrices_from_quaternions(quaternions_from_yaw(yaws))
+    )
     objects = _objects(centers, yaws, sizes)
     objects.quaternions_lidar = quats_lidar
     text = frame_label_text(objects, calib, velo_from_lidar, _Camera())
@@ -115,10 +125,16 @@ def test_round_trip_recovers_lidar_boxes() -> None:
     # the recovered rotations are the originals (up to the quaternion sign): angle < 1e-4 rad
     dots = np.clip(np.abs(np.sum(quats_back * quats_lidar, axis=1)), 0, 1)
     assert (2 * np.arccos(dots)).max() < 1e-4
-    yaw_velo_back = np.arctan2(*(velo_from_lidar @ rotation_matrices_from_quaternions(quats_back))[:, [1, 0], 0].T)
+    yaw_velo_back = np.arctan2(
+        *(velo_from_lidar @ rotation_matrices_from_quaternions(quats_back))[:, [1, 0], 0].T
+    )
     assert np.abs(np.angle(np.exp(1j * (yaw_velo_back - yaws)))).max() < 1e-4
     # alpha = rotation_y - atan2(x, z)
-    expected_alpha = np.angle(np.exp(1j * (label.rotation_y - np.arctan2(label.location_cam[:, 0], label.location_cam[:, 2]))))
+    expected_alpha = np.angle(
+        np.exp(
+            1j * (label.rotation_y - np.arctan2(label.location_cam[:, 0], label.location_cam[:, 2]))
+        )
+    )
     np.testing.assert_allclose(label.alpha, expected_alpha, atol=2e-6)
 
 
@@ -128,13 +144,17 @@ def test_velo_frame_is_forward_left_up() -> None:
     # a point straight ahead of the car (ego +x) seen by the lidar
     forward_lidar = ego_from_lidar[:3, :3].T @ np.array([10.0, 0, 0])
     left_lidar = ego_from_lidar[:3, :3].T @ np.array([0, 10.0, 0])
-    points = velodyne_points(np.stack([forward_lidar, left_lidar]), np.array([255, 51]), velo_from_lidar)
+    points = velodyne_points(
+        np.stack([forward_lidar, left_lidar]), np.array([255, 51]), velo_from_lidar
+    )
     assert points.dtype == np.float32 and points.shape == (2, 4)
     assert points[0, 0] > 9.99 and abs(points[0, 1]) < 1e-4
     assert points[1, 1] > 9.99 and abs(points[1, 0]) < 1e-4
     np.testing.assert_allclose(points[:, 3], [1.0, 0.2], rtol=1e-6)
     # z up: a point 2 m above the lidar in ego terms is 2 m up in velo
-    up = velodyne_points((ego_from_lidar[:3, :3].T @ np.array([0, 0, 2.0]))[None], np.zeros(1), velo_from_lidar)
+    up = velodyne_points(
+        (ego_from_lidar[:3, :3].T @ np.array([0, 0, 2.0]))[None], np.zeros(1), velo_from_lidar
+    )
     np.testing.assert_allclose(up[0, :3], [0, 0, 2], atol=1e-6)
 
 
@@ -145,4 +165,20 @@ def test_objects_without_3d_box_are_dontcare() -> None:
     objects = _objects(np.array([[0.0, 10.0, 0.0], [0, 0, 0]]), np.zeros(2), np.ones((2, 3)))
     objects.has_box3d[1] = False
     lines = frame_label_text(objects, calib, velo_from_lidar, _Camera()).splitlines()
-    assert lines[1].split() == ["DontCare", "-1.00", "-1", "-10.000000", "10.00", "20.00", "110.00", "220.00", "-1.000000", "-1.000000", "-1.000000", "-1000.000000", "-1000.000000", "-1000.000000", "-10.000000"]
+    assert lines[1].split() == [
+        "DontCare",
+        "-1.00",
+        "-1",
+        "-10.000000",
+        "10.00",
+        "20.00",
+        "110.00",
+        "220.00",
+        "-1.000000",
+        "-1.000000",
+        "-1.000000",
+        "-1000.000000",
+        "-1000.000000",
+        "-1000.000000",
+        "-10.000000",
+    ]

@@ -28,13 +28,29 @@ def _tree(root: Path) -> dict[str, bytes | str]:
     for dirpath, _, names in os.walk(root):
         for name in names:
             path = Path(dirpath) / name
-            out[str(path.relative_to(root))] = os.readlink(path) if path.is_symlink() else path.read_bytes()
+            out[str(path.relative_to(root))] = (
+                os.readlink(path) if path.is_symlink() else path.read_bytes()
+            )
     return out
 
 
 def test_ray_engine_equals_local_engine(local_ray: None, sample_root: Path, tmp_path: Path) -> None:
-    local = convert_to_coco(sample_root, tmp_path / "coco-local", "full", segmentation=["ego_road"], workers=2, progress=False)
-    remote = convert_to_coco(sample_root, tmp_path / "coco-ray", "full", segmentation=["ego_road"], engine="ray", progress=False)
+    local = convert_to_coco(
+        sample_root,
+        tmp_path / "coco-local",
+        "full",
+        segmentation=["ego_road"],
+        workers=2,
+        progress=False,
+    )
+    remote = convert_to_coco(
+        sample_root,
+        tmp_path / "coco-ray",
+        "full",
+        segmentation=["ego_road"],
+        engine="ray",
+        progress=False,
+    )
     for key in local:
         assert remote[key].read_bytes() == local[key].read_bytes(), key
     convert_to_kitti(sample_root, tmp_path / "kitti-local", "full", workers=2, progress=False)

@@ -105,7 +105,9 @@ def test_link_or_copy_modes(tmp_path: Path) -> None:
     assert (tmp_path / "symlink" / "x.jpg").is_symlink()
     assert (tmp_path / "hardlink" / "x.jpg").stat().st_ino == source.stat().st_ino
     with pytest.raises(MissingFileError, match="images_front_blur"):
-        link_or_copy(tmp_path / "nope.jpg", tmp_path / "y.jpg", "copy", "blur image", "images_front_blur")
+        link_or_copy(
+            tmp_path / "nope.jpg", tmp_path / "y.jpg", "copy", "blur image", "images_front_blur"
+        )
 
 
 def test_paused_gc_pauses_and_restores_the_collector() -> None:

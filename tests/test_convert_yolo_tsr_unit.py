@@ -21,7 +21,9 @@ def test_yolo_lines_hand_computed_and_round_trip() -> None:
     assert lines[1] == "0 0.025000 0.984317 0.050000 0.031365"
     classes, cxcywh = parse_yolo_labels(text)
     assert classes.tolist() == [2, 0]
-    back = np.column_stack([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2]) * [1000, 2168, 1000, 2168]
+    back = np.column_stack(
+        [cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2]
+    ) * [1000, 2168, 1000, 2168]
     np.testing.assert_allclose(back[0], boxes[0], atol=2e-3)
     np.testing.assert_allclose(back[1], [0, 2100, 50, 2168], atol=2e-3)
     assert yolo_lines(np.zeros((0, 4)), np.zeros(0), (10, 10)) == ""
@@ -31,7 +33,13 @@ def test_data_yaml_parses() -> None:
     import yaml
 
     doc = yaml.safe_load(data_yaml(Path("/data/yolo"), ["Vehicle", "Pedestrian"]))
-    assert doc == {"path": "/data/yolo", "train": "train.txt", "val": "val.txt", "nc": 2, "names": {0: "Vehicle", 1: "Pedestrian"}}
+    assert doc == {
+        "path": "/data/yolo",
+        "train": "train.txt",
+        "val": "val.txt",
+        "nc": 2,
+        "names": {0: "Vehicle", 1: "Pedestrian"},
+    }
 
 
 def test_class_index_table() -> None:
@@ -77,17 +85,27 @@ def test_crop_windows_equal_the_reference(tmp_path: Path, oracle_python: Path) -
         w, h = rng.uniform(1, 300, 2)
         corners = [[x0, y0], [x0 + w, y0], [x0 + w, y0 + h], [x0, y0 + h]]
         mode = i % 3
-        cases.append({
-            "corners": [[float(v) for v in c] for c in corners],
-            "px": [int(rng.integers(0, 80)), int(rng.integers(0, 80))] if mode == 1 else None,
-            "factor": float(rng.uniform(0, 1.5)) if mode == 2 else None,
-        })
+        cases.append(
+            {
+                "corners": [[float(v) for v in c] for c in corners],
+                "px": [int(rng.integers(0, 80)), int(rng.integers(0, 80))] if mode == 1 else None,
+                "factor": float(rng.uniform(0, 1.5)) if mode == 2 else None,
+            }
+        )
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     (tmp_path / "oracle.py").write_text(ORACLE)
-    out = subprocess.run([str(oracle_python), str(tmp_path / "oracle.py"), str(tmp_path / "cases.json")], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(oracle_python), str(tmp_path / "oracle.py"), str(tmp_path / "cases.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     reference = json.loads(out.stdout)
     for case, ref in zip(cases, reference):
-        boxes = np.array([np.min(case["corners"], 0).tolist() + np.max(case["corners"], 0).tolist()], dtype=np.float32)
+        boxes = np.array(
+            [np.min(case["corners"], 0).tolist() + np.max(case["corners"], 0).tolist()],
+            dtype=np.float32,
+        )
         windows, padding = crop_windows(boxes, (3848, 2168), case["px"], case["factor"])
         x0, y0, x1, y1 = windows[0]
         assert [max(0, y1 - y0), max(0, x1 - x0)] == ref["shape"]

@@ -20,8 +20,9 @@ def _index(root: Path, subset: str, version: str) -> dict:
     return json.loads((root / TRAINVAL_FILES[subset][version]).read_text())
 
 
-@pytest.mark.parametrize("cls,subset", [(ZodFrames, "single_frames"), (ZodSequences, "sequences"),
-                                        (ZodDrives, "drives")])
+@pytest.mark.parametrize(
+    "cls,subset", [(ZodFrames, "single_frames"), (ZodSequences, "sequences"), (ZodDrives, "drives")]
+)
 @pytest.mark.parametrize("version", ["mini", "full"])
 def test_len_iter_splits(sample_root: Path, cls, subset: str, version: str) -> None:
     data = _index(sample_root, subset, version)
@@ -37,7 +38,8 @@ def test_len_iter_splits(sample_root: Path, cls, subset: str, version: str) -> N
     assert set(infos) == set(all_ids) and len(infos) == len(all_ids)
     for project in AnnotationProject:
         assert ds.get_split("train", project) == {
-            i["id"] for i in data["train"] if project.value in (i.get("annotations") or {})}
+            i["id"] for i in data["train"] if project.value in (i.get("annotations") or {})
+        }
     with pytest.raises(ValueError):
         ds.get_split("test")
     item = ds[trainval[0]]
@@ -76,9 +78,13 @@ def test_frame_lidar_selection(sample_root: Path) -> None:
     assert frame.get_lidar_frames(50, 50) == all_scans  # clipped
     times = [f.time for f in all_scans]
     assert times == sorted(times) and all(
-        abs((b - a) - timedelta(seconds=0.1)) < timedelta(milliseconds=20) for a, b in itertools.pairwise(times))
+        abs((b - a) - timedelta(seconds=0.1)) < timedelta(milliseconds=20)
+        for a, b in itertools.pairwise(times)
+    )
     assert frame.info.get_key_lidar_frame() is all_scans[10]
-    assert frame.info.get_lidar_frame(all_scans[3].time + timedelta(milliseconds=30)) is all_scans[3]
+    assert (
+        frame.info.get_lidar_frame(all_scans[3].time + timedelta(milliseconds=30)) is all_scans[3]
+    )
     scans = frame.get_lidar(1, 1)
     assert [s.core_timestamp for s in scans] == [f.time.timestamp() for f in all_scans[9:12]]
 
@@ -130,28 +136,46 @@ def test_summary_counts(sample_copy: Path) -> None:
     dnat = Path(frames[item_id].get_camera_frame(Anonymization.DNAT).filepath)
     dnat.unlink()
     summaries = {s.name: s for s in summarize(sample_copy, progress=False)}
-    assert set(summaries) == {f"{n} {v}" for n in ("ZodFrames", "ZodSequences", "ZodDrives") for v in ("mini", "full")}
+    assert set(summaries) == {
+        f"{n} {v}" for n in ("ZodFrames", "ZodSequences", "ZodDrives") for v in ("mini", "full")
+    }
     s = summaries["ZodFrames full"]
     assert s.num_items == len(frames)
     assert s.splits["train"] == len(frames.get_split("train"))
     assert s.projects["object_detection"] == len(frames)
-    assert s.streams["images front_dnat"].missing == 1 and s.streams["images front_dnat"].flag == "--images --dnat"
+    assert (
+        s.streams["images front_dnat"].missing == 1
+        and s.streams["images front_dnat"].flag == "--images --dnat"
+    )
     assert s.streams["images front_blur"].missing == 0
     assert s.streams["lidar scans before the core"].expected == 10 * len(frames)
-    total = sum(len(frames[i].get_annotation(AnnotationProject.OBJECT_DETECTION)) for i in frames.get_all_infos())
+    total = sum(
+        len(frames[i].get_annotation(AnnotationProject.OBJECT_DETECTION))
+        for i in frames.get_all_infos()
+    )
     assert sum(s.object_classes.values()) == total
     assert "radar" in summaries["ZodSequences full"].streams
 
 
 def test_zod_info_cli(sample_root: Path, zod_cli: list[str]) -> None:
-    out = subprocess.run([*zod_cli, "info", str(sample_root), "--no-classes"], check=False, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [*zod_cli, "info", str(sample_root), "--no-classes"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     frames = ZodFrames(sample_root, "full")
     assert f"ZodFrames full: {len(frames)} items" in out.stdout
     assert "lidar scans before the core" in out.stdout
-    out = subprocess.run([*zod_cli, "info", str(sample_root), "--json", "--no-files"], check=False, capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        [*zod_cli, "info", str(sample_root), "--json", "--no-files"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     data = json.loads(out.stdout)
     assert {d["subset"] for d in data} == {"single_frames", "sequences", "drives"}
 
@@ -183,8 +207,9 @@ def test_sequence_info_json_matches_index(sample_root: Path) -> None:
 
 def test_zod_info_on_old_or_empty_root(tmp_path: Path, zod_cli: list[str]) -> None:
     (tmp_path / "trainval_frames_mini.json").write_text("{}")
-    out = subprocess.run([*zod_cli, "info", str(tmp_path)], capture_output=True, text=True, timeout=300,
-                         check=False)
+    out = subprocess.run(
+        [*zod_cli, "info", str(tmp_path)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert out.returncode == 1
     assert "trainval_frames_mini.json is an old underscore-named index" in out.stdout
     assert "zod download --infos" in out.stdout

@@ -41,12 +41,27 @@ def test_not_npy_at_all(tmp_path: Path) -> None:
         LidarData.from_npy(path)
 
 
-@pytest.mark.parametrize("dtype,match", [
-    (np.float32, "structured"),  # a plain array
-    ([("x", "f4"), ("y", "f4"), ("z", "f4"), ("timestamp", "i8"), ("intensity", "u1")], "diode_index"),
-    ([("x", "i4"), ("y", "f4"), ("z", "f4"), ("timestamp", "i8"), ("intensity", "u1"), ("diode_index", "u1")],
-     "wrong dtype"),
-])
+@pytest.mark.parametrize(
+    "dtype,match",
+    [
+        (np.float32, "structured"),  # a plain array
+        (
+            [("x", "f4"), ("y", "f4"), ("z", "f4"), ("timestamp", "i8"), ("intensity", "u1")],
+            "diode_index",
+        ),
+        (
+            [
+                ("x", "i4"),
+                ("y", "f4"),
+                ("z", "f4"),
+                ("timestamp", "i8"),
+                ("intensity", "u1"),
+                ("diode_index", "u1"),
+            ],
+            "wrong dtype",
+        ),
+    ],
+)
 def test_wrong_dtype_npy(tmp_path: Path, dtype, match: str) -> None:
     path = tmp_path / "000001_romeo_2022-02-14T13:23:32.140954Z.npy"
     np.save(path, np.zeros(10, dtype=dtype))
@@ -83,10 +98,15 @@ def test_missing_lidar_names_the_download_flag(sample_copy: Path) -> None:
         frame.get_lidar(num_before=3)
 
 
-@pytest.mark.parametrize("what,flag", [
-    ("image_blur", "--images --blur"), ("image_dnat", "--images --dnat"), ("annotations", "--annotations"),
-    ("metadata", "--infos"),
-])
+@pytest.mark.parametrize(
+    "what,flag",
+    [
+        ("image_blur", "--images --blur"),
+        ("image_dnat", "--images --dnat"),
+        ("annotations", "--annotations"),
+        ("metadata", "--infos"),
+    ],
+)
 def test_missing_files_name_their_stream(sample_copy: Path, what: str, flag: str) -> None:
     frames, item_id = _first_frame(sample_copy)
     frame = frames[item_id]
@@ -140,8 +160,16 @@ def test_annotation_missing_keys(tmp_path: Path) -> None:
     from zod.annotations.parser import AnnotationFile
 
     path = tmp_path / "object_detection.json"
-    path.write_text(json.dumps([{"geometry": {"type": "MultiPoint", "coordinates": [[0, 0], [1, 1]]},
-                                 "properties": {"annotation_uuid": "x"}}]))  # no class
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "geometry": {"type": "MultiPoint", "coordinates": [[0, 0], [1, 1]]},
+                    "properties": {"annotation_uuid": "x"},
+                }
+            ]
+        )
+    )  # no class
     with pytest.raises(FormatError, match="object 0.*class"):
         AnnotationFile(str(path), AnnotationProject.OBJECT_DETECTION).read()
     path.write_text(json.dumps([{"properties": {"class": "Vehicle"}}]))  # no geometry
@@ -150,8 +178,16 @@ def test_annotation_missing_keys(tmp_path: Path) -> None:
     path.write_text(json.dumps({"not": "a list"}))
     with pytest.raises(FormatError, match="list"):
         AnnotationFile(str(path), AnnotationProject.OBJECT_DETECTION).read()
-    path.write_text(json.dumps([{"geometry": {"type": "MultiPoint", "coordinates": []},
-                                 "properties": {"class": "Vehicle", "annotation_uuid": "y"}}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "geometry": {"type": "MultiPoint", "coordinates": []},
+                    "properties": {"class": "Vehicle", "annotation_uuid": "y"},
+                }
+            ]
+        )
+    )
     with pytest.raises(FormatError, match="empty"):
         AnnotationFile(str(path), AnnotationProject.OBJECT_DETECTION).read()
     rc = tmp_path / "road_condition.json"
@@ -162,11 +198,22 @@ def test_annotation_missing_keys(tmp_path: Path) -> None:
 
 def test_info_missing_keys() -> None:
     with pytest.raises(FormatError, match="keyframe_time"):
-        Information.from_dict({"id": "000001", "start_time": "2022-01-01T00:00:00Z",
-                               "end_time": "2022-01-01T00:00:01Z"})
+        Information.from_dict(
+            {
+                "id": "000001",
+                "start_time": "2022-01-01T00:00:00Z",
+                "end_time": "2022-01-01T00:00:01Z",
+            }
+        )
     with pytest.raises(FormatError, match="000001"):
-        Information.from_dict({"id": "000001", "start_time": "2022-01-01T00:00:00Z",
-                               "end_time": "2022-01-01T00:00:01Z", "keyframe_time": "yesterday"})
+        Information.from_dict(
+            {
+                "id": "000001",
+                "start_time": "2022-01-01T00:00:00Z",
+                "end_time": "2022-01-01T00:00:01Z",
+                "keyframe_time": "yesterday",
+            }
+        )
 
 
 def test_metadata_missing_id(tmp_path: Path) -> None:

@@ -66,8 +66,16 @@ def _oracle(
 ) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     job = {"root": str(root), "version": VERSION, "split": split, "pred": pred, "subset": subset}
-    run = subprocess.run([str(oracle_python), "-c", ORACLE_READ], input=json.dumps(job),
-                         capture_output=True, text=True, check=False, timeout=600, cwd=cwd, env=env)
+    run = subprocess.run(
+        [str(oracle_python), "-c", ORACLE_READ],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        cwd=cwd,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -86,12 +94,15 @@ def _perturbed(gt: DetectionBoxes, seed: int = 0) -> DetectionBoxes:
     fake = rng.integers(0, len(gt), len(gt) // 3)
     src = np.r_[keep, fake]
     center = gt.center_m[src] + rng.normal(0, 0.4, (src.size, 3))
-    center[keep.size:, :2] += rng.uniform(-8, 8, (fake.size, 2))
+    center[keep.size :, :2] += rng.uniform(-8, 8, (fake.size, 2))
     return DetectionBoxes.from_columns(
-        gt.frame_id_per_box[src], gt.names[src], center,
+        gt.frame_id_per_box[src],
+        gt.names[src],
+        center,
         gt.size_m[src] * rng.uniform(0.8, 1.2, (src.size, 3)),
         yaw_rad=gt.yaw_rad[src] + rng.normal(0, 0.2, src.size),
-        scores=np.round(rng.uniform(0, 1, src.size), 2), frame_ids=gt.frame_ids,
+        scores=np.round(rng.uniform(0, 1, src.size), 2),
+        frame_ids=gt.frame_ids,
     )
 
 
@@ -116,8 +127,10 @@ def test_ground_truth_equals_the_reference_readers(
         r = by_key[key(ours.frame_id_per_box[i], ours.names[i], ours.center_m[i].tolist())]
         np.testing.assert_allclose(ours.size_m[i], r["size"], atol=1e-9)
         q = np.asarray(r["rotation"])
-        assert min(np.abs(ours.rotation_wxyz[i] - q).max(),
-                   np.abs(ours.rotation_wxyz[i] + q).max()) < 1e-9
+        assert (
+            min(np.abs(ours.rotation_wxyz[i] - q).max(), np.abs(ours.rotation_wxyz[i] + q).max())
+            < 1e-9
+        )
 
 
 def test_cli_scores_perfect_predictions_one(
@@ -126,15 +139,36 @@ def test_cli_scores_perfect_predictions_one(
     split = _split_with_boxes(sample_root)
     gt = ground_truth_from_dataset(sample_root, VERSION, split)
     perfect = DetectionBoxes.from_columns(
-        gt.frame_id_per_box, gt.names, gt.center_m, gt.size_m, rotation_wxyz=gt.rotation_wxyz,
-        scores=np.linspace(1.0, 0.5, len(gt)), frame_ids=gt.frame_ids,
+        gt.frame_id_per_box,
+        gt.names,
+        gt.center_m,
+        gt.size_m,
+        rotation_wxyz=gt.rotation_wxyz,
+        scores=np.linspace(1.0, 0.5, len(gt)),
+        frame_ids=gt.frame_ids,
     )
     preds = write_predictions(tmp_path / "preds.json", perfect)
     out = tmp_path / "metrics.json"
     run = subprocess.run(
-        [*zod_cli, "eval", "detection", "--dataset-root", str(sample_root), "--version", VERSION,
-         "--split", split, "--predictions", str(preds), "--output", str(out)],
-        capture_output=True, text=True, check=False, timeout=300,
+        [
+            *zod_cli,
+            "eval",
+            "detection",
+            "--dataset-root",
+            str(sample_root),
+            "--version",
+            VERSION,
+            "--split",
+            split,
+            "--predictions",
+            str(preds),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert "NDS:" in run.stdout
@@ -153,17 +187,34 @@ def test_cli_agrees_with_the_reference_on_perturbed_predictions(
     gt = ground_truth_from_dataset(sample_root, VERSION, split)
     preds = _perturbed(gt)
     path = write_predictions(tmp_path / "preds.json", preds)
-    ref = _oracle(oracle_python, sample_root, split,
-                  json.loads(path.read_text())["results"], tmp_path)["metrics"]
+    ref = _oracle(
+        oracle_python, sample_root, split, json.loads(path.read_text())["results"], tmp_path
+    )["metrics"]
     out = tmp_path / "metrics.json"
     run = subprocess.run(
-        [*zod_cli, "eval", "detection", "--dataset-root", str(sample_root), "--version", VERSION,
-         "--split", split, "--predictions", str(path), "--output", str(out)],
-        capture_output=True, text=True, check=False, timeout=300,
+        [
+            *zod_cli,
+            "eval",
+            "detection",
+            "--dataset-root",
+            str(sample_root),
+            "--version",
+            VERSION,
+            "--split",
+            split,
+            "--predictions",
+            str(path),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     ours = json.loads(out.read_text())["per_class"]
-    ref_classes = sorted(k[:-len("/mAP")] for k in ref if k.endswith("/mAP"))
+    ref_classes = sorted(k[: -len("/mAP")] for k in ref if k.endswith("/mAP"))
     assert sorted(ours) == ref_classes
     for name in ref_classes:
         for metric in ("mAP", "mATE", "mASE", "mAOE"):
@@ -190,7 +241,9 @@ def test_traffic_sign_cli_against_reference_ground_truth(
 ) -> None:
     from zod.eval import traffic_signs as tsr
 
-    per_split = {s: tsr.ground_truth_from_dataset(sample_root, VERSION, s) for s in ("train", "val")}
+    per_split = {
+        s: tsr.ground_truth_from_dataset(sample_root, VERSION, s) for s in ("train", "val")
+    }
     for split_name, signs in per_split.items():
         assert signs == _oracle(oracle_python, sample_root, split_name, {}, tmp_path)["signs"]
     split = max(per_split, key=lambda s: len(per_split[s]))
@@ -199,16 +252,37 @@ def test_traffic_sign_cli_against_reference_ground_truth(
         pytest.fail("the sample has no clear traffic signs")
     uuids = sorted(ours)
     wrong = uuids[0]
-    preds = {u: ("Priority_Stop" if ours[u] != "Priority_Stop" else "NotListed") if u == wrong
-             else ours[u] for u in uuids}
+    preds = {
+        u: ("Priority_Stop" if ours[u] != "Priority_Stop" else "NotListed")
+        if u == wrong
+        else ours[u]
+        for u in uuids
+    }
     path = tmp_path / "signs.json"
     path.write_text(json.dumps({"results": preds}))
     out = tmp_path / "tsr.json"
     run = subprocess.run(
-        [*zod_cli, "eval", "traffic-signs", "--dataset-root", str(sample_root), "--version",
-         VERSION, "--split", split, "--predictions", str(path), "--output", str(out),
-         "--confusion-png", str(tmp_path / "confusion.png")],
-        capture_output=True, text=True, check=False, timeout=300,
+        [
+            *zod_cli,
+            "eval",
+            "traffic-signs",
+            "--dataset-root",
+            str(sample_root),
+            "--version",
+            VERSION,
+            "--split",
+            split,
+            "--predictions",
+            str(path),
+            "--output",
+            str(out),
+            "--confusion-png",
+            str(tmp_path / "confusion.png"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     data = json.loads(out.read_text())
@@ -246,19 +320,47 @@ def test_ground_truth_with_worker_processes_is_identical(sample_root: Path) -> N
 def test_cli_reports_bad_input_clearly(
     sample_root: Path, zod_cli: list[str], tmp_path: Path
 ) -> None:
-    base = [*zod_cli, "eval", "detection", "--dataset-root", str(sample_root),
-            "--version", VERSION, "--split", "val"]
-    run = subprocess.run([*base, "--predictions", str(tmp_path / "absent.json")],
-                         capture_output=True, text=True, timeout=300, check=False)
+    base = [
+        *zod_cli,
+        "eval",
+        "detection",
+        "--dataset-root",
+        str(sample_root),
+        "--version",
+        VERSION,
+        "--split",
+        "val",
+    ]
+    run = subprocess.run(
+        [*base, "--predictions", str(tmp_path / "absent.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 1 and "predictions file" in run.stderr
     assert "Traceback" not in run.stderr
     # predictions on a frame of the other split: named, with a hint
     other = ground_truth_from_dataset(sample_root, VERSION, "train").frame_ids[0]
     bad = tmp_path / "other_split.json"
-    bad.write_text(json.dumps({other: [{"class": "Vehicle", "score": 0.5, "center": [1, 20, 0],
-                                        "size": [4, 2, 1.5], "yaw": 0.0}]}))
-    run = subprocess.run([*base, "--predictions", str(bad)],
-                         capture_output=True, text=True, timeout=300, check=False)
+    bad.write_text(
+        json.dumps(
+            {
+                other: [
+                    {
+                        "class": "Vehicle",
+                        "score": 0.5,
+                        "center": [1, 20, 0],
+                        "size": [4, 2, 1.5],
+                        "yaw": 0.0,
+                    }
+                ]
+            }
+        )
+    )
+    run = subprocess.run(
+        [*base, "--predictions", str(bad)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert run.returncode == 1 and "wrong split" in run.stderr
 
 
@@ -272,10 +374,16 @@ def test_sequence_keyframe_ground_truth_equals_the_reference(
         ours = ground_truth_from_dataset(sample_root, VERSION, split, subset="sequences")
         ref = _oracle(oracle_python, sample_root, split, {}, tmp_path, subset="sequences")
         assert list(ours.frame_ids) == sorted(ref["ids"])
-        ours_rows = sorted(zip(ours.frame_id_per_box.tolist(), ours.names.tolist(),
-                               np.round(ours.center_m, 4).tolist()))
-        ref_rows = sorted((r["frame"], r["name"], np.round(r["center"], 4).tolist())
-                          for r in ref["gt"])
+        ours_rows = sorted(
+            zip(
+                ours.frame_id_per_box.tolist(),
+                ours.names.tolist(),
+                np.round(ours.center_m, 4).tolist(),
+            )
+        )
+        ref_rows = sorted(
+            (r["frame"], r["name"], np.round(r["center"], 4).tolist()) for r in ref["gt"]
+        )
         assert ours_rows == ref_rows
         signs = tsr.ground_truth_from_dataset(sample_root, VERSION, split, subset="sequences")
         assert signs == ref["signs"]

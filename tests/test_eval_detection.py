@@ -35,8 +35,16 @@ NUSCENES_PYTHON = REPO_ROOT / ".venv-nuscenes" / "bin" / "python"
 def _run_isolated(python: Path, code: str, job: dict, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``code`` in another venv's python, JSON on stdin; away from our package's folder."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    return subprocess.run([str(python), "-c", code], input=json.dumps(job), capture_output=True,
-                          text=True, timeout=300, cwd=cwd, env=env, check=False)
+    return subprocess.run(
+        [str(python), "-c", code],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
 
 
 def make_boxes(rows: list[tuple], frame_ids: list[str] | None = None) -> DetectionBoxes:
@@ -47,8 +55,13 @@ def make_boxes(rows: list[tuple], frame_ids: list[str] | None = None) -> Detecti
     centers = np.stack([x, y, np.zeros(len(x))], axis=1)
     scores = None if score[0] is None else np.array(score, dtype=float)
     return DetectionBoxes.from_columns(
-        frame, name, centers, np.array(size, dtype=float), yaw_rad=np.array(yaw),
-        scores=scores, frame_ids=frame_ids,
+        frame,
+        name,
+        centers,
+        np.array(size, dtype=float),
+        yaw_rad=np.array(yaw),
+        scores=scores,
+        frame_ids=frame_ids,
     )
 
 
@@ -79,16 +92,21 @@ def test_greedy_matching_higher_score_takes_nearest_and_frames_are_separate() ->
 
 def test_equidistant_ground_truths_first_one_wins() -> None:
     result = match_greedy(
-        np.array([0, 0]), np.array([[-1.0, 0.0], [1.0, 0.0]]),
-        np.array([0]), np.array([[0.0, 0.0]]), np.array([0.5]), 2.0,
+        np.array([0, 0]),
+        np.array([[-1.0, 0.0], [1.0, 0.0]]),
+        np.array([0]),
+        np.array([[0.0, 0.0]]),
+        np.array([0.5]),
+        2.0,
     )
     assert result.gt_index.tolist() == [0]
 
 
 def test_tp_error_primitives() -> None:
     np.testing.assert_allclose(scale_iou(np.array([[2.0, 2, 2]]), np.array([[1.0, 2, 2]])), [0.5])
-    np.testing.assert_allclose(np.abs(angle_diff(np.array([3.0]), np.array([-3.0]))),
-                               [2 * np.pi - 6.0])
+    np.testing.assert_allclose(
+        np.abs(angle_diff(np.array([3.0]), np.array([-3.0]))), [2 * np.pi - 6.0]
+    )
     # un-normalised quaternion of a 90 degree turn around z
     np.testing.assert_allclose(yaw_from_quaternion(np.array([[2.0, 0, 0, 2.0]])), [np.pi / 2])
 
@@ -154,8 +172,9 @@ def test_range_filter_and_classes_without_ground_truth() -> None:
     assert result.per_class["Pedestrian"].num_pred == 1
     assert result.per_class["Pedestrian"].mean_ap == pytest.approx(1.0)
     # a shorter range drops the pedestrian at 20 m: nothing left to evaluate
-    short = evaluate_detection(make_boxes(gt_rows), make_boxes(pred_rows),
-                               DetectionConfig(default_range_m=15.0))
+    short = evaluate_detection(
+        make_boxes(gt_rows), make_boxes(pred_rows), DetectionConfig(default_range_m=15.0)
+    )
     assert short.per_class == {} and short.mean_ap == 0.0
 
 
@@ -177,8 +196,9 @@ def test_max_boxes_per_frame_is_enforced() -> None:
     gt_rows = _grid_gt(1)
     pred_rows = [("000000", "Vehicle", 10.0 + i, 5.0, 0.0, (4.0, 2.0, 1.5), 0.5) for i in range(6)]
     with pytest.raises(ValueError, match="max_boxes_per_frame"):
-        evaluate_detection(make_boxes(gt_rows), make_boxes(pred_rows),
-                           DetectionConfig(max_boxes_per_frame=5))
+        evaluate_detection(
+            make_boxes(gt_rows), make_boxes(pred_rows), DetectionConfig(max_boxes_per_frame=5)
+        )
 
 
 def test_no_true_positive_gives_zero_ap_and_unit_errors() -> None:
@@ -206,8 +226,16 @@ def test_class_and_subclass_expansion() -> None:
 
 def test_predictions_file_round_trip_and_yaw_form(tmp_path: Path) -> None:
     records = {
-        9158: [{"class": "Vehicle", "subclass": "Car", "score": 0.5, "center": [1, 2, 3],
-                "size": [4, 2, 1.5], "yaw": 0.25}],
+        9158: [
+            {
+                "class": "Vehicle",
+                "subclass": "Car",
+                "score": 0.5,
+                "center": [1, 2, 3],
+                "size": [4, 2, 1.5],
+                "yaw": 0.25,
+            }
+        ],
         "9159": [],
     }
     boxes = boxes_from_records(records)
@@ -317,8 +345,10 @@ def _random_case(seed: int) -> tuple[DetectionBoxes, DetectionBoxes, list[dict],
 
     def quats(n: int) -> np.ndarray:
         yaw = rng.uniform(-np.pi, np.pi, n)
-        q = np.stack([np.cos(yaw / 2), rng.normal(0, 0.05, n), rng.normal(0, 0.05, n),
-                      np.sin(yaw / 2)], axis=1)
+        q = np.stack(
+            [np.cos(yaw / 2), rng.normal(0, 0.05, n), rng.normal(0, 0.05, n), np.sin(yaw / 2)],
+            axis=1,
+        )
         return q * rng.uniform(0.5, 2.0, (n, 1))  # not normalised on purpose
 
     gt_frame = np.sort(rng.integers(0, n_frames - 2, n_gt))  # last two frames: no GT
@@ -340,20 +370,36 @@ def _random_case(seed: int) -> tuple[DetectionBoxes, DetectionBoxes, list[dict],
 
     def table(frame, name, center, size, rot, score=None) -> tuple[DetectionBoxes, list[dict]]:
         rows = [
-            {"frame": frames[frame[i]], "name": names[name[i]], "center": center[i].tolist(),
-             "size": size[i].tolist(), "rotation": rot[i].tolist(),
-             **({} if score is None else {"score": float(score[i])})}
+            {
+                "frame": frames[frame[i]],
+                "name": names[name[i]],
+                "center": center[i].tolist(),
+                "size": size[i].tolist(),
+                "rotation": rot[i].tolist(),
+                **({} if score is None else {"score": float(score[i])}),
+            }
             for i in range(len(frame))
         ]
         boxes = DetectionBoxes.from_columns(
-            [r["frame"] for r in rows], [r["name"] for r in rows], center, size,
-            rotation_wxyz=rot, scores=score, frame_ids=frames,
+            [r["frame"] for r in rows],
+            [r["name"] for r in rows],
+            center,
+            size,
+            rotation_wxyz=rot,
+            scores=score,
+            frame_ids=frames,
         )
         return boxes, rows
 
     gt, gt_rows = table(gt_frame, gt_name, gt_center, gt_size, gt_rot)
-    pred, pred_rows = table(pred_frame[by_frame], pred_name[by_frame], pred_center[by_frame],
-                            pred_size[by_frame], pred_rot[by_frame], pred_score[by_frame])
+    pred, pred_rows = table(
+        pred_frame[by_frame],
+        pred_name[by_frame],
+        pred_center[by_frame],
+        pred_size[by_frame],
+        pred_rot[by_frame],
+        pred_score[by_frame],
+    )
     return gt, pred, gt_rows, pred_rows
 
 
@@ -362,8 +408,14 @@ def test_agrees_with_nuscenes_devkit_on_random_predictions(
     nuscenes_python: Path, seed: int, tmp_path: Path
 ) -> None:
     gt, pred, gt_rows, pred_rows = _random_case(seed)
-    job = {"frames": list(gt.frame_ids), "gt": gt_rows, "pred": pred_rows,
-           "rename": ZOD_TO_NUSCENES, "dist_ths": [0.5, 1.0, 2.0, 4.0], "dist_th_tp": 2.0}
+    job = {
+        "frames": list(gt.frame_ids),
+        "gt": gt_rows,
+        "pred": pred_rows,
+        "rename": ZOD_TO_NUSCENES,
+        "dist_ths": [0.5, 1.0, 2.0, 4.0],
+        "dist_th_tp": 2.0,
+    }
     run = _run_isolated(nuscenes_python, NUSCENES_DRIVER, job, tmp_path)
     assert run.returncode == 0, run.stderr
     expected = json.loads(run.stdout)
@@ -381,8 +433,10 @@ def test_agrees_with_nuscenes_devkit_on_random_predictions(
         np.testing.assert_allclose(ours.curves[2.0].trans_err, ref["trans_curve"], atol=1e-6)
     # summary: nuScenes formulas on the devkit's per-class numbers (3 TP metrics, weight 5)
     ref_map = np.mean([np.mean(list(r["ap"].values())) for r in expected.values()])
-    ref_err = [np.mean([r["tp"][m] for r in expected.values()])
-               for m in ("trans_err", "scale_err", "orient_err")]
+    ref_err = [
+        np.mean([r["tp"][m] for r in expected.values()])
+        for m in ("trans_err", "scale_err", "orient_err")
+    ]
     ref_nds = (5 * ref_map + sum(max(0.0, 1 - e) for e in ref_err)) / 8
     assert result.mean_ap == pytest.approx(ref_map, abs=1e-6)
     assert result.nds == pytest.approx(ref_nds, abs=1e-6)
@@ -417,10 +471,19 @@ def _eval_boxes(frames: list[str], rows: list[dict]) -> EvalBoxes:
     for frame in frames:
         out.add_boxes(frame, [])
     for r in rows:
-        out.add_boxes(r["frame"], [DetectionBox(
-            sample_token=r["frame"], translation=tuple(r["center"]), size=tuple(r["size"]),
-            rotation=tuple(r["rotation"]), detection_name=r["name"],
-            detection_score=float(r.get("score", -1.0)))])
+        out.add_boxes(
+            r["frame"],
+            [
+                DetectionBox(
+                    sample_token=r["frame"],
+                    translation=tuple(r["center"]),
+                    size=tuple(r["size"]),
+                    rotation=tuple(r["rotation"]),
+                    detection_name=r["name"],
+                    detection_score=float(r.get("score", -1.0)),
+                )
+            ],
+        )
     return out
 
 
@@ -438,15 +501,19 @@ def test_reference_entry_point_agrees_with_the_reference_devkit(
     expected = json.loads(run.stdout)
 
     frames = list(gt.frame_ids)
-    ours = evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows),
-                                   output_path=tmp_path, reference_tp_means=True)
+    ours = evaluate_nuscenes_style(
+        _eval_boxes(frames, gt_rows),
+        _eval_boxes(frames, pred_rows),
+        output_path=tmp_path,
+        reference_tp_means=True,
+    )
     assert sorted(ours) == sorted(expected)
     for key, value in expected.items():
         assert ours[key] == pytest.approx(value, abs=1e-9), key
     assert json.loads((tmp_path / "nuscenes_evaluation_metrics.json").read_text()) == ours
     # by default the mean TP errors average over the evaluated classes only
     fixed = evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows))
-    evaluated = [k[:-len("/mATE")] for k in fixed if k.endswith("/mATE")]
+    evaluated = [k[: -len("/mATE")] for k in fixed if k.endswith("/mATE")]
     assert fixed["mATE"] == pytest.approx(np.mean([fixed[f"{c}/mATE"] for c in evaluated]))
     assert fixed["mATE"] > ours["mATE"]  # the reference dilutes it with zeros
     assert fixed["mAP"] == pytest.approx(ours["mAP"])
@@ -459,8 +526,9 @@ def test_reference_entry_point_checks_the_coordinate_system() -> None:
     frames = list(gt.frame_ids)
     with pytest.raises(ValueError, match="lidar coordinate system"):
         evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows))
-    out = evaluate_nuscenes_style(_eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows),
-                                  verify_coordinate_system=False)
+    out = evaluate_nuscenes_style(
+        _eval_boxes(frames, gt_rows), _eval_boxes(frames, pred_rows), verify_coordinate_system=False
+    )
     assert set(out) >= {"NDS", "mAP", "mATE", "mASE", "mAOE"}
 
 
@@ -477,21 +545,29 @@ def test_pr_curve_picture_follows_the_curve(tmp_path: Path) -> None:
     image = cv2.imread(str(path))[..., ::-1]
     height, width = image.shape[:2]
     last = np.array(curve_colors(4)[-1])  # the 4 m curve is drawn last, on top
-    (x_hi, y_hi), (x_lo, y_lo) = to_pixels(np.array([0.3, 0.8]), np.array([1.0, 0.0]),
-                                            width, height)
+    (x_hi, y_hi), (x_lo, y_lo) = to_pixels(
+        np.array([0.3, 0.8]), np.array([1.0, 0.0]), width, height
+    )
     assert np.abs(image[y_hi, x_hi].astype(int) - last).max() < 40  # on the curve at p=1
     assert np.abs(image[y_lo, x_lo].astype(int) - last).max() < 40  # on the curve at p=0
     (x_mid, y_mid) = to_pixels(np.array([0.3]), np.array([0.5]), width, height)[0]
     assert (image[y_mid, x_mid] > 200).all()  # nothing drawn at precision 0.5
     with pytest.raises(ValueError, match="keep_curves"):
-        save_pr_curves(evaluate_detection(make_boxes(gt_rows), make_boxes(pred_rows)),
-                       "Vehicle", tmp_path / "x.png")
+        save_pr_curves(
+            evaluate_detection(make_boxes(gt_rows), make_boxes(pred_rows)),
+            "Vehicle",
+            tmp_path / "x.png",
+        )
 
 
 # --------------------------------------------------------------------------- property test
 def _naive_greedy(
-    gt_frame: np.ndarray, gt_xy: np.ndarray, pred_frame: np.ndarray, pred_xy: np.ndarray,
-    scores: np.ndarray, th: float,
+    gt_frame: np.ndarray,
+    gt_xy: np.ndarray,
+    pred_frame: np.ndarray,
+    pred_xy: np.ndarray,
+    scores: np.ndarray,
+    th: float,
 ) -> tuple[list[int], list[int]]:
     """The nuScenes loop, written plainly: the independent path the vectorized one must equal."""
     order = [i for _, i in sorted((s, i) for i, s in enumerate(scores.tolist()))][::-1]
@@ -513,7 +589,9 @@ def _naive_greedy(
 
 @settings(max_examples=150, deadline=None)
 @given(
-    n_gt=st.integers(0, 12), n_pred=st.integers(0, 16), n_frames=st.integers(1, 4),
+    n_gt=st.integers(0, 12),
+    n_pred=st.integers(0, 16),
+    n_frames=st.integers(1, 4),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_vectorized_matching_equals_the_plain_loop(

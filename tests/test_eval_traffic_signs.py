@@ -37,8 +37,14 @@ def test_hand_computed_scores() -> None:
     assert result.macro()["recall"] == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)
     data = result.to_dict()
     assert data["confusion"]["labels"] == labels
-    assert data["per_class"]["B"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2,
-                                      "predicted": 2, "missing": 0}
+    assert data["per_class"]["B"] == {
+        "precision": 0.5,
+        "recall": 0.5,
+        "f1": 0.5,
+        "support": 2,
+        "predicted": 2,
+        "missing": 0,
+    }
 
 
 def test_missing_predictions_are_wrong_and_unknown_names_become_classes() -> None:

@@ -44,7 +44,9 @@ def _expected(data: dict) -> tuple[list[str], list[str], list[int]]:
             ids.append(str(info["id"]).zfill(6))
             splits.append(split)
             annotations = info.get("annotations") or {}
-            masks.append(sum(bits[k] for k, v in annotations.items() if v is not None and k in bits))
+            masks.append(
+                sum(bits[k] for k, v in annotations.items() if v is not None and k in bits)
+            )
     return ids, splits, masks
 
 
@@ -66,7 +68,7 @@ def _check_scan(text: str, fast: bool | None = None) -> None:
         assert [arrays.split_names[c] for c in arrays.split_codes] == splits
         assert arrays.project_masks.tolist() == masks
         for k in range(len(ids)):  # each span is exactly one info object
-            span = json.loads(raw[arrays.starts[k]:arrays.ends[k]])
+            span = json.loads(raw[arrays.starts[k] : arrays.ends[k]])
             assert str(span["id"]).zfill(6) == ids[k]
 
 
@@ -78,12 +80,17 @@ def test_snake_and_camel_case() -> None:
     assert snake_case(camel_case("lidar_frames")) == "lidar_frames"
 
 
-@pytest.mark.parametrize("separators,indent,fast", [((",", ":"), None, True), ((", ", ": "), None, True),
-                                                     ((",", ": "), 2, False)])
+@pytest.mark.parametrize(
+    "separators,indent,fast",
+    [((",", ":"), None, True), ((", ", ": "), None, True), ((",", ": "), 2, False)],
+)
 def test_scan_agrees_with_json_load(separators, indent, fast) -> None:
     infos = [make_info(i) for i in range(37)]
-    text = json.dumps({"train": infos[:25], "val": infos[25:33], "blacklisted": infos[33:]},
-                      separators=separators, indent=indent)
+    text = json.dumps(
+        {"train": infos[:25], "val": infos[25:33], "blacklisted": infos[33:]},
+        separators=separators,
+        indent=indent,
+    )
     _check_scan(text, fast=fast)  # indented infos do not open with '{"id"': robust path
 
 
@@ -100,7 +107,7 @@ def test_fast_path_declines_unusual_layouts() -> None:
     _check_scan(json.dumps({"train": [a, d]}), fast=False)
     e = make_info(5)
     e["annotations"]["ego_road"] = None
-    e["lidar_frames"]["velodyne"][0]["note"] = "braces {in} [strings] and \"quotes\""
+    e["lidar_frames"]["velodyne"][0]["note"] = 'braces {in} [strings] and "quotes"'
     _check_scan(json.dumps({"train": [a, e]}), fast=False)  # backslashes: robust only
     f = make_info(6)
     f["lidar_frames"]["velodyne"][0]["note"] = "braces {in} [strings] without escapes"
@@ -110,8 +117,11 @@ def test_fast_path_declines_unusual_layouts() -> None:
 
 def test_camel_case_keys() -> None:
     infos = [_camel(make_info(i)) for i in range(9)]
-    assert "keyframeTime" in infos[0] and "objectDetection" in infos[0]["annotations"] or \
-        "object_detection" in infos[0]["annotations"]
+    assert (
+        ("keyframeTime" in infos[0]
+        and "objectDetection" in infos[0]["annotations"])
+        or "object_detection" in infos[0]["annotations"]
+    )
     # camelCase project keys as well
     for info in infos:
         info["annotations"] = {camel_case(k): v for k, v in info["annotations"].items()}
@@ -120,7 +130,9 @@ def test_camel_case_keys() -> None:
 
 def test_quirks_braces_in_strings_escapes_numeric_ids_and_nulls() -> None:
     a = make_info(1)
-    a["note"] = 'a {brace} [bracket] "quoted \\" id": "999999"'  # brackets + escaped quotes inside a string
+    a["note"] = (
+        'a {brace} [bracket] "quoted \\" id": "999999"'  # brackets + escaped quotes inside a string
+    )
     a["annotations"]["ego_road"] = None  # null entry: not annotated
     b = make_info(2)
     b["id"] = 2  # numeric id
@@ -144,12 +156,15 @@ def test_empty_splits_and_missing_split() -> None:
     assert arrays.ids.tolist() == ["000005"]
 
 
-@pytest.mark.parametrize("text", [
-    b'{"train": [{"id": "000001"}',  # truncated
-    b'{"train": [{"id": "000001}]}',  # unbalanced quote
-    b'["not", "an", "object"]',
-    b'',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"train": [{"id": "000001"}',  # truncated
+        b'{"train": [{"id": "000001}]}',  # unbalanced quote
+        b'["not", "an", "object"]',
+        b"",
+    ],
+)
 def test_malformed_index_is_a_format_error(tmp_path: Path, text: bytes) -> None:
     path = tmp_path / "trainval-frames-mini.json"
     path.write_bytes(text)
@@ -163,14 +178,16 @@ def test_info_without_id_is_a_format_error(tmp_path: Path) -> None:
     del info["id"]
     path = tmp_path / "trainval-frames-mini.json"
     path.write_text(json.dumps({"train": [info]}))
-    with pytest.raises(FormatError, match="no \"id\""):
+    with pytest.raises(FormatError, match='no "id"'):
         ZodIndex(path)
 
 
 def test_malformed_info_reported_when_parsed(tmp_path: Path) -> None:
     """The scan checks structure; a broken value inside one info fails when that info is read."""
     good = json.dumps(make_info(1))
-    bad = json.dumps(make_info(2)).replace('"keyframe_time": ', '"keyframe_time": nonsense, "x": ', 1)
+    bad = json.dumps(make_info(2)).replace(
+        '"keyframe_time": ', '"keyframe_time": nonsense, "x": ', 1
+    )
     path = tmp_path / "trainval-frames-mini.json"
     path.write_text('{"train": [' + good + ", " + bad + "]}")
     index = ZodIndex(path)
@@ -184,7 +201,11 @@ def test_old_underscore_index_name(tmp_path: Path) -> None:
     with pytest.raises(OldIndexFileError) as err:
         ZodIndex(tmp_path / "trainval-frames-mini.json")
     message = str(err.value)
-    assert "trainval_frames_mini.json" in message and "old" in message and "zod download --infos" in message
+    assert (
+        "trainval_frames_mini.json" in message
+        and "old" in message
+        and "zod download --infos" in message
+    )
     assert isinstance(err.value, MissingFileError) and isinstance(err.value, FileNotFoundError)
 
 
@@ -234,9 +255,13 @@ def test_split_and_project_queries(tmp_path: Path) -> None:
         assert index.split_ids("train", project) == want
         assert index.split_ids("train", project.value) == want
     assert index.split_ids("blacklisted") == []
-    assert index.projects("000000") == [p for p in AnnotationProject if p.value in infos[0]["annotations"]]
+    assert index.projects("000000") == [
+        p for p in AnnotationProject if p.value in infos[0]["annotations"]
+    ]
     info = index.info("000003")
-    assert info.calibration_path == os.path.join(str(tmp_path), "single_frames/000003/calibration.json")
+    assert info.calibration_path == os.path.join(
+        str(tmp_path), "single_frames/000003/calibration.json"
+    )
     assert index.info("000003") is info  # parsed once
 
 
@@ -297,7 +322,9 @@ def test_tiny_chunks_and_threads_agree(monkeypatch: pytest.MonkeyPatch, chunk: i
 
 @pytest.mark.parametrize("popcount", [True, False])
 @pytest.mark.parametrize("chunk", [64, 128, 1024])
-def test_fast_brackets_tiny_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int, popcount: bool) -> None:
+def test_fast_brackets_tiny_chunks(
+    monkeypatch: pytest.MonkeyPatch, chunk: int, popcount: bool
+) -> None:
     """The bitmap path with strings (holding brackets) cut by word and chunk borders; quote
     parity by popcount (numpy >= 2) and by the prefix-XOR fallback."""
     import zod.index as index_module

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, sys, os
 import numpy as np
 from zod import ZodFrames, ZodSequences, ZodDrives
@@ -97,14 +97,20 @@ for cls in (ZodFrames, ZodSequences, ZodDrives):
             items[item_id] = it
         d["items"] = items
 json.dump(out, sys.stdout, default=str)
-'''
+"""
 
 
 def _run(python: Path | str, root: Path, tmp_path: Path) -> dict:
     script = tmp_path / "dump.py"
     script.write_text(SCRIPT)
-    out = subprocess.run([str(python), str(script), str(root)], check=False, capture_output=True, text=True, timeout=600,
-                         cwd=tmp_path)
+    out = subprocess.run(
+        [str(python), str(script), str(root)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
 
@@ -122,23 +128,33 @@ def _diff(x, y, path: str, out: list[str], rel: float) -> None:
         for i, (u, v) in enumerate(zip(x, y)):
             _diff(u, v, f"{path}[{i}]", out, rel)
     elif isinstance(x, float) or isinstance(y, float):
-        if not (isinstance(x, (int, float)) and isinstance(y, (int, float))
-                and math.isclose(x, y, rel_tol=rel, abs_tol=1e-9)):
+        if not (
+            isinstance(x, (int, float))
+            and isinstance(y, (int, float))
+            and math.isclose(x, y, rel_tol=rel, abs_tol=1e-9)
+        ):
             out.append(f"{path}: {x!r} != {y!r}")
     elif x != y:
         out.append(f"{path}: {str(x)[:80]!r} != {str(y)[:80]!r}")
 
 
 @pytest.fixture(scope="module")
-def dumps(sample_root: Path, oracle_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+def dumps(
+    sample_root: Path, oracle_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict, dict]:
     tmp = tmp_path_factory.mktemp("oracle-agreement")
     return _run(oracle_python, sample_root, tmp), _run(sys.executable, sample_root, tmp)
 
 
 def test_ids_splits_and_iteration_agree(dumps) -> None:
     reference, ours = dumps
-    assert set(reference) == set(ours) == {f"{c}-{v}" for c in ("ZodFrames", "ZodSequences", "ZodDrives")
-                                            for v in ("mini", "full")}
+    assert (
+        set(reference)
+        == set(ours)
+        == {
+            f"{c}-{v}" for c in ("ZodFrames", "ZodSequences", "ZodDrives") for v in ("mini", "full")
+        }
+    )
     for key in reference:
         for field in ("len", "train", "val", "all_ids", "infos", "iter", "split_proj"):
             assert ours[key][field] == reference[key][field], (key, field)

@@ -41,7 +41,9 @@ def test_time_parsing() -> None:
 
 
 # ----------------------------------------------------------------------------- lidar
-def _scan_file(tmp_path: Path, records: list[tuple], time: datetime = T0, dtype=LIDAR_DTYPE) -> Path:
+def _scan_file(
+    tmp_path: Path, records: list[tuple], time: datetime = T0, dtype=LIDAR_DTYPE
+) -> Path:
     path = tmp_path / f"000001_romeo_{format_filename_time(time)}.npy"
     np.save(path, np.array(records, dtype=dtype))
     return path
@@ -69,8 +71,16 @@ def test_lidar_from_npy_values_and_ego_returns(tmp_path: Path) -> None:
 
 
 def test_lidar_accepts_float64_points(tmp_path: Path) -> None:
-    dtype = np.dtype([("x", "f8"), ("y", "f8"), ("z", "f8"), ("timestamp", "i8"), ("intensity", "u1"),
-                      ("diode_index", "u1")])
+    dtype = np.dtype(
+        [
+            ("x", "f8"),
+            ("y", "f8"),
+            ("z", "f8"),
+            ("timestamp", "i8"),
+            ("intensity", "u1"),
+            ("diode_index", "u1"),
+        ]
+    )
     path = _scan_file(tmp_path, [(20.0, 1.0, 2.0, 5, 1, 2)], dtype=dtype)
     scan = LidarData.from_npy(path)
     assert scan.points.dtype == np.float32
@@ -80,21 +90,33 @@ def test_lidar_accepts_float64_points(tmp_path: Path) -> None:
 def test_lidar_round_trip_transform_extend_eq(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     n = 1000
-    records = [(x, y, z, int(t), int(i), int(d)) for x, y, z, t, i, d in zip(
-        rng.uniform(5, 50, n), rng.uniform(5, 50, n), rng.uniform(-2, 2, n),
-        rng.integers(-50_000, 50_000, n), rng.integers(0, 256, n), rng.integers(0, 128, n))]
+    records = [
+        (x, y, z, int(t), int(i), int(d))
+        for x, y, z, t, i, d in zip(
+            rng.uniform(5, 50, n),
+            rng.uniform(5, 50, n),
+            rng.uniform(-2, 2, n),
+            rng.integers(-50_000, 50_000, n),
+            rng.integers(0, 256, n),
+            rng.integers(0, 128, n),
+        )
+    ]
     scan = LidarData.from_npy(_scan_file(tmp_path, records))
     out = tmp_path / "out" / f"x_{format_filename_time(T0)}.npy"
     out.parent.mkdir()
     scan.to_npy(out)
     again = LidarData.from_npy(out)
     assert again == scan
-    np.testing.assert_array_equal(np.load(out)["timestamp"], np.load(_scan_file(tmp_path, records))["timestamp"])
+    np.testing.assert_array_equal(
+        np.load(out)["timestamp"], np.load(_scan_file(tmp_path, records))["timestamp"]
+    )
     assert list(out.parent.iterdir()) == [out]  # no temporary left behind
 
     # transform: a 90 degree yaw and a translation, checked on a hand-computed point
     moved = scan.copy()
-    pose = Pose.from_translation_rotation(np.array([1.0, 2.0, 3.0]), Quaternion(axis=[0, 0, 1], angle=np.pi / 2))
+    pose = Pose.from_translation_rotation(
+        np.array([1.0, 2.0, 3.0]), Quaternion(axis=[0, 0, 1], angle=np.pi / 2)
+    )
     moved.transform(pose)
     x, y, z = scan.points[0].astype(np.float64)
     np.testing.assert_allclose(moved.points[0], [1 - y, 2 + x, 3 + z], atol=1e-4)
@@ -114,7 +136,9 @@ def test_lidar_round_trip_transform_extend_eq(tmp_path: Path) -> None:
     merged = scan.copy()
     merged.extend(other)
     assert merged.num_points == scan.num_points + 3000
-    assert merged.core_timestamp == pytest.approx(scan.core_timestamp + 4.0 * 3000 / (scan.num_points + 3000))
+    assert merged.core_timestamp == pytest.approx(
+        scan.core_timestamp + 4.0 * 3000 / (scan.num_points + 3000)
+    )
     assert LidarData.empty().num_points == 0 and LidarData.empty() != scan
 
 
@@ -125,12 +149,18 @@ def test_radar_cartesian_and_round_trip(tmp_path: Path) -> None:
     data["azimuth_angle"] = [0.0, np.pi / 2, 0.0]
     data["elevation_angle"] = [0.0, 0.0, np.pi / 6]
     data["scan_index"] = [0, 0, 1]
-    data["timestamp"] = [1_600_000_000_000_000_000, 1_600_000_000_000_000_000, 1_600_000_000_050_000_000]
+    data["timestamp"] = [
+        1_600_000_000_000_000_000,
+        1_600_000_000_000_000_000,
+        1_600_000_000_050_000_000,
+    ]
     path = tmp_path / "radar.npy"
     np.save(path, data)
     radar = RadarData.from_npy(path)
     xyz = radar.get_cartesian_coordinates()
-    np.testing.assert_allclose(xyz, [[10, 0, 0], [0, 20, 0], [5 * np.cos(np.pi / 6), 0, 2.5]], atol=1e-5)
+    np.testing.assert_allclose(
+        xyz, [[10, 0, 0], [0, 20, 0], [5 * np.cos(np.pi / 6), 0, 2.5]], atol=1e-5
+    )
     assert radar.timestamp.dtype == np.int64  # raw integers are kept
     np.testing.assert_allclose(radar.time_s, [1.6e9, 1.6e9, 1.6e9 + 0.05])
     assert [len(s.radar_range) for s in radar.scans()] == [2, 1]
@@ -158,8 +188,12 @@ def test_camera_scales(tmp_path: Path) -> None:
     assert image_size(path) == (96, 64)
 
 
-_CV2_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-              8: cv2.IMREAD_REDUCED_COLOR_8}
+_CV2_FLAGS = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
 
 
 def _cv2_rgb(path: Path, divisor: int) -> np.ndarray:
@@ -170,25 +204,34 @@ def _cv2_rgb(path: Path, divisor: int) -> np.ndarray:
 
 @pytest.mark.parametrize("height,width", [(1, 1), (7, 9), (17, 33), (100, 3), (123, 457)])
 @pytest.mark.parametrize("gray,progressive", [(False, False), (False, True), (True, False)])
-def test_camera_jpeg_matches_opencv_reduced_decode(tmp_path: Path, height: int, width: int, gray: bool,
-                                                   progressive: bool) -> None:
+def test_camera_jpeg_matches_opencv_reduced_decode(
+    tmp_path: Path, height: int, width: int, gray: bool, progressive: bool
+) -> None:
     """libjpeg-turbo (simplejpeg) decode: size ceil(W s) x ceil(H s) and pixels identical to OpenCV's
     reduced decode at every scale, for odd sizes, progressive and grayscale JPEGs."""
     rng = np.random.default_rng(height * 1000 + width)
     bgr = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), (5, 5), 0)
     path = tmp_path / "img.jpg"
-    cv2.imwrite(str(path), bgr[:, :, 0] if gray else bgr,
-                [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive)])
+    cv2.imwrite(
+        str(path),
+        bgr[:, :, 0] if gray else bgr,
+        [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive)],
+    )
     for divisor in (1, 2, 4, 8):
         ours = read_image(path, scale=1 / divisor)
         expected = _cv2_rgb(path, divisor)
-        assert ours.shape == (-(-height // divisor), -(-width // divisor), 3) and ours.dtype == np.uint8
+        assert (
+            ours.shape == (-(-height // divisor), -(-width // divisor), 3)
+            and ours.dtype == np.uint8
+        )
         np.testing.assert_array_equal(ours, expected)
         if gray:
             assert (ours[..., 0] == ours[..., 2]).all()
 
 
-def test_camera_sample_image_matches_opencv(sample_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_camera_sample_image_matches_opencv(
+    sample_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A full-size (3848 x 2168) sample JPEG: decoded by libjpeg-turbo alone (OpenCV is not
     called), with the same pixels as OpenCV's decode at 1, 1/2, 1/4, 1/8."""
     from zod.sensors import camera
@@ -197,7 +240,9 @@ def test_camera_sample_image_matches_opencv(sample_root: Path, monkeypatch: pyte
     width, height = image_size(path)
     for divisor in (1, 2, 4, 8):
         with monkeypatch.context() as patch:
-            patch.setattr(camera, "_decode_opencv", lambda *args: pytest.fail("JPEG fell back to OpenCV"))
+            patch.setattr(
+                camera, "_decode_opencv", lambda *args: pytest.fail("JPEG fell back to OpenCV")
+            )
             ours = read_image(path, scale=1 / divisor)
         assert ours.shape == (-(-height // divisor), -(-width // divisor), 3)
         np.testing.assert_array_equal(ours, _cv2_rgb(path, divisor))
@@ -235,8 +280,13 @@ def test_camera_png_and_broken_files(tmp_path: Path) -> None:
     jpg = tmp_path / "img.jpg"
     cv2.imwrite(str(jpg), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
     data = jpg.read_bytes()
-    broken = {"truncated.jpg": data[: len(data) // 2], "no_end_marker.jpg": data[:-2], "header_only.jpg": data[:100],
-              "garbage.jpg": b"\xff\xd8 this is not a JPEG" * 10, "empty.jpg": b""}
+    broken = {
+        "truncated.jpg": data[: len(data) // 2],
+        "no_end_marker.jpg": data[:-2],
+        "header_only.jpg": data[:100],
+        "garbage.jpg": b"\xff\xd8 this is not a JPEG" * 10,
+        "empty.jpg": b"",
+    }
     for name, content in broken.items():
         path = tmp_path / name
         path.write_bytes(content)
@@ -247,33 +297,63 @@ def test_camera_png_and_broken_files(tmp_path: Path) -> None:
 
     middle = len(data) // 2
     damaged = tmp_path / "damaged.jpg"
-    damaged.write_bytes(data[:middle] + bytes(64) + data[middle + 64:])
+    damaged.write_bytes(data[:middle] + bytes(64) + data[middle + 64 :])
     from zod.sensors import camera
 
-    assert camera._decode_jpeg(damaged.read_bytes(), 1) is None  # strict libjpeg-turbo refuses it ...
-    np.testing.assert_array_equal(read_image(damaged), _cv2_rgb(damaged, 1))  # ... OpenCV decodes it
+    assert (
+        camera._decode_jpeg(damaged.read_bytes(), 1) is None
+    )  # strict libjpeg-turbo refuses it ...
+    np.testing.assert_array_equal(
+        read_image(damaged), _cv2_rgb(damaged, 1)
+    )  # ... OpenCV decodes it
     with pytest.raises(MissingFileError, match="--images"):
         read_image(tmp_path / "absent.jpg")
 
 
 # ----------------------------------------------------------------------------- sidecars
 def test_metadata_snake_and_camel(tmp_path: Path) -> None:
-    snake = {"frame_id": "009158", "time": "2022-02-14T13:23:32.140954Z", "country_code": "SE",
-             "scraped_weather": "rain", "collection_car": "Vc6", "road_type": "city",
-             "road_condition": "wet", "time_of_day": "day", "num_lane_instances": 2, "num_vehicles": 3,
-             "num_vulnerable_vehicles": 0, "num_pedestrians": 1, "num_traffic_lights": 0,
-             "num_traffic_signs": 4, "longitude": 12.5, "latitude": 57.7, "solar_angle_elevation": 10.0,
-             "future_key": 1}
-    camel = {("frameId" if k == "frame_id" else "".join(
-        w.capitalize() if i else w for i, w in enumerate(k.split("_")))): v for k, v in snake.items()}
+    snake = {
+        "frame_id": "009158",
+        "time": "2022-02-14T13:23:32.140954Z",
+        "country_code": "SE",
+        "scraped_weather": "rain",
+        "collection_car": "Vc6",
+        "road_type": "city",
+        "road_condition": "wet",
+        "time_of_day": "day",
+        "num_lane_instances": 2,
+        "num_vehicles": 3,
+        "num_vulnerable_vehicles": 0,
+        "num_pedestrians": 1,
+        "num_traffic_lights": 0,
+        "num_traffic_signs": 4,
+        "longitude": 12.5,
+        "latitude": 57.7,
+        "solar_angle_elevation": 10.0,
+        "future_key": 1,
+    }
+    camel = {
+        (
+            "frameId"
+            if k == "frame_id"
+            else "".join(w.capitalize() if i else w for i, w in enumerate(k.split("_")))
+        ): v
+        for k, v in snake.items()
+    }
     for data in (snake, camel):
         path = tmp_path / "metadata.json"
         path.write_text(json.dumps(data))
         md = FrameMetaData.from_json_path(path)
         assert md.frame_id == "009158" and md.time == T0 and md.num_traffic_signs == 4
         assert md.road_condition == "wet" and md.extra == {"future_key": 1}
-    seq = SequenceMetadata.from_dict({"sequenceId": 2, "startTime": "2022-02-14T13:23:32.140954+00:00",
-                                      "end_time": "2022-02-14T13:23:52.140954+00:00", "country_code": "DE"})
+    seq = SequenceMetadata.from_dict(
+        {
+            "sequenceId": 2,
+            "startTime": "2022-02-14T13:23:32.140954+00:00",
+            "end_time": "2022-02-14T13:23:52.140954+00:00",
+            "country_code": "DE",
+        }
+    )
     assert seq.sequence_id == "000002" and seq.start_time == T0 and seq.longitude is None
 
 
@@ -283,11 +363,17 @@ def test_vehicle_data_groups(tmp_path: Path) -> None:
     path = tmp_path / "vehicle_data.hdf5"
     n = 5
     with h5py.File(path, "w") as f:
-        for cls, group in ((EgoVehicleData, "ego_vehicle_data"), (EgoVehicleControls, "ego_vehicle_controls"),
-                           (Satellite, "satellite")):
+        for cls, group in (
+            (EgoVehicleData, "ego_vehicle_data"),
+            (EgoVehicleControls, "ego_vehicle_controls"),
+            (Satellite, "satellite"),
+        ):
             for k, (name, key) in enumerate(cls.FIELDS.items()):
-                values = np.arange(n, dtype=np.int64) * 10_000_000 + 1_600_000_000_000_000_000 \
-                    if name == "timestamp" else np.arange(n, dtype=np.float64) + k
+                values = (
+                    np.arange(n, dtype=np.int64) * 10_000_000 + 1_600_000_000_000_000_000
+                    if name == "timestamp"
+                    else np.arange(n, dtype=np.float64) + k
+                )
                 f[f"{group}/{key}"] = values
     vd = VehicleData.from_hdf5(path)
     np.testing.assert_array_equal(vd.ego_vehicle_data.lon_vel, np.arange(n) + 3)
@@ -310,7 +396,9 @@ def test_every_reader_on_sample_frames(sample_root: Path) -> None:
         data = core.read()
         raw = np.load(core.filepath)
         assert data.num_points < len(raw)  # ego returns are in the sample and removed
-        assert LidarData.from_npy(core.filepath, remove_ego_lidar_returns=False).num_points == len(raw)
+        assert LidarData.from_npy(core.filepath, remove_ego_lidar_returns=False).num_points == len(
+            raw
+        )
         assert data.core_timestamp == time_from_filename(core.filepath).timestamp()
         assert abs(data.core_timestamp - info.keyframe_time.timestamp()) < 0.06
         for anonymization in (Anonymization.BLUR, Anonymization.DNAT):
@@ -320,7 +408,11 @@ def test_every_reader_on_sample_frames(sample_root: Path) -> None:
             assert image.shape == (-(-camera.height // 4), -(-camera.width // 4), 3)
         assert frame.metadata.frame_id == item_id
         assert Lidar.VELODYNE in frame.calibration.lidars
-        assert frame.ego_motion.timestamps[0] <= info.keyframe_time.timestamp() <= frame.ego_motion.timestamps[-1]
+        assert (
+            frame.ego_motion.timestamps[0]
+            <= info.keyframe_time.timestamp()
+            <= frame.ego_motion.timestamps[-1]
+        )
         assert len(frame.oxts.timestamps) > len(frame.ego_motion.timestamps) // 2
 
 

@@ -43,7 +43,11 @@ def test_download_flags_of_streams() -> None:
 def test_lidar_and_image_streams() -> None:
     assert [lidar_offset(lidar_stream(k)) for k in range(-10, 11)] == list(range(-10, 11))
     assert lidar_stream_flags(5) == [
-        "--num-scans-before 2", "--num-scans-before 1", "--lidar", "--num-scans-after 1", "--num-scans-after 2",
+        "--num-scans-before 2",
+        "--num-scans-before 1",
+        "--lidar",
+        "--num-scans-after 1",
+        "--num-scans-after 2",
     ]
     assert images_stream(Anonymization.DNAT) == "images_front_dnat" == images_stream("dnat")
     assert images_flag(Anonymization.BLUR) == "--images --blur"

@@ -29,11 +29,25 @@ REPO = Path(__file__).resolve().parent.parent
 CFG = SampleConfig.for_tests()
 SUBSETS = {"frames": "single_frames", "sequences": "sequences", "drives": "drives"}
 EGO_BOX = np.array([[-1.5, -3.0, -1.5], [1.5, 3.0, 0.5]])
-LIDAR_DTYPE = [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("timestamp", "<i8"), ("intensity", "u1"), ("diode_index", "u1")]
+LIDAR_DTYPE = [
+    ("x", "<f4"),
+    ("y", "<f4"),
+    ("z", "<f4"),
+    ("timestamp", "<i8"),
+    ("intensity", "u1"),
+    ("diode_index", "u1"),
+]
 RADAR_DTYPE = [
-    ("scan_index", "<u4"), ("timestamp", "<i8"), ("radar_range", "<f4"), ("azimuth_angle", "<f4"),
-    ("elevation_angle", "<f4"), ("range_rate", "<f4"), ("amplitude", "<f4"), ("validity", "i1"),
-    ("mode", "u1"), ("quality", "u1"),
+    ("scan_index", "<u4"),
+    ("timestamp", "<i8"),
+    ("radar_range", "<f4"),
+    ("azimuth_angle", "<f4"),
+    ("elevation_angle", "<f4"),
+    ("range_rate", "<f4"),
+    ("amplitude", "<f4"),
+    ("validity", "i1"),
+    ("mode", "u1"),
+    ("quality", "u1"),
 ]
 FILE_NAME = re.compile(r"^(\d{6})_([a-z]+)_(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)\.(npy|jpg)$")
 
@@ -67,7 +81,9 @@ def frame_annotations(root: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]
     out = []
     for name in ("frames", "sequences"):
         for info in all_infos(root, name):
-            out.append((info, {p: read_json(root, a["filepath"]) for p, a in info["annotations"].items()}))
+            out.append(
+                (info, {p: read_json(root, a["filepath"]) for p, a in info["annotations"].items()})
+            )
     return out
 
 
@@ -113,10 +129,16 @@ def test_every_listed_file_exists_with_spec_names(sample_root: Path) -> None:
         for info in all_infos(sample_root, name):
             item = f"{folder}/{info['id']}"
             keys = set(_walk_keys(info))
-            assert not {k for k in keys if re.search(r"[A-Z]", k) and k not in ("FC",)}, "index keys are snake_case"
+            assert not {k for k in keys if re.search(r"[A-Z]", k) and k not in ("FC",)}, (
+                "index keys are snake_case"
+            )
             for key in ("calibration_path", "ego_motion_path", "metadata_path", "oxts_path"):
                 assert info[key].startswith(item + "/") and (sample_root / info[key]).is_file()
-            start, end, key_t = parse(info["start_time"]), parse(info["end_time"]), parse(info["keyframe_time"])
+            start, end, key_t = (
+                parse(info["start_time"]),
+                parse(info["end_time"]),
+                parse(info["keyframe_time"]),
+            )
             assert start <= key_t <= end and key_t.tzinfo is not None
             entries = [e for frames in info["camera_frames"].values() for e in frames]
             entries += info["lidar_frames"]["velodyne"]
@@ -128,7 +150,10 @@ def test_every_listed_file_exists_with_spec_names(sample_root: Path) -> None:
                 assert match and match.group(1) == info["id"], path.name
                 assert parse(match.group(3)) == parse(entry["time"])  # file-name time == index time
             for project_name, ann in info["annotations"].items():
-                assert ann == {"filepath": f"{item}/annotations/{project_name}.json", "project": project_name}
+                assert ann == {
+                    "filepath": f"{item}/annotations/{project_name}.json",
+                    "project": project_name,
+                }
                 assert (sample_root / ann["filepath"]).is_file()
             lidar = info["lidar_frames"]["velodyne"]
             times = [parse(e["time"]) for e in lidar]
@@ -139,7 +164,11 @@ def test_every_listed_file_exists_with_spec_names(sample_root: Path) -> None:
                 core = min(range(len(lidar)), key=lambda k: abs(times[k] - key_t))
                 assert core == len(lidar) // 2  # the middle scan is the one nearest the keyframe
                 assert info["vehicle_data_path"] is None and not info.get("radar_frames")
-                assert set(info["annotations"]) >= {"object_detection", "lane_markings", "road_condition"}
+                assert set(info["annotations"]) >= {
+                    "object_detection",
+                    "lane_markings",
+                    "road_condition",
+                }
             else:
                 assert set(info["camera_frames"]) == {"front_blur"}
                 assert len(info["camera_frames"]["front_blur"]) >= 2 and len(lidar) >= 10
@@ -164,7 +193,11 @@ def test_lidar_scans_dtype_counts_times_and_ego_returns(sample_root: Path) -> No
         for k, entry in enumerate(lidar):
             data = np.load(sample_root / entry["filepath"])
             assert data.dtype == np.dtype(LIDAR_DTYPE)
-            expected = CFG.points_per_core_scan if k == len(lidar) // 2 else CFG.points_per_surrounding_scan
+            expected = (
+                CFG.points_per_core_scan
+                if k == len(lidar) // 2
+                else CFG.points_per_surrounding_scan
+            )
             assert len(data) == expected
         core = np.load(sample_root / lidar[len(lidar) // 2]["filepath"])
         ts = core["timestamp"]
@@ -185,7 +218,9 @@ def test_lidar_scans_dtype_counts_times_and_ego_returns(sample_root: Path) -> No
         assert core["intensity"].std() > 5
 
 
-def _points_in_box(points: np.ndarray, center: np.ndarray, lwh: np.ndarray, quat: np.ndarray, margin: float) -> int:
+def _points_in_box(
+    points: np.ndarray, center: np.ndarray, lwh: np.ndarray, quat: np.ndarray, margin: float
+) -> int:
     rot = rotation_matrices_from_quaternions(quat)
     local = (points - center) @ rot
     return int(np.all(np.abs(local) <= lwh / 2 + margin, axis=1).sum())
@@ -198,8 +233,13 @@ def test_3d_boxes_hold_lidar_points_and_project_onto_drawn_objects(sample_root: 
         lidar = info["lidar_frames"]["velodyne"]
         core = np.load(sample_root / lidar[len(lidar) // 2]["filepath"])
         points = np.stack([core["x"], core["y"], core["z"]], axis=1).astype(np.float64)
-        camera_from_lidar = invert_transforms(np.array(calib["extrinsics"])) @ np.array(calib["lidar_extrinsics"])
-        image = cv2.cvtColor(cv2.imread(str(sample_root / info["camera_frames"]["front_blur"][0]["filepath"])), cv2.COLOR_BGR2RGB)
+        camera_from_lidar = invert_transforms(np.array(calib["extrinsics"])) @ np.array(
+            calib["lidar_extrinsics"]
+        )
+        image = cv2.cvtColor(
+            cv2.imread(str(sample_root / info["camera_frames"]["front_blur"][0]["filepath"])),
+            cv2.COLOR_BGR2RGB,
+        )
         for obj in read_json(sample_root, info["annotations"]["object_detection"]["filepath"]):
             props = obj["properties"]
             xs, ys = zip(*obj["geometry"]["coordinates"])
@@ -208,16 +248,24 @@ def test_3d_boxes_hold_lidar_points_and_project_onto_drawn_objects(sample_root: 
             if "location_3d" not in props:
                 continue
             center = np.array(props["location_3d"]["coordinates"])
-            lwh = np.array([props["size_3d_length"], props["size_3d_width"], props["size_3d_height"]])
+            lwh = np.array(
+                [props["size_3d_length"], props["size_3d_width"], props["size_3d_height"]]
+            )
             quat = np.array([props[f"orientation_3d_q{c}"] for c in "wxyz"])
             distance = np.linalg.norm(center)
             far_boxes += distance > 100
             # wide enough for the sparse test scan (~1.2 degree azimuth step)
-            if distance < 60 and max(lwh[:2]) > 1.5 and props["occlusion_ratio"] in ("None", "Light"):
+            if (
+                distance < 60
+                and max(lwh[:2]) > 1.5
+                and props["occlusion_ratio"] in ("None", "Light")
+            ):
                 assert _points_in_box(points, center, lwh, quat, 0.5) >= 5, props["class"]
                 checked_lidar += 1
             # projection of the 3D box (corners and edges) lands on its 2D box
-            grid = np.stack(np.meshgrid(*[np.linspace(-0.5, 0.5, 9)] * 3, indexing="ij"), -1).reshape(-1, 3)
+            grid = np.stack(
+                np.meshgrid(*[np.linspace(-0.5, 0.5, 9)] * 3, indexing="ij"), -1
+            ).reshape(-1, 3)
             surface = grid[np.any(np.abs(grid) == 0.5, axis=1)] * lwh
             pts_lidar = surface @ rotation_matrices_from_quaternions(quat).T + center
             pts_cam = pts_lidar @ camera_from_lidar[:3, :3].T + camera_from_lidar[:3, 3]
@@ -228,14 +276,28 @@ def test_3d_boxes_hold_lidar_points_and_project_onto_drawn_objects(sample_root: 
             size = max(box2d[2] - box2d[0], box2d[3] - box2d[1])
             assert np.abs(proj - box2d).max() <= 0.05 * size + 2.0, (props["class"], proj, box2d)
             # the object is drawn there: colour of the patch at the projected centre
-            if props["occlusion_ratio"] == "None" and (box2d[2] - box2d[0]) * (box2d[3] - box2d[1]) > 2000:
-                u, v = (round(c) for c in project((center @ camera_from_lidar[:3, :3].T + camera_from_lidar[:3, 3])[None], np.array(calib["intrinsics"]), np.array(calib["distortion"]))[0])
+            if (
+                props["occlusion_ratio"] == "None"
+                and (box2d[2] - box2d[0]) * (box2d[3] - box2d[1]) > 2000
+            ):
+                u, v = (
+                    round(c)
+                    for c in project(
+                        (center @ camera_from_lidar[:3, :3].T + camera_from_lidar[:3, 3])[None],
+                        np.array(calib["intrinsics"]),
+                        np.array(calib["distortion"]),
+                    )[0]
+                )
                 patch = image[v - 2 : v + 3, u - 2 : u + 3].reshape(-1, 3).mean(0)
                 base = _class_colour(props)
                 if base is None:
                     continue
                 scale = float(patch @ base / (base @ base))
-                assert 0.4 < scale < 1.3 and np.abs(patch - scale * base).max() < 40, (props["class"], patch, base)
+                assert 0.4 < scale < 1.3 and np.abs(patch - scale * base).max() < 40, (
+                    props["class"],
+                    patch,
+                    base,
+                )
                 checked_image += 1
     assert checked_lidar >= 8 and checked_image >= 4 and far_boxes >= 2
 
@@ -252,8 +314,12 @@ def _class_colour(props: dict[str, Any]) -> np.ndarray | None:
 
 def test_blur_and_dnat_are_the_same_scene_but_different(sample_root: Path) -> None:
     info = all_infos(sample_root, "frames")[0]
-    blur = cv2.imread(str(sample_root / info["camera_frames"]["front_blur"][0]["filepath"])).astype(np.int16)
-    dnat = cv2.imread(str(sample_root / info["camera_frames"]["front_dnat"][0]["filepath"])).astype(np.int16)
+    blur = cv2.imread(str(sample_root / info["camera_frames"]["front_blur"][0]["filepath"])).astype(
+        np.int16
+    )
+    dnat = cv2.imread(str(sample_root / info["camera_frames"]["front_dnat"][0]["filepath"])).astype(
+        np.int16
+    )
     assert blur.shape == dnat.shape == (2168, 3848, 3)
     diff = np.abs(blur - dnat).max(axis=2)
     assert 0 < (diff > 20).mean() < 0.01  # only the anonymized regions differ
@@ -295,43 +361,78 @@ def test_ego_motion_and_oxts_agree_and_cover_the_item(sample_root: Path) -> None
             t = 315964800 + ox["timestamp"] + ox["leapSeconds"]
             assert np.array_equal(np.array(em["timestamps"]), t)  # bit-identical times
             assert np.allclose(np.array(em["poses"]), ox["poses"])
-            assert np.allclose(em["velocities"], np.stack([ox["velForward"], ox["velLateral"], -ox["velDown"]], 1))
+            assert np.allclose(
+                em["velocities"], np.stack([ox["velForward"], ox["velLateral"], -ox["velDown"]], 1)
+            )
             assert em["origin_lat_lon"] == [ox["posLat"][0], ox["posLon"][0]]
             assert np.allclose(ox["poses"][0][:3, 3], 0.0)
             assert np.allclose(np.diff(t), 0.01, atol=1e-5)
             lidar = info["lidar_frames"]["velodyne"]
-            assert t[0] < parse(lidar[0]["time"]).timestamp() - 0.1 and t[-1] > parse(lidar[-1]["time"]).timestamp() + 0.1
+            assert (
+                t[0] < parse(lidar[0]["time"]).timestamp() - 0.1
+                and t[-1] > parse(lidar[-1]["time"]).timestamp() + 0.1
+            )
             # the poses move as the velocities say (forward speed along the heading)
             poses = ox["poses"]
             vel_world = np.diff(poses[:, :3, 3], axis=0) / np.diff(t)[:, None]
             forward = poses[:-1, :3, 0]
             speed = np.einsum("ni,ni->n", vel_world, forward)
-            assert np.allclose(speed, 0.5 * (ox["velForward"][1:] + ox["velForward"][:-1]), rtol=0.01, atol=0.02)
+            assert np.allclose(
+                speed, 0.5 * (ox["velForward"][1:] + ox["velForward"][:-1]), rtol=0.01, atol=0.02
+            )
             yaw = np.arctan2(poses[:, 1, 0], poses[:, 0, 0])
             heading = np.radians(90.0 - ox["heading"])
             assert np.abs((yaw - heading + np.pi) % (2 * np.pi) - np.pi).max() < 1e-6
             yaw_rate = np.diff(np.unwrap(yaw)) / np.diff(t)
-            assert np.allclose(yaw_rate, 0.5 * (ox["angularRateZ"][1:] + ox["angularRateZ"][:-1]), atol=2e-3)
-            for key in ("posLat", "posLon", "posAlt", "pitch", "roll", "velDown", "accelerationX",
-                        "accelerationY", "accelerationZ", "angularRateX", "angularRateY", "undulation"):
+            assert np.allclose(
+                yaw_rate, 0.5 * (ox["angularRateZ"][1:] + ox["angularRateZ"][:-1]), atol=2e-3
+            )
+            for key in (
+                "posLat",
+                "posLon",
+                "posAlt",
+                "pitch",
+                "roll",
+                "velDown",
+                "accelerationX",
+                "accelerationY",
+                "accelerationZ",
+                "angularRateX",
+                "angularRateY",
+                "undulation",
+            ):
                 assert ox[key].shape == t.shape
 
 
 VEHICLE_LEAVES = {
     "ego_vehicle_data": [
-        "roll_rate_data/angle_rate/radians_per_second/value", "pitch_rate_data/angle_rate/radians_per_second/value",
-        "lat_vel_data/velocity/meters_per_second/value", "lon_vel_data/velocity/meters_per_second/value",
-        "lat_acc_data/acceleration/meters_per_second2/value", "lon_acc_data/acceleration/meters_per_second2/value",
-        "body_height/body_height/meters/value", "body_pitch/angle/radians/value", "timestamp/nanoseconds/value",
+        "roll_rate_data/angle_rate/radians_per_second/value",
+        "pitch_rate_data/angle_rate/radians_per_second/value",
+        "lat_vel_data/velocity/meters_per_second/value",
+        "lon_vel_data/velocity/meters_per_second/value",
+        "lat_acc_data/acceleration/meters_per_second2/value",
+        "lon_acc_data/acceleration/meters_per_second2/value",
+        "body_height/body_height/meters/value",
+        "body_pitch/angle/radians/value",
+        "timestamp/nanoseconds/value",
     ],
     "ego_vehicle_controls": [
-        "acceleration_pedal/ratio/unitless/value", "brake_pedal_pressed/is_brake_pedal_pressed/unitless/value",
-        "steering_wheel_angle/angle/radians/value", "steering_wheel_angle/angle_rate/radians_per_second/value",
-        "steer_wheel_torque/torque/newton_meters/value", "turn_indicator_status/state", "timestamp/nanoseconds/value",
+        "acceleration_pedal/ratio/unitless/value",
+        "brake_pedal_pressed/is_brake_pedal_pressed/unitless/value",
+        "steering_wheel_angle/angle/radians/value",
+        "steering_wheel_angle/angle_rate/radians_per_second/value",
+        "steer_wheel_torque/torque/newton_meters/value",
+        "turn_indicator_status/state",
+        "timestamp/nanoseconds/value",
     ],
     "satellite": [
-        "altitude/meters/value", "heading/degrees/value", "latposn/nanodegrees/value", "longposn/nanodegrees/value",
-        "nrof_satellites/unitless/value", "speed/meters_per_second/value", "timestamp/nanoseconds/value",
+        "altitude/meters/value",
+        "heading/degrees/value",
+        "latposn/nanodegrees/value",
+        "longposn/nanodegrees/value",
+        "nrof_satellites/unitless/value",
+        "speed/meters_per_second/value",
+        "timestamp/nanoseconds/value",
     ],
 }
 
@@ -339,7 +440,10 @@ VEHICLE_LEAVES = {
 def test_vehicle_data_has_every_leaf_and_matches_oxts(sample_root: Path) -> None:
     for name in ("sequences", "drives"):
         for info in all_infos(sample_root, name):
-            with h5py.File(sample_root / info["vehicle_data_path"], "r") as f, h5py.File(sample_root / info["oxts_path"], "r") as ox:
+            with (
+                h5py.File(sample_root / info["vehicle_data_path"], "r") as f,
+                h5py.File(sample_root / info["oxts_path"], "r") as ox,
+            ):
                 for group, leaves in VEHICLE_LEAVES.items():
                     lengths = {len(f[group][leaf]) for leaf in leaves}
                     assert len(lengths) == 1 and lengths.pop() > 5
@@ -349,12 +453,23 @@ def test_vehicle_data_has_every_leaf_and_matches_oxts(sample_root: Path) -> None
                     assert ts[-1] / 1e9 <= parse(info["end_time"]).timestamp() + 1e-3
                 pedal = f["ego_vehicle_controls/acceleration_pedal/ratio/unitless/value"][()]
                 assert pedal.min() >= 0 and pedal.max() <= 100
-                assert f["ego_vehicle_controls/brake_pedal_pressed/is_brake_pedal_pressed/unitless/value"].dtype == bool
-                assert set(np.unique(f["ego_vehicle_controls/turn_indicator_status/state"][()])) <= {0, 1, 2}
+                assert (
+                    f[
+                        "ego_vehicle_controls/brake_pedal_pressed/is_brake_pedal_pressed/unitless/value"
+                    ].dtype
+                    == bool
+                )
+                assert set(
+                    np.unique(f["ego_vehicle_controls/turn_indicator_status/state"][()])
+                ) <= {0, 1, 2}
                 t_ox = 315964800 + ox["timestamp"][()] + ox["leapSeconds"][()]
                 t_vd = f["ego_vehicle_data/timestamp/nanoseconds/value"][()] / 1e9
                 speed_ox = np.interp(t_vd, t_ox, ox["velForward"][()])
-                assert np.allclose(f["ego_vehicle_data/lon_vel_data/velocity/meters_per_second/value"][()], speed_ox, atol=0.01)
+                assert np.allclose(
+                    f["ego_vehicle_data/lon_vel_data/velocity/meters_per_second/value"][()],
+                    speed_ox,
+                    atol=0.01,
+                )
                 lat = f["satellite/latposn/nanodegrees/value"][()] / 1e9
                 t_sat = f["satellite/timestamp/nanoseconds/value"][()] / 1e9
                 assert np.allclose(lat, np.interp(t_sat, t_ox, ox["posLat"][()]), atol=1e-7)
@@ -372,14 +487,31 @@ def test_radar_files(sample_root: Path) -> None:
             # one time per scan
             first = np.unique(data["scan_index"], return_index=True)[1]
             assert len(np.unique(data["timestamp"])) == len(first)
-            assert data["radar_range"].max() < 200 and np.abs(data["azimuth_angle"]).max() < np.radians(60)
+            assert data["radar_range"].max() < 200 and np.abs(
+                data["azimuth_angle"]
+            ).max() < np.radians(60)
 
 
 def test_metadata_matches_annotations(sample_root: Path) -> None:
-    frame_keys = {"frame_id", "time", "country_code", "scraped_weather", "collection_car", "road_type",
-                  "road_condition", "time_of_day", "num_lane_instances", "num_vehicles", "num_vulnerable_vehicles",
-                  "num_pedestrians", "num_traffic_lights", "num_traffic_signs", "longitude", "latitude",
-                  "solar_angle_elevation"}
+    frame_keys = {
+        "frame_id",
+        "time",
+        "country_code",
+        "scraped_weather",
+        "collection_car",
+        "road_type",
+        "road_condition",
+        "time_of_day",
+        "num_lane_instances",
+        "num_vehicles",
+        "num_vulnerable_vehicles",
+        "num_pedestrians",
+        "num_traffic_lights",
+        "num_traffic_signs",
+        "longitude",
+        "latitude",
+        "solar_angle_elevation",
+    }
     for info in all_infos(sample_root, "frames"):
         meta = read_json(sample_root, info["metadata_path"])
         assert set(meta) == frame_keys and meta["frame_id"] == info["id"]
@@ -389,8 +521,19 @@ def test_metadata_matches_annotations(sample_root: Path) -> None:
         assert meta["num_vehicles"] == classes.count("Vehicle")
         assert meta["num_pedestrians"] == classes.count("Pedestrian")
         cond = read_json(sample_root, info["annotations"]["road_condition"]["filepath"])
-        assert cond == {"wetness": meta["road_condition"] == "wet", "snow_coverage": meta["road_condition"] == "snow"}
-    seq_keys = {"sequence_id", "start_time", "end_time", "country_code", "collection_car", "longitude", "latitude"}
+        assert cond == {
+            "wetness": meta["road_condition"] == "wet",
+            "snow_coverage": meta["road_condition"] == "snow",
+        }
+    seq_keys = {
+        "sequence_id",
+        "start_time",
+        "end_time",
+        "country_code",
+        "collection_car",
+        "longitude",
+        "latitude",
+    }
     for name in ("sequences", "drives"):
         for info in all_infos(sample_root, name):
             meta = read_json(sample_root, info["metadata_path"])
@@ -402,21 +545,55 @@ def test_metadata_matches_annotations(sample_root: Path) -> None:
 
 def test_annotation_projects_cover_the_spec_quirks(sample_root: Path) -> None:
     items = frame_annotations(sample_root)
-    frames = [files for info, files in items if info["id"] in {i["id"] for i in all_infos(sample_root, "frames")}]
+    frames = [
+        files
+        for info, files in items
+        if info["id"] in {i["id"] for i in all_infos(sample_root, "frames")}
+    ]
     assert any("ego_road" in f for f in frames) and any("ego_road" not in f for f in frames)
-    assert any("traffic_signs" in f for f in frames) and any("traffic_signs" not in f for f in frames)
+    assert any("traffic_signs" in f for f in frames) and any(
+        "traffic_signs" not in f for f in frames
+    )
     objects = [o["properties"] for f in frames for o in f["object_detection"]]
-    assert all(o["class"] in ("Vehicle", "VulnerableVehicle", "Pedestrian", "Animal", "PoleObject", "TrafficBeacon",
-                              "TrafficSign", "TrafficSignal", "TrafficGuide", "DynamicBarrier", "Inconclusive")
-               for o in objects)
+    assert all(
+        o["class"]
+        in (
+            "Vehicle",
+            "VulnerableVehicle",
+            "Pedestrian",
+            "Animal",
+            "PoleObject",
+            "TrafficBeacon",
+            "TrafficSign",
+            "TrafficSignal",
+            "TrafficGuide",
+            "DynamicBarrier",
+            "Inconclusive",
+        )
+        for o in objects
+    )
     assert any(o["class"] == "Inconclusive" and o["unclear"] for o in objects)
     assert any(o.get("type") == "Inconclusive" and not o["unclear"] for o in objects)
     assert any(o["unclear"] and o["class"] != "Inconclusive" for o in objects)
     assert any("location_3d" not in o and not o["unclear"] for o in objects)  # 2D-only
-    assert any(o.get("artificial") is True for o in objects) and any(o.get("emergency") is True for o in objects)
-    assert {o.get("with_rider") for o in objects if o["class"] == "VulnerableVehicle"} == {"True", "False"}
-    assert {o.get("traffic_content_visible") for o in objects if o["class"] == "TrafficSign"} == {"True", "False"}
-    assert {o["occlusion_ratio"] for o in objects} <= {"None", "Light", "Medium", "Heavy", "VeryHeavy"}
+    assert any(o.get("artificial") is True for o in objects) and any(
+        o.get("emergency") is True for o in objects
+    )
+    assert {o.get("with_rider") for o in objects if o["class"] == "VulnerableVehicle"} == {
+        "True",
+        "False",
+    }
+    assert {o.get("traffic_content_visible") for o in objects if o["class"] == "TrafficSign"} == {
+        "True",
+        "False",
+    }
+    assert {o["occlusion_ratio"] for o in objects} <= {
+        "None",
+        "Light",
+        "Medium",
+        "Heavy",
+        "VeryHeavy",
+    }
     far = [np.linalg.norm(o["location_3d"]["coordinates"]) for o in objects if "location_3d" in o]
     assert max(far) > 150 and min(far) < 20
     # traffic signs: names from the tsv, one unknown name in the whole sample, some unclear
@@ -425,10 +602,15 @@ def test_annotation_projects_cover_the_spec_quirks(sample_root: Path) -> None:
     unknown = [s for s in signs if s["class"] not in names and s["class"] != "unclear"]
     assert [s["class"] for s in unknown] == [UNKNOWN_SIGN_NAME]
     assert any(s["class"] == "unclear" and s["unclear"] for s in signs)
-    assert all({"annotation_uuid", "unclear", "occlusion_ratio", "is_electronic"} <= set(s) for s in signs)
+    assert all(
+        {"annotation_uuid", "unclear", "occlusion_ratio", "is_electronic"} <= set(s) for s in signs
+    )
     # lane markings: polygon with a hole, a MultiPolygon, the three kinds
     lanes = [feat for f in frames for feat in f["lane_markings"]]
-    assert any(feat["geometry"]["type"] == "Polygon" and len(feat["geometry"]["coordinates"]) == 2 for feat in lanes)
+    assert any(
+        feat["geometry"]["type"] == "Polygon" and len(feat["geometry"]["coordinates"]) == 2
+        for feat in lanes
+    )
     assert any(feat["geometry"]["type"] == "MultiPolygon" for feat in lanes)
     kinds = {feat["properties"].get("class", "painting") for feat in lanes}
     assert {"solid", "dashed", "shaded_area", "painting"} <= kinds
@@ -438,8 +620,15 @@ def test_annotation_projects_cover_the_spec_quirks(sample_root: Path) -> None:
         for rings in polys:
             for ring in rings:
                 pts = np.array(ring)
-                assert pts.shape[0] >= 3 and pts.min() >= 0 and pts[:, 0].max() <= 3847 and pts[:, 1].max() <= 2167
-    ego_road_classes = {feat["properties"]["class"] for f in frames if "ego_road" in f for feat in f["ego_road"]}
+                assert (
+                    pts.shape[0] >= 3
+                    and pts.min() >= 0
+                    and pts[:, 0].max() <= 3847
+                    and pts[:, 1].max() <= 2167
+                )
+    ego_road_classes = {
+        feat["properties"]["class"] for f in frames if "ego_road" in f for feat in f["ego_road"]
+    }
     assert {"EgoRoad_Road", "Barrier", "RoadEdge"} <= ego_road_classes
     for f in frames:
         assert set(f["road_condition"]) == {"wetness", "snow_coverage"}
@@ -463,17 +652,29 @@ def test_geojson_shapes_follow_the_spec(sample_root: Path) -> None:
 
 def _tiny(**changes: Any) -> SampleConfig:
     base: dict[str, Any] = {
-        "num_frames": 1, "num_frames_mini": 1, "num_sequences": 1, "num_sequences_mini": 1,
-        "num_drives": 0, "num_drives_mini": 0, "points_per_core_scan": 3000,
-        "points_per_surrounding_scan": 1000, "points_per_sequence_scan": 1000, "num_scans_before": 1,
-        "num_scans_after": 1, "sequence_duration_s": 0.5, "sequence_camera_rate_hz": 2.0, "num_objects": 6,
+        "num_frames": 1,
+        "num_frames_mini": 1,
+        "num_sequences": 1,
+        "num_sequences_mini": 1,
+        "num_drives": 0,
+        "num_drives_mini": 0,
+        "points_per_core_scan": 3000,
+        "points_per_surrounding_scan": 1000,
+        "points_per_sequence_scan": 1000,
+        "num_scans_before": 1,
+        "num_scans_after": 1,
+        "sequence_duration_s": 0.5,
+        "sequence_camera_rate_hz": 2.0,
+        "num_objects": 6,
     }
     base.update(changes)
     return SampleConfig(**base)
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
@@ -485,7 +686,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     assert not any(name.endswith(".tmp") or "/." in name for name in a)  # no temp files left
 
 
-def test_interrupted_run_resumes_without_redoing_finished_items(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_run_resumes_without_redoing_finished_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from zod.sample import writer
 
     cfg = _tiny(workers=1)
@@ -514,9 +717,30 @@ def test_config_is_validated() -> None:
 def test_cli_writes_a_sample(tmp_path: Path, zod_cli: list[str]) -> None:
     out = tmp_path / "cli-sample"
     result = subprocess.run(
-        zod_cli + ["sample", str(out), "--tests", "--num-frames", "1", "--num-sequences", "1", "--num-drives", "0",
-                   "--core-points", "2000", "--surrounding-points", "1000", "--sequence-points", "1000", "--workers", "1"],
-        capture_output=True, text=True, timeout=300, check=False,
+        zod_cli
+        + [
+            "sample",
+            str(out),
+            "--tests",
+            "--num-frames",
+            "1",
+            "--num-sequences",
+            "1",
+            "--num-drives",
+            "0",
+            "--core-points",
+            "2000",
+            "--surrounding-points",
+            "1000",
+            "--sequence-points",
+            "1000",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     frames = load_index(out, "frames", "full")
@@ -533,13 +757,18 @@ def test_cli_writes_a_sample(tmp_path: Path, zod_cli: list[str]) -> None:
 def oracle_report(sample_root: Path, oracle_python: Path) -> dict[str, Any]:
     result = subprocess.run(
         [str(oracle_python), str(REPO / "tests" / "oracle" / "read_sample.py"), str(sample_root)],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
 
-def test_reference_devkit_reads_every_item(sample_root: Path, oracle_report: dict[str, Any]) -> None:
+def test_reference_devkit_reads_every_item(
+    sample_root: Path, oracle_report: dict[str, Any]
+) -> None:
     for name in SUBSETS:
         for version in ("mini", "full"):
             entry = oracle_report[f"{name}-{version}"]
@@ -554,11 +783,15 @@ def test_reference_devkit_reads_every_item(sample_root: Path, oracle_report: dic
                 assert set(errors) <= {"traffic_signs"}, (item_id, item.get("tracebacks"))
                 if errors:
                     assert "Unknown class name" in errors["traffic_signs"]
-                    signs = read_json(sample_root, f"single_frames/{item_id}/annotations/traffic_signs.json")
+                    signs = read_json(
+                        sample_root, f"single_frames/{item_id}/annotations/traffic_signs.json"
+                    )
                     assert UNKNOWN_SIGN_NAME in {s["properties"]["class"] for s in signs}
 
 
-def test_reference_devkit_numbers_agree_with_ours(sample_root: Path, oracle_report: dict[str, Any]) -> None:
+def test_reference_devkit_numbers_agree_with_ours(
+    sample_root: Path, oracle_report: dict[str, Any]
+) -> None:
     frames = {i["id"]: i for i in all_infos(sample_root, "frames")}
     for item_id, item in oracle_report["frames-full"]["items"].items():
         info = frames[item_id]
@@ -572,28 +805,67 @@ def test_reference_devkit_numbers_agree_with_ours(sample_root: Path, oracle_repo
         em = read_json(sample_root, info["ego_motion_path"])
         assert item["ego_motion_t0"] == em["timestamps"][0] == item["oxts_t0"]
         assert item["oxts_origin"] == em["origin_lat_lon"]
-        ours = {o["properties"]["annotation_uuid"]: o["properties"] for o in
-                read_json(sample_root, info["annotations"]["object_detection"]["filepath"])}
+        ours = {
+            o["properties"]["annotation_uuid"]: o["properties"]
+            for o in read_json(sample_root, info["annotations"]["object_detection"]["filepath"])
+        }
         assert len(item["objects"]) == len(ours)
         for obj in item["objects"]:
             props = ours[obj["uuid"]]
             if "location_3d" in props:
                 assert obj["center"] == props["location_3d"]["coordinates"]
                 # the reference's corner order is the spec's: (-,-,-), (+,-,-), (+,+,-), (-,+,-), top
-                lwh = np.array([props["size_3d_length"], props["size_3d_width"], props["size_3d_height"]])
-                signs = np.array([[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1],
-                                  [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]]) * 0.5
-                rot = rotation_matrices_from_quaternions(np.array([props[f"orientation_3d_q{c}"] for c in "wxyz"]))
-                assert np.allclose(obj["corners"], (signs * lwh) @ rot.T + props["location_3d"]["coordinates"], atol=1e-6)
+                lwh = np.array(
+                    [props["size_3d_length"], props["size_3d_width"], props["size_3d_height"]]
+                )
+                signs = (
+                    np.array(
+                        [
+                            [-1, -1, -1],
+                            [1, -1, -1],
+                            [1, 1, -1],
+                            [-1, 1, -1],
+                            [-1, -1, 1],
+                            [1, -1, 1],
+                            [1, 1, 1],
+                            [-1, 1, 1],
+                        ]
+                    )
+                    * 0.5
+                )
+                rot = rotation_matrices_from_quaternions(
+                    np.array([props[f"orientation_3d_q{c}"] for c in "wxyz"])
+                )
+                assert np.allclose(
+                    obj["corners"],
+                    (signs * lwh) @ rot.T + props["location_3d"]["coordinates"],
+                    atol=1e-6,
+                )
             else:
                 assert obj["center"] is None
-            if props["class"] == "Inconclusive" or props.get("type") == "Inconclusive" or props["unclear"]:
+            if (
+                props["class"] == "Inconclusive"
+                or props.get("type") == "Inconclusive"
+                or props["unclear"]
+            ):
                 assert obj["subclass"] == "Unclear"
         subclasses = {o["subclass"] for o in item["objects"]}
         assert "Vehicle_Car" in subclasses
-    all_subclasses = {o["subclass"] for it in oracle_report["frames-full"]["items"].values() for o in it["objects"]}
-    assert {"Vehicle_Emergency", "Vehicle_Artificial", "VulnerableVehicle_NoRider", "VulnerableVehicle_Bicycle",
-            "TrafficSign_Front", "TrafficSign_Back", "Pedestrian", "Unclear"} <= all_subclasses
+    all_subclasses = {
+        o["subclass"]
+        for it in oracle_report["frames-full"]["items"].values()
+        for o in it["objects"]
+    }
+    assert {
+        "Vehicle_Emergency",
+        "Vehicle_Artificial",
+        "VulnerableVehicle_NoRider",
+        "VulnerableVehicle_Bicycle",
+        "TrafficSign_Front",
+        "TrafficSign_Back",
+        "Pedestrian",
+        "Unclear",
+    } <= all_subclasses
     for name in ("sequences", "drives"):
         infos = {i["id"]: i for i in all_infos(sample_root, name)}
         for item_id, item in oracle_report[f"{name}-full"]["items"].items():
@@ -606,7 +878,9 @@ def test_reference_devkit_numbers_agree_with_ours(sample_root: Path, oracle_repo
             calib = read_json(sample_root, info["calibration_path"])["FC"]
             assert np.allclose(item["radar_extrinsics"], calib["radar_extrinsics"])
             with h5py.File(sample_root / info["vehicle_data_path"], "r") as f:
-                assert item["vehicle_speed_mean"] == pytest.approx(float(np.mean(f["satellite/speed/meters_per_second/value"][()])))
+                assert item["vehicle_speed_mean"] == pytest.approx(
+                    float(np.mean(f["satellite/speed/meters_per_second/value"][()]))
+                )
 
 
 # --- pure parts, hand-computed cases --------------------------------------------------------------

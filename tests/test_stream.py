@@ -83,7 +83,7 @@ def test_prefetcher_propagates_errors_in_turn() -> None:
     seen: list[int] = []
     with pytest.raises(OSError, match="boom at 3"):
         for item in read_ahead(range(6), read, num_threads=2):
-            seen.append(item)  # noqa: PERF402 - consumed one by one until the error
+            seen.append(item)
     assert seen == [0, 1, 2]
 
 
@@ -124,8 +124,13 @@ def test_sequence_stream_matches_brute_force(sample_root: Path) -> None:
     seq = _first(ZodSequences(str(sample_root), "full"))
     cameras = seq.info.get_camera_frames()
     lidars = seq.info.get_lidar_frames()
-    stream = SensorStream(seq, reference="camera", tolerance_s=0.05,
-                          parts=("image", "lidar", "pose", "vehicle", "radar"), image_scale=0.25)
+    stream = SensorStream(
+        seq,
+        reference="camera",
+        tolerance_s=0.05,
+        parts=("image", "lidar", "pose", "vehicle", "radar"),
+        image_scale=0.25,
+    )
     assert len(stream) == len(cameras)
     steps = list(stream)
     assert [s.index for s in steps] == list(range(len(cameras)))
@@ -145,11 +150,15 @@ def test_sequence_stream_matches_brute_force(sample_root: Path) -> None:
             np.testing.assert_array_equal(step.lidar.points, lidars[nearest].read().points)
         else:
             assert step.lidar_frame is None and step.lidar is None
-        np.testing.assert_allclose(step.world_from_ego, seq.ego_motion.get_poses(np.array([step.time_s]))[0], atol=1e-9)
+        np.testing.assert_allclose(
+            step.world_from_ego, seq.ego_motion.get_poses(np.array([step.time_s]))[0], atol=1e-9
+        )
         # vehicle data: the nearest sample of the group, in tolerance
         stamps = vehicle.ego_vehicle_data.timestamp.astype(np.float64) / 1e9
         row = int(np.argmin(np.abs(stamps - step.time_s)))
-        assert step.vehicle["ego_vehicle_data"]["lon_vel"] == pytest.approx(float(vehicle.ego_vehicle_data.lon_vel[row]))
+        assert step.vehicle["ego_vehicle_data"]["lon_vel"] == pytest.approx(
+            float(vehicle.ego_vehicle_data.lon_vel[row])
+        )
         # radar: one scan of the clip's file, the one nearest in time
         scan_times = {int(i): float(t) / 1e9 for i, t in zip(radar.scan_index, radar.timestamp)}
         best = min(scan_times, key=lambda i: abs(scan_times[i] - step.time_s))
@@ -186,7 +195,9 @@ def test_frame_stream_and_drive_stream(sample_root: Path) -> None:
     assert len(cameras) == 1 and cameras[0].lidar_frame.filepath == key.filepath
     drive = _first(ZodDrives(str(sample_root), "full"))
     steps = list(SensorStream(drive, reference="camera", parts=("lidar", "pose")))
-    assert len(steps) == len(drive.info.get_camera_frames()) and all(s.world_from_ego is not None for s in steps)
+    assert len(steps) == len(drive.info.get_camera_frames()) and all(
+        s.world_from_ego is not None for s in steps
+    )
 
 
 def test_read_scans_and_lidar_batches(sample_root: Path) -> None:

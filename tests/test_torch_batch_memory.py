@@ -35,9 +35,14 @@ def dataset(sample_root: Path) -> ZodFramesDataset:
     return ZodFramesDataset(sample_root, "full", None, modalities=MODALITIES, image_scale=0.125)
 
 
-def _reference_batches(ds: ZodFramesDataset, order: list[int], batch_size: int) -> list[dict[str, Any]]:
+def _reference_batches(
+    ds: ZodFramesDataset, order: list[int], batch_size: int
+) -> list[dict[str, Any]]:
     """Batches made in this process through ``__getitem__`` (no ``__getitems__``, no arenas)."""
-    return [collate([ds[i] for i in order[k : k + batch_size]]) for k in range(0, len(order), batch_size)]
+    return [
+        collate([ds[i] for i in order[k : k + batch_size]])
+        for k in range(0, len(order), batch_size)
+    ]
 
 
 def test_getitems_equals_getitem_and_stacks_without_copy(dataset: ZodFramesDataset) -> None:
@@ -49,14 +54,22 @@ def test_getitems_equals_getitem_and_stacks_without_copy(dataset: ZodFramesDatas
     _assert_batches_equal(batch, collate([dataset[i] for i in indices]))
     # the samples' images are the rows of one block: the batch image is that block itself
     assert batch["image"].data_ptr() == samples[0]["image"].data_ptr()
-    assert batch["image"].untyped_storage().data_ptr() == samples[-1]["image"].untyped_storage().data_ptr()
+    assert (
+        batch["image"].untyped_storage().data_ptr()
+        == samples[-1]["image"].untyped_storage().data_ptr()
+    )
 
 
 def test_getitems_float_images_and_transforms(sample_root: Path) -> None:
     def flip(sample: dict[str, Any]) -> dict[str, Any]:
         return {**sample, "image": sample["image"].flip(-1)}
 
-    kwargs: dict[str, Any] = {"modalities": ("image",), "image_scale": 0.25, "image_dtype": torch.float32, "normalize": True}
+    kwargs: dict[str, Any] = {
+        "modalities": ("image",),
+        "image_scale": 0.25,
+        "image_dtype": torch.float32,
+        "normalize": True,
+    }
     plain = ZodFramesDataset(sample_root, "full", None, **kwargs)
     flipped = ZodFramesDataset(sample_root, "full", None, transforms=flip, **kwargs)
     indices = [1, 0]
@@ -101,14 +114,23 @@ def test_reusable_empty_reuses_a_buffer_only_once_released() -> None:
 def test_workers_send_batches_through_reused_arenas(dataset: ZodFramesDataset) -> None:
     order = list(range(len(dataset))) * 6
     reference = _reference_batches(dataset, order, 2)
-    loader = DataLoader(dataset, batch_size=2, sampler=order, num_workers=2, collate_fn=Collator(),
-                        multiprocessing_context=MP_CONTEXT, persistent_workers=True)
+    loader = DataLoader(
+        dataset,
+        batch_size=2,
+        sampler=order,
+        num_workers=2,
+        collate_fn=Collator(),
+        multiprocessing_context=MP_CONTEXT,
+        persistent_workers=True,
+    )
     for epoch in range(2):
         arena_batches = 0
         for batch, expected in zip(loader, reference, strict=True):
             _assert_batches_equal(batch, expected)
             # views of a kept mapping: ordinary tensors, not torch's shared blocks
-            arena_batches += not any(v.is_shared() for v in batch.values() if isinstance(v, torch.Tensor))
+            arena_batches += not any(
+                v.is_shared() for v in batch.values() if isinstance(v, torch.Tensor)
+            )
             del batch
         # each worker's first batch sizes its arenas; later ones all come through them
         assert arena_batches >= len(reference) - (2 if epoch == 0 else 0)
@@ -122,18 +144,35 @@ def test_batches_kept_by_the_loop_are_never_overwritten(dataset: ZodFramesDatase
     batch changes after it was received."""
     order = list(range(len(dataset))) * 6
     reference = _reference_batches(dataset, order, 2)
-    loader = DataLoader(dataset, batch_size=2, sampler=order, num_workers=2, collate_fn=Collator(),
-                        multiprocessing_context=MP_CONTEXT)
+    loader = DataLoader(
+        dataset,
+        batch_size=2,
+        sampler=order,
+        num_workers=2,
+        collate_fn=Collator(),
+        multiprocessing_context=MP_CONTEXT,
+    )
     kept = []
     for batch in loader:
         kept.append(batch)
-        kept.append({key: value.clone() if isinstance(value, torch.Tensor) else value for key, value in batch.items()})
+        kept.append(
+            {
+                key: value.clone() if isinstance(value, torch.Tensor) else value
+                for key, value in batch.items()
+            }
+        )
     for k, expected in enumerate(reference):
         _assert_batches_equal(kept[2 * k], expected)
         _assert_batches_equal(kept[2 * k], kept[2 * k + 1])
     # a view of one tensor keeps its whole arena leased
-    loader = DataLoader(dataset, batch_size=2, sampler=order, num_workers=1, collate_fn=Collator(),
-                        multiprocessing_context=MP_CONTEXT)
+    loader = DataLoader(
+        dataset,
+        batch_size=2,
+        sampler=order,
+        num_workers=1,
+        collate_fn=Collator(),
+        multiprocessing_context=MP_CONTEXT,
+    )
     image_rows = []
     for k, batch in enumerate(loader):
         image_rows.append(batch["image"][0])  # a view; the batch dict itself is dropped
@@ -151,8 +190,14 @@ def _count_points(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_a_wrapping_collate_may_edit_the_batch(dataset: ZodFramesDataset) -> None:
     order = list(range(len(dataset))) * 3
-    loader = DataLoader(dataset, batch_size=2, sampler=order, num_workers=2, collate_fn=_count_points,
-                        multiprocessing_context=MP_CONTEXT)
+    loader = DataLoader(
+        dataset,
+        batch_size=2,
+        sampler=order,
+        num_workers=2,
+        collate_fn=_count_points,
+        multiprocessing_context=MP_CONTEXT,
+    )
     for batch, expected in zip(loader, _reference_batches(dataset, order, 2), strict=True):
         assert "lidar_points_mask" not in batch
         assert torch.equal(batch["num_points"], expected["lidar_points_mask"].sum(dim=1))
@@ -167,7 +212,12 @@ def test_packed_batch_pickles_to_a_plain_dict_of_views() -> None:
     values = allocator.empty((3, 2), torch.float32)
     assert values is not None
     values.copy_(torch.arange(6, dtype=torch.float32).reshape(3, 2))
-    packed = bm.PackedBatch({"values": values, "ids": ["a"], "outside": torch.ones(2)}, arena, slot, allocator.used_bytes)
+    packed = bm.PackedBatch(
+        {"values": values, "ids": ["a"], "outside": torch.ones(2)},
+        arena,
+        slot,
+        allocator.used_bytes,
+    )
     data = ForkingPickler.dumps(packed)  # what the DataLoader's queue does (fds sent aside)
     del packed, values
     batch = pickle.loads(data)
@@ -193,8 +243,14 @@ def test_getitems_when_the_index_disagrees_with_the_jpeg_size(sample_copy: Path)
     for info in infos:
         info["camera_frames"]["front_blur"][0]["height"] = 2000  # both wrong, in agreement
     index_path.write_text(json.dumps(index))
-    ds = ZodFramesDataset(sample_copy, "full", None, modalities=("image",), image_scale=0.25,
-                          frame_ids=[info["id"] for info in infos])
+    ds = ZodFramesDataset(
+        sample_copy,
+        "full",
+        None,
+        modalities=("image",),
+        image_scale=0.25,
+        frame_ids=[info["id"] for info in infos],
+    )
     samples = ds.__getitems__([0, 1])
     assert [tuple(s["image"].shape) for s in samples] == [(3, -(-true_height // 4), 962)] * 2
     for index_in_ds, sample in enumerate(samples):

@@ -41,7 +41,9 @@ def test_pad_mode_values_and_masks() -> None:
     assert batch["boxes_2d_mask"].tolist() == [[True, True], [True, False]]
     assert batch["boxes_2d"][1, 0].tolist() == [8.0, 9.0, 10.0, 11.0]
     assert batch["boxes_2d"][1, 1].tolist() == [0.0, 0.0, 0.0, 0.0]
-    assert batch["class_ids"].tolist() == [[3, 1], [2, 0]] and batch["class_ids"].dtype == torch.int64
+    assert (
+        batch["class_ids"].tolist() == [[3, 1], [2, 0]] and batch["class_ids"].dtype == torch.int64
+    )
     assert batch["time_s"].dtype == torch.float64 and batch["time_s"].tolist() == [1.5, 2.5]
     # nested dicts collate recursively; leaf names decide variability
     assert batch["calib"]["intrinsics"].shape == (2, 3, 3)

@@ -23,7 +23,9 @@ DISTORTION = np.array([-0.05, 0.01, -0.002, 0.0003])
 @pytest.mark.parametrize("scale", [1.0, 0.5, 0.25, 0.125])
 def test_scaled_intrinsics_reproject_to_scaled_pixels(scale: float) -> None:
     rng = np.random.default_rng(1)
-    points = np.column_stack([rng.uniform(-20, 20, 200), rng.uniform(-5, 5, 200), rng.uniform(0.5, 250, 200)])
+    points = np.column_stack(
+        [rng.uniform(-20, 20, 200), rng.uniform(-5, 5, 200), rng.uniform(0.5, 250, 200)]
+    )
     full = project(points, K, DISTORTION)
     scaled = project(points, scale_intrinsics(K, scale), DISTORTION)
     np.testing.assert_allclose(scaled, scale_pixels(full, scale), atol=1e-9)
@@ -32,7 +34,9 @@ def test_scaled_intrinsics_reproject_to_scaled_pixels(scale: float) -> None:
     assert scale_intrinsics(K, 0.5)[1, 1] == pytest.approx(1955.0 / 2)
 
 
-@pytest.mark.parametrize("flag, scale", [(cv2.IMREAD_REDUCED_COLOR_2, 0.5), (cv2.IMREAD_REDUCED_COLOR_4, 0.25)])
+@pytest.mark.parametrize(
+    "flag, scale", [(cv2.IMREAD_REDUCED_COLOR_2, 0.5), (cv2.IMREAD_REDUCED_COLOR_4, 0.25)]
+)
 def test_pixel_convention_matches_reduced_jpeg_decode(flag: int, scale: float) -> None:
     """A bright blob at full-res centre c appears at (c + 0.5) s - 0.5 in the reduced decode."""
     height, width = 256, 384
@@ -63,7 +67,9 @@ def test_image_to_tensor_dtypes() -> None:
     image = np.zeros((4, 6, 3), dtype=np.uint8)
     image[..., 0] = 255
     t = image_to_tensor(image)
-    assert t.shape == (3, 4, 6) and t.dtype == torch.uint8 and t[0].eq(255).all() and t[1].eq(0).all()
+    assert (
+        t.shape == (3, 4, 6) and t.dtype == torch.uint8 and t[0].eq(255).all() and t[1].eq(0).all()
+    )
     f = image_to_tensor(image, torch.float32)
     assert f.dtype == torch.float32 and f[0].eq(1.0).all()
     n = image_to_tensor(image, torch.float32, normalize=True)
@@ -82,5 +88,10 @@ def test_rows_from_columns_interleaves_column_major_points(columns: int) -> None
     assert np.array_equal(rows, column_major)  # exact: a copy, no arithmetic
     row_major = np.ascontiguousarray(column_major)
     assert np.array_equal(rows_from_columns(row_major), row_major)
-    assert rows_from_columns(np.asfortranarray(np.zeros((0, columns), np.float64))).shape == (0, columns)
-    assert np.array_equal(rows_from_columns(column_major.astype(np.float64)), column_major)  # cast to float32
+    assert rows_from_columns(np.asfortranarray(np.zeros((0, columns), np.float64))).shape == (
+        0,
+        columns,
+    )
+    assert np.array_equal(
+        rows_from_columns(column_major.astype(np.float64)), column_major
+    )  # cast to float32

@@ -36,17 +36,30 @@ def test_known_point_lands_on_expected_pixel_with_height_color() -> None:
 def test_intensity_coloring() -> None:
     grid = bev.BevGrid(x_range_m=(0.0, 10.0), y_range_m=(-5.0, 5.0), resolution_m=1.0)
     points = np.array([[5.5, 0.5, 0.0, 255.0], [5.6, 0.6, 3.0, 0.0]])
-    pic = bev.render_bev(points, grid, color_by="intensity", colormap="gray", draw_ego=False, grid_step_m=None)
+    pic = bev.render_bev(
+        points, grid, color_by="intensity", colormap="gray", draw_ego=False, grid_step_m=None
+    )
     assert tuple(pic[4, 4]) == (255, 255, 255)
 
 
 def test_box_footprint_and_heading_pixels() -> None:
     grid = bev.BevGrid(x_range_m=(-10.0, 30.0), y_range_m=(-20.0, 20.0), resolution_m=0.1)
     # a 4 m x 2 m box at (10, 5), heading along +y (yaw 90 degrees)
-    box = Box3D(center=np.array([10.0, 5.0, 0.0]), size=np.array([4.0, 2.0, 1.5]),
-                orientation=Quaternion(axis=[0, 0, 1], angle=np.pi / 2), frame="ego")
-    pic = bev.render_bev(None, grid, boxes=[box], box_colors=(255, 0, 0), draw_ego=False,
-                         grid_step_m=None, box_thickness=1)
+    box = Box3D(
+        center=np.array([10.0, 5.0, 0.0]),
+        size=np.array([4.0, 2.0, 1.5]),
+        orientation=Quaternion(axis=[0, 0, 1], angle=np.pi / 2),
+        frame="ego",
+    )
+    pic = bev.render_bev(
+        None,
+        grid,
+        boxes=[box],
+        box_colors=(255, 0, 0),
+        draw_ego=False,
+        grid_step_m=None,
+        box_thickness=1,
+    )
     red = (pic[..., 0] > 100) & (pic[..., 1] < 60)
     # footprint spans x in [9, 11], y in [3, 7]: its side y = 7 at x = 10 is at u = 130, v = 200
     u, v = grid.to_pixels(np.array([[10.0, 7.0]]))[0]
@@ -74,14 +87,20 @@ def test_ego_is_drawn_at_origin() -> None:
 def test_reference_bevbox_uses_lidar_frame(tmp_path) -> None:
     # lidar frame: x right, y forward. A point at lidar (10, 20) is 20 m ahead, 10 m right.
     points = np.array([[10.0, 20.0, 0.5, 100.0]])
-    objects = (np.array(["Vehicle"]), np.array([[-5.0, 40.0, 0.0]]), np.array([[4.0, 2.0, 1.5]]),
-               [Quaternion(axis=[0, 0, 1], angle=0.0)])
+    objects = (
+        np.array(["Vehicle"]),
+        np.array([[-5.0, 40.0, 0.0]]),
+        np.array([[4.0, 2.0, 1.5]]),
+        [Quaternion(axis=[0, 0, 1], angle=0.0)],
+    )
     picture = bev.BEVBox()(points, objects)
     assert isinstance(picture, bev.BevPicture) and picture.shape == (1000, 1000, 3)
     # forward 20 m -> row (100 - 20) / 0.1 = 800; right 10 m -> col (50 + 10) / 0.1 = 600
     assert tuple(picture[800, 600]) != bev.BACKGROUND
     pic = np.asarray(picture)
-    empty = (pic == np.array(bev.BACKGROUND, np.uint8)).all(axis=2) | (pic == np.array(bev.GRID_COLOR, np.uint8)).all(axis=2)
+    empty = (pic == np.array(bev.BACKGROUND, np.uint8)).all(axis=2) | (
+        pic == np.array(bev.GRID_COLOR, np.uint8)
+    ).all(axis=2)
     assert (~empty[795:806, 595:606]).sum() == 1
     # box centre at lidar (-5, 40): row 600, col 450; its length (4 m) lies along lidar x -> columns
     # front edge (lidar y = 41 m) is row 590; the box spans lidar x in [-7, -3] -> columns 430..470
@@ -89,6 +108,7 @@ def test_reference_bevbox_uses_lidar_frame(tmp_path) -> None:
     assert coloured.min() >= 428 and coloured.max() <= 472
     path = picture.save(tmp_path / "bev.png")
     import cv2
+
     back = cv2.imread(path)[..., ::-1]
     assert np.array_equal(back, np.asarray(picture))
 

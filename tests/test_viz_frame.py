@@ -28,7 +28,9 @@ def annotated_frame(frames: ZodFrames):
     """A frame with objects (some with 3D boxes) and an ego road annotation."""
     for item_id in sorted(frames.get_all_ids()):
         frame = frames[item_id]
-        if frame.is_annotated(AnnotationProject.EGO_ROAD) and frame.is_annotated(AnnotationProject.OBJECT_DETECTION):
+        if frame.is_annotated(AnnotationProject.EGO_ROAD) and frame.is_annotated(
+            AnnotationProject.OBJECT_DETECTION
+        ):
             return frame
     pytest.fail("the sample has no frame with both ego road and objects")
 
@@ -48,7 +50,11 @@ def test_parse_layers() -> None:
 def test_image_layer_is_the_scaled_camera_image(annotated_frame) -> None:
     picture = vf.render_frame_image(annotated_frame, ["image"], scale=SCALE)
     cam = annotated_frame.calibration.cameras[Camera.FRONT]
-    assert picture.shape == (round(cam.image_dimensions[1] * SCALE), round(cam.image_dimensions[0] * SCALE), 3)
+    assert picture.shape == (
+        round(cam.image_dimensions[1] * SCALE),
+        round(cam.image_dimensions[0] * SCALE),
+        3,
+    )
     full = annotated_frame.get_image(Anonymization.BLUR)
     reference = cv2.resize(full, (picture.shape[1], picture.shape[0]), interpolation=cv2.INTER_AREA)
     # reduced JPEG decoding differs from decode-then-resize only by resampling noise
@@ -57,13 +63,20 @@ def test_image_layer_is_the_scaled_camera_image(annotated_frame) -> None:
 
 def test_masks_layer_covers_the_ego_road_polygon_area(annotated_frame) -> None:
     picture = vf.render_frame_image(annotated_frame, ["masks"], scale=SCALE)
-    road = [a for a in annotated_frame.get_annotation(AnnotationProject.EGO_ROAD)
-            if str(getattr(a.type, "value", a.type)).startswith("EgoRoad")]
-    area_full = sum(shoelace(p[0]) - sum(shoelace(h) for h in p[1:]) for a in road for p in a.polygons)
+    road = [
+        a
+        for a in annotated_frame.get_annotation(AnnotationProject.EGO_ROAD)
+        if str(getattr(a.type, "value", a.type)).startswith("EgoRoad")
+    ]
+    area_full = sum(
+        shoelace(p[0]) - sum(shoelace(h) for h in p[1:]) for a in road for p in a.polygons
+    )
     expected = area_full * SCALE * SCALE
     road_rgb = np.rint(0.35 * np.array(vf.EGO_ROAD_COLOR))
     lane_over_road = np.rint(0.6 * np.array(vf.LANE_COLOR) + 0.4 * road_rgb)  # lanes blend on top
-    road_px = (picture == road_rgb.astype(np.uint8)).all(axis=2) | (picture == lane_over_road.astype(np.uint8)).all(axis=2)
+    road_px = (picture == road_rgb.astype(np.uint8)).all(axis=2) | (
+        picture == lane_over_road.astype(np.uint8)
+    ).all(axis=2)
     assert expected > 1000
     assert abs(road_px.sum() - expected) / expected < 0.03, (road_px.sum(), expected)
     lanes = (picture == lane_over_road.astype(np.uint8)).all(axis=2)
@@ -119,15 +132,22 @@ def test_trajectory_layer_passes_through_projected_future_position(annotated_fra
     assert len(ahead) > 0
     calib = annotated_frame.calibration
     cam = calib.cameras[Camera.FRONT]
-    uv = project(calib.transform_points(ahead[len(ahead) // 2][None], EGO, Camera.FRONT), cam.intrinsics,
-                 cam.distortion)[0] * SCALE
+    uv = (
+        project(
+            calib.transform_points(ahead[len(ahead) // 2][None], EGO, Camera.FRONT),
+            cam.intrinsics,
+            cam.distortion,
+        )[0]
+        * SCALE
+    )
     patch = picture[int(uv[1]) - 2 : int(uv[1]) + 3, int(uv[0]) - 2 : int(uv[0]) + 3]
     assert (patch[..., 0] > 120).any()
 
 
 def test_all_layers_render(annotated_frame, frames) -> None:
-    picture = vf.render_frame_image(annotated_frame, vf.FRAME_LAYERS, scale=SCALE, num_scans_before=1,
-                                    num_scans_after=1)
+    picture = vf.render_frame_image(
+        annotated_frame, vf.FRAME_LAYERS, scale=SCALE, num_scans_before=1, num_scans_after=1
+    )
     assert picture.dtype == np.uint8 and picture.std() > 10
     # a frame without some annotation projects still renders every layer (skipped, not an error)
     for item_id in sorted(frames.get_all_ids()):
@@ -141,17 +161,25 @@ def test_bev_places_lidar_and_boxes(annotated_frame) -> None:
     scan = annotated_frame.get_lidar()[0]
     pts = calib.transform_points(scan.points, Lidar.VELODYNE, EGO)
     row, col, inside = grid.cells(pts)
-    empty = ((picture == np.array(BACKGROUND, np.uint8)).all(axis=2)
-             | (picture == np.array(GRID_COLOR, np.uint8)).all(axis=2))
+    empty = (picture == np.array(BACKGROUND, np.uint8)).all(axis=2) | (
+        picture == np.array(GRID_COLOR, np.uint8)
+    ).all(axis=2)
     assert (~empty[row, col]).mean() > 0.95  # every lidar cell is coloured
     # box footprints: the middle of each box's footprint edge 1-2 (front) is drawn
     from zod.geometry.box_set import Box3DSet
 
-    boxes = Box3DSet.from_object_annotations(annotated_frame.get_annotation(AnnotationProject.OBJECT_DETECTION))
+    boxes = Box3DSet.from_object_annotations(
+        annotated_frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+    )
     corners = boxes.convert_to(EGO, calib).corners()
     mids = (corners[:, 1, :2] + corners[:, 2, :2]) / 2
     uv = grid.to_pixels(mids)
-    visible = (uv[:, 0] > 2) & (uv[:, 0] < picture.shape[1] - 2) & (uv[:, 1] > 2) & (uv[:, 1] < picture.shape[0] - 2)
+    visible = (
+        (uv[:, 0] > 2)
+        & (uv[:, 0] < picture.shape[1] - 2)
+        & (uv[:, 1] > 2)
+        & (uv[:, 1] < picture.shape[0] - 2)
+    )
     assert visible.sum() >= 3
     for (u, v), name in zip(uv[visible], np.asarray(boxes.classes)[visible]):
         patch = picture[int(v) - 1 : int(v) + 2, int(u) - 1 : int(u) + 2].reshape(-1, 3).astype(int)
@@ -175,13 +203,21 @@ def test_sequence_videos(sample_root: Path, tmp_path: Path) -> None:
     sequences = ZodSequences(str(sample_root), "mini")
     seq = sequences[sorted(sequences.get_all_ids())[0]]
     n_cam = len(seq.info.get_camera_frames())
-    out = vf.render_sequence_video(seq, tmp_path / "clip.mp4", "camera", scale=0.125, progress=False)
+    out = vf.render_sequence_video(
+        seq, tmp_path / "clip.mp4", "camera", scale=0.125, progress=False
+    )
     cap = cv2.VideoCapture(str(out))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == n_cam
     assert int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 482  # 3848 / 8 = 481, padded to even
     cap.release()
-    gif = vf.render_sequence_video(seq, tmp_path / "bev.gif", "bev", max_frames=3, progress=False,
-                                   grid=BevGrid((-10.0, 30.0), (-15.0, 15.0), 0.25))
+    gif = vf.render_sequence_video(
+        seq,
+        tmp_path / "bev.gif",
+        "bev",
+        max_frames=3,
+        progress=False,
+        grid=BevGrid((-10.0, 30.0), (-15.0, 15.0), 0.25),
+    )
     from PIL import Image
 
     with Image.open(gif) as im:
@@ -200,12 +236,24 @@ def test_threaded_video_pictures_equal_serial(sample_root: Path) -> None:
         assert all(np.array_equal(x, y) for x, y in zip(a, b)), view
 
 
-def test_predictions_overlay(annotated_frame, tmp_path: Path) -> None:  # noqa: ANN001
+def test_predictions_overlay(annotated_frame, tmp_path: Path) -> None:
     import json
 
-    objects = [o for o in annotated_frame.get_annotation(AnnotationProject.OBJECT_DETECTION) if o.box3d is not None]
-    records = [{"class": o.name, "score": 0.9, "center": o.box3d.center.tolist(), "size": o.box3d.size.tolist(),
-                "rotation": list(o.box3d.orientation.q)} for o in objects]
+    objects = [
+        o
+        for o in annotated_frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+        if o.box3d is not None
+    ]
+    records = [
+        {
+            "class": o.name,
+            "score": 0.9,
+            "center": o.box3d.center.tolist(),
+            "size": o.box3d.size.tolist(),
+            "rotation": list(o.box3d.orientation.q),
+        }
+        for o in objects
+    ]
     records[0]["score"] = 0.1  # below --min-score
     path = tmp_path / "preds.json"
     path.write_text(json.dumps({"results": {str(int(annotated_frame.info.id)): records}}))
@@ -225,8 +273,12 @@ def test_predictions_overlay(annotated_frame, tmp_path: Path) -> None:  # noqa: 
             continue
         u, v = project(mid[None], cam.intrinsics, cam.distortion)[0] * SCALE
         if 3 <= u < picture.shape[1] - 3 and 3 <= v < picture.shape[0] - 3:
-            patch = picture[int(v) - 2 : int(v) + 3, int(u) - 2 : int(u) + 3].reshape(-1, 3).astype(int)
-            assert ((patch.min(axis=1) > 120) & (patch.max(axis=1) - patch.min(axis=1) < 10)).any()  # white
+            patch = (
+                picture[int(v) - 2 : int(v) + 3, int(u) - 2 : int(u) + 3].reshape(-1, 3).astype(int)
+            )
+            assert (
+                (patch.min(axis=1) > 120) & (patch.max(axis=1) - patch.min(axis=1) < 10)
+            ).any()  # white
             checked += 1
     assert checked >= 2
     # the low-score box is not drawn: only white (grey) pixels, and fewer than with it
@@ -237,4 +289,6 @@ def test_predictions_overlay(annotated_frame, tmp_path: Path) -> None:  # noqa: 
     bev = vf.render_frame_bev(annotated_frame, grid, predictions=preds)
     plain = vf.render_frame_bev(annotated_frame, grid)
     added = (bev != plain).any(axis=2)
-    assert added.sum() > 50 and (bev[added].min(axis=1) > 200).sum() > 20  # white outlines (antialiased)
+    assert (
+        added.sum() > 50 and (bev[added].min(axis=1) > 200).sum() > 20
+    )  # white outlines (antialiased)

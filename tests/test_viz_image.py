@@ -31,13 +31,17 @@ def blank() -> np.ndarray:
     return np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
 
 
-def colored_near(img: np.ndarray, uv: np.ndarray, color: tuple[int, int, int], tol: int = 1) -> bool:
+def colored_near(
+    img: np.ndarray, uv: np.ndarray, color: tuple[int, int, int], tol: int = 1
+) -> bool:
     """True when a pixel within ``tol`` of (u, v) has ``color`` at >= 50 % coverage.
 
     Lines are antialiased on a black picture, so a pixel on the line is ``coverage * color``.
     """
     u, v = (int(np.floor(x)) for x in uv)
-    patch = img[max(v - tol, 0) : v + tol + 1, max(u - tol, 0) : u + tol + 1].reshape(-1, 3).astype(int)
+    patch = (
+        img[max(v - tol, 0) : v + tol + 1, max(u - tol, 0) : u + tol + 1].reshape(-1, 3).astype(int)
+    )
     c = np.array(color)
     same_hue = np.all(patch[:, c == 0] == 0, axis=1)
     strong = np.all(patch[:, c > 0] >= 0.5 * c[c > 0], axis=1)
@@ -46,7 +50,12 @@ def colored_near(img: np.ndarray, uv: np.ndarray, color: tuple[int, int, int], t
 
 def camera_box(center: list[float], size: list[float]) -> Box3D:
     """An axis-aligned box in the camera frame (length along camera x)."""
-    return Box3D(center=np.array(center), size=np.array(size), orientation=np.array([1.0, 0, 0, 0]), frame=Camera.FRONT)
+    return Box3D(
+        center=np.array(center),
+        size=np.array(size),
+        orientation=np.array([1.0, 0, 0, 0]),
+        frame=Camera.FRONT,
+    )
 
 
 def test_box_edge_passes_through_fisheye_projection_not_straight_chord(calib: Calibration) -> None:
@@ -106,7 +115,9 @@ def test_boxes_3d_from_lidar_frame_match_camera_frame(calib: Calibration) -> Non
     box_lidar = box_cam.copy().convert_to(Lidar.VELODYNE, calib)
     a, b = blank(), blank()
     vi.draw_boxes_3d(a, [box_cam], calib, colors=RED, thickness=1)
-    vi.draw_boxes_3d(b, box_lidar.corners[None], calib, frame=Lidar.VELODYNE, colors=RED, thickness=1)
+    vi.draw_boxes_3d(
+        b, box_lidar.corners[None], calib, frame=Lidar.VELODYNE, colors=RED, thickness=1
+    )
     assert (a > 0).any()
     assert np.array_equal(a, b)
 
@@ -167,7 +178,9 @@ def test_draw_points_disc_radius() -> None:
 
 def test_boxes_2d_edges_and_interior() -> None:
     img = np.zeros((100, 120, 3), np.uint8)
-    vi.draw_boxes_2d(img, [Box2D.from_points([[10, 20], [60, 20], [60, 70], [10, 70]])], RED, thickness=1)
+    vi.draw_boxes_2d(
+        img, [Box2D.from_points([[10, 20], [60, 20], [60, 70], [10, 70]])], RED, thickness=1
+    )
     assert tuple(img[20, 35]) == RED and tuple(img[70, 35]) == RED  # top and bottom edges
     assert tuple(img[45, 10]) == RED and tuple(img[45, 60]) == RED  # left and right edges
     assert img[45, 35].max() == 0 and img[5, 5].max() == 0
@@ -201,7 +214,11 @@ def test_trajectory_straight_ahead_on_the_ground(calib: Calibration) -> None:
     vi.draw_trajectory(img, positions, calib, color=RED, thickness=1)
     cam = calib.cameras[Camera.FRONT]
     for x in (8.0, 15.0, 25.0):
-        uv = project(calib.transform_points(np.array([[x, 0.0, 0.0]]), EGO, Camera.FRONT), cam.intrinsics, cam.distortion)[0]
+        uv = project(
+            calib.transform_points(np.array([[x, 0.0, 0.0]]), EGO, Camera.FRONT),
+            cam.intrinsics,
+            cam.distortion,
+        )[0]
         assert colored_near(img, uv, RED, tol=1), f"trajectory point x={x} not on the line"
     # the ground ahead is below the horizon: everything is in the lower half of the picture
     rows = np.argwhere(img[..., 0] > 0)[:, 0]
@@ -245,13 +262,21 @@ json.dump({"xyd": xyd.tolist(), "mask": mask.tolist(), "over": over.tolist()}, o
 """
 
 
-def test_reference_helpers_agree_with_oracle(oracle_python: Path, tmp_path: Path, calib: Calibration) -> None:
+def test_reference_helpers_agree_with_oracle(
+    oracle_python: Path, tmp_path: Path, calib: Calibration
+) -> None:
     rng = np.random.default_rng(0)
     pts = rng.uniform([-40, -5, -3], [40, 80, 3], (400, 3))
     inp, out, script = tmp_path / "in.json", tmp_path / "out.json", tmp_path / "oracle.py"
-    inp.write_text(json.dumps({"calib": make_rig(WIDTH, HEIGHT).calibration_json(False), "points": pts.tolist()}))
+    inp.write_text(
+        json.dumps(
+            {"calib": make_rig(WIDTH, HEIGHT).calibration_json(False), "points": pts.tolist()}
+        )
+    )
     script.write_text(ORACLE_SCRIPT)
-    subprocess.run([str(oracle_python), str(script), str(inp), str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [str(oracle_python), str(script), str(inp), str(out)], check=True, capture_output=True
+    )
     ref = json.loads(out.read_text())
 
     class Scan:
@@ -270,8 +295,10 @@ def test_reference_helpers_agree_with_oracle(oracle_python: Path, tmp_path: Path
 def test_box3dset_and_box_list_draw_identically(calib: Calibration) -> None:
     from zod.geometry.box_set import Box3DSet
 
-    boxes = [camera_box([1.0, 0.5, 15.0], [2.0, 1.5, 4.0]).convert_to(Lidar.VELODYNE, calib),
-             camera_box([-3.0, 0.5, 25.0], [2.0, 1.5, 4.0]).convert_to(Lidar.VELODYNE, calib)]
+    boxes = [
+        camera_box([1.0, 0.5, 15.0], [2.0, 1.5, 4.0]).convert_to(Lidar.VELODYNE, calib),
+        camera_box([-3.0, 0.5, 25.0], [2.0, 1.5, 4.0]).convert_to(Lidar.VELODYNE, calib),
+    ]
     box_set = Box3DSet.from_boxes(boxes)
     a, b = blank(), blank()
     vi.draw_boxes_3d(a, boxes, calib, colors=RED, thickness=1)
@@ -301,13 +328,21 @@ def test_object_properties_text_and_overlap_skip() -> None:
 
     areas: list = []
     img = blank()
-    vi.overlay_object_properties_on_image(img, Obj(), color=RED, properties_list=["name", "object_type"],
-                                          text_areas=areas, text_scale=0.6)
+    vi.overlay_object_properties_on_image(
+        img,
+        Obj(),
+        color=RED,
+        properties_list=["name", "object_type"],
+        text_areas=areas,
+        text_scale=0.6,
+    )
     assert len(areas) == 1
     written = np.argwhere(img[..., 0] > 100)
     assert written.size and written[:, 1].min() >= 99 and written[:, 0].max() < 120
     before = img.copy()
-    vi.overlay_object_properties_on_image(img, Obj(), color=(0, 255, 0), text_areas=areas, text_scale=0.6)
+    vi.overlay_object_properties_on_image(
+        img, Obj(), color=(0, 255, 0), text_areas=areas, text_scale=0.6
+    )
     assert np.array_equal(img, before) and len(areas) == 1  # overlapping label skipped
 
 

@@ -34,7 +34,9 @@ def test_box_line_set_and_ply_round_trip(tmp_path) -> None:
     rng = np.random.default_rng(1)
     points = rng.uniform(-20, 20, (500, 3))
     colors = rng.integers(0, 256, (500, 3)).astype(np.uint8)
-    written = v3.export_ply(tmp_path / "scene.ply", points, colors, boxes=corners, box_colors=(0, 255, 0))
+    written = v3.export_ply(
+        tmp_path / "scene.ply", points, colors, boxes=corners, box_colors=(0, 255, 0)
+    )
     assert [p.name for p in written] == ["scene.ply", "scene_boxes.ply"]
     pcd = o3d.io.read_point_cloud(str(written[0]))
     assert np.allclose(np.asarray(pcd.points), points, atol=1e-5)
@@ -56,9 +58,15 @@ def test_offscreen_render_draws_box_and_points() -> None:
     """A red box straight ahead lands at the picture centre; green points on the left side."""
     box = cube([25.0, 0.0, 0.0], 4.0)[None]  # at the default camera's look-at point
     ys, xs = np.meshgrid(np.linspace(8, 14, 40), np.linspace(10, 30, 40))
-    points = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)  # left of the ego (y > 0)
-    geoms = v3.scene_geometries(points, np.tile(np.array([0, 255, 0], np.uint8), (len(points), 1)),
-                                boxes=box, box_colors=(255, 0, 0))
+    points = np.stack(
+        [xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1
+    )  # left of the ego (y > 0)
+    geoms = v3.scene_geometries(
+        points,
+        np.tile(np.array([0, 255, 0], np.uint8), (len(points), 1)),
+        boxes=box,
+        box_colors=(255, 0, 0),
+    )
     img = v3.render_offscreen(geoms, width=320, height=240, point_size=3, line_width=3)
     assert img.shape == (240, 320, 3) and img.dtype == np.uint8
     red = (img[..., 0] > 150) & (img[..., 1] < 80) & (img[..., 2] < 80)
@@ -76,9 +84,17 @@ def test_viz3d_reference_api(tmp_path) -> None:
     from pyquaternion import Quaternion
 
     viz = v3.Viz3D()
-    viz.add_pointcloud(np.array([1.0, 2.0]), np.array([5.0, 6.0]), np.array([0.0, 0.0]), np.array([0.0, 1.0]))
-    viz.add_zod_annotations((np.array(["Vehicle"]), np.array([[0.0, 20.0, 0.0]]), np.array([[4.0, 2.0, 1.5]]),
-                             [Quaternion()]))
+    viz.add_pointcloud(
+        np.array([1.0, 2.0]), np.array([5.0, 6.0]), np.array([0.0, 0.0]), np.array([0.0, 1.0])
+    )
+    viz.add_zod_annotations(
+        (
+            np.array(["Vehicle"]),
+            np.array([[0.0, 20.0, 0.0]]),
+            np.array([[4.0, 2.0, 1.5]]),
+            [Quaternion()],
+        )
+    )
     assert viz.corners.shape == (1, 8, 3)
     assert np.allclose(viz.corners[0].min(axis=0), [-2.0, 19.0, -0.75])
     written = viz.save_ply(tmp_path / "v.ply")
@@ -122,4 +138,7 @@ def test_rendered_colours_stay_close_to_the_given_ones() -> None:
     for colour in ([200, 120, 40], [48, 18, 59], [250, 250, 250]):
         geoms = v3.scene_geometries(plane, np.tile(np.array(colour, np.uint8), (len(plane), 1)))
         img = v3.render_offscreen(geoms, 100, 100, point_size=6, eye=[0, 0, 0], center=[25, 0, 0])
-        assert np.abs(img[50, 50].astype(int) - colour).max() <= 40, (colour, img[50, 50])  # default pipeline: +80
+        assert np.abs(img[50, 50].astype(int) - colour).max() <= 40, (
+            colour,
+            img[50, 50],
+        )  # default pipeline: +80

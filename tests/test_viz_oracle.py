@@ -30,19 +30,29 @@ np.savez_compressed(sys.argv[3], oxts=image, boxes=boxes)
 """
 
 
-def test_oxts_track_and_2d_boxes_match_reference_pixels(oracle_python: Path, sample_root: Path, tmp_path: Path) -> None:
+def test_oxts_track_and_2d_boxes_match_reference_pixels(
+    oracle_python: Path, sample_root: Path, tmp_path: Path
+) -> None:
     frames = ZodFrames(str(sample_root), "mini")
     frame_id = sorted(frames.get_all_ids())[0]
     script, out = tmp_path / "ref.py", tmp_path / "ref.npz"
     script.write_text(ORACLE_SCRIPT)
-    res = subprocess.run([str(oracle_python), str(script), str(sample_root), frame_id, str(out)],
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [str(oracle_python), str(script), str(sample_root), frame_id, str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     ref = np.load(out)
 
     frame = frames[frame_id]
-    ours = visualize_oxts_on_image(frame.oxts, frame.info.keyframe_time.timestamp(), frame.calibration,
-                                   np.zeros((2168, 3848, 3), np.uint8))
+    ours = visualize_oxts_on_image(
+        frame.oxts,
+        frame.info.keyframe_time.timestamp(),
+        frame.calibration,
+        np.zeros((2168, 3848, 3), np.uint8),
+    )
     drawn_ref, drawn_ours = ref["oxts"].any(axis=2), ours.any(axis=2)
     assert drawn_ref.sum() > 100
     # same dots (radius-3 OpenCV discs at the same truncated centres): identical up to rounding

@@ -58,8 +58,11 @@ def test_gif_round_trip(tmp_path) -> None:
 
 def test_errors_leave_nothing_behind(tmp_path) -> None:
     with pytest.raises(ValueError, match="one size"):
-        write_video([np.zeros((10, 10, 3), np.uint8), np.zeros((12, 10, 3), np.uint8)], tmp_path / "a.mp4",
-                    progress=False)
+        write_video(
+            [np.zeros((10, 10, 3), np.uint8), np.zeros((12, 10, 3), np.uint8)],
+            tmp_path / "a.mp4",
+            progress=False,
+        )
     with pytest.raises(ValueError, match="no frames"):
         write_video([], tmp_path / "b.gif", progress=False)
     with pytest.raises(ValueError, match="unknown video type"):
@@ -75,7 +78,9 @@ def test_odd_sizes_are_padded_not_cropped(tmp_path) -> None:
     ok, bgr = cap.read()
     cap.release()
     assert ok and bgr.shape == (34, 48, 3)
-    assert bgr[16, 46, 2] > 180 and bgr[16, 46, 0] < 90  # red column kept (BGR), then the replicated pad
+    assert (
+        bgr[16, 46, 2] > 180 and bgr[16, 46, 0] < 90
+    )  # red column kept (BGR), then the replicated pad
 
 
 def test_outputs_get_normal_permissions(tmp_path) -> None:

@@ -41,7 +41,9 @@ def default_file_mode() -> int:
 def temp_sibling(path: str | os.PathLike[str]) -> Path:
     """Create (empty, closed) and return a unique hidden sibling of ``path`` with its suffix."""
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     return Path(name)
 

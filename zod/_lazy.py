@@ -10,7 +10,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def lazy_getattr(package: str, names: Mapping[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
+def lazy_getattr(
+    package: str, names: Mapping[str, str], namespace: dict[str, Any]
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` serving ``names`` (attribute -> module that defines it).
 
     The value is cached in ``namespace`` (the package's ``globals()``) after the first use.

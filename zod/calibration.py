@@ -213,7 +213,9 @@ class Calibration:
     def from_json_path(cls, json_path: str | PathLike[str]) -> Calibration:
         """Read ``calibration.json``; missing file -> MissingFileError, bad JSON -> FormatError."""
         path = str(json_path)
-        return cls.from_dict(read_json(path, "calibration file", download_flag(INFOS)), source_path=path)
+        return cls.from_dict(
+            read_json(path, "calibration file", download_flag(INFOS)), source_path=path
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``calibration.json`` (snake_case keys)."""
@@ -249,7 +251,7 @@ class Calibration:
                 )
             table = self.radars
         else:
-            raise ValueError(  # noqa: TRY004 - the reference raises ValueError
+            raise ValueError(
                 f"unknown coordinate frame {frame!r}; use EGO, a Lidar, Camera or Radar"
             )
         if frame not in table:

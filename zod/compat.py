@@ -17,8 +17,9 @@ import importlib.abc
 import importlib.machinery
 import sys
 import warnings
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 # old module -> {old name: "our.module:our_name"}; a module whose table is empty is a package
 # that only holds submodules.

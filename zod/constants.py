@@ -65,7 +65,24 @@ FRAMES_IMAGE_MEAN = [0.337, 0.345, 0.367]
 FRAMES_IMAGE_STD = [0.160, 0.180, 0.214]
 
 __all__ = [
-    "AnnotationProject", "Anonymization", "Camera", "Lidar", "Radar", "EGO", "Ego",
-    "CoordinateFrame", "TRAIN", "VAL", "BLACKLISTED", "FULL", "MINI", "SPLITS", "VERSIONS",
-    "FRAMES", "SEQUENCES", "DRIVES", "TRAINVAL_FILES", "NotAnnotatedError",
+    "BLACKLISTED",
+    "DRIVES",
+    "EGO",
+    "FRAMES",
+    "FULL",
+    "MINI",
+    "SEQUENCES",
+    "SPLITS",
+    "TRAIN",
+    "TRAINVAL_FILES",
+    "VAL",
+    "VERSIONS",
+    "AnnotationProject",
+    "Anonymization",
+    "Camera",
+    "CoordinateFrame",
+    "Ego",
+    "Lidar",
+    "NotAnnotatedError",
+    "Radar",
 ]

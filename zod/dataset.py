@@ -74,8 +74,13 @@ class ZodDataset(Generic[T]):
     subset: str = FRAMES
     _item_cls: Any = ZodFrame
 
-    def __init__(self, dataset_root: str | PathLike[str], version: str, mp: bool = True,
-                 use_cache: bool = True) -> None:
+    def __init__(
+        self,
+        dataset_root: str | PathLike[str],
+        version: str,
+        mp: bool = True,
+        use_cache: bool = True,
+    ) -> None:
         if version not in VERSIONS:
             raise ValueError(f"Unknown version: {version!r}, must be one of: {VERSIONS}")
         self._dataset_root = os.fspath(dataset_root)
@@ -134,7 +139,9 @@ class ZodDataset(Generic[T]):
         return self._train_ids | self._val_ids
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._dataset_root!r}, {self._version!r}: {len(self)} items)"
+        return (
+            f"{type(self).__name__}({self._dataset_root!r}, {self._version!r}: {len(self)} items)"
+        )
 
 
 class ZodFrames(ZodDataset[ZodFrame]):
@@ -146,11 +153,14 @@ class ZodFrames(ZodDataset[ZodFrame]):
     def __getitem__(self, item_id: int | str | slice) -> Any:
         return super().__getitem__(item_id)
 
-    def get_subclass_counts(self, require_3d: bool = False, progress: bool = True) -> dict[str, int]:
+    def get_subclass_counts(
+        self, require_3d: bool = False, progress: bool = True
+    ) -> dict[str, int]:
         """Object subclass -> count over train + val (optionally only objects with a 3D box)."""
         counts: Counter[str] = Counter()
-        ids = self.index.split_ids(TRAIN, AnnotationProject.OBJECT_DETECTION) + \
-            self.index.split_ids(VAL, AnnotationProject.OBJECT_DETECTION)
+        ids = self.index.split_ids(
+            TRAIN, AnnotationProject.OBJECT_DETECTION
+        ) + self.index.split_ids(VAL, AnnotationProject.OBJECT_DETECTION)
         for item_id in tqdm(ids, desc="Processing annotations", disable=not progress):
             for obj in self[item_id].get_annotation(AnnotationProject.OBJECT_DETECTION):
                 if require_3d and obj.box3d is None:

@@ -200,7 +200,9 @@ class EgoMotion:
     def from_json_path(cls, json_path: str | PathLike[str]) -> EgoMotion:
         """Read ``ego_motion.json``."""
         path = str(json_path)
-        return cls.from_dict(read_json(path, "ego motion file", download_flag(INFOS)), source_path=path)
+        return cls.from_dict(
+            read_json(path, "ego motion file", download_flag(INFOS)), source_path=path
+        )
 
     @classmethod
     def from_oxts_path(cls, file_path: str | PathLike[str]) -> EgoMotion:

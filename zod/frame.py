@@ -83,7 +83,9 @@ class _Item:
         """The key camera frame."""
         return self.info.get_key_camera_frame(anonymization=anonymization, camera=Camera.FRONT)
 
-    def get_image(self, anonymization: Anonymization = Anonymization.BLUR, scale: float = 1) -> np.ndarray:
+    def get_image(
+        self, anonymization: Anonymization = Anonymization.BLUR, scale: float = 1
+    ) -> np.ndarray:
         """The key image, RGB uint8 (H, W, 3) (1/2, 1/4, 1/8 ``scale`` decodes smaller)."""
         return self.get_camera_frame(anonymization).read(scale=scale)
 
@@ -125,8 +127,11 @@ class ZodSequence(SequenceGeometryMixin, _Item):
     def vehicle_data(self) -> VehicleData:
         if self._vehicle_data is None:
             if self.info.vehicle_data_path is None:
-                raise MissingFileError(f"<no vehicle_data_path in info {self.info.id}>", "vehicle data",
-                                       download_flag(VEHICLE_DATA))
+                raise MissingFileError(
+                    f"<no vehicle_data_path in info {self.info.id}>",
+                    "vehicle data",
+                    download_flag(VEHICLE_DATA),
+                )
             self._vehicle_data = VehicleData.from_hdf5(self.info.vehicle_data_path)
         return self._vehicle_data
 

@@ -144,14 +144,20 @@ for _k in _KEYS:
 _buffers = threading.local()
 
 
-def _chunk_marks(data: np.ndarray, start: int, escapes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _chunk_marks(
+    data: np.ndarray, start: int, escapes: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Phase 1 of one chunk: positions (int32, chunk-relative) of quotes and brackets, their
     bytes, and which are string-delimiting quotes (escaped quotes removed)."""
     chunk = data[start : start + _CHUNK]
     n = chunk.size
     bufs = getattr(_buffers, "arrays", None)
     if bufs is None or bufs[0].size < n:  # per-thread scratch, reused: no page faults per chunk
-        bufs = _buffers.arrays = (np.empty(_CHUNK, np.uint8), np.empty(_CHUNK, bool), np.empty(_CHUNK, bool))
+        bufs = _buffers.arrays = (
+            np.empty(_CHUNK, np.uint8),
+            np.empty(_CHUNK, bool),
+            np.empty(_CHUNK, bool),
+        )
     folded, mask, other = bufs
     # brackets: c - '[' is 0x00, 0x02, 0x20 or 0x22 for '[', ']', '{', '}' and only for them
     np.subtract(chunk, _OPEN_BRACKET, out=folded[:n])
@@ -175,8 +181,11 @@ def _chunk_marks(data: np.ndarray, start: int, escapes: bool) -> tuple[np.ndarra
     return local, chars, is_quote
 
 
-def _chunked_scan(data: np.ndarray, escapes: bool, workers: int | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _chunked_scan(
+    data: np.ndarray,
+    escapes: bool,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scan the bytes 1 MiB at a time (in cache, no file-sized temporaries), chunks in threads.
 
     Returns the brackets outside strings (positions, bytes) and the strings whose (length,
@@ -298,6 +307,8 @@ class _Scan:
 
 _U64_SHIFTS = tuple(np.uint64(k) for k in (1, 2, 4, 8, 16, 32))
 _POPCOUNT = getattr(np, "bitwise_count", None)  # numpy >= 2.0; else prefix XOR by shifts
+
+
 def _bracket_chunk(data: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Fast path, one chunk: bracket positions (global), whether each is inside a string as
     seen from the chunk start (to be flipped if the chunk starts inside one), the chunk's
@@ -308,7 +319,11 @@ def _bracket_chunk(data: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray
     bufs = getattr(_buffers, "arrays", None)
     if bufs is None or bufs[0].size < padded:
         size = max(_CHUNK, padded)
-        bufs = _buffers.arrays = (np.empty(size, np.uint8), np.zeros(size, bool), np.zeros(size, bool))
+        bufs = _buffers.arrays = (
+            np.empty(size, np.uint8),
+            np.zeros(size, bool),
+            np.zeros(size, bool),
+        )
     folded, mask, other = bufs
     mask, other = mask[:padded], other[:padded]
     np.subtract(chunk, _OPEN_BRACKET, out=folded[:n])  # see _chunk_marks
@@ -373,8 +388,13 @@ def _lane_pattern(text: bytes, lanes: int) -> list[tuple[int, int]]:
     """``text`` right-aligned in ``lanes`` u64 words: (value, byte mask) per word."""
     pad = 8 * lanes - len(text)
     value, mask = bytes(pad) + text, bytes(pad) + b"\xff" * len(text)
-    return [(int.from_bytes(value[8 * k : 8 * k + 8], "little"), int.from_bytes(mask[8 * k : 8 * k + 8], "little"))
-            for k in range(lanes)]
+    return [
+        (
+            int.from_bytes(value[8 * k : 8 * k + 8], "little"),
+            int.from_bytes(mask[8 * k : 8 * k + 8], "little"),
+        )
+        for k in range(lanes)
+    ]
 
 
 def _tail_words(words: np.ndarray, ends: np.ndarray, lanes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -424,7 +444,11 @@ def _fast_ids(data: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
     found = np.zeros(starts.size, dtype=bool)
     for text in (b'{"id": "', b'{"id":"'):
         at = len(text)
-        ok = ~found & (head[:, :at] == np.frombuffer(text, np.uint8)).all(axis=1) & (head[:, at + 6] == _QUOTE)
+        ok = (
+            ~found
+            & (head[:, :at] == np.frombuffer(text, np.uint8)).all(axis=1)
+            & (head[:, at + 6] == _QUOTE)
+        )
         digits[ok] = head[ok, at : at + 6]
         found |= ok
     if not (found.all() and ((digits >= 0x30) & (digits <= 0x39)).all()):
@@ -432,8 +456,13 @@ def _fast_ids(data: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
     return digits.view("S6").ravel().astype("<U6")
 
 
-def _fast_projects(data: np.ndarray, struct: np.ndarray, tag: np.ndarray, depth_after: np.ndarray,
-                   starts: np.ndarray) -> np.ndarray | None:
+def _fast_projects(
+    data: np.ndarray,
+    struct: np.ndarray,
+    tag: np.ndarray,
+    depth_after: np.ndarray,
+    starts: np.ndarray,
+) -> np.ndarray | None:
     """Project bitmasks when each info has an ``"annotations": {...}`` object whose entries are
     all known projects with object values (the 24 bytes before each ``{``, gathered once, are
     compared with every ``"key": `` / ``"key":``, 8 bytes per operation)."""
@@ -446,7 +475,9 @@ def _fast_projects(data: np.ndarray, struct: np.ndarray, tag: np.ndarray, depth_
     # cheap one-byte filter first: the 'n' of "...ns": (not "camera_frames", "lidar_frames")
     j4 = j4[(data[np.maximum(at4 - 5, 0)] == 0x6E) | (data[np.maximum(at4 - 4, 0)] == 0x6E)]
     tails, valid = _tail_words(words, struct[j4], 2)
-    is_anno = valid & (_tail_matches(tails, b'"annotations": ') | _tail_matches(tails, b'"annotations":'))
+    is_anno = valid & (
+        _tail_matches(tails, b'"annotations": ') | _tail_matches(tails, b'"annotations":')
+    )
     j_anno = j4[is_anno]
     owner = np.searchsorted(starts, struct[j_anno]) - 1
     if j_anno.size != starts.size or not np.array_equal(owner, np.arange(starts.size)):
@@ -482,8 +513,11 @@ def _tag(depth_after: int, bracket: int) -> int:
     return depth_after << 2 | ((bracket >> 1) & 1) | ((bracket >> 4) & 2)
 
 
-def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[str] | None = None,
-               method: str = "auto") -> IndexArrays:
+def scan_index(
+    buffer: bytes | mmap.mmap | memoryview,
+    path: str | os.PathLike[str] | None = None,
+    method: str = "auto",
+) -> IndexArrays:
     """Locate the info objects of an index file held in ``buffer`` (see the module docstring).
 
     ``method``: ``"robust"`` finds every string (any key order, escapes, spacing); ``"fast"``
@@ -507,8 +541,12 @@ def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[s
         raise FormatError(path, _json_problem(buffer, "unbalanced quotes")) from None
     # '[' '{' have bit 1 set, ']' '}' not: +1 / -1 without a full-size int64 temporary
     depth_after = np.cumsum((chars & 2).view(np.int8) - 1, dtype=np.int32)
-    if (struct.size == 0 or chars[0] != _OPEN_BRACE or depth_after[-1] != 0
-            or (depth_after[:-1] <= 0).any()):
+    if (
+        struct.size == 0
+        or chars[0] != _OPEN_BRACE
+        or depth_after[-1] != 0
+        or (depth_after[:-1] <= 0).any()
+    ):
         raise FormatError(path, _json_problem(buffer, "not a JSON object of split lists"))
 
     tag = _tags(chars, depth_after)
@@ -530,7 +568,9 @@ def scan_index(buffer: bytes | mmap.mmap | memoryview, path: str | os.PathLike[s
             split_names.append(name)
         list_codes[k] = split_names.index(name)
     which_list = np.searchsorted(list_pos, starts) - 1
-    if starts.size and ((which_list < 0).any() or (starts > list_end[np.maximum(which_list, 0)]).any()):
+    if starts.size and (
+        (which_list < 0).any() or (starts > list_end[np.maximum(which_list, 0)]).any()
+    ):
         raise FormatError(path, "info objects found outside the split lists")
     split_codes = list_codes[which_list] if starts.size else np.empty(0, dtype=np.int16)
 
@@ -557,7 +597,11 @@ def _scan_ids(scan: _Scan, buffer: Any, path: Any, starts: np.ndarray) -> np.nda
     ids = np.full(starts.size, "", dtype="<U6")
     byte, at = scan.value_start(keys)
     digits = scan.data[np.minimum(at[:, None] + np.arange(1, 8), scan.data.size - 1)]
-    six = (byte == _QUOTE) & (digits[:, 6] == _QUOTE) & ((digits[:, :6] >= 0x30) & (digits[:, :6] <= 0x39)).all(axis=1)
+    six = (
+        (byte == _QUOTE)
+        & (digits[:, 6] == _QUOTE)
+        & ((digits[:, :6] >= 0x30) & (digits[:, :6] <= 0x39)).all(axis=1)
+    )
     if six.any():
         ids[owner[six]] = np.ascontiguousarray(digits[six, :6]).view("S6").ravel().astype("<U6")
     rest = np.flatnonzero(~six)
@@ -566,14 +610,16 @@ def _scan_ids(scan: _Scan, buffer: Any, path: Any, starts: np.ndarray) -> np.nda
         for k in rest.tolist():
             m = re.compile(rb'"?([0-9]+)').match(bytes(buffer[int(at[k]) : int(at[k]) + 64]))
             if m is None:
-                raise FormatError(path, f"info object at byte {int(starts[owner[k]])} has an invalid id")
+                raise FormatError(
+                    path, f"info object at byte {int(starts[owner[k]])} has an invalid id"
+                )
             values.append(m.group(1).decode().zfill(6))
         width = max(6, max(len(v) for v in values))
         ids = ids.astype(f"<U{width}")
         ids[owner[rest]] = values
     missing = np.flatnonzero(ids == "")
     if missing.size:
-        raise FormatError(path, f"info object at byte {int(starts[missing[0]])} has no \"id\" key")
+        raise FormatError(path, f'info object at byte {int(starts[missing[0]])} has no "id" key')
     return ids
 
 
@@ -638,7 +684,11 @@ def _load_cache(cache: Path, key: str) -> IndexArrays | None:
             if str(z["key"]) != key:
                 return None
             return IndexArrays(
-                z["starts"], z["ends"], z["ids"], z["split_codes"], z["project_masks"],
+                z["starts"],
+                z["ends"],
+                z["ids"],
+                z["split_codes"],
+                z["project_masks"],
                 tuple(z["split_names"].tolist()),
             )
     except (OSError, KeyError, ValueError):
@@ -649,8 +699,13 @@ def _save_cache(cache: Path, key: str, arrays: IndexArrays) -> None:
     try:
         with atomic_path(cache) as tmp, open(tmp, "wb") as f:
             np.savez(
-                f, key=np.array(key), starts=arrays.starts, ends=arrays.ends, ids=arrays.ids,
-                split_codes=arrays.split_codes, project_masks=arrays.project_masks,
+                f,
+                key=np.array(key),
+                starts=arrays.starts,
+                ends=arrays.ends,
+                ids=arrays.ids,
+                split_codes=arrays.split_codes,
+                project_masks=arrays.project_masks,
                 split_names=np.array(arrays.split_names, dtype=str),
             )
     except OSError:  # a read-only home must not stop anyone from reading the dataset
@@ -666,7 +721,9 @@ def _map_file(path: Path, populate: bool = False) -> mmap.mmap:
     cheaper than one page fault per few pages when all of it is read next."""
     with open(path, "rb") as f:
         if populate and hasattr(mmap, "MAP_POPULATE"):
-            return mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+            return mmap.mmap(
+                f.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ
+            )
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
@@ -676,8 +733,12 @@ class ZodIndex:
     ``dataset_root`` makes the infos' paths absolute (defaults to the index file's folder).
     """
 
-    def __init__(self, path: str | os.PathLike[str], dataset_root: str | os.PathLike[str] | None = None,
-                 use_cache: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        dataset_root: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+    ) -> None:
         self.path = Path(path)
         self.dataset_root = str(dataset_root if dataset_root is not None else self.path.parent)
         if not self.path.is_file():
@@ -725,7 +786,9 @@ class ZodIndex:
         """Ids of one split in file order, optionally only those annotated for ``project``."""
         mask = self._split_mask(split)
         if project is not None:
-            mask = mask & (self._arrays.project_masks & _PROJECT_BIT[AnnotationProject(project)] > 0)
+            mask = mask & (
+                self._arrays.project_masks & _PROJECT_BIT[AnnotationProject(project)] > 0
+            )
         return self._arrays.ids[mask].tolist()
 
     def trainval_ids(self) -> list[str]:
@@ -764,7 +827,9 @@ class ZodIndex:
         try:
             value = json.loads(self._buffer[start:end])
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise FormatError(self.path, f"info {item_id} (bytes {start}..{end}) is malformed JSON: {err}") from None
+            raise FormatError(
+                self.path, f"info {item_id} (bytes {start}..{end}) is malformed JSON: {err}"
+            ) from None
         if not isinstance(value, dict):
             raise FormatError(self.path, f"info {item_id} is not a JSON object")
         return value

@@ -77,8 +77,12 @@ class Information:
 
     # ---------------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any], dataset_root: str | PathLike[str] | None = None,
-                  source: str | PathLike[str] | None = None) -> Information:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        dataset_root: str | PathLike[str] | None = None,
+        source: str | PathLike[str] | None = None,
+    ) -> Information:
         """Build from a parsed info object; ``dataset_root`` makes the paths absolute.
 
         ``source`` (the index file) only serves error messages.
@@ -109,19 +113,31 @@ class Information:
                 key = snake_case(key)
                 anonymization = key.rsplit("_", 1)[-1]
                 camera_frames[key] = [
-                    CameraFrame(_join(root, f["filepath"]), parse_time(f["time"]),
-                                height=int(f.get("height", 2168)), width=int(f.get("width", 3848)),
-                                stream=images_flag(anonymization))
+                    CameraFrame(
+                        _join(root, f["filepath"]),
+                        parse_time(f["time"]),
+                        height=int(f.get("height", 2168)),
+                        width=int(f.get("width", 3848)),
+                        stream=images_flag(anonymization),
+                    )
                     for f in frames or []
                 ]
 
             lidar_frames: dict[Lidar, list[LidarFrame]] = {}
             for key, frames in (d.get("lidar_frames") or {}).items():
                 frames = frames or []
-                flags = lidar_stream_flags(len(frames)) if is_frame else [download_flag(LIDAR)] * len(frames)
+                flags = (
+                    lidar_stream_flags(len(frames))
+                    if is_frame
+                    else [download_flag(LIDAR)] * len(frames)
+                )
                 lidar_frames[Lidar(key)] = [
-                    LidarFrame(_join(root, f["filepath"]), parse_time(f["time"]),
-                               bool(f.get("is_compensated", f.get("isCompensated", False))), stream=flag)
+                    LidarFrame(
+                        _join(root, f["filepath"]),
+                        parse_time(f["time"]),
+                        bool(f.get("is_compensated", f.get("isCompensated", False))),
+                        stream=flag,
+                    )
                     for f, flag in zip(frames, flags)
                 ]
 
@@ -132,7 +148,8 @@ class Information:
                     if isinstance(frames, dict):
                         frames = [frames]
                     radar_frames[Radar(key)] = [
-                        RadarFrames(_join(root, f["filepath"]), parse_time(f["time"])) for f in frames or []
+                        RadarFrames(_join(root, f["filepath"]), parse_time(f["time"]))
+                        for f in frames or []
                     ]
 
             known = {f for f in cls.__dataclass_fields__}
@@ -155,19 +172,26 @@ class Information:
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             if isinstance(err, FormatError):
                 raise FormatError(source, f"info {item_id}: {err.problem}") from None
-            raise FormatError(source, f"info {item_id} is malformed ({type(err).__name__}: {err})") from None
+            raise FormatError(
+                source, f"info {item_id} is malformed ({type(err).__name__}: {err})"
+            ) from None
 
     @classmethod
-    def from_json_path(cls, path: str | PathLike[str], dataset_root: str | PathLike[str] | None = None,
-                       ) -> Information:
+    def from_json_path(
+        cls,
+        path: str | PathLike[str],
+        dataset_root: str | PathLike[str] | None = None,
+    ) -> Information:
         """Read an info object from its own file (e.g. ``sequences/<id>/info.json``)."""
         from zod.annotations._common import read_json
 
-        return cls.from_dict(read_json(path, "info file", download_flag(INFOS)), dataset_root, source=path)
+        return cls.from_dict(
+            read_json(path, "info file", download_flag(INFOS)), dataset_root, source=path
+        )
 
     def to_dict(self, dataset_root: str | PathLike[str] | None = None) -> dict[str, Any]:
         """The snake_case info object (paths relative to ``dataset_root`` when given)."""
-        rel = (lambda p: p if p is None or dataset_root is None else os.path.relpath(p, dataset_root))
+        rel = lambda p: p if p is None or dataset_root is None else os.path.relpath(p, dataset_root)
         out: dict[str, Any] = {
             "id": self.id,
             "start_time": format_time(self.start_time),
@@ -178,18 +202,39 @@ class Information:
             "metadata_path": rel(self.metadata_path),
             "oxts_path": rel(self.oxts_path),
             "vehicle_data_path": rel(self.vehicle_data_path),
-            "annotations": {p.value: {"filepath": rel(a.filepath), "project": p.value}
-                            for p, a in self.annotations.items()},
-            "camera_frames": {k: [{"filepath": rel(f.filepath), "time": format_time(f.time),
-                                   "height": f.height, "width": f.width} for f in v]
-                              for k, v in self.camera_frames.items()},
-            "lidar_frames": {k.value: [{"filepath": rel(f.filepath), "time": format_time(f.time),
-                                        "is_compensated": f.is_compensated} for f in v]
-                             for k, v in self.lidar_frames.items()},
+            "annotations": {
+                p.value: {"filepath": rel(a.filepath), "project": p.value}
+                for p, a in self.annotations.items()
+            },
+            "camera_frames": {
+                k: [
+                    {
+                        "filepath": rel(f.filepath),
+                        "time": format_time(f.time),
+                        "height": f.height,
+                        "width": f.width,
+                    }
+                    for f in v
+                ]
+                for k, v in self.camera_frames.items()
+            },
+            "lidar_frames": {
+                k.value: [
+                    {
+                        "filepath": rel(f.filepath),
+                        "time": format_time(f.time),
+                        "is_compensated": f.is_compensated,
+                    }
+                    for f in v
+                ]
+                for k, v in self.lidar_frames.items()
+            },
         }
         if self.radar_frames is not None:
-            out["radar_frames"] = {k.value: [{"filepath": rel(f.filepath), "time": format_time(f.time)}
-                                             for f in v] for k, v in self.radar_frames.items()}
+            out["radar_frames"] = {
+                k.value: [{"filepath": rel(f.filepath), "time": format_time(f.time)} for f in v]
+                for k, v in self.radar_frames.items()
+            }
         return out
 
     def convert_paths_to_absolute(self, root_path: str) -> None:
@@ -241,16 +286,20 @@ class Information:
         time = parse_time(time)
         return min(frames, key=lambda f: abs(f.time - time))
 
-    def get_camera_lidar_map(self, anonymization: Anonymization = Anonymization.BLUR,
-                             camera: Camera = Camera.FRONT, lidar: Lidar = Lidar.VELODYNE,
-                             ) -> Iterator[tuple[CameraFrame, LidarFrame]]:
+    def get_camera_lidar_map(
+        self,
+        anonymization: Anonymization = Anonymization.BLUR,
+        camera: Camera = Camera.FRONT,
+        lidar: Lidar = Lidar.VELODYNE,
+    ) -> Iterator[tuple[CameraFrame, LidarFrame]]:
         """Each camera frame with the lidar frame nearest in time."""
         lidar_frames = self._lidar_list(lidar)
         for camera_frame in self._camera_list(anonymization, camera):
             yield camera_frame, self._nearest(lidar_frames, camera_frame.time)
 
-    def get_key_camera_frame(self, anonymization: Anonymization = Anonymization.BLUR,
-                             camera: Camera = Camera.FRONT) -> CameraFrame:
+    def get_key_camera_frame(
+        self, anonymization: Anonymization = Anonymization.BLUR, camera: Camera = Camera.FRONT
+    ) -> CameraFrame:
         """The camera frame nearest the keyframe time (the only one for Frames)."""
         frames = self._camera_list(anonymization, camera)
         return frames[0] if len(frames) == 1 else self._nearest(frames, self.keyframe_time)
@@ -259,8 +308,12 @@ class Information:
         """The lidar frame nearest the keyframe time."""
         return self.get_lidar_frame(self.keyframe_time, lidar)
 
-    def get_camera_frame(self, time: datetime, anonymization: Anonymization = Anonymization.BLUR,
-                         camera: Camera = Camera.FRONT) -> CameraFrame:
+    def get_camera_frame(
+        self,
+        time: datetime,
+        anonymization: Anonymization = Anonymization.BLUR,
+        camera: Camera = Camera.FRONT,
+    ) -> CameraFrame:
         """The camera frame nearest ``time``."""
         return self._nearest(self._camera_list(anonymization, camera), time)
 
@@ -268,8 +321,9 @@ class Information:
         """The lidar frame nearest ``time``."""
         return self._nearest(self._lidar_list(lidar), time)
 
-    def get_camera_frames(self, anonymization: Anonymization = Anonymization.BLUR,
-                          camera: Camera = Camera.FRONT) -> list[CameraFrame]:
+    def get_camera_frames(
+        self, anonymization: Anonymization = Anonymization.BLUR, camera: Camera = Camera.FRONT
+    ) -> list[CameraFrame]:
         return self._camera_list(anonymization, camera)
 
     def get_lidar_frames(self, lidar: Lidar = Lidar.VELODYNE) -> list[LidarFrame]:

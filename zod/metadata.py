@@ -84,7 +84,6 @@ class FrameMetaData(_Metadata):
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-
 @dataclass
 class SequenceMetadata(_Metadata):
     """Metadata of one sequence or drive."""
@@ -100,4 +99,3 @@ class SequenceMetadata(_Metadata):
     longitude: float | None
     latitude: float | None
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-

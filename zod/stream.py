@@ -139,7 +139,10 @@ class Prefetcher(Generic[T, R]):
                         pending.append(pool.submit(self.read, item))
                     if not pending:
                         return
-                    batch = [pending.popleft().result() for _ in range(min(self.batch_size, len(pending)))]
+                    batch = [
+                        pending.popleft().result()
+                        for _ in range(min(self.batch_size, len(pending)))
+                    ]
                     yield batch
             finally:
                 for future in pending:
@@ -155,7 +158,9 @@ def read_ahead(
     items: Iterable[T], read: Callable[[T], R], num_threads: int | None = None, prefetch: int = 4
 ) -> Iterator[R]:
     """``map(read, items)`` with up to ``prefetch`` reads running ahead on a thread pool."""
-    return Prefetcher(items, read, batch_size=1, num_threads=num_threads, prefetch_batches=prefetch).iter_items()
+    return Prefetcher(
+        items, read, batch_size=1, num_threads=num_threads, prefetch_batches=prefetch
+    ).iter_items()
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,8 +245,12 @@ class ScanBatch:
     @classmethod
     def empty(cls) -> ScanBatch:
         return cls(
-            np.empty((0, 3), np.float32), np.empty(0, np.float64), np.empty(0, np.uint8),
-            np.empty(0, np.uint8), np.zeros(1, np.int64), np.empty(0, np.float64),
+            np.empty((0, 3), np.float32),
+            np.empty(0, np.float64),
+            np.empty(0, np.uint8),
+            np.empty(0, np.uint8),
+            np.zeros(1, np.int64),
+            np.empty(0, np.float64),
         )
 
 
@@ -306,23 +315,34 @@ class _VehicleTable:
         for group_name, group in vars(vehicle_data).items():
             if group_name.startswith("_") or not hasattr(group, "__dict__"):
                 continue
-            columns = {k: np.asarray(v) for k, v in vars(group).items() if isinstance(v, np.ndarray)}
+            columns = {
+                k: np.asarray(v) for k, v in vars(group).items() if isinstance(v, np.ndarray)
+            }
             stamp = columns.pop("timestamp", None)
             if stamp is None:
                 continue
             time_s = stamp.astype(np.float64) * 1e-9  # vehicle data timestamps: epoch nanoseconds
-            table.groups[group_name] = (time_s, {k: v for k, v in columns.items() if len(v) == len(stamp)})
+            table.groups[group_name] = (
+                time_s,
+                {k: v for k, v in columns.items() if len(v) == len(stamp)},
+            )
         return table
 
-    def at(self, time_s: np.ndarray, tolerance_s: float | None) -> list[dict[str, dict[str, float]]]:
+    def at(
+        self, time_s: np.ndarray, tolerance_s: float | None
+    ) -> list[dict[str, dict[str, float]]]:
         """Nearest sample of every group for each time, as floats; a group with no sample
         within the tolerance has NaN signals (the same keys at every step, so steps batch)."""
         out: list[dict[str, dict[str, float]]] = [{} for _ in range(len(time_s))]
         for name, (stamps, columns) in self.groups.items():
             rows = match_nearest(time_s, stamps, tolerance_s)
             ok = rows >= 0
-            table = {k: np.where(ok, v[np.where(ok, rows, 0)].astype(np.float64), np.nan) if len(v) else
-                     np.full(len(rows), np.nan) for k, v in columns.items()}
+            table = {
+                k: np.where(ok, v[np.where(ok, rows, 0)].astype(np.float64), np.nan)
+                if len(v)
+                else np.full(len(rows), np.nan)
+                for k, v in columns.items()
+            }
             for step in range(len(rows)):
                 out[step][name] = {k: float(values[step]) for k, values in table.items()}
         return out
@@ -372,7 +392,9 @@ class SensorStream:
             raise ValueError(f"reference must be 'camera' or 'lidar', not {reference!r}")
         self.reference = reference
         self.tolerance_s = tolerance_s
-        self.anonymization = Anonymization.BLUR if anonymization is None else Anonymization(anonymization)
+        self.anonymization = (
+            Anonymization.BLUR if anonymization is None else Anonymization(anonymization)
+        )
         self.image_scale = image_scale
         self.remove_ego_lidar_returns = remove_ego_lidar_returns
         self.num_threads = num_threads
@@ -386,7 +408,9 @@ class SensorStream:
         lidar_time_s = _frame_times_s(self.lidar_frames)
         reference_time_s = camera_time_s if reference == "camera" else lidar_time_s
         if reference_time_s.size == 0:
-            raise ValueError(f"item {info.id} has no {reference} frames ({camera_key if reference == 'camera' else 'velodyne'})")
+            raise ValueError(
+                f"item {info.id} has no {reference} frames ({camera_key if reference == 'camera' else 'velodyne'})"
+            )
         order = np.argsort(reference_time_s, kind="stable")[start:stop:step]
         self.time_s: np.ndarray = reference_time_s[order]
         """(S,) reference times of the steps, epoch seconds, increasing."""
@@ -396,7 +420,10 @@ class SensorStream:
         """(S,) index into ``lidar_frames`` per step, -1 when none within the tolerance."""
         self._radar: Any = None
         self._radar_scans: tuple[np.ndarray, np.ndarray] | None = None
-        self._radar_rows: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.int64), np.zeros(1, np.int64))
+        self._radar_rows: tuple[np.ndarray, np.ndarray] = (
+            np.empty(0, np.int64),
+            np.zeros(1, np.int64),
+        )
         self.keep: np.ndarray = np.ones(len(self.time_s), dtype=bool)
         """(S,) steps that iteration yields (see ``skip_missing_files``)."""
         self._vehicle: _VehicleTable | None = None
@@ -489,8 +516,10 @@ class SensorStream:
     def skip_missing_files(self) -> int:
         """Leave out the steps whose matched image / lidar file (for the requested parts) is not
         on disk, instead of raising ``MissingFileError`` when they are read; returns how many."""
-        for part, frames, index in (("image", self.camera_frames, self.camera_index),
-                                    ("lidar", self.lidar_frames, self.lidar_index)):
+        for part, frames, index in (
+            ("image", self.camera_frames, self.camera_index),
+            ("lidar", self.lidar_frames, self.lidar_index),
+        ):
             if part not in self.parts:
                 continue
             present = np.array([os.path.exists(f.filepath) for f in frames], dtype=bool)
@@ -504,7 +533,9 @@ class SensorStream:
         if "image" in self.parts and step.camera_frame is not None:
             step.image = step.camera_frame.read(scale=self.image_scale)
         if "lidar" in self.parts and step.lidar_frame is not None:
-            step.lidar = step.lidar_frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
+            step.lidar = step.lidar_frame.read(
+                remove_ego_lidar_returns=self.remove_ego_lidar_returns
+            )
         if "radar" in self.parts and step.radar_scan_index is not None:
             step.radar = self._radar_subset(step.radar_scan_index)
         return step
@@ -516,19 +547,27 @@ class SensorStream:
     def batches(self, batch_size: int) -> Iterator[list[StreamStep]]:
         """Lists of ``batch_size`` consecutive steps; the next batch is read while one is used."""
         plan = self._plan()
-        return iter(Prefetcher(plan, self._read_step, batch_size, self.num_threads, prefetch_batches=1))
+        return iter(
+            Prefetcher(plan, self._read_step, batch_size, self.num_threads, prefetch_batches=1)
+        )
 
     def lidar_batches(self, batch_size: int) -> Iterator[ScanBatch]:
         """The matched lidar scans of consecutive steps as contiguous ``ScanBatch`` es
         (steps without a scan are skipped), read ahead on the thread pool."""
-        frames = [self.lidar_frames[i] for i, keep in zip(self.lidar_index.tolist(), self.keep.tolist()) if i >= 0 and keep]
+        frames = [
+            self.lidar_frames[i]
+            for i, keep in zip(self.lidar_index.tolist(), self.keep.tolist())
+            if i >= 0 and keep
+        ]
         read = lambda frame: frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
         for scans in Prefetcher(frames, read, batch_size, self.num_threads, prefetch_batches=1):
             yield ScanBatch.concatenate(scans)
 
 
 def read_scans(
-    lidar_frames: Sequence[Any], num_threads: int | None = None, remove_ego_lidar_returns: bool = True
+    lidar_frames: Sequence[Any],
+    num_threads: int | None = None,
+    remove_ego_lidar_returns: bool = True,
 ) -> ScanBatch:
     """Read many lidar frames in parallel into one contiguous ``ScanBatch`` (in the given order)."""
     if not lidar_frames:
@@ -537,4 +576,3 @@ def read_scans(
     with ThreadPoolExecutor(num_threads or default_num_threads()) as pool:
         scans = list(pool.map(read, lidar_frames))
     return ScanBatch.concatenate(scans)
-

@@ -71,13 +71,18 @@ def _stream_of_files(info: Information) -> list[tuple[str, str, str]]:
 
     Flags come from `zod.release`; surrounding lidar scans are grouped per side ("N" scans).
     """
-    out = [("infos", download_flag(INFOS), p)
-           for p in (info.calibration_path, info.ego_motion_path, info.metadata_path) if p]
+    out = [
+        ("infos", download_flag(INFOS), p)
+        for p in (info.calibration_path, info.ego_motion_path, info.metadata_path)
+        if p
+    ]
     if info.oxts_path:
         out.append(("oxts", download_flag(OXTS), info.oxts_path))
     if info.vehicle_data_path:
         out.append(("vehicle data", download_flag(VEHICLE_DATA), info.vehicle_data_path))
-    out += [("annotations", download_flag(ANNOTATIONS), a.filepath) for a in info.annotations.values()]
+    out += [
+        ("annotations", download_flag(ANNOTATIONS), a.filepath) for a in info.annotations.values()
+    ]
     for key, frames in info.camera_frames.items():
         flag = images_flag(key.rsplit("_", 1)[-1])
         out += [(f"images {key}", flag, f.filepath) for f in frames]
@@ -112,8 +117,15 @@ class _DirCache:
         return name in names
 
 
-def summarize_subset(root: str | os.PathLike[str], subset: str, version: str, object_classes: bool = True,
-                     check_files: bool = True, progress: bool = True, workers: int = 4) -> SubsetSummary:
+def summarize_subset(
+    root: str | os.PathLike[str],
+    subset: str,
+    version: str,
+    object_classes: bool = True,
+    check_files: bool = True,
+    progress: bool = True,
+    workers: int = 4,
+) -> SubsetSummary:
     """Summary of one sub-dataset version (its index file must exist)."""
     root = os.fspath(root)
     path = Path(root) / TRAINVAL_FILES[subset][version]
@@ -146,8 +158,14 @@ def summarize_subset(root: str | os.PathLike[str], subset: str, version: str, ob
     ids = list(index)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(scan, ids)
-        for files, classes, problems in tqdm(results, total=len(ids), desc=f"Scanning {subset} {version}",
-                                             unit="item", disable=not progress, leave=False):
+        for files, classes, problems in tqdm(
+            results,
+            total=len(ids),
+            desc=f"Scanning {subset} {version}",
+            unit="item",
+            disable=not progress,
+            leave=False,
+        ):
             for stream, flag, ok in files:
                 count = summary.streams.setdefault(stream, StreamCount(flag))
                 count.expected += 1
@@ -160,14 +178,23 @@ def summarize_subset(root: str | os.PathLike[str], subset: str, version: str, ob
     return summary
 
 
-def summarize(root: str | os.PathLike[str], object_classes: bool = True, check_files: bool = True,
-              progress: bool = True, workers: int = 4) -> list[SubsetSummary]:
+def summarize(
+    root: str | os.PathLike[str],
+    object_classes: bool = True,
+    check_files: bool = True,
+    progress: bool = True,
+    workers: int = 4,
+) -> list[SubsetSummary]:
     """Summaries of every sub-dataset version whose index file is under ``root``."""
     out = []
     for subset in (FRAMES, SEQUENCES, DRIVES):
         for version in VERSIONS:
             if (Path(root) / TRAINVAL_FILES[subset][version]).is_file():
-                out.append(summarize_subset(root, subset, version, object_classes, check_files, progress, workers))
+                out.append(
+                    summarize_subset(
+                        root, subset, version, object_classes, check_files, progress, workers
+                    )
+                )
     return out
 
 
@@ -186,8 +213,10 @@ def format_summary(root: str | os.PathLike[str], summaries: list[SubsetSummary])
     if not summaries:
         lines.append("  no index file (trainval-<frames|sequences|drives>-<mini|full>.json) found")
         for name in old_index_files(root):
-            lines.append(f"  {name} is an old underscore-named index (devkit < 0.2); "
-                         "get the current ones with `zod download --infos`")
+            lines.append(
+                f"  {name} is an old underscore-named index (devkit < 0.2); "
+                "get the current ones with `zod download --infos`"
+            )
         return "\n".join(lines)
     for s in summaries:
         split_text = ", ".join(f"{k} {v}" for k, v in s.splits.items())
@@ -196,7 +225,9 @@ def format_summary(root: str | os.PathLike[str], summaries: list[SubsetSummary])
         if annotated:
             lines.append("  annotated: " + ", ".join(f"{k} {v}" for k, v in annotated.items()))
         if s.object_classes:
-            lines.append("  objects:   " + ", ".join(f"{k} {v}" for k, v in s.object_classes.items()))
+            lines.append(
+                "  objects:   " + ", ".join(f"{k} {v}" for k, v in s.object_classes.items())
+            )
         if s.streams:
             lines.append(f"  {'stream':<30} {'present':>9} {'listed':>9}  to download")
             for name, c in s.streams.items():

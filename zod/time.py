@@ -55,7 +55,9 @@ def time_from_filename(path: str | PathLike[str]) -> datetime:
     try:
         return parse_time(text)
     except FormatError:
-        raise FormatError(path, f"file name does not end in _<time> ({text!r} is not a time)") from None
+        raise FormatError(
+            path, f"file name does not end in _<time> ({text!r} is not a time)"
+        ) from None
 
 
 def epoch_s(value: datetime | str) -> float:

@@ -99,7 +99,6 @@ class EgoVehicleData(_Group):
         return self.pitch_rate
 
 
-
 @dataclass
 class EgoVehicleControls(_Group):
     acc_pedal: np.ndarray  # (N,) ratio 0..100
@@ -120,7 +119,6 @@ class EgoVehicleControls(_Group):
         "turn_indicator": "turn_indicator_status/state",
         "timestamp": "timestamp/nanoseconds/value",
     }
-
 
 
 @dataclass
@@ -155,7 +153,6 @@ class Satellite(_Group):
     @property
     def lon_deg(self) -> np.ndarray:
         return np.asarray(self.lonpos, dtype=np.float64) * 1e-9
-
 
 
 @dataclass

@@ -33,8 +33,11 @@ def read_feature_list(path: str | PathLike[str], what: str) -> list[dict[str, An
     if not isinstance(data, list):
         raise FormatError(path, f"expected a JSON list of features, got {type(data).__name__}")
     for i, feature in enumerate(data):
-        if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict) \
-                or not isinstance(feature.get("geometry"), dict):
+        if (
+            not isinstance(feature, dict)
+            or not isinstance(feature.get("properties"), dict)
+            or not isinstance(feature.get("geometry"), dict)
+        ):
             raise FormatError(path, f"feature {i} lacks 'geometry' or 'properties' objects")
     return data
 

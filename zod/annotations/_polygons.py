@@ -14,8 +14,11 @@ import numpy as np
 
 
 def _is_point(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and len(value) >= 2 and all(
-        isinstance(v, (int, float)) for v in value[:2])
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) >= 2
+        and all(isinstance(v, (int, float)) for v in value[:2])
+    )
 
 
 def polygons_of(geometry: dict[str, Any]) -> list[list[np.ndarray]]:
@@ -34,8 +37,10 @@ def polygons_of(geometry: dict[str, Any]) -> list[list[np.ndarray]]:
     for polygon in polygons:
         if polygon and _is_point(polygon[0]):
             polygon = [polygon]
-        rings = [np.asarray(r, dtype=np.float64).reshape(-1, 2)[:, :2] if len(r) else np.zeros((0, 2))
-                 for r in polygon]
+        rings = [
+            np.asarray(r, dtype=np.float64).reshape(-1, 2)[:, :2] if len(r) else np.zeros((0, 2))
+            for r in polygon
+        ]
         if not rings or len(rings[0]) < 3:
             continue  # no outline: nothing of this polygon encloses area
         out.append([rings[0]] + [h for h in rings[1:] if len(h) >= 3])

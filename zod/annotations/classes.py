@@ -12,19 +12,43 @@ from pathlib import Path
 
 OBJECT_CLASSES_DYNAMIC = ("Vehicle", "VulnerableVehicle", "Pedestrian", "Animal")
 OBJECT_CLASSES_STATIC = (
-    "PoleObject", "TrafficBeacon", "TrafficSign", "TrafficSignal", "TrafficGuide", "DynamicBarrier",
+    "PoleObject",
+    "TrafficBeacon",
+    "TrafficSign",
+    "TrafficSignal",
+    "TrafficGuide",
+    "DynamicBarrier",
 )
 OBJECT_CLASSES = (*OBJECT_CLASSES_DYNAMIC, *OBJECT_CLASSES_STATIC, "Unclear")
 CLASSES_WITH_SUBCLASSES = ("Vehicle", "VulnerableVehicle", "TrafficSign", "TrafficSignal")
-VEHICLE_SUBCLASSES = ("Car", "Van", "Truck", "Bus", "Trailer", "TramTrain", "HeavyEquip", "Emergency", "Other")
+VEHICLE_SUBCLASSES = (
+    "Car",
+    "Van",
+    "Truck",
+    "Bus",
+    "Trailer",
+    "TramTrain",
+    "HeavyEquip",
+    "Emergency",
+    "Other",
+)
 VULNERABLE_VEHICLE_SUBCLASSES = (
-    "Bicycle", "Motorcycle", "Stroller", "Wheelchair", "PersonalTransporter", "NoRider", "Other",
+    "Bicycle",
+    "Motorcycle",
+    "Stroller",
+    "Wheelchair",
+    "PersonalTransporter",
+    "NoRider",
+    "Other",
 )
 OBJECT_SUBCLASSES = (
     *[c for c in OBJECT_CLASSES if c not in CLASSES_WITH_SUBCLASSES],
     *[f"Vehicle_{t}" for t in VEHICLE_SUBCLASSES],
     *[f"VulnerableVehicle_{t}" for t in VULNERABLE_VEHICLE_SUBCLASSES],
-    "TrafficSign_Front", "TrafficSign_Back", "TrafficSignal_Front", "TrafficSignal_Back",
+    "TrafficSign_Front",
+    "TrafficSign_Back",
+    "TrafficSignal_Front",
+    "TrafficSignal_Back",
 )
 INCONCLUSIVE = "Inconclusive"  # read as class "Unclear", unclear = True
 
@@ -38,13 +62,18 @@ def _traffic_sign_table() -> tuple[dict[str, int], dict[int, str], dict[str, tup
     with open(TRAFFIC_SIGN_TSV, newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             name_to_idx[row["class"]] = int(row["index"])
-            counts[row["class"]] = (int(row.get("train_samples") or 0), int(row.get("val_samples") or 0))
+            counts[row["class"]] = (
+                int(row.get("train_samples") or 0),
+                int(row.get("val_samples") or 0),
+            )
     return name_to_idx, {i: n for n, i in name_to_idx.items()}, counts
 
 
 CLASS_NAME_TO_CLASS_IDX: dict[str, int] = dict(_traffic_sign_table()[0])
 CLASS_IDX_TO_CLASS_NAME: dict[int, str] = dict(_traffic_sign_table()[1])
-TRAFFIC_SIGN_CLASSES: tuple[str, ...] = tuple(CLASS_IDX_TO_CLASS_NAME[i] for i in sorted(CLASS_IDX_TO_CLASS_NAME))
+TRAFFIC_SIGN_CLASSES: tuple[str, ...] = tuple(
+    CLASS_IDX_TO_CLASS_NAME[i] for i in sorted(CLASS_IDX_TO_CLASS_NAME)
+)
 TRAIN_SAMPLES_PER_CLASS_NAME = {n: c[0] for n, c in _traffic_sign_table()[2].items()}
 VAL_SAMPLES_PER_CLASS_NAME = {n: c[1] for n, c in _traffic_sign_table()[2].items()}
 

@@ -27,7 +27,6 @@ class EgoRoadAnnotation:
         """Polygons as lists of rings (K, 2) float64 (outline first, then holes)."""
         return polygons_from_coordinates(self.geometry)
 
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EgoRoadAnnotation:
         return cls(

@@ -38,7 +38,6 @@ class LaneAnnotation:
         return polygons_from_coordinates(self.geometry)
 
 
-
 @dataclass
 class LaneMarkingAnnotation(LaneAnnotation):
     type: str  # "solid", "dashed", ...

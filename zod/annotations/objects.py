@@ -75,8 +75,13 @@ class ObjectAnnotation:
     def subclass(self) -> str:
         """The reference devkit's subclass, by the ordered rules of spec §11."""
         return object_subclass(
-            self.superclass, self.unclear, self.object_type, self.artificial, self.with_rider,
-            self.emergency, self.traffic_content_visible,
+            self.superclass,
+            self.unclear,
+            self.object_type,
+            self.artificial,
+            self.with_rider,
+            self.emergency,
+            self.traffic_content_visible,
         )
 
     @classmethod
@@ -101,7 +106,10 @@ class ObjectAnnotation:
                 )
             name = properties["class"]
             object_type = get_key(properties, "type", "object_type")
-            unclear = bool(to_bool(properties.get("unclear", False))) or INCONCLUSIVE in (name, object_type)
+            unclear = bool(to_bool(properties.get("unclear", False))) or INCONCLUSIVE in (
+                name,
+                object_type,
+            )
             if name == INCONCLUSIVE:
                 name = "Unclear"
             if name not in OBJECT_CLASSES and name not in _warned_classes:
@@ -123,8 +131,16 @@ class ObjectAnnotation:
         except FormatError:
             raise
         except (KeyError, TypeError, ValueError) as err:
-            what = f"missing key {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: {err}"
-            uuid = data.get("properties", {}).get("annotation_uuid", "?") if isinstance(data, dict) else "?"
+            what = (
+                f"missing key {err}"
+                if isinstance(err, KeyError)
+                else f"{type(err).__name__}: {err}"
+            )
+            uuid = (
+                data.get("properties", {}).get("annotation_uuid", "?")
+                if isinstance(data, dict)
+                else "?"
+            )
             raise FormatError(source, f"object {uuid}: {what}") from None
 
 

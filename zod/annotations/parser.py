@@ -27,7 +27,9 @@ from zod.errors import FormatError
 from zod.release import ANNOTATIONS, download_flag
 
 
-def _parse_each(path: Any, features: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Any], what: str) -> list[Any]:
+def _parse_each(
+    path: Any, features: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Any], what: str
+) -> list[Any]:
     out = []
     for i, feature in enumerate(features):
         try:
@@ -35,7 +37,11 @@ def _parse_each(path: Any, features: list[dict[str, Any]], parse: Callable[[dict
         except FormatError as err:
             raise FormatError(path, f"{what} {i}: {err.problem}") from None
         except (KeyError, TypeError, ValueError, IndexError) as err:
-            problem = f"missing key {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: {err}"
+            problem = (
+                f"missing key {err}"
+                if isinstance(err, KeyError)
+                else f"{type(err).__name__}: {err}"
+            )
             raise FormatError(path, f"{what} {i}: {problem}") from None
     return out
 
@@ -51,8 +57,11 @@ def _drop_degenerate(path: Any, features: list[dict[str, Any]], what: str) -> li
         if ok:
             kept.append(feature)
     if len(kept) < len(features):
-        warnings.warn(f"{path}: dropped {len(features) - len(kept)} {what}(s) whose polygons have "
-                      "fewer than 3 points", stacklevel=3)
+        warnings.warn(
+            f"{path}: dropped {len(features) - len(kept)} {what}(s) whose polygons have "
+            "fewer than 3 points",
+            stacklevel=3,
+        )
     return kept
 
 
@@ -63,7 +72,9 @@ def parse_object_detection_annotation(path: str | PathLike[str]) -> list[ObjectA
 
 def parse_traffic_sign_annotation(path: str | PathLike[str]) -> list[TrafficSignAnnotation]:
     features = read_feature_list(path, "traffic sign annotation")
-    return _parse_each(path, features, lambda f: TrafficSignAnnotation.from_dict(f, path), "traffic sign")
+    return _parse_each(
+        path, features, lambda f: TrafficSignAnnotation.from_dict(f, path), "traffic sign"
+    )
 
 
 def parse_lane_markings_annotation(path: str | PathLike[str]) -> list[LaneAnnotation]:
@@ -81,7 +92,9 @@ def parse_ego_road_annotation(path: str | PathLike[str]) -> list[EgoRoadAnnotati
 def parse_road_condition_annotation(path: str | PathLike[str]) -> RoadConditionAnnotation:
     data = read_json(path, "road condition annotation", download_flag(ANNOTATIONS))
     if not isinstance(data, dict):
-        raise FormatError(path, f"expected a JSON object {{wetness, snow_coverage}}, got {type(data).__name__}")
+        raise FormatError(
+            path, f"expected a JSON object {{wetness, snow_coverage}}, got {type(data).__name__}"
+        )
     try:
         return RoadConditionAnnotation.from_dict(data)
     except (KeyError, ValueError) as err:
@@ -110,7 +123,11 @@ class AnnotationFile:
 
     def read_raw(self) -> Any:
         """The file's parsed JSON, unconverted."""
-        return read_json(self.filepath, f"{AnnotationProject(self.project).value} annotation", download_flag(ANNOTATIONS))
+        return read_json(
+            self.filepath,
+            f"{AnnotationProject(self.project).value} annotation",
+            download_flag(ANNOTATIONS),
+        )
 
     @property
     def exists(self) -> bool:

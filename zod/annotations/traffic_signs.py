@@ -53,8 +53,11 @@ class TrafficSignAnnotation:
             idx = get_class_idx(name)
             if idx is None and name not in _warned:
                 _warned.add(name)
-                warnings.warn(f"{source}: traffic-sign class {name!r} is not in the class table; "
-                              "its index is None", stacklevel=2)
+                warnings.warn(
+                    f"{source}: traffic-sign class {name!r} is not in the class table; "
+                    "its index is None",
+                    stacklevel=2,
+                )
             return cls(
                 bounding_box=box,
                 unclear=bool(to_bool(properties.get("unclear", False))),

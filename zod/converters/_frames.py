@@ -157,14 +157,25 @@ def raw_info_fields(
         keyframe_text = _get(raw, "keyframe_time")
         if len(entries) > 1:  # pick the image nearest the key frame, like Information does
             keyframe_time = parse_time(keyframe_text)
-            entries = sorted(entries, key=lambda e: abs((parse_time(_get(e, "time")) - keyframe_time).total_seconds()))
+            entries = sorted(
+                entries,
+                key=lambda e: abs((parse_time(_get(e, "time")) - keyframe_time).total_seconds()),
+            )
         entry = entries[0]
-        image = KeyImage(os.path.join(dataset_root, _get(entry, "filepath")), int(entry["height"]), int(entry["width"]))
+        image = KeyImage(
+            os.path.join(dataset_root, _get(entry, "filepath")),
+            int(entry["height"]),
+            int(entry["width"]),
+        )
         annotations = _get(raw, "annotations") or {}
         from zod.index import camel_case
 
         project_entry = annotations.get(project.value) or annotations.get(camel_case(project.value))
-        path = None if project_entry is None else os.path.join(dataset_root, _get(project_entry, "filepath"))
+        path = (
+            None
+            if project_entry is None
+            else os.path.join(dataset_root, _get(project_entry, "filepath"))
+        )
     except (KeyError, TypeError, ValueError) as err:
         raise FormatError(zod_index.path, f"info {frame_id}: missing or malformed {err}") from None
     return image, reference_time_text(keyframe_text), path
@@ -253,19 +264,28 @@ def subclass_of(name: str, unclear: bool, props: dict[str, Any]) -> str:
             return None
 
     return object_subclass(
-        name, unclear, get_key(props, "type", "object_type"), flag("artificial"),
-        flag("with_rider"), flag("emergency"), flag("traffic_content_visible"),
+        name,
+        unclear,
+        get_key(props, "type", "object_type"),
+        flag("artificial"),
+        flag("with_rider"),
+        flag("emergency"),
+        flag("traffic_content_visible"),
     )
 
 
-def object_arrays_from_features(features: list[dict[str, Any]], path: str | None = None) -> ObjectArrays:
+def object_arrays_from_features(
+    features: list[dict[str, Any]], path: str | None = None
+) -> ObjectArrays:
     """Vectorized :class:`ObjectArrays` of raw object features."""
     from zod.converters.coco import boxes_xyxy_from_features, object_classes_and_unclear
 
     names, unclear = object_classes_and_unclear(features, path)
     n = len(features)
     props_list = [f["properties"] for f in features]
-    has3d = np.array(["location_3d" in p and p["location_3d"] is not None for p in props_list], dtype=bool)
+    has3d = np.array(
+        ["location_3d" in p and p["location_3d"] is not None for p in props_list], dtype=bool
+    )
     centers = np.zeros((n, 3))
     sizes = np.ones((n, 3))
     quats = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (n, 1))
@@ -275,9 +295,13 @@ def object_arrays_from_features(features: list[dict[str, Any]], path: str | None
             rows = [
                 (
                     *props_list[i]["location_3d"]["coordinates"][:3],
-                    props_list[i]["size_3d_length"], props_list[i]["size_3d_width"], props_list[i]["size_3d_height"],
-                    props_list[i]["orientation_3d_qw"], props_list[i]["orientation_3d_qx"],
-                    props_list[i]["orientation_3d_qy"], props_list[i]["orientation_3d_qz"],
+                    props_list[i]["size_3d_length"],
+                    props_list[i]["size_3d_width"],
+                    props_list[i]["size_3d_height"],
+                    props_list[i]["orientation_3d_qw"],
+                    props_list[i]["orientation_3d_qx"],
+                    props_list[i]["orientation_3d_qy"],
+                    props_list[i]["orientation_3d_qz"],
                 )
                 for i in idx
             ]

@@ -60,13 +60,17 @@ def coco_base_name(version: str, anonymization: str, use_png: bool) -> str:
     return f"zod_{version}_{anonymization}" + ("_png" if use_png else "")
 
 
-def coco_output_paths(output_dir: Path, version: str, anonymization: str, use_png: bool) -> dict[str, Path]:
+def coco_output_paths(
+    output_dir: Path, version: str, anonymization: str, use_png: bool
+) -> dict[str, Path]:
     """Split name -> output json path."""
     base = coco_base_name(version, anonymization, use_png)
     return {split: Path(output_dir) / f"{base}_{split}.json" for split in ("train", "val")}
 
 
-def object_classes_and_unclear(features: Sequence[dict[str, Any]], path: str | None = None) -> tuple[list[str], list[bool]]:
+def object_classes_and_unclear(
+    features: Sequence[dict[str, Any]], path: str | None = None
+) -> tuple[list[str], list[bool]]:
     """Class name and unclear flag of each object feature, with the reference's rules.
 
     ``Inconclusive`` as class becomes ``Unclear``; ``Inconclusive`` as class or type (``type`` or
@@ -79,7 +83,10 @@ def object_classes_and_unclear(features: Sequence[dict[str, Any]], path: str | N
             props = feature["properties"]
             name = props["class"]
             subtype = get_key(props, "type", "object_type")
-            is_unclear = bool(to_bool(props.get("unclear", False))) or INCONCLUSIVE in (name, subtype)
+            is_unclear = bool(to_bool(props.get("unclear", False))) or INCONCLUSIVE in (
+                name,
+                subtype,
+            )
             names.append("Unclear" if name == INCONCLUSIVE else name)
             unclear.append(is_unclear)
     except (KeyError, TypeError, ValueError) as err:
@@ -87,7 +94,9 @@ def object_classes_and_unclear(features: Sequence[dict[str, Any]], path: str | N
     return names, unclear
 
 
-def boxes_xyxy_from_features(features: Sequence[dict[str, Any]], path: str | None = None) -> np.ndarray:
+def boxes_xyxy_from_features(
+    features: Sequence[dict[str, Any]], path: str | None = None
+) -> np.ndarray:
     """(N, 4) float32 ``[xmin, ymin, xmax, ymax]`` of each feature's ``MultiPoint`` corners.
 
     All points of all features are stacked once and reduced per feature (``np.minimum.reduceat``),
@@ -97,7 +106,9 @@ def boxes_xyxy_from_features(features: Sequence[dict[str, Any]], path: str | Non
         return np.zeros((0, 4), dtype=np.float32)
     try:
         point_lists = [feature["geometry"]["coordinates"] for feature in features]
-        counts = np.fromiter((len(points) for points in point_lists), dtype=np.int64, count=len(point_lists))
+        counts = np.fromiter(
+            (len(points) for points in point_lists), dtype=np.int64, count=len(point_lists)
+        )
         if counts.min() == 0:
             raise FormatError(path, "an object box has no corner points")
         points = np.array([xy for points in point_lists for xy in points], dtype=np.float64)
@@ -118,7 +129,9 @@ def coco_annotations_from_features(
     if not features:
         return []
     names, unclear = object_classes_and_unclear(features, path)
-    return _annotation_dicts(names, unclear, boxes_xyxy_from_features(features, path), image_id, classes)
+    return _annotation_dicts(
+        names, unclear, boxes_xyxy_from_features(features, path), image_id, classes
+    )
 
 
 def _annotation_dicts(
@@ -135,11 +148,18 @@ def _rounded_xywh_area(xyxy: np.ndarray) -> tuple[list[list[float]], list[float]
     xywh = np.array(xyxy, dtype=np.float32).reshape(-1, 4)
     xywh[:, 2:] -= xywh[:, :2]
     area = (xywh[:, 2] * xywh[:, 3]).astype(np.float32)
-    return np.round(xywh.astype(np.float64), 2).tolist(), np.round(area.astype(np.float64), 2).tolist()
+    return np.round(xywh.astype(np.float64), 2).tolist(), np.round(
+        area.astype(np.float64), 2
+    ).tolist()
 
 
 def _dicts(
-    names: list[str], unclear: list[bool], xywh: list[list[float]], area: list[float], image_id: int, wanted: set[str]
+    names: list[str],
+    unclear: list[bool],
+    xywh: list[list[float]],
+    area: list[float],
+    image_id: int,
+    wanted: set[str],
 ) -> list[dict[str, Any]]:
     base_id = image_id * 1000
     return [
@@ -181,7 +201,10 @@ if msgspec is not None:
         geometry: _Geometry
         properties: _Props
 
-    _OBJECT_DECODER: Any = (msgspec.json.Decoder(List[_Feature]), (msgspec.ValidationError, msgspec.DecodeError))  # noqa: UP006
+    _OBJECT_DECODER: Any = (
+        msgspec.json.Decoder(list[_Feature]),
+        (msgspec.ValidationError, msgspec.DecodeError),
+    )
 else:  # pragma: no cover
     _OBJECT_DECODER = None
 
@@ -212,7 +235,9 @@ def _decode_objects_fast(data: bytes) -> tuple[list[str], list[bool], list[Any]]
         flags = [f in (True, "True", "true") for f in flags]
     names = [p.name for p in props]
     unclear = [
-        bool(flag) or name == INCONCLUSIVE or (p.type if p.type is not None else p.object_type) == INCONCLUSIVE
+        bool(flag)
+        or name == INCONCLUSIVE
+        or (p.type if p.type is not None else p.object_type) == INCONCLUSIVE
         for flag, name, p in zip(flags, names, props)
     ]
     names = [("Unclear" if name == INCONCLUSIVE else name) for name in names]
@@ -241,7 +266,9 @@ def read_objects(path: str) -> tuple[list[str], list[bool], list[Any]] | list[di
     try:
         data = _read_bytes(path)
     except FileNotFoundError:
-        raise MissingFileError(path, "object_detection annotation", download_flag(ANNOTATIONS)) from None
+        raise MissingFileError(
+            path, "object_detection annotation", download_flag(ANNOTATIONS)
+        ) from None
     decoded = _decode_objects_fast(data)
     if decoded is None:
         return _frames.read_feature_file(path, "object_detection annotation")
@@ -257,11 +284,17 @@ def boxes_xyxy_from_corners(corners: list[Any]) -> np.ndarray:
     if not corners:
         return np.zeros((0, 4), dtype=np.float32)
     counts = np.fromiter(map(len, corners), dtype=np.int64, count=len(corners))
-    flat = np.fromiter(chain.from_iterable(chain.from_iterable(corners)), dtype=np.float64, count=2 * int(counts.sum()))
+    flat = np.fromiter(
+        chain.from_iterable(chain.from_iterable(corners)),
+        dtype=np.float64,
+        count=2 * int(counts.sum()),
+    )
     return _reduce_boxes(flat.astype(np.float32).reshape(-1, 2), counts)
 
 
-def coco_annotations_from_file(path: str, image_id: int, classes: Sequence[str]) -> list[dict[str, Any]]:
+def coco_annotations_from_file(
+    path: str, image_id: int, classes: Sequence[str]
+) -> list[dict[str, Any]]:
     """COCO annotation dicts of one object-detection file (fast path when msgspec is there)."""
     objects = read_objects(path)
     if isinstance(objects, list):
@@ -273,7 +306,10 @@ def coco_annotations_from_file(path: str, image_id: int, classes: Sequence[str])
 def _reduce_boxes(points: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """(N, 4) float32 xyxy from stacked points (P, 2) float32 and per-box point counts (N,)."""
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.concatenate([np.minimum.reduceat(points, starts, axis=0), np.maximum.reduceat(points, starts, axis=0)], axis=1)
+    return np.concatenate(
+        [np.minimum.reduceat(points, starts, axis=0), np.maximum.reduceat(points, starts, axis=0)],
+        axis=1,
+    )
 
 
 def coco_categories(classes: Sequence[str]) -> list[dict[str, Any]]:
@@ -445,7 +481,11 @@ class CocoFrameTask:
 
         source_anon = "blur" if self.anonymization == "original" else self.anonymization
         camera, date_captured, annotation_path = _frames.raw_info_fields(
-            self.dataset_root, self.version, frame_id, source_anon, AnnotationProject.OBJECT_DETECTION
+            self.dataset_root,
+            self.version,
+            frame_id,
+            source_anon,
+            AnnotationProject.OBJECT_DETECTION,
         )
         file_name = camera.filepath
         check = self.check_images and not self.use_png and self.anonymization != "original"
@@ -471,7 +511,9 @@ class CocoFrameTask:
         if annotation_path is not None:
             objects = read_objects(annotation_path)
             if isinstance(objects, list):  # generic path, done here
-                record["annotations"] = coco_annotations_from_features(objects, image_id, self.classes, annotation_path)
+                record["annotations"] = coco_annotations_from_features(
+                    objects, image_id, self.classes, annotation_path
+                )
                 objects = None
         if self.segmentation:
             info = _frames.frame_info(self.dataset_root, self.version, frame_id)
@@ -481,7 +523,9 @@ class CocoFrameTask:
                 seg_features, seg_path = _frames.read_features(info, AnnotationProject(project))
                 annotated = _frames.annotation_path(info, AnnotationProject(project)) is not None
                 record["segmentation"][project] = (
-                    coco_segmentation_annotations(seg_features, image_id, project, shape, seg_path) if annotated else None
+                    coco_segmentation_annotations(seg_features, image_id, project, shape, seg_path)
+                    if annotated
+                    else None
                 )
         return record, objects
 
@@ -496,7 +540,9 @@ class CocoFrameTask:
         start = 0
         for record, (names, unclear, _) in pending:
             end = start + len(names)
-            record["annotations"] = _dicts(names, unclear, xywh[start:end], area[start:end], record["image"]["id"], wanted)
+            record["annotations"] = _dicts(
+                names, unclear, xywh[start:end], area[start:end], record["image"]["id"], wanted
+            )
             start = end
 
 
@@ -531,14 +577,24 @@ def convert_to_coco(
     output_dir.mkdir(parents=True, exist_ok=True)
     bad = [p for p in segmentation if p not in SEGMENTATION_CATEGORIES]
     if bad:
-        raise ValueError(f"unknown segmentation project(s) {bad}; valid: {list(SEGMENTATION_CATEGORIES)}")
+        raise ValueError(
+            f"unknown segmentation project(s) {bad}; valid: {list(SEGMENTATION_CATEGORIES)}"
+        )
     task = CocoFrameTask(
-        root, version, anonymization, use_png, tuple(classes), relative_paths, segmentation=tuple(segmentation)
+        root,
+        version,
+        anonymization,
+        use_png,
+        tuple(classes),
+        relative_paths,
+        segmentation=tuple(segmentation),
     )
     paths = coco_output_paths(output_dir, version, anonymization, use_png)
     base = coco_base_name(version, anonymization, use_png)
     seg_paths = {
-        (project, split): output_dir / f"{base}_{project}_{split}.json" for project in segmentation for split in paths
+        (project, split): output_dir / f"{base}_{project}_{split}.json"
+        for project in segmentation
+        for split in paths
     }
     for split, path in paths.items():
         split_seg = [p for (project, s), p in seg_paths.items() if s == split]
@@ -546,8 +602,14 @@ def convert_to_coco(
             continue
         frame_ids = _frames.split_ids(root, version, split)
         result: RunResult = run_frames(
-            task, frame_ids, engine=engine, workers=workers, ray_address=ray_address,  # type: ignore[arg-type]
-            skip_missing=skip_missing, desc=f"COCO {split}", progress=progress,
+            task,
+            frame_ids,
+            engine=engine,
+            workers=workers,
+            ray_address=ray_address,  # type: ignore[arg-type]
+            skip_missing=skip_missing,
+            desc=f"COCO {split}",
+            progress=progress,
         )
         images, annotations = [], []
         for _, record in result.ok():
@@ -569,7 +631,8 @@ def convert_to_coco(
                 for i, name in enumerate(SEGMENTATION_CATEGORIES[project])
             ]
             atomic_write_json(
-                seg_paths[(project, split)], coco_document(seg_images, seg_annotations, classes, version, categories)
+                seg_paths[(project, split)],
+                coco_document(seg_images, seg_annotations, classes, version, categories),
             )
         atomic_write_json(path, coco_document(images, annotations, classes, version))
     all_paths: dict[str, Path] = dict(paths)

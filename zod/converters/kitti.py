@@ -69,7 +69,16 @@ DONT_CARE = "DontCare"
 
 # Unit cube corners of a box (length along x, width along y, height along z), order of spec §11.
 _UNIT_CORNERS = 0.5 * np.array(
-    [[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1], [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]],
+    [
+        [-1, -1, -1],
+        [1, -1, -1],
+        [1, 1, -1],
+        [-1, 1, -1],
+        [-1, -1, 1],
+        [1, -1, 1],
+        [1, 1, 1],
+        [-1, 1, 1],
+    ],
     dtype=np.float64,
 )
 
@@ -98,7 +107,11 @@ class KittiCalib:
         """The KITTI calib file text."""
 
         def row(name: str, matrix: np.ndarray) -> str:
-            return name + ": " + " ".join(f"{v:.12e}" for v in np.asarray(matrix, dtype=np.float64).ravel())
+            return (
+                name
+                + ": "
+                + " ".join(f"{v:.12e}" for v in np.asarray(matrix, dtype=np.float64).ravel())
+            )
 
         lines = [row(f"P{i}", self.P) for i in range(4)]
         lines += [row("R0_rect", self.R0_rect), row("Tr_velo_to_cam", self.Tr_velo_to_cam)]
@@ -134,14 +147,24 @@ class KittiCalib:
         return rect @ tr
 
 
-def kitti_calib(ego_from_lidar: np.ndarray, ego_from_camera: np.ndarray, intrinsics: np.ndarray) -> tuple[KittiCalib, np.ndarray]:
+def kitti_calib(
+    ego_from_lidar: np.ndarray, ego_from_camera: np.ndarray, intrinsics: np.ndarray
+) -> tuple[KittiCalib, np.ndarray]:
     """Calib of one frame and the velo_from_lidar rotation (3, 3) used for points and boxes."""
     velo_from_lidar = velo_from_lidar_rotation(ego_from_lidar)
     lidar_from_velo = make_transforms(velo_from_lidar.T, np.zeros(3))
-    cam_from_velo = invert_transforms(ego_from_camera) @ np.asarray(ego_from_lidar, dtype=np.float64) @ lidar_from_velo
+    cam_from_velo = (
+        invert_transforms(ego_from_camera)
+        @ np.asarray(ego_from_lidar, dtype=np.float64)
+        @ lidar_from_velo
+    )
     k = np.asarray(intrinsics, dtype=np.float64)
-    pinhole = np.array([[k[0, 0], 0.0, k[0, 2], 0.0], [0.0, k[1, 1], k[1, 2], 0.0], [0.0, 0.0, 1.0, 0.0]])
-    calib = KittiCalib(P=pinhole, R0_rect=np.eye(3), Tr_velo_to_cam=cam_from_velo[:3], Tr_imu_to_velo=np.eye(4)[:3])
+    pinhole = np.array(
+        [[k[0, 0], 0.0, k[0, 2], 0.0], [0.0, k[1, 1], k[1, 2], 0.0], [0.0, 0.0, 1.0, 0.0]]
+    )
+    calib = KittiCalib(
+        P=pinhole, R0_rect=np.eye(3), Tr_velo_to_cam=cam_from_velo[:3], Tr_imu_to_velo=np.eye(4)[:3]
+    )
     return calib, velo_from_lidar
 
 
@@ -151,7 +174,9 @@ def boxes_lidar_to_velo(
     """Box centres (N, 3) and wxyz rotations (N, 4) in the lidar frame -> velo centres (N, 3)
     and headings (N,) (rad, about velo z, of the box length axis)."""
     centers_velo = np.asarray(centers_lidar, dtype=np.float64).reshape(-1, 3) @ velo_from_lidar.T
-    rot_velo = velo_from_lidar @ rotation_matrices_from_quaternions(np.asarray(quaternions_lidar).reshape(-1, 4))
+    rot_velo = velo_from_lidar @ rotation_matrices_from_quaternions(
+        np.asarray(quaternions_lidar).reshape(-1, 4)
+    )
     yaw_velo = np.arctan2(rot_velo[:, 1, 0], rot_velo[:, 0, 0])
     return centers_velo, yaw_velo
 
@@ -183,13 +208,19 @@ def velo_boxes_to_camera(
 
 
 def camera_boxes_to_velo(
-    location_cam: np.ndarray, sizes_hwl: np.ndarray, rotation_y: np.ndarray, cam_from_velo: np.ndarray
+    location_cam: np.ndarray,
+    sizes_hwl: np.ndarray,
+    rotation_y: np.ndarray,
+    cam_from_velo: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inverse of :func:`velo_boxes_to_camera` (OpenPCDet's rule): velo centres (N, 3),
     sizes lwh (N, 3), headings (N,)."""
     hwl = np.asarray(sizes_hwl, dtype=np.float64).reshape(-1, 3)
     velo_from_cam = invert_transforms(cam_from_velo)
-    centers = np.asarray(location_cam, dtype=np.float64).reshape(-1, 3) @ velo_from_cam[:3, :3].T + velo_from_cam[:3, 3]
+    centers = (
+        np.asarray(location_cam, dtype=np.float64).reshape(-1, 3) @ velo_from_cam[:3, :3].T
+        + velo_from_cam[:3, 3]
+    )
     centers[:, 2] += 0.5 * hwl[:, 0]
     yaw = wrap_angle(-np.asarray(rotation_y, dtype=np.float64) - np.pi / 2)
     return centers, hwl[:, [2, 1, 0]], yaw
@@ -213,7 +244,9 @@ def truncation_from_projection(
     n = len(centers_cam)
     if n == 0:
         return np.zeros(0)
-    corners = np.einsum("nij,nkj->nki", rotations_cam, _UNIT_CORNERS[None] * np.asarray(sizes_lwh)[:, None, :])
+    corners = np.einsum(
+        "nij,nkj->nki", rotations_cam, _UNIT_CORNERS[None] * np.asarray(sizes_lwh)[:, None, :]
+    )
     corners += np.asarray(centers_cam)[:, None, :]
     behind = (corners[..., 2] <= 1e-6).any(axis=1)
     pixels = project(corners.reshape(-1, 3), intrinsics, distortion).reshape(n, 8, 2)
@@ -273,7 +306,9 @@ def parse_label(text: str, path: str | None = None) -> KittiLabel:
     rows = [line.split() for line in text.splitlines() if line.strip()]
     if any(len(r) < 15 for r in rows):
         raise FormatError(path, "a KITTI label line needs 15 fields")
-    numbers = np.array([[float(v) for v in r[1:15]] for r in rows], dtype=np.float64).reshape(-1, 14)
+    numbers = np.array([[float(v) for v in r[1:15]] for r in rows], dtype=np.float64).reshape(
+        -1, 14
+    )
     return KittiLabel(
         types=[r[0] for r in rows],
         truncated=numbers[:, 0],
@@ -299,19 +334,32 @@ def frame_label_text(
         return ""
     has3d = objects.has_box3d & ~objects.unclear
     types = [
-        (objects.subclasses[i] if label_type == "subclass" else objects.names[i]) if has3d[i] else DONT_CARE
+        (objects.subclasses[i] if label_type == "subclass" else objects.names[i])
+        if has3d[i]
+        else DONT_CARE
         for i in range(n)
     ]
-    occluded = np.array([OCCLUSION_TO_KITTI.get(o, 3) if isinstance(o, str) else 3 for o in objects.occlusion])
-    centers_velo, yaw_velo = boxes_lidar_to_velo(objects.centers_lidar, objects.quaternions_lidar, velo_from_lidar)
+    occluded = np.array(
+        [OCCLUSION_TO_KITTI.get(o, 3) if isinstance(o, str) else 3 for o in objects.occlusion]
+    )
+    centers_velo, yaw_velo = boxes_lidar_to_velo(
+        objects.centers_lidar, objects.quaternions_lidar, velo_from_lidar
+    )
     cam_from_velo = calib.cam_from_velo
-    location, rotation_y, alpha = velo_boxes_to_camera(centers_velo, objects.sizes_lwh, yaw_velo, cam_from_velo)
+    location, rotation_y, alpha = velo_boxes_to_camera(
+        centers_velo, objects.sizes_lwh, yaw_velo, cam_from_velo
+    )
     # truncation from the full rotation of the box in the camera frame
     cam_from_lidar_rot = cam_from_velo[:3, :3] @ velo_from_lidar
     rot_cam = cam_from_lidar_rot @ rotation_matrices_from_quaternions(objects.quaternions_lidar)
     centers_cam = objects.centers_lidar @ cam_from_lidar_rot.T + cam_from_velo[:3, 3]
     truncated = truncation_from_projection(
-        centers_cam, objects.sizes_lwh, rot_cam, camera.intrinsics, camera.distortion, camera.image_dimensions
+        centers_cam,
+        objects.sizes_lwh,
+        rot_cam,
+        camera.intrinsics,
+        camera.distortion,
+        camera.image_dimensions,
     )
     sizes_hwl = objects.sizes_lwh[:, [2, 1, 0]].copy()
     # KITTI's DontCare convention
@@ -321,10 +369,14 @@ def frame_label_text(
     sizes_hwl[~has3d] = -1.0
     location[~has3d] = -1000.0
     rotation_y[~has3d] = -10.0
-    return format_label_lines(types, truncated, occluded, alpha, objects.boxes_xyxy, sizes_hwl, location, rotation_y)
+    return format_label_lines(
+        types, truncated, occluded, alpha, objects.boxes_xyxy, sizes_hwl, location, rotation_y
+    )
 
 
-def velodyne_points(points_lidar: np.ndarray, intensity: np.ndarray, velo_from_lidar: np.ndarray) -> np.ndarray:
+def velodyne_points(
+    points_lidar: np.ndarray, intensity: np.ndarray, velo_from_lidar: np.ndarray
+) -> np.ndarray:
     """(N, 4) float32 KITTI velodyne array: velo x, y, z (m) and intensity / 255 (0..1)."""
     out = np.empty((len(points_lidar), 4), dtype=np.float32)
     out[:, :3] = np.asarray(points_lidar, dtype=np.float64) @ velo_from_lidar.T
@@ -347,7 +399,9 @@ class KittiFrameTask(_frames.FrameTask):
             "velodyne": base / "velodyne" / f"{frame_id}.bin",
             "label": base / "label_2" / f"{frame_id}.txt",
             "calib": base / "calib" / f"{frame_id}.txt",
-            "image": base / "image_2" / f"{frame_id}.{'png' if self.image_mode == 'png' else 'jpg'}",
+            "image": base
+            / "image_2"
+            / f"{frame_id}.{'png' if self.image_mode == 'png' else 'jpg'}",
         }
 
     def __call__(self, frame_id: str) -> dict[str, Any]:
@@ -360,18 +414,30 @@ class KittiFrameTask(_frames.FrameTask):
         calibration = _frames.calibration(info)
         camera = _frames.front_camera_calibration(calibration)
         ego_from_lidar = _frames.ego_from_lidar(calibration)
-        calib, velo_from_lidar = kitti_calib(ego_from_lidar, camera.extrinsics.transform, camera.intrinsics)
+        calib, velo_from_lidar = kitti_calib(
+            ego_from_lidar, camera.extrinsics.transform, camera.intrinsics
+        )
         objects = _frames.object_arrays(info)
         label_text = frame_label_text(objects, calib, velo_from_lidar, camera, self.label_type)
         lidar = _frames.lidar_scans(zod_frame)
         velodyne = velodyne_points(lidar.points, lidar.intensity, velo_from_lidar)
         if self.image_mode == "png":
-            image_bgr = _frames.read_bgr(_frames.key_camera_frame(info, self.anonymization).filepath, self.anonymization)
-            atomic_write(paths["image"], lambda tmp: cv2.imwrite(str(tmp), image_bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1]))
+            image_bgr = _frames.read_bgr(
+                _frames.key_camera_frame(info, self.anonymization).filepath, self.anonymization
+            )
+            atomic_write(
+                paths["image"],
+                lambda tmp: cv2.imwrite(str(tmp), image_bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1]),
+            )
         elif self.image_mode != "none":
             image = _frames.key_camera_frame(info, self.anonymization)
-            link_or_copy(Path(image.filepath), paths["image"], self.image_mode, f"{self.anonymization} image",  # type: ignore[arg-type]
-                         images_flag(self.anonymization))
+            link_or_copy(
+                Path(image.filepath),
+                paths["image"],
+                self.image_mode,
+                f"{self.anonymization} image",  # type: ignore[arg-type]
+                images_flag(self.anonymization),
+            )
         atomic_write(paths["velodyne"], lambda tmp: velodyne.tofile(tmp))
         atomic_write_text(paths["calib"], calib.to_text())
         atomic_write_text(paths["label"], label_text)  # last: its presence marks the frame done
@@ -399,8 +465,14 @@ def convert_to_kitti(
     for split in ("train", "val"):
         frame_ids = _frames.split_ids(root, version, split)
         result = run_frames(
-            task, frame_ids, engine=engine, workers=workers, ray_address=ray_address,  # type: ignore[arg-type]
-            skip_missing=skip_missing, desc=f"KITTI {split}", progress=progress,
+            task,
+            frame_ids,
+            engine=engine,
+            workers=workers,
+            ray_address=ray_address,  # type: ignore[arg-type]
+            skip_missing=skip_missing,
+            desc=f"KITTI {split}",
+            progress=progress,
         )
         done = [frame_id for frame_id, _ in result.ok()]
         atomic_write_text(out / "ImageSets" / f"{split}.txt", "".join(f"{i}\n" for i in done))

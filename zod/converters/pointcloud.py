@@ -47,11 +47,15 @@ def point_cloud(points: np.ndarray, intensity: np.ndarray, time_s: np.ndarray) -
     return cloud
 
 
-def write_point_cloud(path: str | os.PathLike[str], points: np.ndarray, intensity: np.ndarray, time_s: np.ndarray) -> Path:
+def write_point_cloud(
+    path: str | os.PathLike[str], points: np.ndarray, intensity: np.ndarray, time_s: np.ndarray
+) -> Path:
     """Write a point cloud atomically; the format follows the suffix (``.pcd`` binary or ``.ply``)."""
     o3d = _open3d()
     cloud = point_cloud(points, intensity, time_s)
-    return atomic_write(path, lambda tmp: o3d.t.io.write_point_cloud(str(tmp), cloud, write_ascii=False))
+    return atomic_write(
+        path, lambda tmp: o3d.t.io.write_point_cloud(str(tmp), cloud, write_ascii=False)
+    )
 
 
 def read_point_cloud(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -122,16 +126,31 @@ def convert_to_pointclouds(
     out = Path(output_dir).resolve()
     for split in ("train", "val"):
         task = PointCloudFrameTask(
-            root, version, str(out), split, file_format, num_before, num_after, coordinate_frame, overwrite
+            root,
+            version,
+            str(out),
+            split,
+            file_format,
+            num_before,
+            num_after,
+            coordinate_frame,
+            overwrite,
         )
         result = run_frames(
-            task, _frames.split_ids(root, version, split), engine=engine, workers=workers,  # type: ignore[arg-type]
-            ray_address=ray_address, skip_missing=skip_missing, desc=f"Point clouds {split}", progress=progress,
+            task,
+            _frames.split_ids(root, version, split),
+            engine=engine,
+            workers=workers,  # type: ignore[arg-type]
+            ray_address=ray_address,
+            skip_missing=skip_missing,
+            desc=f"Point clouds {split}",
+            progress=progress,
         )
         if result.missing:
             from zod.converters.runner import atomic_write_text
 
             atomic_write_text(
-                out / f"{split}.missing.txt", "".join(f"{fid}\t{msg}\n" for fid, msg in result.missing.items())
+                out / f"{split}.missing.txt",
+                "".join(f"{fid}\t{msg}\n" for fid, msg in result.missing.items()),
             )
     return out

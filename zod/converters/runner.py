@@ -55,7 +55,9 @@ class FrameFailures(ZodError):
         self.failed = failed
         lines = []
         if missing:
-            lines.append(f"{len(missing)} frame(s) have missing files (use --skip-missing to skip them):")
+            lines.append(
+                f"{len(missing)} frame(s) have missing files (use --skip-missing to skip them):"
+            )
             lines += [f"  {fid}: {msg}" for fid, msg in list(missing.items())[:20]]
         if failed:
             lines.append(f"{len(failed)} frame(s) have malformed files:")
@@ -144,7 +146,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        method = (
+            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        )
         context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
         if context.get_start_method() == "forkserver":
             context.set_forkserver_preload(["zod.converters.runner", "numpy"])
@@ -193,7 +197,9 @@ def _run_local(
         chunk_size = max(1, min(64, len(frame_ids) // (workers * 8)))
         pool = _pool(workers)
         try:
-            futures = [pool.submit(_run_chunk, task, chunk) for chunk in _chunks(frame_ids, chunk_size)]
+            futures = [
+                pool.submit(_run_chunk, task, chunk) for chunk in _chunks(frame_ids, chunk_size)
+            ]
             for future in futures:  # in submission order: records stay in frame order
                 chunk_outcomes = future.result()
                 outcomes.extend(chunk_outcomes)
@@ -239,7 +245,9 @@ def _run_ray(
     items = [{"index": i, "frame_id": frame_id} for i, frame_id in enumerate(frame_ids)]
     dataset = ray.data.from_items(items)
     size = batch_size or max(1, min(64, len(frame_ids) // 16 or 1))
-    converted = dataset.map_batches(partial(_ray_batch, task=task), batch_size=size, batch_format="numpy")
+    converted = dataset.map_batches(
+        partial(_ray_batch, task=task), batch_size=size, batch_format="numpy"
+    )
     outcomes: list[tuple[str, Any]] = [(FAILED, "not run")] * len(frame_ids)
     for row in converted.iter_rows():
         outcomes[int(row["index"])] = (str(row["status"]), json.loads(str(row["payload"])))

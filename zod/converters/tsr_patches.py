@@ -70,7 +70,9 @@ def crop_windows(
     x1 = np.minimum(width, rounded[:, 2] + pad[:, 0])
     y1 = np.minimum(height, rounded[:, 3] + pad[:, 1])
     windows = np.column_stack([x0, y0, x1, y1])
-    applied = np.column_stack([rounded[:, 0] - x0, rounded[:, 1] - y0, x1 - rounded[:, 2], y1 - rounded[:, 3]])
+    applied = np.column_stack(
+        [rounded[:, 0] - x0, rounded[:, 1] - y0, x1 - rounded[:, 2], y1 - rounded[:, 3]]
+    )
     return windows, applied
 
 
@@ -191,14 +193,27 @@ def extract_tsr_patches(
     missing: dict[str, str] = {}
     for split in ("train", "val"):
         task = TsrFrameTask(
-            root, version, str(out), split, anonymization,
+            root,
+            version,
+            str(out),
+            split,
+            anonymization,
             None if padding_px is None else (int(padding_px[0]), int(padding_px[1])),
-            padding_factor, exclude_unclear, split_folders, overwrite,
+            padding_factor,
+            exclude_unclear,
+            split_folders,
+            overwrite,
         )
         frame_ids = _frames.split_ids(root, version, split)
         result = run_frames(
-            task, frame_ids, engine=engine, workers=workers, ray_address=ray_address,  # type: ignore[arg-type]
-            skip_missing=skip_missing, desc=f"Traffic signs {split}", progress=progress,
+            task,
+            frame_ids,
+            engine=engine,
+            workers=workers,
+            ray_address=ray_address,  # type: ignore[arg-type]
+            skip_missing=skip_missing,
+            desc=f"Traffic signs {split}",
+            progress=progress,
         )
         dataset[split] = [record for _, records in result.ok() for record in records]
         missing.update(result.missing)

@@ -42,7 +42,9 @@ def yolo_lines(
     boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0.0, width)
     boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0.0, height)
     scale = np.array([width, height, width, height])
-    normalized = np.column_stack([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]]) / scale
+    normalized = (
+        np.column_stack([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]]) / scale
+    )
     return "".join(
         f"{int(c)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n"
         for c, (cx, cy, w, h) in zip(np.asarray(class_indices).tolist(), normalized.tolist())
@@ -86,7 +88,10 @@ class YoloFrameTask(_frames.FrameTask):
 
     def paths(self, frame_id: str) -> tuple[Path, Path]:
         out = Path(self.output_dir)
-        return out / "images" / self.split / f"{frame_id}.jpg", out / "labels" / self.split / f"{frame_id}.txt"
+        return (
+            out / "images" / self.split / f"{frame_id}.jpg",
+            out / "labels" / self.split / f"{frame_id}.txt",
+        )
 
     def __call__(self, frame_id: str) -> dict[str, Any]:
         image_path, label_path = self.paths(frame_id)
@@ -99,17 +104,29 @@ class YoloFrameTask(_frames.FrameTask):
         objects = _frames.object_arrays(info)
         index_of = {name: i for i, name in enumerate(self.classes)}
         keep = np.array(
-            [name in index_of and (self.include_unclear or not unclear) for name, unclear in zip(objects.names, objects.unclear)],
+            [
+                name in index_of and (self.include_unclear or not unclear)
+                for name, unclear in zip(objects.names, objects.unclear)
+            ],
             dtype=bool,
         )
-        class_indices = np.array([index_of[objects.names[i]] for i in np.flatnonzero(keep)], dtype=np.int64)
-        text = yolo_lines(objects.boxes_xyxy[keep], class_indices, (int(camera.width), int(camera.height)))
+        class_indices = np.array(
+            [index_of[objects.names[i]] for i in np.flatnonzero(keep)], dtype=np.int64
+        )
+        text = yolo_lines(
+            objects.boxes_xyxy[keep], class_indices, (int(camera.width), int(camera.height))
+        )
         if self.image_mode != "none":
             if self.image_size:
                 _write_resized(source, image_path, self.image_size, self.anonymization)
             else:
-                link_or_copy(source, image_path, self.image_mode, f"{self.anonymization} image",
-                             images_flag(self.anonymization))  # type: ignore[arg-type]
+                link_or_copy(
+                    source,
+                    image_path,
+                    self.image_mode,
+                    f"{self.anonymization} image",
+                    images_flag(self.anonymization),
+                )  # type: ignore[arg-type]
         atomic_write_text(label_path, text)  # last: marks the frame done
         return {"frame_id": frame_id, "image": str(image_path), "written": True}
 
@@ -148,18 +165,35 @@ def convert_to_yolo(
     out = Path(output_dir).resolve()
     for split in ("train", "val"):
         task = YoloFrameTask(
-            root, version, str(out), split=split, anonymization=anonymization, classes=tuple(classes),
-            image_mode=image_mode, image_size=image_size, include_unclear=include_unclear, overwrite=overwrite,
+            root,
+            version,
+            str(out),
+            split=split,
+            anonymization=anonymization,
+            classes=tuple(classes),
+            image_mode=image_mode,
+            image_size=image_size,
+            include_unclear=include_unclear,
+            overwrite=overwrite,
         )
         frame_ids = _frames.split_ids(root, version, split)
         result = run_frames(
-            task, frame_ids, engine=engine, workers=workers, ray_address=ray_address,  # type: ignore[arg-type]
-            skip_missing=skip_missing, desc=f"YOLO {split}", progress=progress,
+            task,
+            frame_ids,
+            engine=engine,
+            workers=workers,
+            ray_address=ray_address,  # type: ignore[arg-type]
+            skip_missing=skip_missing,
+            desc=f"YOLO {split}",
+            progress=progress,
         )
-        atomic_write_text(out / f"{split}.txt", "".join(f"{rec['image']}\n" for _, rec in result.ok()))
+        atomic_write_text(
+            out / f"{split}.txt", "".join(f"{rec['image']}\n" for _, rec in result.ok())
+        )
         if result.missing:
             atomic_write_text(
-                out / f"{split}.missing.txt", "".join(f"{fid}\t{msg}\n" for fid, msg in result.missing.items())
+                out / f"{split}.missing.txt",
+                "".join(f"{fid}\t{msg}\n" for fid, msg in result.missing.items()),
             )
     yaml_path = out / "data.yaml"
     atomic_write_text(yaml_path, data_yaml(out, classes))

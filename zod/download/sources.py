@@ -81,7 +81,7 @@ class Source(ABC):
 def _raise_http(url: str, err: urllib.error.HTTPError) -> None:
     try:
         detail = err.read().decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - the body is only a hint
+    except Exception:
         detail = ""
     if err.code in LINK_ERROR_STATUSES:
         raise LinkError(url, err.code, detail) from None

@@ -54,11 +54,33 @@ from zod.release import (  # re-exported: the release layout lives in zod.releas
 )
 
 __all__ = [
-    "ANNOTATIONS", "ARCHIVE_SUFFIXES", "BASE_STREAMS", "CHECKSUM_FILE", "IMAGES_BLUR",
-    "IMAGES_DNAT", "INFOS", "LIDAR", "MAX_SURROUNDING_SCANS", "MINI", "OXTS", "RADAR",
-    "SUBSET_FOLDERS", "VEHICLE_DATA", "StreamFilter", "all_streams", "archive_name",
-    "download_flag", "download_hint", "index_file_name", "lidar_offset", "lidar_stream",
-    "stream_of_archive", "stream_of_file", "strip_archive_suffix", "subset_folder", "subset_name",
+    "ANNOTATIONS",
+    "ARCHIVE_SUFFIXES",
+    "BASE_STREAMS",
+    "CHECKSUM_FILE",
+    "IMAGES_BLUR",
+    "IMAGES_DNAT",
+    "INFOS",
+    "LIDAR",
+    "MAX_SURROUNDING_SCANS",
+    "MINI",
+    "OXTS",
+    "RADAR",
+    "SUBSET_FOLDERS",
+    "VEHICLE_DATA",
+    "StreamFilter",
+    "all_streams",
+    "archive_name",
+    "download_flag",
+    "download_hint",
+    "index_file_name",
+    "lidar_offset",
+    "lidar_stream",
+    "stream_of_archive",
+    "stream_of_file",
+    "strip_archive_suffix",
+    "subset_folder",
+    "subset_name",
 ]
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")

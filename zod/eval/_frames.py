@@ -39,12 +39,20 @@ class ItemTask:
         return open_dataset(self.dataset_root, self.version, self.subset)[frame_id]
 
 
-def read_items(task: ItemTask, ids: Sequence[str], workers: int, skip_missing: bool, desc: str) -> Any:
+def read_items(
+    task: ItemTask, ids: Sequence[str], workers: int, skip_missing: bool, desc: str
+) -> Any:
     """Run ``task`` over ``ids`` (``workers`` processes, 0: all cores); the runner's `RunResult`.
 
     A progress bar is shown from 200 items on.
     """
     from zod.converters.runner import default_workers, run_frames
 
-    return run_frames(task, list(ids), workers=workers or default_workers(), skip_missing=skip_missing,
-                      desc=desc, progress=len(ids) >= 200)
+    return run_frames(
+        task,
+        list(ids),
+        workers=workers or default_workers(),
+        skip_missing=skip_missing,
+        desc=desc,
+        progress=len(ids) >= 200,
+    )

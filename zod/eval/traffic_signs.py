@@ -77,8 +77,9 @@ class ClassificationResult:
     def precision(self) -> np.ndarray:
         """(C,) TP / predicted; 0 for a class never predicted."""
         tp = np.diag(self.confusion).astype(np.float64)
-        return np.divide(tp, self.num_predicted, out=np.zeros_like(tp),
-                         where=self.num_predicted > 0)
+        return np.divide(
+            tp, self.num_predicted, out=np.zeros_like(tp), where=self.num_predicted > 0
+        )
 
     @property
     def recall(self) -> np.ndarray:
@@ -147,11 +148,15 @@ class ClassificationResult:
         """Summary and the per-class lines of the most frequent classes."""
         macro = self.macro()
         lines = [
-            (f"signs: {int(self.support.sum())}  correct: {self.num_correct}  "
-             f"missing: {int(self.missing_per_class.sum())}"),
+            (
+                f"signs: {int(self.support.sum())}  correct: {self.num_correct}  "
+                f"missing: {int(self.missing_per_class.sum())}"
+            ),
             f"accuracy: {self.accuracy:.4f}",
-            (f"macro precision {macro['precision']:.4f}  recall {macro['recall']:.4f}  "
-             f"F1 {macro['f1']:.4f}"),
+            (
+                f"macro precision {macro['precision']:.4f}  recall {macro['recall']:.4f}  "
+                f"F1 {macro['f1']:.4f}"
+            ),
             "",
             f"{'class':<45}{'support':>8}{'prec':>8}{'recall':>8}{'F1':>8}",
         ]
@@ -313,10 +318,18 @@ def ground_truth_from_dataset(
     cores); ``subset`` is ``"frames"`` or ``"sequences"`` (keyframe annotations).
     """
     root = str(Path(dataset_root).expanduser())
-    ids = (list(frame_ids) if frame_ids is not None
-           else sorted(open_dataset(root, version, subset).get_split(split)))
-    run = read_items(_SignsTask(root, version, subset), [str(f) for f in ids], workers, skip_missing,
-                     "reading traffic signs")
+    ids = (
+        list(frame_ids)
+        if frame_ids is not None
+        else sorted(open_dataset(root, version, subset).get_split(split))
+    )
+    run = read_items(
+        _SignsTask(root, version, subset),
+        [str(f) for f in ids],
+        workers,
+        skip_missing,
+        "reading traffic signs",
+    )
     out: dict[str, str] = {}
     for _, signs in run.ok():
         out.update(signs)
@@ -350,18 +363,42 @@ def draw_confusion(
     image = np.full((height, width, 3), 255, dtype=np.uint8)
     colors = apply_colormap(counts / row_total, "viridis")  # (k, k, 3)
     block = np.repeat(np.repeat(colors, cell_px, axis=0), cell_px, axis=1)
-    image[margin_top:margin_top + k * cell_px, margin_left:margin_left + k * cell_px] = block
+    image[margin_top : margin_top + k * cell_px, margin_left : margin_left + k * cell_px] = block
     font = cv2.FONT_HERSHEY_SIMPLEX
     for i, cls in enumerate(order):  # k <= max_classes labels and cells: drawing, not data
         name = result.class_names[cls]
         y = margin_top + i * cell_px + cell_px // 2 + 4
         cv2.putText(image, f"{i:>2} {name[:38]}", (4, y), font, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.putText(image, str(i), (margin_left + i * cell_px + 6, margin_top - 10), font, 0.38,
-                    (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            str(i),
+            (margin_left + i * cell_px + 6, margin_top - 10),
+            font,
+            0.38,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
         for j in np.flatnonzero(counts[i]):
             text_color = (0, 0, 0) if counts[i, j] / row_total[i, 0] > 0.6 else (255, 255, 255)
-            cv2.putText(image, str(int(counts[i, j])), (margin_left + j * cell_px + 3, y), font,
-                        0.35, text_color, 1, cv2.LINE_AA)
-    cv2.putText(image, "predicted ->", (margin_left - 110, margin_top - 10), font, 0.4,
-                (0, 0, 0), 1, cv2.LINE_AA)
+            cv2.putText(
+                image,
+                str(int(counts[i, j])),
+                (margin_left + j * cell_px + 3, y),
+                font,
+                0.35,
+                text_color,
+                1,
+                cv2.LINE_AA,
+            )
+    cv2.putText(
+        image,
+        "predicted ->",
+        (margin_left - 110, margin_top - 10),
+        font,
+        0.4,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     return image

@@ -116,7 +116,7 @@ class Box3D:
         from zod.geometry.fisheye import project
 
         if not isinstance(self.frame, Camera):
-            raise ValueError(  # noqa: TRY004 - the reference raises ValueError
+            raise ValueError(
                 f"cannot project a box in frame {self.frame}: convert_to a Camera first"
             )
         cam = calib.cameras[self.frame]

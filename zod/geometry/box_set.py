@@ -432,7 +432,7 @@ class Box3DSet:
 def _safe_subclass(obj: Any) -> Any:
     try:
         return obj.subclass
-    except Exception:  # noqa: BLE001 - a subclass that cannot be determined is not an error here
+    except Exception:
         return None
 
 
@@ -445,8 +445,12 @@ def _subclasses(
 
     return [
         object_subclass(
-            name, bool(unclear[i]), attributes["object_type"][i], attributes["artificial"][i],
-            attributes["with_rider"][i], attributes["emergency"][i],
+            name,
+            bool(unclear[i]),
+            attributes["object_type"][i],
+            attributes["artificial"][i],
+            attributes["with_rider"][i],
+            attributes["emergency"][i],
             attributes["traffic_content_visible"][i],
         )
         for i, name in enumerate(classes)

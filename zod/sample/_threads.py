@@ -21,7 +21,9 @@ def _openblas_functions() -> tuple[object, object] | None:
     """(get_num_threads, set_num_threads) of the OpenBLAS loaded in this process, if any."""
     try:
         with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line})
+            paths = sorted(
+                {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
+            )
     except OSError:
         return None
     for path in paths:

@@ -72,7 +72,9 @@ def _densify(ring: np.ndarray, step_m: float = 0.5) -> np.ndarray:
     seg = np.diff(closed, axis=0)
     lengths = np.linalg.norm(seg, axis=1)
     counts = np.maximum(1, np.ceil(lengths / step_m).astype(int))
-    pieces = [closed[i] + np.outer(np.arange(counts[i]) / counts[i], seg[i]) for i in range(len(seg))]
+    pieces = [
+        closed[i] + np.outer(np.arange(counts[i]) / counts[i], seg[i]) for i in range(len(seg))
+    ]
     return np.vstack(pieces)
 
 
@@ -87,19 +89,41 @@ class RoadShape:
 
 def lane_shapes(rng: np.random.Generator, near_m: float, far_m: float) -> list[RoadShape]:
     """Lane markings, a shaded area and road paintings between ``near_m`` and ``far_m`` ahead."""
-    dash_starts = np.arange(np.ceil(near_m / DASH_PERIOD_M) * DASH_PERIOD_M, far_m - DASH_LENGTH_M, DASH_PERIOD_M)
+    dash_starts = np.arange(
+        np.ceil(near_m / DASH_PERIOD_M) * DASH_PERIOD_M, far_m - DASH_LENGTH_M, DASH_PERIOD_M
+    )
     half = LANE_WIDTH_M / 2
     dashes = [[_rect(s, s + DASH_LENGTH_M, -half - 0.075, -half + 0.075)] for s in dash_starts]
-    double = [[_rect(near_m, far_m, half - 0.15, half - 0.05)], [_rect(near_m, far_m, half + 0.05, half + 0.15)]]
+    double = [
+        [_rect(near_m, far_m, half - 0.15, half - 0.05)],
+        [_rect(near_m, far_m, half + 0.05, half + 0.15)],
+    ]
     edge = [[_rect(near_m, far_m, -ROAD_HALF_WIDTH_M + 0.025, -ROAD_HALF_WIDTH_M + 0.175)]]
     arrow = np.array(
-        [[12.0, -0.15, 0], [14.5, -0.15, 0], [14.5, -0.45, 0], [16.0, 0.0, 0], [14.5, 0.45, 0], [14.5, 0.15, 0], [12.0, 0.15, 0]],
+        [
+            [12.0, -0.15, 0],
+            [14.5, -0.15, 0],
+            [14.5, -0.45, 0],
+            [16.0, 0.0, 0],
+            [14.5, 0.45, 0],
+            [14.5, 0.15, 0],
+            [12.0, 0.15, 0],
+        ],
         dtype=np.float64,
     )
     ring_outer = _rect(20.0, 23.0, -0.7, 0.7)
     ring_hole = _rect(20.5, 22.5, -0.4, 0.4)[::-1]
-    painting_flags = ["Unclear", "Odd", "ContainsArrow", "ContainsPictogram", "ContainsText",
-                      "ContainsTrafficSign", "ContainsCrossWalk", "ContainsMarker", "ContainsOther"]
+    painting_flags = [
+        "Unclear",
+        "Odd",
+        "ContainsArrow",
+        "ContainsPictogram",
+        "ContainsText",
+        "ContainsTrafficSign",
+        "ContainsCrossWalk",
+        "ContainsMarker",
+        "ContainsOther",
+    ]
 
     def painting(kind: str) -> dict[str, Any]:
         props: dict[str, Any] = {"annotation_uuid": new_uuid(rng)}
@@ -107,38 +131,80 @@ def lane_shapes(rng: np.random.Generator, near_m: float, far_m: float) -> list[R
         return props
 
     return [
-        RoadShape(dashes, {"annotation_uuid": new_uuid(rng), "class": "dashed", "coloured": False, "InstanceID": 1}, multi=True),
+        RoadShape(
+            dashes,
+            {
+                "annotation_uuid": new_uuid(rng),
+                "class": "dashed",
+                "coloured": False,
+                "InstanceID": 1,
+            },
+            multi=True,
+        ),
         RoadShape(
             double,
-            {"annotation_uuid": new_uuid(rng), "class": "solid", "coloured": False, "InstanceID": 2,
-             "MultipleLaneMarkings": "Double"},
+            {
+                "annotation_uuid": new_uuid(rng),
+                "class": "solid",
+                "coloured": False,
+                "InstanceID": 2,
+                "MultipleLaneMarkings": "Double",
+            },
             multi=True,
         ),
         RoadShape(edge, {"annotation_uuid": new_uuid(rng), "class": "solid", "coloured": False}),
         RoadShape(
             [[_rect(30.0, 42.0, half + 0.4, ROAD_HALF_WIDTH_M - 0.35)]],
-            {"annotation_uuid": new_uuid(rng), "class": "shaded_area", "ShadedAreaType": "Hatched", "coloured": False},
+            {
+                "annotation_uuid": new_uuid(rng),
+                "class": "shaded_area",
+                "ShadedAreaType": "Hatched",
+                "coloured": False,
+            },
         ),
         RoadShape([[arrow]], painting("ContainsArrow")),
         RoadShape([[ring_outer, ring_hole]], painting("ContainsText")),  # a polygon with a hole
     ]
 
 
-def ego_road_shapes(rng: np.random.Generator, near_m: float, far_m: float, with_debris: bool) -> list[RoadShape]:
+def ego_road_shapes(
+    rng: np.random.Generator, near_m: float, far_m: float, with_debris: bool
+) -> list[RoadShape]:
     """Ego road (the whole carriageway), optional debris, a road edge and a guard-rail barrier."""
     rail_end = far_m - 20.0
     shapes = [
-        RoadShape([[_rect(near_m, far_m, -ROAD_HALF_WIDTH_M, ROAD_HALF_WIDTH_M)]],
-                  {"annotation_uuid": new_uuid(rng), "class": "EgoRoad_Road"}),
-        RoadShape([[_rect(near_m, far_m, ROAD_HALF_WIDTH_M, ROAD_HALF_WIDTH_M + 0.2)]],
-                  {"annotation_uuid": new_uuid(rng), "class": "RoadEdge"}),
         RoadShape(
-            [[np.array([[near_m, -6.2, 0.3], [rail_end, -6.2, 0.3], [rail_end, -6.2, 0.8], [near_m, -6.2, 0.8]])]],
+            [[_rect(near_m, far_m, -ROAD_HALF_WIDTH_M, ROAD_HALF_WIDTH_M)]],
+            {"annotation_uuid": new_uuid(rng), "class": "EgoRoad_Road"},
+        ),
+        RoadShape(
+            [[_rect(near_m, far_m, ROAD_HALF_WIDTH_M, ROAD_HALF_WIDTH_M + 0.2)]],
+            {"annotation_uuid": new_uuid(rng), "class": "RoadEdge"},
+        ),
+        RoadShape(
+            [
+                [
+                    np.array(
+                        [
+                            [near_m, -6.2, 0.3],
+                            [rail_end, -6.2, 0.3],
+                            [rail_end, -6.2, 0.8],
+                            [near_m, -6.2, 0.8],
+                        ]
+                    )
+                ]
+            ],
             {"annotation_uuid": new_uuid(rng), "class": "Barrier"},
         ),
     ]
     if with_debris:
-        shapes.insert(1, RoadShape([[_rect(30.0, 30.8, -0.6, 0.2)]], {"annotation_uuid": new_uuid(rng), "class": "EgoRoad_Debris"}))
+        shapes.insert(
+            1,
+            RoadShape(
+                [[_rect(30.0, 30.8, -0.6, 0.2)]],
+                {"annotation_uuid": new_uuid(rng), "class": "EgoRoad_Debris"},
+            ),
+        )
     return shapes
 
 
@@ -148,7 +214,12 @@ def clip_ring(ring: np.ndarray, width: float, height: float) -> np.ndarray:
     One vectorized pass per image edge (4 passes); returns (K', 2), possibly empty.
     """
     pts = np.asarray(ring, dtype=np.float64)
-    for axis, limit, keep_below in ((0, 0.0, False), (0, width - 1.0, True), (1, 0.0, False), (1, height - 1.0, True)):
+    for axis, limit, keep_below in (
+        (0, 0.0, False),
+        (0, width - 1.0, True),
+        (1, 0.0, False),
+        (1, height - 1.0, True),
+    ):
         if pts.shape[0] == 0:
             break
         nxt = np.roll(pts, -1, axis=0)
@@ -199,17 +270,27 @@ def _geometry(polys: list[list[np.ndarray]], multi: bool) -> dict[str, Any]:
         return [[round(float(x), 2), round(float(y), 2)] for x, y in ring]
 
     if multi:
-        return {"type": "MultiPolygon", "coordinates": [[ring_list(r) for r in rings] for rings in polys]}
+        return {
+            "type": "MultiPolygon",
+            "coordinates": [[ring_list(r) for r in rings] for rings in polys],
+        }
     return {"type": "Polygon", "coordinates": [ring_list(r) for r in polys[0]]}
 
 
-def shapes_to_features(shapes: list[RoadShape], image_polys: list[list[list[np.ndarray]]]) -> list[dict[str, Any]]:
+def shapes_to_features(
+    shapes: list[RoadShape], image_polys: list[list[list[np.ndarray]]]
+) -> list[dict[str, Any]]:
     """GeoJSON-like features of the shapes that are visible in the image."""
     features = []
     for shape, polys in zip(shapes, image_polys):
         if not polys:
             continue
-        features.append({"geometry": _geometry(polys, shape.multi or len(polys) > 1), "properties": dict(shape.properties)})
+        features.append(
+            {
+                "geometry": _geometry(polys, shape.multi or len(polys) > 1),
+                "properties": dict(shape.properties),
+            }
+        )
     return features
 
 
@@ -255,7 +336,10 @@ def object_features(
                 props["is_pulling_or_pushing"] = False
         if spec.has_3d and not unclear:
             size = objects.size_m[m]
-            props["location_3d"] = {"type": "Point", "coordinates": [round(float(v), 4) for v in centers_lidar[m]]}
+            props["location_3d"] = {
+                "type": "Point",
+                "coordinates": [round(float(v), 4) for v in centers_lidar[m]],
+            }
             props["size_3d_length"] = round(float(size[0]), 4)
             props["size_3d_width"] = round(float(size[1]), 4)
             props["size_3d_height"] = round(float(size[2]), 4)
@@ -285,22 +369,33 @@ def traffic_sign_features(
         geometry = feat["geometry"]
         if props.get("traffic_content_visible") == "True":
             name = str(rng.choice(names[1:]))
-            if with_unknown_name and not any(f["properties"]["class"] == UNKNOWN_SIGN_NAME for f in features):
+            if with_unknown_name and not any(
+                f["properties"]["class"] == UNKNOWN_SIGN_NAME for f in features
+            ):
                 name = UNKNOWN_SIGN_NAME
-            features.append({
-                "geometry": geometry,
-                "properties": {
-                    "annotation_uuid": new_uuid(rng),
-                    "class": name,
-                    "unclear": False,
-                    "occlusion_ratio": props["occlusion_ratio"],
-                    "is_electronic": bool(rng.random() < 0.2),
-                },
-            })
+            features.append(
+                {
+                    "geometry": geometry,
+                    "properties": {
+                        "annotation_uuid": new_uuid(rng),
+                        "class": name,
+                        "unclear": False,
+                        "occlusion_ratio": props["occlusion_ratio"],
+                        "is_electronic": bool(rng.random() < 0.2),
+                    },
+                }
+            )
         else:
-            features.append({
-                "geometry": geometry,
-                "properties": {"annotation_uuid": new_uuid(rng), "class": "unclear", "unclear": True,
-                               "occlusion_ratio": props["occlusion_ratio"], "is_electronic": False},
-            })
+            features.append(
+                {
+                    "geometry": geometry,
+                    "properties": {
+                        "annotation_uuid": new_uuid(rng),
+                        "class": "unclear",
+                        "unclear": True,
+                        "occlusion_ratio": props["occlusion_ratio"],
+                        "is_electronic": False,
+                    },
+                }
+            )
     return features

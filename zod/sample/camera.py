@@ -42,7 +42,9 @@ for _axis in range(3):
         _normals.append(_n)
 UNIT_FACES = np.stack(_faces)  # face 0 is +x (the object's front)
 UNIT_NORMALS = np.stack(_normals)
-_SHADE = np.array([1.0, 0.75, 0.85, 0.8, 1.1, 0.6])  # per face: front, back, left, right, top, bottom
+_SHADE = np.array(
+    [1.0, 0.75, 0.85, 0.8, 1.1, 0.6]
+)  # per face: front, back, left, right, top, bottom
 
 
 def world_from_camera(rig: SensorRig, trajectory: Trajectory, time_s: float) -> np.ndarray:
@@ -50,7 +52,9 @@ def world_from_camera(rig: SensorRig, trajectory: Trajectory, time_s: float) -> 
     return trajectory.world_from_ego(np.array([time_s]))[0] @ rig.ego_from_camera
 
 
-def project_world(rig: SensorRig, camera_from_world: np.ndarray, points_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def project_world(
+    rig: SensorRig, camera_from_world: np.ndarray, points_world: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """World points (N, 3) -> pixels (N, 2) (NaN where not projectable) and mask (N,) of valid ones.
 
     Valid: in front of the camera (z > 0.05 m) and within the monotonic range of the model; the
@@ -89,7 +93,9 @@ def _pixel_rays(rig: SensorRig) -> np.ndarray:
         vs = (np.arange(h_small) + 0.5) * height / h_small - 0.5
         uu, vv = np.meshgrid(us, vs)
         pixels = np.stack([uu.ravel(), vv.ravel()], axis=1)
-        _RAY_CACHE[key] = unproject(pixels, rig.intrinsics, None, 1.0, distortion=rig.distortion, exact=True)
+        _RAY_CACHE[key] = unproject(
+            pixels, rig.intrinsics, None, 1.0, distortion=rig.distortion, exact=True
+        )
     return _RAY_CACHE[key]
 
 
@@ -111,7 +117,9 @@ def _background(rig: SensorRig, world_from_cam: np.ndarray, road: Road) -> np.nd
         hits = origin + rays_world[ground_mask] * t[:, None]
         road_pts = road.road_from_world_points(hits)
         on_road = np.abs(road_pts[:, 1]) <= ROAD_HALF_WIDTH_M
-        base = np.where(on_road[:, None], np.array([60.0, 62.0, 66.0]), np.array([68.0, 86.0, 48.0]))
+        base = np.where(
+            on_road[:, None], np.array([60.0, 62.0, 66.0]), np.array([68.0, 86.0, 48.0])
+        )
         haze = (1.0 - np.exp(-t / 350.0))[:, None]
         out[ground_mask] = (1 - haze) * base + haze * np.array([140.0, 146.0, 156.0])
     small = np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(h_small, w_small, 3)
@@ -191,10 +199,16 @@ def view_objects(
     return views, pixels, valid, face_visible
 
 
-def draw_polygons(image: np.ndarray, polygons: list[list[np.ndarray]], colour_rgb: tuple[int, int, int]) -> None:
+def draw_polygons(
+    image: np.ndarray, polygons: list[list[np.ndarray]], colour_rgb: tuple[int, int, int]
+) -> None:
     """Fill polygons in place; each polygon is a list of rings (outline first, then holes)."""
     for rings in polygons:
-        contours = [np.round(np.asarray(r) * 16).astype(np.int32).reshape(-1, 1, 2) for r in rings if len(r) >= 3]
+        contours = [
+            np.round(np.asarray(r) * 16).astype(np.int32).reshape(-1, 1, 2)
+            for r in rings
+            if len(r) >= 3
+        ]
         if contours:
             cv2.fillPoly(image, contours, colour_rgb, lineType=cv2.LINE_AA, shift=4)
 
@@ -226,11 +240,15 @@ def render(
             colour = base if (not is_sign or f == 0) else _SIGN_BACK_RGB
             shaded = np.clip(colour * _SHADE[f], 0, 255)
             hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
-            cv2.fillConvexPoly(image, hull, tuple(int(c) for c in shaded), lineType=cv2.LINE_AA, shift=4)
+            cv2.fillConvexPoly(
+                image, hull, tuple(int(c) for c in shaded), lineType=cv2.LINE_AA, shift=4
+            )
     return image, views
 
 
-def add_noise(image: np.ndarray, rng: np.random.Generator, std: float, tile: int = 256) -> np.ndarray:
+def add_noise(
+    image: np.ndarray, rng: np.random.Generator, std: float, tile: int = 256
+) -> np.ndarray:
     """Image (H, W, 3) uint8 plus Gaussian pixel noise of ``std`` levels (a random tile repeated)."""
     if std <= 0:
         return image
@@ -267,7 +285,9 @@ def anonymize(
 
 def encode_jpeg(image_rgb: np.ndarray, quality: int) -> bytes:
     """JPEG bytes of an RGB image (cv2 works in BGR)."""
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()

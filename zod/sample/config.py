@@ -77,7 +77,11 @@ class SampleConfig:
             raise ValueError("the mini version needs at least one frame")
         if self.num_scans_before < 0 or self.num_scans_after < 0:
             raise ValueError("num_scans_before and num_scans_after must be >= 0")
-        for name in ("points_per_core_scan", "points_per_surrounding_scan", "points_per_sequence_scan"):
+        for name in (
+            "points_per_core_scan",
+            "points_per_surrounding_scan",
+            "points_per_sequence_scan",
+        ):
             if getattr(self, name) < 1000:
                 raise ValueError(f"{name} must be at least 1000")
         if not 0.0 < self.val_fraction < 1.0:

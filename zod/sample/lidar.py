@@ -163,7 +163,9 @@ def simulate_scan(
     rng_coarse, _ = cast_rays(origins, dirs_world, times, objects, max_range_m)
     hit_fraction = max(float(np.isfinite(rng_coarse).mean()), 0.05)
     num_columns = int(np.ceil(wanted / (NUM_DIODES * hit_fraction) * 1.08))
-    times, origins, dirs_lidar, dirs_world = _column_geometry(num_columns, file_time_s, period_s, rig, trajectory)
+    times, origins, dirs_lidar, dirs_world = _column_geometry(
+        num_columns, file_time_s, period_s, rig, trajectory
+    )
     range_m, hit_box = cast_rays(origins, dirs_world, times, objects, max_range_m)
 
     col_idx, diode_idx = np.nonzero(np.isfinite(range_m))  # row-major: time order, then diode
@@ -179,10 +181,15 @@ def simulate_scan(
     intensity[on_box] = objects.reflectivity[boxes[on_box]].astype(np.float64)
     ground = ~on_box
     if ground.any():
-        hits_world = origins[col_idx[ground]] + dirs_world[col_idx[ground], diode_idx[ground]] * ranges[ground, None]
+        hits_world = (
+            origins[col_idx[ground]]
+            + dirs_world[col_idx[ground], diode_idx[ground]] * ranges[ground, None]
+        )
         road_pts = road.road_from_world_points(hits_world)
         d, l = road_pts[:, 0], road_pts[:, 1]
-        intensity[ground] = np.where(road.paint_mask(d, l), 170.0, np.where(road.on_road(l), 12.0, 35.0))
+        intensity[ground] = np.where(
+            road.paint_mask(d, l), 170.0, np.where(road.on_road(l), 12.0, 35.0)
+        )
     intensity += rng.normal(0.0, 4.0, size=intensity.size)
     intensity *= np.clip(1.2 - ranges / 400.0, 0.5, 1.2)
 
@@ -197,9 +204,9 @@ def simulate_scan(
     all_pts = np.concatenate([points, ego_pts])
     out["x"], out["y"], out["z"] = (all_pts[:, i].astype(np.float32) for i in range(3))
     out["timestamp"] = np.concatenate([times_us, ego_time.astype(np.int64)])
-    out["intensity"] = np.clip(np.rint(np.concatenate([intensity, rng.normal(60, 5, num_ego)])), 0, 255).astype(
-        np.uint8
-    )
+    out["intensity"] = np.clip(
+        np.rint(np.concatenate([intensity, rng.normal(60, 5, num_ego)])), 0, 255
+    ).astype(np.uint8)
     out["diode_index"] = np.concatenate([diode_idx, ego_diode]).astype(np.uint8)
     order = np.argsort(out["timestamp"], kind="stable")
     return out[order]

@@ -75,7 +75,9 @@ def ego_motion_json(oxts: dict[str, np.ndarray]) -> dict[str, Any]:
     """
     timestamps = GPS_EPOCH_S + oxts["timestamp"] + oxts["leapSeconds"]
     velocities = np.stack([oxts["velForward"], oxts["velLateral"], -oxts["velDown"]], axis=1)
-    accelerations = np.stack([oxts["accelerationX"], oxts["accelerationY"], oxts["accelerationZ"]], axis=1)
+    accelerations = np.stack(
+        [oxts["accelerationX"], oxts["accelerationY"], oxts["accelerationZ"]], axis=1
+    )
     rates = np.stack([oxts["angularRateX"], oxts["angularRateY"], oxts["angularRateZ"]], axis=1)
     return {
         "poses": oxts["poses"].tolist(),
@@ -117,20 +119,27 @@ def vehicle_data_arrays(
         "ego_vehicle_data/pitch_rate_data/angle_rate/radians_per_second/value": state.pitch_rate,
         "ego_vehicle_data/lat_vel_data/velocity/meters_per_second/value": np.zeros(n),
         "ego_vehicle_data/lon_vel_data/velocity/meters_per_second/value": state.speed_mps,
-        "ego_vehicle_data/lat_acc_data/acceleration/meters_per_second2/value": state.speed_mps * state.yaw_rate,
+        "ego_vehicle_data/lat_acc_data/acceleration/meters_per_second2/value": state.speed_mps
+        * state.yaw_rate,
         "ego_vehicle_data/lon_acc_data/acceleration/meters_per_second2/value": accel,
         "ego_vehicle_data/body_height/body_height/meters/value": 0.42 + 0.003 * np.sin(7.0 * t),
         "ego_vehicle_data/body_pitch/angle/radians/value": -state.pitch,
         "ego_vehicle_data/timestamp/nanoseconds/value": ns,
-        "ego_vehicle_controls/acceleration_pedal/ratio/unitless/value": np.clip(18.0 + 25.0 * accel, 0.0, 100.0),
-        "ego_vehicle_controls/brake_pedal_pressed/is_brake_pedal_pressed/unitless/value": accel < -0.3,
-        "ego_vehicle_controls/steering_wheel_angle/angle/radians/value": road_wheel * steering_ratio,
+        "ego_vehicle_controls/acceleration_pedal/ratio/unitless/value": np.clip(
+            18.0 + 25.0 * accel, 0.0, 100.0
+        ),
+        "ego_vehicle_controls/brake_pedal_pressed/is_brake_pedal_pressed/unitless/value": accel
+        < -0.3,
+        "ego_vehicle_controls/steering_wheel_angle/angle/radians/value": road_wheel
+        * steering_ratio,
         "ego_vehicle_controls/steering_wheel_angle/angle_rate/radians_per_second/value": np.gradient(
             road_wheel * steering_ratio, t
         )
         if n > 1
         else np.zeros(n),
-        "ego_vehicle_controls/steer_wheel_torque/torque/newton_meters/value": 0.8 * road_wheel * steering_ratio
+        "ego_vehicle_controls/steer_wheel_torque/torque/newton_meters/value": 0.8
+        * road_wheel
+        * steering_ratio
         + rng.normal(0.0, 0.05, n),
         "ego_vehicle_controls/turn_indicator_status/state": np.zeros(n, dtype=np.int64),
         "ego_vehicle_controls/timestamp/nanoseconds/value": ns.copy(),
@@ -147,7 +156,9 @@ def vehicle_data_arrays(
             "satellite/heading/degrees/value": np.mod(90.0 - np.degrees(sat.yaw), 360.0),
             "satellite/latposn/nanodegrees/value": np.rint(lat * 1e9).astype(np.int64),
             "satellite/longposn/nanodegrees/value": np.rint(lon * 1e9).astype(np.int64),
-            "satellite/nrof_satellites/unitless/value": rng.integers(9, 15, size=ts.size).astype(np.int64),
+            "satellite/nrof_satellites/unitless/value": rng.integers(9, 15, size=ts.size).astype(
+                np.int64
+            ),
             "satellite/speed/meters_per_second/value": sat.speed_mps,
             "satellite/timestamp/nanoseconds/value": np.rint(ts * 1e9).astype(np.int64),
         }

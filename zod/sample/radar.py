@@ -53,21 +53,33 @@ def simulate_radar(
     centers = objects.centers_at(times_s)  # (S, M, 3)
     half = 0.5 * objects.size_m[None]  # (1, M, 3)
     rot = objects.rotation_world[None]  # (1, M, 3, 3)
-    local = np.einsum("smji,smj->smi", np.broadcast_to(rot, centers.shape + (3,)), radar_pos[:, None] - centers)
+    local = np.einsum(
+        "smji,smj->smi", np.broadcast_to(rot, centers.shape + (3,)), radar_pos[:, None] - centers
+    )
     nearest_local = np.clip(local, -half, half)
-    nearest = centers + np.einsum("smij,smj->smi", np.broadcast_to(rot, centers.shape + (3,)), nearest_local)
+    nearest = centers + np.einsum(
+        "smij,smj->smi", np.broadcast_to(rot, centers.shape + (3,)), nearest_local
+    )
     # COPIES jittered detections per (scan, box)
     jitter = rng.normal(0.0, 0.15, size=(COPIES,) + nearest.shape)
     jitter[0] = 0.0
     det_world = nearest[None] + jitter  # (C, S, M, 3)
-    det_radar = np.einsum("sij,csmj->csmi", radar_from_world[:, :3, :3], det_world) + radar_from_world[None, :, None, :3, 3]
+    det_radar = (
+        np.einsum("sij,csmj->csmi", radar_from_world[:, :3, :3], det_world)
+        + radar_from_world[None, :, None, :3, 3]
+    )
     rng_m = np.linalg.norm(det_radar, axis=-1)
     azimuth = np.arctan2(det_radar[..., 1], det_radar[..., 0])
     elevation = np.arcsin(np.clip(det_radar[..., 2] / np.maximum(rng_m, 1e-9), -1, 1))
     los_world = (det_world - radar_pos[None, :, None]) / np.maximum(rng_m, 1e-9)[..., None]
     rel_vel = objects.velocity_world[None, None] - ego_vel_world[None, :, None]
     range_rate = np.einsum("csmi,csmi->csm", los_world, np.broadcast_to(rel_vel, los_world.shape))
-    keep = (rng_m > 0.5) & (rng_m < MAX_RANGE_M) & (np.abs(azimuth) < MAX_AZIMUTH_RAD) & (np.abs(elevation) < np.deg2rad(15))
+    keep = (
+        (rng_m > 0.5)
+        & (rng_m < MAX_RANGE_M)
+        & (np.abs(azimuth) < MAX_AZIMUTH_RAD)
+        & (np.abs(elevation) < np.deg2rad(15))
+    )
     keep[1:] &= rng.random(keep[1:].shape) < 0.6  # not every neighbour is detected
     scan_of = np.broadcast_to(np.arange(num_scans)[None, :, None], keep.shape)
 
@@ -76,7 +88,12 @@ def simulate_radar(
     obj_az = azimuth[keep]
     obj_el = elevation[keep]
     obj_rate = range_rate[keep]
-    obj_amp = 30.0 - 10.0 * np.log10(np.maximum(obj_range, 1.0)) + rng.normal(0, 1.5, obj_range.size) + 20.0
+    obj_amp = (
+        30.0
+        - 10.0 * np.log10(np.maximum(obj_range, 1.0))
+        + rng.normal(0, 1.5, obj_range.size)
+        + 20.0
+    )
 
     # static ground clutter: range rate is minus the radar speed along the line of sight
     c_scan = np.repeat(np.arange(num_scans), CLUTTER_PER_SCAN)
@@ -98,6 +115,8 @@ def simulate_radar(
     out["range_rate"] = np.concatenate([obj_rate, c_rate])[order]
     out["amplitude"] = np.concatenate([obj_amp, c_amp])[order]
     out["validity"] = 1
-    out["mode"] = np.concatenate([np.zeros(obj_scan.size), np.ones(c_scan.size)])[order].astype(np.uint8)
+    out["mode"] = np.concatenate([np.zeros(obj_scan.size), np.ones(c_scan.size)])[order].astype(
+        np.uint8
+    )
     out["quality"] = np.clip(np.rint(100.0 - out["radar_range"] / 3.0), 0, 100).astype(np.uint8)
     return out

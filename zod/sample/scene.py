@@ -79,7 +79,8 @@ class EgoState:
     def acceleration_ego(self) -> np.ndarray:
         """(N, 3) acceleration in the ego frame (longitudinal, centripetal, 0; gravity removed)."""
         return np.stack(
-            [self.accel_long_mps2, self.speed_mps * self.yaw_rate, np.zeros_like(self.speed_mps)], axis=1
+            [self.accel_long_mps2, self.speed_mps * self.yaw_rate, np.zeros_like(self.speed_mps)],
+            axis=1,
         )
 
     @property
@@ -124,7 +125,9 @@ class Trajectory:
 
     # closed-form pieces, t relative to origin_time_s
     def _speed(self, t: np.ndarray) -> np.ndarray:
-        return self.speed0 + self.speed_amp * np.sin(2 * np.pi * self.speed_freq * t + self.speed_phase)
+        return self.speed0 + self.speed_amp * np.sin(
+            2 * np.pi * self.speed_freq * t + self.speed_phase
+        )
 
     def _accel(self, t: np.ndarray) -> np.ndarray:
         w = 2 * np.pi * self.speed_freq
@@ -135,7 +138,9 @@ class Trajectory:
 
     def _yaw(self, t: np.ndarray) -> np.ndarray:
         w = 2 * np.pi * self.yaw_rate_freq
-        return self.yaw0 - self.yaw_rate_amp / w * (np.cos(w * t + self.yaw_rate_phase) - np.cos(self.yaw_rate_phase))
+        return self.yaw0 - self.yaw_rate_amp / w * (
+            np.cos(w * t + self.yaw_rate_phase) - np.cos(self.yaw_rate_phase)
+        )
 
     def state(self, time_s: np.ndarray | float) -> EgoState:
         """Ego state at epoch times (N,) (must lie within the simulated span)."""
@@ -164,7 +169,9 @@ class Trajectory:
         return self.state(time_s).world_from_ego
 
 
-def make_trajectory(rng: np.random.Generator, origin_time_s: float, duration_s: float) -> Trajectory:
+def make_trajectory(
+    rng: np.random.Generator, origin_time_s: float, duration_s: float
+) -> Trajectory:
     """A random but tame drive (8-14 m/s, |yaw rate| < 0.012 rad/s, pitch/roll < 0.35 deg)."""
     return Trajectory(
         origin_time_s=origin_time_s,
@@ -187,7 +194,9 @@ def make_trajectory(rng: np.random.Generator, origin_time_s: float, duration_s: 
 # --- objects ---------------------------------------------------------------------------------
 
 # class, type, (L, W, H), height of the box bottom above ground (m), RGB colour, lidar reflectivity
-_TEMPLATES: dict[str, tuple[str, str | None, tuple[float, float, float], float, tuple[int, int, int], int]] = {
+_TEMPLATES: dict[
+    str, tuple[str, str | None, tuple[float, float, float], float, tuple[int, int, int], int]
+] = {
     "car": ("Vehicle", "Car", (4.5, 1.85, 1.5), 0.0, (190, 35, 35), 70),
     "van": ("Vehicle", "Van", (5.2, 2.0, 2.2), 0.0, (235, 235, 225), 80),
     "truck": ("Vehicle", "Truck", (9.5, 2.5, 3.5), 0.0, (40, 70, 170), 75),
@@ -319,8 +328,12 @@ class Road:
     @staticmethod
     def paint_mask(d: np.ndarray, l: np.ndarray) -> np.ndarray:
         """Which ground points (d, l arrays) lie on painted lane lines (bool, same shape)."""
-        dashed = (np.abs(l + LANE_WIDTH_M / 2) < LINE_HALF_WIDTH_M) & (np.mod(d, DASH_PERIOD_M) < DASH_LENGTH_M)
-        double = (np.abs(l - (LANE_WIDTH_M / 2 - 0.1)) < 0.05) | (np.abs(l - (LANE_WIDTH_M / 2 + 0.1)) < 0.05)
+        dashed = (np.abs(l + LANE_WIDTH_M / 2) < LINE_HALF_WIDTH_M) & (
+            np.mod(d, DASH_PERIOD_M) < DASH_LENGTH_M
+        )
+        double = (np.abs(l - (LANE_WIDTH_M / 2 - 0.1)) < 0.05) | (
+            np.abs(l - (LANE_WIDTH_M / 2 + 0.1)) < 0.05
+        )
         edge = np.abs(l - (-ROAD_HALF_WIDTH_M + 0.1)) < LINE_HALF_WIDTH_M
         return dashed | double | edge
 
@@ -339,7 +352,9 @@ def build_scene(
     key = trajectory.state(keyframe_time_s)
     yaw = float(key.yaw[0])
     world_from_road = make_transforms(
-        np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]]),
+        np.array(
+            [[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]]
+        ),
         np.array([key.position_world[0, 0], key.position_world[0, 1], 0.0]),
     )
     road = Road(world_from_road)
@@ -371,7 +386,11 @@ def build_scene(
         center_road = np.array([d, spec.l_m + float(rng.normal(0.0, 0.15)), z0 + size[2] / 2])
         yaw_world = yaw + heading
         rot = np.array(
-            [[np.cos(yaw_world), -np.sin(yaw_world), 0.0], [np.sin(yaw_world), np.cos(yaw_world), 0.0], [0.0, 0.0, 1.0]]
+            [
+                [np.cos(yaw_world), -np.sin(yaw_world), 0.0],
+                [np.sin(yaw_world), np.cos(yaw_world), 0.0],
+                [0.0, 0.0, 1.0],
+            ]
         )
         centers.append(road.to_world(center_road))
         # signed speed along the road direction (oncoming objects have a negative speed)

@@ -53,7 +53,18 @@ UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SUBSET_CODES = {FRAMES: 1, SEQUENCES: 2, DRIVES: 3}
 ID_RANGES = {FRAMES: 100_000, SEQUENCES: 1473, DRIVES: 29}
-CODENAMES = ("romeo", "sierra", "tango", "victor", "kilo", "lima", "oscar", "quebec", "juliett", "hotel")
+CODENAMES = (
+    "romeo",
+    "sierra",
+    "tango",
+    "victor",
+    "kilo",
+    "lima",
+    "oscar",
+    "quebec",
+    "juliett",
+    "hotel",
+)
 COUNTRIES = ("SE", "DE", "PL", "NO", "FR", "IT", "HU", "GB", "CZ", "NL", "BE", "FI", "ES", "AT")
 WEATHER = ("partly-cloudy-day", "clear-day", "cloudy", "rain", "fog", "snow")
 COLLECTION_CARS = ("Vc5", "Vc6")
@@ -143,7 +154,16 @@ def plan_items(root: Path, config: SampleConfig) -> list[ItemJob]:
         for i in range(total):
             split = "blacklisted" if i >= n_full else ("val" if i in val else "train")
             jobs.append(
-                ItemJob(subset, i, f"{int(ids[i]):06d}", split, i < n_mini, str(root), config, i == unknown_index)
+                ItemJob(
+                    subset,
+                    i,
+                    f"{int(ids[i]):06d}",
+                    split,
+                    i < n_mini,
+                    str(root),
+                    config,
+                    i == unknown_index,
+                )
             )
     return jobs
 
@@ -155,7 +175,10 @@ def _item_times(job: ItemJob, rng: np.random.Generator) -> dict[str, Any]:
     """Integer-microsecond times of the scans, camera frames and keyframe of an item."""
     cfg = job.config
     day = datetime(2021, 3, 1, tzinfo=UTC) + timedelta(days=int(rng.integers(0, 600)))
-    base_us = int((day - _EPOCH).total_seconds()) * 1_000_000 + int(rng.integers(7 * 3600, 17 * 3600)) * 1_000_000
+    base_us = (
+        int((day - _EPOCH).total_seconds()) * 1_000_000
+        + int(rng.integers(7 * 3600, 17 * 3600)) * 1_000_000
+    )
     base_us += int(rng.integers(0, 1_000_000))
     period_us = round(1e6 / cfg.lidar_rate_hz)
     if job.subset == FRAMES:
@@ -261,18 +284,34 @@ DEBRIS_RGB = (96, 72, 50)
 def _simulate_world(job: ItemJob) -> _Item:
     """Times, trajectory (covering every point time with a 1 s margin) and scene of an item."""
     cfg = job.config
-    seeds = np.random.SeedSequence([cfg.seed, SUBSET_CODES[job.subset], job.index]).spawn(len(_RNG_NAMES))
+    seeds = np.random.SeedSequence([cfg.seed, SUBSET_CODES[job.subset], job.index]).spawn(
+        len(_RNG_NAMES)
+    )
     rngs = {name: np.random.default_rng(seed) for name, seed in zip(_RNG_NAMES, seeds)}
     times = _item_times(job, rngs["time"])
     codename = str(rngs["misc"].choice(CODENAMES))
     first_s = (int(times["scans_us"][0]) - LIDAR_PERIOD_US) / 1e6 - 1.0
     last_s = max(int(times["scans_us"][-1]) + LIDAR_PERIOD_US, times["end_us"]) / 1e6 + 1.0
     oxts_t = oxts_sample_times_s(first_s, last_s, cfg.oxts_rate_hz)
-    trajectory = make_trajectory(rngs["trajectory"], float(oxts_t[0]), float(oxts_t[-1] - oxts_t[0]) + 0.01)
+    trajectory = make_trajectory(
+        rngs["trajectory"], float(oxts_t[0]), float(oxts_t[-1] - oxts_t[0]) + 0.01
+    )
     origin = (float(rngs["misc"].uniform(48.0, 63.0)), float(rngs["misc"].uniform(5.0, 25.0)))
-    objects, road = build_scene(rngs["scene"], trajectory, times["keyframe_us"] / 1e6, cfg.num_objects)
-    return _Item(job, make_rig(cfg.image_width, cfg.image_height), rngs, times, codename, oxts_t, trajectory,
-                 origin, objects, road)
+    objects, road = build_scene(
+        rngs["scene"], trajectory, times["keyframe_us"] / 1e6, cfg.num_objects
+    )
+    return _Item(
+        job,
+        make_rig(cfg.image_width, cfg.image_height),
+        rngs,
+        times,
+        codename,
+        oxts_t,
+        trajectory,
+        origin,
+        objects,
+        road,
+    )
 
 
 def _write_lidar(item: _Item) -> list[dict[str, Any]]:
@@ -280,22 +319,39 @@ def _write_lidar(item: _Item) -> list[dict[str, Any]]:
     cfg, entries = item.cfg, []
     for k, scan_us in enumerate(item.times["scans_us"]):
         if item.is_frame:
-            n_points = cfg.points_per_core_scan if k == item.times["core"] else cfg.points_per_surrounding_scan
+            n_points = (
+                cfg.points_per_core_scan
+                if k == item.times["core"]
+                else cfg.points_per_surrounding_scan
+            )
         else:
             n_points = cfg.points_per_sequence_scan
         scan = simulate_scan(
-            item.rngs["lidar"], n_points, int(scan_us), item.rig, item.trajectory, item.objects, item.road,
-            period_s=1.0 / cfg.lidar_rate_hz, max_range_m=cfg.lidar_max_range_m,
+            item.rngs["lidar"],
+            n_points,
+            int(scan_us),
+            item.rig,
+            item.trajectory,
+            item.objects,
+            item.road,
+            period_s=1.0 / cfg.lidar_rate_hz,
+            max_range_m=cfg.lidar_max_range_m,
         )
         rel = f"{item.folder_rel}/lidar_velodyne/{item.file_name(int(scan_us), 'npy')}"
         _write_npy(item.root / rel, scan)
-        entries.append({"filepath": rel, "time": format_time(_dt(int(scan_us))), "is_compensated": False})
+        entries.append(
+            {"filepath": rel, "time": format_time(_dt(int(scan_us))), "is_compensated": False}
+        )
     return entries
 
 
-def _drawn_polygons(item: _Item, time_s: float, with_debris: bool) -> list[tuple[list, tuple[int, int, int]]]:
+def _drawn_polygons(
+    item: _Item, time_s: float, with_debris: bool
+) -> list[tuple[list, tuple[int, int, int]]]:
     """(image polygons, RGB colour) of the road paint, rail and debris to draw at ``time_s``."""
-    d_ego = float(item.road.road_from_world_points(item.trajectory.state(time_s).position_world)[0, 0])
+    d_ego = float(
+        item.road.road_from_world_points(item.trajectory.state(time_s).position_world)[0, 0]
+    )
     scratch = np.random.default_rng(0)  # the uuids of drawn shapes are not used
     cam_from_world = item.camera_from_world(time_s)
     lane_draw = anno.lane_shapes(scratch, d_ego + NEAR_M, d_ego + DRAW_FAR_M)
@@ -304,7 +360,12 @@ def _drawn_polygons(item: _Item, time_s: float, with_debris: bool) -> list[tuple
     road_polys = anno.project_shapes(road_draw, item.road, item.rig, cam_from_world)
 
     def polys_of(cls_name: str) -> list:
-        return [p for polys, shape in zip(road_polys, road_draw) if shape.properties["class"] == cls_name for p in polys]
+        return [
+            p
+            for polys, shape in zip(road_polys, road_draw)
+            if shape.properties["class"] == cls_name
+            for p in polys
+        ]
 
     return [
         ([poly for polys in lane_polys for poly in polys], anno.MARKING_RGB),
@@ -313,7 +374,9 @@ def _drawn_polygons(item: _Item, time_s: float, with_debris: bool) -> list[tuple
     ]
 
 
-def _write_camera(item: _Item, with_debris: bool) -> tuple[dict[str, list[dict[str, Any]]], list | None]:
+def _write_camera(
+    item: _Item, with_debris: bool
+) -> tuple[dict[str, list[dict[str, Any]]], list | None]:
     """Every image (blur and, for frames, dnat); returns the index entries and the keyframe views."""
     anonymizations = ("blur", "dnat") if item.is_frame else ("blur",)
     entries: dict[str, list[dict[str, Any]]] = {f"front_{a}": [] for a in anonymizations}
@@ -329,10 +392,17 @@ def _write_camera(item: _Item, with_debris: bool) -> tuple[dict[str, list[dict[s
         regions = _anonymization_regions(views, item.objects)
         for a in anonymizations:
             rel = f"{item.folder_rel}/camera_front_{a}/{item.file_name(int(cam_us), 'jpg')}"
-            jpeg = encode_jpeg(anonymize(image, regions, a, item.rngs["image"]), item.cfg.jpeg_quality)
+            jpeg = encode_jpeg(
+                anonymize(image, regions, a, item.rngs["image"]), item.cfg.jpeg_quality
+            )
             _write_bytes(item.root / rel, jpeg)
             entries[f"front_{a}"].append(
-                {"filepath": rel, "time": format_time(_dt(int(cam_us))), "height": height, "width": width}
+                {
+                    "filepath": rel,
+                    "time": format_time(_dt(int(cam_us))),
+                    "height": height,
+                    "width": width,
+                }
             )
     return entries, key_views
 
@@ -344,16 +414,27 @@ def _write_annotations(
     job, rng = item.job, item.rngs["annotations"]
     lanes = anno.lane_shapes(rng, NEAR_M, LANES_FAR_M)
     ego_road = anno.ego_road_shapes(rng, NEAR_M, ROAD_FAR_M, with_debris=with_debris)
-    world_from_lidar = item.trajectory.world_from_ego(np.array([item.keyframe_s]))[0] @ item.rig.ego_from_lidar
-    obj_feats, kept = anno.object_features(rng, item.objects, key_views, invert_transforms(world_from_lidar), item.keyframe_s)
+    world_from_lidar = (
+        item.trajectory.world_from_ego(np.array([item.keyframe_s]))[0] @ item.rig.ego_from_lidar
+    )
+    obj_feats, kept = anno.object_features(
+        rng, item.objects, key_views, invert_transforms(world_from_lidar), item.keyframe_s
+    )
     cam_from_world = item.camera_from_world(item.keyframe_s)
     files: dict[str, Any] = {
         "object_detection": obj_feats,
-        "lane_markings": anno.shapes_to_features(lanes, anno.project_shapes(lanes, item.road, item.rig, cam_from_world)),
-        "road_condition": {"wetness": road_condition == "wet", "snow_coverage": road_condition == "snow"},
+        "lane_markings": anno.shapes_to_features(
+            lanes, anno.project_shapes(lanes, item.road, item.rig, cam_from_world)
+        ),
+        "road_condition": {
+            "wetness": road_condition == "wet",
+            "snow_coverage": road_condition == "snow",
+        },
     }
     if job.index % item.cfg.traffic_signs_every == 0:
-        files["traffic_signs"] = anno.traffic_sign_features(rng, item.objects, key_views, obj_feats, kept, job.unknown_sign)
+        files["traffic_signs"] = anno.traffic_sign_features(
+            rng, item.objects, key_views, obj_feats, kept, job.unknown_sign
+        )
     if job.index % item.cfg.ego_road_every == 0:
         road_polys = anno.project_shapes(ego_road, item.road, item.rig, cam_from_world)
         files["ego_road"] = anno.shapes_to_features(ego_road, road_polys)
@@ -365,7 +446,9 @@ def _write_annotations(
             entries[project] = {"filepath": rel, "project": project}
     classes = [f["properties"]["class"] for f in obj_feats]
     counts = {
-        "num_lane_instances": sum(1 for s in lanes if s.properties.get("class") in ("solid", "dashed")),
+        "num_lane_instances": sum(
+            1 for s in lanes if s.properties.get("class") in ("solid", "dashed")
+        ),
         "num_vehicles": classes.count("Vehicle"),
         "num_vulnerable_vehicles": classes.count("VulnerableVehicle"),
         "num_pedestrians": classes.count("Pedestrian"),
@@ -394,7 +477,9 @@ def _metadata(item: _Item, road_condition: str, counts: dict[str, int]) -> dict[
         "frame_id": item.job.item_id,
         "time": format_time(_dt(item.times["keyframe_us"])),
         "country_code": country,
-        "scraped_weather": {"normal": "partly-cloudy-day", "wet": "rain", "snow": "snow"}[road_condition],
+        "scraped_weather": {"normal": "partly-cloudy-day", "wet": "rain", "snow": "snow"}[
+            road_condition
+        ],
         "collection_car": car,
         "road_type": str(rng.choice(["city", "highway", "rural"])),
         "road_condition": road_condition,
@@ -410,16 +495,25 @@ def _write_clip_streams(item: _Item) -> tuple[str, list[dict[str, str]]]:
     """Vehicle data and radar of a sequence or drive; returns their index entries."""
     times, cfg = item.times, item.cfg
     vehicle = vehicle_data_arrays(
-        item.trajectory, times["start_us"] / 1e6, times["end_us"] / 1e6, cfg.vehicle_data_rate_hz, 10.0,
-        item.origin_lat_lon, item.rngs["misc"],
+        item.trajectory,
+        times["start_us"] / 1e6,
+        times["end_us"] / 1e6,
+        cfg.vehicle_data_rate_hz,
+        10.0,
+        item.origin_lat_lon,
+        item.rngs["misc"],
     )
     _write_hdf5(item.root / item.folder_rel / "vehicle_data.hdf5", vehicle)
     radar_period_ns = round(1e9 / cfg.radar_rate_hz)
-    radar_ns = np.arange(times["start_us"] * 1000, times["end_us"] * 1000 + 1, radar_period_ns, dtype=np.int64)
+    radar_ns = np.arange(
+        times["start_us"] * 1000, times["end_us"] * 1000 + 1, radar_period_ns, dtype=np.int64
+    )
     radar = simulate_radar(item.rngs["radar"], radar_ns, item.rig, item.trajectory, item.objects)
     rel = f"{item.folder_rel}/radar_front/{item.file_name(times['keyframe_us'], 'npy')}"
     _write_npy(item.root / rel, radar)
-    return f"{item.folder_rel}/vehicle_data.hdf5", [{"filepath": rel, "time": format_time(_dt(times["keyframe_us"]))}]
+    return f"{item.folder_rel}/vehicle_data.hdf5", [
+        {"filepath": rel, "time": format_time(_dt(times["keyframe_us"]))}
+    ]
 
 
 def generate_item(job: ItemJob) -> dict[str, Any]:
@@ -438,7 +532,9 @@ def generate_item(job: ItemJob) -> dict[str, Any]:
     oxts = oxts_arrays(item.trajectory, item.oxts_times_s, item.origin_lat_lon)
     _write_hdf5(folder / "oxts.hdf5", oxts)
     _write_json(folder / "ego_motion.json", ego_motion_json(oxts))
-    _write_json(folder / "calibration.json", item.rig.calibration_json(with_radar=not item.is_frame))
+    _write_json(
+        folder / "calibration.json", item.rig.calibration_json(with_radar=not item.is_frame)
+    )
     _write_json(folder / "metadata.json", _metadata(item, road_condition, counts))
     info: dict[str, Any] = {
         "id": job.item_id,
@@ -498,9 +594,16 @@ def generate_or_resume(job: ItemJob) -> dict[str, Any]:
 def _run(jobs: list[ItemJob], workers: int, progress: bool) -> Iterable[dict[str, Any]]:
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            yield from tqdm(pool.map(generate_or_resume, jobs), total=len(jobs), disable=not progress, desc="sample")
+            yield from tqdm(
+                pool.map(generate_or_resume, jobs),
+                total=len(jobs),
+                disable=not progress,
+                desc="sample",
+            )
     else:
-        yield from tqdm(map(generate_or_resume, jobs), total=len(jobs), disable=not progress, desc="sample")
+        yield from tqdm(
+            map(generate_or_resume, jobs), total=len(jobs), disable=not progress, desc="sample"
+        )
 
 
 def generate_sample(output_dir: str | os.PathLike[str], config: SampleConfig | None = None) -> Path:

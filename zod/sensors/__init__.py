@@ -6,4 +6,12 @@ from zod.sensors.frames import CameraFrame, LidarFrame, RadarFrames, SensorFrame
 from zod.sensors.lidar import EGO_RETURNS_BOX, LidarData
 from zod.sensors.radar import RadarData
 
-__all__ = ["EGO_RETURNS_BOX", "CameraFrame", "LidarData", "LidarFrame", "RadarData", "RadarFrames", "SensorFrame"]
+__all__ = [
+    "EGO_RETURNS_BOX",
+    "CameraFrame",
+    "LidarData",
+    "LidarFrame",
+    "RadarData",
+    "RadarFrames",
+    "SensorFrame",
+]

@@ -50,8 +50,9 @@ def _decode_jpeg(data: bytes, divisor: int, buffer: np.ndarray | None = None) ->
             buffer = None
         # min_factor forbids any scale above 1/divisor; the minimum size forbids any below it,
         # so libjpeg-turbo's choice among its M/8 scales is exactly 1/divisor.
-        image = simplejpeg.decode_jpeg(data, "RGB", min_height=height, min_width=width, min_factor=divisor,
-                                       buffer=buffer)
+        image = simplejpeg.decode_jpeg(
+            data, "RGB", min_height=height, min_width=width, min_factor=divisor, buffer=buffer
+        )
     except ValueError:
         return None
     return image if image.shape == (height, width, 3) else None
@@ -59,7 +60,9 @@ def _decode_jpeg(data: bytes, divisor: int, buffer: np.ndarray | None = None) ->
 
 def _decode_opencv(data: bytes, divisor: int) -> np.ndarray | None:
     """OpenCV decode (any format it reads) to RGB (H', W', 3); None if undecodable."""
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED_FLAGS[divisor]) if data else None
+    image = (
+        cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED_FLAGS[divisor]) if data else None
+    )
     if image is None:
         return None
     if image.ndim == 2:
@@ -67,8 +70,12 @@ def _decode_opencv(data: bytes, divisor: int) -> np.ndarray | None:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_image(path: str | PathLike[str], scale: float = 1, stream: str | None = "--images",
-               buffer: np.ndarray | None = None) -> np.ndarray:
+def read_image(
+    path: str | PathLike[str],
+    scale: float = 1,
+    stream: str | None = "--images",
+    buffer: np.ndarray | None = None,
+) -> np.ndarray:
     """Decode a JPEG (or PNG) to RGB uint8, shape (ceil(H*scale), ceil(W*scale), 3).
 
     ``buffer``: optional writable C-contiguous uint8 array (any shape) reused across calls; a

@@ -42,8 +42,9 @@ class LidarFrame(SensorFrame):
 
     def read(self, remove_ego_lidar_returns: bool = True) -> LidarData:
         """The scan, without the returns from the ego vehicle unless asked to keep them."""
-        return LidarData.from_npy(self.filepath, remove_ego_lidar_returns=remove_ego_lidar_returns,
-                                  stream=self.stream)
+        return LidarData.from_npy(
+            self.filepath, remove_ego_lidar_returns=remove_ego_lidar_returns, stream=self.stream
+        )
 
 
 @dataclass

@@ -18,14 +18,21 @@ from zod.time import time_from_filename
 EGO_RETURNS_BOX = np.array([[-1.5, -3.0, -1.5], [1.5, 3.0, 0.5]])
 
 # The on-disk record (spec §7), also what ``to_npy`` writes.
-LIDAR_DTYPE = np.dtype([
-    ("x", np.float32), ("y", np.float32), ("z", np.float32),
-    ("timestamp", np.int64), ("intensity", np.uint8), ("diode_index", np.uint8),
-])
+LIDAR_DTYPE = np.dtype(
+    [
+        ("x", np.float32),
+        ("y", np.float32),
+        ("z", np.float32),
+        ("timestamp", np.int64),
+        ("intensity", np.uint8),
+        ("diode_index", np.uint8),
+    ]
+)
 
 
-def load_structured_npy(path: str | PathLike[str], fields: dict[str, str], what: str,
-                        stream: str | None) -> np.ndarray:
+def load_structured_npy(
+    path: str | PathLike[str], fields: dict[str, str], what: str, stream: str | None
+) -> np.ndarray:
     """``np.load`` a structured array, checking that it is complete and has the ``fields``.
 
     ``fields`` maps a field name to its numpy kind letters ("f" float, "iu" integer, ...).
@@ -40,12 +47,17 @@ def load_structured_npy(path: str | PathLike[str], fields: dict[str, str], what:
     except (ValueError, OSError, EOFError) as err:
         raise FormatError(path, f"not a complete .npy file ({err})") from None
     if not isinstance(data, np.ndarray) or data.dtype.names is None or data.ndim != 1:
-        raise FormatError(path, f"expected a 1-D structured array with fields {list(fields)}, got "
-                                f"dtype {getattr(data, 'dtype', '?')} shape {getattr(data, 'shape', '?')}")
+        raise FormatError(
+            path,
+            f"expected a 1-D structured array with fields {list(fields)}, got "
+            f"dtype {getattr(data, 'dtype', '?')} shape {getattr(data, 'shape', '?')}",
+        )
     missing = [f for f in fields if f not in data.dtype.names]
     if missing:
         raise FormatError(path, f"missing field(s) {missing} (has {list(data.dtype.names)})")
-    wrong = [f"{f}: {data.dtype[f]}" for f, kinds in fields.items() if data.dtype[f].kind not in kinds]
+    wrong = [
+        f"{f}: {data.dtype[f]}" for f, kinds in fields.items() if data.dtype[f].kind not in kinds
+    ]
     if wrong:
         raise FormatError(path, f"field(s) of the wrong dtype: {', '.join(wrong)}")
     return data
@@ -96,24 +108,49 @@ class LidarData:
         return int(self.points.shape[0])
 
     def copy(self) -> LidarData:
-        return LidarData(self.points.copy(), self.timestamps.copy(), self.intensity.copy(),
-                         self.diode_idx.copy(), self.core_timestamp)
+        return LidarData(
+            self.points.copy(),
+            self.timestamps.copy(),
+            self.intensity.copy(),
+            self.diode_idx.copy(),
+            self.core_timestamp,
+        )
 
     @classmethod
     def empty(cls) -> LidarData:
-        return cls(np.empty((0, 3), np.float32), np.empty(0, np.float64), np.empty(0, np.uint8),
-                   np.empty(0, np.uint8), 0.0)
+        return cls(
+            np.empty((0, 3), np.float32),
+            np.empty(0, np.float64),
+            np.empty(0, np.uint8),
+            np.empty(0, np.uint8),
+            0.0,
+        )
 
     @classmethod
-    def from_npy(cls, path: str | PathLike[str], remove_ego_lidar_returns: bool = True,
-                 stream: str | None = "--lidar") -> LidarData:
+    def from_npy(
+        cls,
+        path: str | PathLike[str],
+        remove_ego_lidar_returns: bool = True,
+        stream: str | None = "--lidar",
+    ) -> LidarData:
         """Read a scan; drops the ego-vehicle returns (box ``EGO_RETURNS_BOX``) unless told not to.
 
         Point times are ``file-name time + timestamp / 1e6`` (spec §7). ``stream`` names the
         download flag of the file in the error raised if it is missing.
         """
-        data = load_structured_npy(path, {"x": "f", "y": "f", "z": "f", "timestamp": "iu",
-                                          "intensity": "iu", "diode_index": "iu"}, "lidar scan", stream)
+        data = load_structured_npy(
+            path,
+            {
+                "x": "f",
+                "y": "f",
+                "z": "f",
+                "timestamp": "iu",
+                "intensity": "iu",
+                "diode_index": "iu",
+            },
+            "lidar scan",
+            stream,
+        )
         core_timestamp = time_from_filename(path).timestamp()
         if remove_ego_lidar_returns and len(data):
             data = _drop_ego_returns(data)

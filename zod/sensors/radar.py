@@ -16,14 +16,32 @@ from zod.errors import FormatError
 from zod.release import RADAR, download_flag
 from zod.sensors.lidar import load_structured_npy
 
-RADAR_DTYPE = np.dtype([
-    ("scan_index", np.uint32), ("timestamp", np.int64), ("radar_range", np.float32),
-    ("azimuth_angle", np.float32), ("elevation_angle", np.float32), ("range_rate", np.float32),
-    ("amplitude", np.float32), ("validity", np.int8), ("mode", np.uint8), ("quality", np.uint8),
-])
-_KINDS = {"scan_index": "iu", "timestamp": "iu", "radar_range": "f", "azimuth_angle": "f",
-          "elevation_angle": "f", "range_rate": "f", "amplitude": "f", "validity": "iub",
-          "mode": "iu", "quality": "iu"}
+RADAR_DTYPE = np.dtype(
+    [
+        ("scan_index", np.uint32),
+        ("timestamp", np.int64),
+        ("radar_range", np.float32),
+        ("azimuth_angle", np.float32),
+        ("elevation_angle", np.float32),
+        ("range_rate", np.float32),
+        ("amplitude", np.float32),
+        ("validity", np.int8),
+        ("mode", np.uint8),
+        ("quality", np.uint8),
+    ]
+)
+_KINDS = {
+    "scan_index": "iu",
+    "timestamp": "iu",
+    "radar_range": "f",
+    "azimuth_angle": "f",
+    "elevation_angle": "f",
+    "range_rate": "f",
+    "amplitude": "f",
+    "validity": "iub",
+    "mode": "iu",
+    "quality": "iu",
+}
 
 
 @dataclass
@@ -52,8 +70,12 @@ class RadarData:
     def from_npy(cls, path: str | PathLike[str]) -> RadarData:
         """Read the radar file (``MissingFileError`` with ``--radar`` if absent)."""
         data = load_structured_npy(path, _KINDS, "radar file", download_flag(RADAR))
-        return cls(**{name: np.ascontiguousarray(data[name], dtype=RADAR_DTYPE[name])
-                      for name in _FIELD_ORDER})
+        return cls(
+            **{
+                name: np.ascontiguousarray(data[name], dtype=RADAR_DTYPE[name])
+                for name in _FIELD_ORDER
+            }
+        )
 
     def to_npy(self, path: str | PathLike[str]) -> None:
         """Write in the on-disk format (temporary file, then rename)."""
@@ -62,7 +84,9 @@ class RadarData:
         for name in _FIELD_ORDER:
             value = np.asarray(getattr(self, name))
             if name == "timestamp" and value.shape != (n,):  # one time per scan -> per detection
-                value = value.reshape(-1)[self.scan_index - self.scan_index.min()] if n else value[:0]
+                value = (
+                    value.reshape(-1)[self.scan_index - self.scan_index.min()] if n else value[:0]
+                )
             data[name] = value
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, data)
@@ -85,23 +109,42 @@ class RadarData:
         order = np.argsort(self.scan_index, kind="stable")
         values, starts = np.unique(self.scan_index[order], return_index=True)
         bounds = list(starts) + [len(order)]
-        return [RadarData(*(getattr(self, n)[order[bounds[i]:bounds[i + 1]]] for n in _FIELD_ORDER))
-                for i in range(len(values))]
+        return [
+            RadarData(*(getattr(self, n)[order[bounds[i] : bounds[i + 1]]] for n in _FIELD_ORDER))
+            for i in range(len(values))
+        ]
 
     def extend(self, *other: RadarData) -> None:
         for name in _FIELD_ORDER:
-            setattr(self, name, np.concatenate([getattr(self, name), *(getattr(o, name) for o in other)]))
+            setattr(
+                self,
+                name,
+                np.concatenate([getattr(self, name), *(getattr(o, name) for o in other)]),
+            )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RadarData):
             return NotImplemented
-        return all(np.shape(getattr(self, n)) == np.shape(getattr(other, n))
-                   and np.allclose(getattr(self, n), getattr(other, n)) for n in _FIELD_ORDER)
+        return all(
+            np.shape(getattr(self, n)) == np.shape(getattr(other, n))
+            and np.allclose(getattr(self, n), getattr(other, n))
+            for n in _FIELD_ORDER
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
 
-_FIELD_ORDER = ("radar_range", "azimuth_angle", "elevation_angle", "range_rate", "amplitude",
-                "validity", "mode", "quality", "scan_index", "timestamp")
-if _FIELD_ORDER != tuple(RadarData.__dataclass_fields__):
+_FIELD_ORDER = (
+    "radar_range",
+    "azimuth_angle",
+    "elevation_angle",
+    "range_rate",
+    "amplitude",
+    "validity",
+    "mode",
+    "quality",
+    "scan_index",
+    "timestamp",
+)
+if tuple(RadarData.__dataclass_fields__) != _FIELD_ORDER:
     raise FormatError(None, "internal: radar field order")  # pragma: no cover

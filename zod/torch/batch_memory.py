@@ -156,7 +156,9 @@ class PackedBatch(dict):
     layout, and unpickles to a plain dict of views (``_unpack``). A collate function that wraps
     ours may edit it like any dict: the layout is taken when it is pickled."""
 
-    def __init__(self, batch: dict[str, Any], arena: torch.Tensor, slot: int, used_bytes: int) -> None:
+    def __init__(
+        self, batch: dict[str, Any], arena: torch.Tensor, slot: int, used_bytes: int
+    ) -> None:
         super().__init__(batch)
         self.arena, self.pid, self.slot, self.used_bytes = arena, os.getpid(), slot, used_bytes
 
@@ -250,7 +252,9 @@ _POOLS: dict[str, Any] = {}  # "shared" / "images" / "batches" -> this process's
 def _pool(kind: str) -> Any:
     pool = _POOLS.get(kind)
     if pool is None or pool.pid != os.getpid():  # a forked child starts its own
-        pool = _POOLS[kind] = ArenaPool() if kind == "shared" else _PrivateBuffers(DEFAULT_PRIVATE_BUFFERS)
+        pool = _POOLS[kind] = (
+            ArenaPool() if kind == "shared" else _PrivateBuffers(DEFAULT_PRIVATE_BUFFERS)
+        )
     return pool
 
 
@@ -272,7 +276,9 @@ def current_allocator() -> BumpAllocator | None:
     return getattr(_CURRENT, "allocator", None)
 
 
-def collate_in_arena(collate_fn: Callable[[Any], dict[str, Any]], samples: Any, shared: bool) -> dict[str, Any]:
+def collate_in_arena(
+    collate_fn: Callable[[Any], dict[str, Any]], samples: Any, shared: bool
+) -> dict[str, Any]:
     """Run ``collate_fn(samples)`` with the batch's tensors allocated in one arena: a shared one
     of this worker's (returns a ``PackedBatch``) or a private reused buffer of this process
     (returns the dict). Falls back to plain ``collate_fn(samples)`` when none is free."""

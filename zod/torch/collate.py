@@ -121,20 +121,29 @@ def _stacked_base(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
         return None
     storage_ptr = first.untyped_storage().data_ptr()
     for i, t in enumerate(tensors):
-        if (t.shape != first.shape or t.dtype != first.dtype or not t.is_contiguous()
-                or t.untyped_storage().data_ptr() != storage_ptr
-                or t.data_ptr() != first.data_ptr() + i * row_bytes):
+        if (
+            t.shape != first.shape
+            or t.dtype != first.dtype
+            or not t.is_contiguous()
+            or t.untyped_storage().data_ptr() != storage_ptr
+            or t.data_ptr() != first.data_ptr() + i * row_bytes
+        ):
             return None
     offset = first.storage_offset()
-    return torch.empty(0, dtype=first.dtype).set_(first.untyped_storage(), offset, (len(tensors), *first.shape))
+    return torch.empty(0, dtype=first.dtype).set_(
+        first.untyped_storage(), offset, (len(tensors), *first.shape)
+    )
 
 
 def stack(tensors: Sequence[torch.Tensor], shared: bool | None = None) -> torch.Tensor:
     """``torch.stack`` of same-shape tensors (through numpy when possible, see ``_numpy_ok``);
     free for consecutive rows of one block unless the batch must be in shared memory."""
     allocator = batch_memory.current_allocator()
-    goes_to_shared_memory = shared if shared is not None else (
-        allocator.shared if allocator is not None else get_worker_info() is not None)
+    goes_to_shared_memory = (
+        shared
+        if shared is not None
+        else (allocator.shared if allocator is not None else get_worker_info() is not None)
+    )
     if not goes_to_shared_memory:
         base = _stacked_base(tensors)
         if base is not None:
@@ -148,7 +157,9 @@ def stack(tensors: Sequence[torch.Tensor], shared: bool | None = None) -> torch.
     return torch.stack(list(tensors))
 
 
-def pad_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_stack(
+    tensors: Sequence[torch.Tensor], pad_value: float = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack tensors of shapes (N_i, ...) into (B, N_max, ...) and a (B, N_max) bool mask."""
     if not tensors:
         raise ValueError("pad_stack needs at least one tensor")
@@ -167,7 +178,12 @@ def pad_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tuple[to
             out_np[i, :length] = t.numpy()
             out_np[i, length:] = pad_value
         return out, mask
-    out = torch.full((len(tensors), n_max, *trailing), pad_value, dtype=tensors[0].dtype, device=tensors[0].device)
+    out = torch.full(
+        (len(tensors), n_max, *trailing),
+        pad_value,
+        dtype=tensors[0].dtype,
+        device=tensors[0].device,
+    )
     for i, t in enumerate(tensors):
         out[i, : t.shape[0]] = t
     return out, mask
@@ -230,7 +246,9 @@ class Collator:
             raise ValueError("cannot collate an empty list of samples")
         if not self.reuse_memory or batch_memory.current_allocator() is not None:
             return self._collate_dicts(samples)
-        return batch_memory.collate_in_arena(self._collate_dicts, samples, shared=get_worker_info() is not None)
+        return batch_memory.collate_in_arena(
+            self._collate_dicts, samples, shared=get_worker_info() is not None
+        )
 
     def _collate_dicts(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         keys = list(samples[0].keys())

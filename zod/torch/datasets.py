@@ -101,8 +101,13 @@ def rows_from_columns(points: np.ndarray) -> np.ndarray:
     returns) is interleaved by one ``cv2.merge`` of its columns: ~12x faster than numpy's
     strided copy for C <= 4."""
     points = np.asarray(points, dtype=np.float32)
-    if (points.ndim != 2 or points.flags.c_contiguous or not points.flags.f_contiguous
-            or not 0 < points.shape[1] <= 4 or not len(points)):
+    if (
+        points.ndim != 2
+        or points.flags.c_contiguous
+        or not points.flags.f_contiguous
+        or not 0 < points.shape[1] <= 4
+        or not len(points)
+    ):
         return np.ascontiguousarray(points)
     merged = cv2.merge([points[:, c] for c in range(points.shape[1])])
     return merged.reshape(len(points), points.shape[1])
@@ -184,7 +189,9 @@ def object_tensors(
         "unclear": torch.from_numpy(np.array([bool(obj.unclear) for obj in objects], dtype=bool)),
     }
     if boxes_frame is not None:
-        rows = np.array([i for i, obj in enumerate(objects) if obj.box3d is not None], dtype=np.int64)
+        rows = np.array(
+            [i for i, obj in enumerate(objects) if obj.box3d is not None], dtype=np.int64
+        )
         boxes_3d = [objects[i].box3d for i in rows]
         box_set = Box3DSet(  # only the geometry columns: no per-object attribute work
             np.array([b.center for b in boxes_3d]).reshape(-1, 3),
@@ -291,9 +298,15 @@ class ZodFramesDataset(Dataset):
         self.split = split
         unknown = set(modalities) - set(FRAME_MODALITIES)
         if unknown:
-            raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {FRAME_MODALITIES}")
+            raise ValueError(
+                f"unknown modalities {sorted(unknown)}; choose from {FRAME_MODALITIES}"
+            )
         self.modalities = tuple(dict.fromkeys(modalities))
-        self.anonymization = anonymization if isinstance(anonymization, Anonymization) else Anonymization(anonymization)
+        self.anonymization = (
+            anonymization
+            if isinstance(anonymization, Anonymization)
+            else Anonymization(anonymization)
+        )
         self.image_scale = check_scale(image_scale)
         self.image_dtype = image_dtype
         self.normalize = normalize
@@ -322,7 +335,9 @@ class ZodFramesDataset(Dataset):
         reasons = self._check_frames(zod_frames, candidates, check_files)
         self.frame_ids: list[str] = [fid for fid, why in zip(candidates, reasons) if why is None]
         """Frames of the dataset, in index order of ``__getitem__``."""
-        self.excluded: dict[str, str] = {fid: why for fid, why in zip(candidates, reasons) if why is not None}
+        self.excluded: dict[str, str] = {
+            fid: why for fid, why in zip(candidates, reasons) if why is not None
+        }
         """Frames left out at construction: {frame_id: reason}."""
         _summarize(f"ZodFramesDataset({version}, {split})", len(candidates), self.excluded)
 
@@ -375,7 +390,9 @@ class ZodFramesDataset(Dataset):
             if not (info.lidar_frames or {}).get(Lidar.VELODYNE):
                 return "no lidar scans in the index", files
             before, after = self.lidar_scans
-            files.extend((scan.filepath, "lidar scan") for scan in frame.get_lidar_frames(before, after))
+            files.extend(
+                (scan.filepath, "lidar scan") for scan in frame.get_lidar_frames(before, after)
+            )
             if self.lidar_compensate and sum(self.lidar_scans) > 0:
                 files.append((info.ego_motion_path, "ego motion"))
         for project in self._required_projects():
@@ -387,7 +404,9 @@ class ZodFramesDataset(Dataset):
             files.append((info.calibration_path, "calibration"))
         return None, files
 
-    def _check_frames(self, zod_frames: Any, frame_ids: Sequence[str], check_files: bool) -> list[str | None]:
+    def _check_frames(
+        self, zod_frames: Any, frame_ids: Sequence[str], check_files: bool
+    ) -> list[str | None]:
         """Reason each frame cannot serve the requested modalities (None: usable).
 
         Annotation projects come from the index's per-item project sets (no info parsed);
@@ -420,7 +439,9 @@ class ZodFramesDataset(Dataset):
 
             with ThreadPoolExecutor(8) as pool:  # stat calls on network disks overlap well
                 results = pool.map(check, todo, chunksize=64)
-                progress = tqdm(results, total=len(todo), desc="checking frames", disable=len(todo) < 2000)
+                progress = tqdm(
+                    results, total=len(todo), desc="checking frames", disable=len(todo) < 2000
+                )
                 reasons.update(zip(todo, progress))
         return [reasons[fid] for fid in frame_ids]
 
@@ -455,7 +476,12 @@ class ZodFramesDataset(Dataset):
         sizes = set()
         for frame in frames:
             camera_frame = frame.info.get_key_camera_frame(self.anonymization)
-            sizes.add((math.ceil(camera_frame.height * self.image_scale), math.ceil(camera_frame.width * self.image_scale)))
+            sizes.add(
+                (
+                    math.ceil(camera_frame.height * self.image_scale),
+                    math.ceil(camera_frame.width * self.image_scale),
+                )
+            )
         if len(sizes) != 1:
             return None
         height, width = sizes.pop()
@@ -468,28 +494,44 @@ class ZodFramesDataset(Dataset):
         mods = set(self.modalities)
         time_s = info.keyframe_time.timestamp()
         sample: dict[str, Any] = {"frame_id": info.id, "time_s": time_s}
-        calibration = frame.calibration if mods & {"calibration", "image", "boxes_3d", "lidar"} else None
+        calibration = (
+            frame.calibration if mods & {"calibration", "image", "boxes_3d", "lidar"} else None
+        )
         scale = self.image_scale
         if calibration is not None:
             camera = calibration.cameras[Camera.FRONT]
             width, height = (int(v) for v in np.asarray(camera.image_dimensions)[:2])
-            sample["intrinsics"] = torch.from_numpy(scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], scale).astype(np.float32))
+            sample["intrinsics"] = torch.from_numpy(
+                scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], scale).astype(np.float32)
+            )
             sample["distortion"] = torch.from_numpy(np.asarray(camera.distortion, dtype=np.float32))
             sample["image_size"] = torch.tensor(
                 [math.ceil(width * scale), math.ceil(height * scale)], dtype=torch.int64
             )
-            sample["ego_from_camera"] = torch.from_numpy(calibration.get_extrinsics(Camera.FRONT).transform.astype(np.float32))
-            sample["ego_from_lidar"] = torch.from_numpy(calibration.get_extrinsics(Lidar.VELODYNE).transform.astype(np.float32))
+            sample["ego_from_camera"] = torch.from_numpy(
+                calibration.get_extrinsics(Camera.FRONT).transform.astype(np.float32)
+            )
+            sample["ego_from_lidar"] = torch.from_numpy(
+                calibration.get_extrinsics(Lidar.VELODYNE).transform.astype(np.float32)
+            )
         if "image" in mods:
             camera_frame = info.get_key_camera_frame(self.anonymization)
             # decoded into a reused buffer: image_to_tensor copies it out anyway, and a fresh
             # 6 MB array per sample measured ~2 ms slower per half-size image (decode + copy)
-            num_bytes = math.ceil(camera_frame.height * scale) * math.ceil(camera_frame.width * scale) * 3
-            image = read_image(camera_frame.filepath, scale=scale, stream=camera_frame.stream,
-                               buffer=_decode_buffer(num_bytes))
+            num_bytes = (
+                math.ceil(camera_frame.height * scale) * math.ceil(camera_frame.width * scale) * 3
+            )
+            image = read_image(
+                camera_frame.filepath,
+                scale=scale,
+                stream=camera_frame.stream,
+                buffer=_decode_buffer(num_bytes),
+            )
             if image_out is not None and tuple(image_out.shape[1:]) != image.shape[:2]:
                 image_out = None  # the file disagrees with the index's size: as __getitem__ does
-            sample["image"] = image_to_tensor(image, self.image_dtype, self.normalize, out=image_out)
+            sample["image"] = image_to_tensor(
+                image, self.image_dtype, self.normalize, out=image_out
+            )
         if "lidar" in mods:
             sample.update(self._load_lidar(frame, calibration, time_s))
         if mods & {"objects", "boxes_3d"}:
@@ -501,7 +543,9 @@ class ZodFramesDataset(Dataset):
     def _load_lidar(self, frame: Any, calibration: Any, time_s: float) -> dict[str, Any]:
         before, after = self.lidar_scans
         if before == 0 and after == 0:
-            lidar = frame.get_lidar_frames(0, 0)[0].read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
+            lidar = frame.get_lidar_frames(0, 0)[0].read(
+                remove_ego_lidar_returns=self.remove_ego_lidar_returns
+            )
             points, times, intensity = lidar.points, lidar.timestamps, lidar.intensity
         elif self.lidar_compensate:  # scans moved to the core scan time (reference semantics)
             lidar = frame.get_aggregated_lidar(num_before=before, num_after=after)
@@ -509,8 +553,11 @@ class ZodFramesDataset(Dataset):
         else:  # raw scans, concatenated in time order
             from zod.stream import read_scans
 
-            batch = read_scans(frame.get_lidar_frames(before, after), num_threads=2,
-                               remove_ego_lidar_returns=self.remove_ego_lidar_returns)
+            batch = read_scans(
+                frame.get_lidar_frames(before, after),
+                num_threads=2,
+                remove_ego_lidar_returns=self.remove_ego_lidar_returns,
+            )
             points, times, intensity = batch.points, batch.time_s, batch.intensity
         if self.lidar_frame == "ego":
             points = calibration.transform_points(points, Lidar.VELODYNE, EGO)
@@ -522,8 +569,14 @@ class ZodFramesDataset(Dataset):
 
     def _load_objects(self, frame: Any, calibration: Any, with_3d: bool) -> dict[str, Any]:
         objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
-        return object_tensors(objects, calibration, self._class_to_id, self.class_level, self.image_scale,
-                              self.boxes_frame if with_3d else None)
+        return object_tensors(
+            objects,
+            calibration,
+            self._class_to_id,
+            self.class_level,
+            self.image_scale,
+            self.boxes_frame if with_3d else None,
+        )
 
     def _load_masks(self, frame: Any, mods: set[str]) -> dict[str, Any]:
         camera = frame.calibration.cameras[Camera.FRONT]
@@ -531,14 +584,20 @@ class ZodFramesDataset(Dataset):
         out: dict[str, Any] = {}
         if "ego_road" in mods:
             annotations = frame.get_annotation(AnnotationProject.EGO_ROAD)
-            out["ego_road_mask"] = torch.from_numpy(scaled_mask(annotations, (height, width), self.image_scale))
+            out["ego_road_mask"] = torch.from_numpy(
+                scaled_mask(annotations, (height, width), self.image_scale)
+            )
         if "lanes" in mods:
             annotations = frame.get_annotation(AnnotationProject.LANE_MARKINGS)
-            out["lane_mask"] = torch.from_numpy(scaled_mask(annotations, (height, width), self.image_scale))
+            out["lane_mask"] = torch.from_numpy(
+                scaled_mask(annotations, (height, width), self.image_scale)
+            )
         return out
 
 
-def scaled_mask(annotations: Sequence[Any], full_shape: tuple[int, int], scale: float) -> np.ndarray:
+def scaled_mask(
+    annotations: Sequence[Any], full_shape: tuple[int, int], scale: float
+) -> np.ndarray:
     """bool (ceil(H s), ceil(W s)) mask of polygon annotations (holes respected), with the pixel
     convention of the scaled image: vertices go through ``scale_pixels``, then are filled."""
     from zod.geometry import masks
@@ -597,7 +656,9 @@ class _StepConverter:
     normalize: bool
     lidar_frame: PointFrame
 
-    def _step_tensors(self, step: Any, ego_from_lidar: np.ndarray | None, time_origin_s: float) -> dict[str, Any]:
+    def _step_tensors(
+        self, step: Any, ego_from_lidar: np.ndarray | None, time_origin_s: float
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if step.image is not None:
             out["image"] = image_to_tensor(step.image, self.image_dtype, self.normalize)
@@ -606,20 +667,33 @@ class _StepConverter:
             if self.lidar_frame == "ego" and ego_from_lidar is not None:
                 points = transform_points(points, ego_from_lidar)
             out["lidar_points"] = torch.from_numpy(rows_from_columns(points))
-            out["lidar_time_s"] = torch.from_numpy((np.asarray(step.lidar.timestamps) - time_origin_s).astype(np.float32))
-            out["lidar_intensity"] = torch.from_numpy(np.ascontiguousarray(step.lidar.intensity, dtype=np.uint8))
+            out["lidar_time_s"] = torch.from_numpy(
+                (np.asarray(step.lidar.timestamps) - time_origin_s).astype(np.float32)
+            )
+            out["lidar_intensity"] = torch.from_numpy(
+                np.ascontiguousarray(step.lidar.intensity, dtype=np.uint8)
+            )
         if "radar" in self.parts:  # the nearest radar scan, radar frame (empty without a match)
             radar = step.radar
             if radar is None:
                 points, rate, amplitude = np.zeros((0, 3)), np.zeros(0), np.zeros(0)
             else:
-                points, rate, amplitude = radar.get_cartesian_coordinates(), radar.range_rate, radar.amplitude
-            out["radar_points"] = torch.from_numpy(np.asarray(points, dtype=np.float32).reshape(-1, 3))
+                points, rate, amplitude = (
+                    radar.get_cartesian_coordinates(),
+                    radar.range_rate,
+                    radar.amplitude,
+                )
+            out["radar_points"] = torch.from_numpy(
+                np.asarray(points, dtype=np.float32).reshape(-1, 3)
+            )
             out["radar_range_rate"] = torch.from_numpy(np.asarray(rate, dtype=np.float32))
             out["radar_amplitude"] = torch.from_numpy(np.asarray(amplitude, dtype=np.float32))
         if "vehicle" in self.parts and step.vehicle is not None:
             out["vehicle"] = {
-                group: {name: torch.tensor(value, dtype=torch.float64) for name, value in signals.items()}
+                group: {
+                    name: torch.tensor(value, dtype=torch.float64)
+                    for name, value in signals.items()
+                }
                 for group, signals in step.vehicle.items()
             }
         return out
@@ -683,14 +757,22 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         if clip_length < 1 or step < 1:
             raise ValueError("clip_length and step must be >= 1")
         if set(annotations) - {"objects", "boxes_3d"}:
-            raise ValueError(f"annotations must be a subset of ('objects', 'boxes_3d'), not {annotations}")
+            raise ValueError(
+                f"annotations must be a subset of ('objects', 'boxes_3d'), not {annotations}"
+            )
         if annotations and not keyframe:
             raise ValueError("annotations exist for the keyframe only: pass keyframe=True")
         if not -clip_length <= keyframe_position < clip_length:
             raise ValueError(f"keyframe_position must be in [-{clip_length}, {clip_length})")
         self.keyframe, self.keyframe_position = keyframe, keyframe_position % clip_length
-        self.annotations, self.class_level, self.boxes_frame = tuple(annotations), class_level, boxes_frame
-        self.classes = tuple(classes) if classes is not None else ZodFramesDataset.default_classes(class_level)
+        self.annotations, self.class_level, self.boxes_frame = (
+            tuple(annotations),
+            class_level,
+            boxes_frame,
+        )
+        self.classes = (
+            tuple(classes) if classes is not None else ZodFramesDataset.default_classes(class_level)
+        )
         self._class_to_id = {name: i for i, name in enumerate(self.classes)}
         unknown = set(parts) - set(SEQUENCE_PARTS)
         if unknown:
@@ -700,21 +782,29 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         self.stride = stride or clip_length * step
         self.reference, self.tolerance_s = reference, tolerance_s
         self.parts = tuple(dict.fromkeys(parts))
-        self.anonymization = anonymization if isinstance(anonymization, Anonymization) else Anonymization(anonymization)
+        self.anonymization = (
+            anonymization
+            if isinstance(anonymization, Anonymization)
+            else Anonymization(anonymization)
+        )
         self.image_scale = check_scale(image_scale)
         self.image_dtype, self.normalize, self.lidar_frame = image_dtype, normalize, lidar_frame
         self.transforms = transforms
         self._zod: Any = None
 
         zod_subset = self._subset()
-        candidates = [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(zod_subset, split)
+        candidates = (
+            [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(zod_subset, split)
+        )
         self.clips: list[tuple[str, int]] = []
         """(item id, first reference step) of every clip."""
         self.excluded: dict[str, str] = {}
         span = (clip_length - 1) * step + 1
         for item_id in candidates:
             try:
-                stream = SensorStream(zod_subset[item_id], reference, tolerance_s, (), self.anonymization)
+                stream = SensorStream(
+                    zod_subset[item_id], reference, tolerance_s, (), self.anonymization
+                )
             except (KeyError, ValueError) as error:
                 self.excluded[item_id] = f"no stream: {error}"
                 continue
@@ -722,16 +812,35 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
             if "image" in self.parts:
                 ok &= stream.camera_index >= 0
                 if check_files:
-                    ok &= np.array([i >= 0 and _exists(stream.camera_frames[i].filepath) for i in stream.camera_index.tolist()], dtype=bool)
+                    ok &= np.array(
+                        [
+                            i >= 0 and _exists(stream.camera_frames[i].filepath)
+                            for i in stream.camera_index.tolist()
+                        ],
+                        dtype=bool,
+                    )
             if "lidar" in self.parts:
                 ok &= stream.lidar_index >= 0
                 if check_files:
-                    ok &= np.array([i >= 0 and _exists(stream.lidar_frames[i].filepath) for i in stream.lidar_index.tolist()], dtype=bool)
+                    ok &= np.array(
+                        [
+                            i >= 0 and _exists(stream.lidar_frames[i].filepath)
+                            for i in stream.lidar_index.tolist()
+                        ],
+                        dtype=bool,
+                    )
             if keyframe:
-                if annotations and AnnotationProject.OBJECT_DETECTION not in zod_subset.index.projects(item_id):
+                if (
+                    annotations
+                    and AnnotationProject.OBJECT_DETECTION not in zod_subset.index.projects(item_id)
+                ):
                     self.excluded[item_id] = "keyframe not annotated for object_detection"
                     continue
-                key_step = int(np.argmin(np.abs(stream.time_s - zod_subset[item_id].info.keyframe_time.timestamp())))
+                key_step = int(
+                    np.argmin(
+                        np.abs(stream.time_s - zod_subset[item_id].info.keyframe_time.timestamp())
+                    )
+                )
                 starts = np.array([key_step - self.keyframe_position * step])
                 starts = starts[(starts >= 0) & (starts + span <= len(stream))]
             else:
@@ -744,7 +853,9 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
                 self.excluded[item_id] = f"no complete clip of {clip_length} steps"
                 continue
             self.clips.extend((item_id, int(s)) for s in starts)
-        _summarize(f"ZodSequencesDataset({subset}, {version}, {split})", len(candidates), self.excluded)
+        _summarize(
+            f"ZodSequencesDataset({subset}, {version}, {split})", len(candidates), self.excluded
+        )
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -756,8 +867,17 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         item = self._subset()[item_id]
         stop = start + (self.clip_length - 1) * self.step + 1
         stream = SensorStream(
-            item, self.reference, self.tolerance_s, self.parts, self.anonymization, self.image_scale,
-            start=start, stop=stop, step=self.step, num_threads=2, prefetch=self.clip_length,
+            item,
+            self.reference,
+            self.tolerance_s,
+            self.parts,
+            self.anonymization,
+            self.image_scale,
+            start=start,
+            stop=stop,
+            step=self.step,
+            num_threads=2,
+            prefetch=self.clip_length,
         )
         steps = list(stream)
         sample = clip_sample(self, item, steps)
@@ -766,10 +886,16 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
             sample["keyframe_index"] = self.keyframe_position
         if self.annotations:
             objects = item.get_annotation(AnnotationProject.OBJECT_DETECTION)
-            sample.update(object_tensors(
-                objects, item.calibration, self._class_to_id, self.class_level, self.image_scale,
-                self.boxes_frame if "boxes_3d" in self.annotations else None,
-            ))
+            sample.update(
+                object_tensors(
+                    objects,
+                    item.calibration,
+                    self._class_to_id,
+                    self.class_level,
+                    self.image_scale,
+                    self.boxes_frame if "boxes_3d" in self.annotations else None,
+                )
+            )
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
@@ -786,12 +912,19 @@ def clip_sample(converter: Any, item: Any, steps: Sequence[Any]) -> dict[str, An
         sample["image"] = stack([p["image"] for p in per_step], shared=False)
     if "pose" in converter.parts:
         valid = np.array([s.world_from_ego is not None for s in steps], dtype=bool)
-        poses = np.stack([s.world_from_ego if s.world_from_ego is not None else np.full((4, 4), np.nan) for s in steps])
+        poses = np.stack(
+            [
+                s.world_from_ego if s.world_from_ego is not None else np.full((4, 4), np.nan)
+                for s in steps
+            ]
+        )
         sample["world_from_ego"] = torch.from_numpy(poses)
         sample["pose_valid"] = torch.from_numpy(valid)
     # variable-size parts: the T steps concatenated, with the row where each step starts
-    for part, keys in (("lidar", ("lidar_points", "lidar_time_s", "lidar_intensity")),
-                       ("radar", ("radar_points", "radar_range_rate", "radar_amplitude"))):
+    for part, keys in (
+        ("lidar", ("lidar_points", "lidar_time_s", "lidar_intensity")),
+        ("radar", ("radar_points", "radar_range_rate", "radar_amplitude")),
+    ):
         if part in converter.parts:
             for key in keys:
                 sample[key], offsets, _ = flat_concat([p[key] for p in per_step], shared=False)
@@ -799,15 +932,22 @@ def clip_sample(converter: Any, item: Any, steps: Sequence[Any]) -> dict[str, An
     if "vehicle" in converter.parts and all("vehicle" in p for p in per_step):
         first = per_step[0]["vehicle"]
         sample["vehicle"] = {
-            group: {name: stack([p["vehicle"][group][name] for p in per_step], shared=False) for name in signals}
+            group: {
+                name: stack([p["vehicle"][group][name] for p in per_step], shared=False)
+                for name in signals
+            }
             for group, signals in first.items()
         }
     camera = calibration.cameras[Camera.FRONT]
     sample["intrinsics"] = torch.from_numpy(
-        scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], converter.image_scale).astype(np.float32)
+        scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], converter.image_scale).astype(
+            np.float32
+        )
     )
     sample["ego_from_lidar"] = torch.from_numpy(ego_from_lidar.astype(np.float32))
-    sample["ego_from_camera"] = torch.from_numpy(calibration.get_extrinsics(Camera.FRONT).transform.astype(np.float32))
+    sample["ego_from_camera"] = torch.from_numpy(
+        calibration.get_extrinsics(Camera.FRONT).transform.astype(np.float32)
+    )
     return sample
 
 
@@ -872,15 +1012,25 @@ class ZodStreamDataset(IterableDataset, _LazySubset, _StepConverter):
         if unknown:
             raise ValueError(f"unknown parts {sorted(unknown)}; choose from {SEQUENCE_PARTS}")
         self.root, self.version, self.split, self.subset = os.fspath(root), version, split, subset
-        self.reference, self.tolerance_s, self.parts = reference, tolerance_s, tuple(dict.fromkeys(parts))
-        self.anonymization = anonymization if isinstance(anonymization, Anonymization) else Anonymization(anonymization)
+        self.reference, self.tolerance_s, self.parts = (
+            reference,
+            tolerance_s,
+            tuple(dict.fromkeys(parts)),
+        )
+        self.anonymization = (
+            anonymization
+            if isinstance(anonymization, Anonymization)
+            else Anonymization(anonymization)
+        )
         self.image_scale = check_scale(image_scale)
         self.image_dtype, self.normalize, self.lidar_frame = image_dtype, normalize, lidar_frame
         self.rank, self.world_size = rank, world_size
         self.shuffle, self.seed, self.epoch, self.drop_uneven = shuffle, seed, 0, drop_uneven
         self.transforms, self.num_threads, self.check_files = transforms, num_threads, check_files
         self._zod: Any = None
-        self.ids: list[str] = [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(self._subset(), split)
+        self.ids: list[str] = (
+            [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(self._subset(), split)
+        )
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle the item order for this epoch (with ``shuffle``)."""
@@ -904,7 +1054,12 @@ class ZodStreamDataset(IterableDataset, _LazySubset, _StepConverter):
             item = self._subset()[item_id]
             try:
                 stream = SensorStream(
-                    item, self.reference, self.tolerance_s, self.parts, self.anonymization, self.image_scale,
+                    item,
+                    self.reference,
+                    self.tolerance_s,
+                    self.parts,
+                    self.anonymization,
+                    self.image_scale,
                     num_threads=self.num_threads,
                 )
             except ValueError as error:  # no frames of the reference sensor in the index
@@ -913,17 +1068,33 @@ class ZodStreamDataset(IterableDataset, _LazySubset, _StepConverter):
             if self.check_files:
                 skipped = stream.skip_missing_files()
                 if skipped:
-                    logger.warning("ZodStreamDataset: item %s: %d of %d steps skipped (files not on disk)",
-                                   item_id, skipped, len(stream))
-            ego_from_lidar = item.calibration.get_extrinsics(Lidar.VELODYNE).transform if "lidar" in self.parts else None
+                    logger.warning(
+                        "ZodStreamDataset: item %s: %d of %d steps skipped (files not on disk)",
+                        item_id,
+                        skipped,
+                        len(stream),
+                    )
+            ego_from_lidar = (
+                item.calibration.get_extrinsics(Lidar.VELODYNE).transform
+                if "lidar" in self.parts
+                else None
+            )
             for step in stream:
-                if ("image" in self.parts and step.camera_frame is None) or ("lidar" in self.parts and step.lidar_frame is None):
+                if ("image" in self.parts and step.camera_frame is None) or (
+                    "lidar" in self.parts and step.lidar_frame is None
+                ):
                     continue
-                sample: dict[str, Any] = {"sequence_id": item_id, "step": step.index, "time_s": step.time_s}
+                sample: dict[str, Any] = {
+                    "sequence_id": item_id,
+                    "step": step.index,
+                    "time_s": step.time_s,
+                }
                 sample.update(self._step_tensors(step, ego_from_lidar, step.time_s))
                 if "pose" in self.parts:
                     valid = step.world_from_ego is not None
-                    sample["world_from_ego"] = torch.from_numpy(step.world_from_ego if valid else np.full((4, 4), np.nan))
+                    sample["world_from_ego"] = torch.from_numpy(
+                        step.world_from_ego if valid else np.full((4, 4), np.nan)
+                    )
                     sample["pose_valid"] = torch.tensor(valid)
                 if self.transforms is not None:
                     sample = self.transforms(sample)

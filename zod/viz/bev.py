@@ -27,7 +27,7 @@ import numpy as np
 from zod.viz.colors import apply_colormap, class_colors, write_png
 from zod.viz.image import _as_corners, draw_labels, draw_points, draw_polylines
 
-__all__ = ["BevGrid", "render_bev", "bev_box_outlines", "BevPicture", "BEVBox"]
+__all__ = ["BEVBox", "BevGrid", "BevPicture", "bev_box_outlines", "render_bev"]
 
 BACKGROUND = (18, 18, 24)
 GRID_COLOR = (60, 60, 70)
@@ -66,7 +66,10 @@ class BevGrid:
         """Pixel coordinates (N, 2) (u, v) -> BEV-frame (x, y) (N, 2) metres (inverse of ``to_pixels``)."""
         px = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
         return np.stack(
-            [self.x_range_m[1] - px[:, 1] * self.resolution_m, self.y_range_m[1] - px[:, 0] * self.resolution_m],
+            [
+                self.x_range_m[1] - px[:, 1] * self.resolution_m,
+                self.y_range_m[1] - px[:, 0] * self.resolution_m,
+            ],
             axis=1,
         )
 
@@ -80,7 +83,9 @@ class BevGrid:
         return row[inside], col[inside], inside
 
 
-def _rasterize_max(grid: BevGrid, points: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _rasterize_max(
+    grid: BevGrid, points: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-cell maximum of ``values`` (N,) over the points (N, 2+): (flat cell indices (C,), max (C,))."""
     row, col, inside = grid.cells(points)
     flat = row * grid.shape[1] + col
@@ -157,7 +162,9 @@ def render_bev(
             vals = np.asarray(values, dtype=np.float64)
             lo, hi = value_range or (float(vals.min()), float(vals.max()))
         else:
-            raise ValueError(f"color_by must be 'height', 'intensity' or 'values', not {color_by!r}")
+            raise ValueError(
+                f"color_by must be 'height', 'intensity' or 'values', not {color_by!r}"
+            )
         if point_radius > 0:
             row, col, inside = grid.cells(pts)
             order = np.argsort(vals[inside])  # highest drawn last -> on top
@@ -166,9 +173,13 @@ def render_bev(
             draw_points(picture, uv, colors, radius=point_radius)
         else:
             flat, cell_max = _rasterize_max(grid, pts, vals)
-            picture.reshape(-1, 3)[flat] = apply_colormap((cell_max - lo) / max(hi - lo, 1e-9), colormap)
+            picture.reshape(-1, 3)[flat] = apply_colormap(
+                (cell_max - lo) / max(hi - lo, 1e-9), colormap
+            )
     if trajectory_xy is not None and len(trajectory_xy) > 1:
-        draw_polylines(picture, [grid.to_pixels(np.asarray(trajectory_xy)[:, :2])], (255, 255, 255), 2)
+        draw_polylines(
+            picture, [grid.to_pixels(np.asarray(trajectory_xy)[:, :2])], (255, 255, 255), 2
+        )
     if draw_ego:
         _draw_ego(picture, grid, ego_length_m, ego_width_m, ego_rear_m, ego_pose)
     if boxes is not None:
@@ -180,17 +191,27 @@ def render_bev(
             draw_polylines(picture, list(heading), cols, box_thickness)
             if box_labels is not None:
                 anchors = footprint.min(axis=1) - np.array([0.0, 4.0])
-                draw_labels(picture, anchors, list(box_labels), cols if np.ndim(cols) == 2 else None, 0.4)
+                draw_labels(
+                    picture, anchors, list(box_labels), cols if np.ndim(cols) == 2 else None, 0.4
+                )
     return picture
 
 
 def _draw_metric_grid(picture: np.ndarray, grid: BevGrid, step_m: float) -> None:
     """Lines every ``step_m`` metres along x and y (thin, dark)."""
-    xs = np.arange(np.ceil(grid.x_range_m[0] / step_m), np.floor(grid.x_range_m[1] / step_m) + 1) * step_m
-    ys = np.arange(np.ceil(grid.y_range_m[0] / step_m), np.floor(grid.y_range_m[1] / step_m) + 1) * step_m
+    xs = (
+        np.arange(np.ceil(grid.x_range_m[0] / step_m), np.floor(grid.x_range_m[1] / step_m) + 1)
+        * step_m
+    )
+    ys = (
+        np.arange(np.ceil(grid.y_range_m[0] / step_m), np.floor(grid.y_range_m[1] / step_m) + 1)
+        * step_m
+    )
     lines = [np.array([[x, grid.y_range_m[0]], [x, grid.y_range_m[1]]]) for x in xs]
     lines += [np.array([[grid.x_range_m[0], y], [grid.x_range_m[1], y]]) for y in ys]
-    draw_polylines(picture, [grid.to_pixels(line) for line in lines], GRID_COLOR, 1, antialias=False)
+    draw_polylines(
+        picture, [grid.to_pixels(line) for line in lines], GRID_COLOR, 1, antialias=False
+    )
 
 
 def _draw_ego(
@@ -205,7 +226,13 @@ def _draw_ego(
     front = length_m - rear_m
     half = width_m / 2
     outline = np.array(
-        [[-rear_m, -half, 0], [front - 0.8, -half, 0], [front, 0.0, 0], [front - 0.8, half, 0], [-rear_m, half, 0]]
+        [
+            [-rear_m, -half, 0],
+            [front - 0.8, -half, 0],
+            [front, 0.0, 0],
+            [front - 0.8, half, 0],
+            [-rear_m, half, 0],
+        ]
     )
     if bev_from_ego is not None:
         pose = np.asarray(getattr(bev_from_ego, "transform", bev_from_ego), dtype=np.float64)
@@ -229,7 +256,9 @@ class BevPicture(np.ndarray):
         try:
             from PIL import Image
         except ImportError as exc:  # pragma: no cover - pillow is in the viz extra
-            raise RuntimeError("BevPicture.show needs Pillow: pip install 'zod-devkit[viz]'") from exc
+            raise RuntimeError(
+                "BevPicture.show needs Pillow: pip install 'zod-devkit[viz]'"
+            ) from exc
         Image.fromarray(np.asarray(self)).show()
 
 
@@ -245,7 +274,9 @@ class BEVBox:
 
     def __init__(self, resolution_m: float = 0.1) -> None:
         # lidar frame -> BEV frame: forward = lidar y, left = -lidar x
-        self.grid = BevGrid(x_range_m=(0.0, 100.0), y_range_m=(-50.0, 50.0), resolution_m=resolution_m)
+        self.grid = BevGrid(
+            x_range_m=(0.0, 100.0), y_range_m=(-50.0, 50.0), resolution_m=resolution_m
+        )
 
     @staticmethod
     def lidar_to_bev(points: np.ndarray) -> np.ndarray:
@@ -263,7 +294,10 @@ class BEVBox:
         dimensions = np.asarray(dimensions, dtype=np.float64).reshape(-1, 3)
         quats = np.array([getattr(r, "q", r) for r in rotations], dtype=np.float64).reshape(-1, 4)
         rot = rotation_matrices_from_quaternions(quats)  # (M, 3, 3)
-        corners = np.einsum("mij,mkj->mki", rot, UNIT_CORNERS[None] * dimensions[:, None, :]) + positions[:, None]
+        corners = (
+            np.einsum("mij,mkj->mki", rot, UNIT_CORNERS[None] * dimensions[:, None, :])
+            + positions[:, None]
+        )
         corners_bev = self.lidar_to_bev(corners.reshape(-1, 3)).reshape(-1, 8, 3)
         points = self.lidar_to_bev(np.asarray(bev)[:, :3])
         picture = render_bev(
@@ -274,4 +308,3 @@ class BEVBox:
             draw_ego=False,
         )
         return BevPicture(picture)
-

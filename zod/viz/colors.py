@@ -19,14 +19,14 @@ import numpy as np
 from zod._atomic import atomic_write_bytes
 
 __all__ = [
-    "RGB",
-    "COLORMAPS",
-    "colormap_lut",
-    "apply_colormap",
-    "depth_colors",
     "CLASS_COLORS",
+    "COLORMAPS",
+    "RGB",
+    "apply_colormap",
     "class_color",
     "class_colors",
+    "colormap_lut",
+    "depth_colors",
     "to_rgb_tuple",
     "write_png",
 ]
@@ -47,7 +47,15 @@ _OPENCV_MAPS = {
 # Diverging blue -> light grey -> red map (the reference devkit draws lidar depth with
 # matplotlib's "coolwarm"); anchor colours from Moreland's diverging map, linear in RGB.
 _COOLWARM_ANCHORS = np.array(
-    [[59, 76, 192], [124, 159, 249], [192, 212, 245], [221, 221, 221], [242, 203, 183], [238, 132, 104], [180, 4, 38]],
+    [
+        [59, 76, 192],
+        [124, 159, 249],
+        [192, 212, 245],
+        [221, 221, 221],
+        [242, 203, 183],
+        [238, 132, 104],
+        [180, 4, 38],
+    ],
     dtype=np.float64,
 )
 COLORMAPS = ("coolwarm", "gray", *sorted(_OPENCV_MAPS))
@@ -61,9 +69,13 @@ def colormap_lut(name: str = "turbo") -> np.ndarray:
         lut = np.repeat(ramp[:, None], 3, axis=1)
     elif name == "coolwarm":
         anchor_pos = np.linspace(0.0, 255.0, len(_COOLWARM_ANCHORS))
-        lut = np.stack(
-            [np.interp(ramp, anchor_pos, _COOLWARM_ANCHORS[:, c]) for c in range(3)], axis=1
-        ).round().astype(np.uint8)
+        lut = (
+            np.stack(
+                [np.interp(ramp, anchor_pos, _COOLWARM_ANCHORS[:, c]) for c in range(3)], axis=1
+            )
+            .round()
+            .astype(np.uint8)
+        )
     elif name in _OPENCV_MAPS:
         bgr = cv2.applyColorMap(ramp.reshape(256, 1), _OPENCV_MAPS[name]).reshape(256, 3)
         lut = bgr[:, ::-1].copy()

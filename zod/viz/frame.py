@@ -39,15 +39,15 @@ from zod.viz.image import (
 )
 
 __all__ = [
-    "FRAME_LAYERS",
     "DEFAULT_LAYERS",
-    "parse_layers",
-    "render_frame_image",
-    "render_frame_bev",
+    "FRAME_LAYERS",
     "frame_scene",
+    "parse_layers",
     "predictions_for_item",
-    "sequence_video_frames",
+    "render_frame_bev",
+    "render_frame_image",
     "render_sequence_video",
+    "sequence_video_frames",
 ]
 
 FRAME_LAYERS = ("image", "boxes2d", "boxes3d", "lidar", "masks", "trajectory", "labels")
@@ -65,7 +65,9 @@ def parse_layers(text: str | Sequence[str]) -> tuple[str, ...]:
         return FRAME_LAYERS
     unknown = [n for n in names if n not in FRAME_LAYERS]
     if unknown:
-        raise ValueError(f"unknown layer(s) {', '.join(unknown)}; choose from {', '.join(FRAME_LAYERS)} or all")
+        raise ValueError(
+            f"unknown layer(s) {', '.join(unknown)}; choose from {', '.join(FRAME_LAYERS)} or all"
+        )
     return tuple(names)
 
 
@@ -101,7 +103,11 @@ def _lidar(item: Any, num_scans_before: int = 0, num_scans_after: int = 0) -> An
         return item.get_compensated_lidar(item.info.keyframe_time)
     if num_scans_before or num_scans_after:
         return item.get_aggregated_lidar(num_before=num_scans_before, num_after=num_scans_after)
-    return item.get_lidar()[0] if hasattr(item, "get_lidar_frames") else item.info.get_key_lidar_frame().read()
+    return (
+        item.get_lidar()[0]
+        if hasattr(item, "get_lidar_frames")
+        else item.info.get_key_lidar_frame().read()
+    )
 
 
 def _object_boxes(objects: Sequence[Any]) -> Box3DSet:
@@ -171,33 +177,61 @@ def render_frame_image(
     if "masks" in layers:
         road = _ego_road_annotations(item)
         if road:
-            overlay_mask(picture, binary_mask(road, (full_h, int(cam.image_dimensions[0])), sx), EGO_ROAD_COLOR, 0.35)
+            overlay_mask(
+                picture,
+                binary_mask(road, (full_h, int(cam.image_dimensions[0])), sx),
+                EGO_ROAD_COLOR,
+                0.35,
+            )
         lanes = _annotation(item, AnnotationProject.LANE_MARKINGS)
         if lanes:
-            overlay_mask(picture, binary_mask(lanes, (full_h, int(cam.image_dimensions[0])), sx), LANE_COLOR, 0.6)
+            overlay_mask(
+                picture,
+                binary_mask(lanes, (full_h, int(cam.image_dimensions[0])), sx),
+                LANE_COLOR,
+                0.6,
+            )
     if "lidar" in layers:
         scan = _lidar(item, num_scans_before, num_scans_after)
-        draw_lidar(picture, scan.points, calib, Lidar.VELODYNE, max_depth_m=max_depth_m,
-                   radius=max(1, int(round(3 * sx))))
+        draw_lidar(
+            picture,
+            scan.points,
+            calib,
+            Lidar.VELODYNE,
+            max_depth_m=max_depth_m,
+            radius=max(1, int(round(3 * sx))),
+        )
     if "trajectory" in layers:
         motion = _ego_motion(item)
         positions = trajectory_in_ego(motion.poses, motion.get_poses(_keyframe_time_s(item)))
         draw_trajectory(picture, positions, calib, TRAJECTORY_COLOR, thickness=thickness + 1)
-    objects = _annotation(item, AnnotationProject.OBJECT_DETECTION) if (
-        {"boxes2d", "boxes3d", "labels"} & set(layers)) else []
+    objects = (
+        _annotation(item, AnnotationProject.OBJECT_DETECTION)
+        if ({"boxes2d", "boxes3d", "labels"} & set(layers))
+        else []
+    )
     if objects and "boxes2d" in layers:
         colors = class_colors([o.name for o in objects])
         draw_boxes_2d(picture, objects, colors, thickness, scale=sx)
     if objects and "boxes3d" in layers:
         boxes = _object_boxes(objects)
         if len(boxes):
-            draw_boxes_3d(picture, boxes, calib, colors=class_colors(list(boxes.classes)), thickness=thickness)
+            draw_boxes_3d(
+                picture, boxes, calib, colors=class_colors(list(boxes.classes)), thickness=thickness
+            )
     if predictions is not None and len(predictions):
-        draw_boxes_3d(picture, predictions, calib, colors=prediction_color, thickness=max(1, thickness - 1))
+        draw_boxes_3d(
+            picture, predictions, calib, colors=prediction_color, thickness=max(1, thickness - 1)
+        )
     if objects and "labels" in layers:
         anchors = np.array([np.asarray(o.box2d.xyxy, dtype=np.float64)[:2] for o in objects]) * sx
-        draw_labels(picture, anchors - np.array([0.0, 3.0]), [str(o.name) for o in objects],
-                    class_colors([o.name for o in objects]), font_scale=max(0.35, 1.2 * sx))
+        draw_labels(
+            picture,
+            anchors - np.array([0.0, 3.0]),
+            [str(o.name) for o in objects],
+            class_colors([o.name for o in objects]),
+            font_scale=max(0.35, 1.2 * sx),
+        )
     return picture
 
 
@@ -248,13 +282,17 @@ def render_frame_bev(
     )
     if predictions is not None and len(predictions):
         grid = grid or bev_mod.BevGrid()
-        footprint, heading = bev_mod.bev_box_outlines(predictions.convert_to(EGO, calib).corners(), grid)
+        footprint, heading = bev_mod.bev_box_outlines(
+            predictions.convert_to(EGO, calib).corners(), grid
+        )
         draw_polylines(picture, list(footprint), prediction_color, 1, closed=True)
         draw_polylines(picture, list(heading), prediction_color, 1)
     return picture
 
 
-def predictions_for_item(path: str | PathLike[str], item_id: str | int, min_score: float = 0.0) -> Box3DSet:
+def predictions_for_item(
+    path: str | PathLike[str], item_id: str | int, min_score: float = 0.0
+) -> Box3DSet:
     """The predicted boxes of one frame from a detection predictions file (the format of
     ``zod eval detection``, docs/eval.md), with score >= ``min_score``, as a lidar-frame Box3DSet."""
     from zod.eval.detection.boxes import normalize_frame_id
@@ -265,9 +303,14 @@ def predictions_for_item(path: str | PathLike[str], item_id: str | int, min_scor
     if frame_id not in boxes.frame_ids:
         return Box3DSet.empty(Lidar.VELODYNE)
     scores = np.nan_to_num(np.asarray(boxes.scores, dtype=np.float64), nan=1.0)
-    keep = (np.asarray(boxes.frame_index) == boxes.frame_ids.index(frame_id)) & (scores >= min_score)
+    keep = (np.asarray(boxes.frame_index) == boxes.frame_ids.index(frame_id)) & (
+        scores >= min_score
+    )
     return Box3DSet(
-        boxes.center_m[keep], boxes.size_m[keep], boxes.rotation_wxyz[keep], Lidar.VELODYNE,
+        boxes.center_m[keep],
+        boxes.size_m[keep],
+        boxes.rotation_wxyz[keep],
+        Lidar.VELODYNE,
         classes=np.asarray(boxes.names)[keep],
     )
 
@@ -290,7 +333,9 @@ def frame_scene(
     if color_by == "intensity":
         colors = point_colors(points_ego, "intensity", values=np.asarray(scan.intensity))
     else:
-        colors = point_colors(points_ego, color_by, value_range=(-0.5, 3.0) if color_by == "height" else None)
+        colors = point_colors(
+            points_ego, color_by, value_range=(-0.5, 3.0) if color_by == "height" else None
+        )
     box_set = _object_boxes(_annotation(item, AnnotationProject.OBJECT_DETECTION))
     if len(box_set):
         box_set = box_set.convert_to(EGO, calib)
@@ -356,28 +401,46 @@ def sequence_video_frames(
             raw = cv2.resize(raw, (width, height), interpolation=cv2.INTER_AREA)
         picture = np.ascontiguousarray(raw)
         scan = sequence.get_compensated_lidar(camera_frame.time)
-        draw_lidar(picture, scan.points, calib, Lidar.VELODYNE, max_depth_m=max_depth_m,
-                   radius=max(1, int(round(3 * sx))))
+        draw_lidar(
+            picture,
+            scan.points,
+            calib,
+            Lidar.VELODYNE,
+            max_depth_m=max_depth_m,
+            radius=max(1, int(round(3 * sx))),
+        )
         t_clamped = min(max(t_s, t_lo), t_hi)
         positions = trajectory_in_ego(motion.poses, motion.get_poses(t_clamped))
-        draw_trajectory(picture, positions, calib, TRAJECTORY_COLOR, thickness=max(1, int(round(8 * sx))))
+        draw_trajectory(
+            picture, positions, calib, TRAJECTORY_COLOR, thickness=max(1, int(round(8 * sx)))
+        )
         if i == nearest_key and len(key_boxes) and abs(t_s - key_time) <= 0.1:
-            draw_boxes_3d(picture, key_boxes, calib, colors=box_colors, thickness=max(1, int(round(6 * sx))))
+            draw_boxes_3d(
+                picture, key_boxes, calib, colors=box_colors, thickness=max(1, int(round(6 * sx)))
+            )
         _caption(picture, f"{info.id}  t={t_s - key_time:+.2f} s")
         return picture
 
     def bev_picture(i: int) -> np.ndarray:
         t_s = seconds[i]
         scan = lidar_frames[i].read()
-        points_ego = np.asarray(scan.points)[:, :3] @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]
+        points_ego = (
+            np.asarray(scan.points)[:, :3] @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]
+        )
         t_clamped = min(max(t_s, t_lo), t_hi)
         track = trajectory_in_ego(motion.poses, motion.get_poses(t_clamped))[:, :2]
         corners = cols = None
         if i == nearest_key and len(key_boxes) and abs(t_s - key_time) <= 0.1:
             corners = key_boxes.convert_to(EGO, calib).corners()
             cols = box_colors
-        picture = bev_mod.render_bev(points_ego, grid, value_range=(-0.5, 3.0), boxes=corners,
-                                     box_colors=cols, trajectory_xy=track)
+        picture = bev_mod.render_bev(
+            points_ego,
+            grid,
+            value_range=(-0.5, 3.0),
+            boxes=corners,
+            box_colors=cols,
+            trajectory_xy=track,
+        )
         _caption(picture, f"{info.id}  t={t_s - key_time:+.2f} s")
         return picture
 
@@ -408,7 +471,9 @@ def _ordered_map(render: Any, count: int, workers: int) -> Iterator[np.ndarray]:
 
 def _caption(picture: np.ndarray, text: str) -> None:
     scale = max(0.4, picture.shape[1] / 1600)
-    draw_labels(picture, np.array([[8.0, 8.0 + 24 * scale]]), [text], (255, 255, 255), font_scale=scale)
+    draw_labels(
+        picture, np.array([[8.0, 8.0 + 24 * scale]]), [text], (255, 255, 255), font_scale=scale
+    )
 
 
 def render_sequence_video(
@@ -429,6 +494,14 @@ def render_sequence_video(
     from zod.viz.video import write_video
 
     pictures, total = sequence_video_frames(
-        sequence, view, scale=scale, stride=stride, max_frames=max_frames, grid=grid, workers=workers
+        sequence,
+        view,
+        scale=scale,
+        stride=stride,
+        max_frames=max_frames,
+        grid=grid,
+        workers=workers,
     )
-    return write_video(pictures, out, fps=fps, total=total, progress=progress, description=f"{view} video")
+    return write_video(
+        pictures, out, fps=fps, total=total, progress=progress, description=f"{view} video"
+    )

@@ -63,7 +63,20 @@ __all__ = [
 
 # (12, 2) corner index pairs of the box edges, in the corner order drawn in the module docstring
 BOX_EDGES = np.array(
-    [[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]],
+    [
+        [0, 1],
+        [1, 2],
+        [2, 3],
+        [3, 0],
+        [4, 5],
+        [5, 6],
+        [6, 7],
+        [7, 4],
+        [0, 4],
+        [1, 5],
+        [2, 6],
+        [3, 7],
+    ],
     dtype=np.intp,
 )
 _SHIFT = 4  # OpenCV fixed-point bits: polylines are drawn with 1/16 pixel precision
@@ -72,10 +85,17 @@ _MAX_ABS_PX = 1.0e6  # clamp before the int32 fixed-point conversion
 
 # ---------------------------------------------------------------------------- helpers
 def _check_image(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+    if (
+        not isinstance(image, np.ndarray)
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or image.dtype != np.uint8
+    ):
         raise ValueError("zod.viz draws on RGB uint8 images of shape (H, W, 3)")
     if not image.flags.c_contiguous or not image.flags.writeable:
-        raise ValueError("zod.viz draws in place: pass a C-contiguous, writable image (np.ascontiguousarray)")
+        raise ValueError(
+            "zod.viz draws in place: pass a C-contiguous, writable image (np.ascontiguousarray)"
+        )
     return image
 
 
@@ -134,8 +154,12 @@ def draw_polylines(
     cols = _colors_for(len(polylines), colors, (255, 255, 255))
     lengths = np.array([len(p) for p in polylines])
     everything = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines])
-    everything = np.round(np.clip(everything, -_MAX_ABS_PX, _MAX_ABS_PX) * (1 << _SHIFT)).astype(np.int32)
-    fixed = np.split(everything.reshape(-1, 1, 2), np.cumsum(lengths)[:-1])  # one conversion, then views
+    everything = np.round(np.clip(everything, -_MAX_ABS_PX, _MAX_ABS_PX) * (1 << _SHIFT)).astype(
+        np.int32
+    )
+    fixed = np.split(
+        everything.reshape(-1, 1, 2), np.cumsum(lengths)[:-1]
+    )  # one conversion, then views
     uniq, inverse = np.unique(cols, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     line_type = cv2.LINE_AA if antialias else cv2.LINE_8
@@ -170,9 +194,18 @@ def draw_points(
     height, width = image.shape[:2]
     r = max(int(radius), 0)
     centre = np.floor(np.clip(px, -(2**30), 2**30)).astype(np.int64)
-    near = (centre[:, 0] >= -r) & (centre[:, 0] < width + r) & (centre[:, 1] >= -r) & (centre[:, 1] < height + r)
+    near = (
+        (centre[:, 0] >= -r)
+        & (centre[:, 0] < width + r)
+        & (centre[:, 1] >= -r)
+        & (centre[:, 1] < height + r)
+    )
     centre, cols = centre[near], cols[near]
-    d = (np.arange(n, 0, -1, dtype=np.float64) if depth is None else np.asarray(depth, dtype=np.float64).reshape(-1))[near]
+    d = (
+        np.arange(n, 0, -1, dtype=np.float64)
+        if depth is None
+        else np.asarray(depth, dtype=np.float64).reshape(-1)
+    )[near]
     # one point per centre pixel: the nearest (stable: the later one among equal depths when no depth given)
     key = (centre[:, 1] + r) * (width + 2 * r) + (centre[:, 0] + r)
     order = np.lexsort((d, key))
@@ -181,7 +214,12 @@ def draw_points(
     first[1:] = key[1:] != key[:-1]
     centre, cols, d = centre[first], cols[first], d[first]
     if r == 0:
-        inside = (centre[:, 0] >= 0) & (centre[:, 0] < width) & (centre[:, 1] >= 0) & (centre[:, 1] < height)
+        inside = (
+            (centre[:, 0] >= 0)
+            & (centre[:, 0] < width)
+            & (centre[:, 1] >= 0)
+            & (centre[:, 1] < height)
+        )
         image.reshape(-1, 3)[centre[inside, 1] * width + centre[inside, 0]] = cols[inside]
         return image
     disc = _disc(r)
@@ -190,9 +228,14 @@ def draw_points(
     # OpenCV's SIMD dilation and reused buffers keep this memory-friendly on large images.
     rank = np.empty(centre.shape[0], dtype=np.float32)
     rank[np.argsort(-d, kind="stable")] = np.arange(1, centre.shape[0] + 1, dtype=np.float32)
-    inside = (centre[:, 0] >= 0) & (centre[:, 0] < width) & (centre[:, 1] >= 0) & (centre[:, 1] < height)
+    inside = (
+        (centre[:, 0] >= 0) & (centre[:, 0] < width) & (centre[:, 1] >= 0) & (centre[:, 1] < height)
+    )
     x0, y0 = max(int(centre[:, 0].min()) - r, 0), max(int(centre[:, 1].min()) - r, 0)
-    x1, y1 = min(int(centre[:, 0].max()) + r + 1, width), min(int(centre[:, 1].max()) + r + 1, height)
+    x1, y1 = (
+        min(int(centre[:, 0].max()) + r + 1, width),
+        min(int(centre[:, 1].max()) + r + 1, height),
+    )
     win_h, win_w = y1 - y0, x1 - x0
     ranks_img, dilated = _rank_buffers(win_h, win_w)
     ranks_img[:] = 0.0
@@ -257,17 +300,30 @@ def draw_indexed_points(
     r = max(int(radius), 0)
     centre = np.floor(np.clip(px, -(2**30), 2**30)).astype(np.int64)
     # points whose disc can reach the picture; centres outside it are kept on a border band
-    near = (centre[:, 0] >= -r) & (centre[:, 0] < width + r) & (centre[:, 1] >= -r) & (centre[:, 1] < height + r)
+    near = (
+        (centre[:, 0] >= -r)
+        & (centre[:, 0] < width + r)
+        & (centre[:, 1] >= -r)
+        & (centre[:, 1] < height + r)
+    )
     centre, idx = centre[near], idx[near]
     if centre.shape[0] == 0:
         return image
     x0, y0 = max(int(centre[:, 0].min()) - r, 0), max(int(centre[:, 1].min()) - r, 0)
-    x1, y1 = min(int(centre[:, 0].max()) + r + 1, width), min(int(centre[:, 1].max()) + r + 1, height)
+    x1, y1 = (
+        min(int(centre[:, 0].max()) + r + 1, width),
+        min(int(centre[:, 1].max()) + r + 1, height),
+    )
     if x1 <= x0 or y1 <= y0:
         return image
     band_w, band_h = x1 - x0 + 2 * r, y1 - y0 + 2 * r
     flat = (centre[:, 1] - y0 + r) * band_w + (centre[:, 0] - x0 + r)
-    ok = (flat >= 0) & (flat < band_w * band_h) & (centre[:, 0] - x0 + r >= 0) & (centre[:, 0] - x0 + r < band_w)
+    ok = (
+        (flat >= 0)
+        & (flat < band_w * band_h)
+        & (centre[:, 0] - x0 + r >= 0)
+        & (centre[:, 0] - x0 + r < band_w)
+    )
     flat, idx = flat[ok], idx[ok]
     least = np.full(band_h * band_w, 255, dtype=np.uint8)
     np.minimum.at(least, flat, idx)
@@ -281,7 +337,9 @@ def draw_indexed_points(
     least = np.ascontiguousarray(least[r : r + y1 - y0, r : r + x1 - x0])
     covered = np.ascontiguousarray(covered[r : r + y1 - y0, r : r + x1 - x0])
     # applyColorMap takes a "BGR" table and returns it per pixel: give it our RGB table as is
-    coloured = cv2.applyColorMap(least, np.ascontiguousarray(np.asarray(lut, dtype=np.uint8).reshape(256, 1, 3)))
+    coloured = cv2.applyColorMap(
+        least, np.ascontiguousarray(np.asarray(lut, dtype=np.uint8).reshape(256, 1, 3))
+    )
     window = image[y0:y1, x0:x1]  # a view: OpenCV writes through its row stride
     cv2.copyTo(coloured, covered, window)
     return image
@@ -309,9 +367,15 @@ def draw_lidar(
     _check_image(image)
     proj = points_to_image(np.asarray(points)[:, :3], calibration, from_frame, camera)
     pixels = proj.pixels * _camera_scale(image, calibration.cameras[camera])
-    top = float(proj.depth_m.max()) if max_depth_m is None and proj.depth_m.size else max_depth_m or 1.0
+    top = (
+        float(proj.depth_m.max())
+        if max_depth_m is None and proj.depth_m.size
+        else max_depth_m or 1.0
+    )
     span = max(top - float(min_depth_m), 1e-9)
-    index = np.clip(np.rint((proj.depth_m - float(min_depth_m)) / span * 255.0), 0, 255).astype(np.uint8)
+    index = np.clip(np.rint((proj.depth_m - float(min_depth_m)) / span * 255.0), 0, 255).astype(
+        np.uint8
+    )
     return draw_indexed_points(image, pixels, index, colormap_lut(colormap), radius=radius)
 
 
@@ -337,7 +401,15 @@ def draw_boxes_2d(
     """Draw axis-aligned boxes: (N, 4) xyxy pixels (or Box2D / annotations), times ``scale``."""
     xyxy = _as_xyxy(boxes) * float(scale)
     x0, y0, x1, y1 = xyxy.T
-    outlines = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1), np.stack([x0, y1], 1)], 1)
+    outlines = np.stack(
+        [
+            np.stack([x0, y0], 1),
+            np.stack([x1, y0], 1),
+            np.stack([x1, y1], 1),
+            np.stack([x0, y1], 1),
+        ],
+        1,
+    )
     return draw_polylines(image, list(outlines), colors, thickness, closed=True, antialias=False)
 
 
@@ -348,7 +420,9 @@ def _as_corners(boxes: Any) -> np.ndarray:
         return boxes.reshape(-1, 8, 3).astype(np.float64)
     corners = getattr(boxes, "corners", None)
     if corners is not None:  # Box3DSet.corners() is a method, Box3D.corners a property
-        return np.asarray(corners() if callable(corners) else corners, dtype=np.float64).reshape(-1, 8, 3)
+        return np.asarray(corners() if callable(corners) else corners, dtype=np.float64).reshape(
+            -1, 8, 3
+        )
     rows = [np.asarray(getattr(b, "box3d", b).corners, dtype=np.float64) for b in boxes]
     return np.array(rows, dtype=np.float64).reshape(-1, 8, 3)
 
@@ -377,7 +451,9 @@ def box_edge_polylines(
     t = np.linspace(0.0, 1.0, max(int(samples_per_edge), 2))
     start = corners[:, BOX_EDGES[:, 0], :]  # (N, 12, 3)
     end = corners[:, BOX_EDGES[:, 1], :]
-    samples = start[:, :, None, :] + t[None, None, :, None] * (end - start)[:, :, None, :]  # (N, 12, S, 3)
+    samples = (
+        start[:, :, None, :] + t[None, None, :, None] * (end - start)[:, :, None, :]
+    )  # (N, 12, S, 3)
     flat = samples.reshape(-1, 3)
     cam = camera_calibration
     theta = np.arctan2(np.hypot(flat[:, 0], flat[:, 1]), flat[:, 2])
@@ -395,7 +471,9 @@ def box_edge_polylines(
     step = np.maximum((n_samples - 1) // n_seg.astype(np.int64), 1)
     j = np.arange(n_samples)
     keep = (j[None, :] % step[:, None] == 0) | (j[None, :] == n_samples - 1)
-    edge_of_run = np.zeros_like(valid2)  # a visible sample next to an invisible one (or the row end)
+    edge_of_run = np.zeros_like(
+        valid2
+    )  # a visible sample next to an invisible one (or the row end)
     edge_of_run[:, 1:] |= ~valid2[:, :-1]
     edge_of_run[:, :-1] |= ~valid2[:, 1:]
     edge_of_run[:, [0, -1]] = True
@@ -442,7 +520,9 @@ def draw_boxes_3d(
         if len(frames) == 1:
             box_frame = frames.pop()
     cam = calibration.cameras[camera]
-    corners_camera = transform_points(corners.reshape(-1, 3), calibration.get_transform(box_frame, camera))
+    corners_camera = transform_points(
+        corners.reshape(-1, 3), calibration.get_transform(box_frame, camera)
+    )
     pieces, box_index = box_edge_polylines(corners_camera.reshape(-1, 8, 3), cam, samples_per_edge)
     scale = _camera_scale(image, cam)
     cols = _colors_for(corners.shape[0], colors, (0, 200, 255))
@@ -464,7 +544,14 @@ def overlay_mask(
     _check_image(image)
     m = np.asarray(mask).astype(bool)
     if m.shape != image.shape[:2]:
-        m = cv2.resize(m.astype(np.uint8), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        m = (
+            cv2.resize(
+                m.astype(np.uint8),
+                (image.shape[1], image.shape[0]),
+                interpolation=cv2.INTER_NEAREST,
+            )
+            > 0
+        )
     m8 = m.view(np.uint8) if m.flags.c_contiguous else np.ascontiguousarray(m, dtype=np.uint8)
     x, y, w, h = cv2.boundingRect(m8)  # blend only the mask's bounding box (OpenCV SIMD passes)
     if w == 0 or h == 0:
@@ -478,7 +565,9 @@ def overlay_mask(
 
 
 # ---------------------------------------------------------------------------- trajectory
-def trajectory_in_ego(world_from_ego: np.ndarray, reference_world_from_ego: np.ndarray) -> np.ndarray:
+def trajectory_in_ego(
+    world_from_ego: np.ndarray, reference_world_from_ego: np.ndarray
+) -> np.ndarray:
     """Positions (N, 3) of the ego origin at poses (N, 4, 4) ``world_from_ego``, expressed in
     the ego frame of ``reference_world_from_ego`` (4, 4) (e.g. the pose at the keyframe time)."""
     poses = np.asarray(world_from_ego, dtype=np.float64).reshape(-1, 4, 4)
@@ -512,9 +601,13 @@ def draw_trajectory(
     if ahead_only:
         valid &= pos[:, 0] > 0
     pixels = np.zeros((pos.shape[0], 2))
-    pixels[valid] = project(pts_cam[valid], cam.intrinsics, cam.distortion) * _camera_scale(image, cam)
+    pixels[valid] = project(pts_cam[valid], cam.intrinsics, cam.distortion) * _camera_scale(
+        image, cam
+    )
     starts, ends = _runs(valid[None, :])
-    draw_polylines(image, [pixels[s:e] for s, e in zip(starts.tolist(), ends.tolist())], color, thickness)
+    draw_polylines(
+        image, [pixels[s:e] for s, e in zip(starts.tolist(), ends.tolist())], color, thickness
+    )
     if dot_radius > 0:
         draw_points(image, pixels[valid], color, radius=dot_radius)
     return image
@@ -539,8 +632,12 @@ def draw_labels(
     for (x, y), text, col in zip(np.round(anchors).astype(int).tolist(), texts, cols):
         (w, h), baseline = cv2.getTextSize(text, font, font_scale, thickness)
         if background is not None:
-            cv2.rectangle(image, (x, y - h - baseline), (x + w, y + baseline), to_rgb_tuple(background), -1)
-        cv2.putText(image, text, (x, y), font, font_scale, to_rgb_tuple(col), thickness, cv2.LINE_AA)
+            cv2.rectangle(
+                image, (x, y - h - baseline), (x + w, y + baseline), to_rgb_tuple(background), -1
+            )
+        cv2.putText(
+            image, text, (x, y), font, font_scale, to_rgb_tuple(col), thickness, cv2.LINE_AA
+        )
     return image
 
 
@@ -572,7 +669,9 @@ def _normalised_depth(depth: np.ndarray, clip_to: float | None) -> np.ndarray:
     return d / top if top > 0 else d
 
 
-def draw_projections_as_points(image: np.ndarray, points: np.ndarray, clip_to: float | None = None) -> np.ndarray:
+def draw_projections_as_points(
+    image: np.ndarray, points: np.ndarray, clip_to: float | None = None
+) -> np.ndarray:
     """Reference helper: colour single pixels at xyd (M, 3) by depth (coolwarm, near blue).
 
     Depth is normalised from the nearest point over ``clip_to`` metres (or over the depth span).
@@ -582,7 +681,12 @@ def draw_projections_as_points(image: np.ndarray, points: np.ndarray, clip_to: f
     if pts.shape[0]:
         colors = apply_colormap(_normalised_depth(pts[:, 2], clip_to), "coolwarm")
         uv = pts[:, :2].astype(np.int64)
-        inside = (uv[:, 0] >= 0) & (uv[:, 0] < image.shape[1]) & (uv[:, 1] >= 0) & (uv[:, 1] < image.shape[0])
+        inside = (
+            (uv[:, 0] >= 0)
+            & (uv[:, 0] < image.shape[1])
+            & (uv[:, 1] >= 0)
+            & (uv[:, 1] < image.shape[0])
+        )
         image[uv[inside, 1], uv[inside, 0]] = colors[inside]
     return image
 
@@ -592,7 +696,9 @@ def visualize_lidar_on_image(lidar_data: Any, calib: Any, image: np.ndarray) -> 
     xyd, _ = project_lidar_to_image(lidar_data, calib)
     if xyd.shape[0]:
         scale = _camera_scale(image, calib.cameras[Camera.FRONT])
-        index = np.clip(np.rint(_normalised_depth(xyd[:, 2], None) * 255.0), 0, 255).astype(np.uint8)
+        index = np.clip(np.rint(_normalised_depth(xyd[:, 2], None) * 255.0), 0, 255).astype(
+            np.uint8
+        )
         draw_indexed_points(image, xyd[:, :2] * scale, index, colormap_lut("coolwarm"), radius=2)
     return image
 
@@ -637,7 +743,9 @@ def overlay_object_3d_box_on_image(
     behind the camera) the edges are curved and clipped; ``scale_factor`` (ignored by the
     reference) scales the pixels for reduced images.
     """
-    corners_camera = transform_points(np.asarray(box3d.corners), calib.get_transform(box3d.frame, camera))
+    corners_camera = transform_points(
+        np.asarray(box3d.corners), calib.get_transform(box3d.frame, camera)
+    )
     cam = calib.cameras[camera]
     pieces, _ = box_edge_polylines(corners_camera.reshape(1, 8, 3), cam)
     factor = float(scale_factor) if scale_factor else 1.0
@@ -669,7 +777,9 @@ def overlay_object_properties_on_image(
         "object_id": object_id,
     }
     font = cv2.FONT_HERSHEY_COMPLEX
-    x_min, y_min = (int(v) for v in _scaled(np.asarray(annotation.box2d.corners[0]).astype(int), scale_factor))
+    x_min, y_min = (
+        int(v) for v in _scaled(np.asarray(annotation.box2d.corners[0]).astype(int), scale_factor)
+    )
     lines = [f"{p}:{props.get(p)}" for p in properties_list]
     sizes = [cv2.getTextSize(t, font, text_scale, 2)[0] for t in lines]
     line_h = cv2.getTextSize("text", font, text_scale, 2)[0][1]
@@ -705,7 +815,9 @@ def overlay_polygon_on_image(
 ) -> np.ndarray:
     """Reference helper: fill one polygon ((K, 2) pixels) and blend it like ``overlay_mask_on_image``."""
     layer = np.zeros(np.shape(image), dtype=np.uint8)
-    cv2.fillPoly(layer, [np.asarray(polygon).reshape(-1, 1, 2).astype(np.int32)], to_rgb_tuple(fill_color))
+    cv2.fillPoly(
+        layer, [np.asarray(polygon).reshape(-1, 1, 2).astype(np.int32)], to_rgb_tuple(fill_color)
+    )
     return cv2.addWeighted(np.asarray(image), 1, layer, alpha, -1)
 
 
@@ -714,11 +826,15 @@ def visualize_oxts_on_image(
 ) -> np.ndarray:
     """Reference helper: the ego track (all ego-motion poses, in the ego frame at
     ``key_timestamp``) drawn as radius-3 red dots, positions ahead of the ego only."""
-    key_time = key_timestamp.timestamp() if hasattr(key_timestamp, "timestamp") else float(key_timestamp)
+    key_time = (
+        key_timestamp.timestamp() if hasattr(key_timestamp, "timestamp") else float(key_timestamp)
+    )
     positions = trajectory_in_ego(oxts.poses, oxts.get_poses(key_time))
     cam = calibs.cameras[camera]
     pts_cam = calibs.transform_points(positions, EGO, camera)
-    keep = (positions[:, 0] > 0) & in_field_of_view(pts_cam, cam.field_of_view, horizontal_only=True)
+    keep = (positions[:, 0] > 0) & in_field_of_view(
+        pts_cam, cam.field_of_view, horizontal_only=True
+    )
     pixels = project(pts_cam[keep], cam.intrinsics, cam.distortion)
     contiguous = image if image.flags.c_contiguous else np.ascontiguousarray(image)
     draw_points(contiguous, pixels, (255, 0, 0), radius=3)

@@ -28,25 +28,25 @@ from typing import Any
 
 import numpy as np
 
-from zod.errors import ZodError
 from zod._atomic import atomic_path
+from zod.errors import ZodError
 from zod.viz.colors import apply_colormap, class_colors
 from zod.viz.image import BOX_EDGES, _as_corners
 
 __all__ = [
     "OffscreenUnavailableError",
-    "box_lines",
-    "point_colors",
-    "point_cloud",
+    "Viz3D",
     "box_line_set",
-    "scene_geometries",
+    "box_lines",
     "default_camera",
-    "top_camera",
-    "render_offscreen",
     "export_ply",
     "has_display",
+    "point_cloud",
+    "point_colors",
+    "render_offscreen",
+    "scene_geometries",
     "show",
-    "Viz3D",
+    "top_camera",
 ]
 
 
@@ -87,7 +87,10 @@ def point_colors(
     if color_by == "height":
         vals, default = pts[:, 2], (-2.5, 3.0)
     elif color_by == "intensity":
-        vals, default = (np.asarray(values, dtype=np.float64) if values is not None else pts[:, 3]), (0.0, 255.0)
+        vals, default = (
+            (np.asarray(values, dtype=np.float64) if values is not None else pts[:, 3]),
+            (0.0, 255.0),
+        )
     elif color_by == "distance":
         vals, default = np.linalg.norm(pts[:, :3], axis=1), (0.0, 80.0)
     else:
@@ -99,7 +102,9 @@ def point_colors(
 def point_cloud(points: np.ndarray, colors: np.ndarray | None = None) -> Any:
     """An ``open3d.geometry.PointCloud`` of points (N, 3+) with RGB uint8 colours (N, 3)."""
     o3d = _o3d()
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64)[:, :3]))
+    pcd = o3d.geometry.PointCloud(
+        o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64)[:, :3])
+    )
     if colors is not None:
         pcd.colors = o3d.utility.Vector3dVector(np.asarray(colors, dtype=np.float64)[:, :3] / 255.0)
     return pcd
@@ -113,7 +118,9 @@ def box_line_set(boxes: Any, colors: Any = (0, 200, 255)) -> Any:
     n_boxes = vertices.shape[0] // 8
     cols = np.asarray(colors, dtype=np.float64)
     cols = np.tile(cols[:3], (n_boxes, 1)) if cols.ndim == 1 else cols[:, :3]
-    ls = o3d.geometry.LineSet(o3d.utility.Vector3dVector(vertices), o3d.utility.Vector2iVector(lines))
+    ls = o3d.geometry.LineSet(
+        o3d.utility.Vector3dVector(vertices), o3d.utility.Vector2iVector(lines)
+    )
     ls.colors = o3d.utility.Vector3dVector(np.repeat(cols / 255.0, 12, axis=0))
     return ls
 
@@ -132,10 +139,16 @@ def scene_geometries(
     ``point_colors(color_by)``. Box colours default to the class colours of ``box_classes``.
     """
     geoms = []
-    clouds = [] if points is None else ([points] if isinstance(points, np.ndarray) else list(points))
+    clouds = (
+        [] if points is None else ([points] if isinstance(points, np.ndarray) else list(points))
+    )
     color_list = [colors] if (colors is None or isinstance(colors, np.ndarray)) else list(colors)
     for i, cloud in enumerate(clouds):
-        col = color_list[i] if i < len(color_list) and color_list[i] is not None else point_colors(cloud, color_by)
+        col = (
+            color_list[i]
+            if i < len(color_list) and color_list[i] is not None
+            else point_colors(cloud, color_by)
+        )
         geoms.append(point_cloud(cloud, col))
     if boxes is not None and _as_corners(boxes).shape[0]:
         if box_colors is None and box_classes is not None:
@@ -150,10 +163,16 @@ def default_camera(forward_axis: int = 0) -> dict[str, np.ndarray]:
     eye 15 m behind and 12 m above the origin, looking at a point 25 m ahead, z up."""
     fwd = np.zeros(3)
     fwd[forward_axis] = 1.0
-    return {"eye": -15.0 * fwd + np.array([0, 0, 12.0]), "center": 25.0 * fwd, "up": np.array([0, 0, 1.0])}
+    return {
+        "eye": -15.0 * fwd + np.array([0, 0, 12.0]),
+        "center": 25.0 * fwd,
+        "up": np.array([0, 0, 1.0]),
+    }
 
 
-def top_camera(forward_axis: int = 0, ahead_m: float = 25.0, height_m: float = 90.0) -> dict[str, np.ndarray]:
+def top_camera(
+    forward_axis: int = 0, ahead_m: float = 25.0, height_m: float = 90.0
+) -> dict[str, np.ndarray]:
     """A view from straight above a point ``ahead_m`` in front of the origin, forward = up in
     the picture, left = left (a 3D bird's-eye view)."""
     fwd = np.zeros(3)
@@ -192,9 +211,13 @@ def render_offscreen(
     try:
         scene = renderer.scene
         # no tone mapping: unlit colours come out as given (the default filmic curve darkens them)
-        grading = rendering.ColorGrading(rendering.ColorGrading.Quality.HIGH, rendering.ColorGrading.ToneMapping.LINEAR)
+        grading = rendering.ColorGrading(
+            rendering.ColorGrading.Quality.HIGH, rendering.ColorGrading.ToneMapping.LINEAR
+        )
         scene.view.set_color_grading(grading)
-        scene.set_background(np.array([*(np.asarray(background, dtype=np.float64)[:3] / 255.0), 1.0]))
+        scene.set_background(
+            np.array([*(np.asarray(background, dtype=np.float64)[:3] / 255.0), 1.0])
+        )
         for i, geom in enumerate(geometries):
             geom = _linear_colour_copy(geom)
             material = rendering.MaterialRecord()
@@ -317,7 +340,12 @@ class Viz3D:
         pts = np.stack([np.asarray(x), np.asarray(y), np.asarray(z)], axis=1).astype(np.float64)
         inten = np.asarray(intensity, dtype=np.float64).reshape(-1)
         span = float(inten.max() - inten.min()) if inten.size else 0.0
-        self.clouds.append((pts, apply_colormap((inten - inten.min()) / span if span > 0 else inten * 0, "viridis")))
+        self.clouds.append(
+            (
+                pts,
+                apply_colormap((inten - inten.min()) / span if span > 0 else inten * 0, "viridis"),
+            )
+        )
 
     def add_zod_annotations(self, objects: tuple[Any, Any, Any, Any]) -> None:
         """Add boxes: (class names (M,), centres (M, 3), sizes (M, 3) L, W, H, rotations (M,) Quaternion)."""
@@ -329,7 +357,10 @@ class Viz3D:
         sizes = np.asarray(sizes, dtype=np.float64).reshape(-1, 3)
         quats = np.array([getattr(r, "q", r) for r in rotations], dtype=np.float64).reshape(-1, 4)
         rot = rotation_matrices_from_quaternions(quats)
-        corners = np.einsum("mij,mkj->mki", rot, UNIT_CORNERS[None] * sizes[:, None, :]) + centres[:, None]
+        corners = (
+            np.einsum("mij,mkj->mki", rot, UNIT_CORNERS[None] * sizes[:, None, :])
+            + centres[:, None]
+        )
         self.corners = np.concatenate([self.corners, corners])
         self.box_classes += [str(n) for n in names]
 
@@ -348,8 +379,18 @@ class Viz3D:
 
     def save_ply(self, path: str | PathLike[str]) -> list[Path]:
         pts = np.concatenate([c for c, _ in self.clouds]) if self.clouds else np.zeros((0, 3))
-        cols = np.concatenate([col for _, col in self.clouds]) if self.clouds else np.zeros((0, 3), np.uint8)
-        return export_ply(path, pts, cols, self.corners if len(self.corners) else None, class_colors(self.box_classes))
+        cols = (
+            np.concatenate([col for _, col in self.clouds])
+            if self.clouds
+            else np.zeros((0, 3), np.uint8)
+        )
+        return export_ply(
+            path,
+            pts,
+            cols,
+            self.corners if len(self.corners) else None,
+            class_colors(self.box_classes),
+        )
 
     def show(self, path: str | PathLike[str] = "viz3d.png") -> np.ndarray | None:
         """Interactive window with a display; otherwise an offscreen PNG at ``path`` (returned as array)."""

@@ -79,12 +79,18 @@ def _write_opencv(frames: Iterable[np.ndarray], tmp: Path, fps: float, fourcc: s
             pad_h, pad_w = size[0] % 2, size[1] % 2
             if writer is None:
                 frame_size = (size[1] + pad_w, size[0] + pad_h)
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), frame_size)
+                writer = cv2.VideoWriter(
+                    str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), frame_size
+                )
                 if not writer.isOpened():
-                    raise RuntimeError(f"OpenCV cannot write {tmp.suffix} video ({fourcc}) on this machine")
+                    raise RuntimeError(
+                        f"OpenCV cannot write {tmp.suffix} video ({fourcc}) on this machine"
+                    )
             bgr = np.asarray(frame)[..., ::-1]
             if pad_h or pad_w:
-                bgr = cv2.copyMakeBorder(np.ascontiguousarray(bgr), 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+                bgr = cv2.copyMakeBorder(
+                    np.ascontiguousarray(bgr), 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE
+                )
             writer.write(np.ascontiguousarray(bgr))
             count += 1
     finally:
@@ -97,7 +103,9 @@ def _write_gif(frames: Iterable[np.ndarray], tmp: Path, fps: float) -> int:
     try:
         from PIL import Image
     except ImportError as exc:
-        raise ImportError("GIF output needs Pillow: pip install 'zod-devkit[viz]' (or write .mp4)") from exc
+        raise ImportError(
+            "GIF output needs Pillow: pip install 'zod-devkit[viz]' (or write .mp4)"
+        ) from exc
     size = None
     images = []
     for frame in frames:

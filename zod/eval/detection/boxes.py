@@ -66,8 +66,12 @@ class DetectionBoxes:
     def __post_init__(self) -> None:
         n = int(np.asarray(self.frame_index).shape[0])
         expected = {
-            "frame_index": (n,), "names": (n,), "scores": (n,),
-            "center_m": (n, 3), "size_m": (n, 3), "rotation_wxyz": (n, 4),
+            "frame_index": (n,),
+            "names": (n,),
+            "scores": (n,),
+            "center_m": (n, 3),
+            "size_m": (n, 3),
+            "rotation_wxyz": (n, 4),
         }
         for field, shape in expected.items():
             value = np.asarray(getattr(self, field))
@@ -117,15 +121,19 @@ class DetectionBoxes:
         if (rotation_wxyz is None) == (yaw_rad is None):
             raise ValueError("give exactly one of rotation_wxyz and yaw_rad")
         rotation = (
-            quaternion_from_yaw(yaw_rad) if yaw_rad is not None
+            quaternion_from_yaw(yaw_rad)
+            if yaw_rad is not None
             else np.asarray(rotation_wxyz, dtype=np.float64).reshape(n, 4)
         )
         return cls(
             frame_ids=all_frames,
             frame_index=np.fromiter((lookup[f] for f in per_box), dtype=np.int64, count=n),
             names=np.asarray(names, dtype=str).reshape(n),
-            scores=(np.full(n, np.nan) if scores is None
-                    else np.asarray(scores, dtype=np.float64).reshape(n)),
+            scores=(
+                np.full(n, np.nan)
+                if scores is None
+                else np.asarray(scores, dtype=np.float64).reshape(n)
+            ),
             center_m=np.asarray(center_m, dtype=np.float64).reshape(n, 3),
             size_m=np.asarray(size_m, dtype=np.float64).reshape(n, 3),
             rotation_wxyz=rotation,
@@ -135,8 +143,12 @@ class DetectionBoxes:
     def empty(cls, frame_ids: Iterable[str | int] = ()) -> DetectionBoxes:
         """No boxes, over the given frames."""
         return cls.from_columns(
-            [], [], np.zeros((0, 3)), np.zeros((0, 3)),
-            rotation_wxyz=np.zeros((0, 4)), frame_ids=frame_ids,
+            [],
+            [],
+            np.zeros((0, 3)),
+            np.zeros((0, 3)),
+            rotation_wxyz=np.zeros((0, 4)),
+            frame_ids=frame_ids,
         )
 
     @classmethod
@@ -149,9 +161,9 @@ class DetectionBoxes:
         remap = [np.array([lookup[f] for f in p.frame_ids], dtype=np.int64) for p in parts]
         return cls(
             frame_ids=all_frames,
-            frame_index=np.concatenate(
-                [m[p.frame_index] for m, p in zip(remap, parts)]
-            ).astype(np.int64),
+            frame_index=np.concatenate([m[p.frame_index] for m, p in zip(remap, parts)]).astype(
+                np.int64
+            ),
             names=np.concatenate([p.names for p in parts]).astype(str),
             scores=np.concatenate([p.scores for p in parts]),
             center_m=np.concatenate([p.center_m for p in parts]).reshape(-1, 3),
@@ -174,8 +186,11 @@ class DetectionBoxes:
     @property
     def frame_id_per_box(self) -> np.ndarray:
         """(N,) str frame id of each box."""
-        return np.asarray(self.frame_ids, dtype=str)[self.frame_index] if len(self) else (
-            np.zeros(0, dtype=str))
+        return (
+            np.asarray(self.frame_ids, dtype=str)[self.frame_index]
+            if len(self)
+            else (np.zeros(0, dtype=str))
+        )
 
     @property
     def distance_xy_m(self) -> np.ndarray:
@@ -232,4 +247,3 @@ class DetectionBoxes:
                 box["score"] = float(self.scores[i])
             records[str(frame_of_box[i])].append(box)
         return records
-

@@ -25,9 +25,7 @@ EVALUATION_CLASSES: list[str] = sorted(set(OBJECT_CLASSES + OBJECT_SUBCLASSES) -
 CLASS_LEVEL: tuple[str, ...] = tuple(c for c in OBJECT_CLASSES if c not in EXCLUDED_CLASSES)
 """Evaluated class-level names."""
 
-SUBCLASS_LEVEL: tuple[str, ...] = tuple(
-    c for c in OBJECT_SUBCLASSES if c not in EXCLUDED_CLASSES
-)
+SUBCLASS_LEVEL: tuple[str, ...] = tuple(c for c in OBJECT_SUBCLASSES if c not in EXCLUDED_CLASSES)
 """Evaluated subclass-level names (classes without subclasses included)."""
 
 LEVELS: dict[str, tuple[str, ...]] = {

@@ -33,7 +33,7 @@ from zod.eval.detection.evaluate import (
 from zod.eval.detection.metrics import TP_METRICS
 
 ZOD_DEFAULT_SETTINGS: dict[str, object] = {
-    "class_range": {name: 250 for name in EVALUATION_CLASSES},
+    "class_range": dict.fromkeys(EVALUATION_CLASSES, 250),
     "dist_fcn": "center_distance",
     "dist_ths": [0.5, 1.0, 2.0, 4.0],
     "dist_th_tp": 2.0,
@@ -70,7 +70,9 @@ class DetectionBox:
         if not isinstance(sample_token, str):
             raise TypeError("sample_token must be a string")
         for label, value, length in (
-            ("translation", translation, 3), ("size", size, 3), ("rotation", rotation, 4)
+            ("translation", translation, 3),
+            ("size", size, 3),
+            ("rotation", rotation, 4),
         ):
             if len(value) != length or np.isnan(np.asarray(value, dtype=float)).any():
                 raise ValueError(f"{label} must be {length} numbers without NaN, got {value}")

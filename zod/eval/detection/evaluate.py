@@ -138,7 +138,7 @@ class Summary:
         """Summary of the given class results (an empty set gives zero mAP and NDS)."""
         names = tuple(results)
         if not names:
-            errors = {m: 1.0 for m in TP_METRICS}
+            errors = dict.fromkeys(TP_METRICS, 1.0)
             return cls(names, 0.0, errors, nd_score(0.0, errors, mean_ap_weight))
         mean_ap = float(np.mean([r.mean_ap for r in results.values()]))
         errors = {
@@ -189,10 +189,13 @@ class DetectionResult:
         out: dict[str, float] = {"NDS": self.summary.nds, "mAP": self.summary.mean_ap}
         out.update({TP_METRIC_SHORT[m]: v for m, v in self.summary.tp_errors.items()})
         out.update({f"{n}/mAP": r.mean_ap for n, r in self.per_class.items()})
-        out.update({
-            f"{n}/{TP_METRIC_SHORT[m]}": r.tp_errors[m]
-            for n, r in self.per_class.items() for m in TP_METRICS
-        })
+        out.update(
+            {
+                f"{n}/{TP_METRIC_SHORT[m]}": r.tp_errors[m]
+                for n, r in self.per_class.items()
+                for m in TP_METRICS
+            }
+        )
         return out
 
     def write_json(self, path: str | os.PathLike[str], include_curves: bool = False) -> Path:
@@ -225,9 +228,7 @@ def write_json_atomic(path: str | os.PathLike[str], payload: object) -> Path:
     return atomic_write_text(path, json.dumps(payload, indent=2))
 
 
-def _rows_in_range_by_name(
-    boxes: DetectionBoxes, config: DetectionConfig
-) -> dict[str, np.ndarray]:
+def _rows_in_range_by_name(boxes: DetectionBoxes, config: DetectionConfig) -> dict[str, np.ndarray]:
     """Per evaluated name, the (k,) rows (in row order) with ``min < xy distance <= range``."""
     if not len(boxes):
         return {}
@@ -236,14 +237,13 @@ def _rows_in_range_by_name(
     wanted = set(config.classes)
     range_of_name = np.array([config.range_m(n) if n in wanted else -np.inf for n in names])
     distance = boxes.distance_xy_m
-    kept = np.flatnonzero(
-        (distance > config.min_range_m) & (distance <= range_of_name[inverse])
-    )
+    kept = np.flatnonzero((distance > config.min_range_m) & (distance <= range_of_name[inverse]))
     by_name = kept[np.argsort(inverse[kept], kind="stable")]
     bounds = np.searchsorted(inverse[by_name], np.arange(len(names) + 1))
     return {
-        str(name): by_name[bounds[i]:bounds[i + 1]]
-        for i, name in enumerate(names) if bounds[i + 1] > bounds[i]
+        str(name): by_name[bounds[i] : bounds[i + 1]]
+        for i, name in enumerate(names)
+        if bounds[i + 1] > bounds[i]
     }
 
 
@@ -282,7 +282,8 @@ def evaluate_detection(
         raise ValueError("every prediction needs a finite score")
     known = set(ground_truth.frame_ids)
     unknown_with_boxes = [
-        f for f, n in zip(predictions.frame_ids, predictions.count_per_frame())
+        f
+        for f, n in zip(predictions.frame_ids, predictions.count_per_frame())
         if n and f not in known
     ]
     if unknown_with_boxes and not allow_unknown_frames:
@@ -314,8 +315,9 @@ def evaluate_detection(
         if name not in gt_rows:
             continue
         gt_c = _class_boxes(gt, gt_yaw, gt_rows[name], gt_frame_map)
-        pred_c = _class_boxes(pred, pred_yaw, pred_rows.get(name, np.zeros(0, dtype=np.int64)),
-                              pred_frame_map)
+        pred_c = _class_boxes(
+            pred, pred_yaw, pred_rows.get(name, np.zeros(0, dtype=np.int64)), pred_frame_map
+        )
         curves = accumulate_thresholds(gt_c, pred_c, config.dist_ths_m)
         aps = {
             th: average_precision(c, config.min_recall, config.min_precision)
@@ -370,7 +372,9 @@ def evaluate_by_range(
     results: dict[str, DetectionResult] = {}
     for lo, hi in pairwise(edges):
         bin_config = replace(
-            config, min_range_m=lo, default_range_m=hi,
+            config,
+            min_range_m=lo,
+            default_range_m=hi,
             class_range_m={n: min(hi, config.range_m(n)) for n in config.classes},
         )
         results[f"{lo:g}-{hi:g}"] = evaluate_detection(

@@ -111,7 +111,9 @@ def boxes_from_records(
                 else:
                     raise FormatError(source, f"{where}: needs 'rotation' [w, x, y, z] or 'yaw'")
             except TypeError as err:
-                raise FormatError(source, f"{where}: 'center', 'size' must be number lists") from err
+                raise FormatError(
+                    source, f"{where}: 'center', 'size' must be number lists"
+                ) from err
             if len(center_v) != 3 or len(size_v) != 3 or len(rot_v) != 4:
                 raise FormatError(source, f"{where}: want 3 centre, 3 size, 4 rotation values")
             if with_scores:
@@ -122,8 +124,11 @@ def boxes_from_records(
                     raise FormatError(source, f"{where}: score must be finite")
             else:
                 score_v = float("nan")
-            if not (np.isfinite(center_v).all() and np.isfinite(size_v).all()
-                    and np.isfinite(rot_v).all()):
+            if not (
+                np.isfinite(center_v).all()
+                and np.isfinite(size_v).all()
+                and np.isfinite(rot_v).all()
+            ):
                 raise FormatError(source, f"{where}: non-finite centre, size or rotation")
             if min(size_v) <= 0:
                 raise FormatError(source, f"{where}: sizes must be > 0, got {size_v}")
@@ -138,7 +143,8 @@ def boxes_from_records(
                 rotations.append(rot_v)
     n = len(names)
     return DetectionBoxes.from_columns(
-        frame_of_row, names,
+        frame_of_row,
+        names,
         np.asarray(centers, dtype=np.float64).reshape(n, 3),
         np.asarray(sizes, dtype=np.float64).reshape(n, 3),
         rotation_wxyz=np.asarray(rotations, dtype=np.float64).reshape(n, 4),
@@ -183,12 +189,15 @@ def object_rows(objects: Iterable[Any]) -> list[ObjectRow]:
         if box3d is None or getattr(obj, "unclear", False):
             continue
         rotation = box3d.orientation
-        rows.append((
-            str(obj.name), str(obj.subclass),
-            np.asarray(box3d.center, dtype=np.float64).tolist(),
-            np.asarray(box3d.size, dtype=np.float64).tolist(),
-            np.asarray(getattr(rotation, "elements", rotation), dtype=np.float64).tolist(),
-        ))
+        rows.append(
+            (
+                str(obj.name),
+                str(obj.subclass),
+                np.asarray(box3d.center, dtype=np.float64).tolist(),
+                np.asarray(box3d.size, dtype=np.float64).tolist(),
+                np.asarray(getattr(rotation, "elements", rotation), dtype=np.float64).tolist(),
+            )
+        )
     return rows
 
 
@@ -215,7 +224,11 @@ def ground_truth_from_rows(rows_per_frame: Mapping[str, Sequence[ObjectRow]]) ->
         return values[pick].reshape(n, width)
 
     return DetectionBoxes.from_columns(
-        frame_of_row, names, column(2, 3), column(3, 3), rotation_wxyz=column(4, 4),
+        frame_of_row,
+        names,
+        column(2, 3),
+        column(3, 3),
+        rotation_wxyz=column(4, 4),
         frame_ids=frames,
     )
 
@@ -238,7 +251,9 @@ class _ObjectRowsTask(ItemTask):
         from zod.constants import AnnotationProject
 
         try:
-            return object_rows(self.item(frame_id).get_annotation(AnnotationProject.OBJECT_DETECTION))
+            return object_rows(
+                self.item(frame_id).get_annotation(AnnotationProject.OBJECT_DETECTION)
+            )
         except NotAnnotatedError:
             return None
 
@@ -279,7 +294,9 @@ def ground_truth_from_dataset(
                 f"{len(outside)} frames are not in the {split} split of {version} "
                 f"(e.g. {outside[:3]})"
             )
-    run = read_items(_ObjectRowsTask(root, version, subset), ids, workers, skip_missing, "reading ground truth")
+    run = read_items(
+        _ObjectRowsTask(root, version, subset), ids, workers, skip_missing, "reading ground truth"
+    )
     rows_per_frame: dict[str, list[ObjectRow]] = {}
     for frame_id, rows in run.ok():
         if rows is None:

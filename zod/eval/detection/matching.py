@@ -115,7 +115,7 @@ def match_greedy_thresholds(
         # Frames renumbered densely over those that have predictions or ground truths.
         frames, inverse = np.unique(np.r_[gt_frame, pred_frame], return_inverse=True)
         gt_slot_frame = inverse[: gt_frame.shape[0]]
-        pred_slot_frame = inverse[gt_frame.shape[0]:]
+        pred_slot_frame = inverse[gt_frame.shape[0] :]
 
         # Ground truths padded per frame: (F, Gmax); a padding slot is born "taken".
         gt_rank = _rank_within_group(gt_slot_frame)
@@ -134,7 +134,7 @@ def match_greedy_thresholds(
         step_bounds = np.searchsorted(step[by_step], np.arange(n_steps + 1))
 
         for k in range(n_steps):
-            visit = by_step[step_bounds[k]:step_bounds[k + 1]]  # positions in `order`
+            visit = by_step[step_bounds[k] : step_bounds[k + 1]]  # positions in `order`
             frame_k = ordered_frame[visit]  # distinct frames
             delta = pad_xy[frame_k] - pred_xy_m[order[visit]][:, None, :]
             dist = np.sqrt(delta[..., 0] ** 2 + delta[..., 1] ** 2)  # (n_k, Gmax)

@@ -192,7 +192,7 @@ def average_precision(curves: MetricCurves, min_recall: float, min_precision: fl
     """AP: mean precision above ``min_recall`` after removing ``min_precision``, rescaled to 0..1."""
     if not (0 <= min_precision < 1 and 0 <= min_recall <= 1):
         raise ValueError(f"bad min_precision {min_precision} or min_recall {min_recall}")
-    precision = curves.precision[round(100 * min_recall) + 1:] - min_precision
+    precision = curves.precision[round(100 * min_recall) + 1 :] - min_precision
     precision = np.clip(precision, 0.0, None)
     return float(np.mean(precision)) / (1.0 - min_precision)
 
@@ -206,7 +206,7 @@ def tp_error(curves: MetricCurves, min_recall: float, metric: str) -> float:
     last = curves.max_recall_index
     if last < first:
         return 1.0
-    return float(np.mean(getattr(curves, metric)[first:last + 1]))
+    return float(np.mean(getattr(curves, metric)[first : last + 1]))
 
 
 def nd_score(mean_ap: float, tp_errors: dict[str, float], mean_ap_weight: float = 5.0) -> float:

@@ -64,19 +64,22 @@ def draw_pr_curves(
     # ignored band (what the AP does not count)
     rx, _ = to_pixels(np.array([min_recall]), np.array([0.0]), width, height)[0]
     _, py = to_pixels(np.array([0.0]), np.array([min_precision]), width, height)[0]
-    image[y0:y1 + 1, x0:rx + 1] = (235, 235, 235)
-    image[py:y1 + 1, x0:x1 + 1] = (235, 235, 235)
+    image[y0 : y1 + 1, x0 : rx + 1] = (235, 235, 235)
+    image[py : y1 + 1, x0 : x1 + 1] = (235, 235, 235)
     for tick in np.linspace(0.0, 1.0, 6):
         (tx, ty) = to_pixels(np.array([tick]), np.array([tick]), width, height)[0]
         cv2.line(image, (int(tx), y0), (int(tx), y1), (210, 210, 210), 1)
         cv2.line(image, (x0, int(ty)), (x1, int(ty)), (210, 210, 210), 1)
-        cv2.putText(image, f"{tick:.1f}", (int(tx) - 12, y1 + 20), _FONT, 0.45, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-        cv2.putText(image, f"{tick:.1f}", (x0 - 36, int(ty) + 5), _FONT, 0.45, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            image, f"{tick:.1f}", (int(tx) - 12, y1 + 20), _FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA
+        )
+        cv2.putText(
+            image, f"{tick:.1f}", (x0 - 36, int(ty) + 5), _FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA
+        )
     cv2.rectangle(image, (x0, y0), (x1, y1), (0, 0, 0), 1)
-    cv2.putText(image, "recall", ((x0 + x1) // 2 - 25, height - 14), _FONT, 0.55, (0, 0, 0), 1,
-                cv2.LINE_AA)
+    cv2.putText(
+        image, "recall", ((x0 + x1) // 2 - 25, height - 14), _FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA
+    )
     cv2.putText(image, "precision", (6, y0 - 12), _FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     if title:
         cv2.putText(image, title, (x0 + 80, 26), _FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
@@ -87,14 +90,13 @@ def draw_pr_curves(
         ap = average_precision(c, min_recall, min_precision)
         ly = y0 + 14 + 24 * i
         cv2.line(image, (x1 + 14, ly - 4), (x1 + 40, ly - 4), color, 3)
-        cv2.putText(image, f"{label}  AP {ap:.3f}", (x1 + 46, ly), _FONT, 0.45, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            image, f"{label}  AP {ap:.3f}", (x1 + 46, ly), _FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA
+        )
     return image
 
 
-def save_pr_curves(
-    result: DetectionResult, class_name: str, path: str | os.PathLike[str]
-) -> str:
+def save_pr_curves(result: DetectionResult, class_name: str, path: str | os.PathLike[str]) -> str:
     """Write the PR curves of one class at every threshold as a PNG (needs ``keep_curves``)."""
     from zod.viz.colors import write_png
 
@@ -107,6 +109,7 @@ def save_pr_curves(
     image = draw_pr_curves(
         {f"{th:g} m": c for th, c in entry.curves.items()},
         f"{class_name}: {entry.num_gt} GT, {entry.num_pred} predictions",
-        min_recall=cfg.min_recall, min_precision=cfg.min_precision,
+        min_recall=cfg.min_recall,
+        min_precision=cfg.min_precision,
     )
     return write_png(path, image)
