@@ -93,7 +93,7 @@ def _view_grid(view: PinholeView, step: int) -> np.ndarray:
 def test_intrinsics_and_rotations_hand_computed() -> None:
     view = PinholeView("v", horizontal_fov_deg=90.0, width_px=1920, height_px=1080)
     np.testing.assert_allclose(
-        view.intrinsics, [[960.0, 0, 959.5], [0, 960.0, 539.5], [0, 0, 1]], atol=1e-12
+        view.intrinsics, [[960.0, 0.0, 959.5], [0.0, 960.0, 539.5], [0.0, 0.0, 1.0]], atol=1e-12
     )
     assert view.vertical_fov_deg == pytest.approx(2 * math.degrees(math.atan(540 / 960)))
     # yaw +90: the view looks along camera +x (right); its x axis is camera -z
