@@ -48,8 +48,8 @@ def best_time(fn: Callable[[], Any], repeat: int) -> float:
 def textured_jpeg(path: Path, width: int = 3848, height: int = 2168) -> None:
     """A photo-like JPEG: smooth gradients plus blurred noise, quality 90 (about 1-3 MB)."""
     rng = np.random.default_rng(0)
-    noise = rng.normal(0.0, 40.0, (height // 2, width // 2, 3)).astype(np.float32)
-    noise = cv2.resize(cv2.GaussianBlur(noise, (0, 0), 0.8), (width, height))
+    coarse = rng.normal(0.0, 40.0, (height // 2, width // 2, 3)).astype(np.float32)
+    noise = cv2.resize(cv2.GaussianBlur(coarse, (0, 0), 0.8), (width, height))
     ramp = np.linspace(40.0, 200.0, width, dtype=np.float32)[None, :, None]
     image = np.clip(ramp + noise + rng.normal(0.0, 6.0, noise.shape), 0, 255).astype(np.uint8)
     cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -71,8 +71,10 @@ def main() -> None:
         size_mb = path.stat().st_size / 1e6
         image = read_image(path)
         half_image = read_image(path, scale=0.5)
-        print(f"JPEG {image.shape[1]} x {image.shape[0]}, {size_mb:.1f} MB; "
-              f"OpenCV threads {cv2.getNumThreads()}")  # fmt: skip
+        print(
+            f"JPEG {image.shape[1]} x {image.shape[0]}, {size_mb:.1f} MB; "
+            f"OpenCV threads {cv2.getNumThreads()}"
+        )
 
         t_build = time.perf_counter()
         k_bytes, d_bytes = pinhole._model_key(camera)
