@@ -324,6 +324,9 @@ def test_rectify_sample_image_matches_numpy_sampling(calibration: Calibration) -
     as_uint8 = pinhole.rectify(decoded, camera, FRONT_VIEW)
     assert as_uint8.shape == (1080, 1920, 3)
     assert as_uint8.dtype == np.uint8
+    as_uint16 = pinhole.rectify(decoded.astype(np.uint16) * 257, camera, FRONT_VIEW)
+    assert as_uint16.dtype == np.uint16
+    assert np.abs(as_uint16 / 257.0 - as_uint8).max() <= 1.0
     grey = pinhole.rectify(decoded[:, :, 1], camera, FRONT_VIEW)
     assert grey.shape == (1080, 1920)
     np.testing.assert_array_equal(grey, as_uint8[:, :, 1])
