@@ -10,7 +10,7 @@ same ray: :func:`rectify` resamples the fisheye image into the view with no dept
 Frames and angles (camera frame as in :mod:`zod.geometry.fisheye`: x right, y down, z
 forward; the view frame has the same axes, rotated)::
 
-    from above (y points into the page)          from the left side (x points out of the page)
+    from above (y points into the page)          from the right (x points out of the page)
 
                     z (optical axis)                            view axis
          yaw < 0    ^    yaw > 0                               / pitch > 0
@@ -58,6 +58,7 @@ import cv2
 import numpy as np
 
 from zod.geometry import fisheye
+from zod.geometry.transforms import apply_rigid
 
 __all__ = [
     "FRONT_VIEW",
@@ -221,7 +222,7 @@ class ViewProjection(NamedTuple):
 def camera_points_to_view(points_camera: np.ndarray, view: PinholeView) -> np.ndarray:
     """Camera-frame points (N, 3) -> view-frame points (N, 3) float64 (a rotation only)."""
     pts = np.asarray(points_camera, dtype=np.float64).reshape(-1, 3)
-    return pts @ view.view_from_camera.T
+    return apply_rigid(pts, view.view_from_camera)
 
 
 def _pinhole(points_view: np.ndarray, view: PinholeView) -> ViewProjection:
@@ -258,7 +259,6 @@ def points_to_view(
     camera (default ``Camera.FRONT``) with one rigid transform, then :func:`project_to_view`.
     """
     from zod.constants import Camera, Lidar
-    from zod.geometry.transforms import apply_rigid
 
     camera = Camera.FRONT if camera is None else camera
     from_frame = Lidar.VELODYNE if from_frame is None else from_frame
@@ -290,7 +290,7 @@ def view_pixel_rays_camera(pixels_view: np.ndarray, view: PinholeView) -> np.nda
     rays_view[:, 1] = (px[:, 1] - cy) / f
     rays_view[:, 2] = 1.0
     rays_view /= np.linalg.norm(rays_view, axis=1, keepdims=True)
-    return rays_view @ view.camera_from_view.T
+    return apply_rigid(rays_view, view.camera_from_view)
 
 
 def _valid_rays(x: np.ndarray, y: np.ndarray, z: np.ndarray, distortion: np.ndarray) -> np.ndarray:
@@ -332,7 +332,7 @@ def fisheye_to_view_pixels(
     fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
     rho = np.hypot((px[:, 0] - cx) / fx, (px[:, 1] - cy) / fy)
     rho_max = float(fisheye.distort_angles(np.array(fisheye.max_valid_theta(d)), d))
-    projection = _pinhole(rays @ view.view_from_camera.T, view)
+    projection = _pinhole(apply_rigid(rays, view.view_from_camera), view)
     valid = projection.in_front & (rho <= rho_max)
     out = projection.pixels
     out[~valid] = np.nan
