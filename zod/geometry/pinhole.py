@@ -37,8 +37,8 @@ fisheye calibration use). The view's principal point is ``((W - 1) / 2, (H - 1) 
 
 Cost: building the tables of a 1920 x 1080 view takes ~0.1-0.2 s; they are cached (8 entries
 per kind, ~12 MB each for 1920 x 1080 in OpenCV's fixed-point form), after which
-:func:`rectify` is one ``cv2.remap``: ~12-25 ms for ``FRONT_VIEW``, well under the ~50 ms
-of decoding a full-resolution JPEG (``benchmarks/bench_pinhole.py``).
+:func:`rectify` is one ``cv2.remap``: 12-43 ms for ``FRONT_VIEW`` on a loaded 2-core machine,
+0.13-0.6x the time of decoding a full-resolution JPEG (``benchmarks/bench_pinhole.py``).
 
 Exactness: the remap tables project each view pixel's ray with the fisheye's forward model
 (the ``distortion`` polynomial, no fitted inverse); the inverse direction
