@@ -383,11 +383,11 @@ def link_or_copy(
     what: str = "image",
     stream: str | None = None,
 ) -> None:
-    """Place ``source`` at ``target`` (atomically) as a symlink, a hard link or a copy (``mode``
-    ``"symlink"``, ``"hardlink"`` or ``"copy"``; another raises ValueError).
+    """Place ``source`` at ``target`` (atomically) as a symlink, a hard link or a copy.
 
-        A hard link falls back to a copy across file systems. A missing source raises
-        ``MissingFileError(source, what, stream)``.
+    ``mode``: ``"symlink"``, ``"hardlink"`` or ``"copy"`` (another raises ValueError). A hard
+    link falls back to a copy across file systems. A missing source raises
+    ``MissingFileError(source, what, stream)``.
     """
     import shutil
 
