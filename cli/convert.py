@@ -18,7 +18,6 @@ import typer
 from cli._common import (
     DATASET_ROOT,
     ROOT,
-    USAGE_ERROR,
     VERSION,
     AnonymizationName,
     EngineName,
@@ -355,7 +354,7 @@ def tsr_patches(
 
     root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
     if padding_factor is not None and (padding_px_x is not None or padding_px_y is not None):
-        fail("give --padding-factor or --padding-px-x/--padding-px-y, not both", USAGE_ERROR)
+        fail("give --padding-factor or --padding-px-x/--padding-px-y, not both")
     padding_px = None
     if padding_px_x is not None or padding_px_y is not None:
         padding_px = (padding_px_x or 0, padding_px_y or 0)

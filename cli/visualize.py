@@ -14,7 +14,6 @@ import typer
 from cli._common import (
     DATASET_ROOT,
     ROOT_HELP,
-    USAGE_ERROR,
     VERSION,
     AnonymizationName,
     SubsetName,
@@ -329,7 +328,7 @@ def sequence(
     from zod.viz.frame import render_sequence_video
 
     if subset == SubsetName.frames:
-        fail("a video needs a sequence or a drive: --subset sequences|drives", USAGE_ERROR)
+        fail("a video needs a sequence or a drive: --subset sequences|drives")
     try:
         item = _item(root, item_id, dataset_root_option, version, subset)
         path = render_sequence_video(
