@@ -15,8 +15,10 @@ import inspect
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -41,7 +43,7 @@ from zod.converters.yolo import convert_to_yolo
 from zod.release import SUBSET_FOLDERS, versions_on_disk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONVERTERS = [
+CONVERTERS: list[Callable[..., Any]] = [
     convert_to_coco,
     convert_to_yolo,
     convert_to_kitti,

@@ -135,11 +135,12 @@ def test_no_index_names_the_files_and_the_download(
 ) -> None:
     (mini_only / "trainval-frames-mini.json").unlink()
     out = tmp_path / "out"
-    for command in (
+    commands: list[list[str | Path]] = [
         ["convert", "kitti", mini_only, "--output-dir", out],
         ["eval", "detection", mini_only, "--predictions", out / "p.json"],
         ["visualize", "frame", mini_only, "000001", "--out", out / "frame.png"],
-    ):
+    ]
+    for command in commands:
         run = _zod(zod_cli, *command)
         assert run.returncode == 1, (command, run.stderr)
         message = run.stderr.replace("\n", " ")

@@ -615,12 +615,7 @@ def convert_to_coco(
         if path.exists() and all(p.exists() for p in split_seg) and not run.overwrite:
             continue
         frame_ids = _frames.split_ids(root, version, split)
-        result: RunResult = run_frames(
-            task,
-            frame_ids,
-            run,
-            desc=f"COCO {split}",
-        )
+        result: RunResult = run_frames(task, frame_ids, run, desc=f"COCO {split}")
         images, annotations = [], []
         for _, record in result.ok():
             images.append(record["image"])

@@ -479,12 +479,7 @@ def convert_to_kitti(
     )
     for split in ("train", "val"):
         frame_ids = _frames.split_ids(root, version, split)
-        result = run_frames(
-            task,
-            frame_ids,
-            run,
-            desc=f"KITTI {split}",
-        )
+        result = run_frames(task, frame_ids, run, desc=f"KITTI {split}")
         done = [frame_id for frame_id, _ in result.ok()]
         atomic_write_text(out / "ImageSets" / f"{split}.txt", "".join(f"{i}\n" for i in done))
         if result.missing:

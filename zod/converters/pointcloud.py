@@ -142,10 +142,7 @@ def convert_to_pointclouds(
             run.overwrite,
         )
         result = run_frames(
-            task,
-            _frames.split_ids(root, version, split),
-            run,
-            desc=f"Point clouds {split}",
+            task, _frames.split_ids(root, version, split), run, desc=f"Point clouds {split}"
         )
         if result.missing:
             from zod.converters.runner import atomic_write_text

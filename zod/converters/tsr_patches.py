@@ -217,12 +217,7 @@ def extract_tsr_patches(
             run.overwrite,
         )
         frame_ids = _frames.split_ids(root, version, split)
-        result = run_frames(
-            task,
-            frame_ids,
-            run,
-            desc=f"Traffic signs {split}",
-        )
+        result = run_frames(task, frame_ids, run, desc=f"Traffic signs {split}")
         dataset[split] = [record for _, records in result.ok() for record in records]
         missing.update(result.missing)
     path = out / "dataset.json"

@@ -190,12 +190,7 @@ def convert_to_yolo(
             overwrite=run.overwrite,
         )
         frame_ids = _frames.split_ids(root, version, split)
-        result = run_frames(
-            task,
-            frame_ids,
-            run,
-            desc=f"YOLO {split}",
-        )
+        result = run_frames(task, frame_ids, run, desc=f"YOLO {split}")
         atomic_write_text(
             out / f"{split}.txt", "".join(f"{rec['image']}\n" for _, rec in result.ok())
         )
