@@ -7,27 +7,30 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cli._common import VersionName, fail
+from cli._common import (
+    DATASET_ROOT,
+    ROOT,
+    VERSION,
+    AnonymizationName,
+    EngineName,
+    VersionName,
+    dataset_root,
+    dataset_version,
+    fail,
+    progress_option,
+)
 from zod.converters import DEFAULT_CLASSES
-from zod.errors import ZodError
 
-
-class AnonymizationName(str, Enum):
-    blur = "blur"
-    dnat = "dnat"
-    original = "original"
-
-
-class EngineName(str, Enum):
-    local = "local"
-    ray = "ray"
+if TYPE_CHECKING:
+    from zod.converters.runner import RunOptions
 
 
 class ImageMode(str, Enum):
@@ -60,14 +63,6 @@ class LabelType(str, Enum):
     subclass = "subclass"
 
 
-ROOT = typer.Option(
-    ...,
-    "--dataset-root",
-    exists=True,
-    file_okay=False,
-    resolve_path=True,
-    help="Root of the ZOD dataset.",
-)
 OUT = typer.Option(
     ...,
     "--output-dir",
@@ -75,16 +70,19 @@ OUT = typer.Option(
     resolve_path=True,
     help="Output directory (created if needed).",
 )
-VERSION = typer.Option(VersionName.full, "--version", help="Dataset version.")
 ANON = typer.Option(AnonymizationName.blur, "--anonymization", help="Image anonymization.")
 
-# The execution options every converter takes (name -> (type, typer option)), added to each
-# command by `_execution_options` and passed on to the library as keyword arguments.
-_EXECUTION_OPTIONS: dict[str, tuple[Any, Any]] = {
+# The run options every converter takes (name -> (type, typer option)): added to each command by
+# `_run_options`, which gives it one `RunOptions` (zod.converters.runner) built from them.
+_RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "workers": (
-        Optional[int],
+        int | None,
         typer.Option(
-            None, "--workers", "--num-workers", min=1, help="Worker processes (default: all cores)."
+            None,
+            "--workers",
+            "--num-workers",
+            min=0,
+            help="Worker processes (default and 0: all cores; 1: no pool).",
         ),
     ),
     "engine": (
@@ -96,7 +94,7 @@ _EXECUTION_OPTIONS: dict[str, tuple[Any, Any]] = {
         ),
     ),
     "ray_address": (
-        Optional[str],
+        str | None,
         typer.Option(
             None, "--ray-address", help="Ray cluster address (default: start or join a local one)."
         ),
@@ -117,25 +115,38 @@ _EXECUTION_OPTIONS: dict[str, tuple[Any, Any]] = {
             help="Skip (and list) frames with missing files instead of failing.",
         ),
     ),
-    "progress": (bool, typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")),
+    "progress": (bool, progress_option()),
 }
 
 
-def _execution_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Append the `_EXECUTION_OPTIONS` to ``command``'s options; it gets them as ``execution``,
-    a dict of keyword arguments for the library call (``engine`` as its string value)."""
-    signature = inspect.signature(command, eval_str=True)
-    own = [p for p in signature.parameters.values() if p.name != "execution"]
+def _run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Append the `_RUN_OPTIONS` to ``command``'s options; it gets them as one ``run:
+    RunOptions`` (built here, once, for the library call)."""
+    # RunOptions is imported for type checkers only (start-up time): a stand-in evaluates `run`'s
+    # annotation, and `run` is no command-line option anyway.
+    hints = typing.get_type_hints(command, localns={"RunOptions": object})
+    signature = inspect.signature(command)
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in signature.parameters.values()
+        if p.name != "run"
+    ]
     added = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-        for name, (kind, option) in _EXECUTION_OPTIONS.items()
+        for name, (kind, option) in _RUN_OPTIONS.items()
     ]
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> None:
-        execution = {name: kwargs.pop(name) for name in _EXECUTION_OPTIONS}
-        execution["engine"] = EngineName(execution["engine"]).value
-        command(**kwargs, execution=execution)
+        from zod.converters.runner import RunOptions
+
+        values = {name: kwargs.pop(name) for name in _RUN_OPTIONS}
+        values["engine"] = EngineName(values["engine"]).value
+        try:
+            run = RunOptions(**values)
+        except ValueError as err:
+            fail(err)
+        command(**kwargs, run=run)
 
     wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
@@ -143,18 +154,30 @@ def _execution_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _run(call, *args, **kwargs):
+def _convert(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``; a devkit error or a bad value exits through `fail`."""
+    from zod.errors import ZodError
+
     try:
         return call(*args, **kwargs)
     except (ZodError, ValueError) as err:
         fail(err)
 
 
-@_execution_options
+def _frames_root_and_version(
+    root: Path | None, dataset_root_option: Path | None, version: VersionName | None
+) -> tuple[Path, str]:
+    """The dataset root (ROOT or --dataset-root) and the Frames version to convert."""
+    path = dataset_root(root, dataset_root_option)
+    return path, dataset_version(path, "frames", version)
+
+
+@_run_options
 def coco(
-    dataset_root: Path = ROOT,
+    root: Path | None = ROOT,
     output_dir: Path = OUT,
-    version: VersionName = VERSION,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
     use_png: bool = typer.Option(
         False, "--use-png/--no-use-png", help="Name the images .png instead of .jpg."
@@ -165,40 +188,42 @@ def coco(
     relative_paths: bool = typer.Option(
         False,
         "--relative-paths",
-        help="Image file names relative to the dataset root (default: absolute, like the reference).",
+        help="Image file names relative to the dataset root (default: absolute, as the reference).",
     ),
     segmentation: list[str] = typer.Option(
         [],
         "--segmentation",
         help="Also write segmentation files for ego_road and/or lane_markings (repeat).",
     ),
-    execution: dict[str, Any] | None = None,
+    run: RunOptions | None = None,
 ) -> None:
     """COCO 2D detection json: zod_<version>_<anonymization>[_png]_{train,val}.json."""
     from zod.converters.coco import convert_to_coco
 
-    paths = _run(
+    root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
+    paths = _convert(
         convert_to_coco,
-        dataset_root,
+        root_path,
         output_dir,
-        version.value,
+        version_name,
         anonymization.value,
         use_png,
         classes,
         relative_paths=relative_paths,
         segmentation=segmentation,
-        **execution,
+        options=run,
     )
     typer.echo("Converted ZOD to COCO format. Output files:")
-    for split, path in paths.items():
-        typer.echo(f"    {split}:  {path}")
+    for split, out_path in paths.items():
+        typer.echo(f"    {split}:  {out_path}")
 
 
-@_execution_options
+@_run_options
 def yolo(
-    dataset_root: Path = ROOT,
+    root: Path | None = ROOT,
     output_dir: Path = OUT,
-    version: VersionName = VERSION,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
     classes: list[str] = typer.Option(
         list(DEFAULT_CLASSES), "--classes", help="Object classes, in class-index order."
@@ -210,63 +235,67 @@ def yolo(
         None, "--image-size", min=16, help="Resize images: pixels of the long side."
     ),
     include_unclear: bool = typer.Option(False, "--include-unclear", help="Keep unclear objects."),
-    execution: dict[str, Any] | None = None,
+    run: RunOptions | None = None,
 ) -> None:
     """YOLO layout: images/, labels/ (class cx cy w h), train.txt, val.txt, data.yaml."""
     from zod.converters.yolo import convert_to_yolo
 
-    path = _run(
+    root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
+    path = _convert(
         convert_to_yolo,
-        dataset_root,
+        root_path,
         output_dir,
-        version.value,
+        version_name,
         anonymization.value,
         classes,
         image_mode.value,
         image_size,
         include_unclear,
-        **execution,
+        options=run,
     )
     typer.echo(f"Converted ZOD to YOLO format: {path}")
 
 
-@_execution_options
+@_run_options
 def kitti(
-    dataset_root: Path = ROOT,
+    root: Path | None = ROOT,
     output_dir: Path = OUT,
-    version: VersionName = VERSION,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
     image_mode: KittiImageMode = typer.Option(
         KittiImageMode.symlink,
         "--images",
-        help="How images are placed in image_2/ (png: re-encoded, the name OpenPCDet / mmdetection3d open).",
+        help="How images are placed in image_2/ (png: re-encoded, as OpenPCDet / mmdet3d open).",
     ),
     label_type: LabelType = typer.Option(
         LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."
     ),
-    execution: dict[str, Any] | None = None,
+    run: RunOptions | None = None,
 ) -> None:
     """KITTI 3D object layout: velodyne/, label_2/, calib/, image_2/, ImageSets/."""
     from zod.converters.kitti import convert_to_kitti
 
-    path = _run(
+    root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
+    path = _convert(
         convert_to_kitti,
-        dataset_root,
+        root_path,
         output_dir,
-        version.value,
+        version_name,
         anonymization.value,
         image_mode.value,
         label_type.value,
-        **execution,
+        options=run,
     )
     typer.echo(f"Converted ZOD to KITTI format: {path}")
 
 
-@_execution_options
+@_run_options
 def pointcloud(
-    dataset_root: Path = ROOT,
+    root: Path | None = ROOT,
     output_dir: Path = OUT,
-    version: VersionName = VERSION,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     file_format: CloudFormat = typer.Option(
         CloudFormat.pcd, "--format", help="Point cloud file format."
     ),
@@ -279,30 +308,32 @@ def pointcloud(
     coordinate_frame: CloudFrame = typer.Option(
         CloudFrame.lidar, "--frame", help="Coordinate frame of the points."
     ),
-    execution: dict[str, Any] | None = None,
+    run: RunOptions | None = None,
 ) -> None:
     """Lidar scans (single or aggregated) to .pcd / .ply with intensity and time."""
     from zod.converters.pointcloud import convert_to_pointclouds
 
-    path = _run(
+    root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
+    path = _convert(
         convert_to_pointclouds,
-        dataset_root,
+        root_path,
         output_dir,
-        version.value,
+        version_name,
         file_format.value,
         num_before,
         num_after,
         coordinate_frame.value,
-        **execution,
+        options=run,
     )
     typer.echo(f"Wrote point clouds under {path}")
 
 
-@_execution_options
+@_run_options
 def tsr_patches(
-    dataset_root: Path = ROOT,
+    root: Path | None = ROOT,
     output_dir: Path = OUT,
-    version: VersionName = VERSION,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     padding_factor: float | None = typer.Option(
         None, "--padding-factor", help="Padding as a factor of the box size."
     ),
@@ -316,27 +347,28 @@ def tsr_patches(
         "--split-folders/--no-split-folders",
         help="<out>/<split>/<class>/ (reference layout) or <out>/<class>/.",
     ),
-    execution: dict[str, Any] | None = None,
+    run: RunOptions | None = None,
 ) -> None:
     """Traffic-sign crops (<out>/<split>/<class>/<frame>_<uuid>.png) and dataset.json."""
     from zod.converters.tsr_patches import extract_tsr_patches
 
+    root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
     if padding_factor is not None and (padding_px_x is not None or padding_px_y is not None):
-        fail(ValueError("give --padding-factor or --padding-px-x/--padding-px-y, not both"))
+        fail("give --padding-factor or --padding-px-x/--padding-px-y, not both")
     padding_px = None
     if padding_px_x is not None or padding_px_y is not None:
         padding_px = (padding_px_x or 0, padding_px_y or 0)
-    path = _run(
+    path = _convert(
         extract_tsr_patches,
-        dataset_root,
+        root_path,
         output_dir,
-        version.value,
+        version_name,
         "blur",
         padding_factor,
         padding_px,
         exclude_unclear,
         split_folders,
-        **execution,
+        options=run,
     )
     typer.echo(f"Wrote traffic-sign patches; metadata in {path}")
 

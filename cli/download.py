@@ -1,20 +1,29 @@
 """`zod download`, `zod verify` and `zod mirror build` (a thin layer over `zod.download`).
 
 The options of `download` and `verify` are those of the reference devkit, so existing
-instructions keep working; the extra options (Dropbox token and hosts, retries, timeouts) have
-environment-variable defaults.
+instructions keep working (`verify --dataset-root ROOT` as well as `verify ROOT`); the extra
+options (Dropbox token and hosts, retries, timeouts) have environment-variable defaults.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from cli._common import SubsetName, VersionName, fail
-from zod.errors import ZodError
+from cli._common import (
+    DATASET_ROOT,
+    ROOT,
+    VERSION,
+    SubsetName,
+    VersionName,
+    dataset_root,
+    dataset_root_and_argument,
+    dataset_version,
+    fail,
+    progress_option,
+)
 
 REQ = "Required Arguments"
 GEN = "General Download Settings"
@@ -127,13 +136,14 @@ def download(
     check_space: bool = typer.Option(
         True, help="Refuse to start without enough free disk space", rich_help_panel=GEN
     ),
-    progress: bool = typer.Option(True, help="Show progress bars", rich_help_panel=GEN),
+    progress: bool = progress_option(rich_help_panel=GEN),
 ) -> None:
     """Download the Zenseact Open Dataset (resumable, verified, safely extracted)."""
     from zod.download.download import DownloadOptions, plan_download, run_download
     from zod.download.sources import make_source
     from zod.download.streams import StreamFilter
     from zod.download.transfer import RetryPolicy, SegmentPolicy
+    from zod.errors import ZodError
 
     frames = subset == SubsetName.frames
     stream_filter = StreamFilter(
@@ -177,12 +187,10 @@ def download(
         plan = plan_download(source, subset.value, stream_filter, options)
     except ZodError as err:
         fail(err)
-        return
     if not plan.archives:
-        typer.echo("No files to download. Perhaps you specified too many filters?")
         if plan.ignored:
             typer.echo("Unrecognised files in the folder: " + ", ".join(plan.ignored))
-        raise typer.Exit(1)
+        fail("No files to download. Perhaps you specified too many filters?")
     if not no_confirm:
         typer.echo(plan.summary())
         if version == VersionName.mini:
@@ -198,14 +206,8 @@ def download(
         report = run_download(plan)
     except ZodError as err:
         fail(err)
-        return
     except KeyboardInterrupt:
-        typer.secho(
-            "Interrupted: partial files are kept; rerun the same command to resume.",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
-        raise typer.Exit(130) from None
+        fail("Interrupted: partial files are kept; rerun the same command to resume.", 130)
     if dry_run:
         return
     from zod.download.errors import format_size
@@ -213,15 +215,16 @@ def download(
     typer.echo(
         f"Done: {len(report.downloaded)} downloaded ({format_size(report.fetched_bytes)}), "
         f"{len(report.extracted)} extracted, {len(report.skipped)} already done. "
-        f"Check the result with: zod verify --dataset-root {options.output_dir} "
+        f"Check the result with: zod verify {options.output_dir} "
         f"--subset {subset.value} --version {version.value}"
     )
 
 
 def verify(
-    dataset_root: Path = typer.Option(..., help="Dataset directory"),
+    root: Path | None = ROOT,
+    dataset_root_option: Path | None = DATASET_ROOT,
     subset: SubsetName = typer.Option(..., help="The sub-dataset to verify"),
-    version: VersionName = typer.Option(..., help="The version of the dataset to verify"),
+    version: VersionName | None = VERSION,
     checksums: str | None = typer.Option(
         None,
         help="A SHA256SUMS file, directory or URL to check the "
@@ -231,35 +234,43 @@ def verify(
         False, help="Exit with status 1 when an expected file is missing"
     ),
     workers: int = typer.Option(8, help="Threads listing directories"),
-    progress: bool = typer.Option(True, help="Show a progress bar"),
+    progress: bool = progress_option(),
 ) -> None:
     """Verify the downloaded files: expected vs present, per stream and lidar offset."""
     from zod.download.verify import verify_dataset
+    from zod.errors import ZodError
 
+    path = dataset_root(root, dataset_root_option)
+    version_name = dataset_version(path, subset.value, version)
     try:
         report = verify_dataset(
-            dataset_root,
+            path,
             subset.value,
-            version.value,
+            version_name,
             checksums=checksums,
             workers=workers,
             progress=progress,
         )
     except ZodError as err:
         fail(err)
-        return
     typer.echo(report.table())
     if report.checksums is not None and report.checksums.mismatched:
-        raise typer.Exit(1)
+        fail(f"{len(report.checksums.mismatched)} file(s) do not match their checksum (above)")
     if fail_on_missing and not report.complete:
-        raise typer.Exit(1)
+        fail("expected files are missing (above) and --fail-on-missing is given")
 
 
 def mirror_build(
-    src_root: Path = typer.Argument(..., help="An extracted dataset root"),
-    out_dir: Path = typer.Argument(
-        ..., help="Where to write <folder>/<archive>.tar.gz and SHA256SUMS"
+    root: str | None = typer.Argument(
+        None, metavar="ROOT", show_default=False, help="An extracted dataset root"
     ),
+    out_dir: str | None = typer.Argument(
+        None,
+        metavar="OUT_DIR",
+        show_default=False,
+        help="Where to write <folder>/<archive>.tar.gz and SHA256SUMS",
+    ),
+    dataset_root_option: Path | None = DATASET_ROOT,
     subset: list[SubsetName] | None = typer.Option(
         None, help="Sub-datasets to mirror (default: all found)"
     ),
@@ -269,15 +280,17 @@ def mirror_build(
     compress_level: int = typer.Option(6, min=0, max=9, help="gzip level (1 is fastest)"),
     workers: int = typer.Option(1, help="Archives built in parallel (0 = one per CPU core)"),
     force: bool = typer.Option(False, help="Rebuild archives already listed in SHA256SUMS"),
-    progress: bool = typer.Option(True, help="Show a progress bar"),
+    progress: bool = progress_option(),
 ) -> None:
     """Turn an extracted dataset into a mirror that `zod download --url` can read."""
     from zod.download.mirror import build_mirror
+    from zod.errors import ZodError
 
+    src_root, out_name = dataset_root_and_argument(root, out_dir, dataset_root_option, "OUT_DIR")
     try:
         report = build_mirror(
             src_root,
-            out_dir,
+            Path(out_name),
             subsets=tuple(s.value for s in subset) if subset else None,
             versions=tuple(v.value for v in version) if version else ("full", "mini"),
             compress_level=compress_level,
@@ -287,7 +300,6 @@ def mirror_build(
         )
     except ZodError as err:
         fail(err)
-        return
     for folder, names in report.archives.items():
         reused = report.reused.get(folder, [])
         typer.echo(f"{folder}: {len(names)} archives built, {len(reused)} kept")
@@ -319,4 +331,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -7,18 +7,22 @@ from pathlib import Path
 
 import typer
 
-from cli._common import VersionName, fail
-from zod.errors import ZodError
+from cli._common import (
+    DATASET_ROOT,
+    ROOT,
+    USAGE_ERROR,
+    VERSION,
+    SubsetName,
+    VersionName,
+    dataset_root,
+    dataset_version,
+    fail,
+)
 
 
 class SplitChoice(str, Enum):
     TRAIN = "train"
     VAL = "val"
-
-
-class SubsetChoice(str, Enum):
-    FRAMES = "frames"
-    SEQUENCES = "sequences"
 
 
 class LevelChoice(str, Enum):
@@ -28,14 +32,29 @@ class LevelChoice(str, Enum):
 
 
 # Options both commands take.
-ROOT = typer.Option(..., help="Folder holding trainval-<subset>-<version>.json")
-VERSION = typer.Option(VersionName.full, help="Dataset version")
 SPLIT = typer.Option(SplitChoice.VAL, help="Split to evaluate on")
 SUBSET = typer.Option(
-    SubsetChoice.FRAMES, help="ZOD Frames, or the annotated keyframes of ZOD Sequences"
+    SubsetName.frames,
+    help="ZOD Frames, or the annotated keyframes of ZOD Sequences (drives have no annotations)",
 )
 OUTPUT = typer.Option(None, help="Write the metrics JSON here")
 WORKERS = typer.Option(1, help="Processes reading the annotations (0: all cores)")
+
+
+def _root_and_version(
+    root: Path | None,
+    dataset_root_option: Path | None,
+    version: VersionName | None,
+    subset: SubsetName,
+) -> tuple[Path, str]:
+    """The dataset root (ROOT or --dataset-root) and the version of the annotated ``subset``."""
+    if subset == SubsetName.drives:
+        fail(
+            "drives have no annotations to evaluate against: --subset frames|sequences", USAGE_ERROR
+        )
+    path = dataset_root(root, dataset_root_option)
+    return path, dataset_version(path, subset.value, version)
+
 
 eval_app = typer.Typer(
     name="eval",
@@ -46,11 +65,12 @@ eval_app = typer.Typer(
 
 @eval_app.command("detection")
 def detection(
-    dataset_root: Path = ROOT,
+    root: Path | None = ROOT,
+    dataset_root_option: Path | None = DATASET_ROOT,
     predictions: Path = typer.Option(..., help="Predictions JSON (format: docs/eval.md)"),
-    version: VersionName = VERSION,
+    version: VersionName | None = VERSION,
     split: SplitChoice = SPLIT,
-    subset: SubsetChoice = SUBSET,
+    subset: SubsetName = SUBSET,
     output: Path | None = OUTPUT,
     level: LevelChoice = typer.Option(
         LevelChoice.ALL, help="Names to score: all 27, the 10 classes, or the 23 subclasses"
@@ -69,6 +89,7 @@ def detection(
     ),
 ) -> None:
     """3D detection, nuScenes style: AP at 0.5/1/2/4 m, TP errors, NDS, per class."""
+    from zod.errors import ZodError
     from zod.eval.detection import (
         LEVELS,
         DetectionConfig,
@@ -78,12 +99,14 @@ def detection(
     )
     from zod.eval.detection.evaluate import by_range_dict, evaluate_by_range, write_json_atomic
 
+    root_path, version_name = _root_and_version(root, dataset_root_option, version, subset)
+
     try:
         preds = read_predictions(predictions)
         frame_ids = preds.frame_ids if only_predicted_frames else None
         gt = ground_truth_from_dataset(
-            dataset_root,
-            version.value,
+            root_path,
+            version_name,
             split.value,
             frame_ids=frame_ids,
             skip_missing=skip_missing,
@@ -98,7 +121,6 @@ def detection(
             by_range = by_range_dict(evaluate_by_range(gt, preds, edges, config))
     except (ZodError, ValueError) as err:
         fail(err)
-        return
     typer.echo(result.table())
     for name, summary in by_range.items():
         typer.echo(f"range {name:>9} m: NDS {summary['NDS']:.4f}  mAP {summary['mAP']:.4f}")
@@ -112,11 +134,12 @@ def detection(
 
 @eval_app.command("traffic-signs")
 def traffic_signs(
-    dataset_root: Path = ROOT,
+    root: Path | None = ROOT,
+    dataset_root_option: Path | None = DATASET_ROOT,
     predictions: Path = typer.Option(..., help="JSON {annotation uuid: class name or index}"),
-    version: VersionName = VERSION,
+    version: VersionName | None = VERSION,
     split: SplitChoice = SPLIT,
-    subset: SubsetChoice = SUBSET,
+    subset: SubsetName = SUBSET,
     output: Path | None = OUTPUT,
     skip_missing: bool = typer.Option(
         False, help="Skip frames whose traffic-sign annotation file is not on disk"
@@ -127,13 +150,16 @@ def traffic_signs(
     ),
 ) -> None:
     """Traffic-sign classification: accuracy, per-class precision/recall, confusion matrix."""
+    from zod.errors import ZodError
     from zod.eval import traffic_signs as tsr
+
+    root_path, version_name = _root_and_version(root, dataset_root_option, version, subset)
 
     try:
         preds = tsr.read_predictions(predictions)
         gt = tsr.ground_truth_from_dataset(
-            dataset_root,
-            version.value,
+            root_path,
+            version_name,
             split.value,
             skip_missing=skip_missing,
             workers=workers,
@@ -142,7 +168,6 @@ def traffic_signs(
         result = tsr.evaluate_traffic_signs(gt, preds)
     except (ZodError, ValueError) as err:
         fail(err)
-        return
     typer.echo(result.table())
     if output is not None:
         result.write_json(output)

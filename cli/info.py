@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from cli._common import DATASET_ROOT, ROOT, dataset_root, fail
+
 
 def info(
-    root: Path = typer.Argument(
-        ..., help="Dataset root (the folder holding trainval-*.json)."
-    ),
+    root: Path | None = ROOT,
+    dataset_root_option: Path | None = DATASET_ROOT,
     classes: bool = typer.Option(
         True, "--classes/--no-classes", help="Count objects per class (reads the annotations)."
     ),
@@ -18,18 +19,16 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     workers: int = typer.Option(4, help="Threads scanning the items."),
 ) -> None:
-    """Summarize a local ZOD dataset: versions, splits, projects, classes, streams present or missing."""
+    """Summarize a local ZOD dataset: versions, splits, projects, classes, streams on disk."""
     from zod.summary import format_summary, summarize, to_json
 
-    if not root.is_dir():
-        typer.echo(f"{root} is not a directory", err=True)
-        raise typer.Exit(2)
+    path = dataset_root(root, dataset_root_option)
     summaries = summarize(
-        root, object_classes=classes, check_files=files, progress=not as_json, workers=workers
+        path, object_classes=classes, check_files=files, progress=not as_json, workers=workers
     )
-    typer.echo(to_json(summaries) if as_json else format_summary(root, summaries))
+    typer.echo(to_json(summaries) if as_json else format_summary(path, summaries))
     if not summaries:
-        raise typer.Exit(1)
+        fail(f"no ZOD index file (trainval-<subset>-<version>.json) under {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,9 +15,21 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # after the BLAS setting, before numpy is imported anywhere
 
+# Paragraphs are one string each: rich keeps the line breaks of a help text.
+HELP = "\n\n".join(
+    [
+        "Zenseact Open Dataset devkit: download, inspect, convert, visualize and evaluate ZOD.",
+        "Every command that reads a dataset takes its root as the first argument, ROOT, or as "
+        "--dataset-root ROOT (the reference devkit's spelling; one of the two). --version "
+        "defaults to the version whose index is on disk: full if trainval-<subset>-full.json "
+        "is there, else mini.",
+        'Errors print "ERROR: ..." on stderr and exit with status 1 (2: a wrong command line).',
+    ]
+)
+
 app = typer.Typer(
     name="zod",
-    help="Zenseact Open Dataset devkit: download, inspect, convert, visualize and evaluate ZOD.",
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
 )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from cli._common import USAGE_ERROR, fail
+
 
 def sample(
     output_dir: Path = typer.Argument(
@@ -22,16 +24,12 @@ def sample(
     num_sequences_mini: int | None = typer.Option(None, help="Sequences also in mini."),
     num_drives: int | None = typer.Option(None, help="Drives in the full version."),
     num_drives_mini: int | None = typer.Option(None, help="Drives also in mini."),
-    num_blacklisted: int | None = typer.Option(
-        None, help="Extra frames in a 'blacklisted' split."
-    ),
+    num_blacklisted: int | None = typer.Option(None, help="Extra frames in a 'blacklisted' split."),
     core_points: int | None = typer.Option(None, help="Points of each frame's core lidar scan."),
     surrounding_points: int | None = typer.Option(
         None, help="Points of the other lidar scans of a frame."
     ),
-    sequence_points: int | None = typer.Option(
-        None, help="Points of each sequence / drive scan."
-    ),
+    sequence_points: int | None = typer.Option(None, help="Points of each sequence / drive scan."),
     sequence_seconds: float | None = typer.Option(None, help="Length of each sequence (s)."),
     drive_seconds: float | None = typer.Option(None, help="Length of each drive (s)."),
     tests: bool = typer.Option(
@@ -39,7 +37,7 @@ def sample(
     ),
     workers: int = typer.Option(0, help="Worker processes (0: all cores)."),
 ) -> None:
-    """Generate a complete sample of ZOD (frames, sequences, drives; mini and full) in the real layout."""
+    """Generate a complete sample of ZOD (frames, sequences, drives; mini and full), real layout."""
     from zod.sample import SampleConfig, generate_sample
 
     base = SampleConfig.for_tests() if tests else SampleConfig.default()
@@ -72,12 +70,13 @@ def sample(
     try:
         config = base.replace(**changes)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        fail(exc, USAGE_ERROR)
     start = time.perf_counter()
     root = generate_sample(output_dir, config)
+    num_frames = config.num_frames + config.num_blacklisted_frames
     typer.echo(
-        f"wrote {config.num_frames + config.num_blacklisted_frames} frames, {config.num_sequences} sequences, "
-        f"{config.num_drives} drives to {root} in {time.perf_counter() - start:.1f} s"
+        f"wrote {num_frames} frames, {config.num_sequences} sequences, {config.num_drives} drives "
+        f"to {root} in {time.perf_counter() - start:.1f} s"
     )
 
 

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
-from cli._common import SubsetName, VersionName, fail
-from zod.errors import ZodError
-
-
-class AnonymizationName(str, Enum):
-    blur = "blur"
-    dnat = "dnat"
+from cli._common import (
+    DATASET_ROOT,
+    ROOT_HELP,
+    VERSION,
+    AnonymizationName,
+    SubsetName,
+    VersionName,
+    dataset_root_and_argument,
+    dataset_version,
+    fail,
+    progress_option,
+)
 
 
 class ColorBy(str, Enum):
@@ -41,11 +46,11 @@ class View(str, Enum):
     bev = "bev"
 
 
-ROOT = typer.Argument(
-    ..., exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset."
+# `ROOT ID`, or `--dataset-root ROOT ID` (cli._common.dataset_root_and_argument).
+ROOT = typer.Argument(None, metavar="ROOT", show_default=False, help=ROOT_HELP)
+ITEM_ID = typer.Argument(
+    None, metavar="ID", show_default=False, help="Frame / sequence / drive id (009158 or 9158)."
 )
-ITEM_ID = typer.Argument(..., help="Frame / sequence / drive id (e.g. 009158 or 9158).")
-VERSION = typer.Option(VersionName.full, "--version", help="Dataset version.")
 BEFORE = typer.Option(
     0, "--num-scans-before", min=0, help="Aggregate this many lidar scans before the key scan."
 )
@@ -64,29 +69,33 @@ MIN_SCORE = typer.Option(
 )
 
 
-def _item(root: Path, item_id: str, version: VersionName, subset: SubsetName) -> Any:
-    """Open the sub-dataset and return one item (ZodFrame / ZodSequence)."""
-    from zod import dataset
+def _item(
+    root: str | None,
+    item_id: str | None,
+    dataset_root_option: Path | None,
+    version: VersionName | None,
+    subset: SubsetName,
+) -> Any:
+    """Open the sub-dataset (ROOT or --dataset-root; --version or the one on disk) and return
+    the item ``ID`` (a ZodFrame / ZodSequence); an all-digit id may omit its leading zeros."""
+    from zod.dataset import open_subset
 
-    cls = {
-        "frames": dataset.ZodFrames,
-        "sequences": dataset.ZodSequences,
-        "drives": dataset.ZodDrives,
-    }[subset.value]
-    ds = cls(str(root), version.value)
-    key: Any = item_id.strip()
+    path, name = dataset_root_and_argument(root, item_id, dataset_root_option, "ID")
+    dataset = open_subset(path, dataset_version(path, subset.value, version), subset.value)
+    key = name.strip()
     try:
-        return ds[key]
+        return dataset[key]
     except (KeyError, IndexError):
         if key.isdigit():
-            return ds[key.zfill(6)]
+            return dataset[key.zfill(6)]
         raise
 
 
 def frame(
-    root: Path = ROOT,
-    item_id: str = ITEM_ID,
-    version: VersionName = VERSION,
+    root: str | None = ROOT,
+    item_id: str | None = ITEM_ID,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     subset: SubsetName = typer.Option(
         SubsetName.frames, "--subset", help="Sub-dataset of the item (its keyframe)."
     ),
@@ -101,21 +110,24 @@ def frame(
     scale: float = typer.Option(
         0.5, "--scale", min=0.05, max=1.0, help="Picture size relative to the full image."
     ),
-    anonymization: AnonymizationName = typer.Option(AnonymizationName.blur, "--anonymization"),
+    anonymization: AnonymizationName = typer.Option(
+        AnonymizationName.blur, "--anonymization", help="Image anonymization."
+    ),
     num_scans_before: int = BEFORE,
     num_scans_after: int = AFTER,
     max_depth: float = typer.Option(
         60.0, "--max-depth", min=1.0, help="Depth (m) at the red end of the lidar colours."
     ),
-    predictions: Optional[Path] = PREDICTIONS,  # noqa: UP045 (typer 0.9)
+    predictions: Path | None = PREDICTIONS,
     min_score: float = MIN_SCORE,
 ) -> None:
     """The key camera image with boxes, lidar, masks, trajectory and labels drawn."""
     from zod.constants import Anonymization
+    from zod.errors import ZodError
     from zod.viz.frame import parse_layers, render_frame_image
 
     try:
-        item = _item(root, item_id, version, subset)
+        item = _item(root, item_id, dataset_root_option, version, subset)
         picture = render_frame_image(
             item,
             parse_layers(layers),
@@ -132,7 +144,7 @@ def frame(
     typer.echo(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]})")
 
 
-def _predictions(path: Optional[Path], item: Any, min_score: float) -> Any:  # noqa: UP045
+def _predictions(path: Path | None, item: Any, min_score: float) -> Any:
     """The item's predicted boxes from ``--predictions`` (None without the option)."""
     if path is None:
         return None
@@ -159,9 +171,10 @@ def _write_picture(out: Path, picture: Any) -> None:
 
 
 def bev(
-    root: Path = ROOT,
-    item_id: str = ITEM_ID,
-    version: VersionName = VERSION,
+    root: str | None = ROOT,
+    item_id: str | None = ITEM_ID,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     subset: SubsetName = typer.Option(
         SubsetName.frames, "--subset", help="Sub-dataset of the item."
     ),
@@ -180,15 +193,16 @@ def bev(
     ),
     num_scans_before: int = BEFORE,
     num_scans_after: int = AFTER,
-    predictions: Optional[Path] = PREDICTIONS,  # noqa: UP045 (typer 0.9)
+    predictions: Path | None = PREDICTIONS,
     min_score: float = MIN_SCORE,
 ) -> None:
     """Bird's-eye view of the lidar with 3D boxes, the ego and its path (ego frame, x up)."""
+    from zod.errors import ZodError
     from zod.viz.bev import BevGrid
     from zod.viz.frame import render_frame_bev
 
     try:
-        item = _item(root, item_id, version, subset)
+        item = _item(root, item_id, dataset_root_option, version, subset)
         grid = BevGrid((-backward, forward), (-side, side), resolution)
         picture = render_frame_bev(
             item,
@@ -206,9 +220,10 @@ def bev(
 
 
 def lidar(
-    root: Path = ROOT,
-    item_id: str = ITEM_ID,
-    version: VersionName = VERSION,
+    root: str | None = ROOT,
+    item_id: str | None = ITEM_ID,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     subset: SubsetName = typer.Option(
         SubsetName.frames, "--subset", help="Sub-dataset of the item."
     ),
@@ -232,11 +247,12 @@ def lidar(
     num_scans_after: int = AFTER,
 ) -> None:
     """3D scene (open3d) of the lidar and the 3D boxes, in the ego frame."""
+    from zod.errors import ZodError
     from zod.viz import open3d_viz as v3
     from zod.viz.frame import frame_scene
 
     try:
-        item = _item(root, item_id, version, subset)
+        item = _item(root, item_id, dataset_root_option, version, subset)
         scene = frame_scene(
             item,
             num_scans_before=num_scans_before,
@@ -260,7 +276,15 @@ def lidar(
         geoms = v3.scene_geometries(scene["points"], scene["colors"], boxes, box_colors)
         try:
             view = v3.top_camera() if camera == CameraView.top else v3.default_camera()
-            picture = v3.render_offscreen(geoms, width, height, point_size=point_size, **view)
+            picture = v3.render_offscreen(
+                geoms,
+                width,
+                height,
+                eye=view["eye"].tolist(),
+                center=view["center"].tolist(),
+                up=view["up"].tolist(),
+                point_size=point_size,
+            )
         except v3.OffscreenUnavailableError as err:
             ply = out.with_suffix(".ply")
             written = v3.export_ply(ply, scene["points"], scene["colors"], boxes, box_colors)
@@ -273,9 +297,10 @@ def lidar(
 
 
 def sequence(
-    root: Path = ROOT,
-    item_id: str = ITEM_ID,
-    version: VersionName = VERSION,
+    root: str | None = ROOT,
+    item_id: str | None = ITEM_ID,
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
     subset: SubsetName = typer.Option(
         SubsetName.sequences, "--subset", help="sequences or drives."
     ),
@@ -293,18 +318,19 @@ def sequence(
     max_frames: int | None = typer.Option(
         None, "--max-frames", min=1, help="Stop after this many pictures."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = progress_option(),
     workers: int = typer.Option(
         1, "--workers", min=0, help="Threads rendering pictures (0: all cores)."
     ),
 ) -> None:
     """A video of a sequence or drive with the lidar (and keyframe boxes) drawn."""
+    from zod.errors import ZodError
     from zod.viz.frame import render_sequence_video
 
     if subset == SubsetName.frames:
-        fail(ValueError("a video needs a sequence or a drive: --subset sequences|drives"))
+        fail("a video needs a sequence or a drive: --subset sequences|drives")
     try:
-        item = _item(root, item_id, version, subset)
+        item = _item(root, item_id, dataset_root_option, version, subset)
         path = render_sequence_video(
             item,
             out,

@@ -14,11 +14,11 @@ $ZOD info "$SAMPLE"
 # geometry: frames, fisheye projection, 3D boxes, 21-scan aggregation, lane masks on one frame
 .venv/bin/python examples/geometry_tour.py "$SAMPLE" "$OUT/geometry"
 # convert the sample to COCO (all cores, resumable) and to the KITTI 3D layout
-$ZOD convert coco --dataset-root "$SAMPLE" --output-dir "$OUT/coco" --version mini --overwrite
-$ZOD convert kitti --dataset-root "$SAMPLE" --output-dir "$OUT/kitti" --version mini --overwrite
+$ZOD convert coco "$SAMPLE" --output-dir "$OUT/coco" --version mini --overwrite
+$ZOD convert kitti "$SAMPLE" --output-dir "$OUT/kitti" --version mini --overwrite
 # evaluate simulated detections (the example writes predictions.json), then from the shell
 .venv/bin/python examples/evaluate_detection.py "$SAMPLE" "$OUT/eval" >/dev/null
-$ZOD eval detection --dataset-root "$SAMPLE" --version mini --split val \
+$ZOD eval detection "$SAMPLE" --version mini --split val \
     --predictions "$OUT/eval/predictions.json" --output "$OUT/eval/metrics.json"
 # draw: one picture of each kind (camera layers, BEV, 3D render) and a sequence video
 FRAME=$(.venv/bin/python -c "from zod import ZodFrames; print(sorted(ZodFrames('$SAMPLE', 'mini').get_all_ids())[0])")
@@ -32,7 +32,7 @@ $ZOD visualize sequence "$SAMPLE" "$SEQ" --version mini --scale 0.25 --workers 0
 $ZOD mirror build "$SAMPLE" "$OUT/mirror" --subset frames --compress-level 1 --no-progress >"$OUT/mirror.log"
 $ZOD download --url "$OUT/mirror" --output-dir "$OUT/download" --subset frames --version full \
     --num-scans-before 2 -y --no-progress
-$ZOD verify --dataset-root "$OUT/download" --subset frames --version full --no-progress \
+$ZOD verify "$OUT/download" --subset frames --version full --no-progress \
     --checksums "$OUT/mirror/single_frames/SHA256SUMS" | tail -3
 # PyTorch: two steps of a toy model on the CPU (image at 1/8 + padded lidar, DataLoader + collate)
 .venv/bin/python examples/train_loop.py "$SAMPLE" "$OUT/torch"

@@ -12,10 +12,11 @@ Stream names are the archive stems (``infos``, ``images_front_blur``,
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import PurePosixPath
 
-from zod.constants import DRIVES, FRAMES, SEQUENCES
+from zod.constants import DRIVES, FRAMES, SEQUENCES, TRAINVAL_FILES, VERSIONS
 
 # Sub-dataset names of the command line -> folder under the root and in the share.
 SUBSET_FOLDERS: dict[str, str] = {"frames": FRAMES, "sequences": SEQUENCES, "drives": DRIVES}
@@ -179,3 +180,29 @@ def images_flag(anonymization: object) -> str:
         return download_flag(images_stream(name))
     except ValueError:
         return f"--images --{name}"
+
+
+def index_file_names(subset: str) -> list[str]:
+    """Index file names of a sub-dataset, one per version, "full" first (spec §2):
+    ``["trainval-frames-full.json", "trainval-frames-mini.json"]``."""
+    files = TRAINVAL_FILES[subset_folder(subset)]
+    return [files[version] for version in VERSIONS]
+
+
+def versions_on_disk(dataset_root: str | os.PathLike[str], subset: str) -> list[str]:
+    """Versions of ``subset`` whose index file is under ``dataset_root``, "full" first.
+
+    ``["mini"]`` for a mini-only download, ``[]`` when neither index is there. An old,
+    underscore-named index (devkit < 0.2) does not count.
+    """
+    from zod.errors import MissingFileError
+    from zod.index import index_file_path  # imported here: zod.index imports numpy
+
+    found = []
+    for version, name in zip(VERSIONS, index_file_names(subset)):
+        try:
+            index_file_path(dataset_root, name)
+        except MissingFileError:
+            continue
+        found.append(version)
+    return found

@@ -31,16 +31,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union  # noqa: UP035 - msgspec struct fields
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union  # noqa: UP035 - msgspec struct fields
 
 import numpy as np
 
 from zod.annotations._common import get_key, to_bool
 from zod.annotations.classes import INCONCLUSIVE, OBJECT_CLASSES
 from zod.converters import DEFAULT_CLASSES, _frames
-from zod.converters.runner import FAILED, MISSING, OK, RunResult, atomic_write_json, run_frames
+from zod.converters.runner import (
+    FAILED,
+    MISSING,
+    OK,
+    RunKwargs,
+    RunOptions,
+    RunResult,
+    atomic_write_json,
+    run_frames,
+    run_options,
+)
 from zod.errors import FormatError, MissingFileError
 from zod.release import ANNOTATIONS, download_flag, images_flag
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11 on
 
 # Spec §11 class order (OBJECT_CLASSES); the category id of a class is its position + 1.
 CATEGORY_NAME_TO_ID: dict[str, int] = {name: i + 1 for i, name in enumerate(OBJECT_CLASSES)}
@@ -555,12 +568,9 @@ def convert_to_coco(
     classes: Sequence[str] = DEFAULT_CLASSES,
     relative_paths: bool = False,
     segmentation: Sequence[str] = (),
-    overwrite: bool = False,
-    skip_missing: bool = False,
-    engine: str = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    progress: bool = True,
+    *,
+    options: RunOptions | None = None,
+    **run_kwargs: Unpack[RunKwargs],
 ) -> dict[str, Path]:
     """Write the train and val COCO files; returns split -> path (and ``<project>_<split>`` ->
     path of the segmentation files of ``segmentation`` projects, ``ego_road`` / ``lane_markings``).
@@ -568,7 +578,11 @@ def convert_to_coco(
     Resumable at file level: a split whose json already exists is kept unless ``overwrite``.
     Frames with missing files raise ``FrameFailures`` unless ``skip_missing`` (then they are
     left out of the json and listed in ``<split>.missing.json`` next to it).
+
+    How the run goes: ``options`` (:class:`~zod.converters.runner.RunOptions`), or its fields
+    as keywords (``workers=2, progress=False``).
     """
+    run = run_options(options, **run_kwargs)
     check_classes(classes)
     if anonymization not in ("blur", "dnat", "original"):
         raise ValueError(f"unknown anonymization {anonymization!r}")
@@ -598,19 +612,10 @@ def convert_to_coco(
     }
     for split, path in paths.items():
         split_seg = [p for (project, s), p in seg_paths.items() if s == split]
-        if path.exists() and all(p.exists() for p in split_seg) and not overwrite:
+        if path.exists() and all(p.exists() for p in split_seg) and not run.overwrite:
             continue
         frame_ids = _frames.split_ids(root, version, split)
-        result: RunResult = run_frames(
-            task,
-            frame_ids,
-            engine=engine,
-            workers=workers,
-            ray_address=ray_address,  # type: ignore[arg-type]
-            skip_missing=skip_missing,
-            desc=f"COCO {split}",
-            progress=progress,
-        )
+        result: RunResult = run_frames(task, frame_ids, run, desc=f"COCO {split}")
         images, annotations = [], []
         for _, record in result.ok():
             images.append(record["image"])

@@ -48,13 +48,21 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from zod.converters import _frames
-from zod.converters.runner import atomic_write, atomic_write_text, link_or_copy, run_frames
+from zod.converters.runner import (
+    RunKwargs,
+    RunOptions,
+    atomic_write,
+    atomic_write_text,
+    link_or_copy,
+    run_frames,
+    run_options,
+)
 from zod.errors import FormatError
 from zod.geometry.transforms import (
     invert_transforms,
@@ -63,6 +71,9 @@ from zod.geometry.transforms import (
     rotation_matrices_from_quaternions,
 )
 from zod.release import images_flag
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11 on
 
 OCCLUSION_TO_KITTI = {"None": 0, "Light": 1, "Medium": 1, "Heavy": 2, "VeryHeavy": 2}
 DONT_CARE = "DontCare"
@@ -451,29 +462,24 @@ def convert_to_kitti(
     anonymization: str = "blur",
     image_mode: str = "symlink",
     label_type: str = "class",
-    overwrite: bool = False,
-    skip_missing: bool = False,
-    engine: str = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    progress: bool = True,
+    *,
+    options: RunOptions | None = None,
+    **run_kwargs: Unpack[RunKwargs],
 ) -> Path:
-    """Convert the train and val frames to the KITTI layout under ``output_dir``; returns it."""
+    """Convert the train and val frames to the KITTI layout under ``output_dir``; returns it.
+
+    How the run goes: ``options`` (:class:`~zod.converters.runner.RunOptions`), or its fields
+    as keywords (``workers=2, progress=False``).
+    """
+    run = run_options(options, **run_kwargs)
     root = str(Path(dataset_root).resolve())
     out = Path(output_dir).resolve()
-    task = KittiFrameTask(root, version, str(out), anonymization, image_mode, label_type, overwrite)
+    task = KittiFrameTask(
+        root, version, str(out), anonymization, image_mode, label_type, run.overwrite
+    )
     for split in ("train", "val"):
         frame_ids = _frames.split_ids(root, version, split)
-        result = run_frames(
-            task,
-            frame_ids,
-            engine=engine,
-            workers=workers,
-            ray_address=ray_address,  # type: ignore[arg-type]
-            skip_missing=skip_missing,
-            desc=f"KITTI {split}",
-            progress=progress,
-        )
+        result = run_frames(task, frame_ids, run, desc=f"KITTI {split}")
         done = [frame_id for frame_id, _ in result.ok()]
         atomic_write_text(out / "ImageSets" / f"{split}.txt", "".join(f"{i}\n" for i in done))
         if result.missing:

@@ -17,13 +17,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zod.converters import _frames
-from zod.converters.runner import atomic_write, run_frames
+from zod.converters.runner import RunKwargs, RunOptions, atomic_write, run_frames, run_options
 from zod.errors import ZodError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11 on
 
 FORMATS = ("pcd", "ply")
 FRAMES = ("lidar", "ego")
@@ -107,14 +110,16 @@ def convert_to_pointclouds(
     num_before: int = 0,
     num_after: int = 0,
     coordinate_frame: str = "lidar",
-    overwrite: bool = False,
-    skip_missing: bool = False,
-    engine: str = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    progress: bool = True,
+    *,
+    options: RunOptions | None = None,
+    **run_kwargs: Unpack[RunKwargs],
 ) -> Path:
-    """Write one point cloud per train / val frame under ``output_dir``; returns it."""
+    """Write one point cloud per train / val frame under ``output_dir``; returns it.
+
+    How the run goes: ``options`` (:class:`~zod.converters.runner.RunOptions`), or its fields
+    as keywords (``workers=2, progress=False``).
+    """
+    run = run_options(options, **run_kwargs)
     if file_format not in FORMATS:
         raise ValueError(f"unknown point cloud format {file_format!r}, expected one of {FORMATS}")
     if coordinate_frame not in FRAMES:
@@ -134,17 +139,10 @@ def convert_to_pointclouds(
             num_before,
             num_after,
             coordinate_frame,
-            overwrite,
+            run.overwrite,
         )
         result = run_frames(
-            task,
-            _frames.split_ids(root, version, split),
-            engine=engine,
-            workers=workers,  # type: ignore[arg-type]
-            ray_address=ray_address,
-            skip_missing=skip_missing,
-            desc=f"Point clouds {split}",
-            progress=progress,
+            task, _frames.split_ids(root, version, split), run, desc=f"Point clouds {split}"
         )
         if result.missing:
             from zod.converters.runner import atomic_write_text

@@ -14,6 +14,9 @@ Engines:
   (shared) output directory; the records come back to the driver. Both engines return the same
   records in the same order, so the outputs are byte for byte equal.
 
+How a run goes (engine, workers, resuming, missing files, progress bar) is one
+:class:`RunOptions` object, the same for every converter and built once by `zod convert`.
+
 A frame whose input file is missing (``MissingFileError``) or malformed (``FormatError``) is
 never dropped silently: the run goes on with the other frames, then :class:`FrameFailures` is
 raised listing them, unless ``skip_missing`` allows missing files (malformed files always fail).
@@ -28,9 +31,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from zod._atomic import atomic_write, atomic_write_bytes, atomic_write_text, temp_sibling
 from zod.errors import FormatError, MissingFileError, ZodError
@@ -38,10 +41,76 @@ from zod.errors import FormatError, MissingFileError, ZodError
 if TYPE_CHECKING:  # imported where pools are made: ~25 ms of start-up a one-worker run skips
     from concurrent.futures import ProcessPoolExecutor
 
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11 on
+
 Engine = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = ("local", "ray")
 
 FrameTask = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a conversion runs: the options every converter (and :func:`run_frames`) takes.
+
+    Attributes:
+        overwrite: redo frames whose outputs exist (default: keep them, so a rerun resumes).
+            The frame tasks and the converters' drivers read it; ``run_frames`` does not.
+        skip_missing: frames with missing input files are left out and listed (the converters
+            write them to ``*.missing.*`` next to their outputs) instead of failing the run.
+        engine: ``"local"`` (a process pool) or ``"ray"`` (Ray Data on a Ray cluster).
+        workers: processes of the local engine; None or 0: all cores, 1: run inline.
+        ray_address: the Ray cluster to join (None: start or join a local one).
+        ray_batch_size: frames per Ray Data batch (None: chosen from the number of frames).
+        progress: show a progress bar on stderr.
+
+    Raises ValueError for an unknown engine or a negative number of workers or batch size.
+    """
+
+    overwrite: bool = False
+    skip_missing: bool = False
+    engine: Engine = "local"
+    workers: int | None = None
+    ray_address: str | None = None
+    ray_batch_size: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}, expected one of {ENGINES}")
+        if self.workers is not None and self.workers < 0:
+            raise ValueError(f"workers must be >= 0 (0: all cores), not {self.workers}")
+        if self.ray_batch_size is not None and self.ray_batch_size < 1:
+            raise ValueError(f"ray_batch_size must be >= 1, not {self.ray_batch_size}")
+
+    @property
+    def worker_count(self) -> int:
+        """Processes of the local engine (``workers``, or all cores for None / 0)."""
+        return self.workers or default_workers()
+
+
+class RunKwargs(TypedDict, total=False):
+    """The fields of :class:`RunOptions` as keyword arguments, which the converters also accept
+    (their call style before ``RunOptions``: ``convert_to_coco(root, out, workers=2)``)."""
+
+    overwrite: bool
+    skip_missing: bool
+    engine: Engine
+    workers: int | None
+    ray_address: str | None
+    ray_batch_size: int | None
+    progress: bool
+
+
+def run_options(options: RunOptions | None = None, **changes: Unpack[RunKwargs]) -> RunOptions:
+    """``options`` (default: ``RunOptions()``) with the keyword ``changes`` applied.
+
+    How every converter takes both ``options=RunOptions(...)`` and the older keywords; a
+    keyword given alongside ``options`` wins. An unknown keyword raises TypeError.
+    """
+    base = RunOptions() if options is None else options
+    return replace(base, **changes) if changes else base
+
 
 # Outcome status of one frame.
 OK, MISSING, FAILED = "ok", "missing", "failed"
@@ -257,28 +326,24 @@ def _run_ray(
 def run_frames(
     task: FrameTask,
     frame_ids: Sequence[str],
+    options: RunOptions | None = None,
     *,
-    engine: Engine = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    ray_batch_size: int | None = None,
-    skip_missing: bool = False,
     desc: str = "Converting frames",
-    progress: bool = True,
+    **changes: Unpack[RunKwargs],
 ) -> RunResult:
-    """Run ``task`` on every frame id with the chosen engine and gather the records in order.
+    """Run ``task`` on every frame id as ``options`` say and gather the records in order.
 
-    Raises :class:`FrameFailures` after the whole run if a frame failed (malformed input), or had
-    missing files while ``skip_missing`` is False. With ``skip_missing`` the missing frames are
-    listed in ``RunResult.missing`` for the caller to report.
+    ``options`` may also come as keywords (:func:`run_options`): ``run_frames(task, ids,
+    workers=2)``. Raises :class:`FrameFailures` after the whole run if a frame failed (malformed
+    input), or had missing files while ``skip_missing`` is False. With ``skip_missing`` the
+    missing frames are listed in ``RunResult.missing`` for the caller to report.
     """
+    run = run_options(options, **changes)
     frame_ids = list(frame_ids)
-    if engine == "local":
-        outcomes = _run_local(task, frame_ids, workers or default_workers(), desc, progress)
-    elif engine == "ray":
-        outcomes = _run_ray(task, frame_ids, ray_address, ray_batch_size, progress)
+    if run.engine == "ray":
+        outcomes = _run_ray(task, frame_ids, run.ray_address, run.ray_batch_size, run.progress)
     else:
-        raise ValueError(f"unknown engine {engine!r}, expected one of {ENGINES}")
+        outcomes = _run_local(task, frame_ids, run.worker_count, desc, run.progress)
     result = RunResult(frame_ids=frame_ids, records=[None] * len(frame_ids))
     for i, (frame_id, (status, payload)) in enumerate(zip(frame_ids, outcomes)):
         if status == OK:
@@ -287,7 +352,7 @@ def run_frames(
             result.missing[frame_id] = payload
         else:
             result.failed[frame_id] = payload
-    if result.failed or (result.missing and not skip_missing):
+    if result.failed or (result.missing and not run.skip_missing):
         raise FrameFailures(result.missing, result.failed)
     return result
 
@@ -314,13 +379,14 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None
 def link_or_copy(
     source: Path,
     target: Path,
-    mode: Literal["symlink", "hardlink", "copy"],
+    mode: str,
     what: str = "image",
     stream: str | None = None,
 ) -> None:
     """Place ``source`` at ``target`` (atomically) as a symlink, a hard link or a copy.
 
-    A hard link falls back to a copy across file systems. A missing source raises
+    ``mode``: ``"symlink"``, ``"hardlink"`` or ``"copy"`` (another raises ValueError). A hard
+    link falls back to a copy across file systems. A missing source raises
     ``MissingFileError(source, what, stream)``.
     """
     import shutil

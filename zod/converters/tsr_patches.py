@@ -27,15 +27,25 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zod.constants import AnnotationProject
 from zod.converters import _frames
 from zod.converters.coco import boxes_xyxy_from_features
-from zod.converters.runner import atomic_write, atomic_write_json, run_frames
+from zod.converters.runner import (
+    RunKwargs,
+    RunOptions,
+    atomic_write,
+    atomic_write_json,
+    run_frames,
+    run_options,
+)
 from zod.errors import FormatError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11 on
 
 
 def traffic_sign_class_index() -> dict[str, int]:
@@ -177,14 +187,16 @@ def extract_tsr_patches(
     padding_px: tuple[int, int] | None = None,
     exclude_unclear: bool = False,
     split_folders: bool = True,
-    overwrite: bool = False,
-    skip_missing: bool = False,
-    engine: str = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    progress: bool = True,
+    *,
+    options: RunOptions | None = None,
+    **run_kwargs: Unpack[RunKwargs],
 ) -> Path:
-    """Crop every traffic sign of the train and val frames; returns the ``dataset.json`` path."""
+    """Crop every traffic sign of the train and val frames; returns the ``dataset.json`` path.
+
+    How the run goes: ``options`` (:class:`~zod.converters.runner.RunOptions`), or its fields
+    as keywords (``workers=2, progress=False``).
+    """
+    run = run_options(options, **run_kwargs)
     if padding_px is not None and padding_factor is not None:
         raise ValueError("give padding in pixels or as a factor, not both")
     root = str(Path(dataset_root).resolve())
@@ -202,19 +214,10 @@ def extract_tsr_patches(
             padding_factor,
             exclude_unclear,
             split_folders,
-            overwrite,
+            run.overwrite,
         )
         frame_ids = _frames.split_ids(root, version, split)
-        result = run_frames(
-            task,
-            frame_ids,
-            engine=engine,
-            workers=workers,
-            ray_address=ray_address,  # type: ignore[arg-type]
-            skip_missing=skip_missing,
-            desc=f"Traffic signs {split}",
-            progress=progress,
-        )
+        result = run_frames(task, frame_ids, run, desc=f"Traffic signs {split}")
         dataset[split] = [record for _, records in result.ok() for record in records]
         missing.update(result.missing)
     path = out / "dataset.json"

@@ -20,15 +20,26 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zod.converters import _frames
 from zod.converters.coco import DEFAULT_CLASSES, check_classes
-from zod.converters.runner import atomic_write, atomic_write_text, link_or_copy, run_frames
+from zod.converters.runner import (
+    RunKwargs,
+    RunOptions,
+    atomic_write,
+    atomic_write_text,
+    link_or_copy,
+    run_frames,
+    run_options,
+)
 from zod.errors import FormatError
 from zod.release import images_flag
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11 on
 
 
 def yolo_lines(
@@ -152,14 +163,16 @@ def convert_to_yolo(
     image_mode: str = "symlink",
     image_size: int | None = None,
     include_unclear: bool = False,
-    overwrite: bool = False,
-    skip_missing: bool = False,
-    engine: str = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    progress: bool = True,
+    *,
+    options: RunOptions | None = None,
+    **run_kwargs: Unpack[RunKwargs],
 ) -> Path:
-    """Convert the train and val frames to the YOLO layout; returns the ``data.yaml`` path."""
+    """Convert the train and val frames to the YOLO layout; returns the ``data.yaml`` path.
+
+    How the run goes: ``options`` (:class:`~zod.converters.runner.RunOptions`), or its fields
+    as keywords (``workers=2, progress=False``).
+    """
+    run = run_options(options, **run_kwargs)
     check_classes(classes)
     root = str(Path(dataset_root).resolve())
     out = Path(output_dir).resolve()
@@ -174,19 +187,10 @@ def convert_to_yolo(
             image_mode=image_mode,
             image_size=image_size,
             include_unclear=include_unclear,
-            overwrite=overwrite,
+            overwrite=run.overwrite,
         )
         frame_ids = _frames.split_ids(root, version, split)
-        result = run_frames(
-            task,
-            frame_ids,
-            engine=engine,
-            workers=workers,
-            ray_address=ray_address,  # type: ignore[arg-type]
-            skip_missing=skip_missing,
-            desc=f"YOLO {split}",
-            progress=progress,
-        )
+        result = run_frames(task, frame_ids, run, desc=f"YOLO {split}")
         atomic_write_text(
             out / f"{split}.txt", "".join(f"{rec['image']}\n" for _, rec in result.ok())
         )
