@@ -174,7 +174,7 @@ def test_batches_kept_by_the_loop_are_never_overwritten(dataset: ZodFramesDatase
         multiprocessing_context=MP_CONTEXT,
     )
     image_rows = []
-    for k, batch in enumerate(loader):
+    for batch in loader:
         image_rows.append(batch["image"][0])  # a view; the batch dict itself is dropped
         del batch
     for rows, expected in zip(image_rows, reference):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -252,13 +253,17 @@ data = json.load(open(sys.argv[1]))
 calib = Calibration.from_dict(data["calib"])
 pts = np.array(data["points"])
 n = len(pts)
-lidar = LidarData(points=pts, timestamps=np.zeros(n), intensity=np.zeros(n), diode_idx=np.zeros(n), core_timestamp=0.0)
+lidar = LidarData(
+    points=pts, timestamps=np.zeros(n), intensity=np.zeros(n), diode_idx=np.zeros(n),
+    core_timestamp=0.0,
+)
 xyd, mask = project_lidar_to_image(lidar, calib)
 rng = np.random.default_rng(3)
 img = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
 m = rng.random((30, 40)) > 0.5
 over = overlay_mask_on_image(m, img, fill_color=(100, 20, 0), alpha=0.7)
-json.dump({"xyd": xyd.tolist(), "mask": mask.tolist(), "over": over.tolist()}, open(sys.argv[2], "w"))
+out = {"xyd": xyd.tolist(), "mask": mask.tolist(), "over": over.tolist()}
+json.dump(out, open(sys.argv[2], "w"))
 """
 
 
@@ -274,8 +279,12 @@ def test_reference_helpers_agree_with_oracle(
         )
     )
     script.write_text(ORACLE_SCRIPT)
+    oracle_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # its own zod
     subprocess.run(
-        [str(oracle_python), str(script), str(inp), str(out)], check=True, capture_output=True
+        [str(oracle_python), str(script), str(inp), str(out)],
+        check=True,
+        capture_output=True,
+        env=oracle_env,
     )
     ref = json.loads(out.read_text())
 
