@@ -1,4 +1,4 @@
-"""Pure helpers of zod.torch.datasets: scaled intrinsics, box transforms, image tensors."""
+"""Pure helpers of zod.torch.tensors: scaled intrinsics, box transforms, image tensors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from zod.geometry.fisheye import project
-from zod.torch.datasets import (
+from zod.torch.tensors import (
     check_scale,
     image_to_tensor,
     rows_from_columns,
@@ -95,3 +95,10 @@ def test_rows_from_columns_interleaves_column_major_points(columns: int) -> None
     assert np.array_equal(
         rows_from_columns(column_major.astype(np.float64)), column_major
     )  # cast to float32
+
+
+def test_helpers_stay_importable_from_datasets() -> None:
+    from zod.torch import datasets, tensors
+
+    for name in ("check_scale", "image_to_tensor", "rows_from_columns", "scale_pixels"):
+        assert getattr(datasets, name) is getattr(tensors, name)
