@@ -420,7 +420,11 @@ class ZodFramesDataset(Dataset):
             )
             points, times, intensity = lidar.points, lidar.timestamps, lidar.intensity
         elif self.lidar_compensate:  # scans moved to the core scan time (reference semantics)
-            lidar = frame.get_aggregated_lidar(num_before=before, num_after=after)
+            lidar = frame.get_aggregated_lidar(
+                num_before=before,
+                num_after=after,
+                remove_ego_lidar_returns=self.remove_ego_lidar_returns,
+            )
             points, times, intensity = lidar.points, lidar.timestamps, lidar.intensity
         else:  # raw scans, concatenated in time order
             from zod.stream import read_scans
