@@ -31,7 +31,8 @@ import cv2
 import numpy as np
 
 from zod._lazy import lazy_getattr
-from zod.constants import EGO, Camera, Lidar
+from zod.constants import EGO, Camera, CoordinateFrame, Lidar
+from zod.geometry.box_set import Box3DSet
 from zod.geometry.fisheye import in_field_of_view, max_valid_theta, points_to_image, project
 from zod.geometry.transforms import as_transform, invert_transforms, transform_points
 from zod.viz.colors import RGB, class_colors, colormap_lut, to_rgb_tuple
@@ -61,6 +62,18 @@ __all__ = [
     "visualize_lidar_on_image",
     "visualize_oxts_on_image",
 ]
+
+if TYPE_CHECKING:
+    from zod.calibration import Calibration, CameraCalibration
+
+# A colour: (r, g, b) ints 0..255 (or an array of them).
+Color = Sequence[float] | np.ndarray
+# Colours of N items: one colour for all, (N, 3) one each, or None for the default.
+Colors = Color | Sequence[Sequence[float]] | None
+# 2D boxes: (N, 4) xyxy pixels, or Box2D s / objects with ``.box2d`` / xyxy rows.
+Boxes2D = np.ndarray | Iterable[object]
+# 3D boxes: corners (N, 8, 3), a Box3DSet (or a Box3D), or Box3D s / objects with ``.box3d``.
+Boxes3D = np.ndarray | Box3DSet | Iterable[object]
 
 # (12, 2) corner index pairs of the box edges, in the corner order drawn in the module docstring
 BOX_EDGES = np.array(
@@ -100,13 +113,13 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _camera_scale(image: np.ndarray, cam: Any) -> np.ndarray:
+def _camera_scale(image: np.ndarray, cam: CameraCalibration) -> np.ndarray:
     """(sx, sy): image pixels per calibration pixel (1 for a full-resolution image)."""
     width, height = (float(v) for v in np.asarray(cam.image_dimensions)[:2])
     return np.array([image.shape[1] / width, image.shape[0] / height])
 
 
-def _colors_for(n: int, colors: Any, default: RGB) -> np.ndarray:
+def _colors_for(n: int, colors: Colors, default: RGB) -> np.ndarray:
     """Colour spec (None, one colour, or (n, 3)) -> (n, 3) uint8 array."""
     if colors is None:
         return np.tile(np.array(default, dtype=np.uint8), (n, 1))
@@ -140,7 +153,7 @@ def _runs(valid: np.ndarray, min_length: int = 2) -> tuple[np.ndarray, np.ndarra
 def draw_polylines(
     image: np.ndarray,
     polylines: Sequence[np.ndarray],
-    colors: Any = (255, 255, 255),
+    colors: Colors = (255, 255, 255),
     thickness: int = 2,
     closed: bool = False,
     antialias: bool = True,
@@ -174,7 +187,7 @@ def draw_polylines(
 def draw_points(
     image: np.ndarray,
     pixels: np.ndarray,
-    colors: Any,
+    colors: Colors,
     radius: int = 1,
     depth: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -351,8 +364,8 @@ def draw_indexed_points(
 def draw_lidar(
     image: np.ndarray,
     points: np.ndarray,
-    calibration: Any,
-    from_frame: Any = Lidar.VELODYNE,
+    calibration: Calibration,
+    from_frame: CoordinateFrame = Lidar.VELODYNE,
     camera: Camera = Camera.FRONT,
     max_depth_m: float | None = 60.0,
     min_depth_m: float = 0.0,
@@ -382,7 +395,7 @@ def draw_lidar(
 
 
 # ---------------------------------------------------------------------------- 2D boxes
-def _as_xyxy(boxes: Any) -> np.ndarray:
+def _as_xyxy(boxes: Boxes2D) -> np.ndarray:
     """Box2D list, objects with ``.box2d``, or an (N, 4) xyxy array -> (N, 4) float64."""
     if isinstance(boxes, np.ndarray):
         return boxes.reshape(-1, 4).astype(np.float64)
@@ -395,8 +408,8 @@ def _as_xyxy(boxes: Any) -> np.ndarray:
 
 def draw_boxes_2d(
     image: np.ndarray,
-    boxes: Any,
-    colors: Any = (0, 200, 255),
+    boxes: Boxes2D,
+    colors: Colors = (0, 200, 255),
     thickness: int = 2,
     scale: float = 1.0,
 ) -> np.ndarray:
@@ -416,7 +429,7 @@ def draw_boxes_2d(
 
 
 # ---------------------------------------------------------------------------- 3D boxes
-def _as_corners(boxes: Any) -> np.ndarray:
+def _as_corners(boxes: Boxes3D) -> np.ndarray:
     """Corners (N, 8, 3) of a Box3DSet-like (``.corners`` (N, 8, 3)), Box3D list or array."""
     if isinstance(boxes, np.ndarray):
         return boxes.reshape(-1, 8, 3).astype(np.float64)
@@ -425,13 +438,18 @@ def _as_corners(boxes: Any) -> np.ndarray:
         return np.asarray(corners() if callable(corners) else corners, dtype=np.float64).reshape(
             -1, 8, 3
         )
-    rows = [np.asarray(getattr(b, "box3d", b).corners, dtype=np.float64) for b in boxes]
+    if not isinstance(boxes, Iterable):
+        raise TypeError(f"expected 3D boxes or their corners, not {type(boxes).__name__}")
+    rows = []
+    for item in boxes:
+        box: Any = getattr(item, "box3d", item)  # a Box3D, or an object that holds one
+        rows.append(np.asarray(box.corners, dtype=np.float64))
     return np.array(rows, dtype=np.float64).reshape(-1, 8, 3)
 
 
 def box_edge_polylines(
     corners_camera: np.ndarray,
-    camera_calibration: Any,
+    camera_calibration: CameraCalibration,
     samples_per_edge: int = 24,
     use_field_of_view: bool = True,
     max_segment_px: float = 24.0,
@@ -499,10 +517,10 @@ def box_edge_polylines(
 
 def draw_boxes_3d(
     image: np.ndarray,
-    boxes: Any,
-    calibration: Any,
-    frame: Any = Lidar.VELODYNE,
-    colors: Any = (0, 200, 255),
+    boxes: Boxes3D,
+    calibration: Calibration,
+    frame: CoordinateFrame = Lidar.VELODYNE,
+    colors: Colors = (0, 200, 255),
     thickness: int = 2,
     camera: Camera = Camera.FRONT,
     samples_per_edge: int = 24,
@@ -517,7 +535,11 @@ def draw_boxes_3d(
     corners = _as_corners(boxes)
     if corners.shape[0] == 0:
         return image
-    if not isinstance(boxes, np.ndarray) and getattr(boxes, "corners", None) is None:
+    if (
+        isinstance(boxes, Iterable)
+        and not isinstance(boxes, np.ndarray)
+        and getattr(boxes, "corners", None) is None
+    ):
         frames = {getattr(getattr(b, "box3d", b), "frame", box_frame) for b in boxes}
         if len(frames) == 1:
             box_frame = frames.pop()
@@ -535,7 +557,7 @@ def draw_boxes_3d(
 def overlay_mask(
     image: np.ndarray,
     mask: np.ndarray,
-    color: Any = (255, 0, 255),
+    color: Color = (255, 0, 255),
     alpha: float = 0.5,
 ) -> np.ndarray:
     """Blend ``color`` over the pixels where ``mask`` (H', W') is true:
@@ -581,8 +603,8 @@ def trajectory_in_ego(
 def draw_trajectory(
     image: np.ndarray,
     positions_ego: np.ndarray,
-    calibration: Any,
-    color: Any = (255, 0, 0),
+    calibration: Calibration,
+    color: Color = (255, 0, 0),
     thickness: int = 3,
     dot_radius: int = 0,
     camera: Camera = Camera.FRONT,
@@ -621,10 +643,10 @@ def draw_labels(
     image: np.ndarray,
     anchors: np.ndarray,
     texts: Sequence[str],
-    colors: Any = (255, 255, 255),
+    colors: Colors = (255, 255, 255),
     font_scale: float = 0.6,
     thickness: int = 1,
-    background: Any = (0, 0, 0),
+    background: Color | None = (0, 0, 0),
 ) -> np.ndarray:
     """Write ``texts`` with their bottom-left corner at ``anchors`` (N, 2) pixels, on a filled
     background box so they stay readable on any image (one putText per label)."""
@@ -644,7 +666,7 @@ def draw_labels(
     return image
 
 
-def class_colors_of(annotations: Iterable[Any]) -> np.ndarray:
+def class_colors_of(annotations: Iterable[object]) -> np.ndarray:
     """RGB colours (N, 3) of object annotations by their class name (``.name``)."""
     return class_colors([getattr(a, "name", None) for a in annotations])
 

@@ -12,7 +12,8 @@ The reference module paths ``zod.visualization.lidar_on_image``, ``.object_visua
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -22,6 +23,7 @@ from zod.geometry.fisheye import in_field_of_view, project
 from zod.geometry.transforms import transform_points
 from zod.viz.colors import apply_colormap, colormap_lut, to_rgb_tuple
 from zod.viz.image import (
+    Color,
     _camera_scale,
     box_edge_polylines,
     draw_indexed_points,
@@ -29,6 +31,13 @@ from zod.viz.image import (
     draw_polylines,
     trajectory_in_ego,
 )
+
+if TYPE_CHECKING:
+    from zod.annotations.objects import ObjectAnnotation
+    from zod.calibration import Calibration
+    from zod.ego_motion import EgoMotion
+    from zod.geometry.box import Box2D, Box3D
+    from zod.sensors.lidar import LidarData
 
 __all__ = [
     "draw_projections_as_points",
@@ -44,12 +53,13 @@ __all__ = [
 
 
 def project_lidar_to_image(
-    lidar_data: Any,
-    calib: Any,
+    lidar_data: LidarData | np.ndarray,
+    calib: Calibration,
     lidar: Lidar = Lidar.VELODYNE,
     camera: Camera = Camera.FRONT,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Reference ``project_lidar_to_image``: (xyd (M, 3) = pixel u, v and camera z, mask (N,)).
+    """Reference ``project_lidar_to_image``: (xyd (M, 3) = pixel u, v and camera z, mask (N,)),
+    of a scan or its points (N, >= 3).
 
     Keeps points in front of the camera and inside its field of view (like the reference;
     points may still fall slightly outside the image).
@@ -92,7 +102,9 @@ def draw_projections_as_points(
     return image
 
 
-def visualize_lidar_on_image(lidar_data: Any, calib: Any, image: np.ndarray) -> np.ndarray:
+def visualize_lidar_on_image(
+    lidar_data: LidarData | np.ndarray, calib: Calibration, image: np.ndarray
+) -> np.ndarray:
     """Reference helper: lidar points as radius-2 discs coloured by depth (coolwarm, normalised
     over the depth span)."""
     xyd, _ = project_lidar_to_image(lidar_data, calib)
@@ -111,8 +123,8 @@ def _scaled(values: np.ndarray, scale_factor: float | None) -> np.ndarray:
 
 def overlay_object_2d_box_on_image(
     image: np.ndarray,
-    box2d: Any,
-    color: Any = (0, 0, 100),
+    box2d: Box2D,
+    color: Color = (0, 0, 100),
     scale_factor: float | None = None,
     line_thickness: int = 2,
 ) -> np.ndarray:
@@ -132,9 +144,9 @@ def overlay_object_2d_box_on_image(
 
 def overlay_object_3d_box_on_image(
     image: np.ndarray,
-    box3d: Any,
-    calib: Any,
-    color: Any = (0, 0, 100),
+    box3d: Box3D,
+    calib: Calibration,
+    color: Color = (0, 0, 100),
     scale_factor: float | None = None,
     line_thickness: int = 2,
     camera: Camera = Camera.FRONT,
@@ -156,11 +168,11 @@ def overlay_object_3d_box_on_image(
 
 def overlay_object_properties_on_image(
     image: np.ndarray,
-    annotation: Any,
+    annotation: ObjectAnnotation,
     color: tuple[int, int, int] = (255, 0, 0),
     properties_list: Sequence[str] = ("name",),
     scale_factor: float = 1,
-    text_areas: list | None = None,
+    text_areas: list[list[list[int]]] | None = None,
     text_scale: float = 0.9,
     object_id: int = -1,
 ) -> np.ndarray:
@@ -203,7 +215,7 @@ def overlay_object_properties_on_image(
 
 
 def overlay_mask_on_image(
-    mask: np.ndarray, image: np.ndarray, fill_color: Any = (100, 0, 0), alpha: float = 1.0
+    mask: np.ndarray, image: np.ndarray, fill_color: Color = (100, 0, 0), alpha: float = 1.0
 ) -> np.ndarray:
     """Reference helper: a new image = image + alpha * fill_color on the mask - 1 (saturating,
     OpenCV ``addWeighted`` with gamma -1, the reference's numbers)."""
@@ -213,7 +225,10 @@ def overlay_mask_on_image(
 
 
 def overlay_polygon_on_image(
-    polygon: Any, image: np.ndarray, fill_color: Any = (100, 0, 0), alpha: float = 1.0
+    polygon: np.ndarray | Sequence[Sequence[float]],
+    image: np.ndarray,
+    fill_color: Color = (100, 0, 0),
+    alpha: float = 1.0,
 ) -> np.ndarray:
     """Reference helper: fill a polygon ((K, 2) pixels), blend it as ``overlay_mask_on_image``."""
     layer = np.zeros(np.shape(image), dtype=np.uint8)
@@ -224,12 +239,16 @@ def overlay_polygon_on_image(
 
 
 def visualize_oxts_on_image(
-    oxts: Any, key_timestamp: float, calibs: Any, image: np.ndarray, camera: Camera = Camera.FRONT
+    oxts: EgoMotion,
+    key_timestamp: float | datetime,
+    calibs: Calibration,
+    image: np.ndarray,
+    camera: Camera = Camera.FRONT,
 ) -> np.ndarray:
     """Reference helper: the ego track (all ego-motion poses, in the ego frame at
     ``key_timestamp``) drawn as radius-3 red dots, positions ahead of the ego only."""
     key_time = (
-        key_timestamp.timestamp() if hasattr(key_timestamp, "timestamp") else float(key_timestamp)
+        key_timestamp.timestamp() if isinstance(key_timestamp, datetime) else float(key_timestamp)
     )
     positions = trajectory_in_ego(oxts.poses, oxts.get_poses(key_time))
     cam = calibs.cameras[camera]
