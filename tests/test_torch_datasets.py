@@ -213,9 +213,18 @@ def test_remove_ego_lidar_returns_holds_for_aggregated_scans(
 ) -> None:
     from zod.sensors.lidar import EGO_RETURNS_BOX
 
-    options = {"modalities": ("lidar",), "lidar_scans": (1, 1), "lidar_compensate": compensate}
-    kept = ZodFramesDataset(sample_root, "full", None, remove_ego_lidar_returns=False, **options)
-    removed = ZodFramesDataset(sample_root, "full", None, **options)
+    def dataset(remove_ego_lidar_returns: bool) -> ZodFramesDataset:
+        return ZodFramesDataset(
+            sample_root,
+            "full",
+            None,
+            modalities=("lidar",),
+            lidar_scans=(1, 1),
+            lidar_compensate=compensate,
+            remove_ego_lidar_returns=remove_ego_lidar_returns,
+        )
+
+    kept, removed = dataset(False), dataset(True)
     frame = frames[kept.frame_ids[0]]
     raw_scans = [f.read(remove_ego_lidar_returns=False) for f in frame.get_lidar_frames(1, 1)]
     clean_scans = frame.get_lidar(1, 1)
@@ -320,7 +329,9 @@ def test_dataloader_workers_and_distributed_sampler(sample_root: Path) -> None:
         assert torch.equal(batch[key], reference[key]), key
     seen: list[list[str]] = []
     for rank in range(2):
-        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=3)
+        sampler: DistributedSampler[int] = DistributedSampler(
+            ds, num_replicas=2, rank=rank, shuffle=True, seed=3
+        )
         sampler.set_epoch(1)
         rank_loader = DataLoader(
             ds,

@@ -46,7 +46,9 @@ def test_pixel_convention_matches_reduced_jpeg_decode(flag: int, scale: float) -
     image = np.repeat((blob * 250).astype(np.uint8)[..., None], 3, axis=2)
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 100])
     assert ok
-    reduced = cv2.imdecode(jpeg, flag)[..., 0].astype(np.float64)
+    decoded = cv2.imdecode(jpeg, flag)
+    assert decoded is not None
+    reduced = decoded[..., 0].astype(np.float64)
     assert reduced.shape == (height * scale, width * scale)
     ry, rx = np.mgrid[0 : reduced.shape[0], 0 : reduced.shape[1]]
     weight = reduced / reduced.sum()

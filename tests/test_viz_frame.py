@@ -221,7 +221,7 @@ def test_sequence_videos(sample_root: Path, tmp_path: Path) -> None:
     from PIL import Image
 
     with Image.open(gif) as im:
-        assert im.n_frames == 3 and im.size == (120, 160)
+        assert im.n_frames == 3 and im.size == (120, 160)  # type: ignore[attr-defined]
 
 
 def test_threaded_video_pictures_equal_serial(sample_root: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pytest
@@ -15,8 +16,12 @@ from zod.constants import EGO, Camera, Lidar
 from zod.geometry.box import Box2D, Box3D
 from zod.geometry.fisheye import project
 from zod.sample.rig import make_rig
+from zod.sensors.lidar import LidarData
 from zod.viz import image as vi
 from zod.viz.colors import colormap_lut, depth_colors
+
+if TYPE_CHECKING:
+    from zod.annotations.objects import ObjectAnnotation
 
 RED = (255, 0, 0)
 WIDTH, HEIGHT = 960, 540
@@ -288,10 +293,11 @@ def test_reference_helpers_agree_with_oracle(
     )
     ref = json.loads(out.read_text())
 
-    class Scan:
-        points = pts
-
-    xyd, mask = vi.project_lidar_to_image(Scan(), calib)
+    zeros = np.zeros(len(pts))
+    scan = LidarData(
+        points=pts, timestamps=zeros, intensity=zeros, diode_idx=zeros, core_timestamp=0.0
+    )
+    xyd, mask = vi.project_lidar_to_image(scan, calib)
     assert np.array_equal(mask, np.array(ref["mask"]))
     assert np.allclose(xyd, np.array(ref["xyd"]).reshape(-1, 3), atol=1e-6)
     rng2 = np.random.default_rng(3)
@@ -335,11 +341,11 @@ def test_object_properties_text_and_overlap_skip() -> None:
         occlusion_level = "None"
         box2d = Box2D.from_points([[100, 80], [200, 80], [200, 150], [100, 150]])
 
-    areas: list = []
+    areas: list[list[list[int]]] = []
     img = blank()
     vi.overlay_object_properties_on_image(
         img,
-        Obj(),
+        cast("ObjectAnnotation", Obj()),  # the helper reads these attributes only
         color=RED,
         properties_list=["name", "object_type"],
         text_areas=areas,
@@ -350,7 +356,7 @@ def test_object_properties_text_and_overlap_skip() -> None:
     assert written.size and written[:, 1].min() >= 99 and written[:, 0].max() < 120
     before = img.copy()
     vi.overlay_object_properties_on_image(
-        img, Obj(), color=(0, 255, 0), text_areas=areas, text_scale=0.6
+        img, cast("ObjectAnnotation", Obj()), color=(0, 255, 0), text_areas=areas, text_scale=0.6
     )
     assert np.array_equal(img, before) and len(areas) == 1  # overlapping label skipped
 
