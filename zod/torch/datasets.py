@@ -91,7 +91,7 @@ def _decode_buffer(num_bytes: int) -> np.ndarray:
 
 
 def _exists(path: str | None) -> bool:
-    return path is not None and bool(path) and os.path.exists(path)
+    return bool(path and os.path.exists(path))
 
 
 def _summarize(kind: str, total: int, excluded: dict[str, str]) -> None:
@@ -156,7 +156,7 @@ class ZodFramesDataset(Dataset):
         lidar_frame: PointFrame = "lidar",
         boxes_frame: BoxFrame = "lidar",
         classes: Sequence[str] | None = None,
-        class_level: Literal["class", "subclass"] = "class",
+        class_level: ClassLevel = "class",
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         frame_ids: Sequence[str | int] | None = None,
         check_files: bool = True,
@@ -615,7 +615,7 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         keyframe_position: int = -1,
         annotations: Sequence[str] = (),
         classes: Sequence[str] | None = None,
-        class_level: Literal["class", "subclass"] = "class",
+        class_level: ClassLevel = "class",
         boxes_frame: BoxFrame = "lidar",
     ) -> None:
         from zod.stream import SensorStream
