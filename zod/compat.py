@@ -8,7 +8,7 @@ that imports its names from our modules and re-exports them, so that editors and
 resolve them. Nothing there re-implements behaviour: the names are our objects, not copies.
 
 ``ALIASES`` lists every old module with its names and where they come from; the tests check
-that the modules and this table agree (both ways), and docs/migrating.md is written from it.
+that the modules and this table agree (both ways); docs/migrating.md lists them for users.
 
     old module path                 names             our module
     zod.data_classes.box      ->    Box2D, Box3D  ->  zod.geometry.box
