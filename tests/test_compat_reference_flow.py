@@ -12,12 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import zod.constants as constants
+from zod import ZodFrames, ZodSequences
 from zod.anno.ego_road import EgoRoadAnnotation, EgoRoadClass
 from zod.anno.lane import LaneMarkingAnnotation
 from zod.anno.object import OBJECT_CLASSES, ObjectAnnotation
 from zod.anno.parser import AnnotationFile
 from zod.anno.tsr.class_map import get_class_idx, get_class_name
 from zod.anno.tsr.traffic_sign import TrafficSignAnnotation
+from zod.constants import AnnotationProject, Anonymization, Camera, Lidar
 from zod.data_classes import Calibration, LidarData, Pose
 from zod.data_classes.box import Box2D, Box3D
 from zod.data_classes.ego_motion import EgoMotion
@@ -43,10 +47,6 @@ from zod.visualization.object_visualization import (
 )
 from zod.visualization.oxts_on_image import visualize_oxts_on_image
 from zod.visualization.polygon_utils import overlay_mask_on_image
-
-import zod.constants as constants
-from zod import ZodFrames, ZodSequences
-from zod.constants import AnnotationProject, Anonymization, Camera, Lidar
 
 
 @pytest.fixture(scope="module")
@@ -312,7 +312,7 @@ def test_every_reference_path_of_the_alias_table_imports() -> None:
         for name, target in names.items():
             assert getattr(module, name) is resolve(target), f"{old_module}.{name}"
         with pytest.raises(AttributeError):
-            module.__getattr__("no_such_name")  # type: ignore[operator]
+            getattr(module, "no_such_name")  # noqa: B009
 
 
 def test_unknown_submodule_is_still_an_import_error() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,9 @@ json.dump(out, sys.stdout, default=str)
 def _run(python: Path | str, root: Path, tmp_path: Path) -> dict:
     script = tmp_path / "dump.py"
     script.write_text(SCRIPT)
+    env = dict(os.environ)
+    if Path(python) != Path(sys.executable):  # the oracle imports its own zod, not a source tree
+        env.pop("PYTHONPATH", None)
     out = subprocess.run(
         [str(python), str(script), str(root)],
         check=False,
@@ -110,6 +114,7 @@ def _run(python: Path | str, root: Path, tmp_path: Path) -> dict:
         text=True,
         timeout=600,
         cwd=tmp_path,
+        env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)

@@ -105,7 +105,8 @@ def test_reusable_empty_reuses_a_buffer_only_once_released() -> None:
     del view, second
     gc.collect()
     again = bm.reusable_empty((500,), torch.float64)  # same bytes, other dtype: reused
-    assert again.data_ptr() in {first_ptr} | {b.ctypes.data for b in bm._pool("images").buffers}
+    buffers = bm._private_pool("images").buffers
+    assert again.data_ptr() in {first_ptr} | {b.ctypes.data for b in buffers}
     assert again.dtype == torch.float64 and again.shape == (500,)
     many = [bm.reusable_empty((10,), torch.uint8) for _ in range(bm.DEFAULT_PRIVATE_BUFFERS + 2)]
     assert len({t.data_ptr() for t in many}) == len(many)  # beyond the pool: new tensors
@@ -174,7 +175,7 @@ def test_batches_kept_by_the_loop_are_never_overwritten(dataset: ZodFramesDatase
         multiprocessing_context=MP_CONTEXT,
     )
     image_rows = []
-    for k, batch in enumerate(loader):
+    for batch in loader:
         image_rows.append(batch["image"][0])  # a view; the batch dict itself is dropped
         del batch
     for rows, expected in zip(image_rows, reference):

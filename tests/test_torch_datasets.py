@@ -207,6 +207,50 @@ def test_lidar_values_frames_and_aggregation(sample_root: Path, frames: ZodFrame
     )
 
 
+@pytest.mark.parametrize("compensate", [True, False])
+def test_remove_ego_lidar_returns_holds_for_aggregated_scans(
+    sample_root: Path, frames: ZodFrames, compensate: bool
+) -> None:
+    from zod.sensors.lidar import EGO_RETURNS_BOX
+
+    def dataset(remove_ego_lidar_returns: bool) -> ZodFramesDataset:
+        return ZodFramesDataset(
+            sample_root,
+            "full",
+            None,
+            modalities=("lidar",),
+            lidar_scans=(1, 1),
+            lidar_compensate=compensate,
+            remove_ego_lidar_returns=remove_ego_lidar_returns,
+        )
+
+    kept, removed = dataset(False), dataset(True)
+    frame = frames[kept.frame_ids[0]]
+    raw_scans = [f.read(remove_ego_lidar_returns=False) for f in frame.get_lidar_frames(1, 1)]
+    clean_scans = frame.get_lidar(1, 1)
+    # the sample generator puts returns on the ego car in every scan
+    assert all(len(r.points) > len(c.points) for r, c in zip(raw_scans, clean_scans))
+    with_ego = kept[0]["lidar_points"].numpy()
+    without_ego = removed[0]["lidar_points"].numpy()
+    assert len(with_ego) == sum(len(scan.points) for scan in raw_scans)
+    assert len(without_ego) == sum(len(scan.points) for scan in clean_scans)
+
+    def in_ego_box(points: np.ndarray) -> int:
+        return int(np.all((points > EGO_RETURNS_BOX[0]) & (points < EGO_RETURNS_BOX[1]), 1).sum())
+
+    core_raw = frame.get_lidar_frames(0, 0)[0].read(remove_ego_lidar_returns=False)
+    assert in_ego_box(with_ego) >= in_ego_box(core_raw.points) > 0
+    if compensate:
+        # the core scan comes first and is not moved (reference semantics): kept as read
+        np.testing.assert_array_equal(with_ego[: len(core_raw.points)], core_raw.points)
+        library = frame.get_aggregated_lidar(num_before=1, num_after=1)
+        np.testing.assert_allclose(without_ego, library.points, atol=1e-5)
+        library_raw = frame.get_aggregated_lidar(1, 1, remove_ego_lidar_returns=False)
+        np.testing.assert_allclose(with_ego, library_raw.points, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(with_ego, np.concatenate([s.points for s in raw_scans]))
+
+
 def test_masks_match_geometry_module(sample_root: Path, frames: ZodFrames) -> None:
     ds = ZodFramesDataset(sample_root, "full", None, modalities=("ego_road", "lanes"))
     half = ZodFramesDataset(sample_root, "full", None, modalities=("ego_road",), image_scale=0.5)
@@ -285,7 +329,9 @@ def test_dataloader_workers_and_distributed_sampler(sample_root: Path) -> None:
         assert torch.equal(batch[key], reference[key]), key
     seen: list[list[str]] = []
     for rank in range(2):
-        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=3)
+        sampler: DistributedSampler[int] = DistributedSampler(
+            ds, num_replicas=2, rank=rank, shuffle=True, seed=3
+        )
         sampler.set_epoch(1)
         rank_loader = DataLoader(
             ds,

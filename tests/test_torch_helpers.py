@@ -1,4 +1,4 @@
-"""Pure helpers of zod.torch.datasets: scaled intrinsics, box transforms, image tensors."""
+"""Pure helpers of zod.torch.tensors: scaled intrinsics, box transforms, image tensors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from zod.geometry.fisheye import project
-from zod.torch.datasets import (
+from zod.torch.tensors import (
     check_scale,
     image_to_tensor,
     rows_from_columns,
@@ -46,7 +46,9 @@ def test_pixel_convention_matches_reduced_jpeg_decode(flag: int, scale: float) -
     image = np.repeat((blob * 250).astype(np.uint8)[..., None], 3, axis=2)
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 100])
     assert ok
-    reduced = cv2.imdecode(jpeg, flag)[..., 0].astype(np.float64)
+    decoded = cv2.imdecode(jpeg, flag)
+    assert decoded is not None
+    reduced = decoded[..., 0].astype(np.float64)
     assert reduced.shape == (height * scale, width * scale)
     ry, rx = np.mgrid[0 : reduced.shape[0], 0 : reduced.shape[1]]
     weight = reduced / reduced.sum()
@@ -95,3 +97,10 @@ def test_rows_from_columns_interleaves_column_major_points(columns: int) -> None
     assert np.array_equal(
         rows_from_columns(column_major.astype(np.float64)), column_major
     )  # cast to float32
+
+
+def test_helpers_stay_importable_from_datasets() -> None:
+    from zod.torch import datasets, tensors
+
+    for name in ("check_scale", "image_to_tensor", "rows_from_columns", "scale_pixels"):
+        assert getattr(datasets, name) is getattr(tensors, name)

@@ -8,6 +8,7 @@ their 2D boxes, and the 3D boxes converted to the ego frame by the reference's `
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -43,7 +44,11 @@ for frame_id in ids:
         "image_shape": list(image.shape),
         "image_sum": image.reshape(-1, 3).astype(np.int64).sum(0).tolist(),
         "image_row": image[image.shape[0] // 2, ::97].astype(int).tolist(),
-        "scan": [scan.points.shape[0], float(scan.points.astype(np.float64).sum()), float(scan.timestamps.min())],
+        "scan": [
+            scan.points.shape[0],
+            float(scan.points.astype(np.float64).sum()),
+            float(scan.timestamps.min()),
+        ],
         "names": [obj.name for obj in objects],
         "boxes_2d": [list(map(float, obj.box2d.xyxy)) for obj in objects],
         "boxes_ego": boxes_ego,
@@ -70,6 +75,7 @@ def test_frames_dataset_agrees_with_reference(
         capture_output=True,
         text=True,
         timeout=600,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # the oracle's own zod
     )
     assert result.returncode == 0, result.stderr
     reference = json.loads(result.stdout)

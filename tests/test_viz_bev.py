@@ -109,7 +109,9 @@ def test_reference_bevbox_uses_lidar_frame(tmp_path) -> None:
     path = picture.save(tmp_path / "bev.png")
     import cv2
 
-    back = cv2.imread(path)[..., ::-1]
+    read = cv2.imread(path)
+    assert read is not None
+    back = read[..., ::-1]
     assert np.array_equal(back, np.asarray(picture))
 
 

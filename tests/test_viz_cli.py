@@ -153,7 +153,7 @@ def test_lidar_png_and_ply(
         ]
     )
     assert res.returncode == 0, res.stderr
-    cloud = o3d.io.read_point_cloud(str(ply))
+    cloud = o3d.io.read_point_cloud(ply)
     frame = ZodFrames(str(sample_root), "mini")[frame_id]
     assert len(cloud.points) == len(frame.get_lidar()[0].points)
     assert (tmp_path / "lidar_boxes.ply").exists()

@@ -160,7 +160,7 @@ def test_bev_places_lidar_and_boxes(annotated_frame) -> None:
     calib = annotated_frame.calibration
     scan = annotated_frame.get_lidar()[0]
     pts = calib.transform_points(scan.points, Lidar.VELODYNE, EGO)
-    row, col, inside = grid.cells(pts)
+    row, col, _inside = grid.cells(pts)
     empty = (picture == np.array(BACKGROUND, np.uint8)).all(axis=2) | (
         picture == np.array(GRID_COLOR, np.uint8)
     ).all(axis=2)
@@ -221,7 +221,7 @@ def test_sequence_videos(sample_root: Path, tmp_path: Path) -> None:
     from PIL import Image
 
     with Image.open(gif) as im:
-        assert im.n_frames == 3 and im.size == (120, 160)
+        assert im.n_frames == 3 and im.size == (120, 160)  # type: ignore[attr-defined]
 
 
 def test_threaded_video_pictures_equal_serial(sample_root: Path) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pytest
@@ -14,8 +16,12 @@ from zod.constants import EGO, Camera, Lidar
 from zod.geometry.box import Box2D, Box3D
 from zod.geometry.fisheye import project
 from zod.sample.rig import make_rig
+from zod.sensors.lidar import LidarData
 from zod.viz import image as vi
 from zod.viz.colors import colormap_lut, depth_colors
+
+if TYPE_CHECKING:
+    from zod.annotations.objects import ObjectAnnotation
 
 RED = (255, 0, 0)
 WIDTH, HEIGHT = 960, 540
@@ -252,13 +258,17 @@ data = json.load(open(sys.argv[1]))
 calib = Calibration.from_dict(data["calib"])
 pts = np.array(data["points"])
 n = len(pts)
-lidar = LidarData(points=pts, timestamps=np.zeros(n), intensity=np.zeros(n), diode_idx=np.zeros(n), core_timestamp=0.0)
+lidar = LidarData(
+    points=pts, timestamps=np.zeros(n), intensity=np.zeros(n), diode_idx=np.zeros(n),
+    core_timestamp=0.0,
+)
 xyd, mask = project_lidar_to_image(lidar, calib)
 rng = np.random.default_rng(3)
 img = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
 m = rng.random((30, 40)) > 0.5
 over = overlay_mask_on_image(m, img, fill_color=(100, 20, 0), alpha=0.7)
-json.dump({"xyd": xyd.tolist(), "mask": mask.tolist(), "over": over.tolist()}, open(sys.argv[2], "w"))
+out = {"xyd": xyd.tolist(), "mask": mask.tolist(), "over": over.tolist()}
+json.dump(out, open(sys.argv[2], "w"))
 """
 
 
@@ -274,15 +284,20 @@ def test_reference_helpers_agree_with_oracle(
         )
     )
     script.write_text(ORACLE_SCRIPT)
+    oracle_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # its own zod
     subprocess.run(
-        [str(oracle_python), str(script), str(inp), str(out)], check=True, capture_output=True
+        [str(oracle_python), str(script), str(inp), str(out)],
+        check=True,
+        capture_output=True,
+        env=oracle_env,
     )
     ref = json.loads(out.read_text())
 
-    class Scan:
-        points = pts
-
-    xyd, mask = vi.project_lidar_to_image(Scan(), calib)
+    zeros = np.zeros(len(pts))
+    scan = LidarData(
+        points=pts, timestamps=zeros, intensity=zeros, diode_idx=zeros, core_timestamp=0.0
+    )
+    xyd, mask = vi.project_lidar_to_image(scan, calib)
     assert np.array_equal(mask, np.array(ref["mask"]))
     assert np.allclose(xyd, np.array(ref["xyd"]).reshape(-1, 3), atol=1e-6)
     rng2 = np.random.default_rng(3)
@@ -326,11 +341,11 @@ def test_object_properties_text_and_overlap_skip() -> None:
         occlusion_level = "None"
         box2d = Box2D.from_points([[100, 80], [200, 80], [200, 150], [100, 150]])
 
-    areas: list = []
+    areas: list[list[list[int]]] = []
     img = blank()
     vi.overlay_object_properties_on_image(
         img,
-        Obj(),
+        cast("ObjectAnnotation", Obj()),  # the helper reads these attributes only
         color=RED,
         properties_list=["name", "object_type"],
         text_areas=areas,
@@ -341,7 +356,7 @@ def test_object_properties_text_and_overlap_skip() -> None:
     assert written.size and written[:, 1].min() >= 99 and written[:, 0].max() < 120
     before = img.copy()
     vi.overlay_object_properties_on_image(
-        img, Obj(), color=(0, 255, 0), text_areas=areas, text_scale=0.6
+        img, cast("ObjectAnnotation", Obj()), color=(0, 255, 0), text_areas=areas, text_scale=0.6
     )
     assert np.array_equal(img, before) and len(areas) == 1  # overlapping label skipped
 

@@ -38,10 +38,10 @@ def test_box_line_set_and_ply_round_trip(tmp_path) -> None:
         tmp_path / "scene.ply", points, colors, boxes=corners, box_colors=(0, 255, 0)
     )
     assert [p.name for p in written] == ["scene.ply", "scene_boxes.ply"]
-    pcd = o3d.io.read_point_cloud(str(written[0]))
+    pcd = o3d.io.read_point_cloud(written[0])
     assert np.allclose(np.asarray(pcd.points), points, atol=1e-5)
     assert np.array_equal(np.round(np.asarray(pcd.colors) * 255).astype(np.uint8), colors)
-    back = o3d.io.read_line_set(str(written[1]))
+    back = o3d.io.read_line_set(written[1])
     assert np.allclose(np.asarray(back.points), corners[0]) and len(np.asarray(back.lines)) == 12
     assert not list(tmp_path.glob(".tmp-*"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from zod import ZodFrames
 from zod.constants import AnnotationProject
-from zod.viz.image import overlay_object_2d_box_on_image, visualize_oxts_on_image
+from zod.viz.reference import overlay_object_2d_box_on_image, visualize_oxts_on_image
 
 ORACLE_SCRIPT = r"""
 import sys
@@ -21,7 +22,8 @@ from zod.visualization.object_visualization import overlay_object_2d_box_on_imag
 frames = ZodFrames(sys.argv[1], "mini")
 frame = frames[sys.argv[2]]
 image = np.zeros((2168, 3848, 3), np.uint8)
-image = visualize_oxts_on_image(frame.oxts, frame.info.keyframe_time.timestamp(), frame.calibration, image)
+key_time = frame.info.keyframe_time.timestamp()
+image = visualize_oxts_on_image(frame.oxts, key_time, frame.calibration, image)
 boxes = np.zeros((2168, 3848, 3), np.uint8)
 # (no scale_factor: the reference's cv2.rectangle call fails on the float corners it makes)
 for obj in frame.get_annotation(AnnotationProject.OBJECT_DETECTION):
@@ -42,6 +44,7 @@ def test_oxts_track_and_2d_boxes_match_reference_pixels(
         capture_output=True,
         text=True,
         timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # the oracle's own zod
     )
     assert res.returncode == 0, res.stderr[-2000:]
     ref = np.load(out)

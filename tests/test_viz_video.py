@@ -47,7 +47,7 @@ def test_gif_round_trip(tmp_path) -> None:
     frames = moving_square(5)
     out = write_video(frames, tmp_path / "clip.gif", fps=10, progress=False)
     with Image.open(out) as gif:
-        assert gif.n_frames == 5
+        assert gif.n_frames == 5  # type: ignore[attr-defined]
         for i in range(5):
             gif.seek(i)
             rgb = np.asarray(gif.convert("RGB"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from zod import _lazy
+
 # public name -> module that defines it
 _LAZY_NAMES: dict[str, str] = {
     "ZodDataset": "zod.dataset",
@@ -32,13 +34,28 @@ _LAZY_NAMES: dict[str, str] = {
     "FormatError": "zod.errors",
 }
 
-__all__ = sorted(_LAZY_NAMES)
-
-# Serve the reference devkit's module paths (zod.data_classes..., zod.anno...): see zod/compat.py.
-from zod import _lazy  # noqa: E402
-from zod import compat as _compat  # noqa: E402
-
-_compat.install()
+__all__ = [
+    "AnnotationProject",
+    "Anonymization",
+    "Camera",
+    "EgoRoadAnnotation",
+    "FormatError",
+    "LaneAnnotation",
+    "Lidar",
+    "MissingFileError",
+    "NotAnnotatedError",
+    "ObjectAnnotation",
+    "Radar",
+    "RoadConditionAnnotation",
+    "TrafficSignAnnotation",
+    "ZodDataset",
+    "ZodDrives",
+    "ZodError",
+    "ZodFrame",
+    "ZodFrames",
+    "ZodSequence",
+    "ZodSequences",
+]
 
 
 def _version() -> str:

@@ -55,7 +55,11 @@ def adjust_lidar_core_time(lidar: Any) -> Any:
 
 
 def _read_all(
-    frames: Sequence[Any], workers: int, skip_missing: bool = False, progress: bool = False
+    frames: Sequence[Any],
+    workers: int,
+    skip_missing: bool = False,
+    progress: bool = False,
+    remove_ego_lidar_returns: bool = True,
 ) -> list[Any]:
     """Read lidar frames, in order; with ``workers`` > 1 in a thread pool (np.load releases the GIL).
 
@@ -66,7 +70,7 @@ def _read_all(
 
     def read(frame: Any) -> Any:
         try:
-            return frame.read()
+            return frame.read(remove_ego_lidar_returns=remove_ego_lidar_returns)
         except MissingFileError:
             if skip_missing:
                 return None
@@ -164,6 +168,7 @@ class FrameGeometryMixin:
         pointwise: bool = False,
         workers: int = 1,
         skip_missing: bool = False,
+        remove_ego_lidar_returns: bool = True,
     ) -> Any:
         """The key scan plus ``num_before`` / ``num_after`` neighbours, all moved to one time.
 
@@ -171,7 +176,7 @@ class FrameGeometryMixin:
         the reference). With ``timestamp`` the key scan is moved too (the reference leaves it
         at its own time, which mixes two times in one cloud). ``workers`` threads read scans;
         ``skip_missing`` leaves out surrounding scans that are not downloaded (the key scan
-        must be there).
+        must be there). ``remove_ego_lidar_returns=False`` keeps the returns from the ego car.
         """
         key_frame = self.info.get_key_lidar_frame()
         frames = list(self.get_lidar_frames(num_before, num_after))  # type: ignore[attr-defined]
@@ -179,7 +184,9 @@ class FrameGeometryMixin:
         if key_index is None:
             frames.insert(0, key_frame)
             key_index = 0
-        scans = _read_all(frames, workers, skip_missing)
+        scans = _read_all(
+            frames, workers, skip_missing, remove_ego_lidar_returns=remove_ego_lidar_returns
+        )
         if scans[key_index] is None:
             key_frame.read()  # raises the MissingFileError naming the key scan
         key_scan = scans[key_index]

@@ -1,10 +1,14 @@
-"""The reference devkit's module paths, served from one alias table.
+"""The reference devkit's module paths: the table of what each one serves.
 
 Existing user code imports the reference devkit (PyPI ``zod``) by its module paths, e.g.
 ``from zod.data_classes.box import Box3D`` or ``from zod.anno.object import ObjectAnnotation``.
-Our own layout is different (see docs/architecture.md); instead of a tree of re-export files,
-this module installs an import hook that creates each old module on first import and binds its
-names lazily to our implementation. Nothing here re-implements behaviour.
+Our own layout is different (see docs/architecture.md); each old path is a real, small module
+(``zod/data_classes/``, ``zod/anno/``, ``zod/utils/``, ``zod/visualization/``, ``zod/zod_*.py``)
+that imports its names from our modules and re-exports them, so that editors and type checkers
+resolve them. Nothing there re-implements behaviour: the names are our objects, not copies.
+
+``ALIASES`` lists every old module with its names and where they come from; the tests check
+that the modules and this table agree (both ways); docs/migrating.md lists them for users.
 
     old module path                 names             our module
     zod.data_classes.box      ->    Box2D, Box3D  ->  zod.geometry.box
@@ -13,16 +17,13 @@ names lazily to our implementation. Nothing here re-implements behaviour.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.machinery
-import sys
-import warnings
-from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
+__all__ = ["ALIASES", "resolve"]
+
 # old module -> {old name: "our.module:our_name"}; a module whose table is empty is a package
-# that only holds submodules.
+# that only holds submodules. ``zod.data_classes.oxts`` warns when imported (deprecated, as in
+# the reference devkit).
 ALIASES: dict[str, dict[str, str]] = {
     "zod.zod_frames": {"ZodFrames": "zod.dataset:ZodFrames"},
     "zod.zod_sequences": {"ZodSequences": "zod.dataset:ZodSequences"},
@@ -137,7 +138,7 @@ ALIASES: dict[str, dict[str, str]] = {
     },
     "zod.visualization": {},
     "zod.visualization.lidar_on_image": {
-        name: f"zod.viz.image:{name}"
+        name: f"zod.viz.reference:{name}"
         for name in (
             "project_lidar_to_image",
             "visualize_lidar_on_image",
@@ -145,7 +146,7 @@ ALIASES: dict[str, dict[str, str]] = {
         )
     },
     "zod.visualization.object_visualization": {
-        name: f"zod.viz.image:{name}"
+        name: f"zod.viz.reference:{name}"
         for name in (
             "overlay_object_2d_box_on_image",
             "overlay_object_3d_box_on_image",
@@ -153,81 +154,18 @@ ALIASES: dict[str, dict[str, str]] = {
         )
     },
     "zod.visualization.polygon_utils": {
-        "overlay_mask_on_image": "zod.viz.image:overlay_mask_on_image",
-        "overlay_polygon_on_image": "zod.viz.image:overlay_polygon_on_image",
+        "overlay_mask_on_image": "zod.viz.reference:overlay_mask_on_image",
+        "overlay_polygon_on_image": "zod.viz.reference:overlay_polygon_on_image",
     },
     "zod.visualization.oxts_on_image": {
-        "visualize_oxts_on_image": "zod.viz.image:visualize_oxts_on_image"
+        "visualize_oxts_on_image": "zod.viz.reference:visualize_oxts_on_image"
     },
     "zod.visualization.lidar_bev": {"BEVBox": "zod.viz.bev:BEVBox"},
     "zod.visualization.lidar_3d": {"Viz3D": "zod.viz.open3d_viz:Viz3D"},
 }
 
-# Old modules that warn when imported, as the reference devkit does.
-DEPRECATED_MODULES: dict[str, str] = {
-    "zod.data_classes.oxts": (
-        "The 'zod.data_classes.oxts' module is deprecated; use 'zod.data_classes.ego_motion' "
-        "(or our own 'zod.ego_motion') instead."
-    ),
-}
-
 
 def resolve(target: str) -> Any:
-    """Return the object named by ``"module:attribute"``."""
+    """Return the object named by ``"module:attribute"`` (an entry of ``ALIASES``)."""
     module_name, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module_name), attribute)
-
-
-def _is_package(old_module: str) -> bool:
-    prefix = old_module + "."
-    return any(name.startswith(prefix) for name in ALIASES)
-
-
-class _AliasModule(ModuleType):
-    """A module of the reference layout whose attributes resolve to our implementation."""
-
-    def __getattr__(self, name: str) -> Any:
-        target = ALIASES[self.__name__].get(name)
-        if target is None:
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        value = resolve(target)
-        setattr(self, name, value)
-        return value
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(ALIASES[self.__name__]))
-
-
-class _AliasLoader(importlib.abc.Loader):
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        module = _AliasModule(spec.name, f"Alias of the reference devkit's {spec.name}.")
-        module.__all__ = sorted(ALIASES[spec.name])  # type: ignore[attr-defined]
-        return module
-
-    def exec_module(self, module: ModuleType) -> None:
-        message = DEPRECATED_MODULES.get(module.__name__)
-        if message:
-            warnings.warn(message, DeprecationWarning, stacklevel=2)
-
-
-class _AliasFinder(importlib.abc.MetaPathFinder):
-    """Finds the old module paths listed in ``ALIASES``; every other name is left alone."""
-
-    _loader = _AliasLoader()
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in ALIASES:
-            return None
-        is_package = _is_package(fullname)
-        spec = importlib.machinery.ModuleSpec(fullname, self._loader, is_package=is_package)
-        if is_package:
-            spec.submodule_search_locations = []
-        return spec
-
-
-def install() -> None:
-    """Put the alias finder on ``sys.meta_path`` (idempotent; done by ``import zod``)."""
-    if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AliasFinder())

@@ -16,7 +16,7 @@ DEFAULT_CLASSES: tuple[str, ...] = ("Vehicle", "Pedestrian", "VulnerableVehicle"
 
 _RUNNER = "zod.converters.runner"  # its names are imported on first use
 _LAZY_NAMES = {"FrameFailures": _RUNNER, "RunResult": _RUNNER, "run_frames": _RUNNER}
-__all__ = ["DEFAULT_CLASSES", *_LAZY_NAMES]
+__all__ = ["DEFAULT_CLASSES", "FrameFailures", "RunResult", "run_frames"]
 __getattr__ = lazy_getattr(__name__, _LAZY_NAMES, globals())
 
 

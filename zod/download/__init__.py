@@ -35,7 +35,18 @@ _LAZY_NAMES: dict[str, str] = {
     "stream_of_file": "zod.download.streams",
     "verify_dataset": "zod.download.verify",
 }
-__all__ = sorted(_LAZY_NAMES)
+__all__ = [
+    "DownloadOptions",
+    "StreamFilter",
+    "build_mirror",
+    "download_hint",
+    "make_source",
+    "plan_download",
+    "run_download",
+    "safe_extract",
+    "stream_of_file",
+    "verify_dataset",
+]
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY_NAMES, globals())

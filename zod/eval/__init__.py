@@ -6,3 +6,5 @@
 """
 
 from __future__ import annotations
+
+__all__: list[str] = []  # a package of modules: import them by name

@@ -1,4 +1,4 @@
-"""Pure numpy geometry of the devkit (no file I/O): poses, fisheye camera, boxes, masks, compensation."""
+"""Pure numpy geometry (no file I/O): poses, fisheye camera, boxes, masks, compensation."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from zod.geometry.box import Box2D, Box3D
 from zod.geometry.box_set import Box3DSet, BoxProjection
 from zod.geometry.fisheye import (
     ImageProjection,
+    lidar_to_image,
     points_to_image,
     project,
     project_to_image,

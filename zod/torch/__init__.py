@@ -6,6 +6,9 @@ This package is the only part of the devkit that imports torch.
 - ``ZodSequencesDataset``: clips of T synchronized steps from sequences or drives.
 - ``ZodStreamDataset``: every step of sequences / drives, sharded by DDP rank and worker.
 - ``collate`` / ``Collator``: variable-size parts padded with a mask or flat with offsets.
+
+Modules: ``datasets`` (the Dataset classes), ``tensors`` (array and annotation to tensor
+conversions, the scaled-image pixel convention), ``collate``, ``batch_memory``.
 """
 
 from __future__ import annotations
@@ -19,14 +22,8 @@ from zod.torch.collate import (
     pad_stack,
     unflatten,
 )
-from zod.torch.datasets import (
-    ZodFramesDataset,
-    ZodSequencesDataset,
-    ZodStreamDataset,
-    scale_intrinsics,
-    scale_pixels,
-    shard_info,
-)
+from zod.torch.datasets import ZodFramesDataset, ZodSequencesDataset, ZodStreamDataset, shard_info
+from zod.torch.tensors import scale_intrinsics, scale_pixels
 
 __all__ = [
     "Collator",

@@ -34,7 +34,7 @@ import math
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,10 +47,20 @@ DEFAULT_ARENAS_PER_WORKER = 3  # prefetch_factor (2) queued or in the step, + on
 _MIB = 1 << 20
 
 
+def tensor_on(
+    storage: torch.UntypedStorage, offset: int, shape: Sequence[int], dtype: torch.dtype
+) -> torch.Tensor:
+    """A C-contiguous ``shape`` tensor of ``dtype`` on ``storage``, from element ``offset``."""
+    strides = [1] * len(shape)
+    for axis in range(len(shape) - 2, -1, -1):
+        strides[axis] = strides[axis + 1] * int(shape[axis + 1])
+    return torch.empty(0, dtype=dtype).set_(storage, offset, tuple(shape), tuple(strides))
+
+
 def _shared_bytes(num_bytes: int) -> torch.Tensor:
     """(num_bytes,) uint8 tensor on a new torch shared-memory block."""
     storage = torch.UntypedStorage._new_shared(num_bytes)
-    return torch.empty(0, dtype=torch.uint8).set_(storage, 0, (num_bytes,))
+    return tensor_on(storage, 0, (num_bytes,), torch.uint8)
 
 
 def _shm_free_bytes() -> int | None:
@@ -114,7 +124,7 @@ class BumpAllocator:
             return None
         self.used_bytes = end
         # the arena starts its storage; ALIGN_BYTES is a multiple of every itemsize
-        return torch.empty(0, dtype=dtype).set_(self.storage, start // dtype.itemsize, shape)
+        return tensor_on(self.storage, start // dtype.itemsize, shape, dtype)
 
 
 class _InArena:
@@ -210,7 +220,7 @@ def _unpack(arena: torch.Tensor, pid: int, slot: int, layout: Any, used_bytes: i
 
 
 class _PrivateBuffers:
-    """A process's reusable private buffers: (capacity,) uint8 arrays and their FREE/LEASED flags."""
+    """A process's reusable private buffers: (capacity,) uint8 arrays, their FREE/LEASED flags."""
 
     def __init__(self, capacity: int) -> None:
         self.pid = os.getpid()
@@ -246,15 +256,20 @@ class _PrivateBuffers:
 
 
 DEFAULT_PRIVATE_BUFFERS = 3  # the batch in the step, the one being made, one spare
-_POOLS: dict[str, Any] = {}  # "shared" / "images" / "batches" -> this process's pool
+_SHARED_POOL: list[ArenaPool] = []  # this process's pool of shared arenas (0 or 1)
+_PRIVATE_POOLS: dict[str, _PrivateBuffers] = {}  # "images" / "batches" -> this process's buffers
 
 
-def _pool(kind: str) -> Any:
-    pool = _POOLS.get(kind)
+def _shared_pool() -> ArenaPool:
+    if not _SHARED_POOL or _SHARED_POOL[0].pid != os.getpid():  # a forked child starts its own
+        _SHARED_POOL[:] = [ArenaPool()]
+    return _SHARED_POOL[0]
+
+
+def _private_pool(kind: str) -> _PrivateBuffers:
+    pool = _PRIVATE_POOLS.get(kind)
     if pool is None or pool.pid != os.getpid():  # a forked child starts its own
-        pool = _POOLS[kind] = (
-            ArenaPool() if kind == "shared" else _PrivateBuffers(DEFAULT_PRIVATE_BUFFERS)
-        )
+        pool = _PRIVATE_POOLS[kind] = _PrivateBuffers(DEFAULT_PRIVATE_BUFFERS)
     return pool
 
 
@@ -262,7 +277,7 @@ def reusable_empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     """An uninitialized CPU tensor on one of this process's reused buffers (its memory is warm:
     no page faults), or a new tensor when they are all in use."""
     num_bytes = math.prod(shape) * dtype.itemsize
-    view = _pool("images").lease(num_bytes) if num_bytes else None
+    view = _private_pool("images").lease(num_bytes) if num_bytes else None
     if view is None:
         return torch.empty(shape, dtype=dtype)
     return torch.from_numpy(view).view(dtype).view(shape)
@@ -282,13 +297,15 @@ def collate_in_arena(
     """Run ``collate_fn(samples)`` with the batch's tensors allocated in one arena: a shared one
     of this worker's (returns a ``PackedBatch``) or a private reused buffer of this process
     (returns the dict). Falls back to plain ``collate_fn(samples)`` when none is free."""
-    pool = _pool("shared" if shared else "batches")
+    pool: ArenaPool | _PrivateBuffers
     if shared:
+        pool = _shared_pool()
         acquired = pool.acquire()
         if acquired is None:
             return collate_fn(samples)
         slot, arena = acquired
     else:
+        pool = _private_pool("batches")
         view = pool.lease(pool.wanted_bytes)
         if view is None:
             return collate_fn(samples)

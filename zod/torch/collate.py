@@ -96,7 +96,7 @@ def _empty(shape: tuple[int, ...], dtype: torch.dtype, shared: bool | None = Non
     if not shared:
         return torch.empty(shape, dtype=dtype)
     storage = torch.UntypedStorage._new_shared(max(1, math.prod(shape)) * dtype.itemsize)
-    return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
+    return batch_memory.tensor_on(storage, 0, shape, dtype)
 
 
 def _batch_tensor(array: np.ndarray) -> torch.Tensor:
@@ -129,9 +129,11 @@ def _stacked_base(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
             or t.data_ptr() != first.data_ptr() + i * row_bytes
         ):
             return None
-    offset = first.storage_offset()
-    return torch.empty(0, dtype=first.dtype).set_(
-        first.untyped_storage(), offset, (len(tensors), *first.shape)
+    return batch_memory.tensor_on(
+        first.untyped_storage(),
+        int(first.storage_offset()),
+        (len(tensors), *first.shape),
+        first.dtype,
     )
 
 
@@ -192,7 +194,7 @@ def pad_stack(
 def flat_concat(
     tensors: Sequence[torch.Tensor], shared: bool | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Concatenate (N_i, ...) tensors into (sum N_i, ...), offsets (B + 1,), batch index (sum N_i,)."""
+    """Concatenate (N_i, ...) tensors: (sum N_i, ...), offsets (B + 1,), batch index (sum N_i,)."""
     if not tensors:
         raise ValueError("flat_concat needs at least one tensor")
     lengths = np.array([t.shape[0] for t in tensors], dtype=np.int64)

@@ -5,15 +5,8 @@ is opened lazily in each process (DataLoader workers, DDP ranks) on first use. I
 lack a requested modality or annotation are dropped at construction and listed in
 ``dataset.excluded`` ({id: reason}); a one-line summary is logged, workers never crash on them.
 
-Image pixel convention (OpenCV, pixel centres at integer coordinates). Decoding at ``scale``
-s in {1, 1/2, 1/4, 1/8} averages s x s blocks, so full-resolution pixel coordinate u maps to::
-
-    u_scaled = (u + 0.5) * s - 0.5        full  |  0  |  1  |  2  |  3  |
-                                          s=1/2 |     0     |     1     |
-    => fx' = s fx, cx' = (cx + 0.5) s - 0.5 (same for y)
-
-The same map is applied to 2D boxes, so 3D boxes projected with the scaled intrinsics land on
-the scaled 2D boxes (the Kannala-Brandt model is affine in fx, cx).
+Images are decoded at a reduced JPEG scale; intrinsics, 2D boxes and masks are scaled with the
+pixel convention of :mod:`zod.torch.tensors` (which holds the array-to-tensor conversions).
 """
 
 from __future__ import annotations
@@ -25,189 +18,65 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from zod.constants import (
-    EGO,
-    FRAMES_IMAGE_MEAN,
-    FRAMES_IMAGE_STD,
-    AnnotationProject,
-    Anonymization,
-    Camera,
-    Lidar,
-)
+from zod.constants import EGO, AnnotationProject, Anonymization, Camera, Lidar
 from zod.geometry.transforms import transform_points
 from zod.sensors.camera import read_image
 from zod.torch import batch_memory
 from zod.torch.collate import flat_concat, stack
 
+# helpers that were defined here before zod.torch.tensors existed: importable from here still
+from zod.torch.tensors import (
+    VALID_SCALES,
+    BoxFrame,
+    ClassLevel,
+    PointFrame,
+    check_scale,
+    hwc_to_chw,
+    image_to_tensor,
+    object_tensors,
+    rows_from_columns,
+    scale_intrinsics,
+    scale_pixels,
+    scaled_mask,
+)
+
+if TYPE_CHECKING:
+    from zod.calibration import Calibration
+    from zod.dataset import ZodDrives, ZodFrames, ZodSequences
+    from zod.frame import ZodFrame, ZodSequence
+    from zod.stream import StreamStep
+
+__all__ = [
+    "FRAME_MODALITIES",
+    "SEQUENCE_PARTS",
+    "VALID_SCALES",
+    "BoxFrame",
+    "ClassLevel",
+    "PointFrame",
+    "ZodFramesDataset",
+    "ZodSequencesDataset",
+    "ZodStreamDataset",
+    "check_scale",
+    "clip_sample",
+    "hwc_to_chw",
+    "image_to_tensor",
+    "object_tensors",
+    "rows_from_columns",
+    "scale_intrinsics",
+    "scale_pixels",
+    "scaled_mask",
+    "shard_info",
+]
+
 logger = logging.getLogger(__name__)
 
-VALID_SCALES = (1.0, 0.5, 0.25, 0.125)
 FRAME_MODALITIES = ("image", "lidar", "objects", "boxes_3d", "ego_road", "lanes", "calibration")
-BoxFrame = Literal["lidar", "ego", "camera"]
-PointFrame = Literal["lidar", "ego"]
-
-
-# --------------------------------------------------------------------------------------------
-# helpers shared by the datasets (pure numpy; no file I/O)
-# --------------------------------------------------------------------------------------------
-
-
-def check_scale(scale: float) -> float:
-    """Validate an image scale (1, 1/2, 1/4, 1/8: the JPEG DCT reduced sizes)."""
-    for valid in VALID_SCALES:
-        if math.isclose(float(scale), valid):
-            return valid
-    raise ValueError(f"image_scale must be one of {VALID_SCALES}, not {scale}")
-
-
-def scale_pixels(pixels: np.ndarray, scale: float) -> np.ndarray:
-    """Full-resolution pixel coordinates (..., 2 or 4) to the scaled image: (u + 0.5) s - 0.5."""
-    return (np.asarray(pixels, dtype=np.float64) + 0.5) * scale - 0.5
-
-
-def scale_intrinsics(intrinsics: np.ndarray, scale: float) -> np.ndarray:
-    """(3, 3) or (3, 4) camera matrix for an image decoded at ``scale`` (see module docstring)."""
-    out = np.array(intrinsics, dtype=np.float64, copy=True)
-    out[0, 0] *= scale
-    out[1, 1] *= scale
-    out[0, 1] *= scale
-    out[0, 2] = (out[0, 2] + 0.5) * scale - 0.5
-    out[1, 2] = (out[1, 2] + 0.5) * scale - 0.5
-    return out
-
-
-def hwc_to_chw(image_hwc: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """(H, W, C) uint8 -> contiguous (C, H, W) (into ``out`` when given): one ``cv2.split``
-    into the planes (about 10x faster than ``permute(2, 0, 1).contiguous()`` at 2 megapixels)."""
-    height, width, channels = image_hwc.shape
-    if out is None:
-        out = np.empty((channels, height, width), dtype=image_hwc.dtype)
-    if channels <= 4 and image_hwc.dtype == np.uint8 and out.dtype == np.uint8:
-        cv2.split(np.ascontiguousarray(image_hwc), [out[c] for c in range(channels)])
-    else:
-        out[:] = np.moveaxis(image_hwc, 2, 0)
-    return out
-
-
-def rows_from_columns(points: np.ndarray) -> np.ndarray:
-    """(N, C) array -> C-contiguous (row-major) float32. Column-major input (what the lidar reader
-    returns) is interleaved by one ``cv2.merge`` of its columns: ~12x faster than numpy's
-    strided copy for C <= 4."""
-    points = np.asarray(points, dtype=np.float32)
-    if (
-        points.ndim != 2
-        or points.flags.c_contiguous
-        or not points.flags.f_contiguous
-        or not 0 < points.shape[1] <= 4
-        or not len(points)
-    ):
-        return np.ascontiguousarray(points)
-    merged = cv2.merge([points[:, c] for c in range(points.shape[1])])
-    return merged.reshape(len(points), points.shape[1])
-
-
-def image_to_tensor(
-    image_hwc: np.ndarray,
-    dtype: torch.dtype = torch.uint8,
-    normalize: bool = False,
-    out: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB to (3, H, W) (written into ``out`` when given): uint8 as is, or
-    float in 0..1 (optionally normalized with the ZOD Frames mean and std of spec section 12).
-    The arithmetic runs in numpy (single-threaded, no wait on torch's intra-op pool)."""
-    if dtype == torch.uint8:
-        if normalize:
-            raise ValueError("normalize needs a float image dtype")
-        if out is None:
-            return torch.from_numpy(hwc_to_chw(image_hwc))
-        hwc_to_chw(image_hwc, out=out.numpy())
-        return out
-    if not dtype.is_floating_point:
-        raise ValueError(f"image_dtype must be torch.uint8 or a float dtype, not {dtype}")
-    chw = hwc_to_chw(image_hwc)
-    # x / 255, then (x - mean) / std  ==  x * gain - offset, one pass per channel
-    gain = np.full(3, 1.0 / 255.0)
-    offset = np.zeros(3)
-    if normalize:
-        gain = gain / np.asarray(FRAMES_IMAGE_STD)
-        offset = np.asarray(FRAMES_IMAGE_MEAN) / np.asarray(FRAMES_IMAGE_STD)
-    direct = out is not None and dtype == torch.float32
-    planes = out.numpy() if direct else np.empty(chw.shape, dtype=np.float32)
-    for c in range(chw.shape[0]):  # per channel plane, not per pixel
-        np.multiply(chw[c], np.float32(gain[c % 3]), out=planes[c], dtype=np.float32)
-        planes[c] -= np.float32(offset[c % 3])
-    if direct:
-        return out
-    tensor = torch.from_numpy(planes)
-    tensor = tensor if dtype == torch.float32 else tensor.to(dtype)
-    if out is None:
-        return tensor
-    return out.copy_(tensor)
-
-
-def _class_name(obj: Any, class_level: str) -> str | None:
-    """The object's class or subclass (None when the reference rules cannot determine it)."""
-    if class_level == "class":
-        return obj.name
-    try:
-        return obj.subclass
-    except ValueError:
-        return None
-
-
-def object_tensors(
-    objects: Sequence[Any],
-    calibration: Any,
-    class_to_id: dict[str, int],
-    class_level: str,
-    image_scale: float,
-    boxes_frame: BoxFrame | None,
-) -> dict[str, torch.Tensor]:
-    """Tensors of ``ObjectAnnotation`` s whose class (or subclass) is in ``class_to_id``.
-
-    Returns ``boxes_2d`` (M, 4) float32 xyxy scaled to the image, ``class_ids`` (M,) int64,
-    ``unclear`` (M,) bool and, unless ``boxes_frame`` is None, ``boxes_3d`` (M, 10) float32
-    ``[x, y, z, L, W, H, qw, qx, qy, qz]`` in that frame with ``box_3d_valid`` (M,) bool.
-    """
-    from zod.geometry.box_set import Box3DSet
-
-    names = [_class_name(obj, class_level) for obj in objects]
-    keep = [i for i, name in enumerate(names) if name in class_to_id]
-    objects = [objects[i] for i in keep]
-    class_ids = np.array([class_to_id[names[i]] for i in keep], dtype=np.int64)
-    boxes_2d = np.array([obj.box2d.xyxy for obj in objects], dtype=np.float64).reshape(-1, 4)
-    out: dict[str, torch.Tensor] = {
-        "boxes_2d": torch.from_numpy(scale_pixels(boxes_2d, image_scale).astype(np.float32)),
-        "class_ids": torch.from_numpy(class_ids),
-        "unclear": torch.from_numpy(np.array([bool(obj.unclear) for obj in objects], dtype=bool)),
-    }
-    if boxes_frame is not None:
-        rows = np.array(
-            [i for i, obj in enumerate(objects) if obj.box3d is not None], dtype=np.int64
-        )
-        boxes_3d = [objects[i].box3d for i in rows]
-        box_set = Box3DSet(  # only the geometry columns: no per-object attribute work
-            np.array([b.center for b in boxes_3d]).reshape(-1, 3),
-            np.array([b.size for b in boxes_3d]).reshape(-1, 3),
-            np.array([b.orientation.q for b in boxes_3d]).reshape(-1, 4),
-            Lidar.VELODYNE,  # annotation boxes are in the lidar frame (spec section 4)
-        )
-        if len(box_set) and boxes_frame != "lidar":
-            box_set = box_set.convert_to(EGO if boxes_frame == "ego" else Camera.FRONT, calibration)
-        boxes = np.zeros((len(objects), 10), dtype=np.float32)
-        boxes[rows] = np.concatenate([box_set.centers, box_set.sizes, box_set.quaternions], axis=1)
-        valid = np.zeros(len(objects), dtype=bool)
-        valid[rows] = True
-        out["boxes_3d"] = torch.from_numpy(boxes)
-        out["box_3d_valid"] = torch.from_numpy(valid)
-    return out
 
 
 _THREAD_LOCAL = threading.local()
@@ -222,7 +91,7 @@ def _decode_buffer(num_bytes: int) -> np.ndarray:
 
 
 def _exists(path: str | None) -> bool:
-    return bool(path) and os.path.exists(path)
+    return bool(path and os.path.exists(path))
 
 
 def _summarize(kind: str, total: int, excluded: dict[str, str]) -> None:
@@ -287,7 +156,7 @@ class ZodFramesDataset(Dataset):
         lidar_frame: PointFrame = "lidar",
         boxes_frame: BoxFrame = "lidar",
         classes: Sequence[str] | None = None,
-        class_level: Literal["class", "subclass"] = "class",
+        class_level: ClassLevel = "class",
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         frame_ids: Sequence[str | int] | None = None,
         check_files: bool = True,
@@ -323,7 +192,7 @@ class ZodFramesDataset(Dataset):
         self._class_to_id = {name: i for i, name in enumerate(self.classes)}
         self.transforms = transforms
         self.remove_ego_lidar_returns = remove_ego_lidar_returns
-        self._zod: Any = None
+        self._zod: ZodFrames | None = None
 
         zod_frames = self._frames()
         if frame_ids is not None:
@@ -347,7 +216,7 @@ class ZodFramesDataset(Dataset):
         state["_zod"] = None  # re-opened lazily in each worker
         return state
 
-    def _frames(self) -> Any:
+    def _frames(self) -> ZodFrames:
         if self._zod is None:
             from zod.dataset import ZodFrames
 
@@ -355,7 +224,7 @@ class ZodFramesDataset(Dataset):
         return self._zod
 
     @staticmethod
-    def default_classes(class_level: str) -> tuple[str, ...]:
+    def default_classes(class_level: ClassLevel) -> tuple[str, ...]:
         from zod.annotations import classes
 
         if class_level == "class":
@@ -376,7 +245,7 @@ class ZodFramesDataset(Dataset):
             projects.append(AnnotationProject.LANE_MARKINGS)
         return projects
 
-    def _needed(self, frame: Any) -> tuple[str | None, list[tuple[str, str]]]:
+    def _needed(self, frame: ZodFrame) -> tuple[str | None, list[tuple[str, str]]]:
         """(reason if the frame's info already rules it out, [(path, what)] files to check)."""
         info = frame.info
         files: list[tuple[str, str]] = []
@@ -405,7 +274,7 @@ class ZodFramesDataset(Dataset):
         return None, files
 
     def _check_frames(
-        self, zod_frames: Any, frame_ids: Sequence[str], check_files: bool
+        self, zod_frames: ZodFrames, frame_ids: Sequence[str], check_files: bool
     ) -> list[str | None]:
         """Reason each frame cannot serve the requested modalities (None: usable).
 
@@ -469,8 +338,9 @@ class ZodFramesDataset(Dataset):
             samples.append(self.transforms(sample) if self.transforms is not None else sample)
         return samples
 
-    def _image_block(self, frames: Sequence[Any]) -> torch.Tensor | None:
-        """An empty (B, 3, H, W) tensor for the images of ``frames`` (None when they differ in size)."""
+    def _image_block(self, frames: Sequence[ZodFrame]) -> torch.Tensor | None:
+        """An empty (B, 3, H, W) tensor for the images of ``frames`` (None when their sizes
+        differ)."""
         if "image" not in self.modalities:
             return None
         sizes = set()
@@ -487,7 +357,7 @@ class ZodFramesDataset(Dataset):
         height, width = sizes.pop()
         return batch_memory.reusable_empty((len(frames), 3, height, width), self.image_dtype)
 
-    def load_frame(self, frame: Any, image_out: torch.Tensor | None = None) -> dict[str, Any]:
+    def load_frame(self, frame: ZodFrame, image_out: torch.Tensor | None = None) -> dict[str, Any]:
         """The sample dict of one ``ZodFrame`` (without ``transforms``); the image is written into
         ``image_out`` (3, H, W) when given."""
         info = frame.info
@@ -533,14 +403,16 @@ class ZodFramesDataset(Dataset):
                 image, self.image_dtype, self.normalize, out=image_out
             )
         if "lidar" in mods:
-            sample.update(self._load_lidar(frame, calibration, time_s))
+            sample.update(self._load_lidar(frame, frame.calibration, time_s))
         if mods & {"objects", "boxes_3d"}:
             sample.update(self._load_objects(frame, calibration, with_3d="boxes_3d" in mods))
         if "ego_road" in mods or "lanes" in mods:
             sample.update(self._load_masks(frame, mods))
         return sample
 
-    def _load_lidar(self, frame: Any, calibration: Any, time_s: float) -> dict[str, Any]:
+    def _load_lidar(
+        self, frame: ZodFrame, calibration: Calibration, time_s: float
+    ) -> dict[str, torch.Tensor]:
         before, after = self.lidar_scans
         if before == 0 and after == 0:
             lidar = frame.get_lidar_frames(0, 0)[0].read(
@@ -548,7 +420,11 @@ class ZodFramesDataset(Dataset):
             )
             points, times, intensity = lidar.points, lidar.timestamps, lidar.intensity
         elif self.lidar_compensate:  # scans moved to the core scan time (reference semantics)
-            lidar = frame.get_aggregated_lidar(num_before=before, num_after=after)
+            lidar = frame.get_aggregated_lidar(
+                num_before=before,
+                num_after=after,
+                remove_ego_lidar_returns=self.remove_ego_lidar_returns,
+            )
             points, times, intensity = lidar.points, lidar.timestamps, lidar.intensity
         else:  # raw scans, concatenated in time order
             from zod.stream import read_scans
@@ -567,7 +443,9 @@ class ZodFramesDataset(Dataset):
             "lidar_intensity": torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.uint8)),
         }
 
-    def _load_objects(self, frame: Any, calibration: Any, with_3d: bool) -> dict[str, Any]:
+    def _load_objects(
+        self, frame: ZodFrame, calibration: Calibration | None, with_3d: bool
+    ) -> dict[str, torch.Tensor]:
         objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
         return object_tensors(
             objects,
@@ -578,7 +456,7 @@ class ZodFramesDataset(Dataset):
             self.boxes_frame if with_3d else None,
         )
 
-    def _load_masks(self, frame: Any, mods: set[str]) -> dict[str, Any]:
+    def _load_masks(self, frame: ZodFrame, mods: set[str]) -> dict[str, torch.Tensor]:
         camera = frame.calibration.cameras[Camera.FRONT]
         width, height = (int(v) for v in np.asarray(camera.image_dimensions)[:2])
         out: dict[str, Any] = {}
@@ -595,22 +473,6 @@ class ZodFramesDataset(Dataset):
         return out
 
 
-def scaled_mask(
-    annotations: Sequence[Any], full_shape: tuple[int, int], scale: float
-) -> np.ndarray:
-    """bool (ceil(H s), ceil(W s)) mask of polygon annotations (holes respected), with the pixel
-    convention of the scaled image: vertices go through ``scale_pixels``, then are filled."""
-    from zod.geometry import masks
-
-    shape = (math.ceil(full_shape[0] * scale), math.ceil(full_shape[1] * scale))
-    polygons = [
-        [scale_pixels(ring, scale) for ring in rings]  # per polygon ring, never per pixel
-        for annotation in annotations
-        for rings in masks.geometry_to_polygons(annotation)
-    ]
-    return masks.rasterize_polygons(polygons, 1, image_shape=shape, scale=1.0).astype(bool)
-
-
 # --------------------------------------------------------------------------------------------
 # sequences and drives: clips (map-style) and a sharded stream (iterable)
 # --------------------------------------------------------------------------------------------
@@ -618,15 +480,17 @@ def scaled_mask(
 SEQUENCE_PARTS = ("image", "lidar", "pose", "vehicle", "radar")
 
 
-def _open_subset(root: str, version: str, subset: str) -> Any:
-    from zod.dataset import open_subset
+def _open_subset(root: str, version: str, subset: str) -> ZodSequences | ZodDrives:
+    from zod.dataset import ZodDrives, ZodSequences
 
-    if subset not in ("sequences", "drives"):
-        raise ValueError(f"subset must be 'sequences' or 'drives', not {subset!r}")
-    return open_subset(root, version, subset)
+    if subset == "sequences":
+        return ZodSequences(root, version)
+    if subset == "drives":
+        return ZodDrives(root, version)
+    raise ValueError(f"subset must be 'sequences' or 'drives', not {subset!r}")
 
 
-def _item_ids(zod_subset: Any, split: str | None) -> list[str]:
+def _item_ids(zod_subset: ZodSequences | ZodDrives, split: str | None) -> list[str]:
     return sorted(zod_subset.get_all_ids() if split is None else zod_subset.get_split(split))
 
 
@@ -636,14 +500,14 @@ class _LazySubset:
     root: str
     version: str
     subset: str
-    _zod: Any
+    _zod: ZodSequences | ZodDrives | None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_zod"] = None
         return state
 
-    def _subset(self) -> Any:
+    def _subset(self) -> ZodSequences | ZodDrives:
         if self._zod is None:
             self._zod = _open_subset(self.root, self.version, self.subset)
         return self._zod
@@ -655,9 +519,10 @@ class _StepConverter:
     image_dtype: torch.dtype
     normalize: bool
     lidar_frame: PointFrame
+    parts: tuple[str, ...]
 
     def _step_tensors(
-        self, step: Any, ego_from_lidar: np.ndarray | None, time_origin_s: float
+        self, step: StreamStep, ego_from_lidar: np.ndarray | None, time_origin_s: float
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if step.image is not None:
@@ -704,8 +569,9 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
 
     Steps are the frames of the reference sensor (``"camera"`` or ``"lidar"``), taking every
     ``step``-th one; clips start every ``stride`` reference frames (default
-    ``clip_length * step``: clips that touch but do not overlap). A clip is kept only when each of its
-    steps has every requested sensor within ``tolerance_s`` (checked from the index, no reads).
+    ``clip_length * step``: clips that touch but do not overlap). A clip is kept only when each of
+    its steps has every requested sensor within ``tolerance_s`` (checked from the index, no
+    reads).
 
     Sample keys: ``sequence_id`` str, ``time_s`` (T,) float64 epoch s, ``image`` (T, 3, H, W),
     ``world_from_ego`` (T, 4, 4) float64 with ``pose_valid`` (T,) bool, ``lidar_points``
@@ -749,7 +615,7 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         keyframe_position: int = -1,
         annotations: Sequence[str] = (),
         classes: Sequence[str] | None = None,
-        class_level: Literal["class", "subclass"] = "class",
+        class_level: ClassLevel = "class",
         boxes_frame: BoxFrame = "lidar",
     ) -> None:
         from zod.stream import SensorStream
@@ -790,7 +656,7 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         self.image_scale = check_scale(image_scale)
         self.image_dtype, self.normalize, self.lidar_frame = image_dtype, normalize, lidar_frame
         self.transforms = transforms
-        self._zod: Any = None
+        self._zod: ZodSequences | ZodDrives | None = None
 
         zod_subset = self._subset()
         candidates = (
@@ -901,7 +767,9 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         return sample
 
 
-def clip_sample(converter: Any, item: Any, steps: Sequence[Any]) -> dict[str, Any]:
+def clip_sample(
+    converter: ZodSequencesDataset, item: ZodSequence, steps: Sequence[StreamStep]
+) -> dict[str, Any]:
     """Stack the tensors of T steps (see ``ZodSequencesDataset`` for the keys)."""
     calibration = item.calibration
     ego_from_lidar = calibration.get_extrinsics(Lidar.VELODYNE).transform
@@ -974,9 +842,10 @@ class ZodStreamDataset(IterableDataset, _LazySubset, _StepConverter):
     differ in length by up to one item: in DDP, stop all ranks on the shortest or use
     ``drop_uneven``.
 
-    Yields dicts: ``sequence_id`` str, ``step`` int, ``time_s`` float (epoch s), ``image`` (3, H, W),
-    ``world_from_ego`` (4, 4) float64 and ``pose_valid`` bool, ``lidar_points`` (N, 3) float32,
-    ``lidar_time_s`` (N,) float32 relative to ``time_s``, ``lidar_intensity`` (N,) uint8,
+    Yields dicts: ``sequence_id`` str, ``step`` int, ``time_s`` float (epoch s), ``image``
+    (3, H, W), ``world_from_ego`` (4, 4) float64 and ``pose_valid`` bool, ``lidar_points``
+    (N, 3) float32, ``lidar_time_s`` (N,) float32 relative to ``time_s``, ``lidar_intensity``
+    (N,) uint8,
     and with those parts ``radar_points`` (K, 3), ``radar_range_rate``, ``radar_amplitude`` (K,)
     and ``vehicle`` {group: {signal: float64 scalar}}.
     Steps missing a requested sensor within the tolerance are skipped, and so are (with
@@ -1027,7 +896,7 @@ class ZodStreamDataset(IterableDataset, _LazySubset, _StepConverter):
         self.rank, self.world_size = rank, world_size
         self.shuffle, self.seed, self.epoch, self.drop_uneven = shuffle, seed, 0, drop_uneven
         self.transforms, self.num_threads, self.check_files = transforms, num_threads, check_files
-        self._zod: Any = None
+        self._zod: ZodSequences | ZodDrives | None = None
         self.ids: list[str] = (
             [str(i).zfill(6) for i in ids] if ids is not None else _item_ids(self._subset(), split)
         )

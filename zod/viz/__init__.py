@@ -11,3 +11,5 @@ Pictures are RGB uint8 arrays (H, W, 3); :func:`zod.viz.colors.write_png` writes
 """
 
 from __future__ import annotations
+
+__all__: list[str] = []  # a package of modules: import them by name

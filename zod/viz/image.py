@@ -17,49 +17,63 @@ samples becomes one polyline. Box corner order (``zod.geometry.box``)::
     |/         |/         z up, x along the length (heading), y along the width
     0 -------- 1
 
-The functions named like the reference devkit's helpers (``overlay_object_2d_box_on_image``,
-``visualize_lidar_on_image``, ...) keep its signatures; ``zod.compat`` serves them under the
-old ``zod.visualization.*`` paths.
+The reference devkit's helpers (``overlay_object_2d_box_on_image``, ``visualize_lidar_on_image``,
+...) are in :mod:`zod.viz.reference`; they stay importable from here, as before.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from zod.constants import EGO, Camera, Lidar
+from zod._lazy import lazy_getattr
+from zod.constants import EGO, Camera, CoordinateFrame, Lidar
+from zod.geometry.box_set import Box3DSet
 from zod.geometry.fisheye import in_field_of_view, max_valid_theta, points_to_image, project
 from zod.geometry.transforms import as_transform, invert_transforms, transform_points
-from zod.viz.colors import RGB, apply_colormap, class_colors, colormap_lut, to_rgb_tuple
+from zod.viz.colors import RGB, class_colors, colormap_lut, to_rgb_tuple
 
+# Our drawing API, and (names ending in ``_image``, plus ``draw_projections_as_points``) the
+# reference devkit's helpers of zod.viz.reference, importable from here as before.
 __all__ = [
     "BOX_EDGES",
-    "draw_points",
-    "draw_indexed_points",
-    "draw_polylines",
-    "draw_lidar",
-    "draw_boxes_2d",
     "box_edge_polylines",
+    "draw_boxes_2d",
     "draw_boxes_3d",
-    "overlay_mask",
-    "draw_trajectory",
-    "trajectory_in_ego",
+    "draw_indexed_points",
     "draw_labels",
-    # reference-compatible helpers
-    "project_lidar_to_image",
+    "draw_lidar",
+    "draw_points",
+    "draw_polylines",
     "draw_projections_as_points",
-    "visualize_lidar_on_image",
+    "draw_trajectory",
+    "overlay_mask",
+    "overlay_mask_on_image",
     "overlay_object_2d_box_on_image",
     "overlay_object_3d_box_on_image",
     "overlay_object_properties_on_image",
-    "overlay_mask_on_image",
     "overlay_polygon_on_image",
+    "project_lidar_to_image",
+    "trajectory_in_ego",
+    "visualize_lidar_on_image",
     "visualize_oxts_on_image",
 ]
+
+if TYPE_CHECKING:
+    from zod.calibration import Calibration, CameraCalibration
+
+# A colour: (r, g, b) ints 0..255 (or an array of them).
+Color = Sequence[float] | np.ndarray
+# Colours of N items: one colour for all, (N, 3) one each, or None for the default.
+Colors = Color | Sequence[Sequence[float]] | None
+# 2D boxes: (N, 4) xyxy pixels, or Box2D s / objects with ``.box2d`` / xyxy rows.
+Boxes2D = np.ndarray | Iterable[object]
+# 3D boxes: corners (N, 8, 3), a Box3DSet (or a Box3D), or Box3D s / objects with ``.box3d``.
+Boxes3D = np.ndarray | Box3DSet | Iterable[object]
 
 # (12, 2) corner index pairs of the box edges, in the corner order drawn in the module docstring
 BOX_EDGES = np.array(
@@ -99,13 +113,13 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _camera_scale(image: np.ndarray, cam: Any) -> np.ndarray:
+def _camera_scale(image: np.ndarray, cam: CameraCalibration) -> np.ndarray:
     """(sx, sy): image pixels per calibration pixel (1 for a full-resolution image)."""
     width, height = (float(v) for v in np.asarray(cam.image_dimensions)[:2])
     return np.array([image.shape[1] / width, image.shape[0] / height])
 
 
-def _colors_for(n: int, colors: Any, default: RGB) -> np.ndarray:
+def _colors_for(n: int, colors: Colors, default: RGB) -> np.ndarray:
     """Colour spec (None, one colour, or (n, 3)) -> (n, 3) uint8 array."""
     if colors is None:
         return np.tile(np.array(default, dtype=np.uint8), (n, 1))
@@ -139,12 +153,13 @@ def _runs(valid: np.ndarray, min_length: int = 2) -> tuple[np.ndarray, np.ndarra
 def draw_polylines(
     image: np.ndarray,
     polylines: Sequence[np.ndarray],
-    colors: Any = (255, 255, 255),
+    colors: Colors = (255, 255, 255),
     thickness: int = 2,
     closed: bool = False,
     antialias: bool = True,
 ) -> np.ndarray:
-    """Draw polylines (each (K, 2) float pixels) with sub-pixel precision; one OpenCV call per colour.
+    """Draw polylines (each (K, 2) float pixels) with sub-pixel precision, one OpenCV call per
+    colour.
 
     ``colors``: one colour for all, or (P, 3) one per polyline.
     """
@@ -172,7 +187,7 @@ def draw_polylines(
 def draw_points(
     image: np.ndarray,
     pixels: np.ndarray,
-    colors: Any,
+    colors: Colors,
     radius: int = 1,
     depth: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -206,7 +221,7 @@ def draw_points(
         if depth is None
         else np.asarray(depth, dtype=np.float64).reshape(-1)
     )[near]
-    # one point per centre pixel: the nearest (stable: the later one among equal depths when no depth given)
+    # one point per centre pixel: the nearest (stable: without depth, the later of equal ones)
     key = (centre[:, 1] + r) * (width + 2 * r) + (centre[:, 0] + r)
     order = np.lexsort((d, key))
     key, centre, cols, d = key[order], centre[order], cols[order], d[order]
@@ -349,8 +364,8 @@ def draw_indexed_points(
 def draw_lidar(
     image: np.ndarray,
     points: np.ndarray,
-    calibration: Any,
-    from_frame: Any = Lidar.VELODYNE,
+    calibration: Calibration,
+    from_frame: CoordinateFrame = Lidar.VELODYNE,
     camera: Camera = Camera.FRONT,
     max_depth_m: float | None = 60.0,
     min_depth_m: float = 0.0,
@@ -380,7 +395,7 @@ def draw_lidar(
 
 
 # ---------------------------------------------------------------------------- 2D boxes
-def _as_xyxy(boxes: Any) -> np.ndarray:
+def _as_xyxy(boxes: Boxes2D) -> np.ndarray:
     """Box2D list, objects with ``.box2d``, or an (N, 4) xyxy array -> (N, 4) float64."""
     if isinstance(boxes, np.ndarray):
         return boxes.reshape(-1, 4).astype(np.float64)
@@ -393,8 +408,8 @@ def _as_xyxy(boxes: Any) -> np.ndarray:
 
 def draw_boxes_2d(
     image: np.ndarray,
-    boxes: Any,
-    colors: Any = (0, 200, 255),
+    boxes: Boxes2D,
+    colors: Colors = (0, 200, 255),
     thickness: int = 2,
     scale: float = 1.0,
 ) -> np.ndarray:
@@ -414,7 +429,7 @@ def draw_boxes_2d(
 
 
 # ---------------------------------------------------------------------------- 3D boxes
-def _as_corners(boxes: Any) -> np.ndarray:
+def _as_corners(boxes: Boxes3D) -> np.ndarray:
     """Corners (N, 8, 3) of a Box3DSet-like (``.corners`` (N, 8, 3)), Box3D list or array."""
     if isinstance(boxes, np.ndarray):
         return boxes.reshape(-1, 8, 3).astype(np.float64)
@@ -423,13 +438,18 @@ def _as_corners(boxes: Any) -> np.ndarray:
         return np.asarray(corners() if callable(corners) else corners, dtype=np.float64).reshape(
             -1, 8, 3
         )
-    rows = [np.asarray(getattr(b, "box3d", b).corners, dtype=np.float64) for b in boxes]
+    if not isinstance(boxes, Iterable):
+        raise TypeError(f"expected 3D boxes or their corners, not {type(boxes).__name__}")
+    rows = []
+    for item in boxes:
+        box: Any = getattr(item, "box3d", item)  # a Box3D, or an object that holds one
+        rows.append(np.asarray(box.corners, dtype=np.float64))
     return np.array(rows, dtype=np.float64).reshape(-1, 8, 3)
 
 
 def box_edge_polylines(
     corners_camera: np.ndarray,
-    camera_calibration: Any,
+    camera_calibration: CameraCalibration,
     samples_per_edge: int = 24,
     use_field_of_view: bool = True,
     max_segment_px: float = 24.0,
@@ -497,10 +517,10 @@ def box_edge_polylines(
 
 def draw_boxes_3d(
     image: np.ndarray,
-    boxes: Any,
-    calibration: Any,
-    frame: Any = Lidar.VELODYNE,
-    colors: Any = (0, 200, 255),
+    boxes: Boxes3D,
+    calibration: Calibration,
+    frame: CoordinateFrame = Lidar.VELODYNE,
+    colors: Colors = (0, 200, 255),
     thickness: int = 2,
     camera: Camera = Camera.FRONT,
     samples_per_edge: int = 24,
@@ -515,7 +535,11 @@ def draw_boxes_3d(
     corners = _as_corners(boxes)
     if corners.shape[0] == 0:
         return image
-    if not isinstance(boxes, np.ndarray) and getattr(boxes, "corners", None) is None:
+    if (
+        isinstance(boxes, Iterable)
+        and not isinstance(boxes, np.ndarray)
+        and getattr(boxes, "corners", None) is None
+    ):
         frames = {getattr(getattr(b, "box3d", b), "frame", box_frame) for b in boxes}
         if len(frames) == 1:
             box_frame = frames.pop()
@@ -533,10 +557,11 @@ def draw_boxes_3d(
 def overlay_mask(
     image: np.ndarray,
     mask: np.ndarray,
-    color: Any = (255, 0, 255),
+    color: Color = (255, 0, 255),
     alpha: float = 0.5,
 ) -> np.ndarray:
-    """Blend ``color`` over the pixels where ``mask`` (H', W') is true: alpha * color + (1 - alpha) * image.
+    """Blend ``color`` over the pixels where ``mask`` (H', W') is true:
+    ``alpha * color + (1 - alpha) * image``.
 
     A mask of another resolution (e.g. full-resolution on a reduced image) is resized with
     nearest-neighbour sampling.
@@ -578,8 +603,8 @@ def trajectory_in_ego(
 def draw_trajectory(
     image: np.ndarray,
     positions_ego: np.ndarray,
-    calibration: Any,
-    color: Any = (255, 0, 0),
+    calibration: Calibration,
+    color: Color = (255, 0, 0),
     thickness: int = 3,
     dot_radius: int = 0,
     camera: Camera = Camera.FRONT,
@@ -618,10 +643,10 @@ def draw_labels(
     image: np.ndarray,
     anchors: np.ndarray,
     texts: Sequence[str],
-    colors: Any = (255, 255, 255),
+    colors: Colors = (255, 255, 255),
     font_scale: float = 0.6,
     thickness: int = 1,
-    background: Any = (0, 0, 0),
+    background: Color | None = (0, 0, 0),
 ) -> np.ndarray:
     """Write ``texts`` with their bottom-left corner at ``anchors`` (N, 2) pixels, on a filled
     background box so they stay readable on any image (one putText per label)."""
@@ -641,206 +666,38 @@ def draw_labels(
     return image
 
 
-# ============================================================================ reference helpers
-def project_lidar_to_image(
-    lidar_data: Any,
-    calib: Any,
-    lidar: Lidar = Lidar.VELODYNE,
-    camera: Camera = Camera.FRONT,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reference ``project_lidar_to_image``: (xyd (M, 3) = pixel u, v and camera z, mask (N,)).
-
-    Keeps points in front of the camera and inside its field of view (like the reference;
-    points may still fall slightly outside the image).
-    """
-    points = np.asarray(getattr(lidar_data, "points", lidar_data), dtype=np.float64)[:, :3]
-    pts_cam = calib.transform_points(points, lidar, camera)
-    cam = calib.cameras[camera]
-    mask = (pts_cam[:, 2] > 0) & in_field_of_view(pts_cam, cam.field_of_view)
-    pixels = project(pts_cam[mask], cam.intrinsics, cam.distortion)
-    return np.concatenate([pixels, pts_cam[mask, 2:3]], axis=1), mask
-
-
-def _normalised_depth(depth: np.ndarray, clip_to: float | None) -> np.ndarray:
-    d = depth - depth.min()
-    if clip_to:
-        return np.clip(d / clip_to, 0.0, 1.0)
-    top = d.max()
-    return d / top if top > 0 else d
-
-
-def draw_projections_as_points(
-    image: np.ndarray, points: np.ndarray, clip_to: float | None = None
-) -> np.ndarray:
-    """Reference helper: colour single pixels at xyd (M, 3) by depth (coolwarm, near blue).
-
-    Depth is normalised from the nearest point over ``clip_to`` metres (or over the depth span).
-    Points outside the image are skipped (the reference raises IndexError on them).
-    """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    if pts.shape[0]:
-        colors = apply_colormap(_normalised_depth(pts[:, 2], clip_to), "coolwarm")
-        uv = pts[:, :2].astype(np.int64)
-        inside = (
-            (uv[:, 0] >= 0)
-            & (uv[:, 0] < image.shape[1])
-            & (uv[:, 1] >= 0)
-            & (uv[:, 1] < image.shape[0])
-        )
-        image[uv[inside, 1], uv[inside, 0]] = colors[inside]
-    return image
-
-
-def visualize_lidar_on_image(lidar_data: Any, calib: Any, image: np.ndarray) -> np.ndarray:
-    """Reference helper: lidar points as radius-2 discs coloured by depth (coolwarm, span-normalised)."""
-    xyd, _ = project_lidar_to_image(lidar_data, calib)
-    if xyd.shape[0]:
-        scale = _camera_scale(image, calib.cameras[Camera.FRONT])
-        index = np.clip(np.rint(_normalised_depth(xyd[:, 2], None) * 255.0), 0, 255).astype(
-            np.uint8
-        )
-        draw_indexed_points(image, xyd[:, :2] * scale, index, colormap_lut("coolwarm"), radius=2)
-    return image
-
-
-def _scaled(values: np.ndarray, scale_factor: float | None) -> np.ndarray:
-    return values * scale_factor if scale_factor else values
-
-
-def overlay_object_2d_box_on_image(
-    image: np.ndarray,
-    box2d: Any,
-    color: Any = (0, 0, 100),
-    scale_factor: float | None = None,
-    line_thickness: int = 2,
-) -> np.ndarray:
-    """Reference helper: one 2D box (``Box2D``), corners scaled by ``scale_factor`` when given."""
-    corners = np.asarray(box2d.corners)
-    top_left = _scaled(corners[0].astype(int), scale_factor)
-    bottom_right = _scaled(corners[2].astype(int), scale_factor)
-    cv2.rectangle(
-        image,
-        tuple(int(v) for v in top_left),
-        tuple(int(v) for v in bottom_right),
-        color=to_rgb_tuple(color),
-        thickness=line_thickness,
-    )
-    return image
-
-
-def overlay_object_3d_box_on_image(
-    image: np.ndarray,
-    box3d: Any,
-    calib: Any,
-    color: Any = (0, 0, 100),
-    scale_factor: float | None = None,
-    line_thickness: int = 2,
-    camera: Camera = Camera.FRONT,
-) -> np.ndarray:
-    """Reference helper: one ``Box3D`` (any frame) drawn through the fisheye.
-
-    Unlike the reference (straight lines between projected corners, wrong for boxes partly
-    behind the camera) the edges are curved and clipped; ``scale_factor`` (ignored by the
-    reference) scales the pixels for reduced images.
-    """
-    corners_camera = transform_points(
-        np.asarray(box3d.corners), calib.get_transform(box3d.frame, camera)
-    )
-    cam = calib.cameras[camera]
-    pieces, _ = box_edge_polylines(corners_camera.reshape(1, 8, 3), cam)
-    factor = float(scale_factor) if scale_factor else 1.0
-    return draw_polylines(image, [p * factor for p in pieces], to_rgb_tuple(color), line_thickness)
-
-
-def overlay_object_properties_on_image(
-    image: np.ndarray,
-    annotation: Any,
-    color: tuple[int, int, int] = (255, 0, 0),
-    properties_list: Sequence[str] = ("name",),
-    scale_factor: float = 1,
-    text_areas: list | None = None,
-    text_scale: float = 0.9,
-    object_id: int = -1,
-) -> np.ndarray:
-    """Reference helper: write chosen properties (name, object_type, occlusion_level,
-    object_id) at the top-left corner of the object's 2D box.
-
-    ``text_areas`` collects the rectangles already written ([[x0, y0], [x1, y1]]); a label that
-    would overlap one of them is skipped. Unlike the reference, the default is a fresh list
-    per call (the reference shares one list between all calls of a process).
-    """
-    areas = [] if text_areas is None else text_areas
-    props = {
-        "name": getattr(annotation, "name", None),
-        "object_type": getattr(annotation, "object_type", None),
-        "occlusion_level": getattr(annotation, "occlusion_level", None),
-        "object_id": object_id,
-    }
-    font = cv2.FONT_HERSHEY_COMPLEX
-    x_min, y_min = (
-        int(v) for v in _scaled(np.asarray(annotation.box2d.corners[0]).astype(int), scale_factor)
-    )
-    lines = [f"{p}:{props.get(p)}" for p in properties_list]
-    sizes = [cv2.getTextSize(t, font, text_scale, 2)[0] for t in lines]
-    line_h = cv2.getTextSize("text", font, text_scale, 2)[0][1]
-    width = max((w for w, _ in sizes), default=0)
-    area = [[x_min, y_min - line_h], [x_min + width, y_min - line_h + sum(h for _, h in sizes)]]
-    for other in areas:
-        ix = min(area[1][0], other[1][0]) - max(area[0][0], other[0][0])
-        iy = min(area[1][1], other[1][1]) - max(area[0][1], other[0][1])
-        if ix > 0 and iy > 0:
-            return image
-    areas.append(area)
-    for i, text in enumerate(lines):
-        y = y_min + i * line_h
-        if i == 0:
-            w, h = sizes[0]
-            cv2.rectangle(image, (x_min, y - h), (x_min + w, y), (255, 255, 255), 1)
-        cv2.putText(image, text, (x_min, y), font, text_scale, to_rgb_tuple(color), 2)
-    return image
-
-
-def overlay_mask_on_image(
-    mask: np.ndarray, image: np.ndarray, fill_color: Any = (100, 0, 0), alpha: float = 1.0
-) -> np.ndarray:
-    """Reference helper: a new image = image + alpha * fill_color on the mask - 1 (saturating,
-    OpenCV ``addWeighted`` with gamma -1, the reference's numbers)."""
-    m = np.asarray(mask).astype(np.uint8)
-    colour_layer = m[..., None] * np.asarray(fill_color, dtype=np.uint8)[None, None, :]
-    return cv2.addWeighted(np.asarray(image), 1, colour_layer.astype(np.uint8), alpha, -1)
-
-
-def overlay_polygon_on_image(
-    polygon: Any, image: np.ndarray, fill_color: Any = (100, 0, 0), alpha: float = 1.0
-) -> np.ndarray:
-    """Reference helper: fill one polygon ((K, 2) pixels) and blend it like ``overlay_mask_on_image``."""
-    layer = np.zeros(np.shape(image), dtype=np.uint8)
-    cv2.fillPoly(
-        layer, [np.asarray(polygon).reshape(-1, 1, 2).astype(np.int32)], to_rgb_tuple(fill_color)
-    )
-    return cv2.addWeighted(np.asarray(image), 1, layer, alpha, -1)
-
-
-def visualize_oxts_on_image(
-    oxts: Any, key_timestamp: float, calibs: Any, image: np.ndarray, camera: Camera = Camera.FRONT
-) -> np.ndarray:
-    """Reference helper: the ego track (all ego-motion poses, in the ego frame at
-    ``key_timestamp``) drawn as radius-3 red dots, positions ahead of the ego only."""
-    key_time = (
-        key_timestamp.timestamp() if hasattr(key_timestamp, "timestamp") else float(key_timestamp)
-    )
-    positions = trajectory_in_ego(oxts.poses, oxts.get_poses(key_time))
-    cam = calibs.cameras[camera]
-    pts_cam = calibs.transform_points(positions, EGO, camera)
-    keep = (positions[:, 0] > 0) & in_field_of_view(
-        pts_cam, cam.field_of_view, horizontal_only=True
-    )
-    pixels = project(pts_cam[keep], cam.intrinsics, cam.distortion)
-    contiguous = image if image.flags.c_contiguous else np.ascontiguousarray(image)
-    draw_points(contiguous, pixels, (255, 0, 0), radius=3)
-    return contiguous
-
-
-def class_colors_of(annotations: Iterable[Any]) -> np.ndarray:
+def class_colors_of(annotations: Iterable[object]) -> np.ndarray:
     """RGB colours (N, 3) of object annotations by their class name (``.name``)."""
     return class_colors([getattr(a, "name", None) for a in annotations])
+
+
+# The reference devkit's helpers draw with this module, so they cannot be imported here eagerly
+# (a cycle): they are fetched from zod.viz.reference on first use.
+_REFERENCE_HELPERS = dict.fromkeys(
+    (
+        "draw_projections_as_points",
+        "overlay_mask_on_image",
+        "overlay_object_2d_box_on_image",
+        "overlay_object_3d_box_on_image",
+        "overlay_object_properties_on_image",
+        "overlay_polygon_on_image",
+        "project_lidar_to_image",
+        "visualize_lidar_on_image",
+        "visualize_oxts_on_image",
+    ),
+    "zod.viz.reference",
+)
+__getattr__ = lazy_getattr(__name__, _REFERENCE_HELPERS, globals())
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from zod.viz.reference import (
+        draw_projections_as_points,
+        overlay_mask_on_image,
+        overlay_object_2d_box_on_image,
+        overlay_object_3d_box_on_image,
+        overlay_object_properties_on_image,
+        overlay_polygon_on_image,
+        project_lidar_to_image,
+        visualize_lidar_on_image,
+        visualize_oxts_on_image,
+    )

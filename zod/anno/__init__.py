@@ -1,0 +1,5 @@
+"""The reference devkit's ``zod.anno`` package: its names are in the submodules."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
