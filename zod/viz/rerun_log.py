@@ -624,9 +624,15 @@ def predictions_for_item(
         key = np.column_stack(
             [class_id.reshape(-1), scores[rows], centers[rows], sizes[rows], quats[rows]]
         )
-        # last row of each group: the subclass row follows its class row
-        _, last = np.unique(key[::-1], axis=0, return_index=True)
-        rows = np.sort(rows[len(rows) - 1 - last])
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        last = np.full(len(first), -1, dtype=np.int64)
+        np.maximum.at(last, inverse.reshape(-1), np.arange(len(rows)))  # the subclass row
+        order = np.argsort(first)
+        name_rows = rows[last[order]]
+        rows = rows[first[order]]
+        return PredictedBoxes(
+            centers[rows], sizes[rows], quats[rows], names[name_rows], scores[rows]
+        )
     return PredictedBoxes(centers[rows], sizes[rows], quats[rows], names[rows], scores[rows])
 
 
