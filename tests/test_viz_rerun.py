@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rerun as rr
 import simplejpeg
 from rerun.chunk import RrdReader
 
