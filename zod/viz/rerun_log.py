@@ -41,6 +41,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -49,7 +50,7 @@ from tqdm import tqdm
 from zod.constants import EGO, AnnotationProject, Anonymization, Camera, Lidar, Radar
 from zod.errors import MissingFileError, NotAnnotatedError, ZodError
 from zod.geometry.transforms import quaternions_from_rotation_matrices
-from zod.viz.colors import apply_colormap, class_colors
+from zod.viz.colors import class_colors, colormap_lut
 
 if TYPE_CHECKING:
     import rerun as rr
@@ -351,21 +352,42 @@ def log_trajectory(rec: rr.RecordingStream, ego_motion: Any) -> None:
 
 
 # ---------------------------------------------------------------------------- sensors
-def lidar_colors(
-    scan: Any, calibration: Any, color_by: LidarColor = "height"
-) -> np.ndarray:  # (N, 3) uint8
-    """Colours of a scan's points: ego height, intensity or point time within the scan."""
+@lru_cache(maxsize=4)
+def _packed_lut(name: str = "turbo") -> np.ndarray:
+    """(256,) uint32 colours 0xRRGGBBFF of a colour map: rerun's native colour format, so a
+    scan's colours are one gather (no (N, 3) -> packed conversion inside rerun)."""
+    lut = colormap_lut(name).astype(np.uint32)
+    return (lut[:, 0] << 24) | (lut[:, 1] << 16) | (lut[:, 2] << 8) | np.uint32(0xFF)
+
+
+def packed_colors(values01: np.ndarray, name: str = "turbo") -> np.ndarray:
+    """Values in [0, 1] (N,) -> (N,) uint32 0xRRGGBBFF, the colours of ``apply_colormap``."""
+    v = np.array(values01, dtype=np.float64)  # a private copy, changed in place below
+    np.nan_to_num(v, copy=False, nan=0.0)
+    np.clip(v, 0.0, 1.0, out=v)
+    v *= 255.0
+    np.rint(v, out=v)
+    return _packed_lut(name)[v.astype(np.intp)]
+
+
+def lidar_colors(scan: Any, calibration: Any, color_by: LidarColor = "height") -> np.ndarray:
+    """(N,) uint32 colours of a scan's points (0xRRGGBBFF): ego height, intensity or point time
+    within the scan."""
     if color_by == "height":
         ego_from_lidar = calibration.get_transform(Lidar.VELODYNE, EGO)
-        z = np.asarray(scan.points, dtype=np.float64) @ ego_from_lidar[2, :3] + ego_from_lidar[2, 3]
         lo, hi = HEIGHT_RANGE_M
-        return apply_colormap((z - lo) / (hi - lo))
+        row = ego_from_lidar[2] / (hi - lo)  # (ego z - lo) / (hi - lo), one pass per column
+        points = np.asarray(scan.points)
+        v = np.full(len(points), (ego_from_lidar[2, 3] - lo) / (hi - lo))
+        for axis in range(3):  # columns are contiguous in scans read from disk
+            v += points[:, axis].astype(np.float64) * row[axis]
+        return packed_colors(v)
     if color_by == "intensity":
-        return apply_colormap(np.asarray(scan.intensity, dtype=np.float64) / 255.0)
+        return packed_colors(np.asarray(scan.intensity, dtype=np.float64) / 255.0)
     if color_by == "time":
         t = np.asarray(scan.timestamps, dtype=np.float64)
         span = float(t.max() - t.min()) if len(t) else 0.0
-        return apply_colormap((t - t.min()) / span if span > 0 else np.zeros_like(t))
+        return packed_colors((t - t.min()) / span if span > 0 else np.zeros_like(t))
     raise ValueError(f"unknown lidar colouring {color_by!r}: use height, intensity or time")
 
 
@@ -440,7 +462,7 @@ def log_radar(
     lengths = np.diff(np.r_[starts, len(scan)])
     points = radar.get_cartesian_coordinates()[order].astype(np.float32)
     rate = np.asarray(radar.range_rate, dtype=np.float64)[order]
-    colors = apply_colormap(np.clip(rate / 40.0 + 0.5, 0.0, 1.0), "turbo")
+    colors = packed_colors(rate / 40.0 + 0.5)
     scan_times = time_s[starts]
     rec.send_columns(
         entity,
