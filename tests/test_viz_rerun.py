@@ -197,7 +197,7 @@ def test_box_in_lidar_frame_resolves_to_the_pinhole_pixel(frame_rrd, sample_root
     )
     points_lidar = np.concatenate([centers, corners.reshape(-1, 3)])
 
-    def through_logged(p: np.ndarray) -> np.ndarray:
+    def through_logged(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         camera_from_lidar = np.linalg.inv(ego_from_camera) @ ego_from_lidar
         p_cam = p @ camera_from_lidar[:3, :3].T + camera_from_lidar[:3, 3]
         uvw = p_cam @ k_logged.T
