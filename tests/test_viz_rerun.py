@@ -468,3 +468,44 @@ def test_cli_errors(sample_root: Path, zod_cli: list[str], tmp_path: Path) -> No
         timeout=60,
     )
     assert unknown.returncode == 1 and "123456" in unknown.stderr
+
+
+def test_rectified_view_logged_with_its_exact_k(sample_root: Path, tmp_path: Path) -> None:
+    """A pinhole view (K, size, pose, resampling) is logged beside the fisheye: its images at
+    its own entity, its Pinhole exact, so rerun's overlay of a lidar-frame point is
+    K_view @ view_from_lidar @ p."""
+    import cv2
+
+    frame = ZodFrames(sample_root, "mini")[FRAME_ID]
+    calib = frame.calibration
+    cam = calib.cameras[Camera.FRONT]
+    width, height = 960, 540
+    k_view = np.array([[600.0, 0.0, width / 2], [0.0, 600.0, height / 2], [0.0, 0.0, 1.0]])
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    rays = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=1) @ np.linalg.inv(k_view).T
+    source = cam.project(rays).reshape(height, width, 2).astype(np.float32)
+
+    def rectify(rgb: np.ndarray) -> np.ndarray:
+        return cv2.remap(rgb, source[..., 0], source[..., 1], cv2.INTER_LINEAR)
+
+    view = zr.RectifiedView(
+        "pinhole_front", k_view, (width, height), cam.extrinsics.transform, rectify
+    )
+    rows = log_to_file(tmp_path / "v.rrd", frame, views=(view,), signals=False)
+    entity = f"{zr.EGO_ENTITY}/pinhole_front"
+    (image,) = component_rows(rows, f"{entity}/image", "EncodedImage:blob")
+    h, w, _, _ = simplejpeg.decode_jpeg_header(bytes(image["EncodedImage:blob"][0]))
+    assert (w, h) == (width, height)
+    assert image["time_ns"] == ns(frame.get_camera_frame().time.timestamp())
+    np.testing.assert_allclose(pinhole_k(rows, f"{entity}/image"), k_view, rtol=1e-6)
+    (boxes,) = component_rows(rows, f"{zr.LIDAR}/boxes", "Boxes3D:centers")
+    centers = np.asarray(boxes["Boxes3D:centers"], dtype=np.float64)
+    logged = np.linalg.inv(transform(rows, entity)) @ transform(rows, zr.LIDAR)
+    p_logged = centers @ logged[:3, :3].T + logged[:3, 3]
+    truth = calib.get_transform(Lidar.VELODYNE, Camera.FRONT)
+    p_true = centers @ truth[:3, :3].T + truth[:3, 3]
+    front = p_true[:, 2] > 1.0
+    assert front.sum() >= 5
+    pix_logged = (p_logged @ k_view.T)[:, :2] / p_logged[:, 2:]
+    pix_true = (p_true @ k_view.T)[:, :2] / p_true[:, 2:]
+    np.testing.assert_allclose(pix_logged[front], pix_true[front], atol=0.02)

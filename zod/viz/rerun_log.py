@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -66,6 +66,7 @@ __all__ = [
     "WORLD",
     "LogOptions",
     "PredictedBoxes",
+    "RectifiedView",
     "default_blueprint",
     "log_boxes3d",
     "log_calibration",
@@ -147,6 +148,27 @@ def _box_columns(boxes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------------------- options
 @dataclass(frozen=True)
+class RectifiedView:
+    """A pinhole view resampled from the fisheye image, logged with its exact K.
+
+    Attributes:
+        name: entity under ``world/ego`` (images at ``world/ego/<name>/image``).
+        intrinsics: (3, 3) K of the view's images (pixels).
+        resolution_wh: (width, height) of the view's images.
+        ego_from_view: (4, 4) pose of the view's camera frame (x right, y down, z forward).
+        rectify: full-resolution fisheye RGB (H, W, 3) uint8 -> the view's RGB (h, w, 3).
+
+    ``zod.geometry.pinhole``'s views fit here (its K, size, pose and ``rectify``).
+    """
+
+    name: str
+    intrinsics: np.ndarray
+    resolution_wh: tuple[int, int]
+    ego_from_view: np.ndarray
+    rectify: Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
 class LogOptions:
     """What :func:`log_frame` / :func:`log_sequence` log, and how.
 
@@ -170,6 +192,8 @@ class LogOptions:
             of its class (the nuScenes rule of ``zod eval detection``; its TP threshold).
         progress: a tqdm bar over the logged sensor samples.
         read_threads: threads reading scans and images ahead of the logger.
+        views: rectified pinhole views logged beside the fisheye image (each camera image is
+            then decoded at full resolution and resampled).
     """
 
     lidar_color: LidarColor = "height"
@@ -188,6 +212,7 @@ class LogOptions:
     match_distance_m: float = 2.0
     progress: bool = False
     read_threads: int = 2
+    views: tuple[RectifiedView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,22 +246,28 @@ def new_recording(
     return rec
 
 
-def default_blueprint() -> Any:
+def default_blueprint(view_names: Sequence[str] = ()) -> Any:
     """The layout: 3D scene following the ego, the camera image with 3D content projected by
-    rerun, and the time series."""
+    rerun (and one such image per rectified view in ``view_names``), and the time series."""
     import rerun.blueprint as rrb
 
+    overlays = [f"/{LIDAR}/**", f"/{RADAR}/**"]
+    images = [
+        rrb.Spatial2DView(name="camera_front", origin=IMAGE, contents=["$origin/**", *overlays])
+    ]
+    images += [
+        rrb.Spatial2DView(
+            name=name, origin=f"/{EGO_ENTITY}/{name}/image", contents=["$origin/**", *overlays]
+        )
+        for name in view_names
+    ]
     return rrb.Blueprint(
         rrb.Horizontal(
             rrb.Spatial3DView(name="3D (ego)", origin=EGO_ENTITY, contents=["/world/**"]),
             rrb.Vertical(
-                rrb.Spatial2DView(
-                    name="camera_front",
-                    origin=IMAGE,
-                    contents=["$origin/**", f"/{LIDAR}/**", f"/{RADAR}/**"],
-                ),
+                *images,
                 rrb.TimeSeriesView(name="signals", origin=f"/{SIGNALS}"),
-                row_shares=[3, 2],
+                row_shares=[3] * len(images) + [2],
             ),
             column_shares=[3, 2],
         ),
@@ -775,7 +806,17 @@ class _Event:
 def _read_event(event: _Event, item: Any, options: LogOptions) -> Any:
     """The data of an event (runs on reader threads)."""
     if event.kind == "camera":
-        return _read_image(event.frame, options.image_scale)
+        main = _read_image(event.frame, options.image_scale)
+        if not options.views:
+            return main, []
+        import simplejpeg
+
+        rgb = event.frame.read()
+        views = [
+            bytes(simplejpeg.encode_jpeg(np.ascontiguousarray(v.rectify(rgb)), quality=90))
+            for v in options.views
+        ]
+        return main, views
     if event.kind == "lidar":
         try:
             scan = event.frame.read()
@@ -830,7 +871,9 @@ def _run_events(
                 _clear_keyframe(rec)
                 after_keyframe = False
             if event.kind == "camera":
-                log_image(rec, data)
+                log_image(rec, data[0])
+                for view, jpeg in zip(options.views, data[1]):
+                    log_image(rec, jpeg, f"{EGO_ENTITY}/{view.name}/image")
                 counts["camera"] += 1
             elif event.kind == "lidar":
                 if isinstance(data, MissingFileError):
@@ -862,6 +905,14 @@ def _sorted_events(events: list[_Event]) -> list[_Event]:
 def _log_static_context(rec: rr.RecordingStream, item: Any, options: LogOptions) -> Any:
     """Calibration, trajectory; returns the ego motion (None when missing)."""
     log_calibration(rec, item.calibration, options.image_scale)
+    for view in options.views:
+        log_pinhole_view(
+            rec,
+            f"{EGO_ENTITY}/{view.name}",
+            view.intrinsics,
+            view.resolution_wh,
+            view.ego_from_view,
+        )
     try:
         motion = item.ego_motion
     except MissingFileError as err:
