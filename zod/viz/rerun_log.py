@@ -263,10 +263,23 @@ def default_blueprint(view_names: Sequence[str] = ()) -> Any:
     ]
     return rrb.Blueprint(
         rrb.Horizontal(
-            rrb.Spatial3DView(name="3D (ego)", origin=EGO_ENTITY, contents=["/world/**"]),
+            rrb.Spatial3DView(
+                name="3D (ego)",
+                origin=EGO_ENTITY,
+                contents=["/world/**"],
+                eye_controls=rrb.EyeControls3D(  # behind and above the ego, looking ahead
+                    position=[-18.0, 0.0, 12.0], look_target=[25.0, 0.0, 0.0], eye_up=[0, 0, 1]
+                ),
+            ),
             rrb.Vertical(
                 *images,
-                rrb.TimeSeriesView(name="signals", origin=f"/{SIGNALS}"),
+                rrb.Tabs(
+                    rrb.TimeSeriesView(name="oxts", origin=f"/{SIGNALS}/oxts"),
+                    *(
+                        rrb.TimeSeriesView(name=group, origin=f"/{SIGNALS}/vehicle/{group}")
+                        for group in ("ego_vehicle_data", "ego_vehicle_controls", "satellite")
+                    ),
+                ),
                 row_shares=[3] * len(images) + [2],
             ),
             column_shares=[3, 2],
@@ -543,7 +556,7 @@ def log_vehicle_data(
     rec: rr.RecordingStream, vehicle_data: Any, window_s: tuple[float, float] | None = None
 ) -> None:
     """Every field of ``vehicle_data.hdf5`` (three groups) as a time series under
-    ``signals/vehicle/<group>/<field>``."""
+    ``signals/vehicle/<group>/<field>`` (satellite positions as ``lat_deg``, ``lon_deg``)."""
     for group_name in ("ego_vehicle_data", "ego_vehicle_controls", "satellite"):
         group = getattr(vehicle_data, group_name)
         t = group.time_s
@@ -552,6 +565,8 @@ def log_vehicle_data(
             if field == "timestamp":
                 continue
             values = np.asarray(getattr(group, field))
+            if field in ("latpos", "lonpos"):  # nanodegrees -> degrees (a readable axis)
+                field, values = f"{field[:3]}_deg", values.astype(np.float64) * 1e-9
             if values.dtype.kind not in "biuf" or values.shape != t.shape:
                 continue
             _send_series(rec, f"{SIGNALS}/vehicle/{group_name}/{field}", t[keep], values[keep])
@@ -565,6 +580,7 @@ def log_boxes3d(
     entity: str = f"{LIDAR}/boxes",
     colors: np.ndarray | Sequence[int] | None = None,
     labels: Sequence[str] | None = None,
+    show_labels: bool | None = None,
 ) -> None:
     """Boxes (a ``Box3DSet``, ``DetectionBoxes`` or ``PredictedBoxes``; centre, LWH size,
     wxyz rotation) as one Boxes3D batch at the current time. The entity sets their frame
@@ -583,6 +599,7 @@ def log_boxes3d(
             quaternions=np.roll(quats, -1, axis=1),  # wxyz -> rerun's xyzw
             colors=colors,
             labels=None if labels is None else list(labels),
+            show_labels=show_labels,
         ),
     )
 
@@ -602,7 +619,9 @@ def log_objects(
     boxes = _object_boxes(objects)
     if len(boxes):
         names = [str(c) for c in boxes.subclasses]
-        log_boxes3d(rec, boxes, colors=class_colors(list(boxes.classes)), labels=names)
+        colors = class_colors(list(boxes.classes))
+        # labels on hover / selection (class colours say enough in a full scene)
+        log_boxes3d(rec, boxes, colors=colors, labels=names, show_labels=False)
     else:
         rec.log(f"{LIDAR}/boxes", rr.Clear(recursive=False))
     if objects:
@@ -615,6 +634,7 @@ def log_objects(
                 array_format=rr.Box2DFormat.XYXY,
                 colors=class_colors([o.name for o in objects]),
                 labels=[str(o.name) for o in objects],
+                show_labels=False,
             ),
         )
 
