@@ -814,6 +814,19 @@ def _clear_keyframe(rec: rr.RecordingStream) -> None:
         rec.log(entity, rr.Clear(recursive=False))
 
 
+FLUSH_EVERY_BYTES = 64 * 2**20
+"""Logging waits for rerun's sink after about this much data (a slow disk or a loaded machine
+would otherwise queue the whole recording in memory)."""
+
+
+def _logged_bytes(data: Any) -> int:
+    """About the bytes a sample adds to the recording (JPEGs; points and their colours)."""
+    if isinstance(data, tuple):  # camera: (jpeg, [view jpegs])
+        return len(data[0]) + sum(len(v) for v in data[1])
+    points = getattr(data, "points", None)
+    return 0 if points is None else int(points.nbytes) + 4 * len(points)
+
+
 @dataclass(frozen=True)
 class _Event:
     """One sensor sample to log: ``kind`` "lidar" / "camera" / "keyframe" at ``time_s``."""
@@ -876,6 +889,7 @@ def _run_events(
     _, _, sx, sy = _scaled_size(calib, options.image_scale)
     counts = {"camera": 0, "lidar": 0, "keyframe": 0, "missing": 0}
     after_keyframe = False
+    pending_bytes = 0
 
     def read(event: _Event) -> Any:
         return _read_event(event, item, options)
@@ -908,6 +922,10 @@ def _run_events(
                 after_keyframe = True
                 counts["keyframe"] += 1
             bar.update()
+            pending_bytes += _logged_bytes(data)
+            if pending_bytes >= FLUSH_EVERY_BYTES:  # let the sink catch up: bounded memory
+                rec.flush()
+                pending_bytes = 0
     if counts["missing"]:
         warnings.warn(
             f"{item.id}: {counts['missing']} lidar scans are not on disk and were left out",
