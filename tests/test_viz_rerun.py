@@ -147,7 +147,7 @@ def test_frame_entities_counts_and_times(frame_rrd, sample_root: Path) -> None:
     (boxes,) = component_rows(rows, f"{zr.LIDAR}/boxes", "Boxes3D:centers")
     assert boxes["time_ns"] == key_ns
     with_3d = [o for o in objects if o.box3d is not None]
-    assert 0 < len(with_3d) < len(objects) or len(with_3d) == len(objects)
+    assert with_3d
     assert len(boxes["Boxes3D:centers"]) == len(with_3d)
     assert boxes["Boxes3D:labels"] == [o.subclass for o in with_3d]
     np.testing.assert_allclose(
@@ -324,6 +324,7 @@ def test_sequence_time_line_window_radar_and_keyframe(sample_root: Path, tmp_pat
     clears = component_rows(rows, f"{zr.LIDAR}/boxes", "Clear:is_recursive")
     sample_ns = sorted({r["time_ns"] for r in scans + images})
     assert [c["time_ns"] for c in clears] == [min(t for t in sample_ns if t > key_ns)]
+    assert f"{zr.LIDAR}/predictions" not in rows  # no predictions: no (cleared) layer
 
     # ego pose at every sensor and radar time; time series inside the window
     pose_ns = {r["time_ns"] for r in component_rows(rows, zr.EGO_ENTITY, "Transform3D:translation")}

@@ -68,6 +68,7 @@ __all__ = [
     "PredictedBoxes",
     "RectifiedView",
     "default_blueprint",
+    "lidar_colors",
     "log_boxes3d",
     "log_calibration",
     "log_ego_poses",
@@ -86,7 +87,9 @@ __all__ = [
     "log_vehicle_data",
     "match_predictions",
     "new_recording",
+    "packed_colors",
     "predictions_for_item",
+    "set_time",
 ]
 
 TIMELINE = "sensor_time"
@@ -623,7 +626,7 @@ def log_objects(
         # labels on hover / selection (class colours say enough in a full scene)
         log_boxes3d(rec, boxes, colors=colors, labels=names, show_labels=False)
     else:
-        rec.log(f"{LIDAR}/boxes", rr.Clear(recursive=False))
+        log_boxes3d(rec, boxes)  # an empty batch: no 3D box at this time
     if objects:
         xyxy = np.array([np.asarray(o.box2d.xyxy, dtype=np.float64) for o in objects])
         xyxy = xyxy * np.array([image_sx, image_sy, image_sx, image_sy])
@@ -780,37 +783,34 @@ def _annotation(item: Any, project: AnnotationProject) -> Any:
 
 def _log_keyframe_annotations(
     rec: rr.RecordingStream, item: Any, options: LogOptions, sx: float, sy: float
-) -> None:
+) -> list[str]:
+    """The keyframe's layers at the current time; returns the entities logged."""
+    logged: list[str] = []
     objects = _annotation(item, AnnotationProject.OBJECT_DETECTION) if options.annotations else None
     if objects is not None:
         log_objects(rec, objects, sx, sy)
+        logged += [f"{LIDAR}/boxes", f"{IMAGE}/boxes2d"]
     if options.annotations:
-        lanes = _annotation(item, AnnotationProject.LANE_MARKINGS)
-        if lanes:
-            log_polygons(rec, f"{IMAGE}/lanes", lanes, LANE_COLOR, sx, sy)
-        road = _annotation(item, AnnotationProject.EGO_ROAD)
-        if road:
-            log_polygons(rec, f"{IMAGE}/ego_road", road, EGO_ROAD_COLOR, sx, sy)
+        for project, entity, color in (
+            (AnnotationProject.LANE_MARKINGS, f"{IMAGE}/lanes", LANE_COLOR),
+            (AnnotationProject.EGO_ROAD, f"{IMAGE}/ego_road", EGO_ROAD_COLOR),
+        ):
+            polygons = _annotation(item, project)
+            if polygons and log_polygons(rec, entity, polygons, color, sx, sy):
+                logged.append(entity)
     if options.predictions is not None:
-        if objects is None and options.annotations is False:
+        if objects is None and not options.annotations:
             objects = _annotation(item, AnnotationProject.OBJECT_DETECTION)
         log_predictions(rec, options.predictions, objects, options.match_distance_m)
+        logged.append(f"{LIDAR}/predictions")
+    return logged
 
 
-_KEYFRAME_ENTITIES = (
-    f"{LIDAR}/boxes",
-    f"{LIDAR}/predictions",
-    f"{LIDAR}/aggregated",
-    f"{IMAGE}/boxes2d",
-    f"{IMAGE}/lanes",
-    f"{IMAGE}/ego_road",
-)
-
-
-def _clear_keyframe(rec: rr.RecordingStream) -> None:
-    """Keyframe-only layers end at the next sensor sample (the ego has moved on)."""
+def _clear(rec: rr.RecordingStream, entities: Sequence[str]) -> None:
+    """End layers at the current time (keyframe layers at the next sensor sample: the ego has
+    moved on)."""
     rr = _rr()
-    for entity in _KEYFRAME_ENTITIES:
+    for entity in entities:
         rec.log(entity, rr.Clear(recursive=False))
 
 
@@ -870,7 +870,9 @@ def _aggregated(item: Any, options: LogOptions) -> Any:
     """The key scan with ``aggregate`` scans on each side, moved to the keyframe time."""
     n = int(options.aggregate)
     key_time = item.info.keyframe_time.timestamp()
-    if hasattr(item, "get_lidar_frames"):  # ZodFrame: around the core scan
+    from zod.frame import ZodFrame
+
+    if isinstance(item, ZodFrame):  # around the core scan
         return item.get_aggregated_lidar(n, n, timestamp=key_time, skip_missing=True)
     frames = item.info.get_lidar_frames(Lidar.VELODYNE)
     key = frames.index(item.info.get_key_lidar_frame())
@@ -888,7 +890,7 @@ def _run_events(
     calib = item.calibration
     _, _, sx, sy = _scaled_size(calib, options.image_scale)
     counts = {"camera": 0, "lidar": 0, "keyframe": 0, "missing": 0}
-    after_keyframe = False
+    keyframe_entities: list[str] = []
     pending_bytes = 0
 
     def read(event: _Event) -> Any:
@@ -901,9 +903,9 @@ def _run_events(
     with bar:
         for event, data in zip(events, data_iter):
             _set_time(rec, event.time_s)
-            if after_keyframe and event.kind != "keyframe":
-                _clear_keyframe(rec)
-                after_keyframe = False
+            if keyframe_entities and event.kind != "keyframe":
+                _clear(rec, keyframe_entities)
+                keyframe_entities = []
             if event.kind == "camera":
                 log_image(rec, data[0])
                 for view, jpeg in zip(options.views, data[1]):
@@ -916,10 +918,10 @@ def _run_events(
                     log_lidar(rec, data, calib, options.lidar_color)
                     counts["lidar"] += 1
             else:
-                _log_keyframe_annotations(rec, item, options, sx, sy)
+                keyframe_entities = _log_keyframe_annotations(rec, item, options, sx, sy)
                 if data is not None:
                     log_lidar(rec, data, calib, options.lidar_color, f"{LIDAR}/aggregated")
-                after_keyframe = True
+                    keyframe_entities.append(f"{LIDAR}/aggregated")
                 counts["keyframe"] += 1
             bar.update()
             pending_bytes += _logged_bytes(data)
