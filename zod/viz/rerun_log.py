@@ -110,7 +110,6 @@ FP_COLOR = (235, 50, 50)
 LANE_COLOR = (255, 220, 0)
 EGO_ROAD_COLOR = (255, 0, 255)
 TRAJECTORY_COLOR = (0, 200, 255)
-RADAR_COLOR = (255, 140, 0)
 
 HEIGHT_RANGE_M = (-0.5, 3.0)
 """Ego heights (m) at the two ends of the ``height`` colour map (the BEV's range)."""
