@@ -510,3 +510,44 @@ def test_rectified_view_logged_with_its_exact_k(sample_root: Path, tmp_path: Pat
     pix_logged = (p_logged @ k_view.T)[:, :2] / p_logged[:, 2:]
     pix_true = (p_true @ k_view.T)[:, :2] / p_true[:, 2:]
     np.testing.assert_allclose(pix_logged[front], pix_true[front], atol=0.02)
+
+
+def test_cli_serve_starts_the_web_viewer(sample_root: Path, zod_cli: list[str]) -> None:
+    """--serve logs to a gRPC server and serves the web viewer's page (then runs until stopped)."""
+    import socket
+    import time
+    import urllib.request
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    web_port, grpc_port = free_port(), free_port()
+    args = ["--web-port", str(web_port), "--grpc-port", str(grpc_port), "--no-progress"]
+    proc = subprocess.Popen(
+        [*zod_cli, "view", str(sample_root), FRAME_ID, "--version", "mini", "--serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        assert lines[0].startswith(f"web viewer: http://localhost:{web_port}/?url="), lines
+        assert str(grpc_port) in lines[0]
+        assert lines[1].startswith("logged 1 camera, 1 lidar, 1 keyframe"), lines
+        for _ in range(50):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=5) as page:
+                    assert page.status == 200
+                    assert b"<html" in page.read().lower()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the web viewer did not answer")
+        assert proc.poll() is None  # still serving
+    finally:
+        proc.terminate()
+        proc.wait(30)
