@@ -42,6 +42,7 @@ COMMAND_MODULES = [
     "cli.convert",
     "cli.eval",
     "cli.visualize",
+    "cli.view",
 ]
 
 for _module_name in COMMAND_MODULES:

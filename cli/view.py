@@ -1,0 +1,161 @@
+"""`zod view ROOT ID`: a frame, sequence or drive in rerun's interactive viewer.
+
+A thin layer over :mod:`zod.viz.rerun_log`: open the item, log it to a recording that is saved
+(``--save out.rrd``, open it with ``rerun out.rrd``) or served to the web viewer (``--serve``).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from cli._common import SubsetName, VersionName, fail
+from zod.errors import ZodError
+
+
+class LidarColorName(str, Enum):
+    height = "height"
+    intensity = "intensity"
+    time = "time"
+
+
+class AnonymizationName(str, Enum):
+    blur = "blur"
+    dnat = "dnat"
+
+
+_SCALES = {"1": 1.0, "1/2": 0.5, "1/4": 0.25, "1/8": 0.125}
+
+
+def _open_item(root: Path, item_id: str, version: VersionName, subset: SubsetName) -> Any:
+    from zod.dataset import open_subset
+
+    return open_subset(str(root), version.value, subset.value)[item_id.strip()]
+
+
+def view(
+    root: Path = typer.Argument(
+        ..., exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset."
+    ),
+    item_id: str = typer.Argument(..., help="Frame / sequence / drive id (e.g. 009158 or 9158)."),
+    subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset."),
+    version: VersionName = typer.Option(VersionName.full, "--version", help="Dataset version."),
+    save: Optional[Path] = typer.Option(  # noqa: UP045 (typer)
+        None, "--save", help="Write the recording to this .rrd file (default: <id>.rrd)."
+    ),
+    serve: bool = typer.Option(
+        False, "--serve", help="Serve the recording to rerun's web viewer instead of saving."
+    ),
+    web_port: int = typer.Option(9090, "--web-port", help="Port of the web viewer (--serve)."),
+    grpc_port: int = typer.Option(9876, "--grpc-port", help="Port of the data server (--serve)."),
+    predictions: Optional[Path] = typer.Option(  # noqa: UP045 (typer)
+        None,
+        "--predictions",
+        exists=True,
+        dir_okay=False,
+        help="Detection predictions JSON (the format of `zod eval detection`): boxes coloured "
+        "by match, green true positive, red false positive.",
+    ),
+    min_score: float = typer.Option(0.0, "--min-score", min=0.0, help="Predictions to show."),
+    color_by: LidarColorName = typer.Option(
+        LidarColorName.height, "--color-by", help="Lidar colours: height, intensity, time."
+    ),
+    compensate: bool = typer.Option(
+        False, "--compensate", help="Motion-compensate every scan (pointwise, to its core time)."
+    ),
+    aggregate: int = typer.Option(
+        0,
+        "--aggregate",
+        min=0,
+        help="Also log at the keyframe the key scan with N scans on each side, compensated.",
+    ),
+    num_scans_before: int = typer.Option(
+        0, "--num-scans-before", min=0, help="Frames: scans before the core scan, at their times."
+    ),
+    num_scans_after: int = typer.Option(
+        0, "--num-scans-after", min=0, help="Frames: scans after the core scan, at their times."
+    ),
+    image_scale: str = typer.Option(
+        "1", "--image-scale", help="1 (the JPEG files as they are), 1/2, 1/4 or 1/8."
+    ),
+    anonymization: AnonymizationName = typer.Option(AnonymizationName.blur, "--anonymization"),
+    start: Optional[float] = typer.Option(  # noqa: UP045 (typer)
+        None, "--start", min=0.0, help="Sequences/drives: from this many seconds after the start."
+    ),
+    end: Optional[float] = typer.Option(  # noqa: UP045 (typer)
+        None, "--end", min=0.0, help="Sequences/drives: up to this many seconds after the start."
+    ),
+    radar: bool = typer.Option(True, "--radar/--no-radar", help="Log radar points."),
+    signals: bool = typer.Option(
+        True, "--signals/--no-signals", help="Log oxts and vehicle data time series."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Log one frame, sequence or drive to rerun (sensors on their real time line)."""
+    if serve and save is not None:
+        fail(ValueError("give --save or --serve, not both"))
+    if image_scale not in _SCALES:
+        fail(ValueError(f"--image-scale must be one of {', '.join(_SCALES)}"))
+    try:
+        from zod.constants import Anonymization
+        from zod.viz import rerun_log as zr
+
+        item = _open_item(root, item_id, version, subset)
+        preds = (
+            None
+            if predictions is None
+            else zr.predictions_for_item(predictions, item.id, min_score)
+        )
+        options = zr.LogOptions(
+            lidar_color=color_by.value,  # type: ignore[arg-type]
+            compensate=compensate,
+            aggregate=aggregate,
+            num_scans_before=num_scans_before,
+            num_scans_after=num_scans_after,
+            image_scale=_SCALES[image_scale],
+            anonymization=Anonymization(anonymization.value),
+            start_s=start,
+            end_s=end,
+            radar=radar,
+            signals=signals,
+            predictions=preds,
+            progress=progress,
+        )
+        rec = zr.new_recording(item.id, subset=subset.value)
+        blueprint = zr.default_blueprint()
+        if serve:
+            import rerun as rr
+
+            grpc_url = rec.serve_grpc(grpc_port=grpc_port, default_blueprint=blueprint)
+            rr.serve_web_viewer(web_port=web_port, open_browser=False, connect_to=grpc_url)
+            viewer_url = f"http://localhost:{web_port}/?url={urllib.parse.quote(grpc_url)}"
+            typer.echo(f"web viewer: {viewer_url}")
+        else:
+            out = save or Path(f"{item.id}.rrd")
+            rec.save(out, default_blueprint=blueprint)
+        started = time.perf_counter()
+        counts = zr.log_item(rec, item, options)
+        rec.flush()
+    except (ZodError, ValueError, KeyError, ImportError) as err:
+        fail(err)
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v and k != "missing")
+    if serve:
+        typer.echo(f"logged {summary} in {time.perf_counter() - started:.1f} s; Ctrl-C stops")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        return
+    rec.disconnect()
+    typer.echo(f"wrote {out} ({summary}; {time.perf_counter() - started:.1f} s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``view`` command to the ``zod`` app."""
+    app.command("view", no_args_is_help=True)(view)
