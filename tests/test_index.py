@@ -305,7 +305,7 @@ def test_camel_case_info_reads_like_snake_case(tmp_path: Path) -> None:
 @pytest.mark.parametrize("chunk", [7, 64, 1000])
 def test_tiny_chunks_and_threads_agree(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     """Strings, escapes and brackets cut by chunk borders; one thread or several: same result."""
-    import zod.index as index_module
+    import zod.index_scan as index_module
 
     a = make_info(1)
     a["note"] = 'x {y} [z] "q\\" ' * 5
@@ -327,7 +327,7 @@ def test_fast_brackets_tiny_chunks(
 ) -> None:
     """The bitmap path with strings (holding brackets) cut by word and chunk borders; quote
     parity by popcount (numpy >= 2) and by the prefix-XOR fallback."""
-    import zod.index as index_module
+    import zod.index_scan as index_module
 
     if not popcount:
         monkeypatch.setattr(index_module, "_POPCOUNT", None)
@@ -353,7 +353,7 @@ def test_after_tiny_chunks_normal_scans_work() -> None:
 
 def test_tail_words_any_alignment_and_bounds() -> None:
     """The aligned 8-byte gathers equal plain slicing at every alignment; out-of-range is flagged."""
-    import zod.index as index_module
+    import zod.index_scan as index_module
 
     data = np.random.default_rng(3).integers(0, 256, 203, dtype=np.uint8)
     words = index_module._u64_view(data)
