@@ -11,7 +11,7 @@ passed by the index).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
@@ -69,20 +69,21 @@ def lidar_stream_flags(count: int) -> list[str]:
     return [download_flag(lidar_stream(i - core)) for i in range(count)]
 
 
-def _entries(value: object, key: str) -> list[Mapping[str, Any]]:
-    """A list of file entries (``{"filepath": ..., "time": ...}``); null reads as empty."""
+def _entries(value: object, key: str) -> list[dict[str, Any]]:
+    """A list of file entries (``{"filepath": ..., "time": ...}``, JSON values); null reads as
+    empty (an entry that is no object fails where it is read, as a ``TypeError``)."""
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise FormatError(None, f"{key} must be a list of objects")
+    if not isinstance(value, list):
+        raise FormatError(None, f"{key} must be a list, not {type(value).__name__}")
     return value
 
 
-def _mapping(value: object, key: str) -> Mapping[str, Any]:
+def _mapping(value: object, key: str) -> dict[str, Any]:
     """A JSON object of the info (``annotations``, ``camera_frames`` ...); null reads as empty."""
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise FormatError(None, f"{key} must be an object, not {type(value).__name__}")
     return value
 
@@ -113,7 +114,7 @@ class Information:
     @classmethod
     def from_dict(
         cls,
-        data: Mapping[str, Any],
+        data: dict[str, Any],
         dataset_root: str | PathLike[str] | None = None,
         source: str | PathLike[str] | None = None,
         subset: str | None = None,
@@ -127,12 +128,12 @@ class Information:
         ``subset`` (a bare call) this is a liberal guess: a frame is an info without
         ``vehicle_data_path`` that lists at most 21 scans per lidar.
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict):
             raise FormatError(source, f"an info must be a JSON object, got {type(data).__name__}")
         if subset is not None and subset not in SUBSETS:
             raise ValueError(f"unknown sub-dataset {subset!r}, expected one of {SUBSETS}")
         # camelCase files are camelCase throughout: convert only when the top level says so
-        d: Mapping[str, Any] = snake_keys(data) if has_upper_keys(data) else data
+        d: dict[str, Any] = snake_keys(data) if has_upper_keys(data) else data
         missing = [k for k in _REQUIRED if k not in d]
         if missing:
             raise FormatError(source, f"info {d.get('id', '?')} lacks key(s) {', '.join(missing)}")
@@ -154,9 +155,10 @@ class Information:
             for key, frames in _mapping(d.get("camera_frames"), "camera_frames").items():
                 key = snake_case(key)
                 anonymization = key.rsplit("_", 1)[-1]
+                where = f"camera_frames.{key}.filepath"
                 camera_frames[key] = [
                     CameraFrame(
-                        _join(root, f["filepath"], f"camera_frames.{key}.filepath"),
+                        _join(root, f["filepath"], where),
                         parse_time(f["time"]),
                         height=int(f.get("height", 2168)),
                         width=int(f.get("width", 3848)),
@@ -178,9 +180,10 @@ class Information:
                     if is_frame
                     else [download_flag(LIDAR)] * len(entries)
                 )
+                where = f"lidar_frames.{key}.filepath"
                 lidar_frames[Lidar(key)] = [
                     LidarFrame(
-                        _join(root, f["filepath"], f"lidar_frames.{key}.filepath"),
+                        _join(root, f["filepath"], where),
                         parse_time(f["time"]),
                         bool(f.get("is_compensated", f.get("isCompensated", False))),
                         stream=flag,
@@ -192,7 +195,7 @@ class Information:
             if d.get("radar_frames"):
                 radar_frames = {}
                 for key, frames in _mapping(d["radar_frames"], "radar_frames").items():
-                    if isinstance(frames, Mapping):
+                    if isinstance(frames, dict):
                         frames = [frames]
                     radar_frames[Radar(key)] = [
                         RadarFrames(
