@@ -404,3 +404,27 @@ def test_scan_accepts_and_rejects_like_json(text: bytes, ids, splits) -> None:
         else:
             arrays = scan_index(text, "trainval-x.json", method=method)
             assert arrays.ids.tolist() == ids and arrays.split_names == splits
+
+
+def test_cache_of_another_version_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache written under another CACHE_VERSION is rescanned (and replaced), not trusted."""
+    import zod.index as index_module
+    import zod.index_cache as cache_module
+
+    path = tmp_path / "trainval-frames-mini.json"
+    path.write_text(json.dumps({"train": [make_info(1)]}))
+    ZodIndex(path)  # writes the cache
+    scans = []
+    real_scan = index_module.scan_index
+
+    def counting_scan(*args, **kwargs):
+        scans.append(1)
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(index_module, "scan_index", counting_scan)
+    assert ZodIndex(path).ids == ["000001"] and scans == []  # same version: the cache
+    monkeypatch.setattr(cache_module, "CACHE_VERSION", cache_module.CACHE_VERSION + 1)
+    assert ZodIndex(path).ids == ["000001"] and scans == [1]  # another version: a scan
+    assert ZodIndex(path).ids == ["000001"] and scans == [1]  # ... whose cache is reused

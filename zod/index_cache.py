@@ -17,8 +17,9 @@ import numpy as np
 from zod._atomic import atomic_path
 from zod.index_scan import IndexArrays, IndexBuffer
 
-CACHE_VERSION = 1
-"""Bumped whenever the arrays' meaning changes: older caches then no longer match."""
+CACHE_VERSION = 2
+"""Bumped whenever the arrays' meaning changes: older caches then no longer match (2: split
+names with JSON escapes decoded, malformed tops of files no longer accepted)."""
 
 _EDGE = 65536  # bytes hashed at each end of the index file
 
