@@ -237,8 +237,8 @@ def render(
             pts = pixels[m, f][valid[m, f]]
             if pts.shape[0] < 3:
                 continue
-            colour = base if (not is_sign or f == 0) else _SIGN_BACK_RGB
-            shaded = np.clip(colour * _SHADE[f], 0, 255)
+            face_rgb = base if (not is_sign or f == 0) else _SIGN_BACK_RGB
+            shaded = np.clip(face_rgb * _SHADE[f], 0, 255)
             hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
             cv2.fillConvexPoly(
                 image, hull, tuple(int(c) for c in shaded), lineType=cv2.LINE_AA, shift=4
