@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from zod.download.checksums import parse_sha256sums
 from zod.download.errors import LinkError, NetworkError, ServerError
@@ -78,7 +78,8 @@ class Source(ABC):
         """
 
 
-def _raise_http(url: str, err: urllib.error.HTTPError) -> None:
+def _raise_http(url: str, err: urllib.error.HTTPError) -> NoReturn:
+    """Raise the devkit error of an HTTP error status."""
     try:
         detail = err.read().decode("utf-8", "replace")
     except Exception:
@@ -102,7 +103,6 @@ def _urlopen(request: urllib.request.Request, timeout: float):
         return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
         _raise_http(url, err)
-        raise AssertionError("unreachable")  # for type checkers
     except urllib.error.URLError as err:
         reason = err.reason
         if isinstance(reason, (socket.timeout, TimeoutError, ConnectionResetError)):
@@ -292,7 +292,7 @@ class LocalSource(Source):
     def open(self, remote: RemoteFile, start: int, end: int | None = None) -> tuple[BinaryIO, int]:
         path = self.root / remote.folder / remote.name
         try:
-            handle = open(path, "rb")
+            handle = open(path, "rb")  # noqa: SIM115 (returned open: the caller closes it)
         except FileNotFoundError:
             raise LinkError(str(path), 404, "file vanished from the source directory") from None
         handle.seek(start)

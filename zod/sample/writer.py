@@ -1,4 +1,4 @@
-"""``generate_sample``: plan the items, simulate each one, write files and index (spec sections 1-3).
+"""``generate_sample``: plan the items, simulate each, write files and index (spec sections 1-3).
 
 Each item (frame, sequence or drive) is simulated independently from its own seed
 (``SeedSequence([seed, subset, index])``), so the output does not depend on the number of worker
@@ -377,7 +377,7 @@ def _drawn_polygons(
 def _write_camera(
     item: _Item, with_debris: bool
 ) -> tuple[dict[str, list[dict[str, Any]]], list | None]:
-    """Every image (blur and, for frames, dnat); returns the index entries and the keyframe views."""
+    """Every image (blur and, for frames, dnat); return the index entries and the keyframe views."""
     anonymizations = ("blur", "dnat") if item.is_frame else ("blur",)
     entries: dict[str, list[dict[str, Any]]] = {f"front_{a}": [] for a in anonymizations}
     key_views = None

@@ -63,7 +63,7 @@ class BevGrid:
         return np.stack([u, v], axis=1)
 
     def to_metres(self, uv: np.ndarray) -> np.ndarray:
-        """Pixel coordinates (N, 2) (u, v) -> BEV-frame (x, y) (N, 2) metres (``to_pixels``'s inverse)."""
+        """Pixel coordinates (N, 2) (u, v) -> BEV-frame (x, y) (N, 2) metres (undoes to_pixels)."""
         px = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
         return np.stack(
             [
