@@ -23,7 +23,7 @@ import tarfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
@@ -68,7 +68,7 @@ def _relative(path_text: str, root: Path) -> str:
     return text.removeprefix("./")
 
 
-def _get(mapping: dict, key: str):
+def _get(mapping: dict[str, Any], key: str) -> Any:
     from zod.index import camel_case
 
     if key in mapping:
