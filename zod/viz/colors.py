@@ -78,7 +78,7 @@ def colormap_lut(name: str = "turbo") -> np.ndarray:
         )
     elif name in _OPENCV_MAPS:
         bgr = cv2.applyColorMap(ramp.reshape(256, 1), _OPENCV_MAPS[name]).reshape(256, 3)
-        lut = bgr[:, ::-1].copy()
+        lut = np.ascontiguousarray(bgr[:, ::-1], dtype=np.uint8)
     else:
         raise ValueError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}")
     lut.setflags(write=False)
