@@ -199,7 +199,7 @@ def test_lane_polygons_land_on_painted_markings(frames: list[_Frame]) -> None:
     )
     assert marking.sum() > 500
     brightness = image.mean(axis=2)
-    # painted markings are near-white on a dark road: inside the mask much brighter than just around it
+    # painted markings are near-white on a dark road: the mask much brighter than just around it
     around = (
         cv2.dilate(marking.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~marking
     )
@@ -244,8 +244,9 @@ oxts = frame.oxts
 key_t = frame.info.keyframe_time.timestamp()
 oxts_pose = oxts.get_poses(np.array([key_t, oxts.timestamps[3] + 0.0037]))
 np.savez(out, oxts_t=oxts.timestamps, oxts_vel=oxts.velocities, oxts_pose=oxts_pose,
-         oxts_origin=np.array(oxts.origin_lat_lon), agg=agg.points, agg_t=agg.timestamps, agg_core=agg.core_timestamp, key=key.points,
-         sagg=sagg.points, sagg_core=sagg.core_timestamp)
+         oxts_origin=np.array(oxts.origin_lat_lon), agg=agg.points, agg_t=agg.timestamps,
+         agg_core=agg.core_timestamp, key=key.points, sagg=sagg.points,
+         sagg_core=sagg.core_timestamp)
 """
 
 

@@ -160,7 +160,7 @@ def test_bev_places_lidar_and_boxes(annotated_frame) -> None:
     calib = annotated_frame.calibration
     scan = annotated_frame.get_lidar()[0]
     pts = calib.transform_points(scan.points, Lidar.VELODYNE, EGO)
-    row, col, _inside = grid.cells(pts)
+    row, col, _ = grid.cells(pts)
     empty = (picture == np.array(BACKGROUND, np.uint8)).all(axis=2) | (
         picture == np.array(GRID_COLOR, np.uint8)
     ).all(axis=2)

@@ -293,8 +293,11 @@ def render_frame_bev(
 def predictions_for_item(
     path: str | PathLike[str], item_id: str | int, min_score: float = 0.0
 ) -> Box3DSet:
-    """The predicted boxes of one frame from a detection predictions file (the format of
-    ``zod eval detection``, docs/eval.md), with score >= ``min_score``, as a lidar-frame Box3DSet."""
+    """The predicted boxes of one frame from a detection predictions file.
+
+    The file has the format of ``zod eval detection`` (docs/eval.md); the boxes with score
+    >= ``min_score`` come back as a lidar-frame Box3DSet.
+    """
     from zod.eval.detection.boxes import normalize_frame_id
     from zod.eval.detection.io import read_predictions
 
