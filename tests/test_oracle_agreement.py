@@ -30,7 +30,6 @@ def _run(python: Path | str, root: Path, tmp_path: Path, isolated: bool = False)
         text=True,
         timeout=600,
         cwd=tmp_path,
-        env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
