@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zod.converters._frames import ObjectArrays
+from zod.annotations.object_features import ObjectArrays, parse_object_features
 from zod.converters.kitti import (
     KittiCalib,
     boxes_velo_to_lidar,
@@ -51,20 +51,27 @@ class _Camera:
     image_dimensions = np.array([3848, 2168])
 
 
-def _objects(centers: np.ndarray, yaws: np.ndarray, sizes: np.ndarray) -> ObjectArrays:
-    n = len(centers)
-    return ObjectArrays(
-        names=["Vehicle"] * n,
-        subclasses=["Vehicle_Car"] * n,
-        unclear=np.zeros(n, dtype=bool),
-        occlusion=["None"] * n,
-        boxes_xyxy=np.tile([10.0, 20.0, 110.0, 220.0], (n, 1)),
-        has_box3d=np.ones(n, dtype=bool),
-        centers_lidar=centers,
-        sizes_lwh=sizes,
-        quaternions_lidar=quaternions_from_yaw(yaws),
-        uuids=[str(i) for i in range(n)],
-    )
+def _objects(
+    centers: np.ndarray,
+    yaws: np.ndarray,
+    sizes: np.ndarray,
+    quaternions: np.ndarray | None = None,
+    has_box3d: list[bool] | None = None,
+) -> ObjectArrays:
+    """Vehicles with these lidar boxes, through the one parse of object features."""
+    quats = quaternions_from_yaw(yaws) if quaternions is None else quaternions
+    features = []
+    for i, (center, size, q) in enumerate(zip(centers, sizes, quats)):
+        props = {"annotation_uuid": str(i), "class": "Vehicle", "type": "Car"}
+        props["occlusion_ratio"] = "None"
+        if has_box3d is None or has_box3d[i]:
+            props["location_3d"] = {"type": "Point", "coordinates": center.tolist()}
+            props.update(zip(("size_3d_length", "size_3d_width", "size_3d_height"), size))
+            props.update(zip(("orientation_3d_qw", "orientation_3d_qx"), q[:2]))
+            props.update(zip(("orientation_3d_qy", "orientation_3d_qz"), q[2:]))
+        corners = [[10.0, 20.0], [110.0, 20.0], [110.0, 220.0], [10.0, 220.0]]
+        features.append({"geometry": {"type": "MultiPoint", "coordinates": corners}, "properties": props})
+    return parse_object_features(features)
 
 
 def test_hand_computed_label() -> None:
@@ -109,8 +116,7 @@ def test_round_trip_recovers_lidar_boxes() -> None:
     quats_lidar = quaternions_from_rotation_matrices(
         velo_from_lidar.T @ rotation_matrices_from_quaternions(quaternions_from_yaw(yaws))
     )
-    objects = _objects(centers, yaws, sizes)
-    objects.quaternions_lidar = quats_lidar
+    objects = _objects(centers, yaws, sizes, quats_lidar)
     text = frame_label_text(objects, calib, velo_from_lidar, _Camera())
     # read back through the calib file text too
     calib_back = KittiCalib.from_text(calib.to_text())
@@ -162,8 +168,9 @@ def test_objects_without_3d_box_are_dontcare() -> None:
     ego_from_lidar = make_transforms(LIDAR_ROT, [1.5, 0.0, 2.0])
     ego_from_camera = make_transforms(CAMERA_ROT, [2.0, 0.0, 1.5])
     calib, velo_from_lidar = kitti_calib(ego_from_lidar, ego_from_camera, INTRINSICS)
-    objects = _objects(np.array([[0.0, 10.0, 0.0], [0, 0, 0]]), np.zeros(2), np.ones((2, 3)))
-    objects.has_box3d[1] = False
+    objects = _objects(
+        np.array([[0.0, 10.0, 0.0], [0, 0, 0]]), np.zeros(2), np.ones((2, 3)), None, [True, False]
+    )
     lines = frame_label_text(objects, calib, velo_from_lidar, _Camera()).splitlines()
     assert lines[1].split() == [
         "DontCare",

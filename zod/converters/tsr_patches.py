@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from zod.annotations._common import boxes_xyxy_from_features, to_bool
 from zod.constants import AnnotationProject
 from zod.converters import _frames
-from zod.converters.coco import boxes_xyxy_from_features
 from zod.converters.runner import atomic_write, atomic_write_json, run_frames
 from zod.errors import FormatError
 
@@ -77,8 +77,6 @@ def crop_windows(
 
 
 def _flag(value: Any) -> bool:
-    from zod.annotations._common import to_bool
-
     try:
         return bool(to_bool(value))
     except ValueError:
