@@ -11,12 +11,14 @@ from os import PathLike
 from typing import Any
 
 import numpy as np
+
 from zod.errors import FormatError, MissingFileError
 from zod.release import ANNOTATIONS, download_flag
 
 
 def read_json(path: str | PathLike[str], what: str, stream: str | None) -> Any:
-    """Parsed JSON of ``path``; ``MissingFileError`` naming ``stream`` if absent, ``FormatError`` if malformed."""
+    """Parsed JSON of ``path``; ``MissingFileError`` naming ``stream`` if absent, ``FormatError``
+    if malformed."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -95,7 +97,9 @@ def boxes_xyxy_from_corners(corners: Sequence[Sequence[Sequence[float]]]) -> np.
     return reduce_boxes(flat.astype(np.float32).reshape(-1, 2), counts)
 
 
-def boxes_xyxy_from_features(features: Sequence[Mapping[str, Any]], source: Any = None) -> np.ndarray:
+def boxes_xyxy_from_features(
+    features: Sequence[Mapping[str, Any]], source: Any = None
+) -> np.ndarray:
     """(N, 4) float32 ``[xmin, ymin, xmax, ymax]`` of each feature's ``MultiPoint`` corners.
 
     All points of all features are stacked once and reduced per feature, in float32 like the

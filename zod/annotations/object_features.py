@@ -194,9 +194,7 @@ def _uuid(feature: Any) -> str:
     return f"({props.get('annotation_uuid', '?') if isinstance(props, dict) else '?'})"
 
 
-def box_set_from_features(
-    features: Sequence[Mapping[str, Any]], source: Any = None
-) -> Box3DSet:
+def box_set_from_features(features: Sequence[Mapping[str, Any]], source: Any = None) -> Box3DSet:
     """The lidar-frame ``Box3DSet`` of the objects that have a 3D box (spec §11).
 
     ``attributes["feature_index"]`` gives each box's index in ``features``; the per-box columns

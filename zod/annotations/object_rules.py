@@ -101,7 +101,9 @@ def flag_column(values: Sequence[Any], key: str, source: Any = None) -> list[boo
         try:
             out.append(to_bool(value))
         except ValueError:
-            raise FormatError(source, f"object property {key!r} is not a boolean: {value!r}") from None
+            raise FormatError(
+                source, f"object property {key!r} is not a boolean: {value!r}"
+            ) from None
     return out
 
 

@@ -86,7 +86,9 @@ def object_annotations_from_arrays(arrays: ObjectArrays) -> list[ObjectAnnotatio
             *values,
         )
         for i, (name, unclear, uuid, *values) in enumerate(
-            zip(arrays.classes.tolist(), arrays.unclear.tolist(), arrays.uuids.tolist(), *attributes)
+            zip(
+                arrays.classes.tolist(), arrays.unclear.tolist(), arrays.uuids.tolist(), *attributes
+            )
         )
     ]
 

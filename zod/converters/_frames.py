@@ -101,7 +101,7 @@ class KeyImage:
 try:  # optional: the `fast` extra
     import msgspec
 except ImportError:  # pragma: no cover - installed with zod-devkit[fast]
-    msgspec = None
+    msgspec = None  # type: ignore[assignment]
 
 if msgspec is not None:
 
@@ -215,7 +215,7 @@ def annotation_path(info: Any, project: AnnotationProject) -> str | None:
 
 
 def read_feature_file(path: str, what: str) -> list[dict[str, Any]]:
-    """Raw GeoJSON features of an annotation file (missing -> MissingFileError, bad -> FormatError)."""
+    """Raw GeoJSON features of an annotation file (missing: MissingFileError, bad: FormatError)."""
     from zod.annotations._common import read_feature_list
 
     return read_feature_list(path, what)

@@ -20,8 +20,8 @@ Speed: no ``Information`` and no per-object annotation objects are built. Four f
 from the raw info object; the annotation file is decoded by :mod:`zod.converters.coco_decode`
 (a typed ``msgspec`` decoder when the ``fast`` extra is installed, only class, type, unclear
 and corners; anything unusual falls back to the generic ``json`` path; class and unclear by the
-one rule of :mod:`zod.annotations.object_rules`); the boxes of a whole chunk of frames are computed in one
-numpy pass (``CocoFrameTask.run_batch``).
+one rule of :mod:`zod.annotations.object_rules`); the boxes of a whole chunk of frames are
+computed in one numpy pass (``CocoFrameTask.run_batch``).
 """
 
 from __future__ import annotations

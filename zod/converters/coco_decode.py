@@ -41,8 +41,8 @@ if msgspec is not None:
 
     class _Props(msgspec.Struct, gc=False):  # never in a cycle: not tracked by the GC
         name: str = msgspec.field(name="class")
-        type: Union[str, None, msgspec.UnsetType] = msgspec.UNSET  # noqa: UP007 - runtime names
-        object_type: Union[str, None, msgspec.UnsetType] = msgspec.UNSET  # noqa: UP007
+        type: Union[str, msgspec.UnsetType, None] = msgspec.UNSET  # noqa: UP007 - runtime names
+        object_type: Union[str, msgspec.UnsetType, None] = msgspec.UNSET  # noqa: UP007
         unclear: Union[bool, str, None] = False  # noqa: UP007
 
     class _Geometry(msgspec.Struct, gc=False):  # never in a cycle: not tracked by the GC
@@ -89,7 +89,8 @@ def decode_objects_fast(data: bytes, source: Any = None) -> FastObjects | None:
 
 
 def read_bytes(path: str) -> bytes:
-    """The bytes of a file through the os calls (half the time of ``open().read()`` per small file)."""
+    """The bytes of a file through the os calls (half the time of ``open().read()`` for a small
+    file)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size

@@ -185,7 +185,8 @@ def boxes_lidar_to_velo(
 def boxes_velo_to_lidar(
     centers_velo: np.ndarray, yaw_velo: np.ndarray, velo_from_lidar: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`boxes_lidar_to_velo` for upright boxes: lidar centres (N, 3), wxyz (N, 4)."""
+    """Inverse of :func:`boxes_lidar_to_velo` for upright boxes: lidar centres (N, 3) and
+    wxyz rotations (N, 4)."""
     centers_lidar = np.asarray(centers_velo, dtype=np.float64).reshape(-1, 3) @ velo_from_lidar
     yaw = np.asarray(yaw_velo, dtype=np.float64).reshape(-1)
     c, s = np.cos(yaw), np.sin(yaw)

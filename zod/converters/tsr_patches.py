@@ -18,7 +18,8 @@ Cropping (same numbers as the reference ``Box2D.crop_from_image``)::
 
     box corners rounded to pixels: xmin = round(x_min), ... (round half to even)
     pad_x, pad_y = padding_px, or int(width * padding_factor), int(height * padding_factor)
-    crop = image[max(0, ymin - pad_y) : min(H, ymax + pad_y), max(0, xmin - pad_x) : min(W, xmax + pad_x)]
+    crop = image[max(0, ymin - pad_y) : min(H, ymax + pad_y),
+                 max(0, xmin - pad_x) : min(W, xmax + pad_x)]
     padding (left, top, right, bottom) = what was really added after clipping to the image
 """
 
@@ -83,6 +84,13 @@ def _flag(value: Any) -> bool:
         return False
 
 
+def _write_png(target: Path, crop: np.ndarray) -> None:
+    """Write one crop (h, w, 3) BGR as a PNG, atomically."""
+    import cv2
+
+    atomic_write(target, lambda tmp: cv2.imwrite(str(tmp), crop))
+
+
 @dataclass(frozen=True)
 class TsrFrameTask(_frames.FrameTask):
     """Per-frame work: crop every traffic sign of a frame and describe each crop."""
@@ -129,10 +137,7 @@ class TsrFrameTask(_frames.FrameTask):
             if self.overwrite or not target.exists():
                 if image is None:
                     image = _frames.read_bgr(camera.filepath, self.anonymization)
-                crop = image[y0:y1, x0:x1]
-                import cv2
-
-                atomic_write(target, lambda tmp, crop=crop: cv2.imwrite(str(tmp), crop))
+                _write_png(target, image[y0:y1, x0:x1])
             box = boxes[row].astype(np.float64)
             dims32 = boxes[row, 2:] - boxes[row, :2]  # float32 like the reference's Box2D
             width, height = float(dims32[0]), float(dims32[1])

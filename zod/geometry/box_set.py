@@ -108,7 +108,9 @@ class Box3DSet:
         self.subclasses = _object_column(subclasses, n, "subclasses")
         self.uuids = _object_column(uuids, n, "uuids")
         self.unclear = (
-            np.zeros(n, dtype=bool) if unclear is None else np.asarray(unclear, dtype=bool).reshape(n)
+            np.zeros(n, dtype=bool)
+            if unclear is None
+            else np.asarray(unclear, dtype=bool).reshape(n)
         )
         self.boxes2d = (
             np.full((n, 4), np.nan, dtype=np.float64)
@@ -269,7 +271,8 @@ class Box3DSet:
         return out
 
     def count_points(self, points: np.ndarray) -> np.ndarray:
-        """(N,) number of points (M, 3) in each box (a point counts for the first box holding it)."""
+        """(N,) number of points (M, 3) in each box (a point counts for the first box holding
+        it)."""
         idx = self.points_in_boxes(points)
         return np.bincount(idx[idx >= 0], minlength=len(self))
 
