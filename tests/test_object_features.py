@@ -162,12 +162,12 @@ def test_every_consumer_agrees_with_the_rule(feats: list[dict[str, Any]], tmp_pa
         np.testing.assert_array_equal(
             np.array([o.box2d.xyxy for o in objects]).reshape(-1, 4), xyxy
         )
-        got3d = [o for o in objects if o.box3d is not None]
+        got3d = [o.box3d for o in objects if o.box3d is not None]
         assert [i for i, o in enumerate(objects) if o.box3d is not None] == with3d
-        for o, values in zip(got3d, boxes3d):
-            np.testing.assert_allclose(o.box3d.center, values[:3], atol=1e-12)
-            np.testing.assert_allclose(o.box3d.size, values[3:6], atol=1e-12)
-            np.testing.assert_allclose(o.box3d.orientation.elements, values[6:], atol=1e-12)
+        for box, values in zip(got3d, boxes3d):
+            np.testing.assert_allclose(box.center, values[:3], atol=1e-12)
+            np.testing.assert_allclose(box.size, values[3:6], atol=1e-12)
+            np.testing.assert_allclose(np.asarray(box.orientation.q), values[6:], atol=1e-12)
 
     # the converters' arrays (what zod.converters._frames.object_arrays returns)
     arrays = parse_object_features(feats)
