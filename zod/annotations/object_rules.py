@@ -45,6 +45,7 @@ FLAG_KEYS = ("artificial", "with_rider", "emergency", "traffic_content_visible")
 """The boolean properties that choose a subclass (read by ``to_bool``)."""
 
 _NO_KEY = object()  # a property key that is absent (not the same as a null value)
+_PLAIN_FLAG_TYPES = {bool, type(None)}
 
 
 def object_subclass(
@@ -93,11 +94,10 @@ def object_subclasses(
 
 def flag_column(values: Sequence[Any], key: str, source: Any = None) -> list[bool | None]:
     """``to_bool`` of each value of the flag ``key``; ``FormatError`` for a value it cannot read."""
+    if set(map(type, values)) <= _PLAIN_FLAG_TYPES:  # bools and None: as they are (C speed)
+        return list(values)
     out: list[bool | None] = []
     for value in values:
-        if value is None or value.__class__ is bool:  # the common case, without a call
-            out.append(value)
-            continue
         try:
             out.append(to_bool(value))
         except ValueError:
@@ -112,6 +112,10 @@ def resolve_types(
 ) -> list[Any]:
     """The type of each object: its ``type``, or where that key is absent (given as
     ``missing``) the older ``object_type`` (absent too: None)."""
+    if missing not in types:  # every object has ``type`` (C-speed identity scan)
+        return list(types)
+    if list(object_types).count(missing) == len(object_types):  # no older key anywhere
+        return [None if kind is missing else kind for kind in types]
     return [
         (None if older is missing else older) if kind is missing else kind
         for kind, older in zip(types, object_types)
@@ -128,7 +132,7 @@ def classes_and_unclear(
     class or type ``Inconclusive``). ``FormatError`` naming ``source`` for a class that is not
     a string or an ``unclear`` value that is not a boolean.
     """
-    if not all(isinstance(name, str) for name in classes):
+    if not set(map(type, classes)) <= {str} and not all(isinstance(c, str) for c in classes):
         bad = next(name for name in classes if not isinstance(name, str))
         raise FormatError(source, f"object class is not a string: {bad!r}")
     flags = flag_column(unclear, "unclear", source)

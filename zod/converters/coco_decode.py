@@ -12,6 +12,7 @@ and :func:`~zod.annotations.object_rules.classes_and_unclear` (spec §11).
 from __future__ import annotations
 
 import os
+from operator import attrgetter
 from typing import Any, List, NamedTuple, Tuple, Union  # noqa: UP035 - msgspec struct fields
 
 from zod.annotations._common import read_feature_list
@@ -61,6 +62,12 @@ else:  # pragma: no cover
     _OBJECT_DECODER = None
 
 
+_GEOMETRY = attrgetter("geometry")
+_COORDINATES = attrgetter("coordinates")
+_PROPERTIES = attrgetter("properties")
+_PROPS = attrgetter("name", "type", "object_type", "unclear")
+
+
 def object_decoder() -> Any:
     """(msgspec decoder of object-detection files, its error types), or None without msgspec."""
     return _OBJECT_DECODER
@@ -77,13 +84,14 @@ def decode_objects_fast(data: bytes, source: Any = None) -> FastObjects | None:
         features = decode.decode(data)
     except errors:
         return None
-    corners = [feature.geometry.coordinates for feature in features]
+    if not features:
+        return FastObjects([], [], [])
+    corners = list(map(_COORDINATES, map(_GEOMETRY, features)))  # C-speed column extraction
     if not all(corners):  # a box without corner points: the generic path reports it
         return None
-    props = [feature.properties for feature in features]
-    types = resolve_types([p.type for p in props], [p.object_type for p in props], _UNSET)
+    names, types, object_types, flags = zip(*map(_PROPS, map(_PROPERTIES, features)))
     classes, unclear = classes_and_unclear(
-        [p.name for p in props], types, [p.unclear for p in props], source
+        names, resolve_types(types, object_types, _UNSET), flags, source
     )
     return FastObjects(classes, unclear, corners)
 
