@@ -114,11 +114,12 @@ def boxes_xyxy_from_features(
         counts = np.fromiter(
             (len(points) for points in point_lists), dtype=np.int64, count=len(point_lists)
         )
-        if counts.min() == 0:
-            raise FormatError(source, "an object box has no corner points")
+        empty = counts.min() == 0
         points = np.array([xy for points in point_lists for xy in points], dtype=np.float64)
     except (KeyError, TypeError, ValueError) as err:
         raise FormatError(source, f"box geometry is not a list of [x, y] points: {err!r}") from None
+    if empty:
+        raise FormatError(source, "empty box geometry (no corner points)")
     if points.ndim != 2 or points.shape[1] < 2:
         raise FormatError(source, "box geometry is not a list of [x, y] points")
     return reduce_boxes(points[:, :2].astype(np.float32), counts)

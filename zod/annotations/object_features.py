@@ -179,7 +179,7 @@ def parse_object_features(
         return _parse(features, source)
     except FormatError as err:
         if len(features) == 1:
-            raise FormatError(source, f"object {_uuid(features[0])}: {err.problem}") from None
+            raise FormatError(source, f"object 0 {_uuid(features[0])}: {err.problem}") from None
         for i, feature in enumerate(features):  # the slow path of a bad file: which feature
             try:
                 _parse([feature], source)
