@@ -285,6 +285,19 @@ def test_a_flag_that_is_not_a_boolean_is_a_format_error_everywhere(tmp_path: Pat
         parse_object_features(feats)
 
 
+def test_annotations_keep_the_file_quaternion_box_sets_normalise_it() -> None:
+    """``ObjectAnnotation`` keeps the quaternion as written (like the reference); the
+    ``Box3DSet`` holds it normalised."""
+    feats = [
+        _feature("Vehicle", {"type": "Car", "orientation_3d_qw": 0.7, "orientation_3d_qz": 0.7})
+    ]
+    (obj,) = object_annotations_from_features(feats)
+    np.testing.assert_array_equal(obj.box3d.orientation.q if obj.box3d else None, [0.7, 0, 0, 0.7])
+    boxes = box_set_from_features(feats)
+    np.testing.assert_allclose(boxes.quaternions_wxyz, [[0.5**0.5, 0, 0, 0.5**0.5]], atol=1e-15)
+    np.testing.assert_array_equal(parse_object_features(feats).box_values[0, 6:], [0.7, 0, 0, 0.7])
+
+
 def test_type_key_present_but_null_wins_over_object_type() -> None:
     """``type`` is read when the key is there (even null); ``object_type`` only without it."""
     feats = [

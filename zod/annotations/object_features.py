@@ -66,7 +66,9 @@ class ObjectArrays:
     object columns (type, occlusion ratio, the flags after ``to_bool``), has_box3d (N,) bool,
     and boxes3d: the M = ``has_box3d.sum()`` objects with a 3D box as a lidar-frame
     ``Box3DSet`` (file order; its columns are those rows, ``attributes["feature_index"]`` (M,)
-    maps each box to its row here).
+    maps each box to its row here; quaternions that are not unit are normalised there), and
+    box_values (M, 10) float64: centre, size and quaternion of each of those boxes exactly as
+    written in the file (what ``ObjectAnnotation`` keeps, like the reference).
     """
 
     classes: np.ndarray
@@ -77,6 +79,7 @@ class ObjectArrays:
     attributes: dict[str, np.ndarray]
     has_box3d: np.ndarray
     boxes3d: Box3DSet
+    box_values: np.ndarray
 
     def __len__(self) -> int:
         return int(self.unclear.shape[0])
@@ -107,15 +110,16 @@ def _arrays(  # the columns as arrays; the 3D boxes are rows ``rows`` of the fea
     unclear_col = np.asarray(unclear, dtype=bool).reshape(n)
     boxes2d = np.asarray(boxes2d, dtype=np.float64).reshape(n, 4)
     has_box3d = np.zeros(n, dtype=bool)
-    if rows is None or box_table is None or not len(rows):
+    box_values = np.zeros((0, 10)) if box_table is None else box_table.reshape(-1, 10)
+    if rows is None or not len(rows):
         boxes3d = Box3DSet.empty(Lidar.VELODYNE)
         boxes3d.attributes["feature_index"] = np.zeros(0, dtype=np.int64)
     else:
         has_box3d[rows] = True
         boxes3d = Box3DSet(
-            box_table[:, :3],
-            box_table[:, 3:6],
-            box_table[:, 6:10],
+            box_values[:, :3],
+            box_values[:, 3:6],
+            box_values[:, 6:10],
             Lidar.VELODYNE,
             classes_col[rows],
             subclasses_col[rows],
@@ -125,7 +129,15 @@ def _arrays(  # the columns as arrays; the 3D boxes are rows ``rows`` of the fea
             {k: v[rows] for k, v in columns.items()} | {"feature_index": rows},
         )
     return ObjectArrays(
-        classes_col, subclasses_col, unclear_col, uuids_col, boxes2d, columns, has_box3d, boxes3d
+        classes_col,
+        subclasses_col,
+        unclear_col,
+        uuids_col,
+        boxes2d,
+        columns,
+        has_box3d,
+        boxes3d,
+        box_values,
     )
 
 

@@ -70,11 +70,11 @@ def object_annotations_from_arrays(arrays: ObjectArrays) -> list[ObjectAnnotatio
     n = len(arrays)
     boxes2d = arrays.boxes2d.astype(np.float32)  # the reference's Box2D precision
     boxes3d: list[Box3D | None] = [None] * n
-    sets = arrays.boxes3d
-    centers, sizes = sets.centers_m.copy(), sets.sizes_lwh_m.copy()
-    quaternions = sets.quaternions_wxyz.tolist()
-    for row, i in enumerate(sets.attributes["feature_index"].tolist()):
-        boxes3d[i] = Box3D(centers[row], sizes[row], Quaternion(quaternions[row]), sets.frame)
+    values = arrays.box_values.copy()  # as in the file (quaternions not normalised)
+    quaternions = values[:, 6:10].tolist()
+    frame = arrays.boxes3d.frame
+    for row, i in enumerate(arrays.boxes3d.attributes["feature_index"].tolist()):
+        boxes3d[i] = Box3D(values[row, :3], values[row, 3:6], Quaternion(quaternions[row]), frame)
     attributes = [arrays.attributes[name].tolist() for name in ATTRIBUTE_NAMES]
     return [
         ObjectAnnotation(
