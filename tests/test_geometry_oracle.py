@@ -161,12 +161,12 @@ def test_agrees_with_reference(tmp_path: Path, oracle_python: Path) -> None:
     boxes = Box3DSet(centers, sizes, quats, Lidar.VELODYNE)
     np.testing.assert_allclose(boxes.corners(), ref["corners"], atol=1e-9)
     cam_boxes = boxes.convert_to(Camera.FRONT, calib)
-    np.testing.assert_allclose(cam_boxes.centers, ref["cam_centers"], atol=1e-9)
+    np.testing.assert_allclose(cam_boxes.centers_m, ref["cam_centers"], atol=1e-9)
     ref_q = (
         ref["cam_quats"]
-        * np.sign(np.sum(ref["cam_quats"] * cam_boxes.quaternions, axis=1))[:, None]
+        * np.sign(np.sum(ref["cam_quats"] * cam_boxes.quaternions_wxyz, axis=1))[:, None]
     )
-    np.testing.assert_allclose(cam_boxes.quaternions, ref_q, atol=1e-9)
+    np.testing.assert_allclose(cam_boxes.quaternions_wxyz, ref_q, atol=1e-9)
     np.testing.assert_allclose(boxes.project(calib).pixels, ref["box_pixels"], atol=1e-6)
     single = Box3D(centers[0], sizes[0], Quaternion(quats[0]), Lidar.VELODYNE).convert_to(
         Camera.FRONT, calib

@@ -166,9 +166,9 @@ def test_bev_places_lidar_and_boxes(annotated_frame) -> None:
     ).all(axis=2)
     assert (~empty[row, col]).mean() > 0.95  # every lidar cell is coloured
     # box footprints: the middle of each box's footprint edge 1-2 (front) is drawn
-    from zod.geometry.box_set import Box3DSet
+    from zod.annotations.objects import box_set_from_object_annotations
 
-    boxes = Box3DSet.from_object_annotations(
+    boxes = box_set_from_object_annotations(
         annotated_frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
     )
     corners = boxes.convert_to(EGO, calib).corners()
@@ -259,7 +259,7 @@ def test_predictions_overlay(annotated_frame, tmp_path: Path) -> None:
     path.write_text(json.dumps({"results": {str(int(annotated_frame.info.id)): records}}))
     preds = vf.predictions_for_item(path, annotated_frame.info.id, min_score=0.3)
     assert len(preds) == len(objects) - 1
-    assert np.allclose(preds.centers, [o.box3d.center for o in objects[1:]])
+    assert np.allclose(preds.centers_m, [o.box3d.center for o in objects[1:]])
     assert len(vf.predictions_for_item(path, "999999")) == 0
 
     picture = vf.render_frame_image(annotated_frame, [], scale=SCALE, predictions=preds)

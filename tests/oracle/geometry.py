@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 from pyquaternion import Quaternion
+
+from zod.constants import EGO, Camera, Lidar
 from zod.data_classes.box import Box3D
 from zod.data_classes.calibration import Calibration
 from zod.data_classes.ego_motion import EgoMotion
@@ -20,8 +22,6 @@ from zod.utils.geometry import (
     unproject_2d_to_3d_kannala,
 )
 from zod.utils.polygon_transformations import polygons_to_binary_mask
-
-from zod.constants import EGO, Camera, Lidar
 
 inp = np.load(sys.argv[1], allow_pickle=True)
 calib = Calibration.from_json_path(sys.argv[2])
