@@ -64,13 +64,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zod.converters import nuscenes_tables as tables
-from zod.converters.runner import atomic_write, atomic_write_bytes, json_bytes, run_frames
+from zod.converters.runner import atomic_write_bytes, json_bytes, run_frames
 from zod.geometry.transforms import (
     invert_transforms,
     quaternion_multiply,
@@ -203,11 +204,18 @@ def time_us(time_s: float) -> int:
     return int(round(float(time_s) * 1e6))
 
 
+def on_us_grid(time_s: float) -> float:
+    """A time rounded to whole microseconds: every pose is computed at the time its record
+    states (``timestamp / 1e6``), so a reader recomputing it gets the same numbers."""
+    return time_us(time_s) / 1e6
+
+
 def pick_sample_times(
     camera_times_s: Sequence[float], keyframe_time_s: float, rate_hz: float | None
 ) -> list[int]:
     """Indices (sorted) of the camera frames that become samples: for each time of the grid
-    ``keyframe + k / rate_hz`` inside the clip, the nearest camera frame; the one nearest the
+    ``keyframe + k / rate_hz`` inside the clip (within half a camera period of its ends), the
+    nearest camera frame; the one nearest the
     keyframe always. ``rate_hz`` None or <= 0: every camera frame."""
     times = np.asarray(camera_times_s, dtype=np.float64)
     if len(times) == 0:
@@ -219,7 +227,8 @@ def pick_sample_times(
     k_lo = int(np.floor((times[0] - keyframe_time_s) / step))
     k_hi = int(np.ceil((times[-1] - keyframe_time_s) / step))
     grid = keyframe_time_s + step * np.arange(k_lo, k_hi + 1)
-    grid = grid[(grid >= times[0] - step / 2) & (grid <= times[-1] + step / 2)]
+    slack = 0.5 * float(np.median(np.diff(times))) if len(times) > 1 else 0.0  # half a frame
+    grid = grid[(grid >= times[0] - slack) & (grid <= times[-1] + slack)]
     nearest = np.abs(times[None, :] - grid[:, None]).argmin(axis=1)
     return sorted(set(nearest.tolist()) | {key})
 
@@ -346,7 +355,7 @@ class NuScenesItemTask:
             samples.append(
                 _Sample(
                     len(samples),
-                    float(cam.time_s),
+                    on_us_grid(cam.time_s),
                     cam,
                     scan_index,
                     cam.filepath == key_camera.filepath,
@@ -420,10 +429,10 @@ class NuScenesItemTask:
             else:
                 from zod.geometry.compensation import core_time_from_point_times
 
-                t_s = (
+                t_s = on_us_grid(
                     core_time_from_point_times(scan.timestamps)
                     if len(scan.timestamps)
-                    else float(frame.time_s)
+                    else frame.time_s
                 )
                 owner = next((s for s in samples if s.time_s >= t_s), samples[-1])
                 folder = "sweeps"
@@ -431,7 +440,7 @@ class NuScenesItemTask:
             if key is not None:
                 key_points[key.index] = cloud[:, :3]
             filename = f"{folder}/{LIDAR_CHANNEL}/{name}__{LIDAR_CHANNEL}__{time_us(t_s)}.pcd.bin"
-            atomic_write(Path(self.output_dir) / filename, lambda tmp, c=cloud: c.tofile(tmp))
+            atomic_write_bytes(Path(self.output_dir) / filename, cloud.tobytes())
             lidar_sd.append(
                 self._sample_data(
                     name, LIDAR_CHANNEL, scan_index, owner.token, t_s, key is not None,
@@ -559,15 +568,19 @@ class NuScenesItemTask:
             else count_points_in_boxes(points, boxes.centers, boxes.sizes, boxes.quaternions)
         )
         attrs = boxes.attributes
+        subclasses = np.asarray(boxes.subclasses)
+        uuids = np.asarray(boxes.uuids)
+        unclear = np.asarray(boxes.unclear)
         for i in range(len(boxes)):  # one record per box (JSON building, no geometry)
             category = tables.category_of(
-                str(boxes.subclasses[i]),
-                bool(boxes.unclear[i]),
+                str(subclasses[i]),
+                bool(unclear[i]),
                 attrs["object_type"][i],
                 attrs["with_rider"][i],
             )
             attribute = tables.attribute_of(category, attrs["with_rider"][i])
-            uuid = str(boxes.uuids[i]) or str(i)
+            attribute_token = "" if attribute is None else tables.token("attribute", attribute)
+            uuid = str(uuids[i]) or str(i)
             ann_token = tables.token("sample_annotation", name, uuid)
             instance_token = tables.token("instance", name, uuid)
             recs["sample_annotation"].append(
@@ -576,7 +589,7 @@ class NuScenesItemTask:
                     "sample_token": sample.token,
                     "instance_token": instance_token,
                     "visibility_token": tables.visibility_of(attrs["occlusion_level"][i]),
-                    "attribute_tokens": [] if attribute is None else [tables.token("attribute", attribute)],
+                    "attribute_tokens": [] if attribute is None else [attribute_token],
                     "translation": translation[i].tolist(),
                     "size": size_wlh[i].tolist(),
                     "rotation": rotation[i].tolist(),
@@ -610,8 +623,8 @@ def _metadata(item: Any) -> dict[str, Any]:
 
 def _linked(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Set ``prev`` / ``next`` of time-ordered records of one sensor (in place); returns them."""
-    records.sort(key=lambda r: r["timestamp"])
-    for a, b in zip(records, records[1:]):
+    records.sort(key=lambda r: int(r["timestamp"]))
+    for a, b in pairwise(records):
         a["next"], b["prev"] = b["token"], a["token"]
     return records
 
