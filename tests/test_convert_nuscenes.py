@@ -38,8 +38,10 @@ def _rot_z(angle: float) -> np.ndarray:
 
 
 def _random_rotations(rng: np.random.Generator, n: int, tilt: float = 0.3) -> np.ndarray:
-    q = np.concatenate([rng.normal(size=(n, 1)) + 2, rng.normal(0, tilt, (n, 2)), rng.normal(size=(n, 1))], axis=1)
-    return q / np.linalg.norm(q, axis=1, keepdims=True)  # fmt: skip
+    q = np.concatenate(
+        [rng.normal(size=(n, 1)) + 2, rng.normal(0, tilt, (n, 2)), rng.normal(size=(n, 1))], axis=1
+    )
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
 def nuscenes_corners(center: np.ndarray, rotation: np.ndarray, lwh: np.ndarray) -> np.ndarray:
@@ -99,16 +101,20 @@ def test_boxes_round_trip_and_compose_like_matrices() -> None:
     n = 50
     centers = rng.uniform(-100, 100, (n, 3))
     quats = _random_rotations(rng, n)
-    pose = make_transforms(rotation_matrices_from_quaternions(_random_rotations(rng, 1))[0], rng.normal(size=3))
+    pose = make_transforms(
+        rotation_matrices_from_quaternions(_random_rotations(rng, 1))[0], rng.normal(size=3)
+    )
     glob_c, glob_q = nus.boxes_to_parent(centers, quats, pose)
     # the same as composing the 4 x 4 matrices
     box_pose = make_transforms(rotation_matrices_from_quaternions(quats), centers)
     composed = pose @ box_pose
     np.testing.assert_allclose(glob_c, composed[:, :3, 3], atol=1e-10)
-    np.testing.assert_allclose(rotation_matrices_from_quaternions(glob_q), composed[:, :3, :3], atol=1e-12)
+    np.testing.assert_allclose(
+        rotation_matrices_from_quaternions(glob_q), composed[:, :3, :3], atol=1e-12
+    )
     back_c, back_q = nus.boxes_global_to_sensor(glob_c, glob_q, pose)
     np.testing.assert_allclose(back_c, centers, atol=1e-10)
-    np.testing.assert_allclose(np.abs(np.sum(back_q * quats, axis=1)), 1.0, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(np.abs(np.sum(back_q * quats, axis=1)), 1.0, atol=1e-12)
 
 
 def test_count_points_in_boxes_equals_brute_force() -> None:
@@ -129,9 +135,17 @@ def test_count_points_in_boxes_equals_brute_force() -> None:
     assert counts.tolist() == expected
     assert counts[0] >= 5 and counts.sum() > 100
     # a point on a face counts (borders inside)
-    face = nus.count_points_in_boxes(np.array([[2.0, 0.0, 0.0]]), np.zeros((1, 3)), np.array([[4.0, 2.0, 1.0]]), np.array([[1.0, 0, 0, 0]]))  # fmt: skip
+    face = nus.count_points_in_boxes(
+        np.array([[2.0, 0.0, 0.0]]),
+        np.zeros((1, 3)),
+        np.array([[4.0, 2.0, 1.0]]),
+        np.array([[1.0, 0, 0, 0]]),
+    )
     assert face.tolist() == [1]
-    assert nus.count_points_in_boxes(points, np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 4))).size == 0  # fmt: skip
+    assert (
+        nus.count_points_in_boxes(points, np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 4))).size
+        == 0
+    )
 
 
 def test_pcd_bin_layout_is_five_float32(tmp_path: Path) -> None:
@@ -215,7 +229,9 @@ def test_tables_are_consistent(export: str, request: pytest.FixtureRequest) -> N
         if sd["fileformat"] == "pcd":
             assert (out / sd["filename"]).stat().st_size % 20 == 0
     for ann in t["sample_annotation"]:
-        assert ann["sample_token"] in tokens["sample"] and ann["instance_token"] in tokens["instance"]
+        assert (
+            ann["sample_token"] in tokens["sample"] and ann["instance_token"] in tokens["instance"]
+        )
         assert set(ann["attribute_tokens"]) <= tokens["attribute"]
         assert ann["visibility_token"] in tokens["visibility"] | {""}
     for inst in t["instance"]:
@@ -231,7 +247,11 @@ def test_tables_are_consistent(export: str, request: pytest.FixtureRequest) -> N
     _check_links(t["sample"], "timestamp")
     _check_links(t["sample_data"], "timestamp")
     for sample in t["sample"]:
-        keys = [sd for sd in t["sample_data"] if sd["sample_token"] == sample["token"] and sd["is_key_frame"]]
+        keys = [
+            sd
+            for sd in t["sample_data"]
+            if sd["sample_token"] == sample["token"] and sd["is_key_frame"]
+        ]
         assert len(keys) == 4  # LIDAR_TOP and the three views, all at the sample time
         assert {sd["timestamp"] for sd in keys} == {sample["timestamp"]}
     assert {r["channel"] for r in t["sensor"]} == {"LIDAR_TOP", *nus.RIG_CHANNELS}
@@ -249,7 +269,11 @@ def test_frames_export_matches_zod(frames_export: Path, sample_root: Path) -> No
     poses = {p["token"]: p for p in t["ego_pose"]}
     for scene in t["scene"]:
         frame = frames[scene["name"].rsplit("-", 1)[1]]
-        lidar_sds = [sd for sd in t["sample_data"] if sd["filename"].endswith(".pcd.bin") and scene["name"] in sd["filename"]]
+        lidar_sds = [
+            sd
+            for sd in t["sample_data"]
+            if sd["filename"].endswith(".pcd.bin") and scene["name"] in sd["filename"]
+        ]
         assert len(lidar_sds) == 21  # the key scan and its 20 surrounding scans
         key = next(sd for sd in lidar_sds if sd["is_key_frame"])
         cloud = np.fromfile(frames_export / key["filename"], dtype=np.float32).reshape(-1, 5)
@@ -259,13 +283,22 @@ def test_frames_export_matches_zod(frames_export: Path, sample_root: Path) -> No
         pose = poses[key["ego_pose_token"]]
         matrix = frame.ego_motion.get_poses(key["timestamp"] / 1e6)
         np.testing.assert_allclose(pose["translation"], matrix[:3, 3], atol=1e-9)
-        np.testing.assert_allclose(rotation_matrices_from_quaternions(np.array(pose["rotation"])), matrix[:3, :3], atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            rotation_matrices_from_quaternions(np.array(pose["rotation"])),
+            matrix[:3, :3],
+            atol=1e-12,
+        )
         assert frame.calibration.get_extrinsics(Lidar.VELODYNE) is not None
 
 
 def test_resume_redoes_only_what_is_missing(sample_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "nus"
-    kwargs = {"version": "mini", "cameras": "front", "sweeps_before": 1, "sweeps_after": 1}
+    kwargs: dict[str, Any] = {
+        "version": "mini",
+        "cameras": "front",
+        "sweeps_before": 1,
+        "sweeps_after": 1,
+    }
     nus.convert_to_nuscenes(sample_root, out, workers=1, progress=False, **kwargs)
     tables_before = {p.name: p.read_bytes() for p in (out / VERSION).iterdir()}
     files = sorted(p for p in out.rglob("*") if p.is_file() and VERSION not in p.parts)
@@ -281,7 +314,9 @@ def test_resume_redoes_only_what_is_missing(sample_root: Path, tmp_path: Path) -
 
 
 # --------------------------------------------------------------------------- nuscenes-devkit
-def _expected_sensor_boxes(out: Path, sample_root: Path, subset: str, version: str) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
+def _expected_sensor_boxes(
+    out: Path, sample_root: Path, subset: str, version: str
+) -> dict[str, dict[str, np.ndarray]]:
     """Our own transforms: per sample_data token, per annotation token, the box corners in that
     sensor frame, straight from the ZOD files (calibration, ego motion, annotations)."""
     from zod.constants import AnnotationProject, Camera, Lidar
@@ -305,24 +340,55 @@ def _expected_sensor_boxes(out: Path, sample_root: Path, subset: str, version: s
         if channel == "LIDAR_TOP":
             ego_from_sensor = ego_from_lidar
         else:
-            ego_from_sensor = nus.ego_from_view(calib.cameras[Camera.FRONT].extrinsics.transform, views[channel])  # fmt: skip
-        scene_samples = [s for s in t["sample"] if s["token"] in sample_time and s["scene_token"] == nus.tables.token("scene", name)]
-        boxes = Box3DSet.from_object_annotations(item.get_annotation(AnnotationProject.OBJECT_DETECTION))
-        key_time = scene_samples[0]["timestamp"] / 1e6
+            ego_from_sensor = nus.ego_from_view(
+                calib.cameras[Camera.FRONT].extrinsics.transform, views[channel]
+            )
+        if sd["sample_token"] not in sample_time:  # a sample without annotations (sequences)
+            expected[sd["token"]] = {}
+            continue
+        boxes = Box3DSet.from_object_annotations(
+            item.get_annotation(AnnotationProject.OBJECT_DETECTION)
+        )
+        key_time = sample_time[sd["sample_token"]]
         global_from_lidar = item.ego_motion.get_poses(key_time) @ ego_from_lidar
-        sensor_from_global = invert_transforms(item.ego_motion.get_poses(sd["timestamp"] / 1e6) @ ego_from_sensor)
+        sensor_from_global = invert_transforms(
+            item.ego_motion.get_poses(sd["timestamp"] / 1e6) @ ego_from_sensor
+        )
         sensor_from_lidar = sensor_from_global @ global_from_lidar
         rot = sensor_from_lidar[:3, :3] @ rotation_matrices_from_quaternions(boxes.quaternions)
         centers = boxes.centers @ sensor_from_lidar[:3, :3].T + sensor_from_lidar[:3, 3]
+        uuids = np.asarray(boxes.uuids)
         expected[sd["token"]] = {
-            tables.token("sample_annotation", name, str(boxes.uuids[i])): nuscenes_corners(centers[i], rot[i], boxes.sizes[i])
+            tables.token("sample_annotation", name, str(uuids[i])): nuscenes_corners(
+                centers[i], rot[i], boxes.sizes[i]
+            )
             for i in range(len(boxes))
-        }  # fmt: skip
+        }
     return expected
 
 
+def _compare_boxes(
+    theirs_by_sd: dict[str, Any], expected: dict[str, dict[str, np.ndarray]]
+) -> tuple[float, int]:
+    """Largest corner difference (m) between the devkit's and our boxes, and how many."""
+    assert expected.keys() == theirs_by_sd.keys()
+    worst, compared = 0.0, 0
+    for sd_token, ours in expected.items():
+        theirs = {b["token"]: np.array(b["corners"]) for b in theirs_by_sd[sd_token]["boxes"]}
+        assert theirs.keys() == ours.keys(), sd_token
+        for token, corners in ours.items():
+            worst = max(worst, float(np.abs(theirs[token] - corners).max()))
+            compared += 1
+    return worst, compared
+
+
 @pytest.fixture(scope="module")
-def devkit_frames(frames_export: Path, sample_root: Path, nuscenes_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:  # fmt: skip
+def devkit_frames(
+    frames_export: Path,
+    sample_root: Path,
+    nuscenes_python: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
     """One devkit run on the frames export: boxes, point counts, multi-sweep, pictures, evals."""
     work = tmp_path_factory.mktemp("devkit")
     evals = _prepare_predictions(frames_export, sample_root, work)
@@ -332,9 +398,13 @@ def devkit_frames(frames_export: Path, sample_root: Path, nuscenes_python: Path,
         "boxes": True,
         "point_counts": True,
         "multisweep": {"nsweeps": 4, "npy": str(work / "multisweep.npz")},
-        "render": {"lidar": str(work / "lidar.png"), "camera": str(work / "camera.png"), "nsweeps": 3},
+        "render": {
+            "lidar": str(work / "lidar.png"),
+            "camera": str(work / "camera.png"),
+            "nsweeps": 3,
+        },
         "evals": [spec for spec, _ in evals],
-    }  # fmt: skip
+    }
     answer = run_driver(nuscenes_python, job, work)
     answer["work"] = str(work)
     answer["ours"] = [ours for _, ours in evals]
@@ -342,18 +412,13 @@ def devkit_frames(frames_export: Path, sample_root: Path, nuscenes_python: Path,
     return answer
 
 
-def test_devkit_loads_and_gets_our_boxes(devkit_frames: dict[str, Any], frames_export: Path, sample_root: Path) -> None:  # fmt: skip
+def test_devkit_loads_and_gets_our_boxes(
+    devkit_frames: dict[str, Any], frames_export: Path, sample_root: Path
+) -> None:
     assert devkit_frames["counts"]["scene"] == 4 and devkit_frames["counts"]["sample"] == 4
     assert set(devkit_frames["scenes"].values()) == {1}
     expected = _expected_sensor_boxes(frames_export, sample_root, "frames", "full")
-    assert expected.keys() == devkit_frames["boxes"].keys()
-    worst, compared = 0.0, 0
-    for sd_token, ours in expected.items():
-        theirs = {b["token"]: np.array(b["corners"]) for b in devkit_frames["boxes"][sd_token]["boxes"]}
-        assert theirs.keys() == ours.keys()
-        for token, corners in ours.items():
-            worst = max(worst, float(np.abs(theirs[token] - corners).max()))
-            compared += 1
+    worst, compared = _compare_boxes(devkit_frames["boxes"], expected)
     assert compared > 500  # 4 frames x 24 sample_data x ~11 boxes (sweeps included)
     assert worst < 1e-6, worst
     views = dict(nus.camera_views("rig"))
@@ -361,13 +426,17 @@ def test_devkit_loads_and_gets_our_boxes(devkit_frames: dict[str, Any], frames_e
     assert any(np.allclose(k, views["CAM_FRONT"].intrinsics) for k in intrinsics)
 
 
-def test_devkit_points_in_box_equal_num_lidar_pts(devkit_frames: dict[str, Any], frames_export: Path) -> None:  # fmt: skip
+def test_devkit_points_in_box_equal_num_lidar_pts(
+    devkit_frames: dict[str, Any], frames_export: Path
+) -> None:
     anns = {a["token"]: a["num_lidar_pts"] for a in _tables(frames_export)["sample_annotation"]}
     assert devkit_frames["point_counts"] == anns
     assert sum(anns.values()) > 1000 and 0 in anns.values()
 
 
-def test_devkit_multisweep_equals_zod_aggregation(devkit_frames: dict[str, Any], frames_export: Path, sample_root: Path) -> None:  # fmt: skip
+def test_devkit_multisweep_equals_zod_aggregation(
+    devkit_frames: dict[str, Any], frames_export: Path, sample_root: Path
+) -> None:
     """The devkit moves our raw sweeps with our ego poses like ZodFrame.get_aggregated_lidar."""
     from zod.dataset import ZodFrames
 
@@ -399,9 +468,17 @@ def test_devkit_renders(devkit_frames: dict[str, Any]) -> None:
         assert image is not None and image.std() > 10
 
 
-def _prepare_predictions(out: Path, sample_root: Path, work: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:  # fmt: skip
-    """Results files (GT as predictions; perturbed GT) and our evaluator's numbers for them."""
-    from zod.constants import AnnotationProject
+def _prepare_predictions(
+    out: Path, sample_root: Path, work: Path
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Results files for the devkit and our evaluator's numbers on the same boxes.
+
+    Variants per split: ``gt`` (the annotations the devkit evaluates: detection classes with
+    lidar points), ``gt_all`` (every annotation of a detection class), ``perturbed`` (noisy
+    centres, sizes, yaws and scores, misses, false positives). The boxes come from the ZOD
+    annotations (lidar frame); the devkit gets them moved to global by our transforms.
+    """
+    from zod.constants import AnnotationProject, Lidar
     from zod.dataset import ZodFrames
     from zod.eval.detection import DetectionBoxes, DetectionConfig, evaluate_detection
     from zod.geometry.box_set import Box3DSet
@@ -412,76 +489,109 @@ def _prepare_predictions(out: Path, sample_root: Path, work: Path) -> list[tuple
     frames = ZodFrames(str(sample_root), "full")
     num_pts = {a["token"]: a["num_lidar_pts"] for a in t["sample_annotation"]}
     sample_of_scene = {s["scene_token"]: s for s in t["sample"]}
+    meta = {"use_camera": False, "use_lidar": True, "use_radar": False, "use_map": False}
+    meta["use_external"] = False
     rng = np.random.default_rng(7)
     specs = []
     for eval_set in ("zod_train", "zod_val"):
         for variant in ("gt", "gt_all", "perturbed"):
-            perturb = variant == "perturbed"
             results: dict[str, list[dict[str, Any]]] = {}
-            gt_cols: dict[str, list[Any]] = {"frame": [], "name": [], "c": [], "s": [], "q": []}
-            pr_cols: dict[str, list[Any]] = {"frame": [], "name": [], "c": [], "s": [], "q": [], "score": []}  # fmt: skip
+            gt_rows: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, float]] = []
+            pred_rows: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, float]] = []
             ids = [n.rsplit("-", 1)[1] for n in splits[eval_set]]
             for name, item_id in zip(splits[eval_set], ids):
                 frame = frames[item_id]
                 sample = sample_of_scene[tables.token("scene", name)]
-                results[sample["token"]] = []
-                boxes = Box3DSet.from_object_annotations(frame.get_annotation(AnnotationProject.OBJECT_DETECTION))  # fmt: skip
+                objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+                boxes = Box3DSet.from_object_annotations(objects)
                 attrs = boxes.attributes
-                global_from_lidar = frame.ego_motion.get_poses(sample["timestamp"] / 1e6) @ frame.calibration.get_extrinsics(nus_lidar()).transform  # fmt: skip
+                subclasses, uuids = np.asarray(boxes.subclasses), np.asarray(boxes.uuids)
+                unclear = np.asarray(boxes.unclear)
+                mine: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, float]] = []
                 for i in range(len(boxes)):
-                    category = tables.category_of(str(boxes.subclasses[i]), bool(boxes.unclear[i]), attrs["object_type"][i], attrs["with_rider"][i])  # fmt: skip
+                    category = tables.category_of(
+                        str(subclasses[i]), bool(unclear[i]), attrs["object_type"][i],
+                        attrs["with_rider"][i],
+                    )  # fmt: skip
                     det = tables.DETECTION_NAME_OF_CATEGORY.get(category)
-                    token = tables.token("sample_annotation", name, str(boxes.uuids[i]))
-                    if det is None or (variant == "gt" and num_pts[token] == 0):
+                    has_points = num_pts[tables.token("sample_annotation", name, str(uuids[i]))] > 0
+                    if det is None:
                         continue
-                    c, s, q = boxes.centers[i].copy(), boxes.sizes[i].copy(), boxes.quaternions[i].copy()  # fmt: skip
-                    if num_pts[token] > 0:  # the devkit drops ground truth without points
-                        gt_cols["frame"].append(item_id)
-                        gt_cols["name"].append(det)
-                        gt_cols["c"].append(c.copy()), gt_cols["s"].append(s.copy()), gt_cols["q"].append(q.copy())  # fmt: skip
-                    score = 1.0
-                    if perturb:
-                        if rng.random() < 0.15:
-                            continue  # a miss
-                        c[:2] += rng.normal(0, 0.7, 2)
-                        s *= rng.uniform(0.7, 1.3, 3)
-                        q = quaternion_multiply(quaternions_from_yaw(rng.normal(0, 0.3)), q)
-                        score = float(np.round(rng.uniform(0.05, 1.0), 3))
-                    pr_cols["frame"].append(item_id), pr_cols["name"].append(det)
-                    pr_cols["c"].append(c), pr_cols["s"].append(s), pr_cols["q"].append(q), pr_cols["score"].append(score)  # fmt: skip
-                    if perturb and rng.random() < 0.3:  # a false positive nearby
-                        pr_cols["frame"].append(item_id), pr_cols["name"].append(det)
-                        pr_cols["c"].append(c + [rng.uniform(3, 8), 0, 0]), pr_cols["s"].append(s), pr_cols["q"].append(q), pr_cols["score"].append(float(np.round(rng.uniform(0, 0.5), 3)))  # fmt: skip
-                # our transforms to global for the devkit's results file
-                mine = [k for k, f in enumerate(pr_cols["frame"]) if f == item_id]
-                if mine:
-                    tr, wlh, rot = nus.boxes_lidar_to_global(np.array([pr_cols["c"][k] for k in mine]), np.array([pr_cols["s"][k] for k in mine]), np.array([pr_cols["q"][k] for k in mine]), global_from_lidar)  # fmt: skip
-                    for j, k in enumerate(mine):
-                        results[sample["token"]].append({
-                            "sample_token": sample["token"], "translation": tr[j].tolist(), "size": wlh[j].tolist(),
-                            "rotation": rot[j].tolist(), "velocity": [0.0, 0.0], "detection_name": pr_cols["name"][k],
-                            "detection_score": pr_cols["score"][k], "attribute_name": "",
-                        })  # fmt: skip
+                    box = (item_id, det, boxes.centers[i], boxes.sizes[i], boxes.quaternions[i])
+                    if has_points:  # the devkit drops ground truth without points
+                        gt_rows.append((*box, 1.0))
+                    if variant == "gt" and not has_points:
+                        continue
+                    if variant != "perturbed":
+                        mine.append((*box, 1.0))
+                        continue
+                    if rng.random() < 0.15:
+                        continue  # a miss
+                    center = box[2] + np.r_[rng.normal(0, 0.7, 2), 0.0]
+                    size = box[3] * rng.uniform(0.7, 1.3, 3)
+                    quat = quaternion_multiply(quaternions_from_yaw(rng.normal(0, 0.3)), box[4])
+                    mine.append((item_id, det, center, size, quat, round(rng.uniform(0.05, 1), 3)))
+                    if rng.random() < 0.3:  # a false positive nearby
+                        shifted = center + np.array([rng.uniform(3, 8), 0.0, 0.0])
+                        mine.append(
+                            (item_id, det, shifted, size, quat, round(rng.uniform(0, 0.5), 3))
+                        )
+                pred_rows += mine
+                results[sample["token"]] = []
+                if not mine:
+                    continue
+                global_from_lidar = (
+                    frame.ego_motion.get_poses(sample["timestamp"] / 1e6)
+                    @ frame.calibration.get_extrinsics(Lidar.VELODYNE).transform
+                )
+                tr, wlh, rot = nus.boxes_lidar_to_global(
+                    np.array([r[2] for r in mine]), np.array([r[3] for r in mine]),
+                    np.array([r[4] for r in mine]), global_from_lidar,
+                )  # fmt: skip
+                results[sample["token"]] = [
+                    {
+                        "sample_token": sample["token"],
+                        "translation": tr[j].tolist(),
+                        "size": wlh[j].tolist(),
+                        "rotation": rot[j].tolist(),
+                        "velocity": [0.0, 0.0],
+                        "detection_name": row[1],
+                        "detection_score": row[5],
+                        "attribute_name": "",
+                    }
+                    for j, row in enumerate(mine)
+                ]
             path = work / f"results_{eval_set}_{variant}.json"
-            meta = {"use_camera": False, "use_lidar": True, "use_radar": False, "use_map": False, "use_external": False}  # fmt: skip
             path.write_text(json.dumps({"meta": meta, "results": results}))
-            gt = DetectionBoxes.from_columns(gt_cols["frame"], gt_cols["name"], np.array(gt_cols["c"]).reshape(-1, 3), np.array(gt_cols["s"]).reshape(-1, 3), rotation_wxyz=np.array(gt_cols["q"]).reshape(-1, 4), frame_ids=ids)  # fmt: skip
-            pred = DetectionBoxes.from_columns(pr_cols["frame"], pr_cols["name"], np.array(pr_cols["c"]).reshape(-1, 3), np.array(pr_cols["s"]).reshape(-1, 3), rotation_wxyz=np.array(pr_cols["q"]).reshape(-1, 4), scores=np.array(pr_cols["score"]), frame_ids=ids)  # fmt: skip
-            present = tuple(sorted(set(gt_cols["name"])))
+            gt, pred = (
+                DetectionBoxes.from_columns(
+                    [r[0] for r in rows], [r[1] for r in rows],
+                    np.array([r[2] for r in rows]).reshape(-1, 3),
+                    np.array([r[3] for r in rows]).reshape(-1, 3),
+                    rotation_wxyz=np.array([r[4] for r in rows]).reshape(-1, 4),
+                    scores=None if rows is gt_rows else np.array([r[5] for r in rows]),
+                    frame_ids=ids,
+                )
+                for rows in (gt_rows, pred_rows)
+            )  # fmt: skip
+            present = tuple(sorted({r[1] for r in gt_rows}))
             result = evaluate_detection(gt, pred, DetectionConfig(classes=present))
             ours = {
                 "mAP": result.mean_ap,
-                "aps": {n: {str(k): v for k, v in r.ap_by_threshold.items()} for n, r in result.per_class.items()},
+                "aps": {
+                    n: {str(k): v for k, v in r.ap_by_threshold.items()}
+                    for n, r in result.per_class.items()
+                },
                 "tp": {n: r.tp_errors for n, r in result.per_class.items()},
-            }  # fmt: skip
-            specs.append(({"results": str(path), "eval_set": eval_set, "output_dir": str(work / f"eval_{eval_set}_{variant}"), "variant": variant}, ours))  # fmt: skip
+            }
+            spec = {
+                "results": str(path),
+                "eval_set": eval_set,
+                "output_dir": str(work / f"eval_{eval_set}_{variant}"),
+                "variant": variant,
+            }
+            specs.append((spec, ours))
     return specs
-
-
-def nus_lidar() -> Any:
-    from zod.constants import Lidar
-
-    return Lidar.VELODYNE
 
 
 def test_devkit_detection_eval(devkit_frames: dict[str, Any]) -> None:
@@ -499,7 +609,7 @@ def test_devkit_detection_eval(devkit_frames: dict[str, Any]) -> None:
                     assert devkit is None or np.isnan(devkit)
                 else:
                     assert devkit == pytest.approx(mine, abs=1e-4), (name, metric)
-    maps = {v: [] for v in ("gt", "gt_all", "perturbed")}
+    maps: dict[str, list[float]] = {v: [] for v in ("gt", "gt_all", "perturbed")}
     for variant, theirs in zip(devkit_frames["variants"], devkit_frames["evals"]):
         maps[variant].append(theirs["mAP"])
     assert maps["gt"] == pytest.approx([1.0, 1.0], abs=1e-12)  # what the devkit evaluates: mAP 1
@@ -507,3 +617,23 @@ def test_devkit_detection_eval(devkit_frames: dict[str, Any]) -> None:
     # the predictions), so they become false positives at the top score
     assert all(0.5 < m < 1.0 for m in maps["gt_all"])
     assert all(0.05 < m < 0.95 for m in maps["perturbed"])
+
+
+def test_devkit_loads_sequences_as_scenes_of_many_samples(
+    sequences_export: Path, sample_root: Path, nuscenes_python: Path, tmp_path: Path
+) -> None:
+    from zod.dataset import ZodSequences
+
+    answer = run_driver(
+        nuscenes_python,
+        {"dataroot": str(sequences_export), "version": VERSION, "boxes": True},
+        tmp_path,
+    )
+    sequences = ZodSequences(str(sample_root), "mini")
+    assert len(answer["scenes"]) == len(sequences.get_all_ids()) == 2
+    assert all(n >= 3 for n in answer["scenes"].values())  # 2 Hz samples of 1.5 s clips
+    t = _tables(sequences_export)
+    assert len({a["sample_token"] for a in t["sample_annotation"]}) == 2  # one keyframe each
+    expected = _expected_sensor_boxes(sequences_export, sample_root, "sequences", "mini")
+    worst, compared = _compare_boxes(answer["boxes"], expected)
+    assert compared > 50 and worst < 1e-6, (compared, worst)

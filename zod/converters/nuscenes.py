@@ -211,7 +211,7 @@ def on_us_grid(time_s: float) -> float:
 
 
 def pick_sample_times(
-    camera_times_s: Sequence[float], keyframe_time_s: float, rate_hz: float | None
+    camera_times_s: Sequence[float] | np.ndarray, keyframe_time_s: float, rate_hz: float | None
 ) -> list[int]:
     """Indices (sorted) of the camera frames that become samples: for each time of the grid
     ``keyframe + k / rate_hz`` inside the clip (within half a camera period of its ends), the
