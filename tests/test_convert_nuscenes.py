@@ -510,9 +510,11 @@ def _prepare_predictions(
                 mine: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, float]] = []
                 for i in range(len(boxes)):
                     category = tables.category_of(
-                        str(subclasses[i]), bool(unclear[i]), attrs["object_type"][i],
+                        str(subclasses[i]),
+                        bool(unclear[i]),
+                        attrs["object_type"][i],
                         attrs["with_rider"][i],
-                    )  # fmt: skip
+                    )
                     det = tables.DETECTION_NAME_OF_CATEGORY.get(category)
                     has_points = num_pts[tables.token("sample_annotation", name, str(uuids[i]))] > 0
                     if det is None:
@@ -545,9 +547,11 @@ def _prepare_predictions(
                     @ frame.calibration.get_extrinsics(Lidar.VELODYNE).transform
                 )
                 tr, wlh, rot = nus.boxes_lidar_to_global(
-                    np.array([r[2] for r in mine]), np.array([r[3] for r in mine]),
-                    np.array([r[4] for r in mine]), global_from_lidar,
-                )  # fmt: skip
+                    np.array([r[2] for r in mine]),
+                    np.array([r[3] for r in mine]),
+                    np.array([r[4] for r in mine]),
+                    global_from_lidar,
+                )
                 results[sample["token"]] = [
                     {
                         "sample_token": sample["token"],
@@ -565,7 +569,8 @@ def _prepare_predictions(
             path.write_text(json.dumps({"meta": meta, "results": results}))
             gt, pred = (
                 DetectionBoxes.from_columns(
-                    [r[0] for r in rows], [r[1] for r in rows],
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
                     np.array([r[2] for r in rows]).reshape(-1, 3),
                     np.array([r[3] for r in rows]).reshape(-1, 3),
                     rotation_wxyz=np.array([r[4] for r in rows]).reshape(-1, 4),
@@ -573,7 +578,7 @@ def _prepare_predictions(
                     frame_ids=ids,
                 )
                 for rows in (gt_rows, pred_rows)
-            )  # fmt: skip
+            )
             present = tuple(sorted({r[1] for r in gt_rows}))
             result = evaluate_detection(gt, pred, DetectionConfig(classes=present))
             ours = {
@@ -637,3 +642,27 @@ def test_devkit_loads_sequences_as_scenes_of_many_samples(
     expected = _expected_sensor_boxes(sequences_export, sample_root, "sequences", "mini")
     worst, compared = _compare_boxes(answer["boxes"], expected)
     assert compared > 50 and worst < 1e-6, (compared, worst)
+
+
+def test_cli_command(sample_root: Path, tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from cli.convert_nuscenes import register
+
+    app = typer.Typer()
+    convert_app = typer.Typer()
+    register(convert_app)
+    app.add_typer(convert_app, name="convert")
+    args = ["convert", "nuscenes", "--dataset-root", str(sample_root), "--version", "mini"]
+    args += ["--cameras", "none", "--sweeps-before", "0", "--sweeps-after", "0"]
+    args += ["--workers", "1", "--no-progress"]
+    run = CliRunner().invoke(app, [*args, "--output-dir", str(tmp_path / "a")])
+    assert run.exit_code == 0, run.output
+    assert "NuScenes(version='v1.0-trainval'" in run.output
+    t = _tables(tmp_path / "a")
+    assert len(t["scene"]) == 2 and len(t["sample_data"]) == 2  # key scans only, no cameras
+    bad = CliRunner().invoke(
+        app, [*args, "--output-dir", str(tmp_path / "b"), "--nuscenes-version", "a/b"]
+    )
+    assert bad.exit_code == 1 and "bad nuScenes version" in bad.output
