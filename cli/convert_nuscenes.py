@@ -9,7 +9,6 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
-
 import typer
 
 from cli._common import VersionName, fail
