@@ -165,8 +165,9 @@ def count_points_in_boxes(
     all in the points' frame). Borders count as inside; each box counts on its own (a point in
     two boxes counts twice), like nuscenes-devkit's ``points_in_box``.
 
-    Vectorized over (box, point) pairs: a bounding-sphere test on all pairs at once prunes them,
-    then the exact test in the box frames runs on the survivors.
+    Vectorized, no (N, M) table: the points are sorted by x once; each box's bounding sphere
+    gives its slice of x (one ``searchsorted`` for all boxes), the (box, point) pairs of those
+    slices are tested on y and z, then exactly in the box frames.
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     c = np.asarray(centers, dtype=np.float64).reshape(-1, 3)
@@ -174,13 +175,18 @@ def count_points_in_boxes(
     if n == 0 or len(pts) == 0:
         return np.zeros(n, dtype=np.int64)
     half = 0.5 * np.asarray(sizes_lwh, dtype=np.float64).reshape(n, 3)
-    radius = np.linalg.norm(half, axis=1) + 1e-6
-    # coarse: axis-aligned cube of the bounding sphere, one axis at a time over (N, M)
-    candidates = np.ones((n, len(pts)), dtype=bool)
-    for axis in range(3):  # three passes over axes, not a loop over boxes or points
-        delta = pts[None, :, axis] - c[:, axis, None]
-        candidates &= np.abs(delta) <= radius[:, None]
-    box_idx, pt_idx = np.nonzero(candidates)
+    radius = np.linalg.norm(half, axis=1) * (1 + 1e-9) + 1e-9
+    order = np.argsort(pts[:, 0])
+    xs = pts[order, 0]
+    lo = np.searchsorted(xs, c[:, 0] - radius, side="left")
+    hi = np.searchsorted(xs, c[:, 0] + radius, side="right")
+    counts = hi - lo
+    box_idx = np.repeat(np.arange(n), counts)
+    # position in the sorted order of every pair: lo[box] + (0 .. count - 1)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    pt_idx = order[np.repeat(lo, counts) + offsets]
+    near = np.all(np.abs(pts[pt_idx, 1:] - c[box_idx, 1:]) <= radius[box_idx, None], axis=1)
+    box_idx, pt_idx = box_idx[near], pt_idx[near]
     if box_idx.size == 0:
         return np.zeros(n, dtype=np.int64)
     rot = rotation_matrices_from_quaternions(np.asarray(quaternions).reshape(n, 4))
