@@ -24,7 +24,7 @@ root, version = job["dataroot"], job["version"]
 with open(f"{root}/{version}/category.json") as f:
     categories = [c["name"] for c in json.load(f)]
 # the devkit colours boxes by a fixed table of nuScenes' names; give ZOD's extra names a grey
-colormap = {**{name: (120, 120, 120) for name in categories}, **get_colormap()}
+colormap = {**dict.fromkeys(categories, (120, 120, 120)), **get_colormap()}
 nusc = NuScenes(version=version, dataroot=root, verbose=False, colormap=colormap)
 answer = {
     "counts": {t: len(getattr(nusc, t)) for t in nusc.table_names},
@@ -103,12 +103,14 @@ if job.get("evals"):
                 "num_gt": len(evaluation.gt_boxes.all),
                 "mAP_all_classes": all_metrics.mean_ap,
                 "mAP": metrics.mean_ap,
-                "label_aps": {c: {str(k): v for k, v in d.items()} for c, d in metrics._label_aps.items()},
+                "label_aps": {
+                    c: {str(k): v for k, v in d.items()} for c, d in metrics._label_aps.items()
+                },
                 "label_tp_errors": {
                     c: {m: (None if np.isnan(v) else v) for m, v in d.items()}
                     for c, d in metrics._label_tp_errors.items()
                 },
             }
-        )  # fmt: skip
+        )
 
 json.dump(answer, sys.stdout)

@@ -307,9 +307,12 @@ def test_resume_redoes_only_what_is_missing(sample_root: Path, tmp_path: Path) -
     victim.unlink()
     nus.convert_to_nuscenes(sample_root, out, workers=1, progress=False, **kwargs)
     changed = {p for p in files if not p.exists() or p.stat().st_mtime_ns != mtimes[p]}
-    item = victim.name.split("__")[0]
+    item_id = victim.name.split("__")[0].rsplit("-", 1)[1]
     assert victim in changed and victim.exists()
-    assert all(item in p.name or p.parent.name == "parts" or "maps" in p.parts for p in changed)
+    # only that item's files (its data and its part file) and the map mask were written again
+    assert all(item_id in p.name or p.name == "zod-no-map.png" for p in changed), changed
+    others = [p for p in files if item_id not in p.name and p.name != "zod-no-map.png"]
+    assert len(others) == 5  # the other frame: part, CAM_FRONT, 3 scans, all left alone
     assert {p.name: p.read_bytes() for p in (out / VERSION).iterdir()} == tables_before
 
 
