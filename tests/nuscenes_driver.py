@@ -12,6 +12,7 @@ Prints one JSON object with the answers.
 
 import json
 import sys
+from typing import Any
 
 import numpy as np
 from nuscenes import NuScenes
@@ -26,7 +27,7 @@ with open(f"{root}/{version}/category.json") as f:
 # the devkit colours boxes by a fixed table of nuScenes' names; give ZOD's extra names a grey
 colormap = {**dict.fromkeys(categories, (120, 120, 120)), **get_colormap()}
 nusc = NuScenes(version=version, dataroot=root, verbose=False, colormap=colormap)
-answer = {
+answer: dict[str, Any] = {
     "counts": {t: len(getattr(nusc, t)) for t in nusc.table_names},
     "scenes": {s["name"]: s["nbr_samples"] for s in nusc.scene},
 }
