@@ -669,3 +669,24 @@ def test_cli_command(sample_root: Path, tmp_path: Path) -> None:
         app, [*args, "--output-dir", str(tmp_path / "b"), "--nuscenes-version", "a/b"]
     )
     assert bad.exit_code == 1 and "bad nuScenes version" in bad.output
+
+
+def test_ray_engine_writes_the_same_files(sample_root: Path, tmp_path: Path) -> None:
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        kwargs: dict[str, Any] = {"version": "mini", "cameras": "front", "progress": False}
+        local = nus.convert_to_nuscenes(sample_root, tmp_path / "local", workers=1, **kwargs)
+        remote = nus.convert_to_nuscenes(sample_root, tmp_path / "ray", engine="ray", **kwargs)
+    finally:
+        if started:
+            ray.shutdown()
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    ours, theirs = tree(local.parent), tree(remote.parent)
+    assert len(ours) > 10 and ours == theirs
