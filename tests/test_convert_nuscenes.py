@@ -314,6 +314,11 @@ def test_resume_redoes_only_what_is_missing(sample_root: Path, tmp_path: Path) -
     others = [p for p in files if item_id not in p.name and p.name != "zod-no-map.png"]
     assert len(others) == 5  # the other frame: part, CAM_FRONT, 3 scans, all left alone
     assert {p.name: p.read_bytes() for p in (out / VERSION).iterdir()} == tables_before
+    # other options: every item is redone (the part files remember what they were made with)
+    kwargs["sweeps_after"] = 0
+    nus.convert_to_nuscenes(sample_root, out, workers=1, progress=False, **kwargs)
+    sweeps = json.loads((out / VERSION / "sample_data.json").read_text())
+    assert len([sd for sd in sweeps if sd["fileformat"] == "pcd"]) == 2 * 2  # key + 1 before
 
 
 # --------------------------------------------------------------------------- nuscenes-devkit

@@ -315,14 +315,30 @@ class NuScenesItemTask:
             records = json.loads(part.read_bytes())
         except (OSError, ValueError):
             return False
+        if records.get("options") != self.options():
+            return False  # made with other options (cameras, sweeps...): redo
         out = Path(self.output_dir)
         return all((out / sd["filename"]).exists() for sd in records["sample_data"])
+
+    def options(self) -> dict[str, Any]:
+        """What the item's output depends on besides its id (kept in the part file)."""
+        return {
+            "version": self.version,
+            "subset": self.subset,
+            "anonymization": self.anonymization,
+            "cameras": self.cameras,
+            "sweeps_before": self.sweeps_before,
+            "sweeps_after": self.sweeps_after,
+            "sample_rate_hz": self.sample_rate_hz,
+            "jpeg_quality": self.jpeg_quality,
+        }
 
     def __call__(self, item_id: str) -> dict[str, Any]:
         part = self.part_path(item_id)
         if self._done(part):
             return {"item_id": item_id, "part": str(part), "written": False}
-        records = self.convert(item_id)
+        records: dict[str, Any] = dict(self.convert(item_id))
+        records["options"] = self.options()
         atomic_write_bytes(part, json_bytes(records))
         return {"item_id": item_id, "part": str(part), "written": True}
 
