@@ -327,9 +327,9 @@ def _expected_sensor_boxes(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Our own transforms: per sample_data token, per annotation token, the box corners in that
     sensor frame, straight from the ZOD files (calibration, ego motion, annotations)."""
+    from zod.annotations.objects import box_set_from_object_annotations
     from zod.constants import AnnotationProject, Camera, Lidar
     from zod.dataset import ZodFrames, ZodSequences
-    from zod.geometry.box_set import Box3DSet
 
     t = _tables(out)
     dataset = (ZodFrames if subset == "frames" else ZodSequences)(str(sample_root), version)
@@ -354,7 +354,7 @@ def _expected_sensor_boxes(
         if sd["sample_token"] not in sample_time:  # a sample without annotations (sequences)
             expected[sd["token"]] = {}
             continue
-        boxes = Box3DSet.from_object_annotations(
+        boxes = box_set_from_object_annotations(
             item.get_annotation(AnnotationProject.OBJECT_DETECTION)
         )
         key_time = sample_time[sd["sample_token"]]
@@ -363,12 +363,12 @@ def _expected_sensor_boxes(
             item.ego_motion.get_poses(sd["timestamp"] / 1e6) @ ego_from_sensor
         )
         sensor_from_lidar = sensor_from_global @ global_from_lidar
-        rot = sensor_from_lidar[:3, :3] @ rotation_matrices_from_quaternions(boxes.quaternions)
-        centers = boxes.centers @ sensor_from_lidar[:3, :3].T + sensor_from_lidar[:3, 3]
+        rot = sensor_from_lidar[:3, :3] @ rotation_matrices_from_quaternions(boxes.quaternions_wxyz)
+        centers = boxes.centers_m @ sensor_from_lidar[:3, :3].T + sensor_from_lidar[:3, 3]
         uuids = np.asarray(boxes.uuids)
         expected[sd["token"]] = {
             tables.token("sample_annotation", name, str(uuids[i])): nuscenes_corners(
-                centers[i], rot[i], boxes.sizes[i]
+                centers[i], rot[i], boxes.sizes_lwh_m[i]
             )
             for i in range(len(boxes))
         }
@@ -486,10 +486,10 @@ def _prepare_predictions(
     centres, sizes, yaws and scores, misses, false positives). The boxes come from the ZOD
     annotations (lidar frame); the devkit gets them moved to global by our transforms.
     """
+    from zod.annotations.objects import box_set_from_object_annotations
     from zod.constants import AnnotationProject, Lidar
     from zod.dataset import ZodFrames
     from zod.eval.detection import DetectionBoxes, DetectionConfig, evaluate_detection
-    from zod.geometry.box_set import Box3DSet
     from zod.geometry.transforms import quaternion_multiply
 
     t = _tables(out)
@@ -511,7 +511,7 @@ def _prepare_predictions(
                 frame = frames[item_id]
                 sample = sample_of_scene[tables.token("scene", name)]
                 objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
-                boxes = Box3DSet.from_object_annotations(objects)
+                boxes = box_set_from_object_annotations(objects)
                 attrs = boxes.attributes
                 subclasses, uuids = np.asarray(boxes.subclasses), np.asarray(boxes.uuids)
                 unclear = np.asarray(boxes.unclear)
@@ -527,7 +527,13 @@ def _prepare_predictions(
                     has_points = num_pts[tables.token("sample_annotation", name, str(uuids[i]))] > 0
                     if det is None:
                         continue
-                    box = (item_id, det, boxes.centers[i], boxes.sizes[i], boxes.quaternions[i])
+                    box = (
+                        item_id,
+                        det,
+                        boxes.centers_m[i],
+                        boxes.sizes_lwh_m[i],
+                        boxes.quaternions_wxyz[i],
+                    )
                     if has_points:  # the devkit drops ground truth without points
                         gt_rows.append((*box, 1.0))
                     if variant == "gt" and not has_points:
@@ -581,7 +587,7 @@ def _prepare_predictions(
                     [r[1] for r in rows],
                     np.array([r[2] for r in rows]).reshape(-1, 3),
                     np.array([r[3] for r in rows]).reshape(-1, 3),
-                    rotation_wxyz=np.array([r[4] for r in rows]).reshape(-1, 4),
+                    quaternions_wxyz=np.array([r[4] for r in rows]).reshape(-1, 4),
                     scores=None if rows is gt_rows else np.array([r[5] for r in rows]),
                     frame_ids=ids,
                 )
@@ -653,16 +659,11 @@ def test_devkit_loads_sequences_as_scenes_of_many_samples(
 
 
 def test_cli_command(sample_root: Path, tmp_path: Path) -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from cli.convert_nuscenes import register
+    from cli.main import app
 
-    app = typer.Typer()
-    convert_app = typer.Typer()
-    register(convert_app)
-    app.add_typer(convert_app, name="convert")
-    args = ["convert", "nuscenes", "--dataset-root", str(sample_root), "--version", "mini"]
+    args = ["convert", "nuscenes", str(sample_root), "--version", "mini"]
     args += ["--cameras", "none", "--sweeps-before", "0", "--sweeps-after", "0"]
     args += ["--workers", "1", "--no-progress"]
     run = CliRunner().invoke(app, [*args, "--output-dir", str(tmp_path / "a")])

@@ -66,18 +66,28 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zod.converters import nuscenes_tables as tables
-from zod.converters.runner import atomic_write_bytes, json_bytes, run_frames
+from zod.converters.runner import (
+    RunKwargs,
+    RunOptions,
+    atomic_write_bytes,
+    json_bytes,
+    run_frames,
+    run_options,
+)
 from zod.geometry.transforms import (
     invert_transforms,
     quaternion_multiply,
     quaternions_from_rotation_matrices,
     rotation_matrices_from_quaternions,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11 on
 
 TABLE_NAMES: tuple[str, ...] = (
     "attribute",
@@ -570,24 +580,26 @@ class NuScenesItemTask:
         key_points: dict[int, np.ndarray],
         recs: dict[str, list[dict[str, Any]]],
     ) -> None:
+        from zod.annotations.objects import box_set_from_object_annotations
         from zod.constants import AnnotationProject
-        from zod.geometry.box_set import Box3DSet
 
         project = AnnotationProject.OBJECT_DETECTION
         if not item.is_annotated(project):
             return
-        boxes = Box3DSet.from_object_annotations(item.get_annotation(project))
+        boxes = box_set_from_object_annotations(item.get_annotation(project))
         if len(boxes) == 0:
             return
         global_from_lidar = np.asarray(ego_motion.get_poses(sample.time_s)) @ ego_from_lidar
         translation, size_wlh, rotation = boxes_lidar_to_global(
-            boxes.centers, boxes.sizes, boxes.quaternions, global_from_lidar
+            boxes.centers_m, boxes.sizes_lwh_m, boxes.quaternions_wxyz, global_from_lidar
         )
         points = key_points.get(sample.index)
         counts = (
             np.zeros(len(boxes), dtype=np.int64)
             if points is None
-            else count_points_in_boxes(points, boxes.centers, boxes.sizes, boxes.quaternions)
+            else count_points_in_boxes(
+                points, boxes.centers_m, boxes.sizes_lwh_m, boxes.quaternions_wxyz
+            )
         )
         attrs = boxes.attributes
         subclasses = np.asarray(boxes.subclasses)
@@ -770,20 +782,18 @@ def convert_to_nuscenes(
     sweeps_after: int = 10,
     sample_rate_hz: float | None = 2.0,
     splits: Sequence[str] = ("train", "val"),
-    overwrite: bool = False,
-    skip_missing: bool = False,
-    engine: str = "local",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    progress: bool = True,
+    *,
+    options: RunOptions | None = None,
+    **run_kwargs: Unpack[RunKwargs],
 ) -> Path:
     """Convert the items of ``splits`` to the nuScenes layout under ``output_dir``.
 
     Returns the table folder ``output_dir / nuscenes_version``. Resumable: an item whose part
     file and data files exist is not redone (unless ``overwrite``); the tables are merged from
-    all parts at the end of every run. ``engine`` / ``workers`` / ``ray_address`` as the other
-    converters (``zod.converters.runner.run_frames``).
+    all parts at the end of every run. How the run goes: ``options``
+    (:class:`~zod.converters.runner.RunOptions`), or its fields as keywords, as every converter.
     """
+    run = run_options(options, **run_kwargs)
     if subset not in SUBSETS:
         raise ValueError(f"unknown subset {subset!r}: expected one of {SUBSETS}")
     if "/" in nuscenes_version or not nuscenes_version:
@@ -801,23 +811,14 @@ def convert_to_nuscenes(
         sweeps_before,
         sweeps_after,
         sample_rate_hz,
-        overwrite=overwrite,
+        overwrite=run.overwrite,
     )
     dataset = _dataset(root, version, subset)
     part_paths: list[str] = []
     scene_splits: dict[str, list[str]] = {}
     for split in splits:
         ids = sorted(dataset.get_split(split))
-        result = run_frames(
-            task,
-            ids,
-            engine=engine,  # type: ignore[arg-type]
-            workers=workers,
-            ray_address=ray_address,
-            skip_missing=skip_missing,
-            desc=f"nuScenes {subset} {split}",
-            progress=progress,
-        )
+        result = run_frames(task, ids, run, desc=f"nuScenes {subset} {split}")
         done = [(item_id, record) for item_id, record in result.ok()]
         part_paths += [record["part"] for _, record in done]
         scene_splits[SPLIT_KEYS.get(split, f"zod_{split}")] = [
