@@ -10,7 +10,7 @@ import time
 import urllib.parse
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -28,6 +28,16 @@ from cli._common import (
 )
 from zod.errors import ZodError
 
+if TYPE_CHECKING:
+    from zod.calibration import Calibration
+    from zod.viz.rerun_log import RectifiedView
+
+
+class PinholeViews(str, Enum):
+    none = "none"
+    front = "front"
+    rig = "rig"
+
 
 class LidarColorName(str, Enum):
     height = "height"
@@ -36,6 +46,17 @@ class LidarColorName(str, Enum):
 
 
 _SCALES = {"1": 1.0, "1/2": 0.5, "1/4": 0.25, "1/8": 0.125}
+
+
+def _pinhole_views(choice: PinholeViews, calibration: Calibration) -> tuple[RectifiedView, ...]:
+    """The ``--pinhole`` views as RectifiedViews of the item's front camera."""
+    if choice is PinholeViews.none:
+        return ()
+    from zod.geometry.pinhole import FRONT_VIEW, THREE_VIEW_RIG
+    from zod.viz.rerun_log import RectifiedView
+
+    views = (FRONT_VIEW,) if choice is PinholeViews.front else THREE_VIEW_RIG
+    return tuple(RectifiedView.from_pinhole(v, calibration) for v in views)
 
 
 def view(
@@ -83,6 +104,12 @@ def view(
         "1", "--image-scale", help="1 (the JPEG files as they are), 1/2, 1/4 or 1/8."
     ),
     anonymization: AnonymizationName = typer.Option(AnonymizationName.blur, "--anonymization"),
+    pinhole: PinholeViews = typer.Option(
+        PinholeViews.none,
+        "--pinhole",
+        help="Also log exact pinhole views of the fisheye (front: 90 degrees; rig: left, front, "
+        "right), where rerun's 3D overlay is exact.",
+    ),
     start: Optional[float] = typer.Option(  # noqa: UP045 (typer)
         None, "--start", min=0.0, help="Sequences/drives: from this many seconds after the start."
     ),
@@ -123,6 +150,7 @@ def view(
             radar=radar,
             signals=signals,
             predictions=preds,
+            views=_pinhole_views(pinhole, item.calibration),
             progress=progress,
         )
         rec = zr.new_recording(item.id, subset=subset.value)
