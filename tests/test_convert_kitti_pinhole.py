@@ -152,6 +152,7 @@ def test_image_is_the_rectified_key_image(pinhole_out: Path, sample_root: Path) 
     png = cv2.imread(str(pinhole_out / "training" / "image_2" / f"{info['id']}.png"))
     assert png is not None and png.shape == (FRONT_VIEW.height_px, FRONT_VIEW.width_px, 3)
     fisheye_bgr = cv2.imread(str(sample_root / info["camera_frames"]["front_blur"][0]["filepath"]))
+    assert fisheye_bgr is not None
     calibration, _ = _frame(sample_root, info)
     camera = calibration.cameras[Camera.FRONT]
     np.testing.assert_array_equal(png, pinhole.rectify(fisheye_bgr, camera, FRONT_VIEW))

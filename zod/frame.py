@@ -6,7 +6,7 @@ cached. Lidar compensation and aggregation come from ``zod.aggregation``'s mixin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,9 +22,13 @@ from zod.sensors.frames import CameraFrame, LidarFrame
 from zod.sensors.lidar import LidarData
 from zod.sensors.radar import RadarData
 from zod.vehicle_data import VehicleData
+from zod.views import ViewMixin
+
+if TYPE_CHECKING:
+    from zod.geometry.pinhole import PinholeView
 
 
-class _Item:
+class _Item(ViewMixin):
     """What frames and sequences share: the info, cached sidecars and annotations."""
 
     _metadata_cls: type = FrameMetaData
@@ -84,9 +88,16 @@ class _Item:
         return self.info.get_key_camera_frame(anonymization=anonymization, camera=Camera.FRONT)
 
     def get_image(
-        self, anonymization: Anonymization = Anonymization.BLUR, scale: float = 1
+        self,
+        anonymization: Anonymization = Anonymization.BLUR,
+        scale: float = 1,
+        *,
+        view: PinholeView | None = None,
     ) -> np.ndarray:
-        """The key image, RGB uint8 (H, W, 3) (1/2, 1/4, 1/8 ``scale`` decodes smaller)."""
+        """The key image, RGB uint8 (H, W, 3) (1/2, 1/4, 1/8 ``scale`` decodes smaller);
+        with ``view``, rectified into that pinhole view (``get_view_image``)."""
+        if view is not None:
+            return self.get_view_image(view, anonymization, scale)
         return self.get_camera_frame(anonymization).read(scale=scale)
 
 
