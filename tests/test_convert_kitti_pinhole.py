@@ -13,16 +13,17 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 from zod.annotations.classes import OBJECT_SUBCLASSES
+from zod.annotations.object_features import parse_object_features
 from zod.annotations.parser import parse_object_detection_annotation
 from zod.calibration import Calibration
 from zod.constants import Camera, Lidar
-from zod.converters._frames import ObjectArrays
 from zod.converters.kitti import (
     KITTI_NAMES,
     KITTI_TYPES,
@@ -35,7 +36,6 @@ from zod.converters.kitti import (
 )
 from zod.geometry import fisheye, pinhole
 from zod.geometry.pinhole import FRONT_VIEW
-from zod.geometry.transforms import quaternions_from_yaw
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -212,21 +212,21 @@ def test_objects_outside_the_view_are_dropped_and_dont_care_comes_last() -> None
     ego_from_camera[:3, :3] = [[0, 0, 1.0], [-1.0, 0, 0], [0, -1.0, 0]]  # x right, y down, z fwd
     calib, velo_from_lidar = view_calib(ego_from_lidar, ego_from_camera, FRONT_VIEW)
     centers = np.array([[20.0, 0, 0], [-15.0, 0, 0], [3.0, 17.0, 0], [2.0, -4.0, 0], [30, 0, 0]])
-    names = ["Vehicle"] * 4 + ["Pedestrian"]
-    objects = ObjectArrays(
-        names=names,
-        subclasses=["Vehicle_Car"] * 4 + ["Pedestrian"],
-        unclear=np.zeros(5, dtype=bool),
-        occlusion=["None"] * 5,
-        boxes_xyxy=np.array([[1900.0, 1000, 2000, 1100]] * 5),
-        has_box3d=np.array([True, True, True, True, False]),
-        centers_lidar=centers,
-        sizes_lwh=np.array(
-            [[4.0, 2.0, 1.5], [4.0, 2, 1.5], [4, 2, 1.5], [12.0, 2.5, 3.0], [1, 1, 1]]
-        ),
-        quaternions_lidar=quaternions_from_yaw(np.zeros(5)),
-        uuids=[str(i) for i in range(5)],
-    )
+    sizes = np.array([[4.0, 2, 1.5], [4, 2, 1.5], [4, 2, 1.5], [12.0, 2.5, 3.0], [1, 1, 1]])
+    features = []
+    for i, (center, size) in enumerate(zip(centers, sizes)):
+        props: dict[str, Any] = {"annotation_uuid": str(i), "occlusion_ratio": "None"}
+        props.update({"class": "Vehicle", "type": "Car"} if i < 4 else {"class": "Pedestrian"})
+        if i < 4:  # the pedestrian has no 3D box: a DontCare region
+            props["location_3d"] = {"type": "Point", "coordinates": center.tolist()}
+            props.update(zip(("size_3d_length", "size_3d_width", "size_3d_height"), size))
+            props.update(zip(("orientation_3d_qw", "orientation_3d_qx"), (1.0, 0.0)))
+            props.update(zip(("orientation_3d_qy", "orientation_3d_qz"), (0.0, 0.0)))
+        corners = [[1900.0, 1000.0], [2000.0, 1000.0], [2000.0, 1100.0], [1900.0, 1100.0]]
+        features.append(
+            {"geometry": {"type": "MultiPoint", "coordinates": corners}, "properties": props}
+        )
+    objects = parse_object_features(features)
     text = view_label_text(objects, calib, velo_from_lidar, _Camera(), FRONT_VIEW)
     label = parse_label(text)
     assert label.types == ["Vehicle", "Vehicle", "DontCare"]

@@ -87,6 +87,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from zod.annotations.object_features import ObjectArrays
 from zod.converters import _frames
 from zod.converters.runner import (
     RunKwargs,
@@ -307,8 +308,8 @@ def boxes_lidar_to_velo(
 def boxes_velo_to_lidar(
     centers_velo: np.ndarray, yaw_velo: np.ndarray, velo_from_lidar: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`boxes_lidar_to_velo` for upright boxes: lidar centres (N, 3), wxyz
-    (N, 4)."""
+    """Inverse of :func:`boxes_lidar_to_velo` for upright boxes: lidar centres (N, 3) and
+    wxyz rotations (N, 4)."""
     centers_lidar = np.asarray(centers_velo, dtype=np.float64).reshape(-1, 3) @ velo_from_lidar
     yaw = np.asarray(yaw_velo, dtype=np.float64).reshape(-1)
     c, s = np.cos(yaw), np.sin(yaw)
@@ -445,6 +446,32 @@ def parse_label(text: str, path: str | None = None) -> KittiLabel:
     )
 
 
+@dataclass
+class _DenseBoxes:
+    """The 3D box columns of N objects, one row per object (rows without a 3D box: zero centre,
+    unit size, identity rotation), and has3d (N,): a clear 3D box."""
+
+    has3d: np.ndarray
+    centers_lidar: np.ndarray
+    sizes_lwh: np.ndarray
+    quaternions_lidar: np.ndarray
+
+
+def _dense_boxes(objects: ObjectArrays) -> _DenseBoxes:
+    n = len(objects)
+    boxes = objects.boxes3d
+    rows = np.asarray(boxes.attributes["feature_index"], dtype=np.int64)
+    has3d = np.zeros(n, dtype=bool)
+    has3d[rows] = ~np.asarray(boxes.unclear, dtype=bool)
+    centers, sizes = np.zeros((n, 3)), np.ones((n, 3))
+    quaternions = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+    centers[rows], sizes[rows] = boxes.centers_m, boxes.sizes_lwh_m
+    quaternions[rows] = boxes.quaternions_wxyz
+    return _DenseBoxes(
+        has3d & ~np.asarray(objects.unclear, dtype=bool), centers, sizes, quaternions
+    )
+
+
 def label_types(
     names: Sequence[str],
     subclasses: Sequence[str],
@@ -479,7 +506,7 @@ def label_order(dont_care: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return np.concatenate([np.flatnonzero(kept & ~dont_care), np.flatnonzero(kept & dont_care)])
 
 
-def _occlusion_codes(occlusion: Sequence[str | None]) -> np.ndarray:
+def _occlusion_codes(occlusion: Sequence[str | None] | np.ndarray) -> np.ndarray:
     return np.array(
         [OCCLUSION_TO_KITTI.get(o, 3) if isinstance(o, str) else 3 for o in occlusion],
         dtype=np.int64,
@@ -487,7 +514,7 @@ def _occlusion_codes(occlusion: Sequence[str | None]) -> np.ndarray:
 
 
 def frame_label_text(
-    objects: _frames.ObjectArrays,
+    objects: ObjectArrays,
     calib: KittiCalib,
     velo_from_lidar: np.ndarray,
     camera: Any,
@@ -496,34 +523,35 @@ def frame_label_text(
 ) -> str:
     """The label file of one frame from its object arrays (see ``_frames.object_arrays``),
     for the raw fisheye image (camera="fisheye": annotated 2D boxes, every object kept)."""
-    n = len(objects.names)
+    n = len(objects)
     if n == 0:
         return ""
-    has3d = objects.has_box3d & ~objects.unclear
+    dense = _dense_boxes(objects)
+    has3d = dense.has3d
     types, dont_care, kept = label_types(
-        objects.names, objects.subclasses, has3d, label_type, kitti_names
+        list(objects.classes), list(objects.subclasses), has3d, label_type, kitti_names
     )
-    occluded = _occlusion_codes(objects.occlusion)
+    occluded = _occlusion_codes(objects.attributes["occlusion_level"])
     centers_velo, yaw_velo = boxes_lidar_to_velo(
-        objects.centers_lidar, objects.quaternions_lidar, velo_from_lidar
+        dense.centers_lidar, dense.quaternions_lidar, velo_from_lidar
     )
     cam_from_velo = calib.cam_from_velo
     location, rotation_y, alpha = velo_boxes_to_camera(
-        centers_velo, objects.sizes_lwh, yaw_velo, cam_from_velo
+        centers_velo, dense.sizes_lwh, yaw_velo, cam_from_velo
     )
     # truncation from the full rotation of the box in the camera frame
     cam_from_lidar_rot = cam_from_velo[:3, :3] @ velo_from_lidar
-    rot_cam = cam_from_lidar_rot @ rotation_matrices_from_quaternions(objects.quaternions_lidar)
-    centers_cam = objects.centers_lidar @ cam_from_lidar_rot.T + cam_from_velo[:3, 3]
+    rot_cam = cam_from_lidar_rot @ rotation_matrices_from_quaternions(dense.quaternions_lidar)
+    centers_cam = dense.centers_lidar @ cam_from_lidar_rot.T + cam_from_velo[:3, 3]
     truncated = truncation_from_projection(
         centers_cam,
-        objects.sizes_lwh,
+        dense.sizes_lwh,
         rot_cam,
         camera.intrinsics,
         camera.distortion,
         camera.image_dimensions,
     )
-    sizes_hwl = objects.sizes_lwh[:, [2, 1, 0]].copy()
+    sizes_hwl = dense.sizes_lwh[:, [2, 1, 0]].copy()
     return _label_text(
         types,
         dont_care,
@@ -531,7 +559,7 @@ def frame_label_text(
         truncated,
         occluded,
         alpha,
-        objects.boxes_xyxy,
+        objects.boxes2d,
         sizes_hwl,
         location,
         rotation_y,
@@ -596,7 +624,7 @@ def box_corners(centers: np.ndarray, sizes_lwh: np.ndarray, rotations: np.ndarra
 
 
 def view_label_text(
-    objects: _frames.ObjectArrays,
+    objects: ObjectArrays,
     calib: KittiCalib,
     velo_from_lidar: np.ndarray,
     camera: Any,
@@ -607,30 +635,31 @@ def view_label_text(
     """The label file of one frame for a pinhole view (camera="pinhole"; ``calib`` from
     :func:`view_calib`, ``camera`` the fisheye's ``CameraCalibration``): 2D boxes of the
     projected 3D boxes, objects outside the view dropped (see the module docstring)."""
-    n = len(objects.names)
+    n = len(objects)
     if n == 0:
         return ""
+    dense = _dense_boxes(objects)
     from zod.geometry.view_boxes import fisheye_boxes_to_view, project_corners_to_view
 
-    has3d = objects.has_box3d & ~objects.unclear
+    has3d = dense.has3d
     types, dont_care, kept = label_types(
-        objects.names, objects.subclasses, has3d, label_type, kitti_names
+        list(objects.classes), list(objects.subclasses), has3d, label_type, kitti_names
     )
     centers_velo, yaw_velo = boxes_lidar_to_velo(
-        objects.centers_lidar, objects.quaternions_lidar, velo_from_lidar
+        dense.centers_lidar, dense.quaternions_lidar, velo_from_lidar
     )
     view_from_velo = calib.cam_from_velo
     location, rotation_y, alpha = velo_boxes_to_camera(
-        centers_velo, objects.sizes_lwh, yaw_velo, view_from_velo
+        centers_velo, dense.sizes_lwh, yaw_velo, view_from_velo
     )
     view_from_lidar_rot = view_from_velo[:3, :3] @ velo_from_lidar
     corners_view = box_corners(
-        objects.centers_lidar @ view_from_lidar_rot.T + view_from_velo[:3, 3],
-        objects.sizes_lwh,
-        view_from_lidar_rot @ rotation_matrices_from_quaternions(objects.quaternions_lidar),
+        dense.centers_lidar @ view_from_lidar_rot.T + view_from_velo[:3, 3],
+        dense.sizes_lwh,
+        view_from_lidar_rot @ rotation_matrices_from_quaternions(dense.quaternions_lidar),
     )
     projected = project_corners_to_view(corners_view, view)
-    regions = fisheye_boxes_to_view(objects.boxes_xyxy, camera, view)
+    regions = fisheye_boxes_to_view(objects.boxes2d, camera, view)
     boxes = np.where(dont_care[:, None], regions.clipped_xyxy, projected.clipped_xyxy)
     visible = np.where(dont_care, regions.visible, projected.visible)
     return _label_text(
@@ -638,10 +667,10 @@ def view_label_text(
         dont_care,
         label_order(dont_care, kept & visible),
         projected.truncation,
-        _occlusion_codes(objects.occlusion),
+        _occlusion_codes(objects.attributes["occlusion_level"]),
         alpha,
         boxes,
-        objects.sizes_lwh[:, [2, 1, 0]],
+        dense.sizes_lwh[:, [2, 1, 0]],
         location,
         rotation_y,
     )
@@ -751,7 +780,7 @@ class KittiFrameTask(_frames.FrameTask):
                 Path(image.filepath),
                 path,
                 self.image_mode,
-                f"{self.anonymization} image",  # type: ignore[arg-type]
+                f"{self.anonymization} image",
                 images_flag(self.anonymization),
             )
 
