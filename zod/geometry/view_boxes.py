@@ -114,6 +114,6 @@ def fisheye_boxes_to_view(
     left = np.stack([np.broadcast_to(x1, (n, s.size)), y2 - s * (y2 - y1)], axis=-1)
     outline = np.concatenate([top, right, bottom, left], axis=1)  # (N, 4 S, 2)
     mapped = fisheye_to_view_pixels(outline.reshape(-1, 2), calibration, view)
-    pixels = mapped.pixels.reshape(n, -1, 2)
-    valid = mapped.valid.reshape(n, -1)
+    pixels = mapped.pixels.reshape(n, outline.shape[1], 2)
+    valid = mapped.valid.reshape(n, outline.shape[1])
     return _bounds(np.nan_to_num(pixels), valid, view)
