@@ -276,3 +276,67 @@ def test_cli_refuses_a_link_of_a_rectified_image(
     assert run.returncode == 0, run.stderr
     calib = KittiCalib.from_text((tmp_path / "training" / "calib" / "002506.txt").read_text())
     assert calib.P[0, 0] != FRONT_VIEW.focal_px  # the fisheye's stand-in, not the view's K
+
+
+def test_files_follow_the_rules_the_tools_info_scripts_rely_on(
+    pinhole_out: Path, sample_root: Path
+) -> None:
+    """Our own reading of our files by the rules OpenPCDet's and mmdetection3d's KITTI info
+    scripts apply (docs/convert.md lists them): ids as integers formatted %06d, ImageSets with
+    test.txt, image_2 PNGs, calib by line position split on single spaces, 15-field labels with
+    DontCare last, and their camera -> lidar box rule recovering the annotated boxes."""
+    sets = pinhole_out / "ImageSets"
+    assert (sets / "test.txt").read_text() == ""
+    ids = [
+        line for split in ("train", "val") for line in (sets / f"{split}.txt").read_text().split()
+    ]
+    assert ids and all(f"{int(i):06d}" == i for i in ids)
+    for frame_id in ids:
+        training = pinhole_out / "training"
+        for kind, ext in (
+            ("velodyne", "bin"),
+            ("label_2", "txt"),
+            ("calib", "txt"),
+            ("image_2", "png"),
+        ):
+            assert (training / kind / f"{frame_id}.{ext}").is_file()
+        lines = (training / "calib" / f"{frame_id}.txt").read_text().splitlines()
+        fields = [line.split(" ") for line in lines]
+        assert [f[0] for f in fields] == [
+            "P0:", "P1:", "P2:", "P3:", "R0_rect:", "Tr_velo_to_cam:", "Tr_imu_to_velo:"
+        ]  # fmt: skip
+        assert [len(f) - 1 for f in fields] == [12, 12, 12, 12, 9, 12, 12]
+        p2 = np.array(fields[2][1:], dtype=np.float64).reshape(3, 4)
+        r0 = np.eye(4)
+        r0[:3, :3] = np.array(fields[4][1:], dtype=np.float64).reshape(3, 3)
+        v2c = np.eye(4)
+        v2c[:3] = np.array(fields[5][1:], dtype=np.float64).reshape(3, 4)
+        np.testing.assert_allclose(p2[:, :3], FRONT_VIEW.intrinsics)
+        rows = [
+            line.strip().split(" ") for line in _read(pinhole_out, "label_2", frame_id).splitlines()
+        ]
+        assert all(len(row) == 15 for row in rows)
+        assert all(int(row[2]) in (-1, 0, 1, 2, 3) for row in rows)
+        names = [row[0] for row in rows]
+        num_objects = sum(name != "DontCare" for name in names)
+        assert all(name != "DontCare" for name in names[:num_objects])
+        table = np.array([row[1:] for row in rows[:num_objects]], dtype=np.float64).reshape(-1, 14)
+        # the tools' rule: lidar centre = inv(R0 @ V2C) @ location, lifted by h / 2; heading
+        # = -(pi / 2 + rotation_y); dimensions h w l
+        location = np.c_[table[:, 10:13], np.ones(num_objects)] @ np.linalg.inv(r0 @ v2c).T
+        centers = location[:, :3] + np.c_[np.zeros((num_objects, 2)), table[:, 7] / 2]
+        headings = -(np.pi / 2 + table[:, 13])
+        info = next(i for i in _index(sample_root, "full") if i["id"] == frame_id)
+        calibration, objects = _frame(sample_root, info)
+        velo_from_lidar = calibration.get_extrinsics(Lidar.VELODYNE).transform[:3, :3]
+        boxed = [o for o in objects if o.box3d is not None]
+        annotated = np.array([o.box3d.center @ velo_from_lidar.T for o in boxed])
+        for center, heading, hwl in zip(centers, headings, table[:, 7:10]):
+            distance = np.linalg.norm(annotated - center, axis=1)
+            assert distance.min() < 1e-4
+            obj = boxed[int(distance.argmin())]
+            assert obj.box3d is not None
+            np.testing.assert_allclose(hwl[::-1], obj.box3d.size, atol=1e-5)
+            rot = velo_from_lidar @ obj.box3d.orientation.rotation_matrix
+            yaw = np.arctan2(rot[1, 0], rot[0, 0])
+            assert abs(np.angle(np.exp(1j * (heading - yaw)))) < 1e-5
