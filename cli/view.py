@@ -10,11 +10,22 @@ import time
 import urllib.parse
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
-from cli._common import SubsetName, VersionName, fail
+from cli._common import (
+    DATASET_ROOT,
+    ITEM_ID,
+    ROOT,
+    VERSION,
+    AnonymizationName,
+    SubsetName,
+    VersionName,
+    fail,
+    open_item,
+    progress_option,
+)
 from zod.errors import ZodError
 
 
@@ -24,27 +35,15 @@ class LidarColorName(str, Enum):
     time = "time"
 
 
-class AnonymizationName(str, Enum):
-    blur = "blur"
-    dnat = "dnat"
-
-
 _SCALES = {"1": 1.0, "1/2": 0.5, "1/4": 0.25, "1/8": 0.125}
 
 
-def _open_item(root: Path, item_id: str, version: VersionName, subset: SubsetName) -> Any:
-    from zod.dataset import open_subset
-
-    return open_subset(str(root), version.value, subset.value)[item_id.strip()]
-
-
 def view(
-    root: Path = typer.Argument(
-        ..., exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset."
-    ),
-    item_id: str = typer.Argument(..., help="Frame / sequence / drive id (e.g. 009158 or 9158)."),
+    root: str | None = ROOT,
+    item_id: str | None = ITEM_ID,
+    dataset_root_option: Path | None = DATASET_ROOT,
     subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset."),
-    version: VersionName = typer.Option(VersionName.full, "--version", help="Dataset version."),
+    version: VersionName | None = VERSION,
     save: Optional[Path] = typer.Option(  # noqa: UP045 (typer)
         None, "--save", help="Write the recording to this .rrd file (default: <id>.rrd)."
     ),
@@ -94,7 +93,7 @@ def view(
     signals: bool = typer.Option(
         True, "--signals/--no-signals", help="Log oxts and vehicle data time series."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = progress_option(),
 ) -> None:
     """Log one frame, sequence or drive to rerun (sensors on their real time line)."""
     if serve and save is not None:
@@ -105,7 +104,7 @@ def view(
         from zod.constants import Anonymization
         from zod.viz import rerun_log as zr
 
-        item = _open_item(root, item_id, version, subset)
+        item = open_item(root, item_id, dataset_root_option, version, subset)
         preds = (
             None
             if predictions is None

@@ -430,21 +430,21 @@ def test_match_predictions_agrees_with_the_evaluation(sample_root: Path) -> None
     gt = ground_truth_from_objects({FRAME_ID: objects})
     rng = np.random.default_rng(0)
     keep = ~np.char.count(gt.names.astype(str), "_").astype(bool)  # class rows
-    centers = gt.center_m[keep] + rng.normal(0, 1.5, (keep.sum(), 3))
+    centers = gt.centers_m[keep] + rng.normal(0, 1.5, (keep.sum(), 3))
     preds = zr.PredictedBoxes(
         centers,
-        gt.size_m[keep],
-        gt.rotation_wxyz[keep],
+        gt.sizes_lwh_m[keep],
+        gt.quaternions_wxyz[keep],
         gt.names[keep],
         rng.uniform(0.1, 1.0, keep.sum()),
     )
-    is_tp = zr.match_predictions(preds, gt.center_m[keep], list(gt.names[keep]))
+    is_tp = zr.match_predictions(preds, gt.centers_m[keep], list(gt.names[keep]))
     expected = 0
     for name in np.unique(gt.names[keep]):
         g = gt.names[keep] == name
         result = match_greedy(
             np.zeros(g.sum(), int),
-            gt.center_m[keep][g, :2],
+            gt.centers_m[keep][g, :2],
             np.zeros(g.sum(), int),
             centers[g, :2],
             preds.scores[g],

@@ -211,17 +211,17 @@ class LogOptions:
 
 @dataclass(frozen=True)
 class PredictedBoxes:
-    """Predicted 3D boxes of one item, lidar frame: ``centers`` (N, 3) m, ``sizes`` (N, 3)
-    LWH m, ``quaternions`` (N, 4) wxyz, ``names`` (N,) class or subclass, ``scores`` (N,)."""
+    """Predicted 3D boxes of one item, lidar frame: ``centers_m`` (N, 3), ``sizes_lwh_m``
+    (N, 3), ``quaternions_wxyz`` (N, 4), ``names`` (N,) class or subclass, ``scores`` (N,)."""
 
-    centers: np.ndarray
-    sizes: np.ndarray
-    quaternions: np.ndarray
+    centers_m: np.ndarray
+    sizes_lwh_m: np.ndarray
+    quaternions_wxyz: np.ndarray
     names: np.ndarray
     scores: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.centers)
+        return len(self.centers_m)
 
     @property
     def classes(self) -> np.ndarray:
@@ -730,7 +730,7 @@ def match_predictions(
             np.zeros(len(g), dtype=np.int64),
             gt_xy[g],
             np.zeros(len(p), dtype=np.int64),
-            predictions.centers[p, :2],
+            predictions.centers_m[p, :2],
             predictions.scores[p],
             distance_m,
         )
