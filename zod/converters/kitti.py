@@ -13,17 +13,16 @@ Layout written under the output directory::
     ImageSets/train.txt, val.txt   frame ids, one a line; test.txt empty (both tools' info
                                   scripts read it)
 
-Frames (all right-handed; docs/convert.md refers to this picture)::
+Frames (all right-handed; the ZOD ego, lidar and camera frames are drawn in
+:mod:`zod.calibration`; docs/convert.md refers to this picture)::
 
-    ZOD lidar (sensor)      velo = ego axes at the lidar     KITTI camera = the VIEW's frame
-    x lateral, y along      (what velodyne/*.bin holds)      (camera="pinhole"; with "fisheye"
-    the vehicle, z up               ^ x forward              the real camera frame)
-                                    |                              z forward (view axis)
-          ^ y_lid                   |                             /
-          |               y left <--o z up                       o----> x right
-    x <---o                                                      |
-                        ego: the same axes, origin on the        v y down
-                        ground below the rear axle
+    velo = ego axes at the lidar             KITTI camera = the VIEW's frame
+    (what velodyne/*.bin holds)              (camera="pinhole"; with "fisheye" the real camera)
+              ^ x forward                          z forward (view axis)
+              |                                   /
+    y left <--o z up                             o----> x right
+                                                 |
+                                                 v y down
 
     velo_from_lidar  = rotation of lidar_extrinsics (no translation)
     camera_from_velo = inverse(ego_from_camera) @ ego_from_lidar @ lidar_from_velo (rigid)
