@@ -454,7 +454,10 @@ class Readers:
         self.root = root
         frames = ZodFrames(str(root), "mini")
         sequences = ZodSequences(str(root), "mini")
-        self.frame_id = sorted(frames.get_all_ids())[0]
+        # the frame annotated for the most projects (the first of them): every parser is fuzzed
+        self.frame_id = max(
+            sorted(frames.get_all_ids()), key=lambda i: len(frames.get_info(i).annotations)
+        )
         self.seq_id = next(
             i for i in sorted(sequences.get_all_ids()) if sequences[i].info.radar_frames
         )

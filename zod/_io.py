@@ -27,10 +27,13 @@ __all__ = [
     "check_file",
     "load_npy_checked",
     "open_checked",
+    "open_hdf5_checked",
     "open_npy_checked",
     "read_bytes_checked",
+    "read_hdf5_column",
     "read_into_checked",
     "read_json_checked",
+    "rigid_problem",
 ]
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -210,3 +213,71 @@ def load_npy_checked(
         data = np.empty(count, dtype=dtype)
         read_into_checked(f, data, path, what)
     return data
+
+
+def open_hdf5_checked(path: str | PathLike[str], what: str, stream: str | None) -> Any:
+    """An ``h5py.File`` opened for reading; errors as in ``check_file``, a file HDF5 refuses
+    is a ``FormatError``."""
+    import h5py
+
+    path = os.fspath(path)
+    check_file(path, what, stream)
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        if isinstance(err, FileNotFoundError):
+            raise MissingFileError(path, what, stream) from None
+        raise FormatError(path, f"not a readable HDF5 file ({err})") from None
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        raise FormatError(path, f"corrupt HDF5 file ({type(err).__name__}: {err})") from None
+
+
+HDF5_ERRORS = (KeyError, RuntimeError, TypeError, ValueError, OSError, AttributeError)
+
+
+def read_hdf5_column(
+    file: Any, name: str, path: str, kinds: str = "biuf", ndim: int = 1
+) -> np.ndarray:
+    """Dataset ``name`` of an open HDF5 file as an array of ``ndim`` dimensions whose dtype
+    kind is one of ``kinds``; ``FormatError`` naming ``path`` if it is missing, a group, of
+    another dtype or shape, or unreadable (a corrupt node)."""
+    import h5py
+
+    try:
+        node = file.get(name)
+        if node is None:
+            raise FormatError(path, f"missing dataset {name!r}")
+        if not isinstance(node, h5py.Dataset):
+            raise FormatError(path, f"{name!r} is a {type(node).__name__}, not a dataset")
+        if node.dtype.kind not in kinds or node.ndim != ndim:
+            raise FormatError(
+                path,
+                f"dataset {name!r} is {node.dtype} of shape {node.shape}, expected "
+                f"{ndim}-D numbers",
+            )
+        values = node[()]
+    except FormatError:
+        raise
+    except HDF5_ERRORS as err:
+        raise FormatError(
+            path, f"corrupt HDF5 node {name!r} ({type(err).__name__}: {err})"
+        ) from None
+    return np.asarray(values)
+
+
+def rigid_problem(transforms: np.ndarray, tolerance: float = 1e-3) -> str | None:
+    """What makes (..., 4, 4) transforms not rigid (non-finite, rotation not orthonormal with
+    determinant +1, last row not 0 0 0 1), or None. ``tolerance`` allows float32-rounded
+    rotations."""
+    t = np.asarray(transforms, dtype=np.float64).reshape(-1, 4, 4)
+    if not np.all(np.isfinite(t)):
+        return "non-finite values"
+    if not np.allclose(t[:, 3], [0.0, 0.0, 0.0, 1.0], atol=tolerance):
+        return "last row is not 0 0 0 1"
+    rotations = t[:, :3, :3]
+    gram = rotations @ np.swapaxes(rotations, 1, 2)
+    if not np.allclose(gram, np.eye(3), atol=tolerance):
+        return "rotation is not orthonormal"
+    if not np.allclose(np.linalg.det(rotations), 1.0, atol=tolerance):
+        return "rotation is a reflection"
+    return None
