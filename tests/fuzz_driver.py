@@ -371,9 +371,9 @@ def _rigid(transforms: Any) -> bool:
     rotations = t[:, :3, :3]
     eye = np.broadcast_to(np.eye(3), rotations.shape)
     return bool(
-        np.allclose(rotations @ np.swapaxes(rotations, 1, 2), eye, atol=1e-4)
-        and np.allclose(np.linalg.det(rotations), 1.0, atol=1e-4)
-        and np.allclose(t[:, 3], [0, 0, 0, 1])
+        np.allclose(rotations @ np.swapaxes(rotations, 1, 2), eye, atol=2e-4)
+        and np.allclose(np.linalg.det(rotations), 1.0, atol=2e-4)
+        and np.allclose(t[:, 3], [0, 0, 0, 1], atol=2e-4)
     )
 
 
@@ -569,7 +569,7 @@ def run(sample: Path, work: Path, seed: int, cases_per_pair: int) -> dict[str, A
                             problem = f"{type(err).__name__} not naming the file: {err}"
                         elif family in PRESENT and isinstance(err, MissingFileError):
                             problem = f"a file that is there reported as missing: {err}"
-                    except BaseException as err:  # noqa: BLE001 - every escape is the finding
+                    except BaseException as err:
                         if isinstance(err, KeyboardInterrupt):
                             raise
                         problem = f"{type(err).__name__}: {str(err)[:300]}"
@@ -577,7 +577,12 @@ def run(sample: Path, work: Path, seed: int, cases_per_pair: int) -> dict[str, A
                         problem = check(value)
                     if problem:
                         failures.append(
-                            {"reader": reader, "family": family, "file": path.name, "error": problem}
+                            {
+                                "reader": reader,
+                                "family": family,
+                                "file": path.name,
+                                "error": problem,
+                            }
                         )
                 finally:
                     _restore(path, original, mode)

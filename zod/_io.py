@@ -265,7 +265,7 @@ def read_hdf5_column(
     return np.asarray(values)
 
 
-def rigid_problem(transforms: np.ndarray, tolerance: float = 1e-3) -> str | None:
+def rigid_problem(transforms: np.ndarray, tolerance: float = 1e-4) -> str | None:
     """What makes (..., 4, 4) transforms not rigid (non-finite, rotation not orthonormal with
     determinant +1, last row not 0 0 0 1), or None. ``tolerance`` allows float32-rounded
     rotations."""
