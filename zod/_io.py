@@ -16,8 +16,9 @@ import json
 import os
 import stat
 from collections.abc import Callable
+from io import BufferedReader
 from os import PathLike
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def check_file(path: str | PathLike[str], what: str, stream: str | None) -> int:
     return st.st_size
 
 
-def open_checked(path: str | PathLike[str], what: str, stream: str | None) -> BinaryIO:
+def open_checked(path: str | PathLike[str], what: str, stream: str | None) -> BufferedReader:
     """``open(path, "rb")`` of a regular file; errors as in ``check_file``."""
     path = os.fspath(path)
     check_file(path, what, stream)
@@ -105,11 +106,11 @@ def read_json_checked(path: str | PathLike[str], what: str, stream: str | None) 
         raise FormatError(path, "malformed JSON: nested too deeply") from None
 
 
-def _npy_header(f: BinaryIO, path: str) -> tuple[np.dtype[Any], tuple[int, ...], bool, int]:
+def _npy_header(f: BufferedReader, path: str) -> tuple[np.dtype[Any], tuple[int, ...], bool, int]:
     """dtype, shape, Fortran order and data offset of an open ``.npy`` file (no data read)."""
     head = f.read(10)
     if len(head) < 10 or not head.startswith(_NPY_MAGIC):
-        raise FormatError(path, "not a .npy file (no NUMPY magic)")
+        raise FormatError(path, "not a complete .npy file (no NUMPY magic)")
     major = head[6]
     if major == 1:
         length = int.from_bytes(head[8:10], "little")
@@ -124,7 +125,7 @@ def _npy_header(f: BinaryIO, path: str) -> tuple[np.dtype[Any], tuple[int, ...],
         raise FormatError(path, f".npy header of {length} bytes is not plausible")
     raw = f.read(length)
     if len(raw) < length:
-        raise FormatError(path, "truncated .npy header")
+        raise FormatError(path, "not a complete .npy file (truncated header)")
     try:
         header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin1"))
         if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
@@ -145,7 +146,7 @@ def open_npy_checked(
     what: str,
     stream: str | None,
     dtype_check: Callable[[np.dtype[Any]], str | None] | None = None,
-) -> tuple[BinaryIO, np.dtype[Any], int]:
+) -> tuple[BufferedReader, np.dtype[Any], int]:
     """An open ``.npy`` file positioned at its data, with the dtype and record count of its
     header, once the header passed every check (nothing allocated for the data yet).
 
@@ -175,9 +176,9 @@ def open_npy_checked(
         if need != have:
             raise FormatError(
                 path,
-                f"the .npy header claims {count} records of {dtype.itemsize} bytes "
-                f"({need} bytes) but the file holds {have} bytes after it"
-                + (" (truncated)" if need > have else ""),
+                ("not a complete .npy file (truncated): " if need > have else "")
+                + f"the .npy header claims {count} records of {dtype.itemsize} bytes "
+                f"({need} bytes) but the file holds {have} bytes after it",
             )
     except OSError as err:
         f.close()
@@ -188,11 +189,12 @@ def open_npy_checked(
     return f, dtype, count
 
 
-def read_into_checked(f: BinaryIO, buffer: np.ndarray, path: str, what: str) -> None:
+def read_into_checked(f: BufferedReader, buffer: np.ndarray, path: str, what: str) -> None:
     """Fill ``buffer`` (C-contiguous) from ``f``; ``FormatError`` if the file ends first."""
     want = buffer.nbytes
     try:
-        got = f.readinto(buffer.view(np.uint8)) if want else 0
+        target: Any = buffer.view(np.uint8)  # a writable buffer (numpy's stubs do not say so)
+        got = f.readinto(target) if want else 0
     except OSError as err:
         raise _os_problem(path, err, what, None) from None
     if got != want:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from io import BufferedReader
 from os import PathLike
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ _CHUNK = 1 << 16  # records per read: 720 kB, a chunk's columns stay in cache wh
 
 
 def _read_scan(
-    f: BinaryIO, count: int, path: str, core_timestamp: float, remove_ego: bool
+    f: BufferedReader, count: int, path: str, core_timestamp: float, remove_ego: bool
 ) -> LidarData:
     """Read ``count`` records of ``LIDAR_DTYPE`` from ``f`` in one pass: each chunk is read into
     one reused buffer, filtered (ego returns) and split into the output columns at once, so the
@@ -200,11 +201,11 @@ class LidarData:
         download flag of the file in the error raised if it is missing.
         """
         path = os.fspath(path)
-        core_timestamp = time_from_filename(path).timestamp()
         f, dtype, count = open_npy_checked(
             path, "lidar scan", stream, lambda dtype: _fields_problem(dtype, _LIDAR_KINDS)
         )
         with f:
+            core_timestamp = time_from_filename(path).timestamp()
             if dtype == LIDAR_DTYPE:  # the release's records: one pass over the file
                 return _read_scan(f, count, path, core_timestamp, remove_ego_lidar_returns)
             data = np.empty(count, dtype=dtype)
