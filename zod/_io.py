@@ -238,7 +238,7 @@ HDF5_ERRORS = (KeyError, RuntimeError, TypeError, ValueError, OSError, Attribute
 
 
 def read_hdf5_column(
-    file: Any, name: str, path: str, kinds: str = "biuf", ndim: int = 1
+    file: Any, name: str, path: str, kinds: str = "biuf", ndim: int | tuple[int, ...] = 1
 ) -> np.ndarray:
     """Dataset ``name`` of an open HDF5 file as an array of ``ndim`` dimensions whose dtype
     kind is one of ``kinds``; ``FormatError`` naming ``path`` if it is missing, a group, of
@@ -251,11 +251,12 @@ def read_hdf5_column(
             raise FormatError(path, f"missing dataset {name!r}")
         if not isinstance(node, h5py.Dataset):
             raise FormatError(path, f"{name!r} is a {type(node).__name__}, not a dataset")
-        if node.dtype.kind not in kinds or node.ndim != ndim:
+        dims = (ndim,) if isinstance(ndim, int) else ndim
+        if node.dtype.kind not in kinds or node.ndim not in dims:
             raise FormatError(
                 path,
                 f"dataset {name!r} is {node.dtype} of shape {node.shape}, expected "
-                f"{ndim}-D numbers",
+                f"{' or '.join(map(str, dims))}-D numbers",
             )
         values = node[()]
     except FormatError:

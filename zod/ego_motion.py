@@ -222,10 +222,12 @@ class EgoMotion:
         path = str(file_path)
         with open_hdf5_checked(path, "oxts file", download_flag(OXTS)) as h5:
 
-            def col(name: str, ndim: int = 1) -> np.ndarray:
+            def col(name: str, ndim: int | tuple[int, ...] = 1) -> np.ndarray:
                 return read_hdf5_column(h5, name, path, kinds="iuf", ndim=ndim).astype(np.float64)
 
-            poses = col("poses", ndim=3)
+            poses = col("poses", ndim=(2, 3))  # (N, 4, 4); (N, 16) read liberally
+            if poses.ndim == 2 and poses.shape[1] == 16:
+                poses = poses.reshape(-1, 4, 4)
             if poses.shape[1:] != (4, 4):
                 raise FormatError(path, f"oxts poses of shape {poses.shape}, expected (N, 4, 4)")
             n = len(poses)
