@@ -200,3 +200,22 @@ def test_jpeg_header_claiming_a_huge_image_is_refused(tmp_path: Path) -> None:
 def test_errors_are_zod_errors() -> None:
     for cls in (UnreadableFileError, MissingKeyError, MissingFileError):
         assert issubclass(cls, ZodError)
+
+
+def test_info_with_a_null_or_missing_path_names_the_index(sample_root: Path) -> None:
+    """A null ``ego_motion_path`` is refused (the reference read the file ``./None``)."""
+    from zod import ZodFrames
+    from zod.info import Information
+
+    frames = ZodFrames(str(sample_root), "mini")
+    item_id = frames.index.ids[0]
+    raw = frames.index.raw(item_id)
+    source = frames.index.path
+    with pytest.raises(FormatError, match=r"info \d+: ego_motion_path is NoneType, not a path"):
+        Information.from_dict({**raw, "ego_motion_path": None}, sample_root, source=source)
+    renamed = {
+        ("egoMotionPath_renamed" if k == "ego_motion_path" else k): v for k, v in raw.items()
+    }
+    with pytest.raises(MissingKeyError, match=re.escape(str(source))) as err:
+        Information.from_dict(renamed, sample_root, source=source)
+    assert isinstance(err.value, KeyError) and "ego_motion_path" in str(err.value)
