@@ -76,17 +76,21 @@ MAX_PIXELS = 1 << 27
 
 
 def _sof_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) of the first JPEG frame header (SOF0-2) in ``data``, or None."""
+    """(width, height) of the first JPEG frame header (any SOFn) in ``data``, or None."""
     i = 2
     while i + 9 < len(data):
-        if data[i] != 0xFF:
-            i += 1
+        if data[i] != 0xFF:  # not at a marker (corrupt data): on to the next 0xFF byte
+            i = data.find(b"\xff", i)
+            if i < 0:
+                return None
             continue
         marker = data[i + 1]
-        if marker in (0xC0, 0xC1, 0xC2):
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
             height = int.from_bytes(data[i + 5 : i + 7], "big")
             width = int.from_bytes(data[i + 7 : i + 9], "big")
             return width, height
+        if marker == 0xDA:  # start of scan: the frame header comes before it, if at all
+            return None
         if marker == 0xD8 or marker == 0xFF or 0xD0 <= marker <= 0xD7:
             i += 1 if marker == 0xFF else 2
             continue
@@ -98,7 +102,7 @@ def _check_claimed_size(data: bytes, path: str, expected: tuple[int, int] | None
     """``FormatError`` if the JPEG header claims an implausible size (see ``read_image``)."""
     if not data.startswith(_JPEG_SOI):
         return
-    size = _sof_size(data[: 1 << 16])
+    size = _sof_size(data)  # walks the segment headers only: cheap on any file
     if size is None:
         return  # no frame header near the start: the decoders refuse it
     width, height = size
