@@ -77,6 +77,11 @@ def open_checked(path: str | PathLike[str], what: str, stream: str | None) -> Bu
     """``open(path, "rb")`` of a regular file; errors as in ``check_file``."""
     path = os.fspath(path)
     check_file(path, what, stream)
+    return _open(path, what, stream)
+
+
+def _open(path: str, what: str, stream: str | None) -> BufferedReader:
+    """``open(path, "rb")`` of a path ``check_file`` accepted (so the open cannot block)."""
     try:
         return open(path, "rb")
     except OSError as err:
@@ -156,8 +161,8 @@ def open_npy_checked(
     Errors as in ``check_file``, else ``FormatError`` naming what is wrong.
     """
     path = os.fspath(path)
-    size = check_file(path, what, stream)
-    f = open_checked(path, what, stream)
+    size = check_file(path, what, stream)  # a regular file: the open below cannot block
+    f = _open(path, what, stream)
     try:
         dtype, shape, fortran, offset = _npy_header(f, path)
         if dtype.hasobject:
