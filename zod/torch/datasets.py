@@ -413,6 +413,7 @@ class ZodFramesDataset(Dataset):
                 scale=scale,
                 stream=camera_frame.stream,
                 buffer=_decode_buffer(num_bytes),
+                expected_size=(camera_frame.width, camera_frame.height),
             )
             if self._view is not None:
                 image = self._rectify(frame.calibration, image)
