@@ -92,11 +92,20 @@ def read_image(
         raise MissingFileError(path, "camera image", stream)
     with open(path, "rb") as f:
         data = f.read()
+    return decode_image(data, scale, buffer, where=path)
+
+
+def decode_image(
+    data: bytes, scale: float = 1, buffer: np.ndarray | None = None, where: str = "image"
+) -> np.ndarray:
+    """``read_image`` on bytes already in memory (a tar shard member): RGB uint8
+    (ceil(H*scale), ceil(W*scale), 3); undecodable bytes raise ``FormatError`` naming ``where``."""
+    divisor = _divisor(scale)
     image = _decode_jpeg(data, divisor, buffer) if data.startswith(_JPEG_SOI) else None
     if image is None:
         image = _decode_opencv(data, divisor)
     if image is None:
-        raise FormatError(path, "not a decodable image (truncated or not a JPEG)")
+        raise FormatError(where, "not a decodable image (truncated or not a JPEG)")
     return image
 
 
