@@ -44,7 +44,7 @@ import math
 import os
 import tarfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -73,7 +73,9 @@ __all__ = [
     "encode_sample",
     "iter_tar_samples",
     "mask_polygons",
+    "open_binary",
     "read_manifest",
+    "resolve_shards",
     "shard_plan",
 ]
 
@@ -112,7 +114,9 @@ class ShardConfig:
     def __post_init__(self) -> None:
         unknown = set(self.modalities) - set(SHARD_MODALITIES)
         if unknown:
-            raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {SHARD_MODALITIES}")
+            raise ValueError(
+                f"unknown modalities {sorted(unknown)}; choose from {SHARD_MODALITIES}"
+            )
         object.__setattr__(self, "modalities", tuple(dict.fromkeys(self.modalities)))
         object.__setattr__(self, "lidar_scans", tuple(int(v) for v in self.lidar_scans))
         scale = next((v for v in IMAGE_SCALES if math.isclose(float(self.image_scale), v)), None)
@@ -163,9 +167,10 @@ def encode_lidar(
     points = np.asarray(points, dtype=np.float32)
     columns = [np.ascontiguousarray(points[:, c]) for c in range(3)]
     columns.append(np.ascontiguousarray(time_s, dtype=np.float32))
-    payload = b"".join(_shuffle(c) for c in columns) + np.ascontiguousarray(
-        intensity, dtype=np.uint8
-    ).tobytes()
+    payload = (
+        b"".join(_shuffle(c) for c in columns)
+        + np.ascontiguousarray(intensity, dtype=np.uint8).tobytes()
+    )
     return zlib.compress(payload, level)
 
 
@@ -190,7 +195,10 @@ def decode_lidar(data: bytes, num_points: int, where: str = "lidar") -> dict[str
 
 def _npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = True) -> bytes:
     buffer = io.BytesIO()
-    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)  # type: ignore[operator]
+    if compressed:
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+    else:
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -348,6 +356,7 @@ def encode_sample(frame: ZodFrame, config: ShardConfig, split: str | None) -> di
         "time_s": time_s,
         "split": split,
         "calibration": frame.calibration.to_dict(),
+        "modalities": list(config.modalities),
         "members": [],
     }
     members: dict[str, bytes] = {}
@@ -379,9 +388,7 @@ def encode_sample(frame: ZodFrame, config: ShardConfig, split: str | None) -> di
                 for annotation in frame.get_annotation(project)
                 for rings in masks.geometry_to_polygons(annotation)
             ]
-            polygons.update(
-                {f"{modality}_{name}": a for name, a in _flat_polygons(rings).items()}
-            )
+            polygons.update({f"{modality}_{name}": a for name, a in _flat_polygons(rings).items()})
             meta.setdefault("masks", []).append(modality)
     if polygons:
         members["masks.npz"] = _npz_bytes(polygons)
@@ -472,7 +479,10 @@ def iter_tar_samples(
 
 
 def _write_tar(path: Path, samples: Sequence[tuple[str, dict[str, bytes]]]) -> None:
-    with open(path, "wb") as f, tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+    with (
+        open(path, "wb") as f,
+        tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar,
+    ):
         for key, members in samples:
             for ext, data in members.items():
                 info = tarfile.TarInfo(f"{key}.{ext}")
@@ -488,6 +498,63 @@ def _sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _is_url(source: str) -> bool:
+    return "://" in source
+
+
+def open_binary(source: str) -> IO[bytes]:
+    """A local path or an fsspec URL opened for reading bytes."""
+    if _is_url(source):
+        import fsspec
+
+        return fsspec.open(source, "rb").open()  # type: ignore[no-any-return]
+    return open(source, "rb")
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base.rstrip('/')}/{name}" if _is_url(base) else os.path.join(base, name)
+
+
+def _is_dir(source: str) -> bool:
+    if _is_url(source):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(source)
+        return bool(fs.isdir(path))
+    return os.path.isdir(source)
+
+
+def resolve_shards(
+    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> list[str]:
+    """The shard files of ``sources``: ``.tar`` paths / URLs as given, a shard directory or its
+    ``manifest.json`` as the shards the manifest lists (in its order)."""
+    items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    shards: list[str] = []
+    for item in items:
+        source = os.fspath(item)
+        if source.endswith(".tar"):
+            shards.append(source)
+            continue
+        manifest_path = _join(source, MANIFEST) if _is_dir(source) else source
+        base = (
+            manifest_path.rsplit("/", 1)[0]
+            if _is_url(manifest_path)
+            else os.path.dirname(manifest_path)
+        )
+        with open_binary(manifest_path) as f:
+            try:
+                manifest = json.loads(f.read())
+            except ValueError as err:
+                raise FormatError(manifest_path, f"not a JSON shard manifest: {err}") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
+            raise FormatError(manifest_path, "not a shard manifest (no 'shards' list)")
+        if not manifest.get("complete", False):
+            raise FormatError(manifest_path, "the shard run did not finish: rerun it to resume")
+        shards.extend(_join(base, shard["name"]) for shard in manifest["shards"])
+    return shards
 
 
 # --------------------------------------------------------------------------------------------
@@ -561,7 +628,9 @@ def _estimate_samples_per_shard(
     return max(1, int(target_bytes // (sum(sizes) / len(sizes))))
 
 
-def _complete(out: Path, name: str, frame_ids: Sequence[str], verify: bool) -> dict[str, Any] | None:
+def _complete(
+    out: Path, name: str, frame_ids: Sequence[str], verify: bool
+) -> dict[str, Any] | None:
     """The sidecar entry of a shard already written for this plan (None: redo it)."""
     path, sidecar = out / name, out / f"{name}.json"
     if not path.is_file() or not sidecar.is_file():
@@ -658,7 +727,7 @@ def convert_to_shards(
     if plan is None:
         plan = shard_plan(ids, samples_per_shard, seed)
     names = [f"{prefix}-{i:06d}.tar" for i in range(len(plan))]
-    shards_plan = {
+    shards_plan: dict[str, list[tuple[str, str | None]]] = {
         name: [(frame_id, split_of[frame_id]) for frame_id in shard]
         for name, shard in zip(names, plan)
     }
@@ -680,7 +749,7 @@ def convert_to_shards(
     todo = [name for name in names if name not in done]
     task = ShardTask(root, version, str(out), config, shards_plan, run.skip_missing)
     result = run_frames(task, todo, run, desc="Shards")
-    done.update({name: record for name, record in result.ok()})
+    done.update(dict(result.ok()))
     entries = []
     for name in names:
         entry = dict(done[name])

@@ -86,7 +86,7 @@ def read_image(
     Raises ``MissingFileError`` (naming ``stream``) if absent, ``FormatError`` if undecodable
     (truncated, corrupt beyond repair, not an image).
     """
-    divisor = _divisor(scale)
+    _divisor(scale)  # a bad scale is a ValueError before the disk is touched
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise MissingFileError(path, "camera image", stream)

@@ -19,15 +19,21 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
 from zod.constants import EGO, Camera, Lidar
-from zod.converters.shards import MANIFEST, decode_lidar, iter_tar_samples, mask_polygons
+from zod.converters.shards import (
+    decode_lidar,
+    iter_tar_samples,
+    mask_polygons,
+    open_binary,
+    resolve_shards,
+)
 from zod.errors import FormatError
 from zod.torch.datasets import FRAME_MODALITIES, ZodFramesDataset, shard_info
 from zod.torch.tensors import (
@@ -40,68 +46,15 @@ from zod.torch.tensors import (
     scale_pixels,
 )
 
-__all__ = ["ZodShardsDataset", "open_binary", "resolve_shards", "sample_from_members"]
+__all__ = ["ZodShardsDataset", "sample_from_members"]
 
 logger = logging.getLogger(__name__)
-
-
-def _is_url(source: str) -> bool:
-    return "://" in source
-
-
-def open_binary(source: str) -> IO[bytes]:
-    """A local path or an fsspec URL opened for reading bytes."""
-    if _is_url(source):
-        import fsspec
-
-        return fsspec.open(source, "rb").open()  # type: ignore[no-any-return]
-    return open(source, "rb")
-
-
-def _join(base: str, name: str) -> str:
-    return f"{base.rstrip('/')}/{name}" if _is_url(base) else os.path.join(base, name)
-
-
-def _is_dir(source: str) -> bool:
-    if _is_url(source):
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(source)
-        return bool(fs.isdir(path))
-    return os.path.isdir(source)
-
-
-def resolve_shards(sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
-    """The shard files of ``sources``: ``.tar`` paths / URLs as given, a shard directory or its
-    ``manifest.json`` as the shards the manifest lists (in its order)."""
-    items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
-    shards: list[str] = []
-    for item in items:
-        source = os.fspath(item)
-        if source.endswith(".tar"):
-            shards.append(source)
-            continue
-        manifest_path = _join(source, MANIFEST) if _is_dir(source) else source
-        base = manifest_path.rsplit("/", 1)[0] if _is_url(manifest_path) else os.path.dirname(
-            manifest_path
-        )
-        with open_binary(manifest_path) as f:
-            try:
-                manifest = json.loads(f.read())
-            except ValueError as err:
-                raise FormatError(manifest_path, f"not a JSON shard manifest: {err}") from None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
-            raise FormatError(manifest_path, "not a shard manifest (no 'shards' list)")
-        if not manifest.get("complete", False):
-            raise FormatError(manifest_path, "the shard run did not finish: rerun it to resume")
-        shards.extend(_join(base, shard["name"]) for shard in manifest["shards"])
-    return shards
 
 
 class _SampleConverter(ZodFramesDataset):
     """``ZodFramesDataset``'s options without its index (the shards carry what it reads)."""
 
-    def __init__(self, **options: Any) -> None:  # noqa: D107 - only the option fields
+    def __init__(self, **options: Any) -> None:
         for name, value in options.items():
             setattr(self, name, value)
 
@@ -180,9 +133,7 @@ def sample_from_members(
         points = arrays["points"]
         if options.lidar_frame == "ego":
             points = calibration.transform_points(points, Lidar.VELODYNE, EGO)
-        sample["lidar_points"] = torch.from_numpy(
-            np.ascontiguousarray(points, dtype=np.float32)
-        )
+        sample["lidar_points"] = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
         sample["lidar_time_s"] = torch.from_numpy(arrays["time_s"])
         sample["lidar_intensity"] = torch.from_numpy(arrays["intensity"])
     if mods & {"objects", "boxes_3d"}:
@@ -284,9 +235,7 @@ class ZodShardsDataset(IterableDataset):
         self.shards = resolve_shards(shards)
         self.image_scale = None if image_scale is None else check_scale(image_scale)
         classes_tuple = (
-            tuple(classes)
-            if classes is not None
-            else ZodFramesDataset.default_classes(class_level)
+            tuple(classes) if classes is not None else ZodFramesDataset.default_classes(class_level)
         )
         self.modalities = tuple(dict.fromkeys(modalities))
         self.image_dtype, self.normalize = image_dtype, normalize
