@@ -228,7 +228,12 @@ def test_reencoded_and_pinhole_images(sample_root: Path, tmp_path: Path) -> None
     with pytest.raises(ValueError, match="cannot be decoded"):
         next(iter(ZodShardsDataset(tmp_path / "half", modalities=("image",), image_scale=1.0)))
 
-    view = {"name": "front", "horizontal_fov_deg": 80.0, "width_px": 320, "height_px": 200}
+    view: dict[str, Any] = {
+        "name": "front",
+        "horizontal_fov_deg": 80.0,
+        "width_px": 320,
+        "height_px": 200,
+    }
     convert_to_shards(
         sample_root,
         tmp_path / "pinhole",
