@@ -80,10 +80,36 @@ def test_lidar_codec_round_trip(num_points: int) -> None:
     np.testing.assert_array_equal(decoded["points"], points)
     np.testing.assert_array_equal(decoded["time_s"], time_s)
     np.testing.assert_array_equal(decoded["intensity"], intensity)
-    with pytest.raises(FormatError, match="17 x"):
+    with pytest.raises(FormatError, match="holds"):
         decode_lidar(data, num_points + 1, "x.tar")
-    with pytest.raises(FormatError, match="zlib"):
-        decode_lidar(b"not zlib", num_points, "x.tar")
+    with pytest.raises(FormatError, match="ZBS1"):
+        decode_lidar(b"not a lidar member", num_points, "x.tar")
+    with pytest.raises(FormatError, match="trailing"):
+        decode_lidar(data + b"\0", num_points, "x.tar")
+
+
+def test_lidar_codec_compresses_structure_and_keeps_noise_raw() -> None:
+    """A smooth scan (ring-like points, sorted times, few intensities) compresses; each plane is
+    zlib'ed only when that helps, and a damaged zlib plane is a FormatError."""
+    num_points = 20_000
+    angle = np.linspace(0, 40 * np.pi, num_points)
+    points = np.stack([20 * np.cos(angle), 20 * np.sin(angle), np.full(num_points, -1.5)], 1)
+    time_s = np.linspace(-0.05, 0.05, num_points).astype(np.float32)
+    intensity = (np.arange(num_points) % 7).astype(np.uint8)
+    data = encode_lidar(points.astype(np.float32), time_s, intensity)
+    raw_size = num_points * 17
+    assert len(data) < 0.6 * raw_size
+    noise = np.random.default_rng(0).integers(0, 256, num_points * 4, dtype=np.uint8)
+    random_points = noise.view(np.float32)[: num_points * 4 // 4].reshape(-1, 1)
+    random_points = np.repeat(random_points, 3, axis=1)[:num_points]
+    noisy = encode_lidar(random_points, time_s, intensity)  # low planes stored raw, not grown
+    assert len(noisy) < raw_size + 200
+    decoded = decode_lidar(noisy, num_points)
+    np.testing.assert_array_equal(decoded["points"].view(np.uint32), random_points.view(np.uint32))
+    damaged = bytearray(data)
+    damaged[-10] ^= 0xFF  # inside the last (zlib'ed) plane: the intensities
+    with pytest.raises(FormatError, match="plane"):
+        decode_lidar(bytes(damaged), num_points, "x.tar")
 
 
 def test_shard_plan_is_a_seeded_permutation() -> None:
