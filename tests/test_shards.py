@@ -139,7 +139,7 @@ def test_manifest_counts_checksums_and_webdataset_layout(shard_dir: Path) -> Non
         keys = [name.split(".", 1)[0] for name in names]
         assert keys == [entry["frame_ids"][0]] * len(names)
         assert names[0].endswith(".json") and f"{keys[0]}.jpg" in names
-        assert f"{keys[0]}.lidar.bsz" in names and f"{keys[0]}.objects.npz" in names
+        assert f"{keys[0]}.lidar.bsz" in names and f"{keys[0]}.objects.npy" in names
         seen += entry["frame_ids"]
     assert seen == [frame_id for shard in shard_plan(frames, 1, 0) for frame_id in shard]
 

@@ -11,7 +11,8 @@ convention: the members of one sample are consecutive and share the sample key (
       000123.json         meta: frame id, time, split, calibration, image/lidar layout
       000123.jpg          front camera image (see ``image_mode``)
       000123.lidar.bsz    lidar (core scan or aggregated), byte-shuffled columns, zlib
-      000123.objects.npz  objects: names, 2D boxes (full-res px), 3D boxes (lidar frame)
+      000123.objects.npy  objects: one structured row each: names, 2D boxes (full-res
+                          px), 3D boxes (lidar frame)
       000123.masks.npz    ego road / lane polygons (full-res px rings)
       000098.json ...     the next sample
 
@@ -74,6 +75,7 @@ __all__ = [
     "encode_lidar",
     "encode_sample",
     "iter_tar_samples",
+    "load_objects",
     "mask_polygons",
     "open_binary",
     "read_manifest",
@@ -294,19 +296,55 @@ def _objects_member(objects: Sequence[Any]) -> bytes:
     for i, box in enumerate(boxes_3d):  # per object (tens), not per point
         if box is not None:
             centers[i], sizes[i], quaternions[i] = box.center, box.size, box.orientation.q
-    arrays = {
-        "class_names": np.array([str(obj.name or "") for obj in objects], dtype=str),
-        "subclass_names": np.array([_subclass(obj) for obj in objects], dtype=str),
-        "boxes_2d_xyxy": np.array([obj.box2d.xyxy for obj in objects], dtype=np.float64).reshape(
-            -1, 4
-        ),
-        "unclear": np.array([bool(obj.unclear) for obj in objects], dtype=bool),
-        "box_3d_valid": valid,
-        "centers_m": centers,
-        "sizes_lwh_m": sizes,
-        "quaternions_wxyz": quaternions,
-    }
-    return _npz_bytes(arrays)
+    names = [str(obj.name or "") for obj in objects]
+    subclasses = [_subclass(obj) for obj in objects]
+    table = np.zeros(len(objects), dtype=_objects_dtype(names + subclasses))
+    table["class_names"] = names
+    table["subclass_names"] = subclasses
+    table["boxes_2d_xyxy"] = np.array(
+        [obj.box2d.xyxy for obj in objects], dtype=np.float64
+    ).reshape(-1, 4)
+    table["unclear"] = [bool(obj.unclear) for obj in objects]
+    table["box_3d_valid"] = valid
+    table["centers_m"], table["sizes_lwh_m"], table["quaternions_wxyz"] = (
+        centers,
+        sizes,
+        quaternions,
+    )
+    buffer = io.BytesIO()
+    np.save(buffer, table, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _objects_dtype(names: Sequence[str]) -> np.dtype:
+    """One row per object (``.objects.npy``: one header to parse, not eight as an .npz)."""
+    width = max([1, *(len(name) for name in names)])
+    return np.dtype(
+        [
+            ("class_names", f"<U{width}"),
+            ("subclass_names", f"<U{width}"),
+            ("boxes_2d_xyxy", "<f8", (4,)),
+            ("unclear", "?"),
+            ("box_3d_valid", "?"),
+            ("centers_m", "<f8", (3,)),
+            ("sizes_lwh_m", "<f8", (3,)),
+            ("quaternions_wxyz", "<f8", (4,)),
+        ]
+    )
+
+
+def load_objects(data: bytes, where: str = "shard") -> dict[str, np.ndarray]:
+    """The columns of an ``.objects.npy`` member: ``class_names``, ``subclass_names`` (M,)
+    str, ``boxes_2d_xyxy`` (M, 4) float64 (full-resolution pixels), ``unclear``,
+    ``box_3d_valid`` (M,) bool, ``centers_m``, ``sizes_lwh_m`` (M, 3), ``quaternions_wxyz``
+    (M, 4) float64 (lidar frame; zeros where ``box_3d_valid`` is False)."""
+    try:
+        table = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise FormatError(where, f"not a readable .objects.npy member: {err}") from None
+    if table.dtype.names is None or "centers_m" not in table.dtype.names:
+        raise FormatError(where, f"objects member has fields {table.dtype.names}")
+    return {name: np.ascontiguousarray(table[name]) for name in table.dtype.names}
 
 
 def _image_member(frame: ZodFrame, config: ShardConfig) -> tuple[bytes, dict[str, Any]]:
@@ -413,7 +451,7 @@ def encode_sample(frame: ZodFrame, config: ShardConfig, split: str | None) -> di
         }
     projects = set((info.annotations or {}).keys())
     if "objects" in mods and AnnotationProject.OBJECT_DETECTION in projects:
-        members["objects.npz"] = _objects_member(
+        members["objects.npy"] = _objects_member(
             frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
         )
     polygons: dict[str, np.ndarray] = {}
@@ -473,8 +511,8 @@ def decode_record(
         else:
             arrays = _load_npz(members[ext], where)
         record.update({f"lidar_{name}": value for name, value in arrays.items()})
-    if "objects.npz" in members:
-        record.update(_load_npz(members["objects.npz"], where))
+    if "objects.npy" in members:
+        record.update(load_objects(members["objects.npy"], where))
     if "masks.npz" in members:
         record.update(_load_npz(members["masks.npz"], where))
     return record

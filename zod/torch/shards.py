@@ -30,12 +30,13 @@ from zod.constants import EGO, Camera, Lidar
 from zod.converters.shards import (
     decode_lidar,
     iter_tar_samples,
+    load_objects,
     mask_polygons,
     open_binary,
     resolve_shards,
 )
 from zod.errors import FormatError
-from zod.torch.datasets import FRAME_MODALITIES, ZodFramesDataset, shard_info
+from zod.torch.datasets import FRAME_MODALITIES, ZodFramesDataset, _decode_buffer, shard_info
 from zod.torch.tensors import (
     BoxFrame,
     ClassLevel,
@@ -60,7 +61,10 @@ class _SampleConverter(ZodFramesDataset):
 
 
 def sample_from_members(
-    members: dict[str, bytes], options: ZodFramesDataset, where: str = "shard"
+    members: dict[str, bytes],
+    options: ZodFramesDataset,
+    where: str = "shard",
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The ``ZodFramesDataset`` sample dict of one shard sample, or None if the sample lacks a
     modality the options ask for (as ``ZodFramesDataset`` excludes such frames)."""
@@ -69,13 +73,12 @@ def sample_from_members(
     from zod.geometry.box_set import Box3DSet
     from zod.sensors.camera import decode_image
 
-    if "json" not in members:
-        raise FormatError(where, "sample has no .json member")
-    meta = json.loads(members["json"])
+    if meta is None:
+        meta = _meta(members, where)
     mods = set(options.modalities)
     if ("image" in mods and "jpg" not in members) or ("lidar" in mods and "lidar" not in meta):
         return None
-    if mods & {"objects", "boxes_3d"} and "objects.npz" not in members:
+    if mods & {"objects", "boxes_3d"} and "objects.npy" not in members:
         return None
     stored_masks = set(meta.get("masks", []))
     if ("ego_road" in mods and "ego_road" not in stored_masks) or (
@@ -117,7 +120,13 @@ def sample_from_members(
             calibration.get_extrinsics(Lidar.VELODYNE).transform.astype(np.float32)
         )
     if "image" in mods:
-        image = decode_image(members["jpg"], ratio, where=where)
+        # into this thread's reused buffer, as ZodFramesDataset does (image_to_tensor copies)
+        num_bytes = (
+            math.ceil(int(image_meta["height"]) * ratio)
+            * math.ceil(int(image_meta["width"]) * ratio)
+            * 3
+        )
+        image = decode_image(members["jpg"], ratio, _decode_buffer(num_bytes), where=where)
         sample["image"] = image_to_tensor(image, options.image_dtype, options.normalize)
     if "lidar" in mods:
         lidar = meta["lidar"]
@@ -137,9 +146,7 @@ def sample_from_members(
         sample["lidar_time_s"] = torch.from_numpy(arrays["time_s"])
         sample["lidar_intensity"] = torch.from_numpy(arrays["intensity"])
     if mods & {"objects", "boxes_3d"}:
-        from zod.converters.shards import _load_npz
-
-        objects = _load_npz(members["objects.npz"], where)
+        objects = load_objects(members["objects.npy"], where)
         names = objects["class_names" if options.class_level == "class" else "subclass_names"]
         class_to_id = options._class_to_id
         keep = np.array([str(name) in class_to_id for name in names.tolist()], dtype=bool)
@@ -284,11 +291,12 @@ class ZodShardsDataset(IterableDataset):
                     position += 1
                     if (position - 1) % stride != offset:
                         continue
-                    stored = _stored_scale(members)
+                    meta = _meta(members, shard)
+                    stored = _stored_scale(meta)
                     converter = options.get(stored)
                     if converter is None:
                         converter = options[stored] = self._options(stored)
-                    sample = sample_from_members(members, converter, where=shard)
+                    sample = sample_from_members(members, converter, shard, meta)
                     if sample is None:
                         continue
                     if self.transforms is not None:
@@ -313,8 +321,19 @@ class ZodShardsDataset(IterableDataset):
             yield buffer[i]
 
 
-def _stored_scale(members: dict[str, bytes]) -> float:
+def _meta(members: dict[str, bytes], where: str) -> dict[str, Any]:
+    if "json" not in members:
+        raise FormatError(where, "sample has no .json member")
+    try:
+        meta = json.loads(members["json"])
+    except ValueError as err:
+        raise FormatError(where, f"sample .json member is not JSON: {err}") from None
+    if not isinstance(meta, dict) or "frame_id" not in meta:
+        raise FormatError(where, "sample .json member has no frame_id")
+    return meta
+
+
+def _stored_scale(meta: dict[str, Any]) -> float:
     """The scale of the stored image (1 for original bytes and pinhole views)."""
-    meta = json.loads(members.get("json", b"{}"))
     image = meta.get("image") or {}
     return 1.0 if image.get("mode") == "pinhole" else float(image.get("scale") or 1.0)
