@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,17 +60,25 @@ def _files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
 
+def _count(samples: Iterable[Any]) -> int:
+    return sum(1 for _ in samples)
+
+
 def bench_loaders(
-    root: Path, shard_dir: Path, rounds: int, drop_caches: bool, cold: bool, scale: float
-) -> tuple[float, float]:
-    """Median samples/s of (shards, raw files) over ``rounds`` interleaved passes."""
+    root: Path,
+    shard_dirs: dict[str, Path],
+    rounds: int,
+    drop_caches: bool,
+    cold: bool,
+    scale: float,
+) -> dict[str, float]:
+    """Median samples/s of each shard set and of the raw files (``"raw"``) over ``rounds``
+    interleaved passes."""
     from zod.torch import ZodFramesDataset
     from zod.torch.shards import ZodShardsDataset
 
     raw = ZodFramesDataset(root, "full", split=None, modalities=MODALITIES, image_scale=scale)
-    shards = ZodShardsDataset(shard_dir, modalities=MODALITIES, image_scale=scale)
     raw_files = _files(root)
-    shard_files = _files(shard_dir)
 
     def run_raw() -> int:
         # the index is re-opened each pass (its infos parsed anew), as in a DataLoader worker
@@ -77,21 +86,21 @@ def bench_loaders(
         raw._zod = None
         return sum(1 for _ in (raw[i] for i in range(len(raw))))
 
-    def run_shards() -> int:
-        return sum(1 for _ in shards)
-
-    rates: dict[str, list[float]] = {"shards": [], "raw": []}
-    runs: dict[str, Callable[[], int]] = {"shards": run_shards, "raw": run_raw}
-    for name in runs:  # warm-up (imports, first decode)
-        runs[name]()
+    runs: dict[str, tuple[Callable[[], int], list[Path]]] = {"raw": (run_raw, raw_files)}
+    for name, directory in shard_dirs.items():
+        dataset = ZodShardsDataset(directory, modalities=MODALITIES, image_scale=scale)
+        runs[name] = (partial(_count, dataset), _files(directory))
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for run, _ in runs.values():  # warm-up (imports, first decode)
+        run()
     for _ in range(rounds):
-        for name, run in runs.items():
+        for name, (run, files) in runs.items():
             if cold:
-                evict(shard_files if name == "shards" else raw_files, drop_caches)
+                evict(files, drop_caches)
             start = time.perf_counter()
             count = run()
             rates[name].append(count / (time.perf_counter() - start))
-    return statistics.median(rates["shards"]), statistics.median(rates["raw"])
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 def bench_bytes(root: Path, shard_dir: Path, rounds: int, drop_caches: bool) -> None:
@@ -203,41 +212,42 @@ def main() -> int:
             print(f"generating a sample of {args.frames} frames ...", file=sys.stderr)
             generate_sample(root, config)
         bench_codecs(root)
-        shard_dir = Path(tmp) / "shards"
-        start = time.perf_counter()
-        manifest = convert_to_shards(
-            root,
-            shard_dir,
-            split=None,
-            config=ShardConfig(modalities=("image", "lidar", "objects")),
-            shard_size_mb=64,
-            workers=2,
-            progress=False,
-        )
-        elapsed = time.perf_counter() - start
-        raw_mb = sum(p.stat().st_size for p in _files(root / "single_frames")) / 1e6
-        print(
-            f"writer: {manifest['num_samples']} frames in {len(manifest['shards'])} shards, "
-            f"{manifest['num_bytes'] / 1e6:.1f} MB ({raw_mb:.1f} MB of frame files incl. the "
-            f"21 scans per frame), {manifest['num_samples'] / elapsed:.1f} frames/s (2 workers)"
-        )
+        shard_dirs: dict[str, Path] = {}
+        for codec in ("bsz", "npz"):
+            shard_dir = shard_dirs[f"shards ({codec} lidar)"] = Path(tmp) / f"shards-{codec}"
+            start = time.perf_counter()
+            manifest = convert_to_shards(
+                root,
+                shard_dir,
+                split=None,
+                config=ShardConfig(modalities=("image", "lidar", "objects"), lidar_codec=codec),
+                shard_size_mb=64,
+                workers=2,
+                progress=False,
+            )
+            elapsed = time.perf_counter() - start
+            raw_mb = sum(p.stat().st_size for p in _files(root / "single_frames")) / 1e6
+            print(
+                f"writer ({codec} lidar): {manifest['num_samples']} frames in "
+                f"{len(manifest['shards'])} shards, {manifest['num_bytes'] / 1e6:.1f} MB "
+                f"({raw_mb:.1f} MB of frame files incl. the 21 scans per frame), "
+                f"{manifest['num_samples'] / elapsed:.1f} frames/s (2 workers)"
+            )
         print("bytes only (no decode), the files of each sample, page cache evicted:")
-        bench_bytes(root, shard_dir, args.rounds, args.drop_caches)
+        bench_bytes(root, shard_dirs["shards (bsz lidar)"], args.rounds, args.drop_caches)
         print(
             f"loader: image + core scan + 2D/3D boxes, one process, median of {args.rounds} "
-            "interleaved passes"
+            "interleaved passes, samples/s (ratio to the raw files; goal >= 2x)"
         )
         for scale in SCALES:
             for cold in (False, True):
-                shards_rate, raw_rate = bench_loaders(
-                    root, shard_dir, args.rounds, args.drop_caches, cold, scale
+                rates = bench_loaders(root, shard_dirs, args.rounds, args.drop_caches, cold, scale)
+                raw_rate = rates.pop("raw")
+                others = "   ".join(
+                    f"{name} {rate:6.1f} ({rate / raw_rate:4.2f}x)" for name, rate in rates.items()
                 )
                 label = "cold" if cold else "warm"
-                print(
-                    f"  image 1/{int(1 / scale)} {label}: shards {shards_rate:7.1f} samples/s   "
-                    f"raw files {raw_rate:7.1f} samples/s   ratio {shards_rate / raw_rate:5.2f}x "
-                    "(goal >= 2x)"
-                )
+                print(f"  image 1/{int(1 / scale)} {label}: raw files {raw_rate:6.1f}   {others}")
     return 0
 
 
