@@ -71,9 +71,10 @@ def bench_loaders(
     drop_caches: bool,
     cold: bool,
     scale: float,
-) -> dict[str, float]:
-    """Median samples/s of each shard set and of the raw files (``"raw"``) over ``rounds``
-    interleaved passes."""
+) -> dict[str, tuple[float, float]]:
+    """Median (samples/s, samples per CPU second of this process) of each shard set and of
+    the raw files (``"raw"``) over ``rounds`` interleaved passes. The CPU rate is what other
+    load on a shared machine disturbs least; it leaves out time spent waiting on the disk."""
     from zod.torch import ZodFramesDataset
     from zod.torch.shards import ZodShardsDataset
 
@@ -91,16 +92,20 @@ def bench_loaders(
         dataset = ZodShardsDataset(directory, modalities=MODALITIES, image_scale=scale)
         runs[name] = (partial(_count, dataset), _files(directory))
     rates: dict[str, list[float]] = {name: [] for name in runs}
+    cpu_rates: dict[str, list[float]] = {name: [] for name in runs}
     for run, _ in runs.values():  # warm-up (imports, first decode)
         run()
     for _ in range(rounds):
         for name, (run, files) in runs.items():
             if cold:
                 evict(files, drop_caches)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             count = run()
             rates[name].append(count / (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in rates.items()}
+            cpu_rates[name].append(count / (time.process_time() - start_cpu))
+    return {
+        name: (statistics.median(rates[name]), statistics.median(cpu_rates[name])) for name in runs
+    }
 
 
 def bench_bytes(root: Path, shard_dir: Path, rounds: int, drop_caches: bool) -> None:
@@ -242,12 +247,17 @@ def main() -> int:
         for scale in SCALES:
             for cold in (False, True):
                 rates = bench_loaders(root, shard_dirs, args.rounds, args.drop_caches, cold, scale)
-                raw_rate = rates.pop("raw")
-                others = "   ".join(
-                    f"{name} {rate:6.1f} ({rate / raw_rate:4.2f}x)" for name, rate in rates.items()
-                )
+                raw_rate, raw_cpu = rates.pop("raw")
                 label = "cold" if cold else "warm"
-                print(f"  image 1/{int(1 / scale)} {label}: raw files {raw_rate:6.1f}   {others}")
+                print(
+                    f"  image 1/{int(1 / scale)} {label}: raw files {raw_rate:6.1f} /s "
+                    f"({raw_cpu:6.1f} per CPU s)"
+                )
+                for name, (rate, cpu) in rates.items():
+                    print(
+                        f"      {name:18s} {rate:6.1f} /s ({rate / raw_rate:4.2f}x)   "
+                        f"{cpu:6.1f} per CPU s ({cpu / raw_cpu:4.2f}x)"
+                    )
     return 0
 
 
