@@ -106,3 +106,23 @@ def test_one_read_task_per_shard(local_ray: Any, shard_dir: Path) -> None:
     dataset = read_shards(shard_dir).materialize()
     assert dataset.num_blocks() == len(manifest["shards"]) == 2
     assert dataset.count() == manifest["num_samples"]
+
+
+def test_ray_engine_writes_the_same_shards(
+    local_ray: Any, shard_dir: Path, sample_root: Path, tmp_path: Path
+) -> None:
+    """``convert_to_shards(engine="ray")``: the shard tasks run on the cluster; same bytes."""
+    out = tmp_path / "ray"
+    convert_to_shards(
+        sample_root,
+        out,
+        split=None,
+        config=CONFIG,
+        samples_per_shard=2,
+        engine="ray",
+        progress=False,
+    )
+    names = sorted(p.name for p in shard_dir.iterdir())
+    assert names == sorted(p.name for p in out.iterdir())
+    for name in names:
+        assert (out / name).read_bytes() == (shard_dir / name).read_bytes(), name
