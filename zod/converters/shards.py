@@ -586,7 +586,8 @@ def open_binary(source: str) -> IO[bytes]:
     if _is_url(source):
         import fsspec
 
-        return fsspec.open(source, "rb").open()  # type: ignore[no-any-return]
+        stream: IO[bytes] = fsspec.open(source, "rb").open()
+        return stream
     return open(source, "rb")
 
 

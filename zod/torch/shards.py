@@ -171,7 +171,7 @@ def sample_from_members(
                 box_set = box_set.convert_to(target, calibration)
             boxes = np.zeros((len(valid), 10), dtype=np.float32)
             boxes[valid] = np.concatenate(
-                [box_set.centers, box_set.sizes, box_set.quaternions], axis=1
+                [box_set.centers_m, box_set.sizes_lwh_m, box_set.quaternions_wxyz], axis=1
             )
             sample["boxes_3d"] = torch.from_numpy(boxes)
             sample["box_3d_valid"] = torch.from_numpy(valid)
