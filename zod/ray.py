@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -163,6 +164,14 @@ def read_frames(
     )
 
 
+@lru_cache(maxsize=4)
+def _subset(root: str, version: str, subset: str) -> Any:
+    """The ``ZodSequences`` / ``ZodDrives`` of a worker process, opened once."""
+    from zod.dataset import ZodDrives, ZodSequences
+
+    return (ZodSequences if subset == "sequences" else ZodDrives)(root, version)
+
+
 def _step_rows(
     item: dict[str, Any],
     root: str,
@@ -172,11 +181,10 @@ def _step_rows(
     image_scale: float,
     reference: str,
 ) -> Iterator[dict[str, Any]]:
-    from zod.dataset import ZodDrives, ZodSequences
     from zod.stream import SensorStream
 
     item_id = str(item["id"])
-    zod_subset = (ZodSequences if subset == "sequences" else ZodDrives)(root, version)
+    zod_subset = _subset(root, version, subset)
     stream = SensorStream(
         zod_subset[item_id],
         reference,  # type: ignore[arg-type]
@@ -223,13 +231,11 @@ def read_sequence_steps(
     from functools import partial
     from pathlib import Path
 
-    from zod.dataset import ZodDrives, ZodSequences
-
     ray = _ray()
     root = str(Path(dataset_root).resolve())
     if subset not in ("sequences", "drives"):
         raise ValueError(f"subset must be 'sequences' or 'drives', not {subset!r}")
-    zod_subset = (ZodSequences if subset == "sequences" else ZodDrives)(root, version)
+    zod_subset = _subset(root, version, subset)
     if ids is not None:
         item_ids = [str(i).zfill(6) for i in ids]
     elif split is None:

@@ -820,8 +820,8 @@ def convert_to_shards(
 
     done: dict[str, dict[str, Any]] = {}
     if not run.overwrite:
-        for name in names:
-            entry = _complete(out, name, plan[names.index(name)], verify)
+        for name, shard in zip(names, plan):
+            entry = _complete(out, name, shard, verify)
             if entry is not None:
                 done[name] = entry
     todo = [name for name in names if name not in done]
