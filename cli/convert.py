@@ -46,7 +46,13 @@ class KittiImageMode(str, Enum):
     hardlink = "hardlink"
     copy = "copy"
     png = "png"
+    jpeg = "jpeg"
     none = "none"
+
+
+class KittiCamera(str, Enum):
+    pinhole = "pinhole"
+    fisheye = "fisheye"
 
 
 class CloudFormat(str, Enum):
@@ -264,19 +270,39 @@ def kitti(
     dataset_root_option: Path | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
-    image_mode: KittiImageMode = typer.Option(
-        KittiImageMode.symlink,
+    camera: KittiCamera = typer.Option(
+        KittiCamera.pinhole,
+        "--camera",
+        help="pinhole: image_2 is the rectified front view and P2 its exact K; fisheye: the raw "
+        "image with a pinhole stand-in P2 (approximate off the centre).",
+    ),
+    image_mode: KittiImageMode | None = typer.Option(
+        None,
         "--images",
-        help="How images are placed in image_2/ (png: re-encoded, as OpenPCDet / mmdet3d open).",
+        help="How images are placed in image_2/: png (default for pinhole; what OpenPCDet / "
+        "mmdet3d open) or jpeg re-encodes; symlink (default for fisheye), hardlink, copy place "
+        "the fisheye JPEG; none.",
     ),
     label_type: LabelType = typer.Option(
         LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."
     ),
+    kitti_names: bool = typer.Option(
+        False,
+        "--kitti-names",
+        help="KITTI types (Car, Van, Truck, Pedestrian, Cyclist, ...) in the type column, "
+        "from the subclasses (table in docs/convert.md).",
+    ),
     run: RunOptions | None = None,
 ) -> None:
     """KITTI 3D object layout: velodyne/, label_2/, calib/, image_2/, ImageSets/."""
-    from zod.converters.kitti import convert_to_kitti
+    from zod.converters.kitti import convert_to_kitti, resolve_image_mode
 
+    try:
+        images = resolve_image_mode(camera.value, None if image_mode is None else image_mode.value)
+    except ValueError as err:
+        fail(f"--images: {err}", 2)
+    if kitti_names and label_type != LabelType.class_:
+        fail("--kitti-names maps the subclasses itself: drop --label-type", 2)
     root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
     path = _convert(
         convert_to_kitti,
@@ -284,8 +310,10 @@ def kitti(
         output_dir,
         version_name,
         anonymization.value,
-        image_mode.value,
+        images,
         label_type.value,
+        camera.value,
+        kitti_names,
         options=run,
     )
     typer.echo(f"Converted ZOD to KITTI format: {path}")
