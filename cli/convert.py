@@ -22,6 +22,7 @@ from cli._common import (
     VERSION,
     AnonymizationName,
     EngineName,
+    PinholeViewsName,
     VersionName,
     dataset_root,
     dataset_version,
@@ -407,12 +408,6 @@ class NuScenesSubset(str, Enum):
     sequences = "sequences"
 
 
-class NuScenesCameras(str, Enum):
-    rig = "rig"
-    front = "front"
-    none = "none"
-
-
 @_run_options
 def nuscenes(
     root: Path | None = ROOT,
@@ -434,8 +429,8 @@ def nuscenes(
         "v1.0-trainval", "--nuscenes-version", help="Table folder name (NuScenes(version=...))."
     ),
     anonymization: AnonymizationName = ANON,
-    cameras: NuScenesCameras = typer.Option(
-        NuScenesCameras.rig,
+    cameras: PinholeViewsName = typer.Option(
+        PinholeViewsName.rig,
         "--cameras",
         help="rig: CAM_FRONT_LEFT / CAM_FRONT / CAM_FRONT_RIGHT pinhole views; front: CAM_FRONT "
         "(90 degrees); none: lidar only.",
@@ -489,6 +484,9 @@ def register(app: typer.Typer) -> None:
     convert_app.command("pointcloud", no_args_is_help=True)(pointcloud)
     convert_app.command("tsr-patches", no_args_is_help=True)(tsr_patches)
     convert_app.command("nuscenes", no_args_is_help=True)(nuscenes)
+    from cli.convert_shards import shards  # imported here: cli.convert_shards imports this module
+
+    convert_app.command("shards", no_args_is_help=True)(shards)
     app.add_typer(convert_app, name="convert")
 
     generate_app = typer.Typer(

@@ -140,15 +140,29 @@ def read_image(
     Raises ``MissingFileError`` (naming ``stream``) if absent, ``FormatError`` if undecodable
     (truncated, corrupt beyond repair, not an image, not a file).
     """
-    divisor = _divisor(scale)
+    _divisor(scale)  # a bad scale is a ValueError before the disk is touched
     path = os.fspath(path)
     data = read_bytes_checked(path, "camera image", stream)
-    _check_claimed_size(data, path, expected_size)
+    return decode_image(data, scale, buffer, where=path, expected_size=expected_size)
+
+
+def decode_image(
+    data: bytes,
+    scale: float = 1,
+    buffer: np.ndarray | None = None,
+    where: str = "image",
+    expected_size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """``read_image`` on bytes already in memory (a tar shard member): RGB uint8
+    (ceil(H*scale), ceil(W*scale), 3); a header claiming too much or undecodable bytes raise
+    ``FormatError`` naming ``where``."""
+    divisor = _divisor(scale)
+    _check_claimed_size(data, where, expected_size)
     image = _decode_jpeg(data, divisor, buffer) if data.startswith(_JPEG_SOI) else None
     if image is None:
         image = _decode_opencv(data, divisor)
     if image is None:
-        raise FormatError(path, "not a decodable image (truncated or not a JPEG)")
+        raise FormatError(where, "not a decodable image (truncated or not a JPEG)")
     return image
 
 
