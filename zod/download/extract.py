@@ -7,7 +7,7 @@ directories, all extracting into the dataset root. An archive is extracted in th
                                                         streamed here (hidden, same disk)
     end of tar + compressed stream checksum          2. verify: the whole archive was read
     <root>/<member>  <-  os.replace  <-  staging      3. place: members renamed into the root,
-                                                        in archive order; staging removed
+                                                        (directory merge); staging removed
 
 Nothing of an archive reaches the root before the whole archive was read without error, so a
 refused member, a truncated or corrupt archive, a limit exceeded, Ctrl-C or a full disk leave
@@ -258,7 +258,7 @@ class _Extraction:
         self.member = "(tar header)"  # the member being read, for error messages
         self.kinds: dict[str, str] = {}  # staged path -> "dir" | "file" | "link"
         self.targets: dict[str, str] = {}  # staged symlink path -> its target
-        self.order: list[tuple[str, str]] = []  # (path, kind) in archive order, for step 3
+        self._made: set[str] = {""}  # directories created in the staging tree
         self._parents: dict[tuple[str, ...], list[str]] = {}  # parent name -> resolved path
 
     # ------------------------------------------------------------------- merged view
@@ -354,10 +354,10 @@ class _Extraction:
         key = "/".join([*parent, parts[-1]])
         self._check_leaf(member, key)
         path = os.path.join(self.staging, key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._make_staged_dir(parent)
         if member.isdir():
-            os.makedirs(path, exist_ok=True)
-            self._record(key, "dir")
+            self._make_staged_dir([*parent, parts[-1]])
+            self.kinds[key] = "dir"
             self.result.directories += 1
         elif member.issym():
             self._check_symlink(member.linkname, parent, key)
@@ -370,17 +370,18 @@ class _Extraction:
             except OSError:  # no hard links on this file system: a copy
                 shutil.copyfile(os.path.join(self.staging, source), path)
                 os.chmod(path, 0o644)
-            self._record(key, "file")
+            self.kinds[key] = "file"
             self.result.links += 1
         else:
             self.result.bytes += self._write_file(tar, member, path)
-            self._record(key, "file")
+            self.kinds[key] = "file"
             self.result.files += 1
 
-    def _record(self, key: str, kind: str) -> None:
-        if kind != "dir" or key not in self.kinds:  # implied directories need no entry
-            self.order.append((key, kind))
-        self.kinds[key] = kind
+    def _make_staged_dir(self, parts: list[str]) -> None:
+        key = "/".join(parts)
+        if key not in self._made:
+            os.makedirs(os.path.join(self.staging, key), exist_ok=True)
+            self._made.add(key)
 
     def _check_leaf(self, member: tarfile.TarInfo, key: str) -> None:
         """Refuse duplicates and members that would replace what must not be replaced."""
@@ -421,7 +422,6 @@ class _Extraction:
         self.targets[key] = target
         self._parents.clear()  # resolutions through this name change
         self._resolve([*parent, *parts], f"is a symlink whose target {target!r}")
-        self.order.append((key, "link"))
 
     def _hardlink_source(self, linkname: str) -> str:
         parts = _name_parts(linkname, "hard link target")
@@ -453,19 +453,33 @@ class _Extraction:
         return written
 
     # --------------------------------------------------------------------- placement
-    def place(self) -> None:
-        """Step 3: rename the staged members into the root, in archive order."""
-        root = self.real_root
-        for key, kind in self.order:
+    def place(self, rel: str = "") -> None:
+        """Step 3: move the staged tree into the root. A directory the root lacks is renamed
+        whole (a fresh item folder appears at once, in one rename); one it has is merged entry
+        by entry; files and links replace what is there (checked in `_check_leaf`)."""
+        with os.scandir(os.path.join(self.staging, rel)) as it:
+            entries = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in it)
+        for name, is_dir in entries:
+            key = f"{rel}/{name}" if rel else name
             self.member = key
-            dest = os.path.join(root, key)
-            if kind == "dir":
-                if os.path.islink(dest):
-                    raise _Refused("would replace a symbolic link in the output directory")
-                os.makedirs(dest, exist_ok=True)
+            source = os.path.join(self.staging, key)
+            dest = os.path.join(self.real_root, key)
+            if not is_dir:
+                os.replace(source, dest)
                 continue
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            os.replace(os.path.join(self.staging, key), dest)
+            try:
+                st = os.lstat(dest)
+            except FileNotFoundError:
+                try:
+                    os.rename(source, dest)  # replaces at most an empty directory: harmless
+                    continue
+                except OSError as err:  # created meanwhile by an archive extracted in parallel
+                    if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                    st = os.lstat(dest)
+            if not stat.S_ISDIR(st.st_mode):  # a link or a file appeared since the check
+                raise _Refused(f"cannot be placed: {key!r} is no longer a directory")
+            self.place(key)
 
 
 def safe_extract(
