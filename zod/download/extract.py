@@ -6,15 +6,18 @@ directories, all extracting into the dataset root. An archive is extracted in th
     <root>/.zod-extract-<pid>-<archive>-<rand>/...   1. stage: every member checked, then
                                                         streamed here (hidden, same disk)
     end of tar + compressed stream checksum          2. verify: the whole archive was read
-    <root>/<member>  <-  os.replace  <-  staging      3. place: members renamed into the root,
-                                                        (directory merge); staging removed
+    <root>/<path>  <-  os.rename / os.replace  <-  staging/<path>
+                                                     3. place: directory merge (a folder the
+                                                        root lacks moves whole, files replace
+                                                        files); staging removed
 
 Nothing of an archive reaches the root before the whole archive was read without error, so a
 refused member, a truncated or corrupt archive, a limit exceeded, Ctrl-C or a full disk leave
 no member of it behind (the staging directory is removed, no hidden temporary file remains).
 
-Checks on every member, before anything is written for it (strict: the spec's archives hold
-only regular files and directories; links are accepted in a canonical, provably-inside form):
+Checks on every member, before anything is written for it. Spec section 13 lists data files
+and folders only and is silent on links: links are accepted, but only in a canonical form that
+provably stays inside the root (liberal enough for any sane archive, strict on safety):
 
 - names: no absolute path, no ``..`` component, no name starting with ``.zod-extract-``;
 - paths are resolved component by component in the *merged view* (what this archive staged so
@@ -42,14 +45,15 @@ so far (after a floor, 64 MiB by default). The same check stops the extraction w
 A tar stream must end with its end-of-archive block (tarfile alone stops silently at a
 truncated or invalid header) and the gzip/xz/bzip2 stream's own checksum is read to the end.
 
-Step 3 renames member by member (each rename is atomic: a file is whole or absent). The
-renames are metadata only (seconds for 100,000 members) and run only after step 2; a reader
-looking during those seconds may see part of the archive. The record that an archive is
-complete is kept by the caller: `zod download` marks the archive "extracted" in its state
-file only after `safe_extract` returned. If the process dies during step 3 (power loss,
-SIGKILL), some members are in place, the rest are in the staging directory; the next run finds
-the archive not marked extracted and extracts it again (members are replaced), and any staging
-directory whose process is gone is deleted first.
+Step 3 is renames only (each atomic: a file is whole or absent; a folder the root lacks appears
+with all its content at once) and runs only after step 2; it takes seconds even for 100,000
+members, and a reader looking during those seconds may see part of the archive in folders the
+root already had. The record that an archive is complete is kept by the caller: `zod download`
+marks it "extracted" in its state file only after `safe_extract` returned. If the process dies
+during step 3 (SIGKILL, power loss), some members are in place, the rest are in the staging
+directory; the next run finds the archive not marked extracted and extracts it again (members
+are replaced), after deleting every staging directory whose process is gone
+(`remove_stale_staging`).
 """
 
 from __future__ import annotations
