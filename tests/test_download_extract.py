@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from zod.download.errors import DownloadCancelled, UnsafeArchiveError
-from zod.download.extract import STAGING_PREFIX, ExtractLimits, safe_extract
+from zod.download.extract import STAGING_PREFIX, ExtractLimits, safe_extract, staging_owner
 from zod.errors import FormatError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ REFUSED = {
     ),
     "directory over file": ([_special("single_frames/000001/b.bin", tarfile.DIRTYPE)], "twice"),
     "under a file": ([_file("single_frames/000001/b.bin/x")], "under the file"),
-    "staging name": ([_file(f"{STAGING_PREFIX}1-a.tar.gz-x/y")], "reserved"),
+    "staging name": ([_file(f"{STAGING_PREFIX}1@h@a.tar.gz-x/y")], "reserved"),
 }
 
 
@@ -414,13 +414,15 @@ def test_staging_left_by_a_killed_process_is_removed(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     root = tmp_path / "root"
-    stale = root / f"{STAGING_PREFIX}{dead.pid}-a.tar.gz-abc123"
+    stale = root / f"{STAGING_PREFIX}{staging_owner(dead.pid)}@a.tar.gz-abc123"
     (stale / "single_frames").mkdir(parents=True)
     (stale / "single_frames" / "half.bin").write_bytes(b"half")
-    alive = root / f"{STAGING_PREFIX}{os.getppid()}-b.tar.gz-abc123"  # a live process's
+    alive = root / f"{STAGING_PREFIX}{staging_owner(os.getppid())}@b.tar.gz-abc123"  # live
+    elsewhere = root / f"{STAGING_PREFIX}{dead.pid}@another-host@c.tar.gz-abc123"
     alive.mkdir()
+    elsewhere.mkdir()
     safe_extract(_tar(tmp_path / "a.tar.gz", GOOD), root, progress=False)
-    assert not stale.exists() and alive.is_dir()
+    assert not stale.exists() and alive.is_dir() and elsewhere.is_dir()
     assert (root / "single_frames/000001/b.bin").read_bytes() == b"bb"
 
 

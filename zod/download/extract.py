@@ -3,7 +3,7 @@
 The release's archives (spec section 13) are ``.tar.gz`` files of regular files and
 directories, all extracting into the dataset root. An archive is extracted in three steps::
 
-    <root>/.zod-extract-<pid>-<archive>-<rand>/...   1. stage: every member checked, then
+    <root>/.zod-extract-<pid>@<host>@<archive>-<rand>/   1. stage: every member checked, then
                                                         streamed here (hidden, same disk)
     end of tar + compressed stream checksum          2. verify: the whole archive was read
     <root>/<path>  <-  os.rename / os.replace  <-  staging/<path>
@@ -63,7 +63,9 @@ import contextlib
 import errno
 import lzma
 import os
+import re
 import shutil
+import socket
 import stat
 import tarfile
 import tempfile
@@ -263,19 +265,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def staging_owner(pid: int | None = None) -> str:
+    """``<pid>@<host>``: who a staging directory belongs to (the host, because a dataset root
+    on a shared disk may be written from several machines or containers, each with its pids)."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:64]
+    return f"{os.getpid() if pid is None else pid}@{host}"
+
+
 def remove_stale_staging(root: str | os.PathLike[str]) -> list[str]:
-    """Delete staging directories left in ``root`` by processes that are gone (SIGKILL, power
-    loss); returns their names. Directories of live processes are left alone."""
+    """Delete staging directories left in ``root`` by processes of this host that are gone
+    (SIGKILL, power loss); returns their names. Those of live processes or of other hosts are
+    left alone."""
     removed: list[str] = []
     try:
         names = os.listdir(root)
     except OSError:
         return removed
+    host = staging_owner().partition("@")[2]
     for name in names:
         if not name.startswith(STAGING_PREFIX):
             continue
-        pid_text = name[len(STAGING_PREFIX) :].split("-", 1)[0]
-        if not pid_text.isdigit():
+        pid_text, _, rest = name[len(STAGING_PREFIX) :].partition("@")
+        if not pid_text.isdigit() or rest.partition("@")[0] != host:
             continue
         pid = int(pid_text)
         if pid == os.getpid() or _pid_alive(pid):
@@ -566,7 +577,8 @@ def safe_extract(
     real_root = os.path.realpath(output_dir)
     remove_stale_staging(real_root)
     base = os.path.basename(archive_str)
-    staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-{base}-", dir=real_root)
+    prefix = f"{STAGING_PREFIX}{staging_owner()}@{base[:100]}-"
+    staging = tempfile.mkdtemp(prefix=prefix, dir=real_root)
     job = _Extraction(archive_str, real_root, staging, limits or ExtractLimits(), cancel)
     size = os.path.getsize(archive_str)
     pbar = tqdm(
