@@ -3,7 +3,7 @@
 The archive is Frames-like: incompressible 2 MiB "images", half-compressible 2 MiB "scans" and
 many 1 KiB JSON files (the per-member cost), gzip level 1 as `zod mirror build` writes it.
 
-Run: ``.venv/bin/python benchmarks/bench_extract.py [--mb 512] [--small 20000]``. Prints MB/s
+Run: ``.venv/bin/python benchmarks/bench_extract.py [--mb 256] [--small 5000]``. Prints MB/s
 and the ratio (tar time / our time: above 1 means we are faster). ``zod`` is imported from
 PYTHONPATH when set (to compare another checkout), else from this repository.
 """
@@ -56,8 +56,8 @@ def timed(fn: object) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mb", type=int, default=512, help="MiB of large members")
-    parser.add_argument("--small", type=int, default=20000, help="number of 1 KiB members")
+    parser.add_argument("--mb", type=int, default=256, help="MiB of large members")
+    parser.add_argument("--small", type=int, default=5000, help="number of 1 KiB members")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each, best kept")
     args = parser.parse_args()
 
