@@ -35,7 +35,7 @@ def brute_force(
     with np.errstate(divide="ignore", invalid="ignore"):
         best = np.where(dz < -1e-9, -origins[:, None, 2] / dz, np.inf)
     best = np.where(best <= max_range, best, np.inf)
-    half = 0.5 * objects.size_m
+    half = 0.5 * objects.sizes_lwh_m
     rot = objects.rotation_world
     centers = objects.centers_at(times)  # (C, M, 3)
     for start in range(0, num_cols, 64):
@@ -89,7 +89,8 @@ def main() -> None:
     print(f"ray casting, {rays} rays x {len(objects)} boxes:")
     print(f"  brute force  {t_base * 1e3:8.1f} ms")
     print(
-        f"  culled       {t_ours * 1e3:8.1f} ms   ratio x{t_base / t_ours:.1f}   same result: {same}"
+        f"  culled       {t_ours * 1e3:8.1f} ms   ratio x{t_base / t_ours:.1f}   "
+        f"same result: {same}"
     )
 
     t_scan, scan = timed(
@@ -99,7 +100,8 @@ def main() -> None:
         args.repeat,
     )
     print(
-        f"one core scan of {len(scan)} points: {t_scan * 1e3:.0f} ms ({len(scan) / t_scan / 1e6:.2f} M points/s)"
+        f"one core scan of {len(scan)} points: {t_scan * 1e3:.0f} ms "
+        f"({len(scan) / t_scan / 1e6:.2f} M points/s)"
     )
 
     with tempfile.TemporaryDirectory() as tmp:

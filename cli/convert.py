@@ -1,4 +1,5 @@
-"""`zod convert coco|yolo|kitti|pointcloud|tsr-patches` and the reference's `zod generate ...`.
+"""`zod convert coco|yolo|kitti|pointcloud|tsr-patches|nuscenes` and the reference's
+`zod generate ...`.
 
 A thin layer over :mod:`zod.converters`: options in, one library call, a summary out.
 """
@@ -45,7 +46,13 @@ class KittiImageMode(str, Enum):
     hardlink = "hardlink"
     copy = "copy"
     png = "png"
+    jpeg = "jpeg"
     none = "none"
+
+
+class KittiCamera(str, Enum):
+    pinhole = "pinhole"
+    fisheye = "fisheye"
 
 
 class CloudFormat(str, Enum):
@@ -263,19 +270,39 @@ def kitti(
     dataset_root_option: Path | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
-    image_mode: KittiImageMode = typer.Option(
-        KittiImageMode.symlink,
+    camera: KittiCamera = typer.Option(
+        KittiCamera.pinhole,
+        "--camera",
+        help="pinhole: image_2 is the rectified front view and P2 its exact K; fisheye: the raw "
+        "image with a pinhole stand-in P2 (approximate off the centre).",
+    ),
+    image_mode: KittiImageMode | None = typer.Option(
+        None,
         "--images",
-        help="How images are placed in image_2/ (png: re-encoded, as OpenPCDet / mmdet3d open).",
+        help="How images are placed in image_2/: png (default for pinhole; what OpenPCDet / "
+        "mmdet3d open) or jpeg re-encodes; symlink (default for fisheye), hardlink, copy place "
+        "the fisheye JPEG; none.",
     ),
     label_type: LabelType = typer.Option(
         LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."
     ),
+    kitti_names: bool = typer.Option(
+        False,
+        "--kitti-names",
+        help="KITTI types (Car, Van, Truck, Pedestrian, Cyclist, ...) in the type column, "
+        "from the subclasses (table in docs/convert.md).",
+    ),
     run: RunOptions | None = None,
 ) -> None:
     """KITTI 3D object layout: velodyne/, label_2/, calib/, image_2/, ImageSets/."""
-    from zod.converters.kitti import convert_to_kitti
+    from zod.converters.kitti import convert_to_kitti, resolve_image_mode
 
+    try:
+        images = resolve_image_mode(camera.value, None if image_mode is None else image_mode.value)
+    except ValueError as err:
+        fail(f"--images: {err}", 2)
+    if kitti_names and label_type != LabelType.class_:
+        fail("--kitti-names maps the subclasses itself: drop --label-type", 2)
     root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
     path = _convert(
         convert_to_kitti,
@@ -283,8 +310,10 @@ def kitti(
         output_dir,
         version_name,
         anonymization.value,
-        image_mode.value,
+        images,
         label_type.value,
+        camera.value,
+        kitti_names,
         options=run,
     )
     typer.echo(f"Converted ZOD to KITTI format: {path}")
@@ -373,6 +402,84 @@ def tsr_patches(
     typer.echo(f"Wrote traffic-sign patches; metadata in {path}")
 
 
+class NuScenesSubset(str, Enum):
+    frames = "frames"
+    sequences = "sequences"
+
+
+class NuScenesCameras(str, Enum):
+    rig = "rig"
+    front = "front"
+    none = "none"
+
+
+@_run_options
+def nuscenes(
+    root: Path | None = ROOT,
+    output_dir: Path = typer.Option(
+        ...,
+        "--output-dir",
+        file_okay=False,
+        resolve_path=True,
+        help="nuScenes dataroot to write (created if needed).",
+    ),
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
+    subset: NuScenesSubset = typer.Option(
+        NuScenesSubset.frames,
+        "--subset",
+        help="frames: one-sample scenes; sequences: scenes of many samples.",
+    ),
+    nuscenes_version: str = typer.Option(
+        "v1.0-trainval", "--nuscenes-version", help="Table folder name (NuScenes(version=...))."
+    ),
+    anonymization: AnonymizationName = ANON,
+    cameras: NuScenesCameras = typer.Option(
+        NuScenesCameras.rig,
+        "--cameras",
+        help="rig: CAM_FRONT_LEFT / CAM_FRONT / CAM_FRONT_RIGHT pinhole views; front: CAM_FRONT "
+        "(90 degrees); none: lidar only.",
+    ),
+    sweeps_before: int = typer.Option(
+        10, "--sweeps-before", min=0, help="Frames: scans before the key scan written as sweeps."
+    ),
+    sweeps_after: int = typer.Option(
+        10, "--sweeps-after", min=0, help="Frames: scans after the key scan written as sweeps."
+    ),
+    sample_rate_hz: float = typer.Option(
+        2.0,
+        "--sample-rate",
+        min=0.0,
+        help="Sequences: samples per second (camera frames; 0: every camera frame).",
+    ),
+    run: RunOptions | None = None,
+) -> None:
+    """nuScenes v1.0 layout: <version>/*.json tables, samples/, sweeps/, maps/ (docs/convert.md)."""
+    from zod.converters.nuscenes import convert_to_nuscenes
+
+    root_path = dataset_root(root, dataset_root_option)
+    version_name = dataset_version(root_path, subset.value, version)
+    table_dir = _convert(
+        convert_to_nuscenes,
+        root_path,
+        output_dir,
+        version=version_name,
+        subset=subset.value,
+        nuscenes_version=nuscenes_version,
+        anonymization=anonymization.value,
+        cameras=cameras.value,
+        sweeps_before=sweeps_before,
+        sweeps_after=sweeps_after,
+        sample_rate_hz=sample_rate_hz or None,
+        options=run,
+    )
+    typer.echo(f"Converted ZOD {subset.value} to nuScenes: tables in {table_dir}")
+    typer.echo(
+        f"    NuScenes(version={nuscenes_version!r}, dataroot={str(output_dir)!r}); "
+        "splits zod_train / zod_val in splits.json"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the `convert` group and the reference-compatible `generate` group."""
     convert_app = typer.Typer(help="Convert ZOD Frames to other formats.", no_args_is_help=True)
@@ -381,6 +488,7 @@ def register(app: typer.Typer) -> None:
     convert_app.command("kitti", no_args_is_help=True)(kitti)
     convert_app.command("pointcloud", no_args_is_help=True)(pointcloud)
     convert_app.command("tsr-patches", no_args_is_help=True)(tsr_patches)
+    convert_app.command("nuscenes", no_args_is_help=True)(nuscenes)
     app.add_typer(convert_app, name="convert")
 
     generate_app = typer.Typer(

@@ -61,6 +61,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import errno
+import io
 import lzma
 import os
 import re
@@ -113,23 +114,31 @@ class _Refused(Exception):
     """A member is refused (internal; turned into `UnsafeArchiveError` with the member name)."""
 
 
-class _CountingReader:
-    """File wrapper that counts the compressed bytes consumed (for the ratio and for tqdm)."""
+class _CountingReader(io.BufferedIOBase):
+    """Forward-only reader that counts the compressed bytes consumed (ratio limit, tqdm).
+
+    A ``BufferedIOBase`` so that it is the file object gzip, bz2, lzma and tarfile expect (not
+    seekable: they only read it front to back). Closing it leaves ``raw`` open.
+    """
 
     def __init__(self, raw: BinaryIO, pbar: tqdm | None) -> None:
+        super().__init__()
         self._raw = raw
         self._pbar = pbar
         self.count = 0
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
         self.count += len(data)
         if self._pbar is not None and data:
             self._pbar.update(len(data))
         return data
 
 
-class _GzipStream:
+class _GzipStream(io.BufferedIOBase):
     """A gzip file (RFC 1952: members in sequence, zero padding allowed between and after
     them) decompressed in 1 MiB input chunks with at most ``size`` bytes out per read.
 
@@ -139,6 +148,7 @@ class _GzipStream:
     """
 
     def __init__(self, reader: _CountingReader) -> None:
+        super().__init__()
         self._reader = reader
         self._pending = b""  # compressed bytes read but not yet used
         self._member: zlib._Decompress | None = None
@@ -147,8 +157,11 @@ class _GzipStream:
     def consumed(self) -> int:
         return self._reader.count - len(self._pending)
 
-    def read(self, size: int = -1) -> bytes:
-        size = size if size > 0 else _COPY_CHUNK
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = size if size is not None and size > 0 else _COPY_CHUNK
         while True:
             if not self._pending:
                 self._pending = self._reader.read(_COPY_CHUNK)
@@ -172,7 +185,7 @@ class _GzipStream:
                 return out
 
 
-def _decompressed(raw: BinaryIO, reader: _CountingReader) -> BinaryIO:
+def _decompressed(raw: BinaryIO, reader: _CountingReader) -> io.BufferedIOBase:
     """A decompressing reader chosen from the magic bytes (gzip, bzip2, xz or plain tar).
 
     Unlike tarfile's own stream mode, these readers check the compressed stream's checksum.
@@ -180,24 +193,31 @@ def _decompressed(raw: BinaryIO, reader: _CountingReader) -> BinaryIO:
     magic = raw.read(6)
     raw.seek(0)
     if magic[:2] == b"\x1f\x8b":
-        return _GzipStream(reader)  # type: ignore[return-value]
+        return _GzipStream(reader)
     if magic[:3] == b"BZh":
-        return bz2.BZ2File(reader, mode="rb")  # type: ignore[call-overload]
+        return bz2.BZ2File(reader, mode="rb")
     if magic == b"\xfd7zXZ\x00":
-        return lzma.LZMAFile(reader, mode="rb")  # type: ignore[arg-type,return-value]
-    return reader  # type: ignore[return-value]
+        # typeshed asks for a typing.IO[bytes]; LZMAFile only ever calls read() on it
+        return lzma.LZMAFile(reader, mode="rb")  # type: ignore[arg-type]
+    return reader
 
 
-class _MeteredStream:
+class _MeteredStream(io.BufferedIOBase):
     """The decompressed tar stream; every read checks the running limits and ``cancel``."""
 
-    def __init__(self, job: _Extraction, stream: BinaryIO, compressed: _CountingReader) -> None:
+    def __init__(
+        self, job: _Extraction, stream: io.BufferedIOBase, compressed: _CountingReader
+    ) -> None:
+        super().__init__()
         self._job = job
         self._stream = stream
         self._compressed = compressed
         self.count = 0
 
-    def read(self, size: int = -1) -> bytes:
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
         self._job.check_cancel()
         data = self._stream.read(size)
         self.count += len(data)
@@ -594,7 +614,7 @@ def safe_extract(
             compressed = _CountingReader(raw, pbar)
             stream = _MeteredStream(job, _decompressed(raw, compressed), compressed)
             with tarfile.open(
-                fileobj=stream,  # type: ignore[call-overload]
+                fileobj=stream,
                 mode="r|",
                 bufsize=_COPY_CHUNK,
                 tarinfo=_EndCheckingTarInfo,

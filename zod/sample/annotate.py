@@ -335,7 +335,7 @@ def object_features(
             if cls_name == "Pedestrian":
                 props["is_pulling_or_pushing"] = False
         if spec.has_3d and not unclear:
-            size = objects.size_m[m]
+            size = objects.sizes_lwh_m[m]
             props["location_3d"] = {
                 "type": "Point",
                 "coordinates": [round(float(v), 4) for v in centers_lidar[m]],
@@ -362,7 +362,7 @@ def traffic_sign_features(
     from the tsv, the others ``unclear``); one name outside the tsv when asked."""
     names = traffic_sign_names()
     features: list[dict[str, Any]] = []
-    for feat, m in zip(object_feats, kept):
+    for feat, _ in zip(object_feats, kept):
         props = feat["properties"]
         if props["class"] != "TrafficSign":
             continue

@@ -85,7 +85,7 @@ class EgoState:
 
     @property
     def angular_rates_ego(self) -> np.ndarray:
-        """(N, 3) body rates (roll, pitch, yaw rates; equal to the Euler rates at these small angles)."""
+        """(N, 3) body rates (roll, pitch, yaw rates; the Euler rates at these small angles)."""
         return np.stack([self.roll_rate, self.pitch_rate, self.yaw_rate], axis=1)
 
 
@@ -277,7 +277,7 @@ def background_cast(rng: np.random.Generator) -> list[ObjectSpec]:
 class SceneObjects:
     """M boxes in the world at ``reference_time_s`` (the keyframe), moving at constant velocity.
 
-    Box frame: x along the object's length (its front), y to its left, z up; ``size_m`` is
+    Box frame: x along the object's length (its front), y to its left, z up; ``sizes_lwh_m`` is
     (L, W, H) along (x, y, z); ``rotation_world`` (M, 3, 3) maps box axes to world axes.
     """
 
@@ -285,7 +285,7 @@ class SceneObjects:
     center_world: np.ndarray  # (M, 3) at reference_time_s
     velocity_world: np.ndarray  # (M, 3)
     rotation_world: np.ndarray  # (M, 3, 3)
-    size_m: np.ndarray  # (M, 3)
+    sizes_lwh_m: np.ndarray  # (M, 3)
     colour_rgb: np.ndarray  # (M, 3) uint8
     reflectivity: np.ndarray  # (M,) uint8
     specs: list[ObjectSpec]
@@ -326,20 +326,20 @@ class Road:
         return points_road @ self.world_from_road[:3, :3].T + self.world_from_road[:3, 3]
 
     @staticmethod
-    def paint_mask(d: np.ndarray, l: np.ndarray) -> np.ndarray:
-        """Which ground points (d, l arrays) lie on painted lane lines (bool, same shape)."""
-        dashed = (np.abs(l + LANE_WIDTH_M / 2) < LINE_HALF_WIDTH_M) & (
-            np.mod(d, DASH_PERIOD_M) < DASH_LENGTH_M
+    def paint_mask(along_m: np.ndarray, lateral_m: np.ndarray) -> np.ndarray:
+        """Which road-frame ground points (along, lateral in metres) lie on painted lines (bool)."""
+        dashed = (np.abs(lateral_m + LANE_WIDTH_M / 2) < LINE_HALF_WIDTH_M) & (
+            np.mod(along_m, DASH_PERIOD_M) < DASH_LENGTH_M
         )
-        double = (np.abs(l - (LANE_WIDTH_M / 2 - 0.1)) < 0.05) | (
-            np.abs(l - (LANE_WIDTH_M / 2 + 0.1)) < 0.05
+        double = (np.abs(lateral_m - (LANE_WIDTH_M / 2 - 0.1)) < 0.05) | (
+            np.abs(lateral_m - (LANE_WIDTH_M / 2 + 0.1)) < 0.05
         )
-        edge = np.abs(l - (-ROAD_HALF_WIDTH_M + 0.1)) < LINE_HALF_WIDTH_M
+        edge = np.abs(lateral_m - (-ROAD_HALF_WIDTH_M + 0.1)) < LINE_HALF_WIDTH_M
         return dashed | double | edge
 
     @staticmethod
-    def on_road(l: np.ndarray) -> np.ndarray:
-        return np.abs(l) <= ROAD_HALF_WIDTH_M
+    def on_road(lateral_m: np.ndarray) -> np.ndarray:
+        return np.abs(lateral_m) <= ROAD_HALF_WIDTH_M
 
 
 def build_scene(
@@ -405,7 +405,7 @@ def build_scene(
             center_world=np.array(centers, dtype=np.float64).reshape(-1, 3),
             velocity_world=np.array(velocities, dtype=np.float64).reshape(-1, 3),
             rotation_world=np.array(rotations, dtype=np.float64).reshape(-1, 3, 3),
-            size_m=np.array(sizes, dtype=np.float64).reshape(-1, 3),
+            sizes_lwh_m=np.array(sizes, dtype=np.float64).reshape(-1, 3),
             colour_rgb=np.array(colours, dtype=np.uint8).reshape(-1, 3),
             reflectivity=np.array(refl, dtype=np.uint8),
             specs=specs,
