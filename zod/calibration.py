@@ -288,3 +288,66 @@ class Calibration:
 
     def _where(self) -> str:
         return f"calibration {self.source_path} " if self.source_path else "this calibration "
+
+    # ------------------------------------------------------------------ cached per-box maths
+    def transform_parts(
+        self, from_frame: CoordinateFrame, to_frame: CoordinateFrame
+    ) -> tuple[list[list[float]], list[float], list[float]]:
+        """``to_from_from`` as plain floats: rotation (3 x 3 nested lists), translation (3,)
+        and the rotation's quaternion (w, x, y, z), cached per frame pair.
+
+        The quaternion is the reference's ``to.rotation.inverse * from.rotation`` (pyquaternion
+        signs), so a ``Box3D`` converted with it has the reference's ``orientation``. The cache
+        follows the extrinsics: a replaced ``Pose`` or ``transform`` array is seen.
+        """
+        src, dst = self.get_extrinsics(from_frame), self.get_extrinsics(to_frame)
+        cache: dict[Any, Any] = self.__dict__.setdefault("_transform_parts", {})
+        key = (from_frame, to_frame)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is src.transform and hit[1] is dst.transform:
+            return hit[2]  # type: ignore[no-any-return]
+        from zod.geometry.transforms import quaternions_from_rotation_matrices
+
+        matrix = invert_transforms(dst.transform) @ src.transform
+        q_src = quaternions_from_rotation_matrices(src.rotation_matrix)
+        w, x, y, z = quaternions_from_rotation_matrices(dst.rotation_matrix).tolist()
+        q_dst_inv = np.array([w, -x, -y, -z]) / (w * w + x * x + y * y + z * z)
+        parts = (
+            matrix[:3, :3].tolist(),
+            matrix[:3, 3].tolist(),
+            _hamilton(q_dst_inv, q_src).tolist(),
+        )
+        cache[key] = (src.transform, dst.transform, parts)
+        return parts
+
+    def camera_model(self, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fx, fy) (2,), (cx, cy) (2,) and the odd-power coefficients (1, k1, k2, k3, k4) (5,)
+        of a camera's Kannala-Brandt projection, cached (follows replaced arrays)."""
+        cam = self.cameras[camera]
+        cache: dict[Any, Any] = self.__dict__.setdefault("_camera_models", {})
+        hit = cache.get(camera)
+        if hit is not None and hit[0] is cam.intrinsics and hit[1] is cam.distortion:
+            return hit[2]  # type: ignore[no-any-return]
+        k = np.asarray(cam.intrinsics, dtype=np.float64)
+        d = np.asarray(cam.distortion, dtype=np.float64).reshape(-1)[:4]
+        model = (
+            np.array([k[0, 0], k[1, 1]]),
+            np.array([k[0, 2], k[1, 2]]),
+            np.concatenate([[1.0], d]),
+        )
+        cache[camera] = (cam.intrinsics, cam.distortion, model)
+        return model
+
+
+def _hamilton(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a * b of quaternions (4,) wxyz."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return np.array(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ]
+    )

@@ -20,9 +20,10 @@ height H; the reference devkit's order, spec section 11)::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyquaternion import Quaternion
@@ -46,35 +47,172 @@ UNIT_CORNERS = np.array(
 )
 
 
-@dataclass
+_UNIT_CORNERS_WITH_CENTER = np.vstack([np.zeros((1, 3)), UNIT_CORNERS])  # (9, 3)
+_ODD_POWERS = np.array([1.0, 3.0, 5.0, 7.0, 9.0])
+
+
+def _rotation_from_wxyz(w: float, x: float, y: float, z: float) -> list[list[float]]:
+    """Rotation matrix (3, 3), as nested lists, of the unit quaternion (w, x, y, z)."""
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz, wx, wy, wz = x * y, x * z, y * z, w * x, w * y, w * z
+    return [
+        [1.0 - 2.0 * (yy + zz), 2.0 * (xy - wz), 2.0 * (xz + wy)],
+        [2.0 * (xy + wz), 1.0 - 2.0 * (xx + zz), 2.0 * (yz - wx)],
+        [2.0 * (xz - wy), 2.0 * (yz + wx), 1.0 - 2.0 * (xx + yy)],
+    ]
+
+
+def _as_wxyz(value: Any) -> tuple[float, float, float, float]:
+    """(w, x, y, z) floats of a Quaternion or a sequence of 4 numbers."""
+    if isinstance(value, Quaternion):
+        w, x, y, z = value.q.tolist()
+    else:
+        w, x, y, z = Quaternion(np.asarray(value, dtype=np.float64)).q.tolist()
+    return (w, x, y, z)
+
+
+@dataclass(eq=False)
 class Box3D:
-    """An oriented 3D box: centre (3,) m, size (3,) = (L, W, H) m, orientation, frame."""
+    """An oriented 3D box: centre (3,) m, size (3,) = (L, W, H) m, orientation, frame.
+
+    Drop-in for the reference's ``Box3D``: ``orientation`` is a pyquaternion ``Quaternion``
+    (``frame_from_box``, as written in the file: not normalised until the rotation is used,
+    like pyquaternion's), and ``convert_to`` / ``transform`` change the box in place. The
+    rotation is kept as four floats: the ``Quaternion`` is only built when ``orientation`` is
+    read (then it is the box's rotation, changes to it included), so parsing, ``convert_to``
+    and ``project_into_camera`` do plain float and numpy work.
+    """
 
     center: np.ndarray
     size: np.ndarray
-    orientation: Quaternion
+    orientation: Quaternion  # a property below: kept as _wxyz until read
     frame: CoordinateFrame
+    if TYPE_CHECKING:  # instance state, not dataclass fields
+        _wxyz: tuple[float, float, float, float] | None
+        _orientation: Quaternion | None
 
     def __post_init__(self) -> None:
         self.center = np.asarray(self.center, dtype=np.float64).reshape(3)
         self.size = np.asarray(self.size, dtype=np.float64).reshape(3)
-        if not isinstance(self.orientation, Quaternion):
-            self.orientation = Quaternion(np.asarray(self.orientation, dtype=np.float64))
 
+    @classmethod
+    def _from_values(
+        cls,
+        center: np.ndarray,
+        size: np.ndarray,
+        wxyz: tuple[float, float, float, float],
+        frame: CoordinateFrame,
+    ) -> Box3D:
+        """A box from float64 (3,) arrays and quaternion floats, without validation (the
+        parser's fast path)."""
+        box = cls.__new__(cls)
+        box.__dict__.update(
+            center=center, size=size, frame=frame, _wxyz=wxyz, _orientation=None
+        )
+        return box
+
+    # ------------------------------------------------------------------ rotation state
+    def _get_orientation(self) -> Quaternion:
+        if self._orientation is None:
+            self._orientation = Quaternion(*self._wxyz)
+            self._wxyz = None
+        return self._orientation
+
+    def _set_orientation(self, value: Any) -> None:
+        if isinstance(value, Quaternion):
+            self._orientation, self._wxyz = value, None
+        else:
+            self._orientation, self._wxyz = None, _as_wxyz(value)
+
+    def _quaternion(self) -> tuple[float, float, float, float]:
+        """The rotation (w, x, y, z) as held (the Quaternion's, once it was read)."""
+        if self._orientation is not None:
+            w, x, y, z = self._orientation.q.tolist()
+            return (w, x, y, z)
+        return self._wxyz  # type: ignore[return-value]
+
+    def _unit_quaternion(self) -> tuple[float, float, float, float]:
+        """The rotation normalised, stored back normalised when it was not unit (what
+        pyquaternion's ``rotation_matrix`` does to the reference's ``orientation``)."""
+        w, x, y, z = self._quaternion()
+        squares = w * w + x * x + y * y + z * z
+        if abs(1.0 - squares) >= 1e-14 and squares > 0.0:
+            n = math.sqrt(squares)
+            w, x, y, z = w / n, x / n, y / n, z / n
+            if self._orientation is not None:
+                self._orientation.q = np.array([w, x, y, z])
+            else:
+                self._wxyz = (w, x, y, z)
+        return (w, x, y, z)
+
+    @property
+    def quaternion_wxyz(self) -> np.ndarray:
+        """(4,) float64 (w, x, y, z) of ``orientation`` (no Quaternion object built)."""
+        return np.array(self._quaternion())
+
+    @property
+    def rotation_matrix(self) -> np.ndarray:
+        """(3, 3) rotation ``frame_from_box``."""
+        return np.array(_rotation_from_wxyz(*self._unit_quaternion()))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if "orientation" in state:  # a pickle of a box that held its Quaternion as a field
+            orientation = state.pop("orientation")
+            state["_orientation"], state["_wxyz"] = orientation, None
+        self.__dict__.update(state)
+
+    # ------------------------------------------------------------------ frames
     def _apply(self, target_from_source: np.ndarray, new_frame: CoordinateFrame) -> None:
         from zod.geometry.transforms import quaternions_from_rotation_matrices
 
         rot = target_from_source[:3, :3]
-        self.center = rot @ self.center + target_from_source[:3, 3]
-        self.orientation = (
-            Quaternion(array=quaternions_from_rotation_matrices(rot)) * self.orientation
+        self._rotate(
+            rot.tolist(),
+            target_from_source[:3, 3].tolist(),
+            quaternions_from_rotation_matrices(rot).tolist(),
+            new_frame,
         )
+
+    def _rotate(
+        self,
+        rot: Sequence[Sequence[float]],
+        trans: Sequence[float],
+        rot_wxyz: Sequence[float],
+        new_frame: CoordinateFrame,
+    ) -> None:
+        """center <- rot @ center + trans, orientation <- rot_wxyz * orientation (Hamilton)."""
+        cx, cy, cz = self.center.tolist()
+        r0, r1, r2 = rot
+        self.center = np.array(
+            [
+                r0[0] * cx + r0[1] * cy + r0[2] * cz + trans[0],
+                r1[0] * cx + r1[1] * cy + r1[2] * cz + trans[1],
+                r2[0] * cx + r2[1] * cy + r2[2] * cz + trans[2],
+            ]
+        )
+        a, b, c, d = rot_wxyz
+        w, x, y, z = self._quaternion()
+        self._wxyz = (
+            a * w - b * x - c * y - d * z,
+            a * x + b * w + c * z - d * y,
+            a * y - b * z + c * w + d * x,
+            a * z + b * y - c * x + d * w,
+        )
+        self._orientation = None  # a new rotation (the reference makes a new Quaternion too)
         self.frame = new_frame
 
     def convert_to(self, frame: CoordinateFrame, calib: Any) -> Box3D:
         """Express the box in ``frame`` (in place, like the reference); returns ``self``."""
         if frame != self.frame:
-            self._apply(calib.get_transform(self.frame, frame), frame)
+            cached = getattr(calib, "transform_parts", None)
+            if cached is not None:  # ours: the pair's rotation, translation, quaternion (cached)
+                self._rotate(*cached(self.frame, frame), frame)
+            else:  # another calibration object: its 4x4 transform
+                self._apply(np.asarray(calib.get_transform(self.frame, frame)), frame)
         return self
 
     def transform(self, target_from_source: Any, new_frame: CoordinateFrame | None = None) -> Box3D:
@@ -87,17 +225,15 @@ class Box3D:
         return self
 
     def copy(self) -> Box3D:
-        return Box3D(
-            center=self.center.copy(),
-            size=self.size.copy(),
-            orientation=Quaternion(self.orientation),
-            frame=self.frame,
+        return Box3D._from_values(
+            self.center.copy(), self.size.copy(), self._quaternion(), self.frame
         )
 
+    # ------------------------------------------------------------------ geometry
     @property
     def corners(self) -> np.ndarray:
         """(8, 3) corners in the box's frame, in the order of the module docstring."""
-        return (UNIT_CORNERS * self.size) @ self.orientation.rotation_matrix.T + self.center
+        return (UNIT_CORNERS * self.size) @ self.rotation_matrix.T + self.center
 
     @property
     def corners_bev(self) -> np.ndarray:
@@ -109,30 +245,49 @@ class Box3D:
         """Heading (rad) of the box's length axis about the frame's z axis."""
         from zod.geometry.transforms import yaw_from_quaternions
 
-        return float(yaw_from_quaternions(self.orientation.q))
+        return float(yaw_from_quaternions(np.array(self._quaternion())))
 
     def project_into_camera(self, calib: Any) -> np.ndarray:
         """(9, 2) pixels of the centre and the 8 corners; the box must be in a camera frame."""
-        from zod.geometry.fisheye import project
-
         if not isinstance(self.frame, Camera):
             raise ValueError(
                 f"cannot project a box in frame {self.frame}: convert_to a Camera first"
             )
-        cam = calib.cameras[self.frame]
-        return project(np.vstack([self.center[None], self.corners]), cam.intrinsics, cam.distortion)
+        # centre then corners, (9, 3): [0 | unit corners] * size, rotated, moved to the centre
+        points = (_UNIT_CORNERS_WITH_CENTER * self.size) @ self.rotation_matrix.T + self.center
+        model = getattr(calib, "camera_model", None)
+        if model is None:  # another calibration object
+            from zod.geometry.fisheye import project
+
+            cam = calib.cameras[self.frame]
+            return project(points, cam.intrinsics, cam.distortion)
+        focal, principal, coefs = model(self.frame)
+        # Kannala-Brandt (zod.geometry.fisheye.project) on 9 points in a few numpy calls
+        x, y = points[:, 0], points[:, 1]
+        r = np.hypot(x, y)
+        if not r.all():  # a point on the optical axis: the general function handles it
+            from zod.geometry.fisheye import project
+
+            cam = calib.cameras[self.frame]
+            return project(points, cam.intrinsics, cam.distortion)
+        theta = np.arctan2(r, points[:, 2])
+        scale = (theta[:, None] ** _ODD_POWERS) @ coefs / r
+        pixels = points[:, :2] * scale[:, None]
+        pixels *= focal
+        pixels += principal
+        return pixels
 
     def points_in_box(self, points: np.ndarray) -> np.ndarray:
         """Mask (N,) of the points (N, 3), in the box's frame, inside the box (borders included)."""
         pts = np.asarray(points, dtype=np.float64)
-        local = (pts - self.center) @ self.orientation.rotation_matrix
+        local = (pts - self.center) @ self.rotation_matrix
         return np.all(np.abs(local) <= self.size / 2, axis=1)
 
     def __eq__(self, other: object) -> bool:
         """Same frame, centre, size and rotation (q and -q are the same rotation)."""
         if not isinstance(other, Box3D):
             return NotImplemented
-        q, q_other = self.orientation.q, other.orientation.q
+        q, q_other = np.array(self._quaternion()), np.array(other._quaternion())
         return bool(
             np.allclose(self.center, other.center)
             and np.allclose(self.size, other.size)
@@ -141,6 +296,14 @@ class Box3D:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+# ``orientation`` as a property (the dataclass field stays: fields(), replace(), repr agree)
+Box3D.orientation = property(  # type: ignore[assignment]
+    Box3D._get_orientation,
+    Box3D._set_orientation,
+    doc="The rotation frame_from_box as a pyquaternion Quaternion (built on first read).",
+)
 
 
 @dataclass
