@@ -305,7 +305,7 @@ class Calibration:
         key = (from_frame, to_frame)
         hit = cache.get(key)
         if hit is not None and hit[0] is src.transform and hit[1] is dst.transform:
-            return hit[2]  # type: ignore[no-any-return]
+            return hit[2]
         from zod.geometry.transforms import quaternions_from_rotation_matrices
 
         matrix = invert_transforms(dst.transform) @ src.transform
@@ -320,21 +320,21 @@ class Calibration:
         cache[key] = (src.transform, dst.transform, parts)
         return parts
 
-    def camera_model(self, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(fx, fy) (2,), (cx, cy) (2,) and the odd-power coefficients (1, k1, k2, k3, k4) (5,)
-        of a camera's Kannala-Brandt projection, cached (follows replaced arrays)."""
+    def camera_model(
+        self, camera: Camera
+    ) -> tuple[float, float, float, float, float, float, float, float]:
+        """(fx, fy, cx, cy, k1, k2, k3, k4) of a camera's Kannala-Brandt projection as floats,
+        cached (follows replaced intrinsics / distortion arrays)."""
         cam = self.cameras[camera]
         cache: dict[Any, Any] = self.__dict__.setdefault("_camera_models", {})
         hit = cache.get(camera)
         if hit is not None and hit[0] is cam.intrinsics and hit[1] is cam.distortion:
-            return hit[2]  # type: ignore[no-any-return]
+            return hit[2]
         k = np.asarray(cam.intrinsics, dtype=np.float64)
-        d = np.asarray(cam.distortion, dtype=np.float64).reshape(-1)[:4]
+        k1, k2, k3, k4 = np.asarray(cam.distortion, dtype=np.float64).reshape(4).tolist()
         model = (
-            np.array([k[0, 0], k[1, 1]]),
-            np.array([k[0, 2], k[1, 2]]),
-            np.concatenate([[1.0], d]),
-        )
+            float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), k1, k2, k3, k4
+        )  # fmt: skip
         cache[camera] = (cam.intrinsics, cam.distortion, model)
         return model
 
