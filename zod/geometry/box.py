@@ -111,8 +111,12 @@ class Box3D(_RotationState):
     ) -> Box3D:
         """A box from float64 (3,) arrays and quaternion floats, without validation (the
         parser's fast path)."""
-        box = cls.__new__(cls)
-        box.__dict__.update(center=center, size=size, frame=frame, _wxyz=wxyz, _orientation=None)
+        box = object.__new__(cls)
+        box.center = center
+        box.size = size
+        box.frame = frame
+        box._wxyz = wxyz
+        box._orientation = None
         return box
 
     # ------------------------------------------------------------------ rotation state
@@ -340,6 +344,14 @@ class Box2D:
         self.xyxy = np.asarray(self.xyxy).reshape(4)
         if not np.issubdtype(self.xyxy.dtype, np.floating):
             self.xyxy = self.xyxy.astype(np.float32)
+
+    @classmethod
+    def _from_xyxy(cls, xyxy: np.ndarray, frame: Camera) -> Box2D:
+        """A box from a float (4,) array, without validation (the parser's fast path)."""
+        box = object.__new__(cls)
+        box.xyxy = xyxy
+        box.frame = frame
+        return box
 
     @classmethod
     def from_points(
