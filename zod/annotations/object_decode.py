@@ -18,15 +18,10 @@ import os
 from operator import attrgetter
 from typing import Any, List, Tuple, Union  # noqa: UP035 - msgspec struct fields
 
-import numpy as np
-
-from zod.annotations._common import boxes_xyxy_from_corners
 from zod.annotations.object_features import warn_unknown_classes
 from zod.annotations.object_rules import FLAG_KEYS, classes_and_unclear, flag_column, resolve_types
-from zod.annotations.objects import ObjectAnnotation
-from zod.constants import Camera, Lidar
+from zod.annotations.objects import ObjectAnnotation, ObjectBoxes, lazy_object_annotations
 from zod.errors import MissingFileError
-from zod.geometry.box import Box2D, Box3D
 from zod.release import ANNOTATIONS, download_flag
 
 __all__ = ["decode_object_annotations", "read_object_annotations"]
@@ -129,29 +124,17 @@ def decode_object_annotations(data: bytes, source: Any = None) -> list[ObjectAnn
     classes, unclear = classes_and_unclear(names, kinds, raw_unclear, source)
     flags = [flag_column(values, key, source) for key, values in zip(FLAG_KEYS, flag_values)]
     warn_unknown_classes(classes, source, stacklevel=4)
-    boxes3d: list[Box3D | None] = [None] * len(props)
     rows = [i for i, location in enumerate(locations) if location is not None]
-    if rows:
-        values = []
-        for i in rows:
-            location = locations[i]
-            center = location if isinstance(location, list) else location.coordinates
-            box = _BOX(props[i])
-            if len(center) != 3 or _UNSET in box:  # the generic path reports it
-                return None
-            values.append([*center, *box])
-        table = np.array(values, dtype=np.float64)  # (M, 10): as written (not normalised)
-        lidar = Lidar.VELODYNE
-        for i, row, (w, x, y, z) in zip(rows, table, table[:, 6:10].tolist()):
-            boxes3d[i] = Box3D._from_values(row[:3], row[3:6], (w, x, y, z), lidar)
-    boxes2d = boxes_xyxy_from_corners(corners)  # float32, the reference's Box2D precision
-    front = Camera.FRONT
-    return [
-        ObjectAnnotation(Box2D._from_xyxy(xyxy, front), *values)
-        for xyxy, values in zip(
-            boxes2d, zip(unclear, classes, uuids, boxes3d, kinds, occlusion, *flags)
-        )
-    ]
+    values = []  # (M, 10): centre, size, quaternion as written (not normalised)
+    for i in rows:
+        location = locations[i]
+        center = location if isinstance(location, list) else location.coordinates
+        box = _BOX(props[i])
+        if len(center) != 3 or _UNSET in box:  # the generic path reports it
+            return None
+        values.append([*center, *box])
+    boxes = ObjectBoxes(len(props), None, corners, values, rows)
+    return lazy_object_annotations(boxes, [unclear, classes, uuids, kinds, occlusion, *flags])
 
 
 def read_object_annotations(path: str | os.PathLike[str]) -> list[ObjectAnnotation] | None:

@@ -108,7 +108,7 @@ def flag_column(values: Sequence[Any], key: str, source: Any = None) -> list[boo
     if set(map(type, values)) <= _PLAIN_FLAG_TYPES:  # bools and None: as they are (C speed)
         return list(values)
     try:  # the usual spellings by table lookup (C speed); anything else value by value
-        out_fast = list(map(_FLAG_WORDS.get, values, repeat(_NO_KEY)))
+        out_fast: list[Any] = list(map(_FLAG_WORDS.get, values, repeat(_NO_KEY)))
     except TypeError:  # an unhashable value
         out_fast = [_NO_KEY]
     if _NO_KEY not in out_fast:

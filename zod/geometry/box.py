@@ -47,7 +47,7 @@ UNIT_CORNERS = np.array(
 )
 
 
-_CORNER_SIGNS = [tuple(row) for row in UNIT_CORNERS.tolist()]  # (8,) (u, v, w) of each corner
+_hypot, _atan2 = math.hypot, math.atan2
 
 
 def _rotation_from_wxyz(w: float, x: float, y: float, z: float) -> list[list[float]]:
@@ -279,29 +279,40 @@ class Box3D(_RotationState):
         )
         px, py, pz = self.center.tolist()
         length, width, height = self.size.tolist()
-        ax, ay, az = r00 * length, r10 * length, r20 * length
-        bx, by, bz = r01 * width, r11 * width, r21 * width
-        hx, hy, hz = r02 * height, r12 * height, r22 * height
-        points = [(px, py, pz)] + [
-            (
-                px + u * ax + v * bx + w * hx,
-                py + u * ay + v * by + w * hy,
-                pz + u * az + v * bz + w * hz,
-            )
-            for u, v, w in _CORNER_SIGNS
-        ]
+        half_l, half_w, half_h = 0.5 * length, 0.5 * width, 0.5 * height
+        ax, ay, az = r00 * half_l, r10 * half_l, r20 * half_l  # half length axis
+        bx, by, bz = r01 * half_w, r11 * half_w, r21 * half_w  # half width axis
+        hx, hy, hz = r02 * half_h, r12 * half_h, r22 * half_h  # half height axis
+        mx, my, mz = px - ax, py - ay, pz - az  # rear face centre
+        fx_, fy_, fz_ = px + ax, py + ay, pz + az  # front face centre
+        q1x, q1y, q1z = -bx - hx, -by - hy, -bz - hz  # right bottom
+        q2x, q2y, q2z = bx - hx, by - hy, bz - hz  # left bottom
+        q3x, q3y, q3z = -bx + hx, -by + hy, -bz + hz  # right top
+        q4x, q4y, q4z = bx + hx, by + hy, bz + hz  # left top
+        points = (
+            (px, py, pz),
+            (mx + q1x, my + q1y, mz + q1z),
+            (fx_ + q1x, fy_ + q1y, fz_ + q1z),
+            (fx_ + q2x, fy_ + q2y, fz_ + q2z),
+            (mx + q2x, my + q2y, mz + q2z),
+            (mx + q3x, my + q3y, mz + q3z),
+            (fx_ + q3x, fy_ + q3y, fz_ + q3z),
+            (fx_ + q4x, fy_ + q4y, fz_ + q4z),
+            (mx + q4x, my + q4y, mz + q4z),
+        )
         # Kannala-Brandt exactly as zod.geometry.fisheye.project (r = 0: the principal point)
-        pixels = []
+        pixels: list[float] = []
+        append = pixels.append
         for x, y, z in points:
-            r = math.hypot(x, y)
+            r = _hypot(x, y)
             if r > 0.0:
-                theta = math.atan2(r, z)
+                theta = _atan2(r, z)
                 t2 = theta * theta
                 scale = theta * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4)))) / r
             else:
                 scale = 0.0
-            pixels.append(fx * scale * x + cx)
-            pixels.append(fy * scale * y + cy)
+            append(fx * scale * x + cx)
+            append(fy * scale * y + cy)
         return np.array(pixels).reshape(9, 2)
 
     def points_in_box(self, points: np.ndarray) -> np.ndarray:
