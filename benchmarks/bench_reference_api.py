@@ -139,9 +139,10 @@ def make_frame(workdir: Path, n_objects: int) -> tuple[Path, str]:
 
 
 def run_timing(python: str, env: dict[str, str], root: Path, frame_id: str, repeat: int) -> Any:
-    with tempfile.NamedTemporaryFile(suffix=".json") as out, tempfile.NamedTemporaryFile(
-        "w", suffix=".py"
-    ) as script:
+    with (
+        tempfile.NamedTemporaryFile(suffix=".json") as out,
+        tempfile.NamedTemporaryFile("w", suffix=".py") as script,
+    ):
         script.write(TIMING_SCRIPT)
         script.flush()
         subprocess.run(
