@@ -29,6 +29,8 @@ import gc
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -199,9 +201,26 @@ def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
+def _timed_chunk(task: FrameTask, frame_ids: Sequence[str]) -> tuple[list[tuple[str, Any]], float]:
+    """:func:`_run_chunk` in a pool worker, with the seconds it took there (sizes the next
+    chunks)."""
+    start = time.perf_counter()
+    outcomes = _run_chunk(task, frame_ids)
+    return outcomes, time.perf_counter() - start
+
+
+def _warm(task: FrameTask) -> None:
+    """A pool worker's first job: import the task's modules (unpickling it did) and run its
+    ``warm()`` if it has one (e.g. open the dataset index)."""
+    warm = getattr(task, "warm", None)
+    if warm is not None:
+        warm()
+
+
 # Worker pools, kept warm between runs of one process (a converter runs one pass per split;
 # workers keep their imports and opened indexes), shut down at exit.
 _POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -210,6 +229,11 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     Workers come from a forkserver: a clean process, never a fork of this one, which may hold
     threads (Ray's, OpenCV's, tqdm's) whose locks a forked child would inherit locked.
     """
+    with _POOLS_LOCK:
+        return _pool_unlocked(workers)
+
+
+def _pool_unlocked(workers: int) -> ProcessPoolExecutor:
     pool = _POOLS.get(workers)
     if pool is None:
         import multiprocessing
@@ -223,6 +247,24 @@ def _pool(workers: int) -> ProcessPoolExecutor:
             context.set_forkserver_preload(["zod.converters.runner", "numpy"])
         pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     return pool
+
+
+def warm_up(task: FrameTask, options: RunOptions | None = None) -> None:
+    """Start the local pool's workers in the background (each imports the task's modules and
+    runs its ``warm()``), so that their start-up overlaps what the caller does before
+    :func:`run_frames` (reading the index...). Nothing for one worker or the Ray engine."""
+    run = RunOptions() if options is None else options
+    workers = run.worker_count
+    if run.engine != "local" or workers <= 1 or workers in _POOLS:
+        return
+
+    def start() -> None:
+        with _POOLS_LOCK:  # run_frames' _pool waits for this
+            pool = _pool_unlocked(workers)
+            for _ in range(workers):
+                pool.submit(_warm, task)
+
+    threading.Thread(target=start, name="zod-pool-warm-up", daemon=True).start()
 
 
 @atexit.register
@@ -262,24 +304,47 @@ def _run_local(
                 outcomes.extend(_run_chunk(task, chunk))
                 bar.update(len(chunk))
             return outcomes
-        # Chunks amortise inter-process traffic while keeping the bar moving and cores balanced.
-        chunk_size = max(1, min(64, len(frame_ids) // (workers * 8)))
-        pool = _pool(workers)
-        try:
-            futures = [
-                pool.submit(_run_chunk, task, chunk) for chunk in _chunks(frame_ids, chunk_size)
-            ]
-            for future in futures:  # in submission order: records stay in frame order
-                chunk_outcomes = future.result()
-                outcomes.extend(chunk_outcomes)
-                bar.update(len(chunk_outcomes))
-        except BaseException:
-            _POOLS.pop(workers, None)
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        return outcomes
+        return _run_pool(task, frame_ids, workers, bar)
     finally:
         bar.close()
+
+
+# Seconds of work per chunk: long enough to amortise a chunk's round trip (~1 ms), short enough
+# to keep the bar moving and the cores balanced at the end.
+_CHUNK_SECONDS = 0.05
+
+
+def _run_pool(
+    task: FrameTask, frame_ids: Sequence[str], workers: int, bar: Any
+) -> list[tuple[str, Any]]:
+    """The frames in chunks on the pool, in order. Chunks are sized to the work: small first,
+    then ``_CHUNK_SECONDS`` of work at the per-frame time the workers measured, never more than
+    a share of what is left (so the last chunks split across the workers)."""
+    from collections import deque
+
+    pool = _pool(workers)
+    n = len(frame_ids)
+    outcomes: list[tuple[str, Any]] = []
+    in_flight: deque[Any] = deque()
+    start = 0
+    size = max(1, min(16, n // (workers * 4)))
+    try:
+        while start < n or in_flight:
+            while start < n and len(in_flight) < 2 * workers:
+                share = max(1, (n - start) // workers)
+                chunk = list(frame_ids[start : start + min(size, share)])
+                in_flight.append(pool.submit(_timed_chunk, task, chunk))
+                start += len(chunk)
+            chunk_outcomes, seconds = in_flight.popleft().result()  # in order: frame order
+            outcomes.extend(chunk_outcomes)
+            bar.update(len(chunk_outcomes))
+            per_frame = max(seconds / max(1, len(chunk_outcomes)), 1e-7)
+            size = max(1, min(4096, int(_CHUNK_SECONDS / per_frame)))
+    except BaseException:
+        _POOLS.pop(workers, None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    return outcomes
 
 
 def _ray_batch(batch: dict[str, Any], task: FrameTask) -> dict[str, Any]:
