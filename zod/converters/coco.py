@@ -31,7 +31,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -339,6 +339,7 @@ class CocoFrameTask:
     check_images: bool = True
     segmentation: tuple[str, ...] = ()
     encoded: bool = False  # records hold JSON text (see ``encode_record``)
+    preload: ClassVar[tuple[str, ...]] = ("zod.index", "msgspec")  # for pool workers (warm_up)
 
     def __call__(self, frame_id: str) -> dict[str, Any]:
         record, objects = self._prepare(frame_id)

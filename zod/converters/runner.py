@@ -202,11 +202,11 @@ def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
 
 
 def _timed_chunk(task: FrameTask, frame_ids: Sequence[str]) -> tuple[list[tuple[str, Any]], float]:
-    """:func:`_run_chunk` in a pool worker, with the seconds it took there (sizes the next
-    chunks)."""
-    start = time.perf_counter()
+    """:func:`_run_chunk` in a pool worker, with the CPU seconds it took there (sizes the next
+    chunks; CPU, not wall time, so that a loaded machine does not shrink them)."""
+    start = time.process_time()
     outcomes = _run_chunk(task, frame_ids)
-    return outcomes, time.perf_counter() - start
+    return outcomes, time.process_time() - start
 
 
 def _warm(task: FrameTask) -> None:
@@ -233,7 +233,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         return _pool_unlocked(workers)
 
 
-def _pool_unlocked(workers: int) -> ProcessPoolExecutor:
+def _pool_unlocked(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+    """``_pool`` under the lock; a new pool's forkserver also imports ``preload`` (once, for
+    all its workers)."""
     pool = _POOLS.get(workers)
     if pool is None:
         import multiprocessing
@@ -244,15 +246,19 @@ def _pool_unlocked(workers: int) -> ProcessPoolExecutor:
         )
         context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
         if context.get_start_method() == "forkserver":
-            context.set_forkserver_preload(["zod.converters.runner", "numpy"])
+            context.set_forkserver_preload(["zod.converters.runner", "numpy", *preload])
         pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     return pool
 
 
 def warm_up(task: FrameTask, options: RunOptions | None = None) -> None:
-    """Start the local pool's workers in the background (each imports the task's modules and
-    runs its ``warm()``), so that their start-up overlaps what the caller does before
-    :func:`run_frames` (reading the index...). Nothing for one worker or the Ray engine."""
+    """Start the local pool's workers in the background, so that their start-up overlaps what
+    the caller does before :func:`run_frames` (reading the index...). Nothing for one worker or
+    the Ray engine.
+
+    A new pool's forkserver imports the task's module and the modules of its ``preload``
+    attribute (once, before forking the workers); each worker then runs the task's ``warm()``
+    if it has one (e.g. open the dataset index)."""
     run = RunOptions() if options is None else options
     workers = run.worker_count
     if run.engine != "local" or workers <= 1 or workers in _POOLS:
@@ -260,7 +266,9 @@ def warm_up(task: FrameTask, options: RunOptions | None = None) -> None:
 
     def start() -> None:
         with _POOLS_LOCK:  # run_frames' _pool waits for this
-            pool = _pool_unlocked(workers)
+            module = type(task).__module__
+            preload = [*([] if module == "__main__" else [module]), *getattr(task, "preload", ())]
+            pool = _pool_unlocked(workers, preload=preload)
             for _ in range(workers):
                 pool.submit(_warm, task)
 
@@ -318,8 +326,9 @@ def _run_pool(
     task: FrameTask, frame_ids: Sequence[str], workers: int, bar: Any
 ) -> list[tuple[str, Any]]:
     """The frames in chunks on the pool, in order. Chunks are sized to the work: small first,
-    then ``_CHUNK_SECONDS`` of work at the per-frame time the workers measured, never more than
-    a share of what is left (so the last chunks split across the workers)."""
+    then ``_CHUNK_SECONDS`` of work at the per-frame CPU time the workers measured, never more
+    than a worker's share of what is left (the last chunks split across the workers) nor less
+    than 1/8 of that size (a tail of tiny round trips)."""
     from collections import deque
 
     pool = _pool(workers)
@@ -327,12 +336,12 @@ def _run_pool(
     outcomes: list[tuple[str, Any]] = []
     in_flight: deque[Any] = deque()
     start = 0
-    size = max(1, min(16, n // (workers * 4)))
+    size = floor = max(1, min(16, n // (workers * 4)))  # until a chunk says what a frame costs
     try:
         while start < n or in_flight:
             while start < n and len(in_flight) < 2 * workers:
-                share = max(1, (n - start) // workers)
-                chunk = list(frame_ids[start : start + min(size, share)])
+                share = (n - start) // workers
+                chunk = list(frame_ids[start : start + max(floor, min(size, share))])
                 in_flight.append(pool.submit(_timed_chunk, task, chunk))
                 start += len(chunk)
             chunk_outcomes, seconds = in_flight.popleft().result()  # in order: frame order
@@ -340,6 +349,7 @@ def _run_pool(
             bar.update(len(chunk_outcomes))
             per_frame = max(seconds / max(1, len(chunk_outcomes)), 1e-7)
             size = max(1, min(4096, int(_CHUNK_SECONDS / per_frame)))
+            floor = max(1, size // 8)  # the tail's chunks: not below 1/8 of the target
     except BaseException:
         _POOLS.pop(workers, None)
         pool.shutdown(wait=False, cancel_futures=True)
