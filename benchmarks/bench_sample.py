@@ -35,7 +35,7 @@ def brute_force(
     with np.errstate(divide="ignore", invalid="ignore"):
         best = np.where(dz < -1e-9, -origins[:, None, 2] / dz, np.inf)
     best = np.where(best <= max_range, best, np.inf)
-    half = 0.5 * objects.size_m
+    half = 0.5 * objects.sizes_lwh_m
     rot = objects.rotation_world
     centers = objects.centers_at(times)  # (C, M, 3)
     for start in range(0, num_cols, 64):

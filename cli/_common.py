@@ -65,6 +65,10 @@ DATASET_ROOT: Any = typer.Option(
     show_default=False,
     help="The same as the ROOT argument (the reference devkit's spelling); give one of them.",
 )
+# The item of a `ROOT ID` command (`zod visualize frame`, `zod view`); see open_item.
+ITEM_ID: Any = typer.Argument(
+    None, metavar="ID", show_default=False, help="Frame / sequence / drive id (009158 or 9158)."
+)
 VERSION: Any = typer.Option(
     None,
     "--version",
@@ -146,3 +150,25 @@ def dataset_version(root: Path, subset: str, version: VersionName | None) -> str
         f"Get one with `zod download --url <dataset link> --output-dir {root} --subset {subset} "
         "--version mini` (or --version full)"
     )
+
+
+def open_item(
+    root: str | None,
+    item_id: str | None,
+    dataset_root_option: Path | None,
+    version: VersionName | None,
+    subset: SubsetName,
+) -> Any:
+    """Open the sub-dataset (ROOT or --dataset-root; --version or the one on disk) and return
+    the item ``ID`` (a ZodFrame / ZodSequence); an all-digit id may omit its leading zeros."""
+    from zod.dataset import open_subset
+
+    path, name = dataset_root_and_argument(root, item_id, dataset_root_option, "ID")
+    dataset = open_subset(path, dataset_version(path, subset.value, version), subset.value)
+    key = name.strip()
+    try:
+        return dataset[key]
+    except (KeyError, IndexError):
+        if key.isdigit():
+            return dataset[key.zfill(6)]
+        raise

@@ -10,12 +10,33 @@ import time
 import urllib.parse
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from cli._common import SubsetName, VersionName, fail
+from cli._common import (
+    DATASET_ROOT,
+    ITEM_ID,
+    ROOT,
+    VERSION,
+    AnonymizationName,
+    SubsetName,
+    VersionName,
+    fail,
+    open_item,
+    progress_option,
+)
 from zod.errors import ZodError
+
+if TYPE_CHECKING:
+    from zod.calibration import Calibration
+    from zod.viz.rerun_log import RectifiedView
+
+
+class PinholeViews(str, Enum):
+    none = "none"
+    front = "front"
+    rig = "rig"
 
 
 class LidarColorName(str, Enum):
@@ -24,27 +45,26 @@ class LidarColorName(str, Enum):
     time = "time"
 
 
-class AnonymizationName(str, Enum):
-    blur = "blur"
-    dnat = "dnat"
-
-
 _SCALES = {"1": 1.0, "1/2": 0.5, "1/4": 0.25, "1/8": 0.125}
 
 
-def _open_item(root: Path, item_id: str, version: VersionName, subset: SubsetName) -> Any:
-    from zod.dataset import open_subset
+def _pinhole_views(choice: PinholeViews, calibration: Calibration) -> tuple[RectifiedView, ...]:
+    """The ``--pinhole`` views as RectifiedViews of the item's front camera."""
+    if choice is PinholeViews.none:
+        return ()
+    from zod.geometry.pinhole import FRONT_VIEW, THREE_VIEW_RIG
+    from zod.viz.rerun_log import RectifiedView
 
-    return open_subset(str(root), version.value, subset.value)[item_id.strip()]
+    views = (FRONT_VIEW,) if choice is PinholeViews.front else THREE_VIEW_RIG
+    return tuple(RectifiedView.from_pinhole(v, calibration) for v in views)
 
 
 def view(
-    root: Path = typer.Argument(
-        ..., exists=True, file_okay=False, resolve_path=True, help="Root of the ZOD dataset."
-    ),
-    item_id: str = typer.Argument(..., help="Frame / sequence / drive id (e.g. 009158 or 9158)."),
+    root: str | None = ROOT,
+    item_id: str | None = ITEM_ID,
+    dataset_root_option: Path | None = DATASET_ROOT,
     subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset."),
-    version: VersionName = typer.Option(VersionName.full, "--version", help="Dataset version."),
+    version: VersionName | None = VERSION,
     save: Optional[Path] = typer.Option(  # noqa: UP045 (typer)
         None, "--save", help="Write the recording to this .rrd file (default: <id>.rrd)."
     ),
@@ -84,6 +104,12 @@ def view(
         "1", "--image-scale", help="1 (the JPEG files as they are), 1/2, 1/4 or 1/8."
     ),
     anonymization: AnonymizationName = typer.Option(AnonymizationName.blur, "--anonymization"),
+    pinhole: PinholeViews = typer.Option(
+        PinholeViews.none,
+        "--pinhole",
+        help="Also log exact pinhole views of the fisheye (front: 90 degrees; rig: left, front, "
+        "right), where rerun's 3D overlay is exact.",
+    ),
     start: Optional[float] = typer.Option(  # noqa: UP045 (typer)
         None, "--start", min=0.0, help="Sequences/drives: from this many seconds after the start."
     ),
@@ -94,7 +120,7 @@ def view(
     signals: bool = typer.Option(
         True, "--signals/--no-signals", help="Log oxts and vehicle data time series."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = progress_option(),
 ) -> None:
     """Log one frame, sequence or drive to rerun (sensors on their real time line)."""
     if serve and save is not None:
@@ -105,7 +131,7 @@ def view(
         from zod.constants import Anonymization
         from zod.viz import rerun_log as zr
 
-        item = _open_item(root, item_id, version, subset)
+        item = open_item(root, item_id, dataset_root_option, version, subset)
         preds = (
             None
             if predictions is None
@@ -124,6 +150,7 @@ def view(
             radar=radar,
             signals=signals,
             predictions=preds,
+            views=_pinhole_views(pinhole, item.calibration),
             progress=progress,
         )
         rec = zr.new_recording(item.id, subset=subset.value)

@@ -13,14 +13,14 @@ import typer
 
 from cli._common import (
     DATASET_ROOT,
-    ROOT_HELP,
+    ITEM_ID,
+    ROOT,
     VERSION,
     AnonymizationName,
     SubsetName,
     VersionName,
-    dataset_root_and_argument,
-    dataset_version,
     fail,
+    open_item,
     progress_option,
 )
 
@@ -46,11 +46,6 @@ class View(str, Enum):
     bev = "bev"
 
 
-# `ROOT ID`, or `--dataset-root ROOT ID` (cli._common.dataset_root_and_argument).
-ROOT = typer.Argument(None, metavar="ROOT", show_default=False, help=ROOT_HELP)
-ITEM_ID = typer.Argument(
-    None, metavar="ID", show_default=False, help="Frame / sequence / drive id (009158 or 9158)."
-)
 BEFORE = typer.Option(
     0, "--num-scans-before", min=0, help="Aggregate this many lidar scans before the key scan."
 )
@@ -67,28 +62,6 @@ PREDICTIONS = typer.Option(
 MIN_SCORE = typer.Option(
     0.3, "--min-score", min=0.0, help="Draw predictions with at least this score."
 )
-
-
-def _item(
-    root: str | None,
-    item_id: str | None,
-    dataset_root_option: Path | None,
-    version: VersionName | None,
-    subset: SubsetName,
-) -> Any:
-    """Open the sub-dataset (ROOT or --dataset-root; --version or the one on disk) and return
-    the item ``ID`` (a ZodFrame / ZodSequence); an all-digit id may omit its leading zeros."""
-    from zod.dataset import open_subset
-
-    path, name = dataset_root_and_argument(root, item_id, dataset_root_option, "ID")
-    dataset = open_subset(path, dataset_version(path, subset.value, version), subset.value)
-    key = name.strip()
-    try:
-        return dataset[key]
-    except (KeyError, IndexError):
-        if key.isdigit():
-            return dataset[key.zfill(6)]
-        raise
 
 
 def frame(
@@ -127,7 +100,7 @@ def frame(
     from zod.viz.frame import parse_layers, render_frame_image
 
     try:
-        item = _item(root, item_id, dataset_root_option, version, subset)
+        item = open_item(root, item_id, dataset_root_option, version, subset)
         picture = render_frame_image(
             item,
             parse_layers(layers),
@@ -202,7 +175,7 @@ def bev(
     from zod.viz.frame import render_frame_bev
 
     try:
-        item = _item(root, item_id, dataset_root_option, version, subset)
+        item = open_item(root, item_id, dataset_root_option, version, subset)
         grid = BevGrid((-backward, forward), (-side, side), resolution)
         picture = render_frame_bev(
             item,
@@ -252,7 +225,7 @@ def lidar(
     from zod.viz.frame import frame_scene
 
     try:
-        item = _item(root, item_id, dataset_root_option, version, subset)
+        item = open_item(root, item_id, dataset_root_option, version, subset)
         scene = frame_scene(
             item,
             num_scans_before=num_scans_before,
@@ -330,7 +303,7 @@ def sequence(
     if subset == SubsetName.frames:
         fail("a video needs a sequence or a drive: --subset sequences|drives")
     try:
-        item = _item(root, item_id, dataset_root_option, version, subset)
+        item = open_item(root, item_id, dataset_root_option, version, subset)
         path = render_sequence_video(
             item,
             out,

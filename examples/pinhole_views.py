@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from zod import ZodFrames
+from zod.annotations.objects import box_set_from_object_annotations
 from zod.constants import AnnotationProject, Camera
 from zod.geometry import pinhole
-from zod.geometry.box_set import Box3DSet
 from zod.geometry.fisheye import points_to_image
 from zod.geometry.pinhole import FRONT_VIEW, THREE_VIEW_RIG
 
@@ -84,7 +84,7 @@ def main(root: str, output_dir: str) -> None:
     for (u, v), colour in zip(direct.pixels[shown], colours.tolist()):
         cv2.circle(view_image, (round(u), round(v)), 2, colour, -1)
 
-    boxes = Box3DSet.from_object_annotations(
+    boxes = box_set_from_object_annotations(
         frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
     )
     corners = boxes.corners()  # (N, 8, 3) lidar frame

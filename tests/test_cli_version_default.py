@@ -64,6 +64,18 @@ def test_visualize_sequence_bev_on_a_mini_only_download(
     assert out.is_file()
 
 
+def test_view_frame_on_a_mini_only_download(
+    zod_cli: list[str], mini_only: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "frame.rrd"
+    frame_id = _first_frame(mini_only)
+    run = _zod(zod_cli, "view", mini_only, frame_id, "--save", out, "--no-signals", "--no-progress")
+    assert run.returncode == 0, run.stderr
+    assert out.stat().st_size > 0
+    again = _zod(zod_cli, "view", "--dataset-root", mini_only, frame_id, "--save", out)
+    assert again.returncode == 0, again.stderr
+
+
 def test_convert_coco_on_a_mini_only_download(
     zod_cli: list[str], mini_only: Path, tmp_path: Path
 ) -> None:

@@ -210,7 +210,6 @@ def test_every_consumer_agrees_with_the_rule(feats: list[dict[str, Any]], tmp_pa
 
 
 def test_torch_box_tensors_follow_the_rule() -> None:
-    pytest.importorskip("torch")
     from zod.torch.datasets import object_tensors
 
     feats = [

@@ -23,8 +23,6 @@ def _module_names() -> list[str]:
 
 
 def _import(name: str) -> ModuleType:
-    if name == "zod.torch" or name.startswith("zod.torch."):
-        pytest.importorskip("torch")  # the only optional dependency imported at module level
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # zod.data_classes.oxts warns
         return importlib.import_module(name)

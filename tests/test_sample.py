@@ -900,7 +900,7 @@ def _one_box(center: list[float], size: list[float], velocity: list[float] | Non
         center_world=np.array([center], dtype=np.float64),
         velocity_world=np.array([velocity or [0.0, 0.0, 0.0]], dtype=np.float64),
         rotation_world=np.eye(3)[None],
-        size_m=np.array([size], dtype=np.float64),
+        sizes_lwh_m=np.array([size], dtype=np.float64),
         colour_rgb=np.zeros((1, 3), dtype=np.uint8),
         reflectivity=np.array([50], dtype=np.uint8),
         specs=[ObjectSpec("car", (0, 0), 0.0)],

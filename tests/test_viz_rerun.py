@@ -430,21 +430,21 @@ def test_match_predictions_agrees_with_the_evaluation(sample_root: Path) -> None
     gt = ground_truth_from_objects({FRAME_ID: objects})
     rng = np.random.default_rng(0)
     keep = ~np.char.count(gt.names.astype(str), "_").astype(bool)  # class rows
-    centers = gt.center_m[keep] + rng.normal(0, 1.5, (keep.sum(), 3))
+    centers = gt.centers_m[keep] + rng.normal(0, 1.5, (keep.sum(), 3))
     preds = zr.PredictedBoxes(
         centers,
-        gt.size_m[keep],
-        gt.rotation_wxyz[keep],
+        gt.sizes_lwh_m[keep],
+        gt.quaternions_wxyz[keep],
         gt.names[keep],
         rng.uniform(0.1, 1.0, keep.sum()),
     )
-    is_tp = zr.match_predictions(preds, gt.center_m[keep], list(gt.names[keep]))
+    is_tp = zr.match_predictions(preds, gt.centers_m[keep], list(gt.names[keep]))
     expected = 0
     for name in np.unique(gt.names[keep]):
         g = gt.names[keep] == name
         result = match_greedy(
             np.zeros(g.sum(), int),
-            gt.center_m[keep][g, :2],
+            gt.centers_m[keep][g, :2],
             np.zeros(g.sum(), int),
             centers[g, :2],
             preds.scores[g],
@@ -510,6 +510,50 @@ def test_rectified_view_logged_with_its_exact_k(sample_root: Path, tmp_path: Pat
     pix_logged = (p_logged @ k_view.T)[:, :2] / p_logged[:, 2:]
     pix_true = (p_true @ k_view.T)[:, :2] / p_true[:, 2:]
     np.testing.assert_allclose(pix_logged[front], pix_true[front], atol=0.02)
+
+
+def test_pinhole_view_resolves_to_its_exact_projection(sample_root: Path, tmp_path: Path) -> None:
+    """RectifiedView.from_pinhole(FRONT_VIEW): the boxes logged in the lidar frame, carried
+    through the logged transforms and the view's Pinhole, land on zod.geometry.pinhole's
+    projection of the same points; the image is rectify() of the fisheye JPEG."""
+    from zod.geometry.pinhole import FRONT_VIEW, points_to_view, rectify
+
+    frame = ZodFrames(sample_root, "mini")[FRAME_ID]
+    calib = frame.calibration
+    view = zr.RectifiedView.from_pinhole(FRONT_VIEW, calib)
+    rows = log_to_file(tmp_path / "p.rrd", frame, views=(view,), signals=False)
+    entity = f"{zr.EGO_ENTITY}/pinhole_front"
+    k_logged = pinhole_k(rows, f"{entity}/image")
+    np.testing.assert_allclose(k_logged, FRONT_VIEW.intrinsics, rtol=1e-6)
+    (boxes,) = component_rows(rows, f"{zr.LIDAR}/boxes", "Boxes3D:centers")
+    centers = np.asarray(boxes["Boxes3D:centers"], dtype=np.float64)
+    view_from_lidar = np.linalg.inv(transform(rows, entity)) @ transform(rows, zr.LIDAR)
+    p_view = centers @ view_from_lidar[:3, :3].T + view_from_lidar[:3, 3]
+    truth = points_to_view(centers, calib, FRONT_VIEW)
+    seen = truth.in_front & (p_view[:, 2] > 1.0)
+    assert seen.sum() >= 5
+    pix_logged = (p_view @ k_logged.T)[:, :2] / p_view[:, 2:]
+    np.testing.assert_allclose(pix_logged[seen], truth.pixels[seen], atol=0.02)
+    (image,) = component_rows(rows, f"{entity}/image", "EncodedImage:blob")
+    logged_rgb = simplejpeg.decode_jpeg(bytes(image["EncodedImage:blob"][0]))
+    expected = rectify(frame.get_camera_frame().read(), calib, FRONT_VIEW)
+    assert logged_rgb.shape == expected.shape
+    assert np.abs(logged_rgb.astype(int) - expected.astype(int)).mean() < 3.0  # JPEG q90
+
+
+def test_cli_pinhole_rig(sample_root: Path, zod_cli: list[str], tmp_path: Path) -> None:
+    """`zod view --pinhole rig` logs the three rig views with their exact K beside the fisheye."""
+    from zod.geometry.pinhole import THREE_VIEW_RIG
+
+    out = tmp_path / "rig.rrd"
+    run_view(zod_cli, str(sample_root), FRAME_ID, "--pinhole", "rig", "--save", str(out))
+    rows = read_rrd(out)
+    for view in THREE_VIEW_RIG:
+        entity = f"{zr.EGO_ENTITY}/pinhole_{view.name}/image"
+        np.testing.assert_allclose(pinhole_k(rows, entity), view.intrinsics, rtol=1e-6)
+        (image,) = component_rows(rows, entity, "EncodedImage:blob")
+        h, w, _, _ = simplejpeg.decode_jpeg_header(bytes(image["EncodedImage:blob"][0]))
+        assert (w, h) == (view.width_px, view.height_px)
 
 
 def test_cli_serve_starts_the_web_viewer(sample_root: Path, zod_cli: list[str]) -> None:

@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zod.converters import nuscenes_tables as tables
+from zod.converters._frames import read_bgr
 from zod.converters.runner import (
     RunKwargs,
     RunOptions,
@@ -488,7 +489,7 @@ class NuScenesItemTask:
 
             per_channel: dict[str, list[dict[str, Any]]] = {c: [] for c, _ in views}
             for s in samples:
-                fisheye = _read_bgr(s.camera.filepath, self.anonymization)
+                fisheye = read_bgr(s.camera.filepath, self.anonymization)
                 for channel, view in views:
                     image = rectify(fisheye, camera, view)
                     filename = f"samples/{channel}/{name}__{channel}__{time_us(s.time_s)}.jpg"
@@ -661,21 +662,6 @@ def _linked(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for a, b in pairwise(records):
         a["next"], b["prev"] = b["token"], a["token"]
     return records
-
-
-def _read_bgr(path: str | os.PathLike[str], anonymization: str) -> np.ndarray:
-    """Decode the fisheye JPEG (H, W, 3) BGR; missing -> MissingFileError naming the stream."""
-    import cv2
-
-    from zod.errors import FormatError, MissingFileError
-    from zod.release import images_flag
-
-    image = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
-    if image is None:
-        if not os.path.exists(path):
-            raise MissingFileError(path, f"{anonymization} image", images_flag(anonymization))
-        raise FormatError(path, "not a decodable image")
-    return image
 
 
 def _write_jpeg(path: Path, image_bgr: np.ndarray, quality: int) -> None:

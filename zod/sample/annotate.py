@@ -335,7 +335,7 @@ def object_features(
             if cls_name == "Pedestrian":
                 props["is_pulling_or_pushing"] = False
         if spec.has_3d and not unclear:
-            size = objects.size_m[m]
+            size = objects.sizes_lwh_m[m]
             props["location_3d"] = {
                 "type": "Point",
                 "coordinates": [round(float(v), 4) for v in centers_lidar[m]],

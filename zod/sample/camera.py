@@ -129,7 +129,7 @@ def _background(rig: SensorRig, world_from_cam: np.ndarray, road: Road) -> np.nd
 def object_surfaces(objects: SceneObjects, time_s: float) -> np.ndarray:
     """World points (M, 6, G*G, 3) on the faces of every box at an epoch time."""
     centers = objects.centers_at(np.array([time_s]))[0]
-    local = UNIT_FACES[None] * objects.size_m[:, None, None, :]  # (M, 6, G2, 3)
+    local = UNIT_FACES[None] * objects.sizes_lwh_m[:, None, None, :]  # (M, 6, G2, 3)
     return np.einsum("mij,mfgj->mfgi", objects.rotation_world, local) + centers[:, None, None, :]
 
 

@@ -77,7 +77,7 @@ def cast_rays(
 
     centers = objects.centers_at(column_times_s)  # (C, M, 3)
     rel = centers - origins_world[:, None, :]  # origin -> box centre
-    half = 0.5 * objects.size_m  # (M, 3)
+    half = 0.5 * objects.sizes_lwh_m  # (M, 3)
     radius = np.linalg.norm(half, axis=1)  # (M,)
     horizontal = np.hypot(rel[..., 0], rel[..., 1])  # (C, M)
     bearing = np.arctan2(rel[..., 1], rel[..., 0])

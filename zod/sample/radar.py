@@ -51,7 +51,7 @@ def simulate_radar(
     ego_vel_world = np.einsum("sij,sj->si", state.world_from_ego[:, :3, :3], state.velocity_ego)
 
     centers = objects.centers_at(times_s)  # (S, M, 3)
-    half = 0.5 * objects.size_m[None]  # (1, M, 3)
+    half = 0.5 * objects.sizes_lwh_m[None]  # (1, M, 3)
     rot = objects.rotation_world[None]  # (1, M, 3, 3)
     local = np.einsum(
         "smji,smj->smi", np.broadcast_to(rot, centers.shape + (3,)), radar_pos[:, None] - centers

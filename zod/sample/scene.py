@@ -277,7 +277,7 @@ def background_cast(rng: np.random.Generator) -> list[ObjectSpec]:
 class SceneObjects:
     """M boxes in the world at ``reference_time_s`` (the keyframe), moving at constant velocity.
 
-    Box frame: x along the object's length (its front), y to its left, z up; ``size_m`` is
+    Box frame: x along the object's length (its front), y to its left, z up; ``sizes_lwh_m`` is
     (L, W, H) along (x, y, z); ``rotation_world`` (M, 3, 3) maps box axes to world axes.
     """
 
@@ -285,7 +285,7 @@ class SceneObjects:
     center_world: np.ndarray  # (M, 3) at reference_time_s
     velocity_world: np.ndarray  # (M, 3)
     rotation_world: np.ndarray  # (M, 3, 3)
-    size_m: np.ndarray  # (M, 3)
+    sizes_lwh_m: np.ndarray  # (M, 3)
     colour_rgb: np.ndarray  # (M, 3) uint8
     reflectivity: np.ndarray  # (M,) uint8
     specs: list[ObjectSpec]
@@ -405,7 +405,7 @@ def build_scene(
             center_world=np.array(centers, dtype=np.float64).reshape(-1, 3),
             velocity_world=np.array(velocities, dtype=np.float64).reshape(-1, 3),
             rotation_world=np.array(rotations, dtype=np.float64).reshape(-1, 3, 3),
-            size_m=np.array(sizes, dtype=np.float64).reshape(-1, 3),
+            sizes_lwh_m=np.array(sizes, dtype=np.float64).reshape(-1, 3),
             colour_rgb=np.array(colours, dtype=np.uint8).reshape(-1, 3),
             reflectivity=np.array(refl, dtype=np.uint8),
             specs=specs,

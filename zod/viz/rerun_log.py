@@ -41,7 +41,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -54,6 +54,9 @@ from zod.viz.colors import class_colors, colormap_lut
 
 if TYPE_CHECKING:
     import rerun as rr
+
+    from zod.calibration import Calibration
+    from zod.geometry.pinhole import PinholeView
 
 __all__ = [
     "CAMERA",
@@ -152,7 +155,7 @@ class RectifiedView:
         ego_from_view: (4, 4) pose of the view's camera frame (x right, y down, z forward).
         rectify: full-resolution fisheye RGB (H, W, 3) uint8 -> the view's RGB (h, w, 3).
 
-    ``zod.geometry.pinhole``'s views fit here (its K, size, pose and ``rectify``).
+    :meth:`from_pinhole` makes one of a ``zod.geometry.pinhole.PinholeView``.
     """
 
     name: str
@@ -160,6 +163,26 @@ class RectifiedView:
     resolution_wh: tuple[int, int]
     ego_from_view: np.ndarray
     rectify: Callable[[np.ndarray], np.ndarray]
+
+    @classmethod
+    def from_pinhole(cls, view: PinholeView, calibration: Calibration) -> RectifiedView:
+        """The exact pinhole ``view`` of the front camera: its K and size, its pose
+        ``ego_from_camera @ camera_from_view`` and :func:`zod.geometry.pinhole.rectify`."""
+        ego_from_view = np.array(calibration.get_extrinsics(Camera.FRONT).transform, copy=True)
+        ego_from_view[:3, :3] = ego_from_view[:3, :3] @ view.camera_from_view
+        return cls(
+            name=f"pinhole_{view.name}",
+            intrinsics=view.intrinsics,
+            resolution_wh=(view.width_px, view.height_px),
+            ego_from_view=ego_from_view,
+            rectify=partial(_rectify_view, calibration=calibration, view=view),
+        )
+
+
+def _rectify_view(image: np.ndarray, calibration: Calibration, view: PinholeView) -> np.ndarray:
+    from zod.geometry.pinhole import rectify
+
+    return rectify(image, calibration, view)
 
 
 @dataclass(frozen=True)
@@ -211,17 +234,17 @@ class LogOptions:
 
 @dataclass(frozen=True)
 class PredictedBoxes:
-    """Predicted 3D boxes of one item, lidar frame: ``centers`` (N, 3) m, ``sizes`` (N, 3)
-    LWH m, ``quaternions`` (N, 4) wxyz, ``names`` (N,) class or subclass, ``scores`` (N,)."""
+    """Predicted 3D boxes of one item, lidar frame: ``centers_m`` (N, 3), ``sizes_lwh_m``
+    (N, 3), ``quaternions_wxyz`` (N, 4), ``names`` (N,) class or subclass, ``scores`` (N,)."""
 
-    centers: np.ndarray
-    sizes: np.ndarray
-    quaternions: np.ndarray
+    centers_m: np.ndarray
+    sizes_lwh_m: np.ndarray
+    quaternions_wxyz: np.ndarray
     names: np.ndarray
     scores: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.centers)
+        return len(self.centers_m)
 
     @property
     def classes(self) -> np.ndarray:
@@ -730,7 +753,7 @@ def match_predictions(
             np.zeros(len(g), dtype=np.int64),
             gt_xy[g],
             np.zeros(len(p), dtype=np.int64),
-            predictions.centers[p, :2],
+            predictions.centers_m[p, :2],
             predictions.scores[p],
             distance_m,
         )
