@@ -151,6 +151,7 @@ def test_convert_and_project_agree_with_the_general_path(calib: Calibration) -> 
 
 def test_cached_transforms_follow_replaced_extrinsics(calib: Calibration) -> None:
     calib = copy.deepcopy(calib)
+    assert calib.transform_parts(EGO, Camera.FRONT) is calib.transform_parts(EGO, Camera.FRONT)
     before = _box().convert_to(EGO, calib).center
     lidar = calib.lidars[Lidar.VELODYNE]
     shifted = lidar.extrinsics.transform.copy()

@@ -300,25 +300,29 @@ class Calibration:
         signs), so a ``Box3D`` converted with it has the reference's ``orientation``. The cache
         follows the extrinsics: a replaced ``Pose`` or ``transform`` array is seen.
         """
-        src, dst = self.get_extrinsics(from_frame), self.get_extrinsics(to_frame)
+        src, dst = self._ego_from(from_frame), self._ego_from(to_frame)
         cache: dict[Any, Any] = self.__dict__.setdefault("_transform_parts", {})
         key = (from_frame, to_frame)
         hit = cache.get(key)
-        if hit is not None and hit[0] is src.transform and hit[1] is dst.transform:
+        if hit is not None and hit[0] is src and hit[1] is dst:
             return hit[2]
         from zod.geometry.transforms import quaternions_from_rotation_matrices
 
-        matrix = invert_transforms(dst.transform) @ src.transform
-        q_src = quaternions_from_rotation_matrices(src.rotation_matrix)
-        w, x, y, z = quaternions_from_rotation_matrices(dst.rotation_matrix).tolist()
+        matrix = invert_transforms(dst) @ src
+        q_src = quaternions_from_rotation_matrices(src[:3, :3])
+        w, x, y, z = quaternions_from_rotation_matrices(dst[:3, :3]).tolist()
         q_dst_inv = np.array([w, -x, -y, -z]) / (w * w + x * x + y * y + z * z)
         parts = (
             matrix[:3, :3].tolist(),
             matrix[:3, 3].tolist(),
             _hamilton(q_dst_inv, q_src).tolist(),
         )
-        cache[key] = (src.transform, dst.transform, parts)
+        cache[key] = (src, dst, parts)
         return parts
+
+    def _ego_from(self, frame: CoordinateFrame) -> np.ndarray:
+        """The (4, 4) ``ego_from_frame`` array itself (one shared identity for ``EGO``)."""
+        return _EGO_FROM_EGO if frame == EGO else self.get_extrinsics(frame).transform
 
     def camera_model(
         self, camera: Camera
@@ -337,6 +341,10 @@ class Calibration:
         )  # fmt: skip
         cache[camera] = (cam.intrinsics, cam.distortion, model)
         return model
+
+
+_EGO_FROM_EGO = np.eye(4)
+_EGO_FROM_EGO.flags.writeable = False
 
 
 def _hamilton(a: np.ndarray, b: np.ndarray) -> np.ndarray:
