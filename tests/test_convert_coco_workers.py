@@ -102,7 +102,10 @@ def test_pool_chunks_sized_to_the_work_keep_frame_order() -> None:
     finally:
         pool.submit = original
     assert [r["id"] for r in result.records] == ids
-    assert {r["pid"] for r in result.records} != {os.getpid()}
-    assert sum(sizes) == len(ids)
-    assert sizes[0] <= 16 < max(sizes)  # small first, then sized to ~_CHUNK_SECONDS of work
+    # the first frames may be converted here while the workers start: at most a worker's share
+    here = sum(r["pid"] == os.getpid() for r in result.records)
+    assert here <= len(ids) // 3
+    assert all(r["pid"] == os.getpid() for r in result.records[:here])
+    assert sum(sizes) + here == len(ids)
+    assert 16 < max(sizes)  # sized to ~_CHUNK_SECONDS of work
     assert sizes[-1] <= sizes[len(sizes) // 2]  # the tail is split across the workers

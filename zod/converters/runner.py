@@ -221,6 +221,8 @@ def _warm(task: FrameTask) -> None:
 # workers keep their imports and opened indexes), shut down at exit.
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+# the warm-up jobs of a pool being started (see warm_up): done = its workers are up
+_WARMING: dict[int, list[Any]] = {}
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -269,8 +271,7 @@ def warm_up(task: FrameTask, options: RunOptions | None = None) -> None:
             module = type(task).__module__
             preload = [*([] if module == "__main__" else [module]), *getattr(task, "preload", ())]
             pool = _pool_unlocked(workers, preload=preload)
-            for _ in range(workers):
-                pool.submit(_warm, task)
+            _WARMING[workers] = [pool.submit(_warm, task) for _ in range(workers)]
 
     threading.Thread(target=start, name="zod-pool-warm-up", daemon=True).start()
 
@@ -328,7 +329,8 @@ def _run_pool(
     """The frames in chunks on the pool, in order. Chunks are sized to the work: small first,
     then ``_CHUNK_SECONDS`` of work at the per-frame CPU time the workers measured, never more
     than a worker's share of what is left (the last chunks split across the workers) nor less
-    than 1/8 of that size (a tail of tiny round trips)."""
+    than 1/8 of that size (a tail of tiny round trips). While the workers of a pool started by
+    :func:`warm_up` come up, the first frames are converted here."""
     from collections import deque
 
     pool = _pool(workers)
@@ -337,6 +339,18 @@ def _run_pool(
     in_flight: deque[Any] = deque()
     start = 0
     size = floor = max(1, min(16, n // (workers * 4)))  # until a chunk says what a frame costs
+    # While the pool's workers start (see warm_up), this process converts the first frames
+    # itself (at most a worker's share), instead of waiting for them.
+    warming = _WARMING.pop(workers, [])
+    while start < n // (workers + 1) and not all(job.done() for job in warming):
+        began = time.process_time()
+        chunk_outcomes = _run_chunk(task, list(frame_ids[start : start + size]))
+        outcomes.extend(chunk_outcomes)
+        bar.update(len(chunk_outcomes))
+        start += len(chunk_outcomes)
+        per_frame = max((time.process_time() - began) / max(1, len(chunk_outcomes)), 1e-7)
+        size = max(1, min(4096, int(0.2 * _CHUNK_SECONDS / per_frame)))  # short: look again
+    size = max(size, floor)
     try:
         while start < n or in_flight:
             while start < n and len(in_flight) < 2 * workers:
