@@ -11,6 +11,12 @@ multi-MB blocks to the OS). Running with ``MALLOC_MMAP_THRESHOLD_=67108864
 MALLOC_TRIM_THRESHOLD_=268435456`` keeps them in the heap and shows the compute cost: there
 ours was 4.4 ms against the reference's 9.7 ms (2.2x) for 250k points, versus about equal
 with the default settings.
+
+Since the one-pass read (``zod.sensors.lidar._read_scan``: cache-sized chunks read into one
+reused buffer, the kept records moved as opaque items, the fields split while in cache), with
+the default settings on a loaded 2-core VM: ours 1.85 ms, np.load 0.25 ms (7.5x), the
+reference 9.30 ms (ours 5.0x faster); keeping the ego returns 0.85 ms (3.5x np.load). Before
+it: 9.49 ms, 22.9x np.load, 1.04x the reference.
 """
 
 from __future__ import annotations

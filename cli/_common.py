@@ -55,6 +55,15 @@ class EngineName(str, Enum):
     ray = "ray"
 
 
+class PinholeViewsName(str, Enum):
+    """Exact pinhole views of the fisheye (zod.geometry.pinhole): none, the front view, or the
+    three-view rig (left, front, right)."""
+
+    none = "none"
+    front = "front"
+    rig = "rig"
+
+
 ROOT_HELP = "Dataset root: the folder holding trainval-<subset>-<version>.json."
 # The dataset root: first argument of every command that reads a dataset, or --dataset-root.
 ROOT: Any = typer.Argument(None, metavar="ROOT", show_default=False, help=ROOT_HELP)

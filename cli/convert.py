@@ -22,6 +22,7 @@ from cli._common import (
     VERSION,
     AnonymizationName,
     EngineName,
+    PinholeViewsName,
     VersionName,
     dataset_root,
     dataset_version,
@@ -46,7 +47,13 @@ class KittiImageMode(str, Enum):
     hardlink = "hardlink"
     copy = "copy"
     png = "png"
+    jpeg = "jpeg"
     none = "none"
+
+
+class KittiCamera(str, Enum):
+    pinhole = "pinhole"
+    fisheye = "fisheye"
 
 
 class CloudFormat(str, Enum):
@@ -264,19 +271,39 @@ def kitti(
     dataset_root_option: Path | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
-    image_mode: KittiImageMode = typer.Option(
-        KittiImageMode.symlink,
+    camera: KittiCamera = typer.Option(
+        KittiCamera.pinhole,
+        "--camera",
+        help="pinhole: image_2 is the rectified front view and P2 its exact K; fisheye: the raw "
+        "image with a pinhole stand-in P2 (approximate off the centre).",
+    ),
+    image_mode: KittiImageMode | None = typer.Option(
+        None,
         "--images",
-        help="How images are placed in image_2/ (png: re-encoded, as OpenPCDet / mmdet3d open).",
+        help="How images are placed in image_2/: png (default for pinhole; what OpenPCDet / "
+        "mmdet3d open) or jpeg re-encodes; symlink (default for fisheye), hardlink, copy place "
+        "the fisheye JPEG; none.",
     ),
     label_type: LabelType = typer.Option(
         LabelType.class_, "--label-type", help="KITTI type column: ZOD class or subclass."
     ),
+    kitti_names: bool = typer.Option(
+        False,
+        "--kitti-names",
+        help="KITTI types (Car, Van, Truck, Pedestrian, Cyclist, ...) in the type column, "
+        "from the subclasses (table in docs/convert.md).",
+    ),
     run: RunOptions | None = None,
 ) -> None:
     """KITTI 3D object layout: velodyne/, label_2/, calib/, image_2/, ImageSets/."""
-    from zod.converters.kitti import convert_to_kitti
+    from zod.converters.kitti import convert_to_kitti, resolve_image_mode
 
+    try:
+        images = resolve_image_mode(camera.value, None if image_mode is None else image_mode.value)
+    except ValueError as err:
+        fail(f"--images: {err}", 2)
+    if kitti_names and label_type != LabelType.class_:
+        fail("--kitti-names maps the subclasses itself: drop --label-type", 2)
     root_path, version_name = _frames_root_and_version(root, dataset_root_option, version)
     path = _convert(
         convert_to_kitti,
@@ -284,8 +311,10 @@ def kitti(
         output_dir,
         version_name,
         anonymization.value,
-        image_mode.value,
+        images,
         label_type.value,
+        camera.value,
+        kitti_names,
         options=run,
     )
     typer.echo(f"Converted ZOD to KITTI format: {path}")
@@ -379,12 +408,6 @@ class NuScenesSubset(str, Enum):
     sequences = "sequences"
 
 
-class NuScenesCameras(str, Enum):
-    rig = "rig"
-    front = "front"
-    none = "none"
-
-
 @_run_options
 def nuscenes(
     root: Path | None = ROOT,
@@ -406,8 +429,8 @@ def nuscenes(
         "v1.0-trainval", "--nuscenes-version", help="Table folder name (NuScenes(version=...))."
     ),
     anonymization: AnonymizationName = ANON,
-    cameras: NuScenesCameras = typer.Option(
-        NuScenesCameras.rig,
+    cameras: PinholeViewsName = typer.Option(
+        PinholeViewsName.rig,
         "--cameras",
         help="rig: CAM_FRONT_LEFT / CAM_FRONT / CAM_FRONT_RIGHT pinhole views; front: CAM_FRONT "
         "(90 degrees); none: lidar only.",
@@ -461,6 +484,9 @@ def register(app: typer.Typer) -> None:
     convert_app.command("pointcloud", no_args_is_help=True)(pointcloud)
     convert_app.command("tsr-patches", no_args_is_help=True)(tsr_patches)
     convert_app.command("nuscenes", no_args_is_help=True)(nuscenes)
+    from cli.convert_shards import shards  # imported here: cli.convert_shards imports this module
+
+    convert_app.command("shards", no_args_is_help=True)(shards)
     app.add_typer(convert_app, name="convert")
 
     generate_app = typer.Typer(

@@ -20,6 +20,7 @@ from cli._common import (
     ROOT,
     VERSION,
     AnonymizationName,
+    PinholeViewsName,
     SubsetName,
     VersionName,
     fail,
@@ -33,12 +34,6 @@ if TYPE_CHECKING:
     from zod.viz.rerun_log import RectifiedView
 
 
-class PinholeViews(str, Enum):
-    none = "none"
-    front = "front"
-    rig = "rig"
-
-
 class LidarColorName(str, Enum):
     height = "height"
     intensity = "intensity"
@@ -48,14 +43,14 @@ class LidarColorName(str, Enum):
 _SCALES = {"1": 1.0, "1/2": 0.5, "1/4": 0.25, "1/8": 0.125}
 
 
-def _pinhole_views(choice: PinholeViews, calibration: Calibration) -> tuple[RectifiedView, ...]:
+def _pinhole_views(choice: PinholeViewsName, calibration: Calibration) -> tuple[RectifiedView, ...]:
     """The ``--pinhole`` views as RectifiedViews of the item's front camera."""
-    if choice is PinholeViews.none:
+    if choice is PinholeViewsName.none:
         return ()
     from zod.geometry.pinhole import FRONT_VIEW, THREE_VIEW_RIG
     from zod.viz.rerun_log import RectifiedView
 
-    views = (FRONT_VIEW,) if choice is PinholeViews.front else THREE_VIEW_RIG
+    views = (FRONT_VIEW,) if choice is PinholeViewsName.front else THREE_VIEW_RIG
     return tuple(RectifiedView.from_pinhole(v, calibration) for v in views)
 
 
@@ -104,8 +99,8 @@ def view(
         "1", "--image-scale", help="1 (the JPEG files as they are), 1/2, 1/4 or 1/8."
     ),
     anonymization: AnonymizationName = typer.Option(AnonymizationName.blur, "--anonymization"),
-    pinhole: PinholeViews = typer.Option(
-        PinholeViews.none,
+    pinhole: PinholeViewsName = typer.Option(
+        PinholeViewsName.none,
         "--pinhole",
         help="Also log exact pinhole views of the fisheye (front: 90 degrees; rig: left, front, "
         "right), where rerun's 3D overlay is exact.",

@@ -65,12 +65,13 @@ def main(root: str, output_dir: str) -> None:
     camera = calib.cameras[Camera.FRONT]
     image = frame.get_image()
 
-    # The view: one remap with tables built once and cached.
-    view_image = pinhole.rectify(image, camera, FRONT_VIEW)
+    # The view: one remap with tables built once and cached (= pinhole.rectify(image, camera,
+    # FRONT_VIEW); frame.get_image(view=FRONT_VIEW) says the same).
+    view_image = frame.get_view_image(FRONT_VIEW)
 
     # Lidar into the view, directly (one rigid transform and K) ...
     points = frame.get_lidar()[0].points
-    direct = pinhole.points_to_view(points, calib, FRONT_VIEW)
+    direct = frame.project_to_view(points, FRONT_VIEW)  # pinhole.points_to_view(points, calib, ...)
     # ... and through the fisheye: project with the Kannala-Brandt model, then the inverse map.
     fisheye_proj = points_to_image(points, calib, use_field_of_view=False)
     via_fisheye = pinhole.fisheye_to_view_pixels(fisheye_proj.pixels, camera, FRONT_VIEW)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from cli._common import AnonymizationName, EngineName, SubsetName, VersionName
+from cli._common import AnonymizationName, EngineName, PinholeViewsName, SubsetName, VersionName
 from cli.main import COMMAND_MODULES, app
 from zod import ZodFrames
 from zod.constants import VERSIONS, Anonymization
@@ -320,7 +320,7 @@ def _cli_enums() -> list[type[Enum]]:
     import importlib
 
     found: dict[str, type[Enum]] = {}
-    for module_name in ["cli._common", *COMMAND_MODULES]:
+    for module_name in ["cli._common", *COMMAND_MODULES, "cli.convert_shards"]:
         module = importlib.import_module(module_name)
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Enum) and value is not Enum:
@@ -334,7 +334,7 @@ def test_each_choice_is_defined_once() -> None:
     duplicates = [e.__qualname__ for e, c in zip(enums, choice_sets) if choice_sets.count(c) > 1]
     assert not duplicates
     # the shared choices live in cli._common and agree with the library
-    shared = {VersionName, SubsetName, AnonymizationName, EngineName}
+    shared = {VersionName, SubsetName, AnonymizationName, EngineName, PinholeViewsName}
     assert {e for e in enums if e.__module__ == "cli._common"} == shared
     assert tuple(v.value for v in VersionName) == VERSIONS
     assert [s.value for s in SubsetName] == list(SUBSET_FOLDERS)

@@ -1,5 +1,6 @@
-"""`zod convert kitti` on the sample: labels parsed back into lidar-frame boxes recover the
-annotations (1e-4 m / 1e-4 rad), velodyne files hold the scan, calib and ImageSets agree."""
+"""`zod convert kitti --camera fisheye` on the sample: labels parsed back into lidar-frame boxes
+recover the annotations (1e-4 m / 1e-4 rad), velodyne files hold the scan, calib and ImageSets
+agree. (The default camera, the pinhole view: tests/test_convert_kitti_pinhole.py.)"""
 
 from __future__ import annotations
 
@@ -27,8 +28,19 @@ def _index(root: Path, version: str) -> dict:
 @pytest.fixture(scope="module")
 def kitti_out(sample_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("kitti")
-    convert_to_kitti(sample_root, out, version="full", workers=2, progress=False)
+    convert_to_kitti(sample_root, out, "full", camera="fisheye", workers=2, progress=False)
     return out
+
+
+def _file_order(features: list[dict]) -> list[int]:
+    """Label line -> feature index: the objects with a clear 3D box in file order, then the
+    DontCare ones (what OpenPCDet and mmdetection3d expect)."""
+    real = [
+        i
+        for i, f in enumerate(features)
+        if "location_3d" in f["properties"] and not f["properties"]["unclear"]
+    ]
+    return real + [i for i in range(len(features)) if i not in real]
 
 
 def test_imagesets_list_the_splits(kitti_out: Path, sample_root: Path) -> None:
@@ -47,7 +59,7 @@ def test_labels_round_trip_to_the_annotated_lidar_boxes(kitti_out: Path, sample_
             (sample_root / info["annotations"]["object_detection"]["filepath"]).read_text()
         )
         label = parse_label((kitti_out / "training" / "label_2" / f"{frame_id}.txt").read_text())
-        assert len(label.types) == len(features)  # one line per object, file order
+        assert len(label.types) == len(features)  # one line per object
         calib = KittiCalib.from_text(
             (kitti_out / "training" / "calib" / f"{frame_id}.txt").read_text()
         )
@@ -58,7 +70,8 @@ def test_labels_round_trip_to_the_annotated_lidar_boxes(kitti_out: Path, sample_
             label.location_cam, label.dimensions_hwl, label.rotation_y, calib.cam_from_velo
         )
         centers_lidar, quats_lidar = boxes_velo_to_lidar(centers_velo, yaw_velo, velo_from_lidar)
-        for i, feature in enumerate(features):
+        for i, feature_index in enumerate(_file_order(features)):
+            feature = features[feature_index]
             props = feature["properties"]
             corners = np.array(feature["geometry"]["coordinates"])
             np.testing.assert_allclose(
@@ -151,10 +164,10 @@ def test_resumable_skips_done_frames(kitti_out: Path, sample_root: Path) -> None
     label = kitti_out / "training" / "label_2" / f"{frame_id}.txt"
     original = label.read_text()
     label.write_text("edited\n")
-    convert_to_kitti(sample_root, kitti_out, version="full", workers=1, progress=False)
+    convert_to_kitti(sample_root, kitti_out, "full", camera="fisheye", workers=1, progress=False)
     assert label.read_text() == "edited\n"  # done frames are skipped
     convert_to_kitti(
-        sample_root, kitti_out, version="full", workers=1, overwrite=True, progress=False
+        sample_root, kitti_out, "full", camera="fisheye", workers=1, overwrite=True, progress=False
     )
     assert label.read_text() == original
 
@@ -204,15 +217,17 @@ def test_subclass_labels_match_the_annotation_parser(sample_root: Path, tmp_path
         "mini",
         label_type="subclass",
         image_mode="none",
+        camera="fisheye",
         workers=1,
         progress=False,
     )
     index = _index(sample_root, "mini")
     compared = 0
     for info in index["train"] + index["val"]:
-        objects = parse_object_detection_annotation(
-            sample_root / info["annotations"]["object_detection"]["filepath"]
-        )
+        path = sample_root / info["annotations"]["object_detection"]["filepath"]
+        objects = parse_object_detection_annotation(path)
+        order = _file_order(json.loads(path.read_text()))
+        objects = [objects[i] for i in order]
         label = parse_label((tmp_path / "training" / "label_2" / f"{info['id']}.txt").read_text())
         assert not (tmp_path / "training" / "image_2").exists()
         for obj, kitti_type in zip(objects, label.types):
@@ -225,7 +240,9 @@ def test_subclass_labels_match_the_annotation_parser(sample_root: Path, tmp_path
 def test_png_images_for_openpcdet(sample_root: Path, tmp_path: Path) -> None:
     import cv2
 
-    convert_to_kitti(sample_root, tmp_path, "mini", image_mode="png", workers=1, progress=False)
+    convert_to_kitti(
+        sample_root, tmp_path, "mini", image_mode="png", camera="fisheye", workers=1, progress=False
+    )
     info = _index(sample_root, "mini")["val"][0]
     png = tmp_path / "training" / "image_2" / f"{info['id']}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not png.is_symlink()

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from zod._io import rigid_problem
 from zod.annotations._common import read_json
 from zod.constants import EGO, Camera, CoordinateFrame, Lidar, Radar
-from zod.errors import FormatError, ZodError
+from zod.errors import FormatError, MissingKeyError, ZodError
 from zod.geometry import fisheye
 from zod.geometry.pose import Pose
 from zod.geometry.transforms import invert_transforms, transform_points
@@ -178,7 +179,7 @@ class Calibration:
                 if key in fc and fc[key] is not None:
                     try:
                         value = np.asarray(fc[key], dtype=np.float64)
-                    except (TypeError, ValueError) as exc:
+                    except (TypeError, ValueError, OverflowError) as exc:
                         raise FormatError(
                             source_path, f"calibration key '{key}' is not numeric: {exc}"
                         ) from None
@@ -192,23 +193,36 @@ class Calibration:
                         raise FormatError(
                             source_path, f"'{key}' must have shape {shape}, got {value.shape}"
                         )
+                    if not np.all(np.isfinite(value)):
+                        raise FormatError(source_path, f"'{key}' has non-finite values")
+                    if shape == (4, 4):
+                        problem = rigid_problem(value)
+                        if problem:
+                            raise FormatError(
+                                source_path, f"'{key}' is not a rigid pose: {problem}"
+                            )
                     return value
             return None
 
         def get(name: str) -> np.ndarray:
             value = find(name)
             if value is None:
-                raise FormatError(source_path, f"calibration misses key '{_KEYS[name][0]}'")
+                raise MissingKeyError(source_path, f"calibration misses key '{_KEYS[name][0]}'")
             return value
 
+        intrinsics, dimensions = get("intrinsics"), get("image_dimensions")
+        if intrinsics[0, 0] <= 0 or intrinsics[1, 1] <= 0:
+            raise FormatError(source_path, "intrinsics have a non-positive focal length")
+        if np.any(dimensions < 1) or np.any(dimensions > 1 << 16):
+            raise FormatError(source_path, f"implausible image_dimensions {dimensions.tolist()}")
         lidars = {Lidar.VELODYNE: LidarCalibration(extrinsics=Pose(get("lidar_extrinsics")))}
         cameras = {
             Camera.FRONT: CameraCalibration(
                 extrinsics=Pose(get("extrinsics")),
-                intrinsics=get("intrinsics"),
+                intrinsics=intrinsics,
                 distortion=get("distortion"),
                 undistortion=get("undistortion"),
-                image_dimensions=get("image_dimensions").astype(np.int64),
+                image_dimensions=dimensions.astype(np.int64),
                 field_of_view=get("field_of_view"),
             )
         }

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from zod._io import open_hdf5_checked, read_hdf5_column, rigid_problem
 from zod.annotations._common import read_json
-from zod.errors import FormatError, MissingFileError, ZodError
+from zod.errors import FormatError, MissingKeyError, ZodError
 from zod.geometry.transforms import (
     make_transforms,
     quaternions_from_rotation_matrices,
@@ -155,7 +156,7 @@ class EgoMotion:
                     values[name] = data[key]
                     break
             else:
-                raise FormatError(source_path, f"ego motion misses key '{keys[0]}'")
+                raise MissingKeyError(source_path, f"ego motion misses key '{keys[0]}'")
         try:
             poses = np.asarray(values["poses"], dtype=np.float64).reshape(-1, 4, 4)
             timestamps = np.asarray(values["timestamps"], dtype=np.float64).reshape(-1)
@@ -164,7 +165,7 @@ class EgoMotion:
                 for name in ("velocities", "accelerations", "angular_rates")
             }
             lat, lon = (float(v) for v in values["origin_lat_lon"])
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise FormatError(source_path, f"malformed ego motion arrays: {exc}") from None
         return cls._validated(poses, vecs, timestamps, (lat, lon), source_path)
 
@@ -180,6 +181,17 @@ class EgoMotion:
         n = len(timestamps)
         if len(poses) != n or any(len(v) != n for v in vecs.values()):
             raise FormatError(source_path, "ego motion arrays have different lengths")
+        if n == 0:
+            raise FormatError(source_path, "ego motion has no samples")
+        if not np.all(np.isfinite(timestamps)):
+            raise FormatError(source_path, "ego motion has non-finite timestamps")
+        problem = rigid_problem(poses)
+        if problem:
+            raise FormatError(source_path, f"ego motion poses: {problem}")
+        if not all(np.all(np.isfinite(v)) for v in vecs.values()):
+            raise FormatError(source_path, "ego motion has non-finite velocities or rates")
+        if not all(np.isfinite(origin)):
+            raise FormatError(source_path, f"ego motion origin {origin} is not finite")
         if n > 1 and np.any(np.diff(timestamps) <= 0):
             order = np.argsort(timestamps, kind="stable")
             timestamps, poses = timestamps[order], poses[order]
@@ -207,40 +219,53 @@ class EgoMotion:
     @classmethod
     def from_oxts_path(cls, file_path: str | PathLike[str]) -> EgoMotion:
         """Read ``oxts.hdf5``; times: ``315964800 + timestamp + leapSeconds`` (as the reference)."""
-        import h5py
-
         path = str(file_path)
-        try:
-            h5 = h5py.File(path, "r")
-        except FileNotFoundError:
-            raise MissingFileError(path, "oxts file", download_flag(OXTS)) from None
-        except OSError as exc:
-            raise FormatError(path, f"not a readable HDF5 file: {exc}") from None
-        with h5:
-            try:
+        with open_hdf5_checked(path, "oxts file", download_flag(OXTS)) as h5:
 
-                def col(name: str) -> np.ndarray:
-                    return np.asarray(h5[name][()], dtype=np.float64)
+            def col(name: str, ndim: int | tuple[int, ...] = 1) -> np.ndarray:
+                return read_hdf5_column(h5, name, path, kinds="iuf", ndim=ndim).astype(np.float64)
 
-                poses = col("poses").reshape(-1, 4, 4)
-                timestamps = OXTS_TIMESTAMP_OFFSET + col("timestamp") + col("leapSeconds")
-                vecs = {
-                    "velocities": np.stack(
-                        [col("velForward"), col("velLateral"), -col("velDown")], axis=1
-                    ),
-                    "accelerations": np.stack(
-                        [col("accelerationX"), col("accelerationY"), col("accelerationZ")], axis=1
-                    ),
-                    "angular_rates": np.stack(
-                        [col("angularRateX"), col("angularRateY"), col("angularRateZ")], axis=1
-                    ),
-                }
-                lat, lon = col("posLat"), col("posLon")
-                origin = (
-                    (float(lat[0]), float(lon[0])) if len(lat) else (float("nan"), float("nan"))
+            poses = col("poses", ndim=(2, 3))  # (N, 4, 4); (N, 16) read liberally
+            if poses.ndim == 2 and poses.shape[1] == 16:
+                poses = poses.reshape(-1, 4, 4)
+            if poses.shape[1:] != (4, 4):
+                raise FormatError(path, f"oxts poses of shape {poses.shape}, expected (N, 4, 4)")
+            n = len(poses)
+            names = (
+                "timestamp",
+                "leapSeconds",
+                "velForward",
+                "velLateral",
+                "velDown",
+                "accelerationX",
+                "accelerationY",
+                "accelerationZ",
+                "angularRateX",
+                "angularRateY",
+                "angularRateZ",
+                "posLat",
+                "posLon",
+            )
+            cols = {name: col(name) for name in names}
+            wrong = [f"{name} ({len(v)})" for name, v in cols.items() if len(v) != n]
+            if wrong:
+                raise FormatError(
+                    path, f"oxts datasets {', '.join(wrong)} not as long as poses ({n})"
                 )
-            except KeyError as exc:
-                raise FormatError(path, f"oxts misses dataset {exc}") from None
+        timestamps = OXTS_TIMESTAMP_OFFSET + cols["timestamp"] + cols["leapSeconds"]
+        vecs = {
+            "velocities": np.stack(
+                [cols["velForward"], cols["velLateral"], -cols["velDown"]], axis=1
+            ),
+            "accelerations": np.stack(
+                [cols["accelerationX"], cols["accelerationY"], cols["accelerationZ"]], axis=1
+            ),
+            "angular_rates": np.stack(
+                [cols["angularRateX"], cols["angularRateY"], cols["angularRateZ"]], axis=1
+            ),
+        }
+        lat, lon = cols["posLat"], cols["posLon"]
+        origin = (float(lat[0]), float(lon[0])) if len(lat) else (float("nan"), float("nan"))
         return cls._validated(poses, vecs, timestamps, origin, path)
 
     def to_json(self) -> dict[str, Any]:

@@ -44,3 +44,19 @@ class FormatError(ZodError, ValueError):
 
 class NotAnnotatedError(ZodError):
     """Raised when a project is not annotated for the requested frame or sequence."""
+
+
+class UnreadableFileError(FormatError, OSError):
+    """Something is in place of a file but cannot be read as one: a directory, a socket or
+    device, a symlink loop, a file without read permission. Also an ``OSError``, as the
+    reference devkit raised there."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MissingKeyError(FormatError, KeyError):
+    """A file lacks a key it must have. Also a ``KeyError``, as the reference devkit raised."""
+
+    def __str__(self) -> str:  # KeyError would otherwise print the message quoted
+        return str(self.args[0])

@@ -6,7 +6,7 @@ cached. Lidar compensation and aggregation come from ``zod.aggregation``'s mixin
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
@@ -22,11 +22,15 @@ from zod.sensors.frames import CameraFrame, LidarFrame
 from zod.sensors.lidar import LidarData
 from zod.sensors.radar import RadarData
 from zod.vehicle_data import VehicleData
+from zod.views import ViewMixin
+
+if TYPE_CHECKING:
+    from zod.geometry.pinhole import PinholeView
 
 _Meta = TypeVar("_Meta", FrameMetaData, SequenceMetadata)
 
 
-class _Item(Generic[_Meta]):
+class _Item(ViewMixin, Generic[_Meta]):
     """What frames and sequences share: the info, cached sidecars and annotations."""
 
     _metadata_cls: type[_Meta]
@@ -86,9 +90,16 @@ class _Item(Generic[_Meta]):
         return self.info.get_key_camera_frame(anonymization=anonymization, camera=Camera.FRONT)
 
     def get_image(
-        self, anonymization: Anonymization = Anonymization.BLUR, scale: float = 1
+        self,
+        anonymization: Anonymization = Anonymization.BLUR,
+        scale: float = 1,
+        *,
+        view: PinholeView | None = None,
     ) -> np.ndarray:
-        """The key image, RGB uint8 (H, W, 3) (1/2, 1/4, 1/8 ``scale`` decodes smaller)."""
+        """The key image, RGB uint8 (H, W, 3) (1/2, 1/4, 1/8 ``scale`` decodes smaller);
+        with ``view``, rectified into that pinhole view (``get_view_image``)."""
+        if view is not None:
+            return self.get_view_image(view, anonymization, scale)
         return self.get_camera_frame(anonymization).read(scale=scale)
 
 

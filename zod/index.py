@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from zod._io import check_file
 from zod.constants import (
     BLACKLISTED,
     DRIVES,
@@ -32,7 +33,7 @@ from zod.constants import (
     VAL,
     AnnotationProject,
 )
-from zod.errors import FormatError, MissingFileError
+from zod.errors import FormatError, MissingFileError, UnreadableFileError
 from zod.index_cache import CACHE_VERSION, cache_dir, cache_path, file_key, load_cache, save_cache
 from zod.index_scan import PROJECT_BIT, PROJECTS, IndexArrays, IndexBuffer, scan_index
 from zod.info import Information
@@ -76,6 +77,8 @@ def index_file_path(
     path = Path(dataset_root) / file_name
     if path.is_file():
         return path
+    if os.path.lexists(path):  # something else is there (a directory, a loop...): say what
+        check_file(path, what, "zod download --infos (or the mini archive)")
     old = path.with_name(file_name.replace("-", "_"))
     if old.is_file():
         raise OldIndexFileError(path, old)
@@ -130,9 +133,12 @@ class ZodIndex:
         self.subset = subset if subset is not None else subset_of_file(self.path)
         if not self.path.is_file():
             index_file_path(self.path.parent, self.path.name)
-        if self.path.stat().st_size == 0:
+        if check_file(self.path, "index file", "zod download --infos") == 0:
             raise FormatError(self.path, "the index file is empty")
-        self._buffer = _map_file(self.path)
+        try:
+            self._buffer = _map_file(self.path)
+        except OSError as err:
+            raise UnreadableFileError(self.path, f"index file cannot be read ({err})") from None
         arrays = None
         if use_cache:
             key = file_key(self.path, self._buffer)

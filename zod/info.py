@@ -14,13 +14,14 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from os import PathLike
 from typing import Any, TypeVar
 
 from zod.annotations._common import read_json
 from zod.annotations.parser import AnnotationFile
 from zod.constants import FRAMES, SUBSETS, AnnotationProject, Anonymization, Camera, Lidar, Radar
-from zod.errors import FormatError
+from zod.errors import FormatError, MissingKeyError
 from zod.keys import has_upper_keys, snake_case, snake_keys
 from zod.release import (
     INFOS,
@@ -136,7 +137,9 @@ class Information:
         d: dict[str, Any] = snake_keys(data) if has_upper_keys(data) else data
         missing = [k for k in _REQUIRED if k not in d]
         if missing:
-            raise FormatError(source, f"info {d.get('id', '?')} lacks key(s) {', '.join(missing)}")
+            raise MissingKeyError(
+                source, f"info {d.get('id', '?')} lacks key(s) {', '.join(missing)}"
+            )
         root = os.fspath(dataset_root) if dataset_root is not None else ""
         item_id = str(d["id"]).zfill(6)
         try:
@@ -190,6 +193,9 @@ class Information:
                     )
                     for f, flag in zip(entries, flags)
                 ]
+                scans = lidar_frames[Lidar(key)]
+                if is_frame and any(a.time > b.time for a, b in pairwise(scans)):
+                    raise FormatError(None, f"lidar_frames.{key} are not in time order")
 
             radar_frames = None
             if d.get("radar_frames"):
@@ -225,7 +231,7 @@ class Information:
                 radar_frames=radar_frames,
                 extra={k: v for k, v in d.items() if k not in known},
             )
-        except (KeyError, TypeError, AttributeError, ValueError) as err:
+        except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as err:
             if isinstance(err, FormatError):
                 raise FormatError(source, f"info {item_id}: {err.problem}") from None
             raise FormatError(

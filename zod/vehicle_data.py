@@ -15,29 +15,31 @@ from typing import ClassVar, TypeVar
 import h5py
 import numpy as np
 
-from zod.errors import FormatError, MissingFileError
+from zod._io import HDF5_ERRORS, open_hdf5_checked, read_hdf5_column
+from zod.errors import FormatError
 from zod.release import VEHICLE_DATA, download_flag
 
 
 def _open(path: str | PathLike[str]) -> h5py.File:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise MissingFileError(path, "vehicle data", download_flag(VEHICLE_DATA))
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise FormatError(path, f"not a readable HDF5 file ({err})") from None
+    return open_hdf5_checked(path, "vehicle data", download_flag(VEHICLE_DATA))
 
 
 def _read(file: h5py.File, group: str, fields: dict[str, str]) -> dict[str, np.ndarray]:
-    if group not in file:
-        raise FormatError(file.filename, f"missing group {group!r}")
-    out = {}
-    for name, key in fields.items():
-        full = f"{group}/{key}"
-        if full not in file:
-            raise FormatError(file.filename, f"missing dataset {full!r}")
-        out[name] = file[full][()]
+    """The group's datasets: each 1-D numbers, all as long as the group's ``timestamp``."""
+    path = os.fspath(file.filename)
+    try:
+        has_group = group in file
+    except HDF5_ERRORS as err:
+        raise FormatError(path, f"corrupt HDF5 file ({type(err).__name__}: {err})") from None
+    if not has_group:
+        raise FormatError(path, f"missing group {group!r}")
+    out = {name: read_hdf5_column(file, f"{group}/{key}", path) for name, key in fields.items()}
+    n = len(out["timestamp"])
+    wrong = [f"{name} ({len(v)})" for name, v in out.items() if len(v) != n]
+    if wrong:
+        raise FormatError(
+            path, f"group {group!r}: {', '.join(wrong)} not as long as timestamp ({n})"
+        )
     return out
 
 

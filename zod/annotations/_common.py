@@ -3,8 +3,6 @@ the 2D boxes of ``MultiPoint`` features."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from os import PathLike
@@ -12,21 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from zod.errors import FormatError, MissingFileError
+from zod._io import read_json_checked
+from zod.errors import FormatError
 from zod.release import ANNOTATIONS, download_flag
 
 
 def read_json(path: str | PathLike[str], what: str, stream: str | None) -> Any:
     """Parsed JSON of ``path``; ``MissingFileError`` naming ``stream`` if absent, ``FormatError``
-    if malformed."""
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
-    except FileNotFoundError:
-        raise MissingFileError(path, what, stream) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise FormatError(path, f"malformed JSON: {err}") from None
+    if malformed or not a readable file (``zod._io.read_json_checked``)."""
+    return read_json_checked(path, what, stream)
 
 
 def read_feature_list(path: str | PathLike[str], what: str) -> list[dict[str, Any]]:

@@ -175,8 +175,12 @@ def _parse(features: Sequence[Mapping[str, Any]], source: Any) -> ObjectArrays:
         table = np.array([_box_row(props[i]) for i in rows], dtype=np.float64).reshape(-1, 10)
     except KeyError as err:
         raise FormatError(source, f"object 3D box without {err}") from None
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise FormatError(source, f"malformed object 3D box: {err}") from None
+    if not np.all(np.isfinite(table)):
+        raise FormatError(source, "object 3D box with non-finite values")
+    if np.any(table[:, 3:6] < 0):
+        raise FormatError(source, "object 3D box with a negative size")
     return _arrays(
         classes,
         object_subclasses(classes, unclear, types, flags),

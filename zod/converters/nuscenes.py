@@ -38,15 +38,16 @@ What is what:
   visibility from ``occlusion_ratio``; attribute ``cycle.with_rider/without_rider``. One
   ``instance`` per object (ZOD has no tracks), so nuScenes' box velocities are NaN.
 
-Frames (all right-handed; global = the ego-motion world, z up)::
+Frames (all right-handed; global = the ego-motion world, z up; ego = ZOD's ego frame, x
+forward, y left, z up, and LIDAR_TOP = the ZOD lidar frame as mounted, both drawn in
+:mod:`zod.calibration`)::
 
-    ego (ZOD = nuScenes)     LIDAR_TOP = ZOD lidar          CAM_* = pinhole view
-      x forward                (as mounted: x lateral,        z forward (view axis)
-      ^                         y along the vehicle, z up)    /
-      |                          y                           o----> x right
-  y <-o z up                     ^                           |
-                                 |                           v y down
-                                 o--> x
+    CAM_* = pinhole view (zod.geometry.pinhole)
+        z forward (view axis)
+       /
+      o----> x right
+      |
+      v y down
 
     p_global = ego_pose(t) @ calibrated_sensor @ p_sensor          (4 x 4, both "to parent")
     box_global = ego_pose(t_key) @ ego_from_lidar @ box_lidar      (annotations at t_key)

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 import simplejpeg
 
-from zod.errors import FormatError, MissingFileError
+from zod._io import open_checked, read_bytes_checked
+from zod.errors import FormatError
 
 _REDUCED_FLAGS = {
     1: cv2.IMREAD_COLOR,
@@ -70,11 +71,60 @@ def _decode_opencv(data: bytes, divisor: int) -> np.ndarray | None:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+MAX_PIXELS = 1 << 27
+"""Pixels a JPEG header may claim when the expected size is not known (16x a ZOD image)."""
+
+
+def _sof_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of the first JPEG frame header (any SOFn) in ``data``, or None."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:  # not at a marker (corrupt data): on to the next 0xFF byte
+            i = data.find(b"\xff", i)
+            if i < 0:
+                return None
+            continue
+        marker = data[i + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return width, height
+        if marker == 0xDA:  # start of scan: the frame header comes before it, if at all
+            return None
+        if marker == 0xD8 or marker == 0xFF or 0xD0 <= marker <= 0xD7:
+            i += 1 if marker == 0xFF else 2
+            continue
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return None
+
+
+def _check_claimed_size(data: bytes, path: str, expected: tuple[int, int] | None) -> None:
+    """``FormatError`` if the JPEG header claims an implausible size (see ``read_image``)."""
+    if not data.startswith(_JPEG_SOI):
+        return
+    size = _sof_size(data)  # walks the segment headers only: cheap on any file
+    if size is None:
+        return  # no frame header near the start: the decoders refuse it
+    width, height = size
+    if width == 0 or height == 0:
+        raise FormatError(path, f"JPEG header claims an empty image ({width}x{height})")
+    if expected is not None:
+        if width > 2 * expected[0] or height > 2 * expected[1]:
+            raise FormatError(
+                path,
+                f"JPEG header claims {width}x{height} pixels, the index lists "
+                f"{expected[0]}x{expected[1]}",
+            )
+    elif width * height > MAX_PIXELS:
+        raise FormatError(path, f"JPEG header claims an implausible {width}x{height} pixels")
+
+
 def read_image(
     path: str | PathLike[str],
     scale: float = 1,
     stream: str | None = "--images",
     buffer: np.ndarray | None = None,
+    expected_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Decode a JPEG (or PNG) to RGB uint8, shape (ceil(H*scale), ceil(W*scale), 3).
 
@@ -83,36 +133,44 @@ def read_image(
     the buffer is reused). A loop that copies each image elsewhere (e.g. to a (3, H, W) tensor)
     saves a fresh allocation per image this way. Otherwise a new array is returned.
 
+    ``expected_size`` (width, height), e.g. what the index lists: a JPEG header claiming more
+    than twice either is refused before decoding (without it, more than ``MAX_PIXELS``), so a
+    corrupt header cannot make the decoder reserve gigabytes.
+
     Raises ``MissingFileError`` (naming ``stream``) if absent, ``FormatError`` if undecodable
-    (truncated, corrupt beyond repair, not an image).
+    (truncated, corrupt beyond repair, not an image, not a file).
     """
-    divisor = _divisor(scale)
+    _divisor(scale)  # a bad scale is a ValueError before the disk is touched
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise MissingFileError(path, "camera image", stream)
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_bytes_checked(path, "camera image", stream)
+    return decode_image(data, scale, buffer, where=path, expected_size=expected_size)
+
+
+def decode_image(
+    data: bytes,
+    scale: float = 1,
+    buffer: np.ndarray | None = None,
+    where: str = "image",
+    expected_size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """``read_image`` on bytes already in memory (a tar shard member): RGB uint8
+    (ceil(H*scale), ceil(W*scale), 3); a header claiming too much or undecodable bytes raise
+    ``FormatError`` naming ``where``."""
+    divisor = _divisor(scale)
+    _check_claimed_size(data, where, expected_size)
     image = _decode_jpeg(data, divisor, buffer) if data.startswith(_JPEG_SOI) else None
     if image is None:
         image = _decode_opencv(data, divisor)
     if image is None:
-        raise FormatError(path, "not a decodable image (truncated or not a JPEG)")
+        raise FormatError(where, "not a decodable image (truncated or not a JPEG)")
     return image
 
 
 def image_size(path: str | PathLike[str]) -> tuple[int, int]:
     """(width, height) of a JPEG read from its header only (no decode)."""
-    with open(path, "rb") as f:
+    with open_checked(path, "camera image", None) as f:
         data = f.read(1 << 16)
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            i += 1
-            continue
-        marker = data[i + 1]
-        if marker in (0xC0, 0xC1, 0xC2):
-            height = int.from_bytes(data[i + 5 : i + 7], "big")
-            width = int.from_bytes(data[i + 7 : i + 9], "big")
-            return width, height
-        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
-    raise FormatError(path, "no JPEG frame header found")
+    size = _sof_size(data)
+    if size is None:
+        raise FormatError(path, "no JPEG frame header found")
+    return size

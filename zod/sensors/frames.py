@@ -68,4 +68,9 @@ class CameraFrame(SensorFrame):
 
     def read(self, scale: float = 1) -> np.ndarray:
         """The image, RGB uint8 (H, W, 3); ``scale`` 1, 1/2, 1/4 or 1/8 decodes at reduced size."""
-        return read_image(self.filepath, scale=scale, stream=self.stream)
+        return read_image(
+            self.filepath,
+            scale=scale,
+            stream=self.stream,
+            expected_size=(self.width, self.height),
+        )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from io import BufferedReader
 from os import PathLike
 from typing import Any
 
 import numpy as np
 
 from zod._atomic import atomic_path
-from zod.errors import FormatError, MissingFileError
+from zod._io import load_npy_checked, open_npy_checked, read_into_checked
 from zod.time import time_from_filename
 
 # Returns from the ego vehicle itself fall inside this box (lidar frame, metres), spec §7:
@@ -30,37 +31,30 @@ LIDAR_DTYPE = np.dtype(
 )
 
 
+def _fields_problem(dtype: np.dtype[Any], fields: dict[str, str]) -> str | None:
+    """What is wrong with a record dtype that should have ``fields`` of their kinds, or None."""
+    if dtype.names is None:
+        return f"expected a structured array with fields {list(fields)}, got dtype {dtype}"
+    missing = [f for f in fields if f not in dtype.names]
+    if missing:
+        return f"missing field(s) {missing} (has {list(dtype.names)})"
+    wrong = [f"{f}: {dtype[f]}" for f, kinds in fields.items() if dtype[f].kind not in kinds]
+    if wrong:
+        return f"field(s) of the wrong dtype: {', '.join(wrong)}"
+    return None
+
+
 def load_structured_npy(
     path: str | PathLike[str], fields: dict[str, str], what: str, stream: str | None
 ) -> np.ndarray:
-    """``np.load`` a structured array, checking that it is complete and has the ``fields``.
+    """A 1-D structured ``.npy`` array that has the ``fields`` (the header is checked against
+    the file size before anything is allocated, ``zod._io.load_npy_checked``).
 
     ``fields`` maps a field name to its numpy kind letters ("f" float, "iu" integer, ...).
     Missing file -> ``MissingFileError(path, what, stream)``; truncated, not ``.npy``, not
-    structured, a field missing or of the wrong kind -> ``FormatError``.
+    structured, a field missing or of the wrong kind, not a file -> ``FormatError``.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise MissingFileError(path, what, stream)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise FormatError(path, f"not a complete .npy file ({err})") from None
-    if not isinstance(data, np.ndarray) or data.dtype.names is None or data.ndim != 1:
-        raise FormatError(
-            path,
-            f"expected a 1-D structured array with fields {list(fields)}, got "
-            f"dtype {getattr(data, 'dtype', '?')} shape {getattr(data, 'shape', '?')}",
-        )
-    missing = [f for f in fields if f not in data.dtype.names]
-    if missing:
-        raise FormatError(path, f"missing field(s) {missing} (has {list(data.dtype.names)})")
-    wrong = [
-        f"{f}: {data.dtype[f]}" for f, kinds in fields.items() if data.dtype[f].kind not in kinds
-    ]
-    if wrong:
-        raise FormatError(path, f"field(s) of the wrong dtype: {', '.join(wrong)}")
-    return data
+    return load_npy_checked(path, what, stream, lambda dtype: _fields_problem(dtype, fields))
 
 
 def _drop_ego_returns(data: np.ndarray) -> np.ndarray:
@@ -91,6 +85,72 @@ def _xyz_float32(data: np.ndarray) -> np.ndarray:
     in memory), which is several times faster than interleaving x, y, z row by row.
     """
     return np.vstack((data["x"], data["y"], data["z"])).astype(np.float32, copy=False).T
+
+
+_LIDAR_KINDS = {
+    "x": "f",
+    "y": "f",
+    "z": "f",
+    "timestamp": "iu",
+    "intensity": "iu",
+    "diode_index": "iu",
+}
+_RECORD = np.dtype((np.void, LIDAR_DTYPE.itemsize))
+_CHUNK = 1 << 15  # records per read: 720 kB, a chunk's columns stay in cache while split
+
+
+def _read_scan(
+    f: BufferedReader, count: int, path: str, core_timestamp: float, remove_ego: bool
+) -> LidarData:
+    """Read ``count`` records of ``LIDAR_DTYPE`` from ``f`` in one pass: each chunk is read into
+    one reused buffer (cache-sized), its ego returns dropped (the kept records moved at once as
+    opaque items) and its fields split into the output columns while it is in cache. Boolean
+    indexing of each field instead, or ``np.compress`` of the structured array, costs 3-4x more.
+
+    points come out (N, 3) float32 column-major, as ``_xyz_float32`` makes them.
+    """
+    # Python floats: a float64 scalar would promote every float32 comparison to float64
+    (_, y_lo, z_lo), (x_hi, y_hi, z_hi) = EGO_RETURNS_BOX.tolist()
+    xyz = np.empty((3, count), dtype=np.float32)
+    timestamps = np.empty(count, dtype=np.float64)
+    intensity = np.empty(count, dtype=np.uint8)
+    diode = np.empty(count, dtype=np.uint8)
+    chunk = np.empty(min(count, _CHUNK), dtype=LIDAR_DTYPE)
+    kept = 0
+    for start in range(0, count, _CHUNK):
+        records = chunk[: min(_CHUNK, count - start)]
+        read_into_checked(f, records, path, "lidar scan")
+        x, y, z = records["x"], records["y"], records["z"]
+        if remove_ego:
+            # x tested where it is aligned (its output row): the unaligned 22-byte-strided
+            # field would go through numpy's buffered loops, 3x slower than the copy
+            row = xyz[0, kept : kept + len(records)]
+            row[:] = x
+            candidates = np.flatnonzero(np.abs(row) < x_hi)  # (-1.5, 1.5) is symmetric
+            if candidates.size:
+                yc, zc = y[candidates], z[candidates]
+                ego = candidates[(yc > y_lo) & (yc < y_hi) & (zc > z_lo) & (zc < z_hi)]
+                if ego.size:
+                    keep = np.ones(len(records), dtype=bool)
+                    keep[ego] = False
+                    # the kept records, moved as opaque 22-byte items: one copy, as fast as
+                    # indexing one field (a structured copy goes field by field, 20x slower)
+                    records = records.view(_RECORD)[keep].view(LIDAR_DTYPE)
+                    x, y, z = records["x"], records["y"], records["z"]
+        end = kept + len(records)
+        xyz[0, kept:end], xyz[1, kept:end], xyz[2, kept:end] = x, y, z
+        np.divide(records["timestamp"], 1e6, out=timestamps[kept:end])
+        intensity[kept:end] = records["intensity"]
+        diode[kept:end] = records["diode_index"]
+        timestamps[kept:end] += core_timestamp  # = core + timestamp / 1e6, bit for bit
+        kept = end
+    return LidarData(
+        points=xyz[:, :kept].T,
+        timestamps=timestamps[:kept],
+        intensity=intensity[:kept],
+        diode_idx=diode[:kept],
+        core_timestamp=core_timestamp,
+    )
 
 
 @dataclass
@@ -138,20 +198,16 @@ class LidarData:
         Point times are ``file-name time + timestamp / 1e6`` (spec §7). ``stream`` names the
         download flag of the file in the error raised if it is missing.
         """
-        data = load_structured_npy(
-            path,
-            {
-                "x": "f",
-                "y": "f",
-                "z": "f",
-                "timestamp": "iu",
-                "intensity": "iu",
-                "diode_index": "iu",
-            },
-            "lidar scan",
-            stream,
+        path = os.fspath(path)
+        f, dtype, count = open_npy_checked(
+            path, "lidar scan", stream, lambda dtype: _fields_problem(dtype, _LIDAR_KINDS)
         )
-        core_timestamp = time_from_filename(path).timestamp()
+        with f:
+            core_timestamp = time_from_filename(path).timestamp()
+            if dtype == LIDAR_DTYPE:  # the release's records: one pass over the file
+                return _read_scan(f, count, path, core_timestamp, remove_ego_lidar_returns)
+            data = np.empty(count, dtype=dtype)
+            read_into_checked(f, data, path, "lidar scan")
         if remove_ego_lidar_returns and len(data):
             data = _drop_ego_returns(data)
         points = _xyz_float32(data)

@@ -50,6 +50,7 @@ DEFAULT_VARIABLE_KEYS: frozenset[str] = frozenset(
         "box_3d_valid",
         "class_ids",
         "unclear",
+        "in_view",
         "class_names",
         "object_uuids",
         "radar_points",

@@ -44,12 +44,16 @@ from zod.torch.tensors import (
     scale_intrinsics,
     scale_pixels,
     scaled_mask,
+    view_mask,
+    view_object_tensors,
 )
+from zod.views import scaled_view
 
 if TYPE_CHECKING:
     from zod.calibration import Calibration
     from zod.dataset import ZodDrives, ZodFrames, ZodSequences
     from zod.frame import ZodFrame, ZodSequence
+    from zod.geometry.pinhole import PinholeView
     from zod.stream import StreamStep
 
 __all__ = [
@@ -129,6 +133,12 @@ class ZodFramesDataset(Dataset):
         transforms: callable applied to each sample dict (after conversion to tensors).
         frame_ids: restrict to these ids (still filtered).
         check_files: check at construction that the needed files are on disk.
+        view: a :class:`~zod.geometry.pinhole.PinholeView` (e.g. ``FRONT_VIEW``): images and
+            masks rectified into it at the image scale (``view.scaled(image_scale)``), with its
+            exact K as ``intrinsics`` (``distortion`` zeros), ``ego_from_camera`` the view's
+            pose (``camera_from_view`` (3, 3) added), ``boxes_2d`` the annotated boxes mapped
+            into it with ``in_view`` (M,) bool, camera-frame ``boxes_3d`` in the view's frame.
+            None (default): the raw fisheye.
 
     Sample keys (present according to the modalities): ``frame_id`` str, ``time_s`` float
     (keyframe, epoch s), ``image`` (3, H, W), ``intrinsics`` (3, 3) float32 (scaled),
@@ -161,6 +171,7 @@ class ZodFramesDataset(Dataset):
         frame_ids: Sequence[str | int] | None = None,
         check_files: bool = True,
         remove_ego_lidar_returns: bool = True,
+        view: PinholeView | None = None,
     ) -> None:
         self.root = os.fspath(root)
         self.version = version
@@ -177,6 +188,8 @@ class ZodFramesDataset(Dataset):
             else Anonymization(anonymization)
         )
         self.image_scale = check_scale(image_scale)
+        self.view = view
+        self._view = None if view is None else scaled_view(view, self.image_scale)
         self.image_dtype = image_dtype
         self.normalize = normalize
         self.lidar_scans = (int(lidar_scans[0]), int(lidar_scans[1]))
@@ -355,6 +368,8 @@ class ZodFramesDataset(Dataset):
         if len(sizes) != 1:
             return None
         height, width = sizes.pop()
+        if self._view is not None:
+            height, width = self._view.height_px, self._view.width_px
         return batch_memory.reusable_empty((len(frames), 3, height, width), self.image_dtype)
 
     def load_frame(self, frame: ZodFrame, image_out: torch.Tensor | None = None) -> dict[str, Any]:
@@ -384,6 +399,8 @@ class ZodFramesDataset(Dataset):
             sample["ego_from_lidar"] = torch.from_numpy(
                 calibration.get_extrinsics(Lidar.VELODYNE).transform.astype(np.float32)
             )
+            if self._view is not None:
+                sample.update(self._view_calibration(calibration, self._view))
         if "image" in mods:
             camera_frame = info.get_key_camera_frame(self.anonymization)
             # decoded into a reused buffer: image_to_tensor copies it out anyway, and a fresh
@@ -396,7 +413,10 @@ class ZodFramesDataset(Dataset):
                 scale=scale,
                 stream=camera_frame.stream,
                 buffer=_decode_buffer(num_bytes),
+                expected_size=(camera_frame.width, camera_frame.height),
             )
+            if self._view is not None:
+                image = self._rectify(frame.calibration, image)
             if image_out is not None and tuple(image_out.shape[1:]) != image.shape[:2]:
                 image_out = None  # the file disagrees with the index's size: as __getitem__ does
             sample["image"] = image_to_tensor(
@@ -443,10 +463,41 @@ class ZodFramesDataset(Dataset):
             "lidar_intensity": torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.uint8)),
         }
 
+    def _view_calibration(
+        self, calibration: Calibration, view: PinholeView
+    ) -> dict[str, torch.Tensor]:
+        """The calibration keys of a view sample: its exact K, no distortion, its size, its pose
+        (ego_from_view = ego_from_camera with the view's rotation) and camera_from_view."""
+        ego_from_view = calibration.get_extrinsics(Camera.FRONT).transform.copy()
+        ego_from_view[:3, :3] = ego_from_view[:3, :3] @ view.camera_from_view
+        return {
+            "intrinsics": torch.from_numpy(view.intrinsics.astype(np.float32)),
+            "distortion": torch.zeros(4, dtype=torch.float32),
+            "image_size": torch.tensor([view.width_px, view.height_px], dtype=torch.int64),
+            "ego_from_camera": torch.from_numpy(ego_from_view.astype(np.float32)),
+            "camera_from_view": torch.from_numpy(view.camera_from_view.astype(np.float32)),
+        }
+
+    def _rectify(self, calibration: Calibration, image: np.ndarray) -> np.ndarray:
+        """A decoded image (at the dataset's scale) rectified into the scaled view."""
+        from zod.geometry.pinhole import rectify
+
+        assert self._view is not None
+        return rectify(image, calibration, self._view, scale=self.image_scale)
+
     def _load_objects(
         self, frame: ZodFrame, calibration: Calibration | None, with_3d: bool
     ) -> dict[str, torch.Tensor]:
         objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+        if self._view is not None:
+            return view_object_tensors(
+                objects,
+                frame.calibration,
+                self._class_to_id,
+                self.class_level,
+                self._view,
+                self.boxes_frame if with_3d else None,
+            )
         return object_tensors(
             objects,
             calibration,
@@ -463,14 +514,20 @@ class ZodFramesDataset(Dataset):
         if "ego_road" in mods:
             annotations = frame.get_annotation(AnnotationProject.EGO_ROAD)
             out["ego_road_mask"] = torch.from_numpy(
-                scaled_mask(annotations, (height, width), self.image_scale)
+                self._mask(frame, scaled_mask(annotations, (height, width), self.image_scale))
             )
         if "lanes" in mods:
             annotations = frame.get_annotation(AnnotationProject.LANE_MARKINGS)
             out["lane_mask"] = torch.from_numpy(
-                scaled_mask(annotations, (height, width), self.image_scale)
+                self._mask(frame, scaled_mask(annotations, (height, width), self.image_scale))
             )
         return out
+
+    def _mask(self, frame: ZodFrame, mask: np.ndarray) -> np.ndarray:
+        """A fisheye-image mask, rectified into the view when there is one."""
+        if self._view is None:
+            return mask
+        return view_mask(mask, frame.calibration, self._view)
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from zod.annotations.lanes import LaneAnnotation
     from zod.annotations.objects import ObjectAnnotation
     from zod.calibration import Calibration
+    from zod.geometry.pinhole import PinholeView
 
 __all__ = [
     "VALID_SCALES",
@@ -42,6 +43,8 @@ __all__ = [
     "scale_intrinsics",
     "scale_pixels",
     "scaled_mask",
+    "view_mask",
+    "view_object_tensors",
 ]
 
 VALID_SCALES = (1.0, 0.5, 0.25, 0.125)
@@ -222,3 +225,51 @@ def scaled_mask(
         for rings in masks.geometry_to_polygons(annotation)
     ]
     return masks.rasterize_polygons(polygons, 1, image_shape=shape, scale=1.0).astype(bool)
+
+
+def view_object_tensors(
+    objects: Sequence[ObjectAnnotation],
+    calibration: Calibration,
+    class_to_id: dict[str, int],
+    class_level: ClassLevel,
+    view: PinholeView,
+    boxes_frame: BoxFrame | None,
+) -> dict[str, torch.Tensor]:
+    """:func:`object_tensors` in a pinhole view (``view`` already at the image's scale).
+
+    ``boxes_2d`` (M, 4): the annotated fisheye box mapped into the view (the bounding box of
+    its outline, exact inverse model, clipped to the view image), with ``in_view`` (M,) bool
+    (False: the box lies outside the view; its row is zeros). ``boxes_3d`` in the "camera"
+    frame are in the VIEW's camera frame (rotated by ``view_from_camera``), so the view's K
+    projects them; lidar / ego boxes are unchanged.
+    """
+    from zod.geometry.transforms import (
+        quaternions_from_rotation_matrices,
+        rotation_matrices_from_quaternions,
+    )
+    from zod.geometry.view_boxes import fisheye_boxes_to_view
+
+    out = object_tensors(objects, calibration, class_to_id, class_level, 1.0, boxes_frame)
+    mapped = fisheye_boxes_to_view(out["boxes_2d"].numpy(), calibration, view)
+    boxes_2d = np.where(mapped.visible[:, None], mapped.clipped_xyxy, 0.0)
+    out["boxes_2d"] = torch.from_numpy(boxes_2d.astype(np.float32))
+    out["in_view"] = torch.from_numpy(mapped.visible.copy())
+    if boxes_frame == "camera" and "boxes_3d" in out:
+        boxes = out["boxes_3d"].numpy().astype(np.float64)
+        valid = out["box_3d_valid"].numpy()
+        rotation = view.view_from_camera
+        boxes[valid, :3] = boxes[valid, :3] @ rotation.T
+        boxes[valid, 6:] = quaternions_from_rotation_matrices(
+            rotation @ rotation_matrices_from_quaternions(boxes[valid, 6:])
+        )
+        out["boxes_3d"] = torch.from_numpy(boxes.astype(np.float32))
+    return out
+
+
+def view_mask(mask: np.ndarray, calibration: Calibration, view: PinholeView) -> np.ndarray:
+    """bool mask of the (scaled) fisheye image -> bool (H, W) of ``view`` (nearest neighbour;
+    the mask's scale is inferred from its shape)."""
+    from zod.geometry import pinhole
+
+    rectified = pinhole.rectify(mask.astype(np.uint8), calibration, view, cv2.INTER_NEAREST)
+    return rectified.astype(bool)
