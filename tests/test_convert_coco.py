@@ -101,8 +101,16 @@ def _reference_coco(
 ) -> dict:
     script = tmp / "oracle_coco.py"
     script.write_text(ORACLE)
-    done = subprocess.run(
-        [str(oracle_python), str(script), str(root), version, ",".join(classes), anonymization],
+    done = subprocess.run(  # -I: the oracle's own zod, even when PYTHONPATH points at ours
+        [
+            str(oracle_python),
+            "-I",
+            str(script),
+            str(root),
+            version,
+            ",".join(classes),
+            anonymization,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -45,7 +45,15 @@ def test_patches_and_metadata_match_the_reference(
     script = tmp_path / "oracle_tsr.py"
     script.write_text(ORACLE)
     done = subprocess.run(
-        [str(oracle_python), str(script), str(sample_root), "full", str(tmp_path / "ref"), "0.3"],
+        [  # -I: the oracle's own zod, even when PYTHONPATH points at ours
+            str(oracle_python),
+            "-I",
+            str(script),
+            str(sample_root),
+            "full",
+            str(tmp_path / "ref"),
+            "0.3",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -95,7 +95,7 @@ def test_crop_windows_equal_the_reference(tmp_path: Path, oracle_python: Path) -
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     (tmp_path / "oracle.py").write_text(ORACLE)
     out = subprocess.run(
-        [str(oracle_python), str(tmp_path / "oracle.py"), str(tmp_path / "cases.json")],
+        [str(oracle_python), "-I", str(tmp_path / "oracle.py"), str(tmp_path / "cases.json")],
         capture_output=True,
         text=True,
         check=True,

@@ -302,3 +302,74 @@ class Calibration:
 
     def _where(self) -> str:
         return f"calibration {self.source_path} " if self.source_path else "this calibration "
+
+    # ------------------------------------------------------------------ cached per-box maths
+    def transform_parts(
+        self, from_frame: CoordinateFrame, to_frame: CoordinateFrame
+    ) -> tuple[list[list[float]], list[float], list[float]]:
+        """``to_from_from`` as plain floats: rotation (3 x 3 nested lists), translation (3,)
+        and the rotation's quaternion (w, x, y, z), cached per frame pair.
+
+        The quaternion is the reference's ``to.rotation.inverse * from.rotation`` (pyquaternion
+        signs), so a ``Box3D`` converted with it has the reference's ``orientation``. The cache
+        follows the extrinsics: a replaced ``Pose`` or ``transform`` array is seen.
+        """
+        src, dst = self._ego_from(from_frame), self._ego_from(to_frame)
+        cache: dict[Any, Any] = self.__dict__.setdefault("_transform_parts", {})
+        key = (from_frame, to_frame)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is src and hit[1] is dst:
+            return hit[2]
+        from zod.geometry.transforms import quaternions_from_rotation_matrices
+
+        matrix = invert_transforms(dst) @ src
+        q_src = quaternions_from_rotation_matrices(src[:3, :3])
+        w, x, y, z = quaternions_from_rotation_matrices(dst[:3, :3]).tolist()
+        q_dst_inv = np.array([w, -x, -y, -z]) / (w * w + x * x + y * y + z * z)
+        parts = (
+            matrix[:3, :3].tolist(),
+            matrix[:3, 3].tolist(),
+            _hamilton(q_dst_inv, q_src).tolist(),
+        )
+        cache[key] = (src, dst, parts)
+        return parts
+
+    def _ego_from(self, frame: CoordinateFrame) -> np.ndarray:
+        """The (4, 4) ``ego_from_frame`` array itself (one shared identity for ``EGO``)."""
+        return _EGO_FROM_EGO if frame == EGO else self.get_extrinsics(frame).transform
+
+    def camera_model(
+        self, camera: Camera
+    ) -> tuple[float, float, float, float, float, float, float, float]:
+        """(fx, fy, cx, cy, k1, k2, k3, k4) of a camera's Kannala-Brandt projection as floats,
+        cached (follows replaced intrinsics / distortion arrays)."""
+        cam = self.cameras[camera]
+        cache: dict[Any, Any] = self.__dict__.setdefault("_camera_models", {})
+        hit = cache.get(camera)
+        if hit is not None and hit[0] is cam.intrinsics and hit[1] is cam.distortion:
+            return hit[2]
+        k = np.asarray(cam.intrinsics, dtype=np.float64)
+        k1, k2, k3, k4 = np.asarray(cam.distortion, dtype=np.float64).reshape(4).tolist()
+        model = (
+            float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), k1, k2, k3, k4
+        )  # fmt: skip
+        cache[camera] = (cam.intrinsics, cam.distortion, model)
+        return model
+
+
+_EGO_FROM_EGO = np.eye(4)
+_EGO_FROM_EGO.flags.writeable = False
+
+
+def _hamilton(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a * b of quaternions (4,) wxyz."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return np.array(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ]
+    )

@@ -32,7 +32,13 @@ from zod.constants import Lidar
 from zod.errors import FormatError
 from zod.geometry.box_set import Box3DSet
 
-__all__ = ["ATTRIBUTE_NAMES", "ObjectArrays", "box_set_from_features", "parse_object_features"]
+__all__ = [
+    "ATTRIBUTE_NAMES",
+    "ObjectArrays",
+    "box_set_from_features",
+    "parse_object_features",
+    "warn_unknown_classes",
+]
 
 ATTRIBUTE_NAMES = ("object_type", "occlusion_level", *FLAG_KEYS)
 """Per-object columns of ``ObjectArrays.attributes`` (``ObjectAnnotation`` attribute names)."""
@@ -150,15 +156,20 @@ def _box_row(props: dict[str, Any]) -> list[Any]:
     return [*center, *(props[key] for key in _BOX_KEYS)]
 
 
+def warn_unknown_classes(classes: Sequence[str], source: Any, stacklevel: int = 2) -> None:
+    """Warn (once per class name and process) about classes outside spec §11; kept as is."""
+    for name in set(classes).difference(OBJECT_CLASSES).difference(_warned_classes):
+        _warned_classes.add(name)
+        warnings.warn(f"{source}: unknown object class {name!r} kept as is", stacklevel=stacklevel)
+
+
 def _parse(features: Sequence[Mapping[str, Any]], source: Any) -> ObjectArrays:
     if not features:
         return ObjectArrays.empty()
     props = properties_of(features, source)
     classes, types, unclear = classes_types_unclear(props, source)
     flags = {key: flag_column([p.get(key) for p in props], key, source) for key in FLAG_KEYS}
-    for name in set(classes).difference(OBJECT_CLASSES).difference(_warned_classes):
-        _warned_classes.add(name)
-        warnings.warn(f"{source}: unknown object class {name!r} kept as is", stacklevel=3)
+    warn_unknown_classes(classes, source, stacklevel=4)
     rows = np.flatnonzero([p.get("location_3d") is not None for p in props])
     try:
         table = np.array([_box_row(props[i]) for i in rows], dtype=np.float64).reshape(-1, 10)

@@ -18,6 +18,7 @@ geometry, for the converters' start-up):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from zod.annotations._common import to_bool
@@ -46,6 +47,16 @@ FLAG_KEYS = ("artificial", "with_rider", "emergency", "traffic_content_visible")
 
 _NO_KEY = object()  # a property key that is absent (not the same as a null value)
 _PLAIN_FLAG_TYPES = {bool, type(None)}
+# to_bool of the spellings files use (a str key never equals a bool one: no 1 / 1.0 clash)
+_FLAG_WORDS: dict[Any, bool | None] = {
+    True: True,
+    False: False,
+    None: None,
+    "True": True,
+    "False": False,
+    "true": True,
+    "false": False,
+}
 
 
 def object_subclass(
@@ -96,6 +107,12 @@ def flag_column(values: Sequence[Any], key: str, source: Any = None) -> list[boo
     """``to_bool`` of each value of the flag ``key``; ``FormatError`` for a value it cannot read."""
     if set(map(type, values)) <= _PLAIN_FLAG_TYPES:  # bools and None: as they are (C speed)
         return list(values)
+    try:  # the usual spellings by table lookup (C speed); anything else value by value
+        out_fast: list[Any] = list(map(_FLAG_WORDS.get, values, repeat(_NO_KEY)))
+    except TypeError:  # an unhashable value
+        out_fast = [_NO_KEY]
+    if _NO_KEY not in out_fast:
+        return out_fast
     out: list[bool | None] = []
     for value in values:
         try:

@@ -19,6 +19,7 @@ from zod.annotations._common import read_feature_list, read_json
 from zod.annotations._polygons import polygons_of
 from zod.annotations.ego_road import EgoRoadAnnotation
 from zod.annotations.lanes import LaneAnnotation, parse_lane_annotation
+from zod.annotations.object_decode import read_object_annotations
 from zod.annotations.objects import ObjectAnnotation, object_annotations_from_features
 from zod.annotations.road_condition import RoadConditionAnnotation
 from zod.annotations.traffic_signs import TrafficSignAnnotation
@@ -66,6 +67,11 @@ def _drop_degenerate(path: Any, features: list[dict[str, Any]], what: str) -> li
 
 
 def parse_object_detection_annotation(path: str | PathLike[str]) -> list[ObjectAnnotation]:
+    """The objects of an ``object_detection.json``: the typed fast decoder
+    (:mod:`zod.annotations.object_decode`), or the generic parse for what it does not read."""
+    objects = read_object_annotations(path)
+    if objects is not None:
+        return objects
     features = read_feature_list(path, "object detection annotation")
     return object_annotations_from_features(features, path)
 

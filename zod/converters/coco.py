@@ -31,7 +31,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -47,9 +47,12 @@ from zod.converters.runner import (
     RunKwargs,
     RunOptions,
     RunResult,
+    atomic_write_bytes,
     atomic_write_json,
+    json_bytes,
     run_frames,
     run_options,
+    warm_up,
 )
 from zod.errors import FormatError, MissingFileError
 from zod.release import images_flag
@@ -270,6 +273,52 @@ def coco_document(
     }
 
 
+def _json_text(obj: Any) -> str:
+    return json_bytes(obj).decode("utf-8")
+
+
+def encode_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A frame's record with its parts as compact JSON text, made where the frame is converted
+    (a pool worker): ``image`` the image object, ``annotations`` (and each ``segmentation``
+    project's list) the items of its list without the brackets ("" when empty; None stays
+    None). Text travels back from a worker for ~nothing, and the driver only joins it.
+    """
+    out: dict[str, Any] = {
+        "image": _json_text(record["image"]),
+        "annotations": _json_text(record["annotations"])[1:-1],
+    }
+    if "segmentation" in record:
+        out["segmentation"] = {
+            project: None if items is None else _json_text(items)[1:-1]
+            for project, items in record["segmentation"].items()
+        }
+    return out
+
+
+def coco_document_bytes(
+    images: Sequence[str],
+    annotations: Sequence[str],
+    classes: Sequence[str],
+    version: str,
+    categories: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """``json_bytes(coco_document(...))`` from encoded parts (``encode_record``): the image
+    objects and the annotation list fragments ("" for none) as JSON text, byte for byte the
+    compact JSON of the whole document."""
+    rest = json_bytes(coco_document([], [], classes, version, categories))
+    head = b'{"images":[],"annotations":[],'
+    if not rest.startswith(head):  # pragma: no cover - an encoder with another layout
+        raise AssertionError("unexpected JSON layout of the COCO document")
+    body = (
+        '{"images":['
+        + ",".join(images)
+        + '],"annotations":['
+        + ",".join(fragment for fragment in annotations if fragment)
+        + "],"
+    )
+    return body.encode("utf-8") + rest[len(head) :]
+
+
 def check_classes(classes: Sequence[str]) -> None:
     """Raise ValueError naming any class that is not an object class of spec §11."""
     bad = [c for c in classes if c not in CATEGORY_NAME_TO_ID]
@@ -289,11 +338,18 @@ class CocoFrameTask:
     relative_paths: bool = False
     check_images: bool = True
     segmentation: tuple[str, ...] = ()
+    encoded: bool = False  # records hold JSON text (see ``encode_record``)
+    preload: ClassVar[tuple[str, ...]] = ("zod.index", "msgspec")  # for pool workers (warm_up)
 
     def __call__(self, frame_id: str) -> dict[str, Any]:
         record, objects = self._prepare(frame_id)
         self._finish([(record, objects)])
-        return record
+        return encode_record(record) if self.encoded else record
+
+    def warm(self) -> None:
+        """Open what every frame needs (the index), e.g. in a pool worker before its first
+        chunk arrives."""
+        _frames.index(self.dataset_root, self.version)
 
     def run_batch(self, frame_ids: Sequence[str]) -> list[tuple[str, Any]]:
         """Outcomes ``(status, record or message)`` of several frames, with the boxes of all of
@@ -312,6 +368,8 @@ class CocoFrameTask:
             outcomes.append((OK, record))
             pending.append((record, objects))
         self._finish(pending)
+        if self.encoded:
+            return [(status, encode_record(r) if status == OK else r) for status, r in outcomes]
         return outcomes
 
     def _prepare(self, frame_id: str) -> tuple[dict[str, Any], Any]:
@@ -428,7 +486,9 @@ def convert_to_coco(
         tuple(classes),
         relative_paths,
         segmentation=tuple(segmentation),
+        encoded=True,
     )
+    warm_up(task, run)  # pool workers start while this process reads the index
     paths = coco_output_paths(output_dir, version, anonymization, use_png)
     base = coco_base_name(version, anonymization, use_png)
     seg_paths = {
@@ -442,30 +502,37 @@ def convert_to_coco(
             continue
         frame_ids = _frames.split_ids(root, version, split)
         result: RunResult = run_frames(task, frame_ids, run, desc=f"COCO {split}")
-        images, annotations = [], []
-        for _, record in result.ok():
-            images.append(record["image"])
-            annotations.extend(record["annotations"])
+        records = [record for _, record in result.ok()]
         missing_report = path.with_name(path.stem + ".missing.json")
         if result.missing:
             atomic_write_json(missing_report, result.missing, indent=1)
         else:
             missing_report.unlink(missing_ok=True)
         for project in segmentation:
-            seg_images, seg_annotations = [], []
-            for _, record in result.ok():
-                if record["segmentation"][project] is not None:
-                    seg_images.append(record["image"])
-                    seg_annotations.extend(record["segmentation"][project])
+            seg = [r for r in records if r["segmentation"][project] is not None]
             categories = [
                 {"supercategory": project, "id": i + 1, "name": name}
                 for i, name in enumerate(SEGMENTATION_CATEGORIES[project])
             ]
-            atomic_write_json(
+            atomic_write_bytes(
                 seg_paths[(project, split)],
-                coco_document(seg_images, seg_annotations, classes, version, categories),
+                coco_document_bytes(
+                    [r["image"] for r in seg],
+                    [r["segmentation"][project] for r in seg],
+                    classes,
+                    version,
+                    categories,
+                ),
             )
-        atomic_write_json(path, coco_document(images, annotations, classes, version))
+        atomic_write_bytes(
+            path,
+            coco_document_bytes(
+                [r["image"] for r in records],
+                [r["annotations"] for r in records],
+                classes,
+                version,
+            ),
+        )
     all_paths: dict[str, Path] = dict(paths)
     all_paths.update({f"{project}_{split}": p for (project, split), p in seg_paths.items()})
     return all_paths

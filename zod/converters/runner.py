@@ -29,6 +29,8 @@ import gc
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -199,9 +201,28 @@ def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
+def _timed_chunk(task: FrameTask, frame_ids: Sequence[str]) -> tuple[list[tuple[str, Any]], float]:
+    """:func:`_run_chunk` in a pool worker, with the CPU seconds it took there (sizes the next
+    chunks; CPU, not wall time, so that a loaded machine does not shrink them)."""
+    start = time.process_time()
+    outcomes = _run_chunk(task, frame_ids)
+    return outcomes, time.process_time() - start
+
+
+def _warm(task: FrameTask) -> None:
+    """A pool worker's first job: import the task's modules (unpickling it did) and run its
+    ``warm()`` if it has one (e.g. open the dataset index)."""
+    warm = getattr(task, "warm", None)
+    if warm is not None:
+        warm()
+
+
 # Worker pools, kept warm between runs of one process (a converter runs one pass per split;
 # workers keep their imports and opened indexes), shut down at exit.
 _POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+# the warm-up jobs of a pool being started (see warm_up): done = its workers are up
+_WARMING: dict[int, list[Any]] = {}
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -210,6 +231,13 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     Workers come from a forkserver: a clean process, never a fork of this one, which may hold
     threads (Ray's, OpenCV's, tqdm's) whose locks a forked child would inherit locked.
     """
+    with _POOLS_LOCK:
+        return _pool_unlocked(workers)
+
+
+def _pool_unlocked(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+    """``_pool`` under the lock; a new pool's forkserver also imports ``preload`` (once, for
+    all its workers)."""
     pool = _POOLS.get(workers)
     if pool is None:
         import multiprocessing
@@ -220,9 +248,32 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         )
         context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
         if context.get_start_method() == "forkserver":
-            context.set_forkserver_preload(["zod.converters.runner", "numpy"])
+            context.set_forkserver_preload(["zod.converters.runner", "numpy", *preload])
         pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     return pool
+
+
+def warm_up(task: FrameTask, options: RunOptions | None = None) -> None:
+    """Start the local pool's workers in the background, so that their start-up overlaps what
+    the caller does before :func:`run_frames` (reading the index...). Nothing for one worker or
+    the Ray engine.
+
+    A new pool's forkserver imports the task's module and the modules of its ``preload``
+    attribute (once, before forking the workers); each worker then runs the task's ``warm()``
+    if it has one (e.g. open the dataset index)."""
+    run = RunOptions() if options is None else options
+    workers = run.worker_count
+    if run.engine != "local" or workers <= 1 or workers in _POOLS:
+        return
+
+    def start() -> None:
+        with _POOLS_LOCK:  # run_frames' _pool waits for this
+            module = type(task).__module__
+            preload = [*([] if module == "__main__" else [module]), *getattr(task, "preload", ())]
+            pool = _pool_unlocked(workers, preload=preload)
+            _WARMING[workers] = [pool.submit(_warm, task) for _ in range(workers)]
+
+    threading.Thread(target=start, name="zod-pool-warm-up", daemon=True).start()
 
 
 @atexit.register
@@ -262,24 +313,62 @@ def _run_local(
                 outcomes.extend(_run_chunk(task, chunk))
                 bar.update(len(chunk))
             return outcomes
-        # Chunks amortise inter-process traffic while keeping the bar moving and cores balanced.
-        chunk_size = max(1, min(64, len(frame_ids) // (workers * 8)))
-        pool = _pool(workers)
-        try:
-            futures = [
-                pool.submit(_run_chunk, task, chunk) for chunk in _chunks(frame_ids, chunk_size)
-            ]
-            for future in futures:  # in submission order: records stay in frame order
-                chunk_outcomes = future.result()
-                outcomes.extend(chunk_outcomes)
-                bar.update(len(chunk_outcomes))
-        except BaseException:
-            _POOLS.pop(workers, None)
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        return outcomes
+        return _run_pool(task, frame_ids, workers, bar)
     finally:
         bar.close()
+
+
+# Seconds of work per chunk: long enough to amortise a chunk's round trip (~1 ms), short enough
+# to keep the bar moving and the cores balanced at the end.
+_CHUNK_SECONDS = 0.05
+
+
+def _run_pool(
+    task: FrameTask, frame_ids: Sequence[str], workers: int, bar: Any
+) -> list[tuple[str, Any]]:
+    """The frames in chunks on the pool, in order. Chunks are sized to the work: small first,
+    then ``_CHUNK_SECONDS`` of work at the per-frame CPU time the workers measured, never more
+    than a worker's share of what is left (the last chunks split across the workers) nor less
+    than 1/8 of that size (a tail of tiny round trips). While the workers of a pool started by
+    :func:`warm_up` come up, the first frames are converted here."""
+    from collections import deque
+
+    pool = _pool(workers)
+    n = len(frame_ids)
+    outcomes: list[tuple[str, Any]] = []
+    in_flight: deque[Any] = deque()
+    start = 0
+    size = floor = max(1, min(16, n // (workers * 4)))  # until a chunk says what a frame costs
+    # While the pool's workers start (see warm_up), this process converts the first frames
+    # itself (at most a worker's share), instead of waiting for them.
+    warming = _WARMING.pop(workers, [])
+    while start < n // (workers + 1) and not all(job.done() for job in warming):
+        began = time.process_time()
+        chunk_outcomes = _run_chunk(task, list(frame_ids[start : start + size]))
+        outcomes.extend(chunk_outcomes)
+        bar.update(len(chunk_outcomes))
+        start += len(chunk_outcomes)
+        per_frame = max((time.process_time() - began) / max(1, len(chunk_outcomes)), 1e-7)
+        size = max(1, min(4096, int(0.2 * _CHUNK_SECONDS / per_frame)))  # short: look again
+    size = max(size, floor)
+    try:
+        while start < n or in_flight:
+            while start < n and len(in_flight) < 2 * workers:
+                share = (n - start) // workers
+                chunk = list(frame_ids[start : start + max(floor, min(size, share))])
+                in_flight.append(pool.submit(_timed_chunk, task, chunk))
+                start += len(chunk)
+            chunk_outcomes, seconds = in_flight.popleft().result()  # in order: frame order
+            outcomes.extend(chunk_outcomes)
+            bar.update(len(chunk_outcomes))
+            per_frame = max(seconds / max(1, len(chunk_outcomes)), 1e-7)
+            size = max(1, min(4096, int(_CHUNK_SECONDS / per_frame)))
+            floor = max(1, size // 8)  # the tail's chunks: not below 1/8 of the target
+    except BaseException:
+        _POOLS.pop(workers, None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    return outcomes
 
 
 def _ray_batch(batch: dict[str, Any], task: FrameTask) -> dict[str, Any]:

@@ -138,17 +138,24 @@ class Box3DSet:
         return cls(
             np.array([b.center for b in boxes]),
             np.array([b.size for b in boxes]),
-            np.array([getattr(b.orientation, "q", b.orientation) for b in boxes]),
+            np.array(  # a Box3D's floats: no Quaternion made
+                [
+                    b.quaternion_wxyz
+                    if isinstance(b, Box3D)
+                    else getattr(b.orientation, "q", b.orientation)
+                    for b in boxes
+                ]
+            ),
             frames.pop(),
         )
 
     def to_boxes(self) -> list[Box3D]:
         """A list of :class:`zod.geometry.box.Box3D` (one Python object per box: the slow path)."""
-        from pyquaternion import Quaternion
-
+        centers = np.asarray(self.centers_m, dtype=np.float64)
+        sizes = np.asarray(self.sizes_lwh_m, dtype=np.float64)
         return [
-            Box3D(c.copy(), s.copy(), Quaternion(q), self.frame)
-            for c, s, q in zip(self.centers_m, self.sizes_lwh_m, self.quaternions_wxyz)
+            Box3D._from_values(c.copy(), s.copy(), (w, x, y, z), self.frame)
+            for c, s, (w, x, y, z) in zip(centers, sizes, self.quaternions_wxyz.tolist())
         ]
 
     # ------------------------------------------------------------------ container

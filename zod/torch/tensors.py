@@ -191,7 +191,7 @@ def object_tensors(
         box_set = Box3DSet(  # only the geometry columns: no per-object attribute work
             np.array([b.center for b in boxes_3d]).reshape(-1, 3),
             np.array([b.size for b in boxes_3d]).reshape(-1, 3),
-            np.array([b.orientation.q for b in boxes_3d]).reshape(-1, 4),
+            np.array([b.quaternion_wxyz for b in boxes_3d]).reshape(-1, 4),
             Lidar.VELODYNE,  # annotation boxes are in the lidar frame (spec section 4)
         )
         if len(box_set) and boxes_frame != "lidar":
