@@ -2,8 +2,10 @@
 
 Usage: python kitti_eval_mmdet3d.py GT_DIR PRED_DIR [--rename A=Car,B=Cyclist] [--ids 0,1]
 
-Prints JSON: {"ap40": {class: {"bbox"|"bev"|"3d"|"aos": [easy, moderate, hard]}}, "ap11": ...}
-for the standard overlaps (Car 0.7, Pedestrian / Cyclist 0.5), AP in percent as mmdet3d reports.
+Prints JSON: {"ap40": {class: {"2d"|"bev"|"3d"|"aos": [easy, moderate, hard]}}, "ap11": ...,
+"ap40_loose": ..., "ap11_loose": ..., "seconds": s}: mmdet3d's ``do_eval`` (what its
+``kitti_eval`` calls) with kitti_eval's strict (Car 0.7, Pedestrian / Cyclist 0.5) and loose
+overlap tables, AP in percent.
 
 The evaluator is ``mmdet3d/evaluation/functional/kitti_utils`` of the PyPI wheel mmdet3d 1.4.0
 (installed without its dependencies: only numba and numpy are needed). Its two files are loaded
@@ -26,14 +28,14 @@ from pathlib import Path
 
 os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def load_kitti_utils():
     spec = importlib.util.find_spec("mmdet3d")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("mmdet3d is not installed in this python")
-    folder = Path(list(spec.submodule_search_locations)[0]) / "evaluation/functional/kitti_utils"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "evaluation/functional/kitti_utils"
     package = types.ModuleType("kitti_utils")
     package.__path__ = [str(folder)]
     sys.modules["kitti_utils"] = package
@@ -79,30 +81,36 @@ def main():
     args = parser.parse_args()
     rename = dict(pair.split("=") for pair in args.rename.split(",") if pair)
     ids = (
-        args.ids.split(",")
-        if args.ids
-        else sorted(p.stem for p in Path(args.gt_dir).glob("*.txt"))
+        args.ids.split(",") if args.ids else sorted(p.stem for p in Path(args.gt_dir).glob("*.txt"))
     )
     kitti_eval = load_kitti_utils()
     gt = [read_label(Path(args.gt_dir) / f"{i}.txt", rename) for i in ids]
     dt = [read_label(Path(args.pred_dir) / f"{i}.txt", rename) for i in ids]
     classes = args.classes.split(",")
+    index = {"Car": 0, "Pedestrian": 1, "Cyclist": 2}
+    # kitti_eval's overlap tables [overlap set, metric (bbox, bev, 3d), class]: strict, loose
+    strict = np.array([[0.7, 0.5, 0.5, 0.7, 0.5]] * 3)
+    loose = np.array(
+        [[0.7, 0.5, 0.5, 0.7, 0.5], [0.5, 0.25, 0.25, 0.5, 0.25], [0.5, 0.25, 0.25, 0.5, 0.25]]
+    )
+    min_overlaps = np.stack([strict, loose])[:, :, [index[c] for c in classes]]
     start = time.perf_counter()
-    _, ret = kitti_eval.kitti_eval(gt, dt, classes, eval_types=["bbox", "bev", "3d"])
+    (ap11_2d, ap11_bev, ap11_3d, aos11, ap40_2d, ap40_bev, ap40_3d, aos40) = kitti_eval.do_eval(
+        gt, dt, [index[c] for c in classes], min_overlaps, ["bbox", "bev", "3d", "aos"]
+    )
     seconds = time.perf_counter() - start
-    out = {"ap40": {}, "ap11": {}, "seconds": seconds}
-    keys = {"bbox": "2D", "bev": "BEV", "3d": "3D"}
-    for recall_points, key in (("ap40", "AP40"), ("ap11", "AP11")):
-        for cls in classes:
-            entry = {}
-            for metric, tag in keys.items():
-                values = [
-                    ret.get(f"KITTI/{cls}_{tag}_{key}_{d}_strict")
-                    for d in ("easy", "moderate", "hard")
-                ]
-                if all(v is not None for v in values):
-                    entry[metric] = [float(v) for v in values]
-            out[recall_points][cls] = entry
+    out = {"seconds": seconds}
+    tables = {
+        "ap40": {"2d": ap40_2d, "bev": ap40_bev, "3d": ap40_3d, "aos": aos40},
+        "ap11": {"2d": ap11_2d, "bev": ap11_bev, "3d": ap11_3d, "aos": aos11},
+    }
+    # arrays: [class, difficulty, overlap set]
+    for name, table in tables.items():
+        for overlap_set, tag in ((0, ""), (1, "_loose")):
+            out[name + tag] = {
+                cls: {m: table[m][j, :, overlap_set].tolist() for m in table}
+                for j, cls in enumerate(classes)
+            }
     json.dump(out, sys.stdout)
 
 

@@ -36,7 +36,7 @@ of every frame (and every score threshold) at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,12 +266,8 @@ class KittiResult:
                 }
                 if m == "2d" and self.curves[(c, self.difficulties[0], m)].aos is not None:
                     entry["aos"] = {
-                        "AOS_R40": {
-                            d: self.curves[(c, d, m)].aos_r40 for d in self.difficulties
-                        },
-                        "AOS_R11": {
-                            d: self.curves[(c, d, m)].aos_r11 for d in self.difficulties
-                        },
+                        "AOS_R40": {d: self.curves[(c, d, m)].aos_r40 for d in self.difficulties},
+                        "AOS_R11": {d: self.curves[(c, d, m)].aos_r11 for d in self.difficulties},
                     }
                 if include_curves:
                     entry[m]["curves"] = {
@@ -374,7 +370,9 @@ def _overlaps(metric: str, dt: KittiObjects, gt: KittiObjects, pairs: _Pairs) ->
 
         def bev(obj: KittiObjects, rows: np.ndarray) -> np.ndarray:
             loc, dims = obj.location_cam[rows], obj.dimensions_hwl[rows]
-            return np.column_stack([loc[:, 0], loc[:, 2], dims[:, 2], dims[:, 1], obj.rotation_y[rows]])
+            return np.column_stack(
+                [loc[:, 0], loc[:, 2], dims[:, 2], dims[:, 1], obj.rotation_y[rows]]
+            )
 
         return rotated_iou(bev(dt, pairs.dt), bev(gt, pairs.gt))
     return box3d_iou(

@@ -30,13 +30,13 @@ import numpy as np
 
 __all__ = [
     "bev_corners",
+    "box3d_iou",
     "image_iou",
     "image_overlap_of_first",
     "pairwise_image_iou",
     "pairwise_rotated_iou",
     "rotated_intersection",
     "rotated_iou",
-    "box3d_iou",
 ]
 
 _INSIDE_EPS = 1e-9  # relative tolerance of the point-in-rectangle test (corners on an edge count)

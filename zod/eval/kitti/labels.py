@@ -160,7 +160,9 @@ def _bad_line(text: str, path: str | os.PathLike[str] | None, min_fields: int) -
             try:
                 number_value = float(value)
             except ValueError:
-                return FormatError(path, f"line {number}, field {column}: {value!r} is not a number")
+                return FormatError(
+                    path, f"line {number}, field {column}: {value!r} is not a number"
+                )
             if column == 16 and not np.isfinite(number_value):
                 return FormatError(path, f"line {number}: the score {value!r} is not finite")
     return FormatError(path, "not a KITTI label file")
@@ -208,10 +210,10 @@ def read_label_folder(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise MissingFileError(folder, "KITTI label folder" if not scored else "KITTI results folder")
-    ids = (
-        sorted(p.stem for p in folder.glob("*.txt")) if frame_ids is None else list(frame_ids)
-    )
+        raise MissingFileError(
+            folder, "KITTI label folder" if not scored else "KITTI results folder"
+        )
+    ids = sorted(p.stem for p in folder.glob("*.txt")) if frame_ids is None else list(frame_ids)
     labels, scores, missing = [], [], []
     for frame_id in ids:
         path = folder / f"{frame_id}.txt"
