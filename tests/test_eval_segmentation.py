@@ -177,13 +177,11 @@ def test_malformed_masks_name_the_file(tmp_path: Path) -> None:
 
 
 def test_polygon_predictions_round_trip(tmp_path: Path) -> None:
-    path = write_polygon_predictions(
-        tmp_path / "p.json",
-        {
-            9158: [[OUTER, HOLE]],
-            "000002": [({"type": "Polygon", "coordinates": [OUTER]}, "ego_road")],
-        },
-    )
+    predictions: dict[str | int, list[object]] = {
+        9158: [[OUTER, HOLE]],
+        "000002": [({"type": "Polygon", "coordinates": [OUTER]}, "ego_road")],
+    }
+    path = write_polygon_predictions(tmp_path / "p.json", predictions)
     back = read_polygon_predictions(path, "ego_road")
     assert sorted(back) == ["000002", "009158"]
     geometry, value = back["009158"][0]
@@ -302,7 +300,12 @@ def test_dataset_flow_missing_and_foreign_frames(sample_root: Path, tmp_path: Pa
 # --------------------------------------------------------------------------- road condition
 def test_road_condition_hand_case() -> None:
     gt = {"a": (False, False), "b": (True, False), "c": (False, True), "d": (True, True)}
-    preds = {"a": "normal", "b": "snow", "c": (False, True), "x": "wet"}
+    preds: dict[str, str | tuple[bool | None, bool | None]] = {
+        "a": "normal",
+        "b": "snow",
+        "c": (False, True),
+        "x": "wet",
+    }
     result = rc.evaluate_road_condition(gt, preds)
     assert result.accuracy == pytest.approx(2 / 4)  # a, c right; b wrong; d missing
     np.testing.assert_array_equal(
@@ -317,7 +320,8 @@ def test_road_condition_hand_case() -> None:
 
 
 def test_road_condition_files(tmp_path: Path) -> None:
-    path = rc.write_predictions(tmp_path / "rc.json", {9158: "wet", "000002": (False, True)})
+    preds: dict[str | int, str | tuple[bool, bool]] = {9158: "wet", "000002": (False, True)}
+    path = rc.write_predictions(tmp_path / "rc.json", preds)
     assert rc.read_predictions(path) == {"009158": "wet", "000002": (False, True)}
     with pytest.raises(FormatError, match="'icy' is not one of"):
         rc.write_predictions(tmp_path / "bad.json", {1: "icy"})

@@ -200,7 +200,9 @@ def read_predictions(path: str | os.PathLike[str]) -> dict[str, str | tuple[bool
 
 def write_predictions(
     path: str | os.PathLike[str],
-    predictions: Mapping[str | int, str | tuple[bool, bool]],
+    predictions: Mapping[str, str | tuple[bool, bool]]
+    | Mapping[int, str | tuple[bool, bool]]
+    | Mapping[str | int, str | tuple[bool, bool]],
     meta: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``{frame id: class or (wet, snowy)}`` as a predictions file, atomically (every

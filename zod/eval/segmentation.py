@@ -427,7 +427,9 @@ def read_polygon_predictions(
 
 def write_polygon_predictions(
     path: str | os.PathLike[str],
-    predictions: Mapping[str | int, Sequence[Any]],
+    predictions: Mapping[str, Sequence[Any]]
+    | Mapping[int, Sequence[Any]]
+    | Mapping[str | int, Sequence[Any]],
     task: SegmentationTask | str = "ego_road",
     meta: Mapping[str, Any] | None = None,
 ) -> Path:
