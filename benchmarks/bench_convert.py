@@ -6,7 +6,8 @@ of every frame (``frame.get_annotation``), then the COCO dicts, then ``json.dump
 Ours: ``zod convert coco --workers 1`` (and ``--workers 2``, ``--workers 4``... up to the
 cores) as a subprocess, from interpreter start to the files on disk.
 
-    python benchmarks/bench_convert.py [--frames 2000] [--seed-frames 20] [--workdir DIR] [--repeat 5]
+    python benchmarks/bench_convert.py [--frames 2000] [--seed-frames 20] [--workdir DIR] \
+        [--repeat 5]
 
 The data: ``--seed-frames`` frames from the sample generator, cloned under new ids up to
 ``--frames`` (folders symlinked), so that per-frame costs dominate the fixed start-up costs.
@@ -41,7 +42,9 @@ root, version, out = sys.argv[1], sys.argv[2], sys.argv[3]
 frames = ZodFrames(root, version)
 classes = ["Vehicle", "Pedestrian", "VulnerableVehicle"]
 for split in ("train", "val"):
-    doc = generate_coco_json(frames, split=split, classes=classes, anonymization=Anonymization.BLUR, use_png=False)
+    doc = generate_coco_json(
+        frames, split=split, classes=classes, anonymization=Anonymization.BLUR, use_png=False
+    )
     with open(f"{out}/zod_{version}_blur_{split}.json", "w") as f:
         json.dump(doc, f)
 """
@@ -192,20 +195,20 @@ def main() -> int:
         timings[1], reference_s = _time_alternating([ours_1, reference_cmd], args.repeat)
         ours_doc = json.loads((ours_out / "zod_full_blur_train.json").read_text())
         ref_doc = json.loads((ref_out / "zod_full_blur_train.json").read_text())
-        key = lambda a: a["id"]
-        same = [a["bbox"] for a in sorted(ours_doc["annotations"], key=key)] == [
-            a["bbox"] for a in sorted(ref_doc["annotations"], key=key)
-        ]
-        print(
-            f"same boxes as the reference: {same} ({len(ours_doc['annotations'])} train annotations)"
-        )
+
+        def boxes(doc: dict) -> list:
+            return [a["bbox"] for a in sorted(doc["annotations"], key=lambda a: a["id"])]
+
+        same = boxes(ours_doc) == boxes(ref_doc)
+        n_annotations = len(ours_doc["annotations"])
+        print(f"same boxes as the reference: {same} ({n_annotations} train annotations)")
     else:
         timings[1] = _time_alternating([ours_1], args.repeat)[0]
     timings = dict(sorted(timings.items()))
 
     print(
-        f"COCO conversion of {args.frames} frames (whole command; 1 core: medians of {args.repeat} runs"
-        f" alternating with the reference; more workers: best of {args.repeat}):"
+        f"COCO conversion of {args.frames} frames (whole command; 1 core: medians of "
+        f"{args.repeat} runs alternating with the reference; more workers: best of {args.repeat}):"
     )
     print("                                 wall s    CPU s")
     if reference_s is not None:
@@ -213,9 +216,15 @@ def main() -> int:
     for workers, (wall, cpu) in timings.items():
         line = f"  zod convert --workers {workers:<3}   : {wall:8.3f} {cpu:8.3f}"
         if reference_s is not None and workers == 1:
-            line += f"   {reference_s[0] / wall:5.1f}x (wall), {reference_s[1] / cpu:5.1f}x (CPU) faster than the reference"
+            line += (
+                f"   {reference_s[0] / wall:5.1f}x (wall), {reference_s[1] / cpu:5.1f}x (CPU) "
+                "faster than the reference"
+            )
         if workers > 1:  # (CPU of forkserver workers is not counted: wall time only)
-            line = f"  zod convert --workers {workers:<3}   : {wall:8.3f}      n/a   wall speed-up vs 1 worker {timings[1][0] / wall:4.2f}x"
+            line = (
+                f"  zod convert --workers {workers:<3}   : {wall:8.3f}      n/a   "
+                f"wall speed-up vs 1 worker {timings[1][0] / wall:4.2f}x"
+            )
         print(line)
 
     # worker scaling on CPU-heavy frames: traffic-sign patches, one full JPEG decode per frame
@@ -239,7 +248,8 @@ def main() -> int:
         "--no-progress",
     ]
     print(
-        f"Traffic-sign patches, {args.heavy_frames} frames (a full JPEG decode per frame), wall time:"
+        f"Traffic-sign patches, {args.heavy_frames} frames (a full JPEG decode per frame), "
+        "wall time:"
     )
     base_wall = None
     for workers in worker_counts:

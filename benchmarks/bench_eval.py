@@ -107,7 +107,7 @@ def time_ours(job: dict, repeat: int) -> dict[str, float]:
             [r[1] for r in rows],
             np.array([r[2] for r in rows]),
             np.array([r[3] for r in rows]),
-            rotation_wxyz=np.array([r[4] for r in rows]),
+            quaternions_wxyz=np.array([r[4] for r in rows]),
             scores=np.array([r[5] for r in rows]) if scored else None,
             frame_ids=job["frames"],
         )

@@ -128,7 +128,7 @@ def ours_lidar_on_image(
 def reference_boxes(
     centers: np.ndarray, sizes: np.ndarray, quats: np.ndarray, calib: Calibration
 ) -> np.ndarray:
-    """Per-object loop as the reference Box3D: convert_to (pyquaternion) then project_into_camera."""
+    """Per-object loop as the reference Box3D: convert_to (pyquaternion), project_into_camera."""
     cam = calib.cameras[Camera.FRONT]
     ego_from_lidar = calib.lidars[Lidar.VELODYNE].extrinsics
     ego_from_cam = cam.extrinsics
@@ -306,7 +306,8 @@ def main() -> None:
     t_ours = best_time(lambda: ours_lidar_on_image(points, calib, image.copy(), lut), args.repeat)
     print(
         f"lidar->image  {args.points} pts ({n_drawn} drawn): reference {t_ref * 1e3:8.1f} ms  ours "
-        f"{t_ours * 1e3:7.1f} ms  ratio {t_ref / t_ours:6.1f}x (goal >= 10x; pixels equal {agree:.4%})"
+        f"{t_ours * 1e3:7.1f} ms  ratio {t_ref / t_ours:6.1f}x "
+        f"(goal >= 10x; pixels equal {agree:.4%})"
     )
 
     n_boxes = 20
@@ -342,7 +343,8 @@ def main() -> None:
         t_ours = best_time(lambda: ours_aggregate(scans, em, calib, workers=1), repeat)
         t_par = best_time(lambda: ours_aggregate(scans, em, calib, workers=4), repeat)
         print(
-            f"aggregation   21 x {args.points} pts: reference {t_ref * 1e3:7.0f} ms  ours {t_ours * 1e3:6.0f} ms "
+            f"aggregation   21 x {args.points} pts: reference {t_ref * 1e3:7.0f} ms  "
+            f"ours {t_ours * 1e3:6.0f} ms "
             f"ratio {t_ref / t_ours:5.1f}x  (4 reader threads: {t_ref / t_par:4.1f}x) (goal >= 2x; "
             f"{len(ours)} pts, max diff {err:.1e} m)"
         )

@@ -12,6 +12,7 @@ times) in two layouts:
   3 KB, so the real file's exact layout is unknown; both bracket it).
 
     python benchmarks/bench_index.py [--sizes 20000 100000] [--layouts spec 3kb] [--no-reference]
+        [--scans]   (also the fast, robust and json-module reference scans alone)
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 PROJECT_NAMES = ("object_detection", "lane_markings", "traffic_signs", "ego_road", "road_condition")
 
@@ -31,13 +34,18 @@ PROJECT_NAMES = ("object_detection", "lane_markings", "traffic_signs", "ego_road
 LAYOUT_SCANS = {"spec": 21, "3kb": 10}
 
 
-def make_info(i: int, scans: int = 21) -> dict:
+def make_info(i: int, scans: int = 21) -> dict[str, Any]:
     """A Frames info object (as in spec §2) for id ``i`` with ``scans`` lidar scans (odd: the
     core scan in the middle)."""
     fid = f"{i:06d}"
     key = datetime(2022, 2, 14, 13, 23, 32, 140954, tzinfo=timezone.utc) + timedelta(seconds=37 * i)
-    t = lambda dt: dt.isoformat()
-    fn = lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def t(dt: datetime) -> str:
+        return dt.isoformat()
+
+    def fn(dt: datetime) -> str:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
     base = f"single_frames/{fid}"
     projects = [p for k, p in enumerate(PROJECT_NAMES) if (i + k) % 4 != 0 or k < 2]
     return {
@@ -67,7 +75,8 @@ def make_info(i: int, scans: int = 21) -> dict:
         "lidar_frames": {
             "velodyne": [
                 {
-                    "filepath": f"{base}/lidar_velodyne/{fid}_romeo_{fn(key + timedelta(seconds=0.1 * k))}.npy",
+                    "filepath": f"{base}/lidar_velodyne/{fid}_romeo_"
+                    f"{fn(key + timedelta(seconds=0.1 * k))}.npy",
                     "time": t(key + timedelta(seconds=0.1 * k)),
                     "is_compensated": False,
                 }
@@ -102,6 +111,22 @@ def ours(path: Path, root: str) -> int:
     return len(index)
 
 
+def scan_times(path: Path, repeat: int) -> dict[str, float]:
+    """Best-of seconds of each scan of the file's bytes: fast, robust, and the json-module
+    reference walk (``zod.index_reference``, run once: it is slow)."""
+    from zod.index_reference import reference_scan
+    from zod.index_scan import scan_index
+
+    raw = path.read_bytes()
+    out = {}
+    for method in ("fast", "robust"):
+        out[method] = min(
+            timed(lambda m=method: scan_index(raw, method=m).ids.size)[0] for _ in range(repeat)
+        )
+    out["reference"] = timed(lambda: reference_scan(raw).ids.size)[0]
+    return out
+
+
 ORACLE = Path(__file__).resolve().parent.parent / ".venv-oracle" / "bin" / "python"
 ORACLE_SCRIPT = """
 import sys, time
@@ -133,7 +158,7 @@ def reference_devkit_load(path: Path, work: Path) -> float | None:
     return float(out.stdout.split()[0]) if out.returncode == 0 else None
 
 
-def timed(fn, *args) -> tuple[float, int]:
+def timed(fn: Callable[..., int], *args: object) -> tuple[float, int]:
     t0 = time.perf_counter()
     out = fn(*args)
     return time.perf_counter() - t0, out
@@ -158,6 +183,11 @@ def main() -> None:
         default=20000,
         help="also time the reference devkit itself up to this many infos (it is slow)",
     )
+    parser.add_argument(
+        "--scans",
+        action="store_true",
+        help="also time the fast, the robust and the json-module reference scan of each file",
+    )
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="zod-bench-index-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -166,15 +196,16 @@ def main() -> None:
     import zod.info  # noqa: F401  (imports are not part of any timing)
 
     print(
-        "reference = json.load + an Information for every info; cold = ZodIndex without a cache file;"
+        "reference = json.load + an Information for every info; "
+        "cold = ZodIndex without a cache file;"
     )
     print("warm = ZodIndex with its cache file. Both 'ours' include parsing one info.")
     print(
         f"best of {args.repeat} cold loads (a shared machine is noisy); KB = bytes per info / 1000"
     )
     print(
-        f"{'layout':>6} {'infos':>8} {'KB':>5} {'MB':>7} {'reference s':>12} {'cold s':>8} {'warm s':>8} "
-        f"{'cold x':>8} {'warm x':>8}"
+        f"{'layout':>6} {'infos':>8} {'KB':>5} {'MB':>7} {'reference s':>12} {'cold s':>8} "
+        f"{'warm s':>8} {'cold x':>8} {'warm x':>8}"
     )
     for layout in args.layouts:
         for n in args.sizes:
@@ -198,16 +229,25 @@ def main() -> None:
             assert n_ref == n_cold == n_warm == n, (n_ref, n_cold, n_warm)
             size_mb = path.stat().st_size / 1e6
             print(
-                f"{layout:>6} {n:>8} {size_mb * 1e3 / n:>5.2f} {size_mb:>7.1f} {t_ref:>12.2f} {t_cold:>8.3f} "
-                f"{t_warm:>8.3f} {t_ref / t_cold:>7.1f}x {t_ref / t_warm:>7.1f}x",
+                f"{layout:>6} {n:>8} {size_mb * 1e3 / n:>5.2f} {size_mb:>7.1f} {t_ref:>12.2f} "
+                f"{t_cold:>8.3f} {t_warm:>8.3f} {t_ref / t_cold:>7.1f}x {t_ref / t_warm:>7.1f}x",
                 flush=True,
             )
+            if args.scans:
+                scans = scan_times(path, args.repeat)
+                print(
+                    f"{'':>15} scan only: fast {scans['fast']:.3f} s, "
+                    f"robust {scans['robust']:.3f} s, "
+                    f"json-module reference {scans['reference']:.2f} s",
+                    flush=True,
+                )
             if n <= args.devkit_max and not args.no_reference:
                 t_devkit = reference_devkit_load(path, work)
                 if t_devkit is not None:
                     print(
-                        f"{'':>15} reference devkit zod==0.8.0 ZodFrames(mp=False): {t_devkit:.2f} s -> ours "
-                        f"{t_devkit / t_cold:.1f}x (cold), {t_devkit / t_warm:.0f}x (warm)",
+                        f"{'':>15} reference devkit zod==0.8.0 ZodFrames(mp=False): "
+                        f"{t_devkit:.2f} s -> ours {t_devkit / t_cold:.1f}x (cold), "
+                        f"{t_devkit / t_warm:.0f}x (warm)",
                         flush=True,
                     )
 

@@ -109,18 +109,22 @@ def main() -> None:
             if ref is not None:
                 best_ref = min(best_ref, ref)
         print(
-            f"scan: {args.points} points, {size_mb:.1f} MB; best of {args.rounds} x {args.repeat} reads"
+            f"scan: {args.points} points, {size_mb:.1f} MB; "
+            f"best of {args.rounds} x {args.repeat} reads"
         )
         print(f"np.load                         {best_load * 1e3:8.2f} ms")
         print(
-            f"LidarData.from_npy              {best_ours * 1e3:8.2f} ms  ratio to np.load {best_ours / best_load:5.2f}x"
+            f"LidarData.from_npy              {best_ours * 1e3:8.2f} ms  "
+            f"ratio to np.load {best_ours / best_load:5.2f}x"
         )
         print(
-            f"  keeping ego returns           {best_keep * 1e3:8.2f} ms  ratio to np.load {best_keep / best_load:5.2f}x"
+            f"  keeping ego returns           {best_keep * 1e3:8.2f} ms  "
+            f"ratio to np.load {best_keep / best_load:5.2f}x"
         )
         if best_ref < float("inf"):
             print(
-                f"reference LidarData.from_npy    {best_ref * 1e3:8.2f} ms  ratio to np.load {best_ref / best_load:5.2f}x; "
+                f"reference LidarData.from_npy    {best_ref * 1e3:8.2f} ms  "
+                f"ratio to np.load {best_ref / best_load:5.2f}x; "
                 f"ours is {best_ref / best_ours:.2f}x faster"
             )
         else:

@@ -89,7 +89,8 @@ def main() -> None:
     print(f"ray casting, {rays} rays x {len(objects)} boxes:")
     print(f"  brute force  {t_base * 1e3:8.1f} ms")
     print(
-        f"  culled       {t_ours * 1e3:8.1f} ms   ratio x{t_base / t_ours:.1f}   same result: {same}"
+        f"  culled       {t_ours * 1e3:8.1f} ms   ratio x{t_base / t_ours:.1f}   "
+        f"same result: {same}"
     )
 
     t_scan, scan = timed(
@@ -99,7 +100,8 @@ def main() -> None:
         args.repeat,
     )
     print(
-        f"one core scan of {len(scan)} points: {t_scan * 1e3:.0f} ms ({len(scan) / t_scan / 1e6:.2f} M points/s)"
+        f"one core scan of {len(scan)} points: {t_scan * 1e3:.0f} ms "
+        f"({len(scan) / t_scan / 1e6:.2f} M points/s)"
     )
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -94,7 +94,8 @@ def bench_loader(root: Path, rounds: int, repeat_frames: int = 16) -> None:
     n = len(dataset) * repeat_frames
     order = list(range(len(dataset))) * repeat_frames
     print(
-        f"\nDataLoader over {len(dataset)} frames x {repeat_frames} (image 1/2 + core scan + 2D/3D boxes), batch 2, "
+        f"\nDataLoader over {len(dataset)} frames x {repeat_frames} "
+        "(image 1/2 + core scan + 2D/3D boxes), batch 2, "
         f"{rounds} interleaved rounds"
     )
     zod_frames = ZodFrames(str(root), "full")

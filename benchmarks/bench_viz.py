@@ -54,8 +54,10 @@ calib = Calibration.from_dict(json.load(open(sys.argv[2])))
 repeat = int(sys.argv[3])
 pts = data["points"]
 n = len(pts)
-lidar = LidarData(points=pts, timestamps=np.zeros(n), intensity=np.zeros(n), diode_idx=np.zeros(n), core_timestamp=0.0)
-boxes = [Box3D(c, s, Quaternion(q), Lidar.VELODYNE) for c, s, q in zip(data["centers"], data["sizes"], data["quats"])]
+lidar = LidarData(points=pts, timestamps=np.zeros(n), intensity=np.zeros(n), diode_idx=np.zeros(n),
+                  core_timestamp=0.0)
+boxes = [Box3D(c, s, Quaternion(q), Lidar.VELODYNE)
+         for c, s, q in zip(data["centers"], data["sizes"], data["quats"])]
 
 def best(fn):
     fn()
@@ -157,11 +159,13 @@ def main() -> None:
 
     print(f"lidar on image ({args.points} points, radius-2 discs, 3848x2168):")
     print(
-        f"  reference {ref['lidar'] * 1e3:8.1f} ms   ours {ours_lidar * 1e3:8.1f} ms   ratio {ref['lidar'] / ours_lidar:6.1f}x"
+        f"  reference {ref['lidar'] * 1e3:8.1f} ms   ours {ours_lidar * 1e3:8.1f} ms   "
+        f"ratio {ref['lidar'] / ours_lidar:6.1f}x"
     )
     print(f"3D boxes on image ({args.boxes} boxes):")
     print(
-        f"  reference {ref['boxes'] * 1e3:8.1f} ms   ours {ours_boxes * 1e3:8.1f} ms   ratio {ref['boxes'] / ours_boxes:6.1f}x"
+        f"  reference {ref['boxes'] * 1e3:8.1f} ms   ours {ours_boxes * 1e3:8.1f} ms   "
+        f"ratio {ref['boxes'] / ours_boxes:6.1f}x"
     )
     print("  (ours: edges sampled through the fisheye, thinned to ~24 px segments, clipped behind")
     print("   the camera; the reference draws straight lines between projected corners)")

@@ -1,4 +1,5 @@
-"""`zod convert coco|yolo|kitti|pointcloud|tsr-patches` and the reference's `zod generate ...`.
+"""`zod convert coco|yolo|kitti|pointcloud|tsr-patches|nuscenes` and the reference's
+`zod generate ...`.
 
 A thin layer over :mod:`zod.converters`: options in, one library call, a summary out.
 """
@@ -373,6 +374,84 @@ def tsr_patches(
     typer.echo(f"Wrote traffic-sign patches; metadata in {path}")
 
 
+class NuScenesSubset(str, Enum):
+    frames = "frames"
+    sequences = "sequences"
+
+
+class NuScenesCameras(str, Enum):
+    rig = "rig"
+    front = "front"
+    none = "none"
+
+
+@_run_options
+def nuscenes(
+    root: Path | None = ROOT,
+    output_dir: Path = typer.Option(
+        ...,
+        "--output-dir",
+        file_okay=False,
+        resolve_path=True,
+        help="nuScenes dataroot to write (created if needed).",
+    ),
+    dataset_root_option: Path | None = DATASET_ROOT,
+    version: VersionName | None = VERSION,
+    subset: NuScenesSubset = typer.Option(
+        NuScenesSubset.frames,
+        "--subset",
+        help="frames: one-sample scenes; sequences: scenes of many samples.",
+    ),
+    nuscenes_version: str = typer.Option(
+        "v1.0-trainval", "--nuscenes-version", help="Table folder name (NuScenes(version=...))."
+    ),
+    anonymization: AnonymizationName = ANON,
+    cameras: NuScenesCameras = typer.Option(
+        NuScenesCameras.rig,
+        "--cameras",
+        help="rig: CAM_FRONT_LEFT / CAM_FRONT / CAM_FRONT_RIGHT pinhole views; front: CAM_FRONT "
+        "(90 degrees); none: lidar only.",
+    ),
+    sweeps_before: int = typer.Option(
+        10, "--sweeps-before", min=0, help="Frames: scans before the key scan written as sweeps."
+    ),
+    sweeps_after: int = typer.Option(
+        10, "--sweeps-after", min=0, help="Frames: scans after the key scan written as sweeps."
+    ),
+    sample_rate_hz: float = typer.Option(
+        2.0,
+        "--sample-rate",
+        min=0.0,
+        help="Sequences: samples per second (camera frames; 0: every camera frame).",
+    ),
+    run: RunOptions | None = None,
+) -> None:
+    """nuScenes v1.0 layout: <version>/*.json tables, samples/, sweeps/, maps/ (docs/convert.md)."""
+    from zod.converters.nuscenes import convert_to_nuscenes
+
+    root_path = dataset_root(root, dataset_root_option)
+    version_name = dataset_version(root_path, subset.value, version)
+    table_dir = _convert(
+        convert_to_nuscenes,
+        root_path,
+        output_dir,
+        version=version_name,
+        subset=subset.value,
+        nuscenes_version=nuscenes_version,
+        anonymization=anonymization.value,
+        cameras=cameras.value,
+        sweeps_before=sweeps_before,
+        sweeps_after=sweeps_after,
+        sample_rate_hz=sample_rate_hz or None,
+        options=run,
+    )
+    typer.echo(f"Converted ZOD {subset.value} to nuScenes: tables in {table_dir}")
+    typer.echo(
+        f"    NuScenes(version={nuscenes_version!r}, dataroot={str(output_dir)!r}); "
+        "splits zod_train / zod_val in splits.json"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the `convert` group and the reference-compatible `generate` group."""
     convert_app = typer.Typer(help="Convert ZOD Frames to other formats.", no_args_is_help=True)
@@ -381,6 +460,7 @@ def register(app: typer.Typer) -> None:
     convert_app.command("kitti", no_args_is_help=True)(kitti)
     convert_app.command("pointcloud", no_args_is_help=True)(pointcloud)
     convert_app.command("tsr-patches", no_args_is_help=True)(tsr_patches)
+    convert_app.command("nuscenes", no_args_is_help=True)(nuscenes)
     app.add_typer(convert_app, name="convert")
 
     generate_app = typer.Typer(

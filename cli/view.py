@@ -112,7 +112,7 @@ def view(
             else zr.predictions_for_item(predictions, item.id, min_score)
         )
         options = zr.LogOptions(
-            lidar_color=color_by.value,  # type: ignore[arg-type]
+            lidar_color=color_by.value,
             compensate=compensate,
             aggregate=aggregate,
             num_scans_before=num_scans_before,

@@ -34,7 +34,7 @@ def simulate_detector(gt: DetectionBoxes, seed: int = 0) -> DetectionBoxes:
     found = np.flatnonzero(rng.random(len(gt)) < 0.85)
     fake = rng.integers(0, max(len(gt), 1), size=int(0.2 * len(gt)))
     src = np.r_[found, fake]
-    center = gt.center_m[src] + rng.normal(0.0, 0.3, (src.size, 3))
+    center = gt.centers_m[src] + rng.normal(0.0, 0.3, (src.size, 3))
     center[found.size :, :2] += rng.uniform(-15, 15, (fake.size, 2))  # false positives
     yaw = gt.yaw_rad[src] + rng.normal(0.0, 0.1, src.size)
     score = np.r_[rng.uniform(0.4, 1.0, found.size), rng.uniform(0.0, 0.6, fake.size)]
@@ -42,7 +42,7 @@ def simulate_detector(gt: DetectionBoxes, seed: int = 0) -> DetectionBoxes:
         gt.frame_id_per_box[src],
         gt.names[src],
         center,
-        gt.size_m[src] * rng.uniform(0.9, 1.1, (src.size, 3)),
+        gt.sizes_lwh_m[src] * rng.uniform(0.9, 1.1, (src.size, 3)),
         yaw_rad=yaw,
         scores=score,
         frame_ids=gt.frame_ids,

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from zod import ZodFrames
+from zod.annotations.objects import box_set_from_object_annotations
 from zod.constants import AnnotationProject, Camera, Lidar
 from zod.geometry import masks
-from zod.geometry.box_set import Box3DSet
 from zod.geometry.fisheye import points_to_image
 from zod.viz.colors import write_png
 from zod.viz.image import draw_boxes_3d, draw_lidar
@@ -39,7 +39,7 @@ def main(root: str, output_dir: str) -> None:
 
     # Boxes: one vectorized set from the annotation objects, projected in one call.
     objects = frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
-    boxes = Box3DSet.from_object_annotations(objects)
+    boxes = box_set_from_object_annotations(objects)
     projection = boxes.project(calib)
     corners_px = projection.pixels[:, 1:]
     extent = np.concatenate([corners_px.min(axis=1), corners_px.max(axis=1)], axis=1)

@@ -57,15 +57,16 @@ def main(root: str, output_dir: str) -> None:
     print(f"  blurred image at 1/4 scale: {image.shape}")
     md = frame.metadata
     print(
-        f"  metadata: {md.country_code}, {md.road_type}, {md.time_of_day}, weather {md.scraped_weather}"
+        f"  metadata: {md.country_code}, {md.road_type}, {md.time_of_day}, "
+        f"weather {md.scraped_weather}"
     )
-    camera = frame.calibration.cameras
-    print(
-        f"  calibration: cameras {[c.value for c in camera]}, lidars {[lid.value for lid in frame.calibration.lidars]}"
-    )
+    cameras = [c.value for c in frame.calibration.cameras]
+    lidars = [lid.value for lid in frame.calibration.lidars]
+    print(f"  calibration: cameras {cameras}, lidars {lidars}")
     ego = frame.ego_motion
     print(
-        f"  ego motion: {len(ego.timestamps)} poses over {ego.timestamps[-1] - ego.timestamps[0]:.2f} s"
+        f"  ego motion: {len(ego.timestamps)} poses "
+        f"over {ego.timestamps[-1] - ego.timestamps[0]:.2f} s"
     )
     report["frame"] = {
         "id": info.id,
@@ -106,11 +107,13 @@ def main(root: str, output_dir: str) -> None:
         try:
             vd = seq.vehicle_data.ego_vehicle_data
             print(
-                f"  vehicle data: {len(vd.timestamp)} samples, mean speed {np.mean(vd.lon_vel):.1f} m/s"
+                f"  vehicle data: {len(vd.timestamp)} samples, "
+                f"mean speed {np.mean(vd.lon_vel):.1f} m/s"
             )
             radar = seq.get_radar()
             print(
-                f"  radar: {len(radar.radar_range)} detections in {len(np.unique(radar.scan_index))} scans"
+                f"  radar: {len(radar.radar_range)} detections "
+                f"in {len(np.unique(radar.scan_index))} scans"
             )
             report["sequence"] = {
                 "id": seq.info.id,

@@ -276,7 +276,8 @@ def test_road_condition_and_empty_lists(tmp_path: Path) -> None:
 
 
 def test_sample_annotations_consistent(sample_root: Path) -> None:
-    """Every annotation of the sample parses; 3D boxes lie in front of the lidar, 2D boxes in the image."""
+    """Every annotation of the sample parses; 3D boxes lie in front of the lidar, 2D boxes in
+    the image."""
     frames = ZodFrames(sample_root, "full")
     seen_2d_only = seen_3d = 0
     for item_id in frames.get_all_infos():

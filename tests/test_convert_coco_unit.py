@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zod.annotations._common import boxes_xyxy_from_features
 from zod.converters.coco import (
     CATEGORY_NAME_TO_ID,
-    boxes_xyxy_from_features,
     coco_annotations_from_features,
     coco_categories,
 )
@@ -216,10 +216,11 @@ def test_segmentation_polygons_and_holes_read_back_with_pycocotools() -> None:
 
 
 def test_fast_decoder_equals_generic_path_and_falls_back(tmp_path: Path) -> None:
-    from zod.converters.coco import _object_decoder, coco_annotations_from_file
+    from zod.converters.coco import coco_annotations_from_file
+    from zod.converters.coco_decode import object_decoder
     from zod.errors import FormatError, MissingFileError
 
-    assert _object_decoder() is not None  # msgspec is installed with the `fast` extra
+    assert object_decoder() is not None  # msgspec is installed with the `fast` extra
     classes = ["Vehicle", "Pedestrian", "VulnerableVehicle", "Unclear"]
     path = tmp_path / "object_detection.json"
     path.write_text(json.dumps(FEATURES))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from zod.converters._frames import ObjectArrays
+from zod.annotations.object_features import ObjectArrays, parse_object_features
 from zod.converters.kitti import (
     KittiCalib,
     boxes_velo_to_lidar,
@@ -51,25 +53,34 @@ class _Camera:
     image_dimensions = np.array([3848, 2168])
 
 
-def _objects(centers: np.ndarray, yaws: np.ndarray, sizes: np.ndarray) -> ObjectArrays:
-    n = len(centers)
-    return ObjectArrays(
-        names=["Vehicle"] * n,
-        subclasses=["Vehicle_Car"] * n,
-        unclear=np.zeros(n, dtype=bool),
-        occlusion=["None"] * n,
-        boxes_xyxy=np.tile([10.0, 20.0, 110.0, 220.0], (n, 1)),
-        has_box3d=np.ones(n, dtype=bool),
-        centers_lidar=centers,
-        sizes_lwh=sizes,
-        quaternions_lidar=quaternions_from_yaw(yaws),
-        uuids=[str(i) for i in range(n)],
-    )
+def _objects(
+    centers: np.ndarray,
+    yaws: np.ndarray,
+    sizes: np.ndarray,
+    quaternions: np.ndarray | None = None,
+    has_box3d: list[bool] | None = None,
+) -> ObjectArrays:
+    """Vehicles with these lidar boxes, through the one parse of object features."""
+    quats = quaternions_from_yaw(yaws) if quaternions is None else quaternions
+    features = []
+    for i, (center, size, q) in enumerate(zip(centers, sizes, quats)):
+        props: dict[str, Any] = {"annotation_uuid": str(i), "class": "Vehicle", "type": "Car"}
+        props["occlusion_ratio"] = "None"
+        if has_box3d is None or has_box3d[i]:
+            props["location_3d"] = {"type": "Point", "coordinates": center.tolist()}
+            props.update(zip(("size_3d_length", "size_3d_width", "size_3d_height"), size))
+            props.update(zip(("orientation_3d_qw", "orientation_3d_qx"), q[:2]))
+            props.update(zip(("orientation_3d_qy", "orientation_3d_qz"), q[2:]))
+        corners = [[10.0, 20.0], [110.0, 20.0], [110.0, 220.0], [10.0, 220.0]]
+        features.append(
+            {"geometry": {"type": "MultiPoint", "coordinates": corners}, "properties": props}
+        )
+    return parse_object_features(features)
 
 
 def test_hand_computed_label() -> None:
-    ego_from_lidar = make_transforms(LIDAR_ROT, [1.5, 0.0, 2.0])
-    ego_from_camera = make_transforms(CAMERA_ROT, [2.0, 0.0, 1.5])
+    ego_from_lidar = make_transforms(LIDAR_ROT, np.array([1.5, 0.0, 2.0]))
+    ego_from_camera = make_transforms(CAMERA_ROT, np.array([2.0, 0.0, 1.5]))
     calib, velo_from_lidar = kitti_calib(ego_from_lidar, ego_from_camera, INTRINSICS)
     np.testing.assert_allclose(
         velo_from_lidar, LIDAR_ROT, atol=1e-12
@@ -95,8 +106,10 @@ def test_hand_computed_label() -> None:
 def test_round_trip_recovers_lidar_boxes() -> None:
     rng = np.random.default_rng(7)
     # tilted lidar and camera; boxes upright in the ego (= velo) frame, like the annotations
-    ego_from_lidar = make_transforms(_rot_x(0.02) @ _rot_y(-0.015) @ LIDAR_ROT, [1.4, 0.05, 1.95])
-    ego_from_camera = make_transforms(_rot_y(0.03) @ CAMERA_ROT @ _rot_x(-0.01), [2.1, -0.02, 1.45])
+    lidar_rot = _rot_x(0.02) @ _rot_y(-0.015) @ LIDAR_ROT
+    camera_rot = _rot_y(0.03) @ CAMERA_ROT @ _rot_x(-0.01)
+    ego_from_lidar = make_transforms(lidar_rot, np.array([1.4, 0.05, 1.95]))
+    ego_from_camera = make_transforms(camera_rot, np.array([2.1, -0.02, 1.45]))
     calib, velo_from_lidar = kitti_calib(ego_from_lidar, ego_from_camera, INTRINSICS)
     n = 50
     centers = np.column_stack(
@@ -109,8 +122,7 @@ def test_round_trip_recovers_lidar_boxes() -> None:
     quats_lidar = quaternions_from_rotation_matrices(
         velo_from_lidar.T @ rotation_matrices_from_quaternions(quaternions_from_yaw(yaws))
     )
-    objects = _objects(centers, yaws, sizes)
-    objects.quaternions_lidar = quats_lidar
+    objects = _objects(centers, yaws, sizes, quats_lidar)
     text = frame_label_text(objects, calib, velo_from_lidar, _Camera())
     # read back through the calib file text too
     calib_back = KittiCalib.from_text(calib.to_text())
@@ -139,7 +151,7 @@ def test_round_trip_recovers_lidar_boxes() -> None:
 
 
 def test_velo_frame_is_forward_left_up() -> None:
-    ego_from_lidar = make_transforms(_rot_x(0.02) @ LIDAR_ROT, [1.5, 0, 2])
+    ego_from_lidar = make_transforms(_rot_x(0.02) @ LIDAR_ROT, np.array([1.5, 0, 2]))
     velo_from_lidar = velo_from_lidar_rotation(ego_from_lidar)
     # a point straight ahead of the car (ego +x) seen by the lidar
     forward_lidar = ego_from_lidar[:3, :3].T @ np.array([10.0, 0, 0])
@@ -159,11 +171,12 @@ def test_velo_frame_is_forward_left_up() -> None:
 
 
 def test_objects_without_3d_box_are_dontcare() -> None:
-    ego_from_lidar = make_transforms(LIDAR_ROT, [1.5, 0.0, 2.0])
-    ego_from_camera = make_transforms(CAMERA_ROT, [2.0, 0.0, 1.5])
+    ego_from_lidar = make_transforms(LIDAR_ROT, np.array([1.5, 0.0, 2.0]))
+    ego_from_camera = make_transforms(CAMERA_ROT, np.array([2.0, 0.0, 1.5]))
     calib, velo_from_lidar = kitti_calib(ego_from_lidar, ego_from_camera, INTRINSICS)
-    objects = _objects(np.array([[0.0, 10.0, 0.0], [0, 0, 0]]), np.zeros(2), np.ones((2, 3)))
-    objects.has_box3d[1] = False
+    objects = _objects(
+        np.array([[0.0, 10.0, 0.0], [0, 0, 0]]), np.zeros(2), np.ones((2, 3)), None, [True, False]
+    )
     lines = frame_label_text(objects, calib, velo_from_lidar, _Camera()).splitlines()
     assert lines[1].split() == [
         "DontCare",

@@ -20,8 +20,10 @@ import zod.cli.extract_tsr_patches as t
 from zod import ZodFrames
 from zod.constants import TRAIN
 frames = ZodFrames(sys.argv[1], sys.argv[2])
-settings = t.Settings(output_dir=Path(sys.argv[3]), padding_factor=float(sys.argv[4]), padding_px=None,
-                      overwrite=True, exclude_unclear=False)
+settings = t.Settings(
+    output_dir=Path(sys.argv[3]), padding_factor=float(sys.argv[4]), padding_px=None,
+    overwrite=True, exclude_unclear=False,
+)
 train = set(frames.get_split(TRAIN))
 out, crashed = [], []
 for frame in frames:

@@ -1,4 +1,5 @@
-"""ZodFrames / ZodSequences / ZodDrives and Information on the sample: the reference's API semantics."""
+"""ZodFrames / ZodSequences / ZodDrives and Information on the sample: the reference's API
+semantics."""
 
 from __future__ import annotations
 

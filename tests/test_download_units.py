@@ -605,7 +605,8 @@ def test_directory_listings_html_and_json() -> None:
     nginx_html = """<html><head><title>Index of /single_frames/</title></head><body>
 <h1>Index of /single_frames/</h1><hr><pre><a href="../">../</a>
 <a href="SHA256SUMS">SHA256SUMS</a>  26-Nov-2026 14:22                 790
-<a href="images%20front_blur.tar.gz">images front_blur.tar.gz</a>  26-Nov-2026 14:22             1248123
+<a href="images%20front_blur.tar.gz">images front_blur.tar.gz</a>  26-Nov-2026 14:22\
+             1248123
 <a href="infos.tar.gz">infos.tar.gz</a>  26-Nov-2026 14:22                 12K
 <a href="sub/">sub/</a>  26-Nov-2026 14:22                   -
 <a href="https://elsewhere.org/x.tar.gz">x.tar.gz</a>
@@ -645,9 +646,11 @@ def test_one_download_per_folder(tmp_path: Path) -> None:
     plan = plan_download(LocalSource(tmp_path / "mirror"), "drives", StreamFilter(), options)
     dl_dir = tmp_path / "zod" / "downloads" / "drives"
     dl_dir.mkdir(parents=True)
-    with _exclusive(dl_dir):  # another process holds the folder
-        with pytest.raises(DownloadError, match="another `zod download`"):
-            run_download(plan)
+    with (
+        _exclusive(dl_dir),  # another process holds the folder
+        pytest.raises(DownloadError, match="another `zod download`"),
+    ):
+        run_download(plan)
     report = run_download(plan)
     assert report.extracted == ["oxts.tar.gz"]
     assert (tmp_path / "zod" / "drives" / "000000" / "oxts.hdf5").read_bytes() == b"oxts"

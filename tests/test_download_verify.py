@@ -133,7 +133,7 @@ def test_verify_agrees_with_reference(
     script = tmp_path / "oracle_verify.py"
     script.write_text(ORACLE_SCRIPT)
     result = subprocess.run(
-        [str(oracle_python), str(script), str(sample_copy), subset, "full"],
+        [str(oracle_python), "-I", str(script), str(sample_copy), subset, "full"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

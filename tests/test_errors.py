@@ -29,7 +29,7 @@ def test_truncated_npy(tmp_path: Path) -> None:
     path = tmp_path / "000001_romeo_2022-02-14T13:23:32.140954Z.npy"
     np.save(path, np.zeros(1000, dtype=LIDAR_DTYPE))
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(FormatError, match="not a complete .npy") as err:
+    with pytest.raises(FormatError, match=r"not a complete \.npy") as err:
         LidarData.from_npy(path)
     assert str(path) in str(err.value)
 
@@ -110,16 +110,21 @@ def test_missing_lidar_names_the_download_flag(sample_copy: Path) -> None:
 def test_missing_files_name_their_stream(sample_copy: Path, what: str, flag: str) -> None:
     frames, item_id = _first_frame(sample_copy)
     frame = frames[item_id]
-    if what.startswith("image"):
-        anonymization = Anonymization(what.split("_")[1])
+    anonymization = Anonymization(what.split("_")[1]) if what.startswith("image") else None
+
+    def call() -> object:
+        if anonymization is not None:
+            return frame.get_image(anonymization)
+        if what == "annotations":
+            return frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
+        return frame.metadata
+
+    if anonymization is not None:
         Path(frame.get_camera_frame(anonymization).filepath).unlink()
-        call = lambda: frame.get_image(anonymization)
     elif what == "annotations":
         Path(frame.info.annotations[AnnotationProject.OBJECT_DETECTION].filepath).unlink()
-        call = lambda: frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
     else:
         Path(frame.info.metadata_path).unlink()
-        call = lambda: frame.metadata
     with pytest.raises(MissingFileError) as err:
         call()
     assert err.value.stream == flag
@@ -137,7 +142,7 @@ def test_missing_vehicle_data_and_radar(sample_copy: Path) -> None:
 
 
 def test_missing_index_and_old_name(tmp_path: Path) -> None:
-    with pytest.raises(MissingFileError, match="trainval-frames-mini.json"):
+    with pytest.raises(MissingFileError, match=r"trainval-frames-mini\.json"):
         ZodFrames(tmp_path, "mini")
     (tmp_path / "trainval_frames_mini.json").write_text("{}")
     with pytest.raises(OldIndexFileError, match="old underscore-named index"):
@@ -170,7 +175,7 @@ def test_annotation_missing_keys(tmp_path: Path) -> None:
             ]
         )
     )  # no class
-    with pytest.raises(FormatError, match="object 0.*class"):
+    with pytest.raises(FormatError, match=r"object 0.*class"):
         AnnotationFile(str(path), AnnotationProject.OBJECT_DETECTION).read()
     path.write_text(json.dumps([{"properties": {"class": "Vehicle"}}]))  # no geometry
     with pytest.raises(FormatError, match="geometry"):
@@ -240,7 +245,10 @@ def test_errors_are_zod_errors() -> None:
 
 
 def test_index_listing_missing_item_folder_reads_fine_until_used(sample_copy: Path) -> None:
-    """A frame listed in the index but absent on disk (spec §14): loading works, reading says what is missing."""
+    """A frame listed in the index but absent on disk (spec §14).
+
+    Loading the dataset works; reading the frame says what is missing.
+    """
     frames, item_id = _first_frame(sample_copy)
     shutil.rmtree(sample_copy / "single_frames" / item_id)
     frames = ZodFrames(sample_copy, "full")

@@ -27,7 +27,8 @@ from zod.constants import AnnotationProject
 from zod.eval.detection import DetectionBox, EvalBoxes, EVALUATION_CLASSES, evaluate_nuscenes_style
 
 job = json.load(sys.stdin)
-frames = (ZodSequences if job.get("subset") == "sequences" else ZodFrames)(job["root"], job["version"])
+dataset_class = ZodSequences if job.get("subset") == "sequences" else ZodFrames
+frames = dataset_class(job["root"], job["version"])
 ids = list(frames.get_split(job["split"]))
 gt_rows, signs = [], {}
 gt = EvalBoxes()
@@ -93,13 +94,13 @@ def _perturbed(gt: DetectionBoxes, seed: int = 0) -> DetectionBoxes:
     keep = np.flatnonzero(rng.random(len(gt)) < 0.8)
     fake = rng.integers(0, len(gt), len(gt) // 3)
     src = np.r_[keep, fake]
-    center = gt.center_m[src] + rng.normal(0, 0.4, (src.size, 3))
+    center = gt.centers_m[src] + rng.normal(0, 0.4, (src.size, 3))
     center[keep.size :, :2] += rng.uniform(-8, 8, (fake.size, 2))
     return DetectionBoxes.from_columns(
         gt.frame_id_per_box[src],
         gt.names[src],
         center,
-        gt.size_m[src] * rng.uniform(0.8, 1.2, (src.size, 3)),
+        gt.sizes_lwh_m[src] * rng.uniform(0.8, 1.2, (src.size, 3)),
         yaw_rad=gt.yaw_rad[src] + rng.normal(0, 0.2, src.size),
         scores=np.round(rng.uniform(0, 1, src.size), 2),
         frame_ids=gt.frame_ids,
@@ -118,17 +119,20 @@ def test_ground_truth_equals_the_reference_readers(
         return (frame, name, *np.round(center, 4))
 
     ours_rows = sorted(
-        key(f, n, c) for f, n, c in zip(ours.frame_id_per_box, ours.names, ours.center_m.tolist())
+        key(f, n, c) for f, n, c in zip(ours.frame_id_per_box, ours.names, ours.centers_m.tolist())
     )
     ref_rows = sorted(key(r["frame"], r["name"], r["center"]) for r in ref["gt"])
     assert ours_rows == ref_rows and len(ours_rows) > 0
     by_key = {key(r["frame"], r["name"], r["center"]): r for r in ref["gt"]}
     for i in range(len(ours)):
-        r = by_key[key(ours.frame_id_per_box[i], ours.names[i], ours.center_m[i].tolist())]
-        np.testing.assert_allclose(ours.size_m[i], r["size"], atol=1e-9)
+        r = by_key[key(ours.frame_id_per_box[i], ours.names[i], ours.centers_m[i].tolist())]
+        np.testing.assert_allclose(ours.sizes_lwh_m[i], r["size"], atol=1e-9)
         q = np.asarray(r["rotation"])
         assert (
-            min(np.abs(ours.rotation_wxyz[i] - q).max(), np.abs(ours.rotation_wxyz[i] + q).max())
+            min(
+                np.abs(ours.quaternions_wxyz[i] - q).max(),
+                np.abs(ours.quaternions_wxyz[i] + q).max(),
+            )
             < 1e-9
         )
 
@@ -141,9 +145,9 @@ def test_cli_scores_perfect_predictions_one(
     perfect = DetectionBoxes.from_columns(
         gt.frame_id_per_box,
         gt.names,
-        gt.center_m,
-        gt.size_m,
-        rotation_wxyz=gt.rotation_wxyz,
+        gt.centers_m,
+        gt.sizes_lwh_m,
+        quaternions_wxyz=gt.quaternions_wxyz,
         scores=np.linspace(1.0, 0.5, len(gt)),
         frame_ids=gt.frame_ids,
     )
@@ -313,8 +317,8 @@ def test_ground_truth_with_worker_processes_is_identical(sample_root: Path) -> N
     pooled = ground_truth_from_dataset(sample_root, VERSION, split, workers=2)
     assert pooled.frame_ids == inline.frame_ids
     assert pooled.names.tolist() == inline.names.tolist()
-    np.testing.assert_array_equal(pooled.center_m, inline.center_m)
-    np.testing.assert_array_equal(pooled.rotation_wxyz, inline.rotation_wxyz)
+    np.testing.assert_array_equal(pooled.centers_m, inline.centers_m)
+    np.testing.assert_array_equal(pooled.quaternions_wxyz, inline.quaternions_wxyz)
 
 
 def test_cli_reports_bad_input_clearly(
@@ -378,7 +382,7 @@ def test_sequence_keyframe_ground_truth_equals_the_reference(
             zip(
                 ours.frame_id_per_box.tolist(),
                 ours.names.tolist(),
-                np.round(ours.center_m, 4).tolist(),
+                np.round(ours.centers_m, 4).tolist(),
             )
         )
         ref_rows = sorted(

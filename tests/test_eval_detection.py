@@ -246,7 +246,7 @@ def test_predictions_file_round_trip_and_yaw_form(tmp_path: Path) -> None:
     again = read_predictions(path)
     assert again.frame_ids == boxes.frame_ids
     assert again.names.tolist() == boxes.names.tolist()
-    np.testing.assert_allclose(again.rotation_wxyz, boxes.rotation_wxyz)
+    np.testing.assert_allclose(again.quaternions_wxyz, boxes.quaternions_wxyz)
     np.testing.assert_allclose(again.scores, boxes.scores)
 
 
@@ -385,7 +385,7 @@ def _random_case(seed: int) -> tuple[DetectionBoxes, DetectionBoxes, list[dict],
             [r["name"] for r in rows],
             center,
             size,
-            rotation_wxyz=rot,
+            quaternions_wxyz=rot,
             scores=score,
             frame_ids=frames,
         )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from pyquaternion import Quaternion
 
+from zod.annotations.object_features import box_set_from_features
+from zod.annotations.objects import (
+    box_set_from_object_annotations,
+    object_annotations_from_box_set,
+)
 from zod.calibration import Calibration
 from zod.constants import EGO, Camera, Lidar
 from zod.geometry import fisheye
@@ -23,13 +30,15 @@ def _calib() -> Calibration:
     return Calibration.from_dict(
         {
             "FC": {
-                "extrinsics": make_transforms(CAMERA_AXES, [1.9, 0.0, 1.45]).tolist(),
+                "extrinsics": make_transforms(CAMERA_AXES, np.array([1.9, 0.0, 1.45])).tolist(),
                 "intrinsics": K.tolist(),
                 "distortion": DISTORTION.tolist(),
                 "undistortion": fisheye.fit_undistortion(DISTORTION).tolist(),
                 "image_dimensions": [3848, 2168],
                 "field_of_view": [120.0, 68.0],
-                "lidar_extrinsics": make_transforms(LIDAR_AXES, [1.25, 0.0, 1.95]).tolist(),
+                "lidar_extrinsics": make_transforms(
+                    LIDAR_AXES, np.array([1.25, 0.0, 1.95])
+                ).tolist(),
             }
         }
     )
@@ -133,7 +142,7 @@ def _features(n: int, seed: int = 0) -> list[dict]:
         q = Quaternion(axis=[0, 0, 1], angle=yaw) * Quaternion(
             axis=[1, 0, 0], angle=rng.normal(0, 0.02)
         )
-        props = {
+        props: dict[str, Any] = {
             "annotation_uuid": f"uuid-{i}",
             "class": ["Vehicle", "Pedestrian", "Inconclusive", "TrafficSign"][i % 4],
             "type": ["Car", None, None, None][i % 4],
@@ -167,7 +176,7 @@ def _features(n: int, seed: int = 0) -> list[dict]:
 def test_box_set_from_features_agrees_with_box3d() -> None:
     calib = _calib()
     feats = _features(40)
-    boxes = Box3DSet.from_features(feats)
+    boxes = box_set_from_features(feats)
     assert len(boxes) == 32
     assert boxes.frame == Lidar.VELODYNE
     assert list(boxes.attributes["feature_index"][:5]) == [0, 1, 2, 3, 5]
@@ -191,7 +200,7 @@ def test_box_set_from_features_agrees_with_box3d() -> None:
     np.testing.assert_allclose(boxes.yaw, [b.yaw for b in singles], atol=1e-12)
     cam = boxes.convert_to(Camera.FRONT, calib)
     cam_singles = [b.copy().convert_to(Camera.FRONT, calib) for b in singles]
-    np.testing.assert_allclose(cam.centers, [b.center for b in cam_singles], atol=1e-12)
+    np.testing.assert_allclose(cam.centers_m, [b.center for b in cam_singles], atol=1e-12)
     np.testing.assert_allclose(cam.corners(), [b.corners for b in cam_singles], atol=1e-9)
     proj = boxes.project(calib)
     assert proj.pixels.shape == (32, 9, 2)
@@ -210,9 +219,13 @@ def test_box_set_from_features_agrees_with_box3d() -> None:
 
 def test_box_set_points_in_boxes_and_filters() -> None:
     boxes = Box3DSet(
-        centers=[[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.5, 0.0, 0.0]],
-        sizes=[[2.0, 2.0, 2.0], [4.0, 1.0, 1.0], [2.0, 2.0, 2.0]],
-        quaternions=[[1.0, 0, 0, 0], Quaternion(axis=[0, 0, 1], angle=np.pi / 2).q, [1.0, 0, 0, 0]],
+        centers_m=[[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.5, 0.0, 0.0]],
+        sizes_lwh_m=[[2.0, 2.0, 2.0], [4.0, 1.0, 1.0], [2.0, 2.0, 2.0]],
+        quaternions_wxyz=[
+            [1.0, 0, 0, 0],
+            Quaternion(axis=[0, 0, 1], angle=np.pi / 2).q,
+            [1.0, 0, 0, 0],
+        ],
         frame=EGO,
         classes=["Vehicle", "Pedestrian", "Vehicle"],
         unclear=[False, False, True],
@@ -239,12 +252,12 @@ def test_box_set_points_in_boxes_and_filters() -> None:
 
 def test_points_in_boxes_many_points_matches_per_box_test() -> None:
     feats = _features(25, seed=3)
-    boxes = Box3DSet.from_features(feats)
+    boxes = box_set_from_features(feats)
     rng = np.random.default_rng(1)
     pts = np.concatenate(
         [
             rng.uniform([-25, 0, -3], [25, 85, 3], (20000, 3)),
-            boxes.centers + rng.normal(0, 0.3, boxes.centers.shape),
+            boxes.centers_m + rng.normal(0, 0.3, boxes.centers_m.shape),
         ]
     )
     idx = boxes.points_in_boxes(pts)
@@ -262,18 +275,18 @@ def test_box_set_subclasses_and_object_annotation_round_trip() -> None:
     feats[0]["properties"]["artificial"] = True
     feats[1]["properties"]["class"] = "VulnerableVehicle"
     feats[1]["properties"]["type"] = "Bicycle"
-    boxes = Box3DSet.from_features(feats)
+    boxes = box_set_from_features(feats)
     objects = [ObjectAnnotation.from_dict(f) for f in feats]
     with_3d = [o for o in objects if o.box3d is not None]
     assert list(boxes.subclasses) == [o.subclass for o in with_3d]
     assert boxes.subclasses[0] == "Vehicle_Artificial"
     assert boxes.subclasses[1] == "VulnerableVehicle_NoRider"  # with_rider "False"
     assert list(boxes.uuids) == [o.uuid for o in with_3d]
-    from_objects = Box3DSet.from_object_annotations(objects)
+    from_objects = box_set_from_object_annotations(objects)
     np.testing.assert_allclose(from_objects.corners(), boxes.corners(), atol=1e-12)
     np.testing.assert_allclose(from_objects.boxes2d, boxes.boxes2d, atol=1e-3)
     assert list(from_objects.subclasses) == list(boxes.subclasses)
-    back = boxes.to_object_annotations()
+    back = object_annotations_from_box_set(boxes)
     assert len(back) == len(with_3d)
     for ours, theirs in zip(back, with_3d):
         assert ours.box3d == theirs.box3d
@@ -292,10 +305,10 @@ def test_box_set_malformed_features_raise_format_error() -> None:
     feats = _features(3)
     del feats[0]["properties"]["size_3d_width"]
     with pytest.raises(FormatError, match="size_3d_width") as info:
-        Box3DSet.from_features(feats, source="object_detection.json")
+        box_set_from_features(feats, source="object_detection.json")
     assert "object_detection.json" in str(info.value)
     feats = _features(3)
     feats[1]["properties"]["location_3d"] = {"type": "Point", "coordinates": [1.0, "x", 2.0]}
     with pytest.raises(FormatError):
-        Box3DSet.from_features(feats)
-    assert len(Box3DSet.from_features([])) == 0
+        box_set_from_features(feats)
+    assert len(box_set_from_features([])) == 0

@@ -54,7 +54,7 @@ def test_principal_point_r_zero() -> None:
 
 
 def test_round_trip_points_across_fov_and_range() -> None:
-    """unproject(project(p), |p|) == p within 1e-4 m for 0.5..250 m up to the corner of the image."""
+    """unproject(project(p), |p|) == p within 1e-4 m, 0.5..250 m, up to the image's corners."""
     rng = np.random.default_rng(0)
     n = 20000
     theta = rng.uniform(0.0, np.deg2rad(72.0), n)  # the image corners are ~70 degrees off axis

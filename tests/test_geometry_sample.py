@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from zod.aggregation import FrameGeometryMixin, SequenceGeometryMixin
-from zod.annotations.objects import ObjectAnnotation
+from zod.annotations.object_features import box_set_from_features
+from zod.annotations.objects import ObjectAnnotation, box_set_from_object_annotations
 from zod.calibration import Calibration
 from zod.constants import Camera, Lidar
 from zod.ego_motion import EgoMotion
@@ -91,7 +92,7 @@ def test_3d_boxes_project_onto_2d_boxes(frames: list[_Frame]) -> None:
     checked = 0
     for frame in frames:
         feats = frame.features("object_detection")
-        boxes = Box3DSet.from_features(feats)
+        boxes = box_set_from_features(feats)
         assert len(boxes) > 0
         proj = boxes.project(frame.calibration)
         corners = proj.pixels[:, 1:]
@@ -122,12 +123,12 @@ def test_3d_boxes_project_onto_2d_boxes(frames: list[_Frame]) -> None:
 def test_lidar_points_fall_in_boxes_and_project_into_2d_boxes(frames: list[_Frame]) -> None:
     with_points = 0
     for frame in frames:
-        boxes = Box3DSet.from_features(frame.features("object_detection"))
+        boxes = box_set_from_features(frame.features("object_detection"))
         scan = frame.get_keyframe_lidar(motion_compensated=True)
         idx = boxes.points_in_boxes(scan.points)
         counts = np.bincount(idx[idx >= 0], minlength=len(boxes))
         # near and wide (the test scans have ~1.5 degree columns: a pedestrian can fall between)
-        near = (boxes.distances() < 30) & (boxes.sizes[:, :2].min(axis=1) >= 1.0)
+        near = (boxes.distances() < 30) & (boxes.sizes_lwh_m[:, :2].min(axis=1) >= 1.0)
         near &= boxes.project(frame.calibration).visible
         assert np.all(counts[near] > 0), (frame.info.id, counts, boxes.distances())
         for b in np.flatnonzero(counts >= 10):
@@ -148,9 +149,14 @@ def test_lidar_points_fall_in_boxes_and_project_into_2d_boxes(frames: list[_Fram
 def _static_sharpness(boxes: Box3DSet, points: np.ndarray) -> tuple[int, int]:
     """(points within 0.15 m of static boxes, points within 3 m of them)."""
     static = boxes.filter_classes(STATIC_CLASSES)
-    tight = Box3DSet(static.centers, static.sizes + 0.3, static.quaternions, static.frame)
+    tight = Box3DSet(
+        static.centers_m, static.sizes_lwh_m + 0.3, static.quaternions_wxyz, static.frame
+    )
     shell = Box3DSet(
-        static.centers, static.sizes + np.array([6.0, 6.0, 0.3]), static.quaternions, static.frame
+        static.centers_m,
+        static.sizes_lwh_m + np.array([6.0, 6.0, 0.3]),
+        static.quaternions_wxyz,
+        static.frame,
     )
     return int((tight.points_in_boxes(points) >= 0).sum()), int(
         (shell.points_in_boxes(points) >= 0).sum()
@@ -159,7 +165,7 @@ def _static_sharpness(boxes: Box3DSet, points: np.ndarray) -> tuple[int, int]:
 
 def test_21_scan_static_aggregation_is_sharp(frames: list[_Frame]) -> None:
     frame = frames[0]
-    boxes = Box3DSet.from_features(frame.features("object_detection"))
+    boxes = box_set_from_features(frame.features("object_detection"))
     assert len(boxes.filter_classes(STATIC_CLASSES)) >= 1
     lidar_frames = frame.get_lidar_frames(10, 10)
     assert len(lidar_frames) == 21
@@ -199,7 +205,7 @@ def test_lane_polygons_land_on_painted_markings(frames: list[_Frame]) -> None:
     )
     assert marking.sum() > 500
     brightness = image.mean(axis=2)
-    # painted markings are near-white on a dark road: inside the mask much brighter than just around it
+    # painted markings are near-white on a dark road: the mask much brighter than just around it
     around = (
         cv2.dilate(marking.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~marking
     )
@@ -244,8 +250,9 @@ oxts = frame.oxts
 key_t = frame.info.keyframe_time.timestamp()
 oxts_pose = oxts.get_poses(np.array([key_t, oxts.timestamps[3] + 0.0037]))
 np.savez(out, oxts_t=oxts.timestamps, oxts_vel=oxts.velocities, oxts_pose=oxts_pose,
-         oxts_origin=np.array(oxts.origin_lat_lon), agg=agg.points, agg_t=agg.timestamps, agg_core=agg.core_timestamp, key=key.points,
-         sagg=sagg.points, sagg_core=sagg.core_timestamp)
+         oxts_origin=np.array(oxts.origin_lat_lon), agg=agg.points, agg_t=agg.timestamps,
+         agg_core=agg.core_timestamp, key=key.points, sagg=sagg.points,
+         sagg_core=sagg.core_timestamp)
 """
 
 
@@ -304,7 +311,7 @@ def test_zod_frame_and_sequence_use_the_mixins(sample_root: Path) -> None:
     local = _Frame(sample_root, entry)
     agg = frame.get_aggregated_lidar(num_before=10, num_after=10)
     np.testing.assert_array_equal(agg.points, local.get_aggregated_lidar(10, 10).points)
-    boxes = Box3DSet.from_features(local.features("object_detection"))
+    boxes = box_set_from_features(local.features("object_detection"))
     tight, shell = _static_sharpness(boxes, agg.points)
     assert shell >= 50 and tight / shell >= 0.97
     scan = frame.get_lidar()[0]
@@ -361,8 +368,8 @@ def test_radar_detections_land_on_annotated_objects(sample_root: Path) -> None:
     nearest = radar.timestamp == scan_times[np.argmin(np.abs(scan_times - key_ns))]
     assert nearest.sum() >= 10
     xyz_radar = radar.get_cartesian_coordinates()[nearest]
-    boxes = Box3DSet.from_object_annotations(seq.get_annotation(AnnotationProject.OBJECT_DETECTION))
-    loose = Box3DSet(boxes.centers, boxes.sizes + 1.0, boxes.quaternions, boxes.frame)
+    boxes = box_set_from_object_annotations(seq.get_annotation(AnnotationProject.OBJECT_DETECTION))
+    loose = Box3DSet(boxes.centers_m, boxes.sizes_lwh_m + 1.0, boxes.quaternions_wxyz, boxes.frame)
     hits = (
         loose.points_in_boxes(
             seq.calibration.transform_points(xyz_radar, Radar.FRONT, Lidar.VELODYNE)

@@ -95,9 +95,9 @@ def test_scan_agrees_with_json_load(separators, indent, fast) -> None:
 
 
 def test_fast_path_declines_unusual_layouts() -> None:
-    """Key order, missing annotations, unknown project keys: auto falls back, results still exact."""
+    """Key order, missing annotations, unknown project keys: auto falls back, still exact."""
     a = make_info(1)
-    b = {k: v for k, v in reversed(list(make_info(2).items()))}  # id last
+    b = dict(reversed(list(make_info(2).items())))  # id last
     _check_scan(json.dumps({"train": [a, b]}), fast=False)
     c = make_info(3)
     del c["annotations"]
@@ -118,10 +118,8 @@ def test_fast_path_declines_unusual_layouts() -> None:
 def test_camel_case_keys() -> None:
     infos = [_camel(make_info(i)) for i in range(9)]
     assert (
-        ("keyframeTime" in infos[0]
-        and "objectDetection" in infos[0]["annotations"])
-        or "object_detection" in infos[0]["annotations"]
-    )
+        "keyframeTime" in infos[0] and "objectDetection" in infos[0]["annotations"]
+    ) or "object_detection" in infos[0]["annotations"]
     # camelCase project keys as well
     for info in infos:
         info["annotations"] = {camel_case(k): v for k, v in info["annotations"].items()}
@@ -210,7 +208,7 @@ def test_old_underscore_index_name(tmp_path: Path) -> None:
 
 
 def test_missing_index_names_file(tmp_path: Path) -> None:
-    with pytest.raises(MissingFileError, match="trainval-frames-full.json"):
+    with pytest.raises(MissingFileError, match=r"trainval-frames-full\.json"):
         ZodIndex(tmp_path / "trainval-frames-full.json")
 
 
@@ -305,7 +303,7 @@ def test_camel_case_info_reads_like_snake_case(tmp_path: Path) -> None:
 @pytest.mark.parametrize("chunk", [7, 64, 1000])
 def test_tiny_chunks_and_threads_agree(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     """Strings, escapes and brackets cut by chunk borders; one thread or several: same result."""
-    import zod.index as index_module
+    import zod.index_scan as index_module
 
     a = make_info(1)
     a["note"] = 'x {y} [z] "q\\" ' * 5
@@ -327,7 +325,7 @@ def test_fast_brackets_tiny_chunks(
 ) -> None:
     """The bitmap path with strings (holding brackets) cut by word and chunk borders; quote
     parity by popcount (numpy >= 2) and by the prefix-XOR fallback."""
-    import zod.index as index_module
+    import zod.index_scan as index_module
 
     if not popcount:
         monkeypatch.setattr(index_module, "_POPCOUNT", None)
@@ -352,8 +350,8 @@ def test_after_tiny_chunks_normal_scans_work() -> None:
 
 
 def test_tail_words_any_alignment_and_bounds() -> None:
-    """The aligned 8-byte gathers equal plain slicing at every alignment; out-of-range is flagged."""
-    import zod.index as index_module
+    """The aligned 8-byte gathers equal plain slicing at every alignment; out of range flagged."""
+    import zod.index_scan as index_module
 
     data = np.random.default_rng(3).integers(0, 256, 203, dtype=np.uint8)
     words = index_module._u64_view(data)
@@ -376,3 +374,57 @@ def test_fast_path_projects_and_ids_compact_and_spaced() -> None:
     b["annotations"] = {camel_case(k): v for k, v in b["annotations"].items()}
     for separators in ((",", ":"), (", ", ": ")):
         _check_scan(json.dumps({"train": [a], "val": [b]}, separators=separators), fast=True)
+
+
+@pytest.mark.parametrize(
+    "text,ids,splits",
+    [
+        (b'{"train": [{"id": "000001"}}}', None, None),  # a list closed by a brace
+        (b'{"train": [{"id": "00001x"}]}', None, None),  # not digits
+        (b'{"train": [{"id": 2.5}]}', None, None),  # not an integer
+        (b'{"train": [{"id"' + b" " * 17 + b': "000001"}]}', ["000001"], ("train",)),
+        (b'{"train": [{"id":' + b" " * 17 + b'"000001"}]}', ["000001"], ("train",)),
+        (b'{"tr\xffin": []}', None, None),  # not UTF-8
+        (b'{"train": [{"id": "000001"}, 5]}', None, None),  # a list item that is no info
+        (b'junk{"train": []}', None, None),
+        (b'{"train": [{"id": "000001"},]}', None, None),  # trailing comma
+        (b'{"train": [{"id": "000001"} {"id": "000002"}]}', None, None),  # missing comma
+        (b'{"train": []} []', None, None),  # extra data
+        (b'{"q\\"x": [{"id": "000001"}]}', ["000001"], ('q"x',)),  # an escaped split name
+        (b'\xef\xbb\xbf {"val": [{"id": 7}]}\n', ["000007"], ("val",)),  # byte order mark
+    ],
+)
+def test_scan_accepts_and_rejects_like_json(text: bytes, ids, splits) -> None:
+    """Outside the infos the scan is as strict as json; FormatError (naming the file), never
+    another exception or a made-up id or split name (11 of these 13 went wrong on main)."""
+    for method in ("robust", "auto"):
+        if ids is None:
+            with pytest.raises(FormatError, match=r"trainval-x\.json"):
+                scan_index(text, "trainval-x.json", method=method)
+        else:
+            arrays = scan_index(text, "trainval-x.json", method=method)
+            assert arrays.ids.tolist() == ids and arrays.split_names == splits
+
+
+def test_cache_of_another_version_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache written under another CACHE_VERSION is rescanned (and replaced), not trusted."""
+    import zod.index as index_module
+    import zod.index_cache as cache_module
+
+    path = tmp_path / "trainval-frames-mini.json"
+    path.write_text(json.dumps({"train": [make_info(1)]}))
+    ZodIndex(path)  # writes the cache
+    scans = []
+    real_scan = index_module.scan_index
+
+    def counting_scan(*args, **kwargs):
+        scans.append(1)
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(index_module, "scan_index", counting_scan)
+    assert ZodIndex(path).ids == ["000001"] and scans == []  # same version: the cache
+    monkeypatch.setattr(cache_module, "CACHE_VERSION", cache_module.CACHE_VERSION + 1)
+    assert ZodIndex(path).ids == ["000001"] and scans == [1]  # another version: a scan
+    assert ZodIndex(path).ids == ["000001"] and scans == [1]  # ... whose cache is reused

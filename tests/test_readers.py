@@ -207,8 +207,8 @@ def _cv2_rgb(path: Path, divisor: int) -> np.ndarray:
 def test_camera_jpeg_matches_opencv_reduced_decode(
     tmp_path: Path, height: int, width: int, gray: bool, progressive: bool
 ) -> None:
-    """libjpeg-turbo (simplejpeg) decode: size ceil(W s) x ceil(H s) and pixels identical to OpenCV's
-    reduced decode at every scale, for odd sizes, progressive and grayscale JPEGs."""
+    """libjpeg-turbo (simplejpeg) decode: size ceil(W s) x ceil(H s) and pixels identical to
+    OpenCV's reduced decode at every scale, for odd sizes, progressive and grayscale JPEGs."""
     rng = np.random.default_rng(height * 1000 + width)
     bgr = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), (5, 5), 0)
     path = tmp_path / "img.jpg"

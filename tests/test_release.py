@@ -1,4 +1,4 @@
-"""zod.release: the one file -> stream -> download-flag mapping shared by readers, info, download."""
+"""zod.release: the one file -> stream -> download-flag mapping of readers, info and download."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_lidar_and_image_streams() -> None:
 
 
 def test_reader_hints_agree_with_file_mapping(sample_root: Path) -> None:
-    """The flag a reader puts in MissingFileError == the flag of the stream that carries the file."""
+    """The flag a reader puts in MissingFileError == the flag of the stream carrying the file."""
     frames = ZodFrames(sample_root, "full")
     info = frames[sorted(frames.get_all_ids())[0]].info
 

@@ -635,7 +635,7 @@ def test_annotation_projects_cover_the_spec_quirks(sample_root: Path) -> None:
 
 
 def test_geojson_shapes_follow_the_spec(sample_root: Path) -> None:
-    for info, files in frame_annotations(sample_root):
+    for _info, files in frame_annotations(sample_root):
         for obj in files["object_detection"]:
             geometry = obj["geometry"]
             assert geometry["type"] == "MultiPoint" and len(geometry["coordinates"]) == 4
@@ -647,7 +647,7 @@ def test_geojson_shapes_follow_the_spec(sample_root: Path) -> None:
                 assert abs(np.linalg.norm(q) - 1) < 1e-9
 
 
-# --- generator behaviour ----------------------------------------------------------------------------
+# --- generator behaviour --------------------------------------------------------------------------
 
 
 def _tiny(**changes: Any) -> SampleConfig:
@@ -750,13 +750,18 @@ def test_cli_writes_a_sample(tmp_path: Path, zod_cli: list[str]) -> None:
     assert len(np.load(out / core["filepath"])) == 2000
 
 
-# --- the reference devkit reads the sample ----------------------------------------------------------
+# --- the reference devkit reads the sample --------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def oracle_report(sample_root: Path, oracle_python: Path) -> dict[str, Any]:
     result = subprocess.run(
-        [str(oracle_python), str(REPO / "tests" / "oracle" / "read_sample.py"), str(sample_root)],
+        [
+            str(oracle_python),
+            "-I",
+            str(REPO / "tests" / "oracle" / "read_sample.py"),
+            str(sample_root),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -814,7 +819,8 @@ def test_reference_devkit_numbers_agree_with_ours(
             props = ours[obj["uuid"]]
             if "location_3d" in props:
                 assert obj["center"] == props["location_3d"]["coordinates"]
-                # the reference's corner order is the spec's: (-,-,-), (+,-,-), (+,+,-), (-,+,-), top
+                # the reference's corner order is the spec's:
+                # (-,-,-), (+,-,-), (+,+,-), (-,+,-), then the top
                 lwh = np.array(
                     [props["size_3d_length"], props["size_3d_width"], props["size_3d_height"]]
                 )

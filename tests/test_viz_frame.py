@@ -160,15 +160,15 @@ def test_bev_places_lidar_and_boxes(annotated_frame) -> None:
     calib = annotated_frame.calibration
     scan = annotated_frame.get_lidar()[0]
     pts = calib.transform_points(scan.points, Lidar.VELODYNE, EGO)
-    row, col, _inside = grid.cells(pts)
+    row, col, _ = grid.cells(pts)
     empty = (picture == np.array(BACKGROUND, np.uint8)).all(axis=2) | (
         picture == np.array(GRID_COLOR, np.uint8)
     ).all(axis=2)
     assert (~empty[row, col]).mean() > 0.95  # every lidar cell is coloured
     # box footprints: the middle of each box's footprint edge 1-2 (front) is drawn
-    from zod.geometry.box_set import Box3DSet
+    from zod.annotations.objects import box_set_from_object_annotations
 
-    boxes = Box3DSet.from_object_annotations(
+    boxes = box_set_from_object_annotations(
         annotated_frame.get_annotation(AnnotationProject.OBJECT_DETECTION)
     )
     corners = boxes.convert_to(EGO, calib).corners()
@@ -259,7 +259,7 @@ def test_predictions_overlay(annotated_frame, tmp_path: Path) -> None:
     path.write_text(json.dumps({"results": {str(int(annotated_frame.info.id)): records}}))
     preds = vf.predictions_for_item(path, annotated_frame.info.id, min_score=0.3)
     assert len(preds) == len(objects) - 1
-    assert np.allclose(preds.centers, [o.box3d.center for o in objects[1:]])
+    assert np.allclose(preds.centers_m, [o.box3d.center for o in objects[1:]])
     assert len(vf.predictions_for_item(path, "999999")) == 0
 
     picture = vf.render_frame_image(annotated_frame, [], scale=SCALE, predictions=preds)

@@ -22,8 +22,9 @@ from zod.visualization.object_visualization import overlay_object_2d_box_on_imag
 frames = ZodFrames(sys.argv[1], "mini")
 frame = frames[sys.argv[2]]
 image = np.zeros((2168, 3848, 3), np.uint8)
-key_time = frame.info.keyframe_time.timestamp()
-image = visualize_oxts_on_image(frame.oxts, key_time, frame.calibration, image)
+image = visualize_oxts_on_image(
+    frame.oxts, frame.info.keyframe_time.timestamp(), frame.calibration, image
+)
 boxes = np.zeros((2168, 3848, 3), np.uint8)
 # (no scale_factor: the reference's cv2.rectangle call fails on the float corners it makes)
 for obj in frame.get_annotation(AnnotationProject.OBJECT_DETECTION):
@@ -40,7 +41,7 @@ def test_oxts_track_and_2d_boxes_match_reference_pixels(
     script, out = tmp_path / "ref.py", tmp_path / "ref.npz"
     script.write_text(ORACLE_SCRIPT)
     res = subprocess.run(
-        [str(oracle_python), str(script), str(sample_root), frame_id, str(out)],
+        [str(oracle_python), "-I", str(script), str(sample_root), frame_id, str(out)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -48,7 +48,7 @@ __all__ = [
 
 
 def adjust_lidar_core_time(lidar: Any) -> Any:
-    """Set ``lidar.core_timestamp`` to the reference's forward-looking time (in place); returns it."""
+    """Set ``lidar.core_timestamp`` to the reference's forward-looking time, in place; return it."""
     if len(lidar.timestamps):
         lidar.core_timestamp = core_time_from_point_times(lidar.timestamps)
     return lidar
@@ -61,7 +61,7 @@ def _read_all(
     progress: bool = False,
     remove_ego_lidar_returns: bool = True,
 ) -> list[Any]:
-    """Read lidar frames, in order; with ``workers`` > 1 in a thread pool (np.load releases the GIL).
+    """Read lidar frames, in order; ``workers`` > 1 read in a thread pool (np.load frees the GIL).
 
     ``progress`` shows a tqdm bar (long drives hold thousands of scans).
     With ``skip_missing`` a scan that is not on disk (a partial download, spec section 14)

@@ -126,7 +126,10 @@ class CameraCalibration:
     def project_to_image(
         self, points_camera: np.ndarray, use_field_of_view: bool = True
     ) -> fisheye.ImageProjection:
-        """Camera-frame points (N, 3) -> ``ImageProjection`` (pixels, depth_m, mask) of visible points."""
+        """Camera-frame points (N, 3) -> ``ImageProjection`` of the visible points.
+
+        The projection holds ``pixels``, ``depth_m`` and the ``mask`` of the kept input points.
+        """
         return fisheye.project_to_image(
             points_camera,
             self.intrinsics,
@@ -170,7 +173,7 @@ class Calibration:
         if not isinstance(fc, dict):
             raise FormatError(source_path, "calibration has no 'FC' (front camera) object")
 
-        def get(name: str, required: bool = True) -> np.ndarray | None:
+        def find(name: str) -> np.ndarray | None:
             for key in _KEYS[name]:
                 if key in fc and fc[key] is not None:
                     try:
@@ -190,9 +193,13 @@ class Calibration:
                             source_path, f"'{key}' must have shape {shape}, got {value.shape}"
                         )
                     return value
-            if required:
-                raise FormatError(source_path, f"calibration misses key '{_KEYS[name][0]}'")
             return None
+
+        def get(name: str) -> np.ndarray:
+            value = find(name)
+            if value is None:
+                raise FormatError(source_path, f"calibration misses key '{_KEYS[name][0]}'")
+            return value
 
         lidars = {Lidar.VELODYNE: LidarCalibration(extrinsics=Pose(get("lidar_extrinsics")))}
         cameras = {
@@ -205,7 +212,7 @@ class Calibration:
                 field_of_view=get("field_of_view"),
             )
         }
-        radar = get("radar_extrinsics", required=False)
+        radar = find("radar_extrinsics")
         radars = None if radar is None else {Radar.FRONT: RadarCalibration(extrinsics=Pose(radar))}
         return cls(lidars=lidars, cameras=cameras, radars=radars, source_path=source_path)
 
@@ -238,25 +245,26 @@ class Calibration:
         """Pose of ``frame`` in the ego frame (``ego_from_frame``); identity for ``EGO``."""
         if frame == EGO:
             return Pose.identity()
+        calib: LidarCalibration | CameraCalibration | RadarCalibration | None
         if isinstance(frame, Lidar):
-            table: dict | None = self.lidars
+            calib = self.lidars.get(frame)
         elif isinstance(frame, Camera):
-            table = self.cameras
+            calib = self.cameras.get(frame)
         elif isinstance(frame, Radar):
             if self.radars is None:
                 raise MissingCalibrationError(
-                    f"{self._where()}has no radar calibration: radar data and its extrinsics exist only in "
-                    "the newer releases of ZOD Sequences and Drives (not in ZOD Frames nor older releases); "
-                    "download the latest release to use the radar"
+                    f"{self._where()}has no radar calibration: radar data and its extrinsics "
+                    "exist only in the newer releases of ZOD Sequences and Drives (not in ZOD "
+                    "Frames nor older releases); download the latest release to use the radar"
                 )
-            table = self.radars
+            calib = self.radars.get(frame)
         else:
             raise ValueError(
                 f"unknown coordinate frame {frame!r}; use EGO, a Lidar, Camera or Radar"
             )
-        if frame not in table:
+        if calib is None:
             raise MissingCalibrationError(f"{self._where()}has no calibration for {frame}")
-        return table[frame].extrinsics
+        return calib.extrinsics
 
     def get_transform(self, from_frame: CoordinateFrame, to_frame: CoordinateFrame) -> np.ndarray:
         """(4, 4) transform ``to_from_from`` = inverse(ego_from_to) @ ego_from_from."""
@@ -270,7 +278,10 @@ class Calibration:
     def transform_points(
         self, points: np.ndarray, from_frame: CoordinateFrame, to_frame: CoordinateFrame
     ) -> np.ndarray:
-        """Points (N, 3) in ``from_frame`` -> (N, 3) in ``to_frame`` (float64; same frame: unchanged)."""
+        """Points (N, 3) in ``from_frame`` -> (N, 3) in ``to_frame``.
+
+        float64; the same frame returns ``points`` unchanged.
+        """
         if from_frame == to_frame:
             return points
         return transform_points(points, self.get_transform(from_frame, to_frame))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 from enum import Enum
-from typing import Literal, Union
+from typing import Literal
 
 from zod.errors import NotAnnotatedError as NotAnnotatedError
 
@@ -58,7 +58,7 @@ class Radar(Enum):
 
 Ego = Literal["ego"]
 EGO: Ego = "ego"
-CoordinateFrame = Union[Camera, Lidar, Radar, Ego]
+CoordinateFrame = Camera | Lidar | Radar | Ego
 
 # Frames mean image colour (RGB, 0..1), spec section 12.
 FRAMES_IMAGE_MEAN = [0.337, 0.345, 0.367]

@@ -16,12 +16,11 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from os import PathLike
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from tqdm import tqdm
 
 from zod.constants import (
-    BLACKLISTED,
     DRIVES,
     FRAMES,
     SEQUENCES,
@@ -69,10 +68,10 @@ class LazyInfos(Mapping[str, Information]):
 
 
 class ZodDataset(Generic[T]):
-    """Base of the three sub-datasets (``subset`` is the folder name, e.g. ``single_frames``)."""
+    """Base of the three sub-datasets (``subset`` is the folder name, e.g. ``single_frames``);
+    a subclass says which item object (``T``) an info becomes."""
 
     subset: str = FRAMES
-    _item_cls: Any = ZodFrame
 
     def __init__(
         self,
@@ -87,7 +86,7 @@ class ZodDataset(Generic[T]):
         self._version = version
         self._mp = mp  # accepted for compatibility; the lazy index needs no process pool
         path = index_file_path(self._dataset_root, self.trainval_files[version])
-        self.index = ZodIndex(path, self._dataset_root, use_cache=use_cache)
+        self.index = ZodIndex(path, self._dataset_root, use_cache=use_cache, subset=self.subset)
         self._train_ids = set(self.index.split_ids(TRAIN))
         self._val_ids = set(self.index.split_ids(VAL))
 
@@ -112,11 +111,22 @@ class ZodDataset(Generic[T]):
         for item_id in self.index.trainval_ids():
             yield self[item_id]
 
-    def __getitem__(self, item_id: int | str | slice) -> Any:
+    def _item(self, info: Information) -> T:
+        """The item object of one info (``ZodFrame`` or ``ZodSequence``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what its items are")
+
+    @overload
+    def __getitem__(self, item_id: int | str) -> T: ...
+
+    @overload
+    def __getitem__(self, item_id: slice) -> list[T]: ...
+
+    def __getitem__(self, item_id: int | str | slice) -> T | list[T]:
+        """One item by id (``"000123"`` or ``123``), or the items at sorted-id positions."""
         if isinstance(item_id, slice):
             ids = sorted(self.index.ids)
-            return [self[i] for i in ids[item_id]]
-        return self._item_cls(self.get_info(item_id))
+            return [self._item(self.get_info(i)) for i in ids[item_id]]
+        return self._item(self.get_info(item_id))
 
     def get_info(self, item_id: int | str) -> Information:
         key = zfill_id(item_id)
@@ -125,9 +135,8 @@ class ZodDataset(Generic[T]):
         return self.index.info(key)
 
     def get_split(self, split: str, project: AnnotationProject | str | None = None) -> set[str]:
-        """Ids of ``train`` or ``val`` (or ``blacklisted``), optionally only those annotated for ``project``."""
-        if split not in (TRAIN, VAL, BLACKLISTED):
-            raise ValueError(f"Unknown split: {split}, should be {TRAIN} or {VAL}")
+        """Ids of ``train``, ``val`` or ``blacklisted``, optionally only those annotated for
+        ``project``; ``ValueError`` for another split name (the index's rule, ``split_ids``)."""
         return set(self.index.split_ids(split, project))
 
     def get_all_infos(self) -> Mapping[str, Information]:
@@ -148,10 +157,9 @@ class ZodFrames(ZodDataset[ZodFrame]):
     """ZOD Frames: annotated keyframes."""
 
     subset = FRAMES
-    _item_cls = ZodFrame
 
-    def __getitem__(self, item_id: int | str | slice) -> Any:
-        return super().__getitem__(item_id)
+    def _item(self, info: Information) -> ZodFrame:
+        return ZodFrame(info)
 
     def get_subclass_counts(
         self, require_3d: bool = False, progress: bool = True
@@ -173,14 +181,18 @@ class ZodSequences(ZodDataset[ZodSequence]):
     """ZOD Sequences: 20 s clips (the middle keyframe annotated)."""
 
     subset = SEQUENCES
-    _item_cls = ZodSequence
+
+    def _item(self, info: Information) -> ZodSequence:
+        return ZodSequence(info)
 
 
 class ZodDrives(ZodDataset[ZodSequence]):
     """ZOD Drives: long drives; items are ``ZodSequence`` objects, like the reference."""
 
     subset = DRIVES
-    _item_cls = ZodSequence
+
+    def _item(self, info: Information) -> ZodSequence:
+        return ZodSequence(info)
 
 
 SUBSET_CLASSES: dict[str, type[ZodDataset[Any]]] = {

@@ -68,8 +68,8 @@ class EgoMotion:
         tmin, tmax = float(np.min(times)), float(np.max(times))
         if not (tmin >= lo and tmax <= hi) or np.isnan(tmin) or np.isnan(tmax):
             raise TimeOutOfRangeError(
-                f"time(s) [{tmin:.6f}, {tmax:.6f}] outside the ego motion span [{lo:.6f}, {hi:.6f}] "
-                "(epoch seconds); ego motion is not extrapolated"
+                f"time(s) [{tmin:.6f}, {tmax:.6f}] outside the ego motion span "
+                f"[{lo:.6f}, {hi:.6f}] (epoch seconds); ego motion is not extrapolated"
             )
 
     def _bracket(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,7 +206,7 @@ class EgoMotion:
 
     @classmethod
     def from_oxts_path(cls, file_path: str | PathLike[str]) -> EgoMotion:
-        """Read ``oxts.hdf5``; times are ``315964800 + timestamp + leapSeconds`` like the reference."""
+        """Read ``oxts.hdf5``; times: ``315964800 + timestamp + leapSeconds`` (as the reference)."""
         import h5py
 
         path = str(file_path)

@@ -6,7 +6,7 @@ cached. Lidar compensation and aggregation come from ``zod.aggregation``'s mixin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -23,18 +23,20 @@ from zod.sensors.lidar import LidarData
 from zod.sensors.radar import RadarData
 from zod.vehicle_data import VehicleData
 
+_Meta = TypeVar("_Meta", FrameMetaData, SequenceMetadata)
 
-class _Item:
+
+class _Item(Generic[_Meta]):
     """What frames and sequences share: the info, cached sidecars and annotations."""
 
-    _metadata_cls: type = FrameMetaData
+    _metadata_cls: type[_Meta]
 
     def __init__(self, info: Information) -> None:
         self.info: Information = info
         self._calibration: Calibration | None = None
         self._ego_motion: EgoMotion | None = None
         self._oxts: EgoMotion | None = None
-        self._metadata: Any = None
+        self._metadata: _Meta | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.info.id!r})"
@@ -64,7 +66,7 @@ class _Item:
         return self._oxts
 
     @property
-    def metadata(self) -> Any:
+    def metadata(self) -> _Meta:
         if self._metadata is None:
             self._metadata = self._metadata_cls.from_json_path(self.info.metadata_path)
         return self._metadata
@@ -90,14 +92,10 @@ class _Item:
         return self.get_camera_frame(anonymization).read(scale=scale)
 
 
-class ZodFrame(FrameGeometryMixin, _Item):
+class ZodFrame(FrameGeometryMixin, _Item[FrameMetaData]):
     """One frame of ZOD Frames: a keyframe with 21 lidar scans around it."""
 
     _metadata_cls = FrameMetaData
-
-    @property
-    def metadata(self) -> FrameMetaData:
-        return super().metadata
 
     def get_lidar_frames(self, num_before: int = 0, num_after: int = 0) -> list[LidarFrame]:
         """The core scan (the middle one) with up to ``num_before`` / ``num_after`` around it."""
@@ -110,7 +108,7 @@ class ZodFrame(FrameGeometryMixin, _Item):
         return [frame.read() for frame in self.get_lidar_frames(num_before, num_after)]
 
 
-class ZodSequence(SequenceGeometryMixin, _Item):
+class ZodSequence(SequenceGeometryMixin, _Item[SequenceMetadata]):
     """One sequence (20 s) or drive (minutes): all its scans, images, radar and vehicle data."""
 
     _metadata_cls = SequenceMetadata
@@ -118,10 +116,6 @@ class ZodSequence(SequenceGeometryMixin, _Item):
     def __init__(self, info: Information) -> None:
         super().__init__(info)
         self._vehicle_data: VehicleData | None = None
-
-    @property
-    def metadata(self) -> SequenceMetadata:
-        return super().metadata
 
     @property
     def vehicle_data(self) -> VehicleData:

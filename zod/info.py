@@ -3,7 +3,9 @@
 Accepts snake_case and camelCase keys, a trailing ``Z`` on times, a missing or null
 ``radar_frames`` and unknown keys. For Frames, each lidar frame knows which download flag
 brings it (the core scan ``--lidar``, the n-th scan before ``--num-scans-before n`` ...), so a
-missing scan gives a specific error.
+missing scan gives a specific error; the scans of sequences and drives all come with
+``--lidar``. Which of the two an info is comes from the sub-dataset it belongs to (``subset``,
+passed by the index).
 """
 
 from __future__ import annotations
@@ -13,45 +15,77 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
-from typing import Any
+from typing import Any, TypeVar
 
+from zod.annotations._common import read_json
 from zod.annotations.parser import AnnotationFile
-from zod.constants import AnnotationProject, Anonymization, Camera, Lidar, Radar
+from zod.constants import FRAMES, SUBSETS, AnnotationProject, Anonymization, Camera, Lidar, Radar
 from zod.errors import FormatError
-from zod.index import snake_case
-from zod.release import INFOS, LIDAR, download_flag, images_flag, lidar_stream
+from zod.keys import has_upper_keys, snake_case, snake_keys
+from zod.release import (
+    INFOS,
+    LIDAR,
+    MAX_SURROUNDING_SCANS,
+    download_flag,
+    images_flag,
+    lidar_stream,
+)
 from zod.sensors.frames import CameraFrame, LidarFrame, RadarFrames, SensorFrame
 from zod.time import format_time, parse_time
 
-_REQUIRED = ("id", "start_time", "end_time", "keyframe_time")
+__all__ = ["Information", "lidar_stream_flags", "snake_keys"]
+
+_REQUIRED = (
+    "id",
+    "start_time",
+    "end_time",
+    "keyframe_time",
+    "calibration_path",
+    "ego_motion_path",
+    "metadata_path",
+    "oxts_path",
+)
+FRAME_SCANS = 2 * MAX_SURROUNDING_SCANS + 1
+"""Lidar scans listed for one frame: 10 before the core scan, the core one, 10 after."""
+
+_Timed = TypeVar("_Timed", bound=SensorFrame)
+"""A camera or lidar frame."""
 
 
-def snake_keys(obj: Any) -> Any:
-    """A copy of parsed JSON with every dict key in snake_case (camelCase keys converted)."""
-    if isinstance(obj, dict):
-        return {snake_case(k): snake_keys(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [snake_keys(v) for v in obj]
-    return obj
-
-
-def _join(root: str, path: str | None) -> str | None:
-    """``os.path.join`` (a hot path: ~25 paths per info)."""
-    if path is None or not root:
+def _join(root: str, path: object, key: str) -> str:
+    """``os.path.join(root, path)`` of a path string from the info (a hot path: ~25 per info)."""
+    if not isinstance(path, str):
+        raise FormatError(None, f"{key} is {type(path).__name__}, not a path")
+    if not root:
         return path
     if os.sep == "/" and not path.startswith("/"):
         return root + path if root.endswith("/") else root + "/" + path
     return os.path.join(root, path)
 
 
-def _has_upper(keys: Any) -> bool:
-    return any(not k.islower() and k != k.lower() for k in keys)
-
-
 def lidar_stream_flags(count: int) -> list[str]:
     """Download flag of each of ``count`` Frames lidar scans (core in the middle)."""
     core = count // 2
     return [download_flag(lidar_stream(i - core)) for i in range(count)]
+
+
+def _entries(value: object, key: str) -> list[dict[str, Any]]:
+    """A list of file entries (``{"filepath": ..., "time": ...}``, JSON values); null reads as
+    empty (an entry that is no object fails where it is read, as a ``TypeError``)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise FormatError(None, f"{key} must be a list, not {type(value).__name__}")
+    return value
+
+
+def _mapping(value: object, key: str) -> dict[str, Any]:
+    """A JSON object of the info (``annotations``, ``camera_frames`` ...); null reads as empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FormatError(None, f"{key} must be an object, not {type(value).__name__}")
+    return value
 
 
 @dataclass
@@ -73,6 +107,7 @@ class Information:
     camera_frames: dict[str, list[CameraFrame]]  # key "<camera>_<anonymization>", e.g. front_blur
     lidar_frames: dict[Lidar, list[LidarFrame]]
     radar_frames: dict[Radar, list[RadarFrames]] | None = None
+    # unknown keys of the info object, values as parsed
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ---------------------------------------------------------------------------------------
@@ -82,87 +117,108 @@ class Information:
         data: dict[str, Any],
         dataset_root: str | PathLike[str] | None = None,
         source: str | PathLike[str] | None = None,
+        subset: str | None = None,
     ) -> Information:
         """Build from a parsed info object; ``dataset_root`` makes the paths absolute.
 
-        ``source`` (the index file) only serves error messages.
+        ``source`` (the index file) only serves error messages. ``subset`` is the sub-dataset
+        the info belongs to (``single_frames``, ``sequences`` or ``drives``; ``ZodIndex`` and
+        the datasets pass their own): a frame's lidar scans are the 21 around the core one,
+        each with its own download flag, a clip's all come with ``--lidar``. Without
+        ``subset`` (a bare call) this is a liberal guess: a frame is an info without
+        ``vehicle_data_path`` that lists at most 21 scans per lidar.
         """
         if not isinstance(data, dict):
             raise FormatError(source, f"an info must be a JSON object, got {type(data).__name__}")
+        if subset is not None and subset not in SUBSETS:
+            raise ValueError(f"unknown sub-dataset {subset!r}, expected one of {SUBSETS}")
         # camelCase files are camelCase throughout: convert only when the top level says so
-        d = snake_keys(data) if _has_upper(data) else data
+        d: dict[str, Any] = snake_keys(data) if has_upper_keys(data) else data
         missing = [k for k in _REQUIRED if k not in d]
         if missing:
             raise FormatError(source, f"info {d.get('id', '?')} lacks key(s) {', '.join(missing)}")
         root = os.fspath(dataset_root) if dataset_root is not None else ""
         item_id = str(d["id"]).zfill(6)
-        is_frame = d.get("vehicle_data_path") is None
         try:
             annotations: dict[AnnotationProject, AnnotationFile] = {}
-            for key, entry in (d.get("annotations") or {}).items():
+            for key, entry in _mapping(d.get("annotations"), "annotations").items():
                 if entry is None:
                     continue
                 try:
                     project = AnnotationProject(snake_case(entry.get("project", key)))
                 except ValueError:
                     continue  # a project this devkit does not know: ignored (liberal reader)
-                annotations[project] = AnnotationFile(_join(root, entry["filepath"]), project)
+                path = _join(root, entry["filepath"], f"annotations.{key}.filepath")
+                annotations[project] = AnnotationFile(path, project)
 
             camera_frames: dict[str, list[CameraFrame]] = {}
-            for key, frames in (d.get("camera_frames") or {}).items():
+            for key, frames in _mapping(d.get("camera_frames"), "camera_frames").items():
                 key = snake_case(key)
                 anonymization = key.rsplit("_", 1)[-1]
+                where = f"camera_frames.{key}.filepath"
                 camera_frames[key] = [
                     CameraFrame(
-                        _join(root, f["filepath"]),
+                        _join(root, f["filepath"], where),
                         parse_time(f["time"]),
                         height=int(f.get("height", 2168)),
                         width=int(f.get("width", 3848)),
                         stream=images_flag(anonymization),
                     )
-                    for f in frames or []
+                    for f in _entries(frames, f"camera_frames.{key}")
                 ]
 
+            no_vehicle_data = d.get("vehicle_data_path") is None
             lidar_frames: dict[Lidar, list[LidarFrame]] = {}
-            for key, frames in (d.get("lidar_frames") or {}).items():
-                frames = frames or []
+            for key, frames in _mapping(d.get("lidar_frames"), "lidar_frames").items():
+                entries = _entries(frames, f"lidar_frames.{key}")
+                if subset is not None:
+                    is_frame = subset == FRAMES
+                else:
+                    is_frame = no_vehicle_data and len(entries) <= FRAME_SCANS
                 flags = (
-                    lidar_stream_flags(len(frames))
+                    lidar_stream_flags(len(entries))
                     if is_frame
-                    else [download_flag(LIDAR)] * len(frames)
+                    else [download_flag(LIDAR)] * len(entries)
                 )
+                where = f"lidar_frames.{key}.filepath"
                 lidar_frames[Lidar(key)] = [
                     LidarFrame(
-                        _join(root, f["filepath"]),
+                        _join(root, f["filepath"], where),
                         parse_time(f["time"]),
                         bool(f.get("is_compensated", f.get("isCompensated", False))),
                         stream=flag,
                     )
-                    for f, flag in zip(frames, flags)
+                    for f, flag in zip(entries, flags)
                 ]
 
             radar_frames = None
             if d.get("radar_frames"):
                 radar_frames = {}
-                for key, frames in d["radar_frames"].items():
+                for key, frames in _mapping(d["radar_frames"], "radar_frames").items():
                     if isinstance(frames, dict):
                         frames = [frames]
                     radar_frames[Radar(key)] = [
-                        RadarFrames(_join(root, f["filepath"]), parse_time(f["time"]))
-                        for f in frames or []
+                        RadarFrames(
+                            _join(root, f["filepath"], f"radar_frames.{key}.filepath"),
+                            parse_time(f["time"]),
+                        )
+                        for f in _entries(frames, f"radar_frames.{key}")
                     ]
 
-            known = {f for f in cls.__dataclass_fields__}
+            vehicle_data_path = d.get("vehicle_data_path")
+            known = set(cls.__dataclass_fields__)
             return cls(
                 id=item_id,
                 start_time=parse_time(d["start_time"]),
                 end_time=parse_time(d["end_time"]),
                 keyframe_time=parse_time(d["keyframe_time"]),
-                calibration_path=_join(root, d.get("calibration_path")),
-                ego_motion_path=_join(root, d.get("ego_motion_path")),
-                metadata_path=_join(root, d.get("metadata_path")),
-                oxts_path=_join(root, d.get("oxts_path")),
-                vehicle_data_path=_join(root, d.get("vehicle_data_path")),
+                calibration_path=_join(root, d["calibration_path"], "calibration_path"),
+                ego_motion_path=_join(root, d["ego_motion_path"], "ego_motion_path"),
+                metadata_path=_join(root, d["metadata_path"], "metadata_path"),
+                oxts_path=_join(root, d["oxts_path"], "oxts_path"),
+                vehicle_data_path=None
+                if vehicle_data_path is None
+                else _join(root, vehicle_data_path, "vehicle_data_path"),
                 annotations=annotations,
                 camera_frames=camera_frames,
                 lidar_frames=lidar_frames,
@@ -181,17 +237,19 @@ class Information:
         cls,
         path: str | PathLike[str],
         dataset_root: str | PathLike[str] | None = None,
+        subset: str | None = None,
     ) -> Information:
-        """Read an info object from its own file (e.g. ``sequences/<id>/info.json``)."""
-        from zod.annotations._common import read_json
-
-        return cls.from_dict(
-            read_json(path, "info file", download_flag(INFOS)), dataset_root, source=path
-        )
+        """Read an info object from its own file (e.g. ``sequences/<id>/info.json``); ``subset``
+        as in ``from_dict``."""
+        data = read_json(path, "info file", download_flag(INFOS))
+        return cls.from_dict(data, dataset_root, source=path, subset=subset)
 
     def to_dict(self, dataset_root: str | PathLike[str] | None = None) -> dict[str, Any]:
         """The snake_case info object (paths relative to ``dataset_root`` when given)."""
-        rel = lambda p: p if p is None or dataset_root is None else os.path.relpath(p, dataset_root)
+
+        def rel(path: str) -> str:
+            return path if dataset_root is None else os.path.relpath(path, dataset_root)
+
         out: dict[str, Any] = {
             "id": self.id,
             "start_time": format_time(self.start_time),
@@ -201,7 +259,9 @@ class Information:
             "ego_motion_path": rel(self.ego_motion_path),
             "metadata_path": rel(self.metadata_path),
             "oxts_path": rel(self.oxts_path),
-            "vehicle_data_path": rel(self.vehicle_data_path),
+            "vehicle_data_path": None
+            if self.vehicle_data_path is None
+            else rel(self.vehicle_data_path),
             "annotations": {
                 p.value: {"filepath": rel(a.filepath), "project": p.value}
                 for p, a in self.annotations.items()
@@ -239,28 +299,29 @@ class Information:
 
     def convert_paths_to_absolute(self, root_path: str) -> None:
         """Prefix every path with ``root_path`` (reference API; ``from_dict`` already does it)."""
-        join = lambda p: None if p is None else os.path.join(root_path, p)
-        self.calibration_path = join(self.calibration_path)
-        self.ego_motion_path = join(self.ego_motion_path)
-        self.metadata_path = join(self.metadata_path)
-        self.oxts_path = join(self.oxts_path)
-        self.vehicle_data_path = join(self.vehicle_data_path)
+        join = os.path.join
+        self.calibration_path = join(root_path, self.calibration_path)
+        self.ego_motion_path = join(root_path, self.ego_motion_path)
+        self.metadata_path = join(root_path, self.metadata_path)
+        self.oxts_path = join(root_path, self.oxts_path)
+        if self.vehicle_data_path is not None:
+            self.vehicle_data_path = join(root_path, self.vehicle_data_path)
         for annotation in self.annotations.values():
-            annotation.filepath = join(annotation.filepath)
+            annotation.filepath = join(root_path, annotation.filepath)
         for frame in self.all_frames:
-            frame.filepath = join(frame.filepath)
-        for frames in (self.radar_frames or {}).values():
-            for radar in frames:
-                radar.filepath = join(radar.filepath)
+            frame.filepath = join(root_path, frame.filepath)
+        for radar_files in (self.radar_frames or {}).values():
+            for radar in radar_files:
+                radar.filepath = join(root_path, radar.filepath)
 
     # ---------------------------------------------------------------------------------------
     @property
     def all_frames(self) -> Iterator[SensorFrame]:
         """Every lidar then camera frame."""
-        for frames in self.lidar_frames.values():
-            yield from frames
-        for frames in self.camera_frames.values():
-            yield from frames
+        for scans in self.lidar_frames.values():
+            yield from scans
+        for images in self.camera_frames.values():
+            yield from images
 
     @property
     def keyframe_time_s(self) -> float:
@@ -282,7 +343,7 @@ class Information:
         return frames
 
     @staticmethod
-    def _nearest(frames: list[Any], time: datetime) -> Any:
+    def _nearest(frames: list[_Timed], time: datetime) -> _Timed:
         time = parse_time(time)
         return min(frames, key=lambda f: abs(f.time - time))
 
@@ -333,7 +394,8 @@ class Information:
         """The radar files of a sequence or drive (newer releases only)."""
         if not self.radar_frames:
             raise ValueError(
-                f"{self.id} has no radar frames: radar exists for ZOD Sequences and Drives only, in "
-                "the newer releases; download the current index with `zod download --infos --radar`."
+                f"{self.id} has no radar frames: radar exists for ZOD Sequences and Drives only, "
+                "in the newer releases; download the current index with "
+                "`zod download --infos --radar`."
             )
         return self.radar_frames[Radar(radar)]

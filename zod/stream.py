@@ -408,9 +408,8 @@ class SensorStream:
         lidar_time_s = _frame_times_s(self.lidar_frames)
         reference_time_s = camera_time_s if reference == "camera" else lidar_time_s
         if reference_time_s.size == 0:
-            raise ValueError(
-                f"item {info.id} has no {reference} frames ({camera_key if reference == 'camera' else 'velodyne'})"
-            )
+            sensor = camera_key if reference == "camera" else "velodyne"
+            raise ValueError(f"item {info.id} has no {reference} frames ({sensor})")
         order = np.argsort(reference_time_s, kind="stable")[start:stop:step]
         self.time_s: np.ndarray = reference_time_s[order]
         """(S,) reference times of the steps, epoch seconds, increasing."""
@@ -559,7 +558,11 @@ class SensorStream:
             for i, keep in zip(self.lidar_index.tolist(), self.keep.tolist())
             if i >= 0 and keep
         ]
-        read = lambda frame: frame.read(remove_ego_lidar_returns=self.remove_ego_lidar_returns)
+        remove_ego = self.remove_ego_lidar_returns
+
+        def read(frame: Any) -> Any:
+            return frame.read(remove_ego_lidar_returns=remove_ego)
+
         for scans in Prefetcher(frames, read, batch_size, self.num_threads, prefetch_batches=1):
             yield ScanBatch.concatenate(scans)
 
@@ -572,7 +575,10 @@ def read_scans(
     """Read many lidar frames in parallel into one contiguous ``ScanBatch`` (in the given order)."""
     if not lidar_frames:
         return ScanBatch.empty()
-    read = lambda frame: frame.read(remove_ego_lidar_returns=remove_ego_lidar_returns)
+
+    def read(frame: Any) -> Any:
+        return frame.read(remove_ego_lidar_returns=remove_ego_lidar_returns)
+
     with ThreadPoolExecutor(num_threads or default_num_threads()) as pool:
         scans = list(pool.map(read, lidar_frames))
     return ScanBatch.concatenate(scans)

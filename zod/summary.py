@@ -83,19 +83,19 @@ def _stream_of_files(info: Information) -> list[tuple[str, str, str]]:
     out += [
         ("annotations", download_flag(ANNOTATIONS), a.filepath) for a in info.annotations.values()
     ]
-    for key, frames in info.camera_frames.items():
+    for key, camera_frames in info.camera_frames.items():
         flag = images_flag(key.rsplit("_", 1)[-1])
-        out += [(f"images {key}", flag, f.filepath) for f in frames]
-    for frames in info.lidar_frames.values():
-        for frame in frames:
+        out += [(f"images {key}", flag, f.filepath) for f in camera_frames]
+    for lidar_frames in info.lidar_frames.values():
+        for frame in lidar_frames:
             if frame.stream.startswith(NUM_SCANS_BEFORE):
                 out.append(("lidar scans before the core", f"{NUM_SCANS_BEFORE} N", frame.filepath))
             elif frame.stream.startswith(NUM_SCANS_AFTER):
                 out.append(("lidar scans after the core", f"{NUM_SCANS_AFTER} N", frame.filepath))
             else:
                 out.append(("lidar", download_flag(LIDAR), frame.filepath))
-    for frames in (info.radar_frames or {}).values():
-        out += [("radar", download_flag(RADAR), f.filepath) for f in frames]
+    for radar_frames in (info.radar_frames or {}).values():
+        out += [("radar", download_flag(RADAR), f.filepath) for f in radar_frames]
     return out
 
 

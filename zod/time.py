@@ -49,7 +49,7 @@ def format_filename_time(value: datetime) -> str:
 
 
 def time_from_filename(path: str | PathLike[str]) -> datetime:
-    """The time encoded in a file name ``<id>_<codename>_<time>.<ext>`` (text after the last ``_``)."""
+    """The time encoded in a file name ``<id>_<codename>_<time>.<ext>`` (after the last ``_``)."""
     stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
     text = stem.rsplit("_", 1)[-1]
     try:

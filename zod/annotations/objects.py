@@ -2,53 +2,28 @@
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pyquaternion import Quaternion
 
-from zod.annotations._common import get_key, to_bool
-from zod.annotations.classes import CLASSES_WITH_SUBCLASSES, INCONCLUSIVE, OBJECT_CLASSES
-from zod.constants import Camera, Lidar
-from zod.errors import FormatError
+from zod.annotations.object_features import ATTRIBUTE_NAMES, ObjectArrays, parse_object_features
+from zod.annotations.object_rules import object_subclass
+from zod.constants import Camera, CoordinateFrame, Lidar
 from zod.geometry.box import Box2D, Box3D
+from zod.geometry.box_set import Box3DSet
 
-_SIZE_KEYS = ("size_3d_length", "size_3d_width", "size_3d_height")
-_QUAT_KEYS = ("orientation_3d_qw", "orientation_3d_qx", "orientation_3d_qy", "orientation_3d_qz")
-_warned_classes: set[str] = set()
-
-
-def object_subclass(
-    name: str,
-    unclear: bool,
-    object_type: str | None = None,
-    artificial: bool | None = None,
-    with_rider: bool | None = None,
-    emergency: bool | None = None,
-    traffic_content_visible: bool | None = None,
-) -> str:
-    """The reference devkit's subclass of an object, by the ordered rules of spec §11.
-
-    The one place the rule lives: ``ObjectAnnotation.subclass``, ``Box3DSet`` and the
-    converters all call it (on parsed values, no annotation object needed).
-    """
-    if unclear:
-        return "Unclear"
-    if name not in CLASSES_WITH_SUBCLASSES:
-        return name
-    if artificial is True:
-        return f"{name}_Artificial"
-    if traffic_content_visible is not None:
-        return f"{name}_{'Front' if traffic_content_visible else 'Back'}"
-    if with_rider is False:
-        return f"{name}_NoRider"
-    if emergency is True and name == "Vehicle":
-        return f"{name}_Emergency"
-    if object_type is not None:
-        return f"{name}_{object_type}"
-    return f"{name}_Other"  # the reference raises here; no rule applies, so "Other"
+__all__ = [
+    "AnnotatedObject",
+    "ObjectAnnotation",
+    "box_set_from_object_annotations",
+    "object_annotations_from_arrays",
+    "object_annotations_from_box_set",
+    "object_annotations_from_features",
+    "object_subclass",
+]
 
 
 @dataclass
@@ -87,61 +62,93 @@ class ObjectAnnotation:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: Any = None) -> ObjectAnnotation:
         """Parse one feature; ``FormatError`` (naming ``source``) for a malformed one."""
-        try:
-            properties: dict[str, Any] = data["properties"]
-            coordinates = data["geometry"]["coordinates"]
-            points = np.asarray(coordinates, dtype=np.float64).reshape(-1, 2)
-            if len(points) == 0:
-                raise FormatError(source, "object with an empty box geometry")
-            box2d = Box2D.from_points(points, frame=Camera.FRONT)
-            box3d = None
-            if properties.get("location_3d") is not None:
-                location = properties["location_3d"]
-                center = location["coordinates"] if isinstance(location, dict) else location
-                box3d = Box3D(
-                    center=np.asarray(center, dtype=np.float64).reshape(3),
-                    size=np.array([float(properties[k]) for k in _SIZE_KEYS]),
-                    orientation=Quaternion(*[float(properties[k]) for k in _QUAT_KEYS]),
-                    frame=Lidar.VELODYNE,
-                )
-            name = properties["class"]
-            object_type = get_key(properties, "type", "object_type")
-            unclear = bool(to_bool(properties.get("unclear", False))) or INCONCLUSIVE in (
-                name,
-                object_type,
+        return object_annotations_from_features([data], source)[0]
+
+
+def object_annotations_from_arrays(arrays: ObjectArrays) -> list[ObjectAnnotation]:
+    """One ``ObjectAnnotation`` per row of ``arrays`` (3D boxes in the lidar frame)."""
+    n = len(arrays)
+    boxes2d = arrays.boxes2d.astype(np.float32)  # the reference's Box2D precision
+    boxes3d: list[Box3D | None] = [None] * n
+    values = arrays.box_values.copy()  # as in the file (quaternions not normalised)
+    quaternions = values[:, 6:10].tolist()
+    frame = arrays.boxes3d.frame
+    for row, i in enumerate(arrays.boxes3d.attributes["feature_index"].tolist()):
+        boxes3d[i] = Box3D(values[row, :3], values[row, 3:6], Quaternion(quaternions[row]), frame)
+    attributes = [arrays.attributes[name].tolist() for name in ATTRIBUTE_NAMES]
+    return [
+        ObjectAnnotation(
+            Box2D(boxes2d[i], Camera.FRONT),
+            unclear,
+            name,
+            uuid,
+            boxes3d[i],
+            *values,
+        )
+        for i, (name, unclear, uuid, *values) in enumerate(
+            zip(
+                arrays.classes.tolist(), arrays.unclear.tolist(), arrays.uuids.tolist(), *attributes
             )
-            if name == INCONCLUSIVE:
-                name = "Unclear"
-            if name not in OBJECT_CLASSES and name not in _warned_classes:
-                _warned_classes.add(name)
-                warnings.warn(f"{source}: unknown object class {name!r} kept as is", stacklevel=2)
-            return cls(
-                box2d=box2d,
-                unclear=unclear,
-                name=name,
-                uuid=properties.get("annotation_uuid", ""),
-                box3d=box3d,
-                object_type=object_type,
-                occlusion_level=properties.get("occlusion_ratio"),
-                artificial=to_bool(properties.get("artificial")),
-                with_rider=to_bool(properties.get("with_rider")),
-                emergency=to_bool(properties.get("emergency")),
-                traffic_content_visible=to_bool(properties.get("traffic_content_visible")),
+        )
+    ]
+
+
+def object_annotations_from_features(
+    features: Sequence[Mapping[str, Any]], source: Any = None
+) -> list[ObjectAnnotation]:
+    """The ``ObjectAnnotation`` of each feature of an ``object_detection.json``, through the one
+    parse (:func:`zod.annotations.object_features.parse_object_features`)."""
+    return object_annotations_from_arrays(parse_object_features(features, source))
+
+
+def box_set_from_object_annotations(
+    objects: Sequence[ObjectAnnotation], frame: CoordinateFrame | None = None
+) -> Box3DSet:
+    """The ``Box3DSet`` of the objects that have a 3D box (``attributes["object_index"]`` maps
+    each box back to its index in ``objects``).
+
+    The set is in the boxes' frame (the lidar for annotations); ``frame`` only names the frame
+    of an empty result.
+    """
+    kept = [(i, o) for i, o in enumerate(objects) if o.box3d is not None]
+    if not kept:
+        return Box3DSet.empty(Lidar.VELODYNE if frame is None else frame)
+    geometry = Box3DSet.from_boxes([o.box3d for _, o in kept if o.box3d is not None])
+    objs = [o for _, o in kept]
+    return Box3DSet(
+        geometry.centers_m,
+        geometry.sizes_lwh_m,
+        geometry.quaternions_wxyz,
+        geometry.frame,
+        [o.name for o in objs],
+        [o.subclass for o in objs],
+        [o.uuid for o in objs],
+        [bool(o.unclear) for o in objs],
+        np.array([np.asarray(o.box2d.xyxy, dtype=np.float64) for o in objs]),
+        {name: [getattr(o, name, None) for o in objs] for name in ATTRIBUTE_NAMES}
+        | {"object_index": np.array([i for i, _ in kept], dtype=np.int64)},
+    )
+
+
+def object_annotations_from_box_set(boxes: Box3DSet) -> list[ObjectAnnotation]:
+    """One ``ObjectAnnotation`` per box of ``boxes`` (attributes missing from the set: None)."""
+    out = []
+    for i, box in enumerate(boxes.to_boxes()):
+        values = [
+            boxes.attributes[name][i] if name in boxes.attributes else None
+            for name in ATTRIBUTE_NAMES
+        ]
+        out.append(
+            ObjectAnnotation(
+                Box2D(boxes.boxes2d[i].astype(np.float32), Camera.FRONT),
+                bool(boxes.unclear[i]),
+                boxes.classes[i],
+                boxes.uuids[i],
+                box,
+                *values,
             )
-        except FormatError:
-            raise
-        except (KeyError, TypeError, ValueError) as err:
-            what = (
-                f"missing key {err}"
-                if isinstance(err, KeyError)
-                else f"{type(err).__name__}: {err}"
-            )
-            uuid = (
-                data.get("properties", {}).get("annotation_uuid", "?")
-                if isinstance(data, dict)
-                else "?"
-            )
-            raise FormatError(source, f"object {uuid}: {what}") from None
+        )
+    return out
 
 
 # Compatibility with the reference's old name

@@ -19,7 +19,7 @@ from zod.annotations._common import read_feature_list, read_json
 from zod.annotations._polygons import polygons_of
 from zod.annotations.ego_road import EgoRoadAnnotation
 from zod.annotations.lanes import LaneAnnotation, parse_lane_annotation
-from zod.annotations.objects import ObjectAnnotation
+from zod.annotations.objects import ObjectAnnotation, object_annotations_from_features
 from zod.annotations.road_condition import RoadConditionAnnotation
 from zod.annotations.traffic_signs import TrafficSignAnnotation
 from zod.constants import AnnotationProject
@@ -67,7 +67,7 @@ def _drop_degenerate(path: Any, features: list[dict[str, Any]], what: str) -> li
 
 def parse_object_detection_annotation(path: str | PathLike[str]) -> list[ObjectAnnotation]:
     features = read_feature_list(path, "object detection annotation")
-    return _parse_each(path, features, lambda f: ObjectAnnotation.from_dict(f, path), "object")
+    return object_annotations_from_features(features, path)
 
 
 def parse_traffic_sign_annotation(path: str | PathLike[str]) -> list[TrafficSignAnnotation]:

@@ -15,6 +15,7 @@ class RoadConditionAnnotation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoadConditionAnnotation:
-        """From ``{"wetness": bool, "snow_coverage": bool}`` (camelCase ``snowCoverage`` accepted)."""
+        """From ``{"wetness": bool, "snow_coverage": bool}`` (camelCase ``snowCoverage``
+        accepted)."""
         snow = data["snow_coverage"] if "snow_coverage" in data else data["snowCoverage"]
         return cls(wet=bool(to_bool(data["wetness"])), snowy=bool(to_bool(snow)))

@@ -2,8 +2,9 @@
 
 Every converter task runs in worker processes (or Ray workers) and only carries the dataset
 root and version; the ``ZodFrames`` of that pair is opened once per process and cached here.
-Object annotations are read as raw GeoJSON features and turned into arrays in one vectorized
-pass (:class:`ObjectArrays`), without building one annotation object per box.
+Object annotations are read as raw GeoJSON features and turned into arrays by the one parse
+of :mod:`zod.annotations.object_features` (``ObjectArrays``), without building one annotation
+object per box.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Dict, List, Optional  # noqa: UP035 - msgspec struct fields
+from typing import TYPE_CHECKING, Any, Dict, List, Optional  # noqa: UP035 - msgspec fields
 
 import numpy as np
 
 from zod.constants import AnnotationProject, Anonymization
 from zod.errors import FormatError, MissingFileError
 from zod.release import images_flag
+
+if TYPE_CHECKING:
+    from zod.annotations.object_features import ObjectArrays
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class KeyImage:
 try:  # optional: the `fast` extra
     import msgspec
 except ImportError:  # pragma: no cover - installed with zod-devkit[fast]
-    msgspec = None
+    msgspec = None  # type: ignore[assignment]
 
 if msgspec is not None:
 
@@ -211,7 +215,7 @@ def annotation_path(info: Any, project: AnnotationProject) -> str | None:
 
 
 def read_feature_file(path: str, what: str) -> list[dict[str, Any]]:
-    """Raw GeoJSON features of an annotation file (missing -> MissingFileError, bad -> FormatError)."""
+    """Raw GeoJSON features of an annotation file (missing: MissingFileError, bad: FormatError)."""
     from zod.annotations._common import read_feature_list
 
     return read_feature_list(path, what)
@@ -230,103 +234,13 @@ def object_features(info: Any) -> tuple[list[dict[str, Any]], str | None]:
     return read_features(info, AnnotationProject.OBJECT_DETECTION)
 
 
-@dataclass
-class ObjectArrays:
-    """The objects of one frame as arrays (N = number of objects, file order).
-
-    names (N,) class (``Inconclusive`` -> ``Unclear``), subclasses (N,) reference subclass,
-    unclear (N,) bool, occlusion (N,) ratio string or None, boxes_xyxy (N, 4) float64 pixels,
-    has_box3d (N,) bool, centers_lidar (N, 3) m, sizes_lwh (N, 3) m, quaternions_lidar (N, 4)
-    wxyz (rows without a 3D box hold zeros / unit sizes / identity), uuids (N,).
-    """
-
-    names: list[str]
-    subclasses: list[str]
-    unclear: np.ndarray
-    occlusion: list[str | None]
-    boxes_xyxy: np.ndarray
-    has_box3d: np.ndarray
-    centers_lidar: np.ndarray
-    sizes_lwh: np.ndarray
-    quaternions_lidar: np.ndarray
-    uuids: list[str]
-
-
-def subclass_of(name: str, unclear: bool, props: dict[str, Any]) -> str:
-    """Reference subclass of an object from its raw properties (spec §11 rule, no box parsing)."""
-    from zod.annotations._common import get_key, to_bool
-    from zod.annotations.objects import object_subclass
-
-    def flag(key: str) -> bool | None:
-        try:
-            return to_bool(props.get(key))
-        except ValueError:
-            return None
-
-    return object_subclass(
-        name,
-        unclear,
-        get_key(props, "type", "object_type"),
-        flag("artificial"),
-        flag("with_rider"),
-        flag("emergency"),
-        flag("traffic_content_visible"),
-    )
-
-
-def object_arrays_from_features(
-    features: list[dict[str, Any]], path: str | None = None
-) -> ObjectArrays:
-    """Vectorized :class:`ObjectArrays` of raw object features."""
-    from zod.converters.coco import boxes_xyxy_from_features, object_classes_and_unclear
-
-    names, unclear = object_classes_and_unclear(features, path)
-    n = len(features)
-    props_list = [f["properties"] for f in features]
-    has3d = np.array(
-        ["location_3d" in p and p["location_3d"] is not None for p in props_list], dtype=bool
-    )
-    centers = np.zeros((n, 3))
-    sizes = np.ones((n, 3))
-    quats = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (n, 1))
-    idx = np.flatnonzero(has3d)
-    if idx.size:
-        try:
-            rows = [
-                (
-                    *props_list[i]["location_3d"]["coordinates"][:3],
-                    props_list[i]["size_3d_length"],
-                    props_list[i]["size_3d_width"],
-                    props_list[i]["size_3d_height"],
-                    props_list[i]["orientation_3d_qw"],
-                    props_list[i]["orientation_3d_qx"],
-                    props_list[i]["orientation_3d_qy"],
-                    props_list[i]["orientation_3d_qz"],
-                )
-                for i in idx
-            ]
-            table = np.array(rows, dtype=np.float64).reshape(-1, 10)
-        except (KeyError, TypeError, ValueError) as err:
-            raise FormatError(path, f"incomplete 3D box properties: {err!r}") from err
-        centers[idx], sizes[idx], quats[idx] = table[:, :3], table[:, 3:6], table[:, 6:10]
-    return ObjectArrays(
-        names=names,
-        subclasses=[subclass_of(names[i], unclear[i], props_list[i]) for i in range(n)],
-        unclear=np.array(unclear, dtype=bool),
-        occlusion=[p.get("occlusion_ratio") for p in props_list],
-        boxes_xyxy=boxes_xyxy_from_features(features, path).astype(np.float64),
-        has_box3d=has3d,
-        centers_lidar=centers,
-        sizes_lwh=sizes,
-        quaternions_lidar=quats,
-        uuids=[str(p.get("annotation_uuid", "")) for p in props_list],
-    )
-
-
 def object_arrays(info: Any) -> ObjectArrays:
-    """:class:`ObjectArrays` of a frame (empty if not annotated)."""
+    """The frame's objects as :class:`zod.annotations.object_features.ObjectArrays` (the one
+    parse of object features; empty if not annotated)."""
+    from zod.annotations.object_features import parse_object_features  # (geometry: not for COCO)
+
     features, path = object_features(info)
-    return object_arrays_from_features(features, path)
+    return parse_object_features(features, path)
 
 
 def calibration(info: Any) -> Any:

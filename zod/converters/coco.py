@@ -17,10 +17,11 @@ Optional segmentation files (``segmentation=("ego_road", "lane_markings")``):
 ``<base>_<project>_{train,val}.json`` with polygons (or RLE for polygons with holes).
 
 Speed: no ``Information`` and no per-object annotation objects are built. Four fields are read
-from the raw info object; the annotation file is decoded by a typed ``msgspec`` decoder when
-the ``fast`` extra is installed (only class, type, unclear and corners; anything unusual falls
-back to the generic ``json`` path); the boxes of a whole chunk of frames are computed in one
-numpy pass (``CocoFrameTask.run_batch``).
+from the raw info object; the annotation file is decoded by :mod:`zod.converters.coco_decode`
+(a typed ``msgspec`` decoder when the ``fast`` extra is installed, only class, type, unclear
+and corners; anything unusual falls back to the generic ``json`` path; class and unclear by the
+one rule of :mod:`zod.annotations.object_rules`); the boxes of a whole chunk of frames are
+computed in one numpy pass (``CocoFrameTask.run_batch``).
 """
 
 from __future__ import annotations
@@ -29,15 +30,16 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union  # noqa: UP035 - msgspec struct fields
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zod.annotations._common import get_key, to_bool
-from zod.annotations.classes import INCONCLUSIVE, OBJECT_CLASSES
+from zod.annotations._common import boxes_xyxy_from_corners, boxes_xyxy_from_features
+from zod.annotations.classes import OBJECT_CLASSES
+from zod.annotations.object_rules import classes_and_unclear_from_features
 from zod.converters import DEFAULT_CLASSES, _frames
+from zod.converters.coco_decode import read_objects
 from zod.converters.runner import (
     FAILED,
     MISSING,
@@ -50,7 +52,7 @@ from zod.converters.runner import (
     run_options,
 )
 from zod.errors import FormatError, MissingFileError
-from zod.release import ANNOTATIONS, download_flag, images_flag
+from zod.release import images_flag
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11 on
@@ -81,57 +83,6 @@ def coco_output_paths(
     return {split: Path(output_dir) / f"{base}_{split}.json" for split in ("train", "val")}
 
 
-def object_classes_and_unclear(
-    features: Sequence[dict[str, Any]], path: str | None = None
-) -> tuple[list[str], list[bool]]:
-    """Class name and unclear flag of each object feature, with the reference's rules.
-
-    ``Inconclusive`` as class becomes ``Unclear``; ``Inconclusive`` as class or type (``type`` or
-    the older ``object_type``) makes the object unclear.
-    """
-    names: list[str] = []
-    unclear: list[bool] = []
-    try:
-        for feature in features:
-            props = feature["properties"]
-            name = props["class"]
-            subtype = get_key(props, "type", "object_type")
-            is_unclear = bool(to_bool(props.get("unclear", False))) or INCONCLUSIVE in (
-                name,
-                subtype,
-            )
-            names.append("Unclear" if name == INCONCLUSIVE else name)
-            unclear.append(is_unclear)
-    except (KeyError, TypeError, ValueError) as err:
-        raise FormatError(path, f"object feature without properties/class: {err!r}") from err
-    return names, unclear
-
-
-def boxes_xyxy_from_features(
-    features: Sequence[dict[str, Any]], path: str | None = None
-) -> np.ndarray:
-    """(N, 4) float32 ``[xmin, ymin, xmax, ymax]`` of each feature's ``MultiPoint`` corners.
-
-    All points of all features are stacked once and reduced per feature (``np.minimum.reduceat``),
-    in float32 like the reference's ``Box2D``.
-    """
-    if not features:
-        return np.zeros((0, 4), dtype=np.float32)
-    try:
-        point_lists = [feature["geometry"]["coordinates"] for feature in features]
-        counts = np.fromiter(
-            (len(points) for points in point_lists), dtype=np.int64, count=len(point_lists)
-        )
-        if counts.min() == 0:
-            raise FormatError(path, "an object box has no corner points")
-        points = np.array([xy for points in point_lists for xy in points], dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as err:
-        raise FormatError(path, f"object geometry is not a list of [x, y] points: {err!r}") from err
-    if points.ndim != 2 or points.shape[1] < 2:
-        raise FormatError(path, "object geometry is not a list of [x, y] points")
-    return _reduce_boxes(points[:, :2].astype(np.float32), counts)
-
-
 def coco_annotations_from_features(
     features: Sequence[dict[str, Any]],
     image_id: int,
@@ -141,7 +92,7 @@ def coco_annotations_from_features(
     """COCO annotation dicts of one frame's object features, keeping only ``classes``."""
     if not features:
         return []
-    names, unclear = object_classes_and_unclear(features, path)
+    names, unclear = classes_and_unclear_from_features(features, path)
     return _annotation_dicts(
         names, unclear, boxes_xyxy_from_features(features, path), image_id, classes
     )
@@ -189,122 +140,6 @@ def _dicts(
     ]
 
 
-# --- fast path: typed decoding of the annotation file (optional msgspec) ----------------------
-# Decodes only the four fields COCO needs, ~6x faster than json.loads of the whole file. Any file
-# it cannot read (other layout, unexpected types) falls back to the generic path, which is
-# liberal and reports real problems as FormatError.
-
-try:  # optional: the `fast` extra
-    import msgspec
-except ImportError:  # pragma: no cover - installed with zod-devkit[fast]
-    msgspec = None
-
-if msgspec is not None:
-
-    class _Props(msgspec.Struct, gc=False):  # never in a cycle: not tracked by the GC
-        name: str = msgspec.field(name="class")
-        type: Optional[str] = None  # noqa: UP045 - msgspec resolves these names at runtime
-        object_type: Optional[str] = None  # noqa: UP045
-        unclear: Union[bool, str, None] = False  # noqa: UP007
-
-    class _Geometry(msgspec.Struct, gc=False):  # never in a cycle: not tracked by the GC
-        coordinates: List[Tuple[float, float]]  # noqa: UP006
-
-    class _Feature(msgspec.Struct, gc=False):  # never in a cycle: not tracked by the GC
-        geometry: _Geometry
-        properties: _Props
-
-    _OBJECT_DECODER: Any = (
-        msgspec.json.Decoder(list[_Feature]),
-        (msgspec.ValidationError, msgspec.DecodeError),
-    )
-else:  # pragma: no cover
-    _OBJECT_DECODER = None
-
-
-def _object_decoder() -> Any:
-    """(msgspec decoder of object-detection files, its error types), or None without msgspec."""
-    return _OBJECT_DECODER
-
-
-def _decode_objects_fast(data: bytes) -> tuple[list[str], list[bool], list[Any]] | None:
-    """(names, unclear, corner lists) of an object file, or None if the fast decoder cannot."""
-    decoder = _object_decoder()
-    if decoder is None:
-        return None
-    decode, errors = decoder
-    try:
-        features = decode.decode(data)
-    except errors:
-        return None
-    corners = [feature.geometry.coordinates for feature in features]
-    if not all(corners):  # a box without corner points: the generic path reports it
-        return None
-    props = [feature.properties for feature in features]
-    flags = [p.unclear for p in props]
-    if str in set(map(type, flags)):  # "True" / "False" texts (older files)
-        if not all(f in (True, False, None, "True", "False", "true", "false") for f in flags):
-            return None
-        flags = [f in (True, "True", "true") for f in flags]
-    names = [p.name for p in props]
-    unclear = [
-        bool(flag)
-        or name == INCONCLUSIVE
-        or (p.type if p.type is not None else p.object_type) == INCONCLUSIVE
-        for flag, name, p in zip(flags, names, props)
-    ]
-    names = [("Unclear" if name == INCONCLUSIVE else name) for name in names]
-    return names, unclear, corners
-
-
-def _read_bytes(path: str) -> bytes:
-    """The bytes of a file through the os calls (half the time of ``open().read()`` per small file)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)  # one byte more than the size: all of it, or the file grew
-        if len(data) == size:
-            return data
-        chunks = [data]
-        while chunk := os.read(fd, 1 << 20):  # a short read or a growing file: to the end
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def read_objects(path: str) -> tuple[list[str], list[bool], list[Any]] | list[dict[str, Any]]:
-    """An object-detection file decoded for COCO: (names, unclear, corner lists) on the fast
-    path, else the list of raw features (generic path)."""
-    try:
-        data = _read_bytes(path)
-    except FileNotFoundError:
-        raise MissingFileError(
-            path, "object_detection annotation", download_flag(ANNOTATIONS)
-        ) from None
-    decoded = _decode_objects_fast(data)
-    if decoded is None:
-        return _frames.read_feature_file(path, "object_detection annotation")
-    return decoded
-
-
-def boxes_xyxy_from_corners(corners: list[Any]) -> np.ndarray:
-    """(N, 4) float32 xyxy of N corner lists (each K_i (x, y) pairs), in one numpy pass.
-
-    The pairs are streamed into one flat array (``np.fromiter``, 2x faster than ``np.array``
-    of the nested lists) and reduced per box.
-    """
-    if not corners:
-        return np.zeros((0, 4), dtype=np.float32)
-    counts = np.fromiter(map(len, corners), dtype=np.int64, count=len(corners))
-    flat = np.fromiter(
-        chain.from_iterable(chain.from_iterable(corners)),
-        dtype=np.float64,
-        count=2 * int(counts.sum()),
-    )
-    return _reduce_boxes(flat.astype(np.float32).reshape(-1, 2), counts)
-
-
 def coco_annotations_from_file(
     path: str, image_id: int, classes: Sequence[str]
 ) -> list[dict[str, Any]]:
@@ -314,15 +149,6 @@ def coco_annotations_from_file(
         return coco_annotations_from_features(objects, image_id, classes, path)
     names, unclear, corners = objects
     return _annotation_dicts(names, unclear, boxes_xyxy_from_corners(corners), image_id, classes)
-
-
-def _reduce_boxes(points: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(N, 4) float32 xyxy from stacked points (P, 2) float32 and per-box point counts (N,)."""
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.concatenate(
-        [np.minimum.reduceat(points, starts, axis=0), np.maximum.reduceat(points, starts, axis=0)],
-        axis=1,
-    )
 
 
 def coco_categories(classes: Sequence[str]) -> list[dict[str, Any]]:

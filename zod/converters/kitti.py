@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from zod.annotations.object_features import ObjectArrays
 from zod.converters import _frames
 from zod.converters.runner import (
     RunKwargs,
@@ -195,7 +196,8 @@ def boxes_lidar_to_velo(
 def boxes_velo_to_lidar(
     centers_velo: np.ndarray, yaw_velo: np.ndarray, velo_from_lidar: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`boxes_lidar_to_velo` for upright boxes: lidar centres (N, 3), wxyz (N, 4)."""
+    """Inverse of :func:`boxes_lidar_to_velo` for upright boxes: lidar centres (N, 3) and
+    wxyz rotations (N, 4)."""
     centers_lidar = np.asarray(centers_velo, dtype=np.float64).reshape(-1, 3) @ velo_from_lidar
     yaw = np.asarray(yaw_velo, dtype=np.float64).reshape(-1)
     c, s = np.cos(yaw), np.sin(yaw)
@@ -333,46 +335,54 @@ def parse_label(text: str, path: str | None = None) -> KittiLabel:
 
 
 def frame_label_text(
-    objects: _frames.ObjectArrays,
+    objects: ObjectArrays,
     calib: KittiCalib,
     velo_from_lidar: np.ndarray,
     camera: Any,
     label_type: str = "class",
 ) -> str:
-    """The label file of one frame from its object arrays (see ``_frames.object_arrays``)."""
-    n = len(objects.names)
+    """The label file of one frame from its object arrays (see ``_frames.object_arrays``).
+
+    Objects that are unclear or have no 3D box are ``DontCare`` lines.
+    """
+    n = len(objects)
     if n == 0:
         return ""
-    has3d = objects.has_box3d & ~objects.unclear
-    types = [
-        (objects.subclasses[i] if label_type == "subclass" else objects.names[i])
-        if has3d[i]
-        else DONT_CARE
-        for i in range(n)
-    ]
+    boxes = objects.boxes3d
+    rows = boxes.attributes["feature_index"]  # (M,) row of each 3D box in ``objects``
+    has3d = np.zeros(n, dtype=bool)
+    has3d[rows] = ~boxes.unclear
+    names = objects.subclasses if label_type == "subclass" else objects.classes
+    types = [str(names[i]) if has3d[i] else DONT_CARE for i in range(n)]
     occluded = np.array(
-        [OCCLUSION_TO_KITTI.get(o, 3) if isinstance(o, str) else 3 for o in objects.occlusion]
+        [
+            OCCLUSION_TO_KITTI.get(o, 3) if isinstance(o, str) else 3
+            for o in objects.attributes["occlusion_level"]
+        ]
     )
     centers_velo, yaw_velo = boxes_lidar_to_velo(
-        objects.centers_lidar, objects.quaternions_lidar, velo_from_lidar
+        boxes.centers_m, boxes.quaternions_wxyz, velo_from_lidar
     )
     cam_from_velo = calib.cam_from_velo
-    location, rotation_y, alpha = velo_boxes_to_camera(
-        centers_velo, objects.sizes_lwh, yaw_velo, cam_from_velo
+    location_m, rotation_m, alpha_m = velo_boxes_to_camera(
+        centers_velo, boxes.sizes_lwh_m, yaw_velo, cam_from_velo
     )
     # truncation from the full rotation of the box in the camera frame
     cam_from_lidar_rot = cam_from_velo[:3, :3] @ velo_from_lidar
-    rot_cam = cam_from_lidar_rot @ rotation_matrices_from_quaternions(objects.quaternions_lidar)
-    centers_cam = objects.centers_lidar @ cam_from_lidar_rot.T + cam_from_velo[:3, 3]
-    truncated = truncation_from_projection(
+    rot_cam = cam_from_lidar_rot @ rotation_matrices_from_quaternions(boxes.quaternions_wxyz)
+    centers_cam = boxes.centers_m @ cam_from_lidar_rot.T + cam_from_velo[:3, 3]
+    truncated_m = truncation_from_projection(
         centers_cam,
-        objects.sizes_lwh,
+        boxes.sizes_lwh_m,
         rot_cam,
         camera.intrinsics,
         camera.distortion,
         camera.image_dimensions,
     )
-    sizes_hwl = objects.sizes_lwh[:, [2, 1, 0]].copy()
+    truncated, alpha, rotation_y = np.zeros(n), np.zeros(n), np.zeros(n)
+    sizes_hwl, location = np.zeros((n, 3)), np.zeros((n, 3))
+    truncated[rows], alpha[rows], rotation_y[rows] = truncated_m, alpha_m, rotation_m
+    sizes_hwl[rows], location[rows] = boxes.sizes_lwh_m[:, [2, 1, 0]], location_m
     # KITTI's DontCare convention
     truncated[~has3d] = -1.0
     occluded[~has3d] = -1
@@ -381,7 +391,7 @@ def frame_label_text(
     location[~has3d] = -1000.0
     rotation_y[~has3d] = -10.0
     return format_label_lines(
-        types, truncated, occluded, alpha, objects.boxes_xyxy, sizes_hwl, location, rotation_y
+        types, truncated, occluded, alpha, objects.boxes2d, sizes_hwl, location, rotation_y
     )
 
 
@@ -446,7 +456,7 @@ class KittiFrameTask(_frames.FrameTask):
                 Path(image.filepath),
                 paths["image"],
                 self.image_mode,
-                f"{self.anonymization} image",  # type: ignore[arg-type]
+                f"{self.anonymization} image",
                 images_flag(self.anonymization),
             )
         atomic_write(paths["velodyne"], lambda tmp: velodyne.tofile(tmp))

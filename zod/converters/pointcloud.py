@@ -53,7 +53,8 @@ def point_cloud(points: np.ndarray, intensity: np.ndarray, time_s: np.ndarray) -
 def write_point_cloud(
     path: str | os.PathLike[str], points: np.ndarray, intensity: np.ndarray, time_s: np.ndarray
 ) -> Path:
-    """Write a point cloud atomically; the format follows the suffix (``.pcd`` binary or ``.ply``)."""
+    """Write a point cloud atomically; the format follows the suffix (``.pcd`` binary or
+    ``.ply``)."""
     o3d = _open3d()
     cloud = point_cloud(points, intensity, time_s)
     return atomic_write(

@@ -18,7 +18,8 @@ Cropping (same numbers as the reference ``Box2D.crop_from_image``)::
 
     box corners rounded to pixels: xmin = round(x_min), ... (round half to even)
     pad_x, pad_y = padding_px, or int(width * padding_factor), int(height * padding_factor)
-    crop = image[max(0, ymin - pad_y) : min(H, ymax + pad_y), max(0, xmin - pad_x) : min(W, xmax + pad_x)]
+    crop = image[max(0, ymin - pad_y) : min(H, ymax + pad_y),
+                 max(0, xmin - pad_x) : min(W, xmax + pad_x)]
     padding (left, top, right, bottom) = what was really added after clipping to the image
 """
 
@@ -31,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zod.annotations._common import boxes_xyxy_from_features, to_bool
 from zod.constants import AnnotationProject
 from zod.converters import _frames
-from zod.converters.coco import boxes_xyxy_from_features
 from zod.converters.runner import (
     RunKwargs,
     RunOptions,
@@ -87,12 +88,17 @@ def crop_windows(
 
 
 def _flag(value: Any) -> bool:
-    from zod.annotations._common import to_bool
-
     try:
         return bool(to_bool(value))
     except ValueError:
         return False
+
+
+def _write_png(target: Path, crop: np.ndarray) -> None:
+    """Write one crop (h, w, 3) BGR as a PNG, atomically."""
+    import cv2
+
+    atomic_write(target, lambda tmp: cv2.imwrite(str(tmp), crop))
 
 
 @dataclass(frozen=True)
@@ -141,10 +147,7 @@ class TsrFrameTask(_frames.FrameTask):
             if self.overwrite or not target.exists():
                 if image is None:
                     image = _frames.read_bgr(camera.filepath, self.anonymization)
-                crop = image[y0:y1, x0:x1]
-                import cv2
-
-                atomic_write(target, lambda tmp, crop=crop: cv2.imwrite(str(tmp), crop))
+                _write_png(target, image[y0:y1, x0:x1])
             box = boxes[row].astype(np.float64)
             dims32 = boxes[row, 2:] - boxes[row, :2]  # float32 like the reference's Box2D
             width, height = float(dims32[0]), float(dims32[1])

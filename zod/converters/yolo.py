@@ -117,15 +117,15 @@ class YoloFrameTask(_frames.FrameTask):
         keep = np.array(
             [
                 name in index_of and (self.include_unclear or not unclear)
-                for name, unclear in zip(objects.names, objects.unclear)
+                for name, unclear in zip(objects.classes, objects.unclear)
             ],
             dtype=bool,
         )
         class_indices = np.array(
-            [index_of[objects.names[i]] for i in np.flatnonzero(keep)], dtype=np.int64
+            [index_of[objects.classes[i]] for i in np.flatnonzero(keep)], dtype=np.int64
         )
         text = yolo_lines(
-            objects.boxes_xyxy[keep], class_indices, (int(camera.width), int(camera.height))
+            objects.boxes2d[keep], class_indices, (int(camera.width), int(camera.height))
         )
         if self.image_mode != "none":
             if self.image_size:
@@ -137,7 +137,7 @@ class YoloFrameTask(_frames.FrameTask):
                     self.image_mode,
                     f"{self.anonymization} image",
                     images_flag(self.anonymization),
-                )  # type: ignore[arg-type]
+                )
         atomic_write_text(label_path, text)  # last: marks the frame done
         return {"frame_id": frame_id, "image": str(image_path), "written": True}
 

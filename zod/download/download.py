@@ -168,9 +168,9 @@ def _same_remote(state: dict, remote: RemoteFile) -> bool:
         return False
     if remote.sha256 and state.get("sha256") not in (None, remote.sha256):
         return False
-    if remote.content_hash and state.get("content_hash") not in (None, remote.content_hash):
-        return False
-    return True
+    return not (
+        remote.content_hash and state.get("content_hash") not in (None, remote.content_hash)
+    )
 
 
 def _reference_download(dl_dir: Path, remote: RemoteFile) -> Path | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bz2
 import errno
 import gzip
+import io
 import lzma
 import os
 import shutil
@@ -48,21 +49,29 @@ class ExtractResult:
     bytes: int = 0
 
 
-class _CountingReader:
-    """File wrapper that reports how many compressed bytes were consumed (for tqdm)."""
+class _CountingReader(io.BufferedIOBase):
+    """Forward-only reader that reports how many compressed bytes were consumed (for tqdm).
+
+    A ``BufferedIOBase`` so that it is the file object gzip, bz2, lzma and tarfile expect (not
+    seekable: they only read it front to back). Closing it leaves ``raw`` open.
+    """
 
     def __init__(self, raw: BinaryIO, pbar: tqdm | None) -> None:
+        super().__init__()
         self._raw = raw
         self._pbar = pbar
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
         if self._pbar is not None and data:
             self._pbar.update(len(data))
         return data
 
 
-def _decompressed(raw: BinaryIO, reader: _CountingReader) -> BinaryIO:
+def _decompressed(raw: BinaryIO, reader: _CountingReader) -> io.BufferedIOBase:
     """A decompressing reader chosen from the magic bytes (gzip, bzip2, xz or plain tar).
 
     Unlike tarfile's own stream mode, these readers check the compressed stream's checksum.
@@ -70,12 +79,13 @@ def _decompressed(raw: BinaryIO, reader: _CountingReader) -> BinaryIO:
     magic = raw.read(6)
     raw.seek(0)
     if magic[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[arg-type]
+        return gzip.GzipFile(fileobj=reader, mode="rb")
     if magic[:3] == b"BZh":
-        return bz2.BZ2File(reader, mode="rb")  # type: ignore[arg-type]
+        return bz2.BZ2File(reader, mode="rb")
     if magic == b"\xfd7zXZ\x00":
+        # typeshed asks for a typing.IO[bytes]; LZMAFile only ever calls read() on it
         return lzma.LZMAFile(reader, mode="rb")  # type: ignore[arg-type]
-    return reader  # type: ignore[return-value]
+    return reader
 
 
 def _inside(path: str, root: str) -> bool:
@@ -152,7 +162,7 @@ def safe_extract(
     try:
         with open(archive_str, "rb") as raw:
             stream = _decompressed(raw, _CountingReader(raw, pbar))
-            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[arg-type]
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for member in tar:
                     if cancel is not None and cancel.is_set():
                         raise DownloadCancelled(f"{archive_str}: extraction interrupted")

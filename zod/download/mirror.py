@@ -23,7 +23,7 @@ import tarfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
@@ -68,7 +68,7 @@ def _relative(path_text: str, root: Path) -> str:
     return text.removeprefix("./")
 
 
-def _get(mapping: dict, key: str):
+def _get(mapping: dict[str, Any], key: str) -> Any:
     from zod.index import camel_case
 
     if key in mapping:
@@ -200,7 +200,7 @@ def write_archive(
                 info.uname = info.gname = ""
                 with open(path, "rb") as f:
                     reader = _HashingReader(f)
-                    tar.addfile(info, reader)  # type: ignore[arg-type]
+                    tar.addfile(info, reader)
                     member_sums[rel] = reader.sha256.hexdigest()
         os.replace(part, dest)
     except BaseException:
@@ -265,8 +265,8 @@ def build_mirror(
     with tqdm(total=total, unit="file", desc="Building archives", disable=not progress) as pbar:
         if max_workers == 1 or len(jobs) <= 1:
             for folder, name, members in jobs:
-                dest = str(out / folder / name)
-                done(folder, name, write_archive(str(src), members, dest, compress_level))
+                archive = str(out / folder / name)
+                done(folder, name, write_archive(str(src), members, archive, compress_level))
                 pbar.update(len(members))
         else:
             with ProcessPoolExecutor(max_workers=min(max_workers, len(jobs))) as pool:

@@ -34,6 +34,10 @@ class ItemTask:
     version: str
     subset: str
 
+    def __call__(self, frame_id: str) -> Any:
+        """What the task reads for one item (subclasses say what)."""
+        raise NotImplementedError
+
     def item(self, frame_id: str) -> Any:
         """The ``ZodFrame`` / ``ZodSequence`` of ``frame_id`` (dataset opened once per process)."""
         return open_dataset(self.dataset_root, self.version, self.subset)[frame_id]

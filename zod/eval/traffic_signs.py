@@ -379,7 +379,7 @@ def draw_confusion(
             1,
             cv2.LINE_AA,
         )
-        for j in np.flatnonzero(counts[i]):
+        for j in np.flatnonzero(counts[i]).tolist():
             text_color = (0, 0, 0) if counts[i, j] / row_total[i, 0] > 0.6 else (255, 255, 255)
             cv2.putText(
                 image,

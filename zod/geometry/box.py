@@ -123,7 +123,7 @@ class Box3D:
         return project(np.vstack([self.center[None], self.corners]), cam.intrinsics, cam.distortion)
 
     def points_in_box(self, points: np.ndarray) -> np.ndarray:
-        """Mask (N,) of points (N, 3), in the box's frame, that lie inside the box (borders included)."""
+        """Mask (N,) of the points (N, 3), in the box's frame, inside the box (borders included)."""
         pts = np.asarray(points, dtype=np.float64)
         local = (pts - self.center) @ self.orientation.rotation_matrix
         return np.all(np.abs(local) <= self.size / 2, axis=1)
@@ -159,7 +159,7 @@ class Box2D:
     def from_points(
         cls, points: Sequence[Sequence[float]] | np.ndarray, frame: Camera = Camera.FRONT
     ) -> Box2D:
-        """The enclosing box of points (K, 2) (e.g. the 4 MultiPoint corners); float32 like the reference."""
+        """The enclosing box of points (K, 2) (e.g. 4 MultiPoint corners), float32 (reference)."""
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         if len(pts) == 0:
             raise ValueError("Box2D.from_points needs at least one point")
@@ -252,7 +252,7 @@ class Box2D:
         min_depth: float = 0.0,
         max_depth: float = 500.0,
     ) -> np.ndarray:
-        """(8, 3) frustum of the box: its 4 corners unprojected at ``min_depth`` then at ``max_depth``.
+        """(8, 3) frustum of the box: 4 corners unprojected at ``min_depth``, then ``max_depth``.
 
         With ``min_depth == 0`` the first four points are the camera centre (reference
         behaviour). Depths are distances from the camera centre; points are in the camera

@@ -1,24 +1,24 @@
 """``Box3DSet``: N oriented 3D boxes held as arrays (the devkit's fast path for boxes).
 
-Modelled on av2-api's cuboid lists but fully vectorized: one object with
-``centers`` (N, 3) m, ``sizes`` (N, 3) = (L, W, H) m, ``quaternions`` (N, 4) wxyz, one
-``frame`` for all, and per-box columns ``classes``, ``subclasses``, ``uuids``, ``unclear``,
-``boxes2d`` (N, 4) xyxy pixels plus ``attributes`` (other annotation fields, object arrays).
-Built straight from the GeoJSON features of ``object_detection.json`` (no per-object Box3D
-or Quaternion objects). Corner order is that of :mod:`zod.geometry.box` (drawn there).
+Modelled on av2-api's cuboid lists but fully vectorized: one object with ``centers_m``
+(N, 3), ``sizes_lwh_m`` (N, 3) = (length, width, height), ``quaternions_wxyz`` (N, 4)
+(rotation frame_from_box), one ``frame`` for all, and per-box columns ``classes``,
+``subclasses``, ``uuids``, ``unclear``, ``boxes2d`` (N, 4) xyxy pixels plus ``attributes``
+(other per-box fields, (N,) arrays). Pure geometry: building a set from annotation files or
+``ObjectAnnotation`` objects is in :mod:`zod.annotations.object_features` and
+:mod:`zod.annotations.objects`. Corner order is that of :mod:`zod.geometry.box` (drawn there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from zod.constants import Camera, CoordinateFrame, Lidar
-from zod.errors import FormatError
-from zod.geometry.box import UNIT_CORNERS
+from zod.geometry.box import UNIT_CORNERS, Box3D
 from zod.geometry.transforms import (
     as_transform,
     quaternion_multiply,
@@ -27,17 +27,7 @@ from zod.geometry.transforms import (
     yaw_from_quaternions,
 )
 
-__all__ = ["ATTRIBUTE_NAMES", "Box3DSet", "BoxProjection"]
-
-# annotation fields kept as columns in ``attributes`` (ObjectAnnotation attribute names)
-ATTRIBUTE_NAMES = (
-    "object_type",
-    "occlusion_level",
-    "artificial",
-    "with_rider",
-    "emergency",
-    "traffic_content_visible",
-)
+__all__ = ["Box3DSet", "BoxProjection"]
 
 
 class BoxProjection(NamedTuple):
@@ -54,52 +44,83 @@ class BoxProjection(NamedTuple):
     visible: np.ndarray
 
 
-def _str_column(values: Iterable[Any] | None, n: int) -> np.ndarray:
-    """An object column of length n (all None when ``values`` is None); object arrays pass through."""
+def _object_column(values: Iterable[Any] | None, n: int, what: str) -> np.ndarray:
+    """An (n,) object column (all None when ``values`` is None); object arrays pass through."""
     if isinstance(values, np.ndarray) and values.dtype == object and values.shape == (n,):
         return values
     out = np.empty(n, dtype=object)
     if values is not None:
-        out[:] = list(values)
+        items = list(values)
+        if len(items) != n:
+            raise ValueError(f"Box3DSet.{what} has {len(items)} values for {n} boxes")
+        out[:] = items
     return out
 
 
-@dataclass
+def _unit_quaternions(quaternions: Any, n: int) -> np.ndarray:
+    """(n, 4) float64 quaternions, rows that are not unit (within pyquaternion's 1e-14 on the
+    squared norm) normalised; unit rows and zero rows are kept as given."""
+    q = np.asarray(quaternions, dtype=np.float64).reshape(n, 4)
+    squared = np.einsum("ij,ij->i", q, q)
+    off = (np.abs(1.0 - squared) >= 1e-14) & (squared > 0)
+    if off.any():
+        q = q.copy()
+        q[off] /= np.sqrt(squared[off])[:, None]
+    return q
+
+
+@dataclass(init=False)
 class Box3DSet:
-    """N boxes in one frame; see the module docstring."""
+    """N boxes in one frame; see the module docstring. Every column has N rows."""
 
-    centers: np.ndarray
-    sizes: np.ndarray
-    quaternions: np.ndarray
-    frame: CoordinateFrame = Lidar.VELODYNE
-    classes: np.ndarray | None = None
-    subclasses: np.ndarray | None = None
-    uuids: np.ndarray | None = None
-    unclear: np.ndarray | None = None
-    boxes2d: np.ndarray | None = None
-    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    centers_m: np.ndarray  # (N, 3) float64
+    sizes_lwh_m: np.ndarray  # (N, 3) float64
+    quaternions_wxyz: np.ndarray  # (N, 4) float64, rotation frame_from_box
+    frame: CoordinateFrame
+    classes: np.ndarray  # (N,) object (str or None)
+    subclasses: np.ndarray  # (N,) object (str or None)
+    uuids: np.ndarray  # (N,) object (str or None)
+    unclear: np.ndarray  # (N,) bool
+    boxes2d: np.ndarray  # (N, 4) float64 xyxy pixels, NaN when unknown
+    attributes: dict[str, np.ndarray]  # name -> (N,) array
 
-    def __post_init__(self) -> None:
-        self.centers = np.asarray(self.centers, dtype=np.float64).reshape(-1, 3)
-        n = len(self.centers)
-        self.sizes = np.asarray(self.sizes, dtype=np.float64).reshape(n, 3)
-        q = np.asarray(self.quaternions, dtype=np.float64).reshape(n, 4)
-        norms = np.linalg.norm(q, axis=1, keepdims=True)
-        self.quaternions = q / np.where(norms == 0, 1.0, norms)
-        self.classes = _str_column(self.classes, n)
-        self.subclasses = _str_column(self.subclasses, n)
-        self.uuids = _str_column(self.uuids, n)
+    def __init__(
+        self,
+        centers_m: Any,
+        sizes_lwh_m: Any,
+        quaternions_wxyz: Any,
+        frame: CoordinateFrame = Lidar.VELODYNE,
+        classes: Iterable[Any] | None = None,
+        subclasses: Iterable[Any] | None = None,
+        uuids: Iterable[Any] | None = None,
+        unclear: Any = None,
+        boxes2d: Any = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        """Columns not given are filled: None classes / subclasses / uuids, unclear False,
+        NaN ``boxes2d``, no attributes. Quaternions that are not unit are normalised."""
+        self.centers_m = np.asarray(centers_m, dtype=np.float64).reshape(-1, 3)
+        n = len(self.centers_m)
+        self.sizes_lwh_m = np.asarray(sizes_lwh_m, dtype=np.float64).reshape(n, 3)
+        self.quaternions_wxyz = _unit_quaternions(quaternions_wxyz, n)
+        self.frame = frame
+        self.classes = _object_column(classes, n, "classes")
+        self.subclasses = _object_column(subclasses, n, "subclasses")
+        self.uuids = _object_column(uuids, n, "uuids")
         self.unclear = (
             np.zeros(n, dtype=bool)
-            if self.unclear is None
-            else np.asarray(self.unclear, dtype=bool).reshape(n)
+            if unclear is None
+            else np.asarray(unclear, dtype=bool).reshape(n)
         )
         self.boxes2d = (
             np.full((n, 4), np.nan, dtype=np.float64)
-            if self.boxes2d is None
-            else np.asarray(self.boxes2d, dtype=np.float64).reshape(n, 4)
+            if boxes2d is None
+            else np.asarray(boxes2d, dtype=np.float64).reshape(n, 4)
         )
-        self.attributes = {k: _str_column(v, n) for k, v in self.attributes.items()}
+        self.attributes = {
+            k: v if isinstance(v, np.ndarray) and v.shape == (n,) else _object_column(v, n, k)
+            for k, v in (attributes or {}).items()
+        }
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -107,108 +128,7 @@ class Box3DSet:
         return cls(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 4)), frame)
 
     @classmethod
-    def from_features(
-        cls,
-        features: Sequence[dict[str, Any]],
-        frame: CoordinateFrame = Lidar.VELODYNE,
-        source: Any = None,
-    ) -> Box3DSet:
-        """Boxes of the features of ``object_detection.json`` that have a 3D box (spec section 11).
-
-        ``attributes["feature_index"]`` gives each box's index in ``features``. Classes follow the
-        spec: ``Inconclusive`` -> ``Unclear`` (and unclear); ``type`` or older ``object_type``.
-        Subclasses follow ``ObjectAnnotation.subclass``. A malformed feature raises
-        ``FormatError`` naming ``source`` (e.g. the file path).
-        """
-        try:
-            return cls._from_features(features, frame)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            what = (
-                f"missing key {err}"
-                if isinstance(err, KeyError)
-                else f"{type(err).__name__}: {err}"
-            )
-            raise FormatError(source, f"malformed object feature: {what}") from None
-
-    @classmethod
-    def _from_features(cls, features: Sequence[dict[str, Any]], frame: CoordinateFrame) -> Box3DSet:
-        rows = [
-            (i, f["properties"])
-            for i, f in enumerate(features)
-            if isinstance(f.get("properties"), dict)
-            and f["properties"].get("location_3d") is not None
-        ]
-        n = len(rows)
-        if n == 0:
-            return cls.empty(frame)
-        props = [p for _, p in rows]
-        locations = [p["location_3d"] for p in props]  # a GeoJSON Point (or a bare [x, y, z])
-        centers = np.array(
-            [loc["coordinates"] if isinstance(loc, dict) else loc for loc in locations],
-            dtype=np.float64,
-        ).reshape(n, 3)
-        sizes = np.array(
-            [(p["size_3d_length"], p["size_3d_width"], p["size_3d_height"]) for p in props],
-            dtype=np.float64,
-        )
-        quats = np.array(
-            [
-                (
-                    p["orientation_3d_qw"],
-                    p["orientation_3d_qx"],
-                    p["orientation_3d_qy"],
-                    p["orientation_3d_qz"],
-                )
-                for p in props
-            ],
-            dtype=np.float64,
-        )
-        raw_classes = [p.get("class") for p in props]
-        types = [p.get("type", p.get("object_type")) for p in props]
-        unclear = np.array(
-            [
-                bool(p.get("unclear", False)) or "Inconclusive" in (c, t)
-                for p, c, t in zip(props, raw_classes, types)
-            ]
-        )
-        classes = ["Unclear" if c == "Inconclusive" else c for c in raw_classes]
-        boxes2d = np.full((n, 4), np.nan)
-        for row, (i, _) in enumerate(rows):  # geometry -> xyxy (min/max of the MultiPoint)
-            coords = (features[i].get("geometry") or {}).get("coordinates")
-            if coords:
-                pts = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
-                boxes2d[row] = np.concatenate([pts.min(axis=0), pts.max(axis=0)])
-
-        def as_bool(v: Any) -> bool | None:  # bools or "True"/"False" strings (spec section 11)
-            if v is None or isinstance(v, bool):
-                return v
-            return str(v).strip().lower() == "true"
-
-        attributes = {
-            "object_type": types,
-            "occlusion_level": [p.get("occlusion_ratio") for p in props],
-            "artificial": [as_bool(p.get("artificial")) for p in props],
-            "with_rider": [as_bool(p.get("with_rider")) for p in props],
-            "emergency": [as_bool(p.get("emergency")) for p in props],
-            "traffic_content_visible": [as_bool(p.get("traffic_content_visible")) for p in props],
-            "feature_index": [i for i, _ in rows],
-        }
-        subclasses = _subclasses(classes, unclear, attributes)
-        return cls(
-            centers,
-            sizes,
-            quats,
-            frame,
-            classes,
-            subclasses,
-            [p.get("annotation_uuid") for p in props],
-            unclear,
-            boxes2d,
-            attributes,
-        )
-
-    @classmethod
-    def from_boxes(cls, boxes: Sequence[Any]) -> Box3DSet:
+    def from_boxes(cls, boxes: Sequence[Box3D]) -> Box3DSet:
         """From a list of :class:`zod.geometry.box.Box3D` (all in one frame)."""
         if not boxes:
             return cls.empty()
@@ -218,80 +138,22 @@ class Box3DSet:
         return cls(
             np.array([b.center for b in boxes]),
             np.array([b.size for b in boxes]),
-            np.array([b.orientation.q for b in boxes]),
+            np.array([getattr(b.orientation, "q", b.orientation) for b in boxes]),
             frames.pop(),
         )
 
-    @classmethod
-    def from_object_annotations(
-        cls, objects: Sequence[Any], frame: CoordinateFrame | None = None
-    ) -> Box3DSet:
-        """From ``ObjectAnnotation``s: those with a 3D box (``attributes["object_index"]`` maps back).
-
-        The set is in the boxes' frame (the lidar for annotations); ``frame`` only names the
-        frame of an empty result.
-        """
-        kept = [(i, o) for i, o in enumerate(objects) if getattr(o, "box3d", None) is not None]
-        if not kept:
-            return cls.empty(Lidar.VELODYNE if frame is None else frame)
-        boxes = cls.from_boxes([o.box3d for _, o in kept])
-        objs = [o for _, o in kept]
-        out = cls(
-            boxes.centers,
-            boxes.sizes,
-            boxes.quaternions,
-            boxes.frame,
-            [o.name for o in objs],
-            [_safe_subclass(o) for o in objs],
-            [o.uuid for o in objs],
-            [bool(o.unclear) for o in objs],
-            np.array([np.asarray(o.box2d.xyxy, dtype=np.float64) for o in objs]),
-            {name: [getattr(o, name, None) for o in objs] for name in ATTRIBUTE_NAMES}
-            | {"object_index": [i for i, _ in kept]},
-        )
-        return out
-
-    def to_boxes(self) -> list[Any]:
+    def to_boxes(self) -> list[Box3D]:
         """A list of :class:`zod.geometry.box.Box3D` (one Python object per box: the slow path)."""
         from pyquaternion import Quaternion
 
-        from zod.geometry.box import Box3D
-
         return [
             Box3D(c.copy(), s.copy(), Quaternion(q), self.frame)
-            for c, s, q in zip(self.centers, self.sizes, self.quaternions)
+            for c, s, q in zip(self.centers_m, self.sizes_lwh_m, self.quaternions_wxyz)
         ]
-
-    def to_object_annotations(self) -> list[Any]:
-        """A list of ``ObjectAnnotation`` (from :mod:`zod.annotations.objects`) with these boxes."""
-        from zod.annotations.objects import ObjectAnnotation
-        from zod.geometry.box import Box2D
-
-        out = []
-        boxes = self.to_boxes()
-        for i, box in enumerate(boxes):
-            kwargs = {
-                name: self.attributes[name][i]
-                for name in ATTRIBUTE_NAMES
-                if name in self.attributes
-            }
-            for name in ATTRIBUTE_NAMES:
-                kwargs.setdefault(name, None)
-            out.append(
-                ObjectAnnotation(
-                    box2d=Box2D(self.boxes2d[i].astype(np.float32), Camera.FRONT),
-                    box3d=box,
-                    unclear=bool(self.unclear[i]),
-                    name=self.classes[i],
-                    uuid=self.uuids[i],
-                    **kwargs,
-                )
-            )
-        return out
 
     # ------------------------------------------------------------------ container
     def __len__(self) -> int:
-        return len(self.centers)
+        return len(self.centers_m)
 
     def __getitem__(self, index: Any) -> Box3DSet:
         """Subset by bool mask, index array or slice (an int gives a set of one box)."""
@@ -299,9 +161,9 @@ class Box3DSet:
             index = [int(index)]
         return replace(
             self,
-            centers=self.centers[index],
-            sizes=self.sizes[index],
-            quaternions=self.quaternions[index],
+            centers_m=self.centers_m[index],
+            sizes_lwh_m=self.sizes_lwh_m[index],
+            quaternions_wxyz=self.quaternions_wxyz[index],
             classes=self.classes[index],
             subclasses=self.subclasses[index],
             uuids=self.uuids[index],
@@ -317,12 +179,12 @@ class Box3DSet:
     @property
     def rotation_matrices(self) -> np.ndarray:
         """(N, 3, 3) box-to-frame rotations."""
-        return rotation_matrices_from_quaternions(self.quaternions)
+        return rotation_matrices_from_quaternions(self.quaternions_wxyz)
 
     @property
     def yaw(self) -> np.ndarray:
         """(N,) heading (rad) of each box's length axis about the frame's z axis."""
-        return yaw_from_quaternions(self.quaternions)
+        return yaw_from_quaternions(self.quaternions_wxyz)
 
     def transform(self, target_from_source: Any, new_frame: CoordinateFrame) -> Box3DSet:
         """A new set moved by one rigid (4, 4) transform / Pose into ``new_frame``."""
@@ -330,8 +192,8 @@ class Box3DSet:
         q_t = quaternions_from_rotation_matrices(t[:3, :3])
         return replace(
             self,
-            centers=self.centers @ t[:3, :3].T + t[:3, 3],
-            quaternions=quaternion_multiply(q_t, self.quaternions),
+            centers_m=self.centers_m @ t[:3, :3].T + t[:3, 3],
+            quaternions_wxyz=quaternion_multiply(q_t, self.quaternions_wxyz),
             frame=new_frame,
             attributes=dict(self.attributes),
         )
@@ -344,8 +206,8 @@ class Box3DSet:
 
     def corners(self) -> np.ndarray:
         """(N, 8, 3) corners in the set's frame, in the order of :mod:`zod.geometry.box`."""
-        local = UNIT_CORNERS[None, :, :] * self.sizes[:, None, :]
-        return np.einsum("nij,nkj->nki", self.rotation_matrices, local) + self.centers[:, None, :]
+        local = UNIT_CORNERS[None, :, :] * self.sizes_lwh_m[:, None, :]
+        return np.einsum("nij,nkj->nki", self.rotation_matrices, local) + self.centers_m[:, None, :]
 
     def bev_corners(self) -> np.ndarray:
         """(N, 4, 2) bottom corners' (x, y) (the reference ``corners_bev`` for each box)."""
@@ -353,7 +215,7 @@ class Box3DSet:
 
     def distances(self) -> np.ndarray:
         """(N,) distance (m) of each centre from the frame's origin."""
-        return np.linalg.norm(self.centers, axis=1)
+        return np.linalg.norm(self.centers_m, axis=1)
 
     def project(self, calibration: Any, camera: Camera = Camera.FRONT) -> BoxProjection:
         """Project centres and corners into ``camera``'s image: (N, 9, 2) pixels + visibility."""
@@ -361,7 +223,7 @@ class Box3DSet:
         from zod.geometry.transforms import apply_rigid
 
         cam = calibration.cameras[camera]
-        points = np.concatenate([self.centers[:, None, :], self.corners()], axis=1).reshape(-1, 3)
+        points = np.concatenate([self.centers_m[:, None, :], self.corners()], axis=1).reshape(-1, 3)
         if self.frame != camera:  # move the 9 points of each box with one fused transform
             camera_from_frame = calibration.get_transform(self.frame, camera)
             points = apply_rigid(points, camera_from_frame[:3, :3], camera_from_frame[:3, 3])
@@ -400,8 +262,8 @@ class Box3DSet:
         if box_idx.size == 0:
             return out
         rot = self.rotation_matrices[box_idx]  # (K, 3, 3)
-        local = np.einsum("kji,kj->ki", rot, pts[pt_idx] - self.centers[box_idx])
-        inside = np.all(np.abs(local) <= self.sizes[box_idx] / 2 + 1e-9, axis=1)
+        local = np.einsum("kji,kj->ki", rot, pts[pt_idx] - self.centers_m[box_idx])
+        inside = np.all(np.abs(local) <= self.sizes_lwh_m[box_idx] / 2 + 1e-9, axis=1)
         box_idx, pt_idx = box_idx[inside], pt_idx[inside]
         # lowest box index per point: assign in reverse order so the smallest index wins
         order = np.argsort(-box_idx, kind="stable")
@@ -409,7 +271,8 @@ class Box3DSet:
         return out
 
     def count_points(self, points: np.ndarray) -> np.ndarray:
-        """(N,) number of points (M, 3) in each box (a point counts for the first box holding it)."""
+        """(N,) number of points (M, 3) in each box (a point counts for the first box holding
+        it)."""
         idx = self.points_in_boxes(points)
         return np.bincount(idx[idx >= 0], minlength=len(self))
 
@@ -427,31 +290,3 @@ class Box3DSet:
     def filter_unclear(self, keep_unclear: bool = False) -> Box3DSet:
         """Drop (default) or keep only the unclear boxes."""
         return self[self.unclear if keep_unclear else ~self.unclear]
-
-
-def _safe_subclass(obj: Any) -> Any:
-    try:
-        return obj.subclass
-    except Exception:
-        return None
-
-
-def _subclasses(
-    classes: list[Any], unclear: np.ndarray, attributes: dict[str, list[Any]]
-) -> list[Any]:
-    """Subclass of each object by the spec's rules (section 11), which live once, in
-    ``zod.annotations.objects.object_subclass`` (no Box3D / Quaternion is built)."""
-    from zod.annotations.objects import object_subclass
-
-    return [
-        object_subclass(
-            name,
-            bool(unclear[i]),
-            attributes["object_type"][i],
-            attributes["artificial"][i],
-            attributes["with_rider"][i],
-            attributes["emergency"][i],
-            attributes["traffic_content_visible"][i],
-        )
-        for i, name in enumerate(classes)
-    ]

@@ -74,7 +74,8 @@ def compensate_scanwise(
 def pointwise_transforms(
     ego_motion: Any, point_times_s: np.ndarray, target_time_s: float, ego_from_lidar: Any
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per distinct time transforms (K, 4, 4) ``lidar_target_from_lidar_t`` and the index (N,) of each point's.
+    """Transforms (K, 4, 4) ``lidar_target_from_lidar_t``, one per distinct point time, and the
+    index (N,) of each point's transform.
 
     ``ego_motion`` is anything with ``get_poses(times) -> (K, 4, 4)`` (an ``EgoMotion``).
     """

@@ -337,7 +337,7 @@ def unproject_2d_to_3d_kannala(
 def get_points_in_camera_fov(
     fov: np.ndarray, camera_data: np.ndarray, horizontal_only: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Reference name: (points (M, 3) inside the field of view, mask (N,)); see :func:`in_field_of_view`."""
+    """Reference name: (points (M, 3) inside the field of view, mask (N,)): ``in_field_of_view``."""
     mask = in_field_of_view(camera_data, fov, horizontal_only=horizontal_only)
     return np.asarray(camera_data)[mask], mask
 
@@ -345,7 +345,7 @@ def get_points_in_camera_fov(
 def lidar_to_image(
     points_lidar: np.ndarray, calibration: Any, camera: Any = None, lidar: Any = None
 ) -> ImageProjection:
-    """Lidar points (N, 3) -> (pixels (M, 2), depth_m (M,), mask (N,)) of the points the camera sees.
+    """Lidar points (N, 3) -> (pixels (M, 2), depth_m (M,), mask (N,)) of the points seen.
 
     :func:`points_to_image` from the lidar frame: in front of the camera, inside its field of
     view and inside the image.

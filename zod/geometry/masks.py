@@ -52,14 +52,14 @@ DEFAULT_SEMANTIC_CLASSES: dict[str, int] = {
 
 # --------------------------------------------------------------------------- reference behaviour
 def polygon_to_array(polygon: Any) -> np.ndarray:
-    """All coordinates of ``polygon`` as one contour (K, 1, 2) int32 (truncated, like the reference)."""
+    """All coordinates of ``polygon`` as one contour (K, 1, 2) int32, truncated (reference)."""
     return _flat_coords(polygon).reshape(-1, 1, 2).astype(np.int32)
 
 
 def polygon_to_mask(
     polygon: Any, img_shape: Sequence[int] = (2168, 3848, 3), fill_color: Any = (100, 0, 0)
 ) -> np.ndarray:
-    """uint8 image of ``img_shape`` with ``polygon`` filled with ``fill_color`` (reference behaviour)."""
+    """uint8 image of ``img_shape``, ``polygon`` filled with ``fill_color`` (as the reference)."""
     mask = np.zeros(tuple(img_shape), dtype=np.uint8)
     cv2.fillPoly(mask, [polygon_to_array(polygon)], fill_color)
     return mask
@@ -96,7 +96,7 @@ def _flat_coords(coords: Any) -> np.ndarray:
 
 # --------------------------------------------------------------------------- GeoJSON semantics
 def _depth(coords: Any) -> int:
-    """Nesting depth of a coordinate list: 1 for a point [x, y], 2 ring, 3 Polygon, 4 MultiPolygon."""
+    """Nesting depth of a coordinate list: 1 point [x, y], 2 ring, 3 Polygon, 4 MultiPolygon."""
     depth = 0
     node = coords
     while isinstance(node, (list, tuple, np.ndarray)) and len(node) > 0:
@@ -217,7 +217,7 @@ def binary_mask(
 
 
 def annotation_kind(annotation: Any) -> str:
-    """Default semantic label of an annotation: lane_marking, shaded_area, road_painting or ego_road."""
+    """Default semantic label: lane_marking, shaded_area, road_painting or ego_road."""
     name = type(annotation).__name__
     if name.startswith("LaneMarking"):
         return "lane_marking"

@@ -74,7 +74,7 @@ class Pose:
         return cls(make_transforms(rot, translation))
 
     def compose(self, other: Pose | np.ndarray) -> Pose:
-        """``self @ other``: apply ``other`` first, then ``self`` (a_from_c = a_from_b @ b_from_c)."""
+        """``self @ other``: ``other`` first, then ``self`` (a_from_c = a_from_b @ b_from_c)."""
         return Pose(self.transform @ as_transform(other))
 
     def __matmul__(self, other: Pose | np.ndarray) -> Pose:
@@ -85,7 +85,7 @@ class Pose:
         return transform_points(points, self.transform)
 
     def interpolate(self, other: Pose, fraction: float) -> Pose:
-        """Pose between ``self`` (fraction 0) and ``other`` (1): slerp rotation, linear translation."""
+        """Pose between ``self`` (fraction 0) and ``other`` (1): slerp rotation, lerp position."""
         return Pose(interpolate_transforms(self.transform, other.transform, fraction))
 
     def copy(self) -> Pose:
@@ -100,7 +100,7 @@ class Pose:
 
 
 def compose(*transforms: Pose | np.ndarray) -> np.ndarray:
-    """Product of transforms left to right: ``compose(a_from_b, b_from_c)`` is ``a_from_c`` (4, 4)."""
+    """Product of (4, 4) transforms, left to right: ``compose(a_from_b, b_from_c)`` is a_from_c."""
     out = np.eye(4)
     for transform in transforms:
         out = out @ as_transform(transform)

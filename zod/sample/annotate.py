@@ -362,7 +362,7 @@ def traffic_sign_features(
     from the tsv, the others ``unclear``); one name outside the tsv when asked."""
     names = traffic_sign_names()
     features: list[dict[str, Any]] = []
-    for feat, m in zip(object_feats, kept):
+    for feat, _ in zip(object_feats, kept):
         props = feat["properties"]
         if props["class"] != "TrafficSign":
             continue

@@ -84,7 +84,7 @@ _RAY_CACHE: dict[bytes, np.ndarray] = {}
 
 
 def _pixel_rays(rig: SensorRig) -> np.ndarray:
-    """Camera-frame unit rays (h*w, 3) of the pixel centres of the 1/8-resolution grid (cached per rig)."""
+    """Camera-frame unit rays (h*w, 3) of the pixel centres of the 1/8-resolution grid (cached)."""
     key = rig.intrinsics.tobytes() + rig.distortion.tobytes() + np.asarray(rig.image_size).tobytes()
     if key not in _RAY_CACHE:
         width, height = rig.image_size
@@ -100,7 +100,7 @@ def _pixel_rays(rig: SensorRig) -> np.ndarray:
 
 
 def _background(rig: SensorRig, world_from_cam: np.ndarray, road: Road) -> np.ndarray:
-    """Sky / grass / asphalt per pixel, computed at 1/8 resolution, returned at full (H, W, 3) uint8 RGB."""
+    """Sky / grass / asphalt per pixel (H, W, 3) uint8 RGB, computed at 1/8 resolution."""
     width, height = rig.image_size
     w_small, h_small = width // _BACKGROUND_SCALE, height // _BACKGROUND_SCALE
     rays_cam = _pixel_rays(rig)
@@ -237,8 +237,8 @@ def render(
             pts = pixels[m, f][valid[m, f]]
             if pts.shape[0] < 3:
                 continue
-            colour = base if (not is_sign or f == 0) else _SIGN_BACK_RGB
-            shaded = np.clip(colour * _SHADE[f], 0, 255)
+            face_rgb = base if (not is_sign or f == 0) else _SIGN_BACK_RGB
+            shaded = np.clip(face_rgb * _SHADE[f], 0, 255)
             hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
             cv2.fillConvexPoly(
                 image, hull, tuple(int(c) for c in shaded), lineType=cv2.LINE_AA, shift=4
@@ -249,7 +249,7 @@ def render(
 def add_noise(
     image: np.ndarray, rng: np.random.Generator, std: float, tile: int = 256
 ) -> np.ndarray:
-    """Image (H, W, 3) uint8 plus Gaussian pixel noise of ``std`` levels (a random tile repeated)."""
+    """Image (H, W, 3) uint8 plus Gaussian noise of ``std`` levels (one random tile, repeated)."""
     if std <= 0:
         return image
     height, width = image.shape[:2]

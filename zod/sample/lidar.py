@@ -129,7 +129,7 @@ def _column_geometry(
     rig: SensorRig,
     trajectory: Trajectory,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per column: times (C,), world origins (C, 3), lidar-frame dirs (C, D, 3), world dirs (C, D, 3)."""
+    """Per column: times (C,), world origins (C, 3), lidar-frame and world directions (C, D, 3)."""
     fraction = np.arange(num_columns) / num_columns
     times = file_time_s - CORE_FRACTION * period_s + fraction * period_s
     world_from_lidar = trajectory.world_from_ego(times) @ rig.ego_from_lidar  # (C, 4, 4)
@@ -186,9 +186,11 @@ def simulate_scan(
             + dirs_world[col_idx[ground], diode_idx[ground]] * ranges[ground, None]
         )
         road_pts = road.road_from_world_points(hits_world)
-        d, l = road_pts[:, 0], road_pts[:, 1]
+        along_m, lateral_m = road_pts[:, 0], road_pts[:, 1]
         intensity[ground] = np.where(
-            road.paint_mask(d, l), 170.0, np.where(road.on_road(l), 12.0, 35.0)
+            road.paint_mask(along_m, lateral_m),
+            170.0,
+            np.where(road.on_road(lateral_m), 12.0, 35.0),
         )
     intensity += rng.normal(0.0, 4.0, size=intensity.size)
     intensity *= np.clip(1.2 - ranges / 400.0, 0.5, 1.2)

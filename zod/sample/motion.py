@@ -90,7 +90,7 @@ def ego_motion_json(oxts: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def write_hdf5_flat(path: str, datasets: dict[str, np.ndarray]) -> None:
-    """Write flat (or slash-nested) datasets; no timestamps in the file, so bytes are reproducible."""
+    """Write flat (or slash-nested) datasets; no timestamps in the file, so the bytes repeat."""
     with h5py.File(path, "w", libver="earliest", track_order=False) as f:
         for name, values in datasets.items():
             f.create_dataset(name, data=values, track_times=False)
@@ -105,7 +105,7 @@ def vehicle_data_arrays(
     origin_lat_lon: tuple[float, float],
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Every leaf of spec section 10 (``group/.../value`` -> values), consistent with the trajectory."""
+    """Every leaf of spec section 10 (``group/.../value`` -> values), following the trajectory."""
     t = oxts_sample_times_s(start_s, end_s, rate_hz)
     t = t[(t >= start_s - 1e-9) & (t <= end_s + 1e-9)]
     state = trajectory.state(t)
@@ -114,6 +114,7 @@ def vehicle_data_arrays(
     wheelbase, steering_ratio = 2.9, 15.5
     road_wheel = np.arctan(wheelbase * state.yaw_rate / np.maximum(state.speed_mps, 0.5))
     accel = state.accel_long_mps2
+    steering_rate = np.gradient(road_wheel * steering_ratio, t) if n > 1 else np.zeros(n)
     out: dict[str, np.ndarray] = {
         "ego_vehicle_data/roll_rate_data/angle_rate/radians_per_second/value": state.roll_rate,
         "ego_vehicle_data/pitch_rate_data/angle_rate/radians_per_second/value": state.pitch_rate,
@@ -132,11 +133,8 @@ def vehicle_data_arrays(
         < -0.3,
         "ego_vehicle_controls/steering_wheel_angle/angle/radians/value": road_wheel
         * steering_ratio,
-        "ego_vehicle_controls/steering_wheel_angle/angle_rate/radians_per_second/value": np.gradient(
-            road_wheel * steering_ratio, t
-        )
-        if n > 1
-        else np.zeros(n),
+        "ego_vehicle_controls/steering_wheel_angle/angle_rate/"
+        "radians_per_second/value": steering_rate,
         "ego_vehicle_controls/steer_wheel_torque/torque/newton_meters/value": 0.8
         * road_wheel
         * steering_ratio

@@ -85,7 +85,7 @@ class EgoState:
 
     @property
     def angular_rates_ego(self) -> np.ndarray:
-        """(N, 3) body rates (roll, pitch, yaw rates; equal to the Euler rates at these small angles)."""
+        """(N, 3) body rates (roll, pitch, yaw rates; the Euler rates at these small angles)."""
         return np.stack([self.roll_rate, self.pitch_rate, self.yaw_rate], axis=1)
 
 
@@ -326,20 +326,20 @@ class Road:
         return points_road @ self.world_from_road[:3, :3].T + self.world_from_road[:3, 3]
 
     @staticmethod
-    def paint_mask(d: np.ndarray, l: np.ndarray) -> np.ndarray:
-        """Which ground points (d, l arrays) lie on painted lane lines (bool, same shape)."""
-        dashed = (np.abs(l + LANE_WIDTH_M / 2) < LINE_HALF_WIDTH_M) & (
-            np.mod(d, DASH_PERIOD_M) < DASH_LENGTH_M
+    def paint_mask(along_m: np.ndarray, lateral_m: np.ndarray) -> np.ndarray:
+        """Which road-frame ground points (along, lateral in metres) lie on painted lines (bool)."""
+        dashed = (np.abs(lateral_m + LANE_WIDTH_M / 2) < LINE_HALF_WIDTH_M) & (
+            np.mod(along_m, DASH_PERIOD_M) < DASH_LENGTH_M
         )
-        double = (np.abs(l - (LANE_WIDTH_M / 2 - 0.1)) < 0.05) | (
-            np.abs(l - (LANE_WIDTH_M / 2 + 0.1)) < 0.05
+        double = (np.abs(lateral_m - (LANE_WIDTH_M / 2 - 0.1)) < 0.05) | (
+            np.abs(lateral_m - (LANE_WIDTH_M / 2 + 0.1)) < 0.05
         )
-        edge = np.abs(l - (-ROAD_HALF_WIDTH_M + 0.1)) < LINE_HALF_WIDTH_M
+        edge = np.abs(lateral_m - (-ROAD_HALF_WIDTH_M + 0.1)) < LINE_HALF_WIDTH_M
         return dashed | double | edge
 
     @staticmethod
-    def on_road(l: np.ndarray) -> np.ndarray:
-        return np.abs(l) <= ROAD_HALF_WIDTH_M
+    def on_road(lateral_m: np.ndarray) -> np.ndarray:
+        return np.abs(lateral_m) <= ROAD_HALF_WIDTH_M
 
 
 def build_scene(

@@ -1,4 +1,4 @@
-"""``generate_sample``: plan the items, simulate each one, write files and index (spec sections 1-3).
+"""``generate_sample``: plan the items, simulate each, write files and index (spec sections 1-3).
 
 Each item (frame, sequence or drive) is simulated independently from its own seed
 (``SeedSequence([seed, subset, index])``), so the output does not depend on the number of worker
@@ -212,7 +212,7 @@ def _item_times(job: ItemJob, rng: np.random.Generator) -> dict[str, Any]:
 
 def _anonymization_regions(views: list, objects: Any) -> list[tuple[int, int, int, int]]:
     """Faces of pedestrians / riders and number plates of vehicles (x1, y1, x2, y2 pixels)."""
-    regions = []
+    regions: list[tuple[int, int, int, int]] = []
     for view, spec in zip(views, objects.specs):
         if view.box2d is None:
             continue
@@ -225,9 +225,9 @@ def _anonymization_regions(views: list, objects: Any) -> list[tuple[int, int, in
             region = (x1 + 0.38 * w, y2 - 0.3 * h, x2 - 0.38 * w, y2 - 0.18 * h)
         else:
             continue
-        r = tuple(round(v) for v in region)
-        if r[2] - r[0] >= 2 and r[3] - r[1] >= 2:
-            regions.append(r)  # type: ignore[arg-type]
+        x1_px, y1_px, x2_px, y2_px = (round(v) for v in region)
+        if x2_px - x1_px >= 2 and y2_px - y1_px >= 2:
+            regions.append((x1_px, y1_px, x2_px, y2_px))
     return regions
 
 
@@ -377,7 +377,7 @@ def _drawn_polygons(
 def _write_camera(
     item: _Item, with_debris: bool
 ) -> tuple[dict[str, list[dict[str, Any]]], list | None]:
-    """Every image (blur and, for frames, dnat); returns the index entries and the keyframe views."""
+    """Every image (blur and, for frames, dnat); return the index entries and the keyframe views."""
     anonymizations = ("blur", "dnat") if item.is_frame else ("blur",)
     entries: dict[str, list[dict[str, Any]]] = {f"front_{a}": [] for a in anonymizations}
     key_views = None

@@ -97,7 +97,7 @@ class RadarData:
         return self.timestamp.astype(np.float64) / 1e9
 
     def get_cartesian_coordinates(self) -> np.ndarray:
-        """(N, 3) float64 x, y, z in the radar frame: r cos(el) cos(az), r cos(el) sin(az), r sin(el)."""
+        """(N, 3) float64 x, y, z, radar frame: r cos(el) cos(az), r cos(el) sin(az), r sin(el)."""
         r = self.radar_range.astype(np.float64)
         az = self.azimuth_angle.astype(np.float64)
         el = self.elevation_angle.astype(np.float64)

@@ -196,7 +196,9 @@ def object_tensors(
                 raise ValueError(f"3D boxes in the {boxes_frame} frame need the calibration")
             box_set = box_set.convert_to(EGO if boxes_frame == "ego" else Camera.FRONT, calibration)
         boxes = np.zeros((len(objects), 10), dtype=np.float32)
-        boxes[rows] = np.concatenate([box_set.centers, box_set.sizes, box_set.quaternions], axis=1)
+        boxes[rows] = np.concatenate(
+            [box_set.centers_m, box_set.sizes_lwh_m, box_set.quaternions_wxyz], axis=1
+        )
         valid = np.zeros(len(objects), dtype=bool)
         valid[rows] = True
         out["boxes_3d"] = torch.from_numpy(boxes)

@@ -63,7 +63,7 @@ class BevGrid:
         return np.stack([u, v], axis=1)
 
     def to_metres(self, uv: np.ndarray) -> np.ndarray:
-        """Pixel coordinates (N, 2) (u, v) -> BEV-frame (x, y) (N, 2) metres (inverse of ``to_pixels``)."""
+        """Pixel coordinates (N, 2) (u, v) -> BEV-frame (x, y) (N, 2) metres (undoes to_pixels)."""
         px = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
         return np.stack(
             [
@@ -73,8 +73,11 @@ class BevGrid:
             axis=1,
         )
 
-    def cells(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row, col) int arrays (M,) of the points inside the grid and the mask (N,) of those points."""
+    def cells(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Grid cells of the points (N, 2+): ``(row, col, inside)``.
+
+        ``row``, ``col``: int64 (M,) of the M points inside the grid; ``inside``: bool (N,) mask.
+        """
         uv = self.to_pixels(xy)
         col = np.floor(uv[:, 0]).astype(np.int64)
         row = np.floor(uv[:, 1]).astype(np.int64)
@@ -86,7 +89,10 @@ class BevGrid:
 def _rasterize_max(
     grid: BevGrid, points: np.ndarray, values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cell maximum of ``values`` (N,) over the points (N, 2+): (flat cell indices (C,), max (C,))."""
+    """Per-cell maximum of ``values`` (N,) over the points (N, 2+).
+
+    Returns (flat cell indices (C,), their maximum (C,)) of the C cells holding a point.
+    """
     row, col, inside = grid.cells(points)
     flat = row * grid.shape[1] + col
     vals = np.asarray(values, dtype=np.float64)[inside]
@@ -98,7 +104,7 @@ def _rasterize_max(
 
 
 def bev_box_outlines(corners: np.ndarray, grid: BevGrid) -> tuple[np.ndarray, np.ndarray]:
-    """Footprints (N, 4, 2) and heading segments (N, 2, 2) in pixels of boxes with corners (N, 8, 3).
+    """Footprints (N, 4, 2) and heading segments (N, 2, 2), in pixels, of boxes' corners (N, 8, 3).
 
     The footprint is the bottom face (corners 0-3); the heading goes from the box centre to
     the centre of its front (+x) face (corners 1, 2, 5, 6).

@@ -78,7 +78,7 @@ def colormap_lut(name: str = "turbo") -> np.ndarray:
         )
     elif name in _OPENCV_MAPS:
         bgr = cv2.applyColorMap(ramp.reshape(256, 1), _OPENCV_MAPS[name]).reshape(256, 3)
-        lut = bgr[:, ::-1].copy()
+        lut = np.ascontiguousarray(bgr[:, ::-1], dtype=np.uint8)
     else:
         raise ValueError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}")
     lut.setflags(write=False)
@@ -98,7 +98,7 @@ def depth_colors(
     min_depth_m: float = 0.0,
     colormap: str = "turbo",
 ) -> np.ndarray:
-    """Depths (N,) metres -> RGB uint8 colours (N, 3); near = start of the map (blue), far = end (red).
+    """Depths (N,) metres -> RGB uint8 colours (N, 3); near: start of the map (blue), far: its end.
 
     Depths are scaled linearly from ``min_depth_m`` to ``max_depth_m`` (default: the largest
     depth given) and clipped, so a fixed ``max_depth_m`` gives the same colour to the same
@@ -159,7 +159,7 @@ def class_colors(names: Sequence[str | None]) -> np.ndarray:
 
 
 def to_rgb_tuple(color: Sequence[float] | np.ndarray) -> RGB:
-    """Any 3-sequence (ints 0..255 or floats) -> an ``(r, g, b)`` tuple of Python ints for OpenCV."""
+    """Any 3-sequence (ints 0..255 or floats) -> an ``(r, g, b)`` tuple of Python ints (OpenCV)."""
     c = np.asarray(color).reshape(-1)[:3]
     return (int(c[0]), int(c[1]), int(c[2]))
 

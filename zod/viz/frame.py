@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from zod.annotations.objects import box_set_from_object_annotations
 from zod.constants import EGO, AnnotationProject, Anonymization, Camera, Lidar
 from zod.errors import MissingFileError, NotAnnotatedError
 from zod.geometry.box_set import Box3DSet
@@ -111,7 +112,7 @@ def _lidar(item: Any, num_scans_before: int = 0, num_scans_after: int = 0) -> An
 
 
 def _object_boxes(objects: Sequence[Any]) -> Box3DSet:
-    return Box3DSet.from_object_annotations(list(objects))
+    return box_set_from_object_annotations(list(objects))
 
 
 def _ego_road_annotations(item: Any) -> list[Any]:
@@ -293,8 +294,11 @@ def render_frame_bev(
 def predictions_for_item(
     path: str | PathLike[str], item_id: str | int, min_score: float = 0.0
 ) -> Box3DSet:
-    """The predicted boxes of one frame from a detection predictions file (the format of
-    ``zod eval detection``, docs/eval.md), with score >= ``min_score``, as a lidar-frame Box3DSet."""
+    """The predicted boxes of one frame from a detection predictions file.
+
+    The file has the format of ``zod eval detection`` (docs/eval.md); the boxes with score
+    >= ``min_score`` come back as a lidar-frame Box3DSet.
+    """
     from zod.eval.detection.boxes import normalize_frame_id
     from zod.eval.detection.io import read_predictions
 
@@ -307,9 +311,9 @@ def predictions_for_item(
         scores >= min_score
     )
     return Box3DSet(
-        boxes.center_m[keep],
-        boxes.size_m[keep],
-        boxes.rotation_wxyz[keep],
+        boxes.centers_m[keep],
+        boxes.sizes_lwh_m[keep],
+        boxes.quaternions_wxyz[keep],
         Lidar.VELODYNE,
         classes=np.asarray(boxes.names)[keep],
     )

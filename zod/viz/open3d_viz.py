@@ -258,7 +258,7 @@ def _linear_colour_copy(geom: Any) -> Any:
 
 @contextlib.contextmanager
 def _quiet_native_output() -> Iterator[None]:
-    """Silence what native code writes to file descriptors 1 and 2 (set ZOD_VIZ_VERBOSE=1 to keep it)."""
+    """Silence what native code writes to file descriptors 1 and 2 (ZOD_VIZ_VERBOSE=1 keeps it)."""
     if os.environ.get("ZOD_VIZ_VERBOSE"):
         yield
         return
@@ -336,7 +336,7 @@ class Viz3D:
         self.box_classes: list[str] = []
 
     def add_pointcloud(self, x: Any, y: Any, z: Any, intensity: Any) -> None:
-        """Add points (coordinates (N,) each), coloured by intensity (viridis, like the reference)."""
+        """Add points (coordinates (N,) each), coloured by intensity (viridis, the reference's)."""
         pts = np.stack([np.asarray(x), np.asarray(y), np.asarray(z)], axis=1).astype(np.float64)
         inten = np.asarray(intensity, dtype=np.float64).reshape(-1)
         span = float(inten.max() - inten.min()) if inten.size else 0.0
@@ -348,7 +348,7 @@ class Viz3D:
         )
 
     def add_zod_annotations(self, objects: tuple[Any, Any, Any, Any]) -> None:
-        """Add boxes: (class names (M,), centres (M, 3), sizes (M, 3) L, W, H, rotations (M,) Quaternion)."""
+        """Add boxes: class names (M,), centres (M, 3), sizes L, W, H (M, 3), Quaternions (M,)."""
         from zod.geometry.box import UNIT_CORNERS
         from zod.geometry.transforms import rotation_matrices_from_quaternions
 
@@ -393,7 +393,7 @@ class Viz3D:
         )
 
     def show(self, path: str | PathLike[str] = "viz3d.png") -> np.ndarray | None:
-        """Interactive window with a display; otherwise an offscreen PNG at ``path`` (returned as array)."""
+        """Interactive window with a display; else an offscreen PNG at ``path`` (also returned)."""
         if has_display():
             show(self.geometries(), "Zenseact Open Dataset")
             return None

@@ -131,20 +131,12 @@ def _rr() -> Any:
 # ---------------------------------------------------------------------------- box accessors
 # Box3DSet / DetectionBoxes column names in one place (the arrays are renamed with units).
 def _box_columns(boxes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(centres (N, 3) m, sizes (N, 3) LWH m, quaternions (N, 4) wxyz) of a Box3DSet or
-    DetectionBoxes, whichever spelling of the columns it has."""
-
-    def first(*names: str) -> np.ndarray:
-        for name in names:
-            value = getattr(boxes, name, None)
-            if value is not None:
-                return np.asarray(value, dtype=np.float64)
-        raise AttributeError(f"{type(boxes).__name__} has none of {names}")
-
+    """(centers_m (N, 3), sizes_lwh_m (N, 3), quaternions_wxyz (N, 4)) of a ``Box3DSet`` or
+    ``DetectionBoxes`` (both use the one naming scheme of box arrays)."""
     return (
-        first("centers_m", "centers", "center_m").reshape(-1, 3),
-        first("sizes_lwh_m", "sizes", "size_m").reshape(-1, 3),
-        first("quaternions_wxyz", "quaternions", "rotation_wxyz").reshape(-1, 4),
+        np.asarray(boxes.centers_m, dtype=np.float64).reshape(-1, 3),
+        np.asarray(boxes.sizes_lwh_m, dtype=np.float64).reshape(-1, 3),
+        np.asarray(boxes.quaternions_wxyz, dtype=np.float64).reshape(-1, 4),
     )
 
 
@@ -607,9 +599,9 @@ def log_boxes3d(
 
 
 def _object_boxes(objects: Sequence[Any]) -> Any:
-    from zod.geometry.box_set import Box3DSet
+    from zod.annotations.objects import box_set_from_object_annotations
 
-    return Box3DSet.from_object_annotations(objects)
+    return box_set_from_object_annotations(objects)
 
 
 def log_objects(

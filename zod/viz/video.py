@@ -80,7 +80,7 @@ def _write_opencv(frames: Iterable[np.ndarray], tmp: Path, fps: float, fourcc: s
             if writer is None:
                 frame_size = (size[1] + pad_w, size[0] + pad_h)
                 writer = cv2.VideoWriter(
-                    str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), frame_size
+                    str(tmp), cv2.VideoWriter.fourcc(*fourcc), float(fps), frame_size
                 )
                 if not writer.isOpened():
                     raise RuntimeError(

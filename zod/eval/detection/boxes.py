@@ -50,18 +50,21 @@ class DetectionBoxes:
         frame_index: (N,) int index into ``frame_ids``.
         names: (N,) str class (or subclass) name of each box.
         scores: (N,) float confidence (NaN for ground truth).
-        center_m: (N, 3) box centres, metres.
-        size_m: (N, 3) (length, width, height), metres.
-        rotation_wxyz: (N, 4) box rotation quaternions (w, x, y, z).
+        centers_m: (N, 3) box centres, metres, lidar frame.
+        sizes_lwh_m: (N, 3) (length, width, height), metres.
+        quaternions_wxyz: (N, 4) rotations lidar_from_box, quaternions (w, x, y, z).
+
+    The names of the geometry columns are those of ``zod.geometry.box_set.Box3DSet``; the
+    predictions file keeps its own keys (``center``, ``size``, ``rotation``, docs/eval.md).
     """
 
     frame_ids: tuple[str, ...]
     frame_index: np.ndarray
     names: np.ndarray
     scores: np.ndarray
-    center_m: np.ndarray
-    size_m: np.ndarray
-    rotation_wxyz: np.ndarray
+    centers_m: np.ndarray
+    sizes_lwh_m: np.ndarray
+    quaternions_wxyz: np.ndarray
 
     def __post_init__(self) -> None:
         n = int(np.asarray(self.frame_index).shape[0])
@@ -69,9 +72,9 @@ class DetectionBoxes:
             "frame_index": (n,),
             "names": (n,),
             "scores": (n,),
-            "center_m": (n, 3),
-            "size_m": (n, 3),
-            "rotation_wxyz": (n, 4),
+            "centers_m": (n, 3),
+            "sizes_lwh_m": (n, 3),
+            "quaternions_wxyz": (n, 4),
         }
         for field, shape in expected.items():
             value = np.asarray(getattr(self, field))
@@ -81,13 +84,13 @@ class DetectionBoxes:
             raise ValueError("DetectionBoxes.frame_ids has duplicates")
         if n and (self.frame_index.min() < 0 or self.frame_index.max() >= len(self.frame_ids)):
             raise ValueError("DetectionBoxes.frame_index points outside frame_ids")
-        for field in ("center_m", "size_m", "rotation_wxyz"):
+        for field in ("centers_m", "sizes_lwh_m", "quaternions_wxyz"):
             if not np.isfinite(getattr(self, field)).all():
                 raise ValueError(f"DetectionBoxes.{field} has non-finite values")
-        if n and not (self.size_m > 0).all():
-            raise ValueError("DetectionBoxes.size_m must be > 0")
-        if n and not (np.linalg.norm(self.rotation_wxyz, axis=1) > 0).all():
-            raise ValueError("DetectionBoxes.rotation_wxyz has a zero quaternion")
+        if n and not (self.sizes_lwh_m > 0).all():
+            raise ValueError("DetectionBoxes.sizes_lwh_m must be > 0")
+        if n and not (np.linalg.norm(self.quaternions_wxyz, axis=1) > 0).all():
+            raise ValueError("DetectionBoxes.quaternions_wxyz has a zero quaternion")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -95,15 +98,15 @@ class DetectionBoxes:
         cls,
         frame_id: Sequence[str | int] | np.ndarray,
         names: Sequence[str] | np.ndarray,
-        center_m: np.ndarray,
-        size_m: np.ndarray,
+        centers_m: np.ndarray,
+        sizes_lwh_m: np.ndarray,
         *,
-        rotation_wxyz: np.ndarray | None = None,
+        quaternions_wxyz: np.ndarray | None = None,
         yaw_rad: np.ndarray | None = None,
         scores: np.ndarray | None = None,
         frame_ids: Iterable[str | int] | None = None,
     ) -> DetectionBoxes:
-        """Build from per-box columns; give ``rotation_wxyz`` (N, 4) or ``yaw_rad`` (N,).
+        """Build from per-box columns; give ``quaternions_wxyz`` (N, 4) or ``yaw_rad`` (N,).
 
         ``frame_ids`` lists every frame of the set (default: the frames that have boxes, in
         order of first appearance); each box's ``frame_id`` must be one of them.
@@ -118,12 +121,12 @@ class DetectionBoxes:
         if missing:
             raise ValueError(f"boxes of frames not listed in frame_ids: {missing[:5]}")
         n = len(per_box)
-        if (rotation_wxyz is None) == (yaw_rad is None):
-            raise ValueError("give exactly one of rotation_wxyz and yaw_rad")
+        if (quaternions_wxyz is None) == (yaw_rad is None):
+            raise ValueError("give exactly one of quaternions_wxyz and yaw_rad")
         rotation = (
             quaternion_from_yaw(yaw_rad)
             if yaw_rad is not None
-            else np.asarray(rotation_wxyz, dtype=np.float64).reshape(n, 4)
+            else np.asarray(quaternions_wxyz, dtype=np.float64).reshape(n, 4)
         )
         return cls(
             frame_ids=all_frames,
@@ -134,9 +137,9 @@ class DetectionBoxes:
                 if scores is None
                 else np.asarray(scores, dtype=np.float64).reshape(n)
             ),
-            center_m=np.asarray(center_m, dtype=np.float64).reshape(n, 3),
-            size_m=np.asarray(size_m, dtype=np.float64).reshape(n, 3),
-            rotation_wxyz=rotation,
+            centers_m=np.asarray(centers_m, dtype=np.float64).reshape(n, 3),
+            sizes_lwh_m=np.asarray(sizes_lwh_m, dtype=np.float64).reshape(n, 3),
+            quaternions_wxyz=rotation,
         )
 
     @classmethod
@@ -147,7 +150,7 @@ class DetectionBoxes:
             [],
             np.zeros((0, 3)),
             np.zeros((0, 3)),
-            rotation_wxyz=np.zeros((0, 4)),
+            quaternions_wxyz=np.zeros((0, 4)),
             frame_ids=frame_ids,
         )
 
@@ -166,9 +169,9 @@ class DetectionBoxes:
             ),
             names=np.concatenate([p.names for p in parts]).astype(str),
             scores=np.concatenate([p.scores for p in parts]),
-            center_m=np.concatenate([p.center_m for p in parts]).reshape(-1, 3),
-            size_m=np.concatenate([p.size_m for p in parts]).reshape(-1, 3),
-            rotation_wxyz=np.concatenate([p.rotation_wxyz for p in parts]).reshape(-1, 4),
+            centers_m=np.concatenate([p.centers_m for p in parts]).reshape(-1, 3),
+            sizes_lwh_m=np.concatenate([p.sizes_lwh_m for p in parts]).reshape(-1, 3),
+            quaternions_wxyz=np.concatenate([p.quaternions_wxyz for p in parts]).reshape(-1, 4),
         )
 
     # ------------------------------------------------------------------ views
@@ -181,7 +184,7 @@ class DetectionBoxes:
     @property
     def yaw_rad(self) -> np.ndarray:
         """(N,) heading of each box around z (see the module docstring)."""
-        return yaw_from_quaternion(self.rotation_wxyz)
+        return yaw_from_quaternion(self.quaternions_wxyz)
 
     @property
     def frame_id_per_box(self) -> np.ndarray:
@@ -195,7 +198,7 @@ class DetectionBoxes:
     @property
     def distance_xy_m(self) -> np.ndarray:
         """(N,) distance of each centre from the frame origin in the xy plane."""
-        return np.sqrt(self.center_m[:, 0] ** 2 + self.center_m[:, 1] ** 2)
+        return np.sqrt(self.centers_m[:, 0] ** 2 + self.centers_m[:, 1] ** 2)
 
     def select(self, mask_or_index: np.ndarray) -> DetectionBoxes:
         """The rows picked by a (N,) bool mask or an index array; same frame list."""
@@ -205,9 +208,9 @@ class DetectionBoxes:
             frame_index=self.frame_index[pick],
             names=self.names[pick],
             scores=self.scores[pick],
-            center_m=self.center_m[pick],
-            size_m=self.size_m[pick],
-            rotation_wxyz=self.rotation_wxyz[pick],
+            centers_m=self.centers_m[pick],
+            sizes_lwh_m=self.sizes_lwh_m[pick],
+            quaternions_wxyz=self.quaternions_wxyz[pick],
         )
 
     def with_frames(self, frame_ids: Iterable[str | int]) -> DetectionBoxes:
@@ -223,9 +226,9 @@ class DetectionBoxes:
             frame_index=new_index[keep],
             names=kept.names,
             scores=kept.scores,
-            center_m=kept.center_m,
-            size_m=kept.size_m,
-            rotation_wxyz=kept.rotation_wxyz,
+            centers_m=kept.centers_m,
+            sizes_lwh_m=kept.sizes_lwh_m,
+            quaternions_wxyz=kept.quaternions_wxyz,
         )
 
     def count_per_frame(self) -> np.ndarray:
@@ -239,9 +242,9 @@ class DetectionBoxes:
         for i in range(len(self)):  # serialisation only, not a hot path
             box: dict[str, object] = {
                 "class": str(self.names[i]),
-                "center": self.center_m[i].tolist(),
-                "size": self.size_m[i].tolist(),
-                "rotation": self.rotation_wxyz[i].tolist(),
+                "center": self.centers_m[i].tolist(),
+                "size": self.sizes_lwh_m[i].tolist(),
+                "rotation": self.quaternions_wxyz[i].tolist(),
             }
             if not np.isnan(self.scores[i]):
                 box["score"] = float(self.scores[i])

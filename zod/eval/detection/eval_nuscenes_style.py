@@ -157,7 +157,7 @@ class EvalBoxes:
         return {token: [box.serialize() for box in boxes] for token, boxes in self.boxes.items()}
 
     @classmethod
-    def deserialize(cls, content: dict, box_cls: type = DetectionBox) -> EvalBoxes:
+    def deserialize(cls, content: dict, box_cls: type[DetectionBox] = DetectionBox) -> EvalBoxes:
         out = cls()
         for token, boxes in content.items():
             out.add_boxes(token, [box_cls.deserialize(box) for box in boxes])
@@ -176,9 +176,9 @@ class EvalBoxes:
             frame_index=frame_index.reshape(n),
             names=np.array([b.detection_name for b in boxes], dtype=str).reshape(n),
             scores=np.array([b.detection_score for b in boxes], dtype=np.float64).reshape(n),
-            center_m=np.array([b.translation for b in boxes], dtype=np.float64).reshape(n, 3),
-            size_m=np.array([b.size for b in boxes], dtype=np.float64).reshape(n, 3),
-            rotation_wxyz=np.array([b.rotation for b in boxes], dtype=np.float64).reshape(n, 4),
+            centers_m=np.array([b.translation for b in boxes], dtype=np.float64).reshape(n, 3),
+            sizes_lwh_m=np.array([b.size for b in boxes], dtype=np.float64).reshape(n, 3),
+            quaternions_wxyz=np.array([b.rotation for b in boxes], dtype=np.float64).reshape(n, 4),
         )
 
 
@@ -186,7 +186,7 @@ def _check_coordinate_system(gt: DetectionBoxes) -> None:
     """The reference heuristic: in the ego frame the mean centre is largest along x."""
     if not len(gt):
         return
-    axis = int(np.argmax(gt.center_m.mean(axis=0)))
+    axis = int(np.argmax(gt.centers_m.mean(axis=0)))
     if axis != 0:
         sensor = "lidar" if axis == 1 else "camera"
         raise ValueError(

@@ -252,8 +252,8 @@ def _class_boxes(
 ) -> ClassBoxes:
     return ClassBoxes(
         frame=frame_map[boxes.frame_index[rows]],
-        center_xy_m=boxes.center_m[rows, :2],
-        size_m=boxes.size_m[rows],
+        centers_xy_m=boxes.centers_m[rows, :2],
+        sizes_lwh_m=boxes.sizes_lwh_m[rows],
         yaw_rad=yaw_rad[rows],
         score=boxes.scores[rows],
     )

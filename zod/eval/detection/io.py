@@ -35,11 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from zod.annotations.object_features import box_set_from_features
+from zod.annotations.objects import box_set_from_object_annotations
 from zod.errors import FormatError, MissingFileError, NotAnnotatedError
 from zod.eval._frames import ItemTask, open_dataset, read_items
 from zod.eval.detection.boxes import DetectionBoxes, normalize_frame_id, quaternion_from_yaw
 from zod.eval.detection.constants import subclass_name
 from zod.eval.detection.evaluate import write_json_atomic
+from zod.geometry.box_set import Box3DSet
 
 _ALIASES = {
     "class": ("class", "detection_name", "name"),
@@ -147,7 +150,7 @@ def boxes_from_records(
         names,
         np.asarray(centers, dtype=np.float64).reshape(n, 3),
         np.asarray(sizes, dtype=np.float64).reshape(n, 3),
-        rotation_wxyz=np.asarray(rotations, dtype=np.float64).reshape(n, 4),
+        quaternions_wxyz=np.asarray(rotations, dtype=np.float64).reshape(n, 4),
         scores=np.asarray(scores, dtype=np.float64).reshape(n),
         frame_ids=frames,
     )
@@ -181,24 +184,23 @@ ObjectRow = tuple[str, str, list[float], list[float], list[float]]
 """(class, subclass, centre (3), size (3), rotation wxyz (4)) of one 3D-boxed clear object."""
 
 
+def box_rows(boxes: Box3DSet) -> list[ObjectRow]:
+    """Rows of the boxes (lidar frame) that count as ground truth: the clear ones."""
+    clear = boxes.filter_unclear()
+    return list(
+        zip(
+            clear.classes.astype(str).tolist(),
+            clear.subclasses.astype(str).tolist(),
+            clear.centers_m.tolist(),
+            clear.sizes_lwh_m.tolist(),
+            clear.quaternions_wxyz.tolist(),
+        )
+    )
+
+
 def object_rows(objects: Iterable[Any]) -> list[ObjectRow]:
     """Rows of the objects that count as ground truth: not unclear, with a 3D box."""
-    rows: list[ObjectRow] = []
-    for obj in objects:
-        box3d = getattr(obj, "box3d", None)
-        if box3d is None or getattr(obj, "unclear", False):
-            continue
-        rotation = box3d.orientation
-        rows.append(
-            (
-                str(obj.name),
-                str(obj.subclass),
-                np.asarray(box3d.center, dtype=np.float64).tolist(),
-                np.asarray(box3d.size, dtype=np.float64).tolist(),
-                np.asarray(getattr(rotation, "elements", rotation), dtype=np.float64).tolist(),
-            )
-        )
-    return rows
+    return box_rows(box_set_from_object_annotations(list(objects)))
 
 
 def ground_truth_from_rows(rows_per_frame: Mapping[str, Sequence[ObjectRow]]) -> DetectionBoxes:
@@ -228,7 +230,7 @@ def ground_truth_from_rows(rows_per_frame: Mapping[str, Sequence[ObjectRow]]) ->
         names,
         column(2, 3),
         column(3, 3),
-        rotation_wxyz=column(4, 4),
+        quaternions_wxyz=column(4, 4),
         frame_ids=frames,
     )
 
@@ -245,17 +247,19 @@ def ground_truth_from_objects(objects_per_frame: Mapping[str, Iterable[Any]]) ->
 
 @dataclass(frozen=True)
 class _ObjectRowsTask(ItemTask):
-    """Picklable per-item task: the item's ``object_rows``, or None if not annotated."""
+    """Picklable per-item task: the item's ground-truth rows (from the one parse of its object
+    features, no annotation objects), or None if not annotated."""
 
     def __call__(self, frame_id: str) -> list[ObjectRow] | None:
+        from zod.annotations._common import read_feature_list
         from zod.constants import AnnotationProject
 
-        try:
-            return object_rows(
-                self.item(frame_id).get_annotation(AnnotationProject.OBJECT_DETECTION)
-            )
-        except NotAnnotatedError:
+        entry = self.item(frame_id).info.annotations.get(AnnotationProject.OBJECT_DETECTION)
+        if entry is None:
             return None
+        path = entry.filepath
+        features = read_feature_list(path, "object detection annotation")
+        return box_rows(box_set_from_features(features, path))
 
 
 def ground_truth_from_dataset(

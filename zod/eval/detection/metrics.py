@@ -29,15 +29,15 @@ class ClassBoxes:
 
     Attributes:
         frame: (N,) integer frame index (one numbering shared by ground truth and predictions).
-        center_xy_m: (N, 2) box centres (x, y), metres.
-        size_m: (N, 3) box sizes (length, width, height), metres, all > 0.
+        centers_xy_m: (N, 2) box centres (x, y), metres.
+        sizes_lwh_m: (N, 3) box sizes (length, width, height), metres, all > 0.
         yaw_rad: (N,) heading: angle of the box's x axis around z, from x towards y.
         score: (N,) confidence (unused for ground truth).
     """
 
     frame: np.ndarray
-    center_xy_m: np.ndarray
-    size_m: np.ndarray
+    centers_xy_m: np.ndarray
+    sizes_lwh_m: np.ndarray
     yaw_rad: np.ndarray
     score: np.ndarray
 
@@ -86,12 +86,12 @@ class MetricCurves:
         }
 
 
-def yaw_from_quaternion(rotation_wxyz: np.ndarray) -> np.ndarray:
+def yaw_from_quaternion(quaternions_wxyz: np.ndarray) -> np.ndarray:
     """(N,) yaw of the rotated x axis projected on the xy plane, from (N, 4) (w, x, y, z).
 
     Quaternions need not be normalised (they are, first, as pyquaternion does).
     """
-    q = np.asarray(rotation_wxyz, dtype=np.float64).reshape(-1, 4)
+    q = np.asarray(quaternions_wxyz, dtype=np.float64).reshape(-1, 4)
     return yaw_from_quaternions(q / np.linalg.norm(q, axis=1, keepdims=True))
 
 
@@ -138,7 +138,7 @@ def accumulate_thresholds(
     if len(gt) == 0:
         raise ValueError("accumulate needs at least one ground truth")
     matches = match_greedy_thresholds(
-        gt.frame, gt.center_xy_m, pred.frame, pred.center_xy_m, pred.score, dist_ths_m
+        gt.frame, gt.centers_xy_m, pred.frame, pred.centers_xy_m, pred.score, dist_ths_m
     )
     return {
         float(th): _curves(gt, pred, match, orientation_period)
@@ -170,7 +170,7 @@ def _curves(
     gt_tp = match.gt_index[is_tp]
     errors = {
         "trans_err": match.distance_m[is_tp],
-        "scale_err": 1.0 - scale_iou(gt.size_m[gt_tp], pred.size_m[pred_tp]),
+        "scale_err": 1.0 - scale_iou(gt.sizes_lwh_m[gt_tp], pred.sizes_lwh_m[pred_tp]),
         "orient_err": np.abs(
             angle_diff(gt.yaw_rad[gt_tp], pred.yaw_rad[pred_tp], orientation_period)
         ),
@@ -189,7 +189,8 @@ def _curves(
 
 
 def average_precision(curves: MetricCurves, min_recall: float, min_precision: float) -> float:
-    """AP: mean precision above ``min_recall`` after removing ``min_precision``, rescaled to 0..1."""
+    """AP: mean precision above ``min_recall`` after removing ``min_precision``, rescaled to
+    0..1."""
     if not (0 <= min_precision < 1 and 0 <= min_recall <= 1):
         raise ValueError(f"bad min_precision {min_precision} or min_recall {min_recall}")
     precision = curves.precision[round(100 * min_recall) + 1 :] - min_precision
