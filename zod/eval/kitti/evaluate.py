@@ -178,9 +178,10 @@ class KittiConfig:
 class KittiCurve:
     """The 41-slot curves of one class, difficulty and metric.
 
-    ``precision`` / ``recall`` / ``aos`` (41,) after KITTI's right-to-left maximum (zeros
-    beyond the last threshold); ``thresholds`` (k,) the sampled scores, k <= 41; counts (k,)
-    TP / FP / FN at each threshold.
+    Slot i is the i-th sampled score threshold, at recall about i / 40. ``precision`` and
+    ``aos`` (41,) after KITTI's right-to-left maximum, ``recall`` (41,) the recall reached at
+    each threshold (zeros beyond the last one); ``thresholds`` (k,) the sampled scores,
+    k <= 41; ``tp`` / ``fp`` / ``fn`` (k,) the counts at each threshold.
     """
 
     precision: np.ndarray
@@ -486,9 +487,9 @@ def _curve(
             aos_curve[:t_count] = np.divide(
                 similarity, tp + fp, out=np.zeros(t_count), where=(tp + fp) > 0
             )
-    # KITTI: every slot takes the best value at this recall or beyond
+    # KITTI: every slot takes the best value at this recall or beyond (recall is kept as is:
+    # the tools' running maximum of recall is its maximum everywhere)
     precision = np.maximum.accumulate(precision[::-1])[::-1]
-    recall = np.maximum.accumulate(recall[::-1])[::-1]
     if aos_curve is not None:
         aos_curve = np.maximum.accumulate(aos_curve[::-1])[::-1]
     return KittiCurve(precision, recall, thresholds, tp, fp, fn, aos_curve)
