@@ -103,6 +103,13 @@ def detection(
     range_bins: str | None = typer.Option(
         None, help="Also score distance bins (m, xy), e.g. 0,50,100,250"
     ),
+    by_distance: bool = typer.Option(
+        False,
+        "--by-distance",
+        help="Also score every metric per distance bin: 0-50, 50-100, 100-150, 150-245 m "
+        "(or the --range-bins edges)",
+    ),
+    report: Path | None = REPORT,
 ) -> None:
     """3D detection, nuScenes style: AP at 0.5/1/2/4 m, TP errors, NDS, per class."""
     from zod.errors import ZodError
@@ -113,6 +120,7 @@ def detection(
         ground_truth_from_dataset,
         read_predictions,
     )
+    from zod.eval.detection.constants import DISTANCE_BINS_M
     from zod.eval.detection.evaluate import by_range_dict, evaluate_by_range, write_json_atomic
 
     root_path, version_name = _root_and_version(root, dataset_root_option, version, subset)
@@ -132,9 +140,17 @@ def detection(
         config = DetectionConfig(classes=LEVELS[level.value], default_range_m=range_m)
         result = evaluate_detection(gt, preds, config, keep_curves=curves)
         by_range = {}
-        if range_bins:
-            edges = tuple(float(edge) for edge in range_bins.split(","))
-            by_range = by_range_dict(evaluate_by_range(gt, preds, edges, config))
+        bin_results = {}
+        if range_bins or by_distance:
+            edges = (
+                tuple(float(edge) for edge in range_bins.split(","))
+                if range_bins
+                else DISTANCE_BINS_M
+            )
+            bin_results = evaluate_by_range(gt, preds, edges, config)
+            by_range = by_range_dict(bin_results)
+        if report is not None and not curves:  # the report draws PR curves
+            result = evaluate_detection(gt, preds, config, keep_curves=True)
     except (ZodError, ValueError) as err:
         fail(err)
     typer.echo(result.table())
@@ -146,6 +162,10 @@ def detection(
             payload["by_range"] = by_range
         write_json_atomic(output, payload)
         typer.echo(f"wrote {output}")
+    if report is not None:
+        from zod.eval.plots import detection_report
+
+        typer.echo(f"wrote {detection_report(result, bin_results, report)}")
 
 
 @eval_app.command("traffic-signs")

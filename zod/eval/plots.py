@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 __all__ = [
+    "detection_report",
     "draw_bars",
     "draw_confusion_matrix",
     "draw_curves",
@@ -271,6 +272,90 @@ def kitti_report(result: Any, folder: str | os.PathLike[str]) -> Path:
         [table],
         result.to_dict(),
     )
+
+
+def detection_report(
+    result: Any,
+    by_range: Mapping[str, Any],
+    folder: str | os.PathLike[str],
+    max_classes: int = 8,
+) -> Path:
+    """nuScenes-style detection: PR curves of the most frequent classes (at the four distance
+    thresholds; needs ``keep_curves``), AP by distance bin (``evaluate_by_range`` results), tables
+    and the JSON (result and per-bin entries)."""
+    from zod.eval.detection.evaluate import by_range_dict
+    from zod.eval.detection.plot import draw_pr_curves
+
+    cfg = result.config
+    classes = sorted(result.per_class, key=lambda n: -result.per_class[n].num_gt)[:max_classes]
+    pictures: dict[str, tuple[str, np.ndarray]] = {}
+    if by_range:
+        bins = list(by_range)
+        series = {
+            name: [
+                r.per_class[name].mean_ap if name in r.per_class else float("nan")
+                for r in by_range.values()
+            ]
+            for name in classes
+        }
+        series["mAP (all)"] = [r.mean_ap for r in by_range.values()]
+        pictures["ap_by_distance.png"] = (
+            "AP by distance",
+            draw_bars(series, [f"{b} m" for b in bins], "mean AP (0.5-4 m) by distance", "AP"),
+        )
+        pictures["nds_by_distance.png"] = (
+            "NDS and mAP by distance",
+            draw_bars(
+                {
+                    "NDS": [r.nds for r in by_range.values()],
+                    "mAP": [r.mean_ap for r in by_range.values()],
+                },
+                [f"{b} m" for b in bins],
+                "NDS and mAP by distance",
+                "score",
+            ),
+        )
+    for name in classes:
+        entry = result.per_class[name]
+        if entry.curves:
+            pictures[f"pr_{_slug(name)}.png"] = (
+                f"{name} precision-recall",
+                draw_pr_curves(
+                    {f"{th:g} m": c for th, c in entry.curves.items()},
+                    f"{name}: {entry.num_gt} GT, {entry.num_pred} predictions",
+                    min_recall=cfg.min_recall,
+                    min_precision=cfg.min_precision,
+                ),
+            )
+    rows = [
+        [
+            n,
+            r.num_gt,
+            r.num_pred,
+            r.mean_ap,
+            *(r.tp_errors[m] for m in ("trans_err", "scale_err", "orient_err")),
+        ]
+        for n, r in result.per_class.items()
+    ]
+    tables = [
+        f"NDS {result.nds:.4f}, mAP {result.mean_ap:.4f}, {result.num_frames} frames",
+        _markdown_table(["class", "GT", "predictions", "mAP", "ATE", "ASE", "AOE"], rows),
+    ]
+    if by_range:
+        bin_rows = [
+            [
+                b,
+                r.nds,
+                r.mean_ap,
+                *(r.per_class[n].mean_ap if n in r.per_class else float("nan") for n in classes),
+            ]
+            for b, r in by_range.items()
+        ]
+        tables.append(_markdown_table(["distance (m)", "NDS", "mAP", *classes], bin_rows))
+    numbers = result.to_dict()
+    if by_range:
+        numbers["by_range"] = by_range_dict(by_range)
+    return write_report(folder, "3D detection (nuScenes style)", pictures, tables, numbers)
 
 
 def segmentation_report(result: Any, folder: str | os.PathLike[str]) -> Path:
