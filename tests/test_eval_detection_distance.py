@@ -78,7 +78,9 @@ def test_one_bin_holding_every_box_equals_the_full_evaluation(seed: int) -> None
         assert bins[far].per_class == {}
     payload = by_range_dict(bins)
     assert payload["0-50"]["per_class"] == full.to_dict()["per_class"]
-    assert payload["0-50"]["levels"]["subclass"]["mAP"] == full.by_level["subclass"].mean_ap
+    levels = payload["0-50"]["levels"]
+    assert isinstance(levels, dict)
+    assert levels["subclass"]["mAP"] == full.by_level["subclass"].mean_ap
     json.dumps(payload)
 
 
