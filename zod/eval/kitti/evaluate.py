@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from zod.eval.kitti.iou import box3d_iou, image_iou, image_overlap_of_first, rotated_iou
+from zod.eval.kitti.iou import box3d_iou, image_iou, image_overlap_of_first, rotated_intersection
 from zod.eval.kitti.labels import DONT_CARE, KittiObjects
 
 __all__ = [
@@ -363,27 +363,46 @@ def _frame_pairs(
     return _Pairs(dt=dt_rows[d_start[frame] + k // width], gt=gt_rows[g_start[frame] + k % width])
 
 
-def _overlaps(metric: str, dt: KittiObjects, gt: KittiObjects, pairs: _Pairs) -> np.ndarray:
-    """(P,) IoU of each pair for ``metric``."""
-    if metric == "2d":
-        return image_iou(dt.boxes_xyxy[pairs.dt], gt.boxes_xyxy[pairs.gt])
-    if metric == "bev":
+def _overlaps(
+    metrics: Sequence[str], dt: KittiObjects, gt: KittiObjects, pairs: _Pairs
+) -> dict[str, np.ndarray]:
+    """(P,) IoU of each pair for each metric (BEV and 3D share one rotated intersection)."""
+    out: dict[str, np.ndarray] = {}
+    if "2d" in metrics:
+        out["2d"] = image_iou(dt.boxes_xyxy[pairs.dt], gt.boxes_xyxy[pairs.gt])
+    if "bev" not in metrics and "3d" not in metrics:
+        return out
 
-        def bev(obj: KittiObjects, rows: np.ndarray) -> np.ndarray:
-            loc, dims = obj.location_cam[rows], obj.dimensions_hwl[rows]
-            return np.column_stack(
-                [loc[:, 0], loc[:, 2], dims[:, 2], dims[:, 1], obj.rotation_y[rows]]
-            )
+    # footprints whose circumscribed circles meet (1-D gathers first: most pairs are apart)
+    xz_dt, xz_gt = dt.location_cam[:, [0, 2]], gt.location_cam[:, [0, 2]]
+    reach_dt = 0.5 * np.hypot(dt.dimensions_hwl[:, 1], dt.dimensions_hwl[:, 2])
+    reach_gt = 0.5 * np.hypot(gt.dimensions_hwl[:, 1], gt.dimensions_hwl[:, 2])
+    gap = np.hypot(xz_dt[pairs.dt, 0] - xz_gt[pairs.gt, 0], xz_dt[pairs.dt, 1] - xz_gt[pairs.gt, 1])
+    near = np.flatnonzero(gap < reach_dt[pairs.dt] + reach_gt[pairs.gt])
+    d_rows, g_rows = pairs.dt[near], pairs.gt[near]
 
-        return rotated_iou(bev(dt, pairs.dt), bev(gt, pairs.gt))
-    return box3d_iou(
-        dt.location_cam[pairs.dt],
-        dt.dimensions_hwl[pairs.dt],
-        dt.rotation_y[pairs.dt],
-        gt.location_cam[pairs.gt],
-        gt.dimensions_hwl[pairs.gt],
-        gt.rotation_y[pairs.gt],
-    )
+    def bev(obj: KittiObjects, rows: np.ndarray) -> np.ndarray:
+        loc, dims = obj.location_cam[rows], obj.dimensions_hwl[rows]
+        return np.column_stack([loc[:, 0], loc[:, 2], dims[:, 2], dims[:, 1], obj.rotation_y[rows]])
+
+    bev_dt, bev_gt = bev(dt, d_rows), bev(gt, g_rows)
+    area = rotated_intersection(bev_dt, bev_gt)
+    if "bev" in metrics:
+        union = bev_dt[:, 2] * bev_dt[:, 3] + bev_gt[:, 2] * bev_gt[:, 3] - area
+        out["bev"] = np.zeros(pairs.dt.size)
+        out["bev"][near] = np.divide(area, union, out=np.zeros_like(area), where=area > 0)
+    if "3d" in metrics:
+        out["3d"] = np.zeros(pairs.dt.size)
+        out["3d"][near] = box3d_iou(
+            dt.location_cam[d_rows],
+            dt.dimensions_hwl[d_rows],
+            dt.rotation_y[d_rows],
+            gt.location_cam[g_rows],
+            gt.dimensions_hwl[g_rows],
+            gt.rotation_y[g_rows],
+            bev_intersection=area,
+        )
+    return out
 
 
 def _greedy(
@@ -604,7 +623,20 @@ def evaluate_kitti(
     pairs = _frame_pairs(
         dt_rows, dt.frame_index[dt_rows], gt_rows, gt.frame_index[gt_rows], len(gt.frame_ids)
     )
-    overlaps = {m: _overlaps(m, dt, gt, pairs) for m in config.metrics}
+    # per metric, only the pairs above the lowest threshold of any class take part
+    lowest = {
+        m: min(
+            dict(zip(METRICS, c.loose_iou if (config.loose and c.loose_iou) else c.iou))[m]
+            for c in classes
+        )
+        if classes
+        else 0.0
+        for m in config.metrics
+    }
+    candidates: dict[str, tuple[_Pairs, np.ndarray]] = {}
+    for m, ov in _overlaps(config.metrics, dt, gt, pairs).items():
+        keep = ov > lowest[m]
+        candidates[m] = (_Pairs(dt=pairs.dt[keep], gt=pairs.gt[keep]), ov[keep])
     dontcare = _dontcare_overlap(gt, dt)
 
     curves: dict[tuple[str, str, str], KittiCurve] = {}
@@ -620,11 +652,12 @@ def evaluate_kitti(
             num_valid[(cls.name, level.name)] = int((gt_status == 0).sum())
             for m in config.metrics:
                 use_dc = m == "2d" or config.dontcare_all_metrics
+                metric_pairs, metric_overlaps = candidates[m]
                 curves[(cls.name, level.name, m)] = _curve(
                     gt,
                     dt,
-                    pairs,
-                    overlaps[m],
+                    metric_pairs,
+                    metric_overlaps,
                     gt_status,
                     dt_status,
                     per_metric[m],

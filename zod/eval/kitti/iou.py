@@ -175,16 +175,18 @@ def box3d_iou(
     b_location: np.ndarray,
     b_hwl: np.ndarray,
     b_rotation_y: np.ndarray,
+    bev_intersection: np.ndarray | None = None,
 ) -> np.ndarray:
     """(P,) 3D IoU of KITTI camera boxes, row by row: locations (P, 3) bottom centres,
-    dimensions (P, 3) h w l, rotation_y (P,). Boxes stand upright (height along camera y)."""
+    dimensions (P, 3) h w l, rotation_y (P,). Boxes stand upright (height along camera y).
+    ``bev_intersection`` (P,): the footprints' intersection areas when already computed."""
     la = np.asarray(a_location, dtype=np.float64).reshape(-1, 3)
     lb = np.asarray(b_location, dtype=np.float64).reshape(-1, 3)
     da = np.asarray(a_hwl, dtype=np.float64).reshape(-1, 3)
     db = np.asarray(b_hwl, dtype=np.float64).reshape(-1, 3)
     bev_a = np.column_stack([la[:, 0], la[:, 2], da[:, 2], da[:, 1], a_rotation_y])
     bev_b = np.column_stack([lb[:, 0], lb[:, 2], db[:, 2], db[:, 1], b_rotation_y])
-    area = rotated_intersection(bev_a, bev_b)
+    area = rotated_intersection(bev_a, bev_b) if bev_intersection is None else bev_intersection
     # heights: y down, the box spans y - h .. y
     height = np.minimum(la[:, 1], lb[:, 1]) - np.maximum(la[:, 1] - da[:, 0], lb[:, 1] - db[:, 0])
     inter = np.where(height > 0, area * height, 0.0)
