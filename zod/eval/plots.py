@@ -166,7 +166,8 @@ def draw_confusion_matrix(
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     left = 20 + 8 * max((len(s) for s in labels), default=4)
     top = 80
-    width, height = left + k * cell_px + 20, top + k * cell_px + 40
+    width = max(left + k * cell_px + 20, 20 + 11 * len(title))
+    height = top + k * cell_px + 40
     image = np.full((height, width, 3), 255, dtype=np.uint8)
     colors = apply_colormap(share, "viridis")
     block = np.repeat(np.repeat(colors, cell_px, axis=0), cell_px, axis=1)
@@ -177,7 +178,7 @@ def draw_confusion_matrix(
     _text(image, "true", (4, top - 10))
     for i, name in enumerate(labels):  # K labels and K x K cells: drawing, not data
         _text(image, name, (8, top + i * cell_px + cell_px // 2 + 4))
-        _text(image, name[: cell_px // 8], (left + i * cell_px + 4, top - 10), 0.38)
+        _text(image, name[: cell_px // 6], (left + i * cell_px + 2, top - 10), 0.32)
         for j in range(k):
             ink = (0, 0, 0) if share[i, j] > 0.6 else (255, 255, 255)
             count = counts[i, j]
