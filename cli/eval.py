@@ -111,7 +111,8 @@ def detection(
     ),
     report: Path | None = REPORT,
 ) -> None:
-    """3D detection, nuScenes style: AP at 0.5/1/2/4 m, TP errors, NDS, per class."""
+    """3D detection, nuScenes style: AP at 0.5/1/2/4 m, TP errors, NDS, per class (and per
+    distance bin with --by-distance)."""
     from zod.errors import ZodError
     from zod.eval.detection import (
         LEVELS,
