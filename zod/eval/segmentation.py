@@ -547,6 +547,11 @@ def _mask_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+@lru_cache(maxsize=2)
+def _cached_mask_files(folder: str) -> dict[str, Path]:
+    return _mask_files(Path(folder))
+
+
 @dataclass(frozen=True)
 class _SegmentationItemTask(ItemTask):
     """Picklable per-frame scoring: read the annotation and the prediction, count pixels."""
@@ -565,14 +570,7 @@ class _SegmentationItemTask(ItemTask):
         source = Path(self.predictions)
         prediction: PredictionSource
         if source.is_dir():
-            path = next(
-                (
-                    source / f"{frame_id}{s}"
-                    for s in (".png", ".npy")
-                    if (source / f"{frame_id}{s}").is_file()
-                ),
-                None,
-            )
+            path = _cached_mask_files(str(source)).get(frame_id)
             if path is None:
                 if not self.missing_as_empty:
                     raise MissingFileError(source / f"{frame_id}.png", "predicted mask")
@@ -610,8 +608,10 @@ def evaluate_segmentation_dataset(
     root = str(Path(dataset_root).expanduser())
     source = Path(predictions)
     if source.is_dir():
-        predicted = set(_mask_files(source))
+        _cached_mask_files.cache_clear()  # the folder may have changed since the last call
+        predicted = set(_cached_mask_files(str(source)))
     else:
+        _cached_polygons.cache_clear()
         predicted = set(_cached_polygons(str(source), spec.name))
     split_ids = sorted(open_dataset(root, version, subset).get_split(split))
     unknown = sorted(predicted - set(split_ids))
