@@ -20,6 +20,7 @@ from zod.eval.kitti import (
     KittiClass,
     KittiConfig,
     KittiObjects,
+    KittiResult,
     evaluate_kitti,
     evaluate_kitti_folders,
     read_label_folder,
@@ -202,7 +203,11 @@ def _scored(frames: list[list[tuple]], start: float = 1.0) -> tuple[KittiObjects
 
 
 def _ap(
-    result, cls: str = "Car", difficulty: str = "moderate", metric: str = "3d", points: int = 40
+    result: KittiResult,
+    cls: str = "Car",
+    difficulty: str = "moderate",
+    metric: str = "3d",
+    points: int = 40,
 ) -> float:
     return result.ap(cls, difficulty, metric, points)
 
@@ -578,7 +583,7 @@ def _third_party(
     return json.loads(run.stdout)
 
 
-def _compare(result, expected: dict, loose: bool, ours_of: dict[str, str]) -> int:
+def _compare(result: KittiResult, expected: dict, loose: bool, ours_of: dict[str, str]) -> int:
     """Assert every AP / AOS within 1e-4 (percent); returns how many numbers were compared."""
     tag = "_loose" if loose else ""
     compared = 0

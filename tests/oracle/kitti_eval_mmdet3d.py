@@ -31,7 +31,7 @@ os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 import numpy as np
 
 
-def load_kitti_utils():
+def load_kitti_utils() -> types.ModuleType:
     spec = importlib.util.find_spec("mmdet3d")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("mmdet3d is not installed in this python")
@@ -44,6 +44,8 @@ def load_kitti_utils():
         module_spec = importlib.util.spec_from_file_location(
             f"kitti_utils.{name}", folder / f"{name}.py"
         )
+        if module_spec is None or module_spec.loader is None:
+            raise SystemExit(f"cannot load {folder / name}.py")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[f"kitti_utils.{name}"] = module
         module_spec.loader.exec_module(module)
@@ -51,7 +53,7 @@ def load_kitti_utils():
     return modules["eval"]
 
 
-def read_label(path, rename):
+def read_label(path: Path, rename: dict[str, str]) -> dict[str, np.ndarray]:
     rows = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
     names = np.array([rename.get(r[0], r[0]) for r in rows], dtype=object)
     numbers = np.array([[float(v) for v in r[1:]] for r in rows], dtype=np.float64)
@@ -71,7 +73,7 @@ def read_label(path, rename):
     }
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("gt_dir")
     parser.add_argument("pred_dir")
