@@ -63,3 +63,14 @@ if [ ! -f "$ORACLE/.installed-cli" ]; then
     "$ORACLE/bin/pip" install -q typer pillow
     touch "$ORACLE/.installed-cli"
 fi
+
+# --- KITTI evaluator in its own venv: the KITTI AP tests compare ours with mmdetection3d's ---
+# Only its evaluator files are used (loaded by path, on numba's CUDA simulator): the wheel is
+# installed without its dependencies (torch, mmcv, mmengine), next to numba and numpy.
+KITTI=.venv-kitti
+if [ ! -f "$KITTI/.installed" ]; then
+    [ -x "$KITTI/bin/python" ] || "$PYTHON" -m venv "$KITTI"
+    "$KITTI/bin/pip" install -q "numba==0.68.1" numpy
+    "$KITTI/bin/pip" install -q --no-deps "mmdet3d==1.4.0"
+    touch "$KITTI/.installed"
+fi

@@ -38,6 +38,9 @@ LEVELS: dict[str, tuple[str, ...]] = {
 DEFAULT_RANGE_M = 250.0
 """Ground truths and predictions farther than this (xy, from the frame origin) are ignored."""
 
+DISTANCE_BINS_M: tuple[float, ...] = (0.0, 50.0, 100.0, 150.0, 245.0)
+"""Default distance bins (m, xy) of ``evaluate_by_range``: ZOD annotates objects to 245 m."""
+
 DIST_THRESHOLDS_M: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
 """Centre-distance thresholds of the AP; the TP errors use 2 m."""
 

@@ -27,6 +27,7 @@ from zod.eval.detection.constants import (
     CLASS_LEVEL,
     DEFAULT_RANGE_M,
     DIST_THRESHOLDS_M,
+    DISTANCE_BINS_M,
     EVALUATION_CLASSES,
     SUBCLASS_LEVEL,
 )
@@ -352,12 +353,14 @@ def evaluate_detection(
 def evaluate_by_range(
     ground_truth: DetectionBoxes,
     predictions: DetectionBoxes,
-    bin_edges_m: tuple[float, ...] = (0.0, 50.0, 100.0, DEFAULT_RANGE_M),
+    bin_edges_m: tuple[float, ...] = DISTANCE_BINS_M,
     config: DetectionConfig | None = None,
     **kwargs: bool,
 ) -> dict[str, DetectionResult]:
     """One evaluation per distance bin ``(lo, hi]`` of the xy distance (both sides cut alike).
 
+    Default bins: ``DISTANCE_BINS_M`` (0-50, 50-100, 100-150, 150-245 m). Every number of
+    ``evaluate_detection`` (per class and subclass, per level) exists per bin.
     Keys are ``"lo-hi"`` (``"0-50"``, ...). A box near a bin edge can match nothing in its bin
     while its counterpart sits in the next one: bins tell how quality changes with distance,
     the full-range result stays the reference number. ``kwargs`` go to
@@ -384,12 +387,15 @@ def evaluate_by_range(
 
 
 def by_range_dict(results: Mapping[str, DetectionResult]) -> dict[str, dict[str, object]]:
-    """JSON-friendly summary of ``evaluate_by_range``: per bin NDS, mAP, errors, class mAPs."""
+    """JSON-friendly ``evaluate_by_range``: per bin NDS, mAP, errors, class mAPs, and every
+    class's (and subclass's) full entry (``per_class``) and the level summaries (``levels``)."""
     return {
         name: {
             **{k: v for k, v in r.summary.to_dict().items() if k != "classes"},
             "num_gt": {n: c.num_gt for n, c in r.per_class.items()},
             "class_mAP": {n: c.mean_ap for n, c in r.per_class.items()},
+            "levels": {level: s.to_dict() for level, s in r.by_level.items()},
+            "per_class": {n: c.to_dict() for n, c in r.per_class.items()},
         }
         for name, r in results.items()
     }
