@@ -18,10 +18,12 @@ import os
 from operator import attrgetter
 from typing import Any, List, Tuple, Union  # noqa: UP035 - msgspec struct fields
 
-from zod.annotations.object_features import warn_unknown_classes
+import numpy as np
+
+from zod._io import read_bytes_checked
+from zod.annotations.object_features import check_box_values, warn_unknown_classes
 from zod.annotations.object_rules import FLAG_KEYS, classes_and_unclear, flag_column, resolve_types
 from zod.annotations.objects import ObjectAnnotation, ObjectBoxes, lazy_object_annotations
-from zod.errors import MissingFileError
 from zod.release import ANNOTATIONS, download_flag
 
 __all__ = ["decode_object_annotations", "read_object_annotations"]
@@ -133,18 +135,17 @@ def decode_object_annotations(data: bytes, source: Any = None) -> list[ObjectAnn
         if len(center) != 3 or _UNSET in box:  # the generic path reports it
             return None
         values.append([*center, *box])
+    try:
+        check_box_values(np.array(values, dtype=np.float64).reshape(-1, 10), source)
+    except (TypeError, ValueError, OverflowError):  # not numbers: the generic path reports it
+        return None
     boxes = ObjectBoxes(len(props), None, corners, values, rows)
     return lazy_object_annotations(boxes, [unclear, classes, uuids, kinds, occlusion, *flags])
 
 
 def read_object_annotations(path: str | os.PathLike[str]) -> list[ObjectAnnotation] | None:
-    """:func:`decode_object_annotations` of a file (None: take the generic path);
-    ``MissingFileError`` (``--annotations``) if it is absent."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except FileNotFoundError:
-        raise MissingFileError(
-            os.fspath(path), "object detection annotation", download_flag(ANNOTATIONS)
-        ) from None
+    """:func:`decode_object_annotations` of a file (None: take the generic path); read with
+    the one open helper (absent: ``MissingFileError`` naming ``--annotations``; a directory or
+    an unreadable file: ``FormatError``)."""
+    data = read_bytes_checked(path, "object detection annotation", download_flag(ANNOTATIONS))
     return decode_object_annotations(data, os.fspath(path))

@@ -163,6 +163,15 @@ def warn_unknown_classes(classes: Sequence[str], source: Any, stacklevel: int = 
         warnings.warn(f"{source}: unknown object class {name!r} kept as is", stacklevel=stacklevel)
 
 
+def check_box_values(table: np.ndarray, source: Any) -> None:
+    """``FormatError`` (naming ``source``) unless the 3D box rows (M, 10): centre (3), size
+    L, W, H (3), quaternion wxyz (4), are all finite with sizes >= 0 (every decoder checks)."""
+    if not np.all(np.isfinite(table)):
+        raise FormatError(source, "object 3D box with non-finite values")
+    if np.any(table[:, 3:6] < 0):
+        raise FormatError(source, "object 3D box with a negative size")
+
+
 def _parse(features: Sequence[Mapping[str, Any]], source: Any) -> ObjectArrays:
     if not features:
         return ObjectArrays.empty()
@@ -177,10 +186,7 @@ def _parse(features: Sequence[Mapping[str, Any]], source: Any) -> ObjectArrays:
         raise FormatError(source, f"object 3D box without {err}") from None
     except (TypeError, ValueError, OverflowError) as err:
         raise FormatError(source, f"malformed object 3D box: {err}") from None
-    if not np.all(np.isfinite(table)):
-        raise FormatError(source, "object 3D box with non-finite values")
-    if np.any(table[:, 3:6] < 0):
-        raise FormatError(source, "object 3D box with a negative size")
+    check_box_values(table, source)
     return _arrays(
         classes,
         object_subclasses(classes, unclear, types, flags),
