@@ -241,3 +241,22 @@ def test_fast_decoder_equals_generic_path_and_falls_back(tmp_path: Path) -> None
         coco_annotations_from_file(str(path), 9, classes)
     with pytest.raises(MissingFileError, match="--annotations"):
         coco_annotations_from_file(str(tmp_path / "nope.json"), 9, classes)
+
+
+def test_unreadable_annotation_is_a_format_error_and_absent_is_missing(tmp_path: Path) -> None:
+    """COCO's own reader of object files: a directory or a symlink loop in place of the file is a
+    FormatError naming it (not a bare OSError); nothing there is a MissingFileError naming the
+    download flag."""
+    from zod.converters.coco_decode import read_objects
+    from zod.errors import FormatError, MissingFileError
+
+    folder = tmp_path / "object_detection.json"
+    folder.mkdir()
+    with pytest.raises(FormatError, match=r"object_detection\.json.*directory"):
+        read_objects(str(folder))
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    with pytest.raises(FormatError, match="symlink loop"):
+        read_objects(str(loop))
+    with pytest.raises(MissingFileError, match="--annotations"):
+        read_objects(str(tmp_path / "absent.json"))

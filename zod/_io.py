@@ -30,6 +30,7 @@ __all__ = [
     "open_checked",
     "open_hdf5_checked",
     "open_npy_checked",
+    "os_error_as_devkit_error",
     "read_bytes_checked",
     "read_hdf5_column",
     "read_into_checked",
@@ -41,7 +42,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 _MAX_NPY_HEADER = 1 << 16  # numpy itself writes at most a few hundred bytes
 
 
-def _os_problem(path: str, err: OSError, what: str, stream: str | None) -> Exception:
+def os_error_as_devkit_error(path: str, err: OSError, what: str, stream: str | None) -> Exception:
     """The devkit error for an ``OSError`` met opening or reading ``path``."""
     if isinstance(err, FileNotFoundError) and not os.path.islink(path):
         return MissingFileError(path, what, stream)
@@ -65,7 +66,7 @@ def check_file(path: str | PathLike[str], what: str, stream: str | None) -> int:
     try:
         st = os.stat(path)
     except OSError as err:
-        raise _os_problem(path, err, what, stream) from None
+        raise os_error_as_devkit_error(path, err, what, stream) from None
     if stat.S_ISDIR(st.st_mode):
         raise UnreadableFileError(path, f"{what} is a directory, not a file")
     if not stat.S_ISREG(st.st_mode):
@@ -85,7 +86,7 @@ def _open(path: str, what: str, stream: str | None) -> BufferedReader:
     try:
         return open(path, "rb")
     except OSError as err:
-        raise _os_problem(path, err, what, stream) from None
+        raise os_error_as_devkit_error(path, err, what, stream) from None
 
 
 def read_bytes_checked(path: str | PathLike[str], what: str, stream: str | None) -> bytes:
@@ -95,7 +96,7 @@ def read_bytes_checked(path: str | PathLike[str], what: str, stream: str | None)
         try:
             return f.read()
         except OSError as err:
-            raise _os_problem(path, err, what, stream) from None
+            raise os_error_as_devkit_error(path, err, what, stream) from None
 
 
 def read_json_checked(path: str | PathLike[str], what: str, stream: str | None) -> Any:
@@ -187,7 +188,7 @@ def open_npy_checked(
             )
     except OSError as err:
         f.close()
-        raise _os_problem(path, err, what, stream) from None
+        raise os_error_as_devkit_error(path, err, what, stream) from None
     except BaseException:
         f.close()
         raise
@@ -201,7 +202,7 @@ def read_into_checked(f: BufferedReader, buffer: np.ndarray, path: str, what: st
         target: Any = buffer.view(np.uint8)  # a writable buffer (numpy's stubs do not say so)
         got = f.readinto(target) if want else 0
     except OSError as err:
-        raise _os_problem(path, err, what, None) from None
+        raise os_error_as_devkit_error(path, err, what, None) from None
     if got != want:
         raise FormatError(path, f"{what} is truncated: read {got} of {want} data bytes")
 

@@ -15,9 +15,9 @@ import os
 from operator import attrgetter
 from typing import Any, List, NamedTuple, Tuple, Union  # noqa: UP035 - msgspec struct fields
 
+from zod._io import os_error_as_devkit_error
 from zod.annotations._common import read_feature_list
 from zod.annotations.object_rules import classes_and_unclear, resolve_types
-from zod.errors import MissingFileError
 from zod.release import ANNOTATIONS, download_flag
 
 __all__ = ["FastObjects", "decode_objects_fast", "object_decoder", "read_bytes", "read_objects"]
@@ -115,13 +115,13 @@ def read_bytes(path: str) -> bytes:
 
 def read_objects(path: str) -> FastObjects | list[dict[str, Any]]:
     """An object-detection file decoded for COCO: :class:`FastObjects` on the fast path, else
-    the list of raw features (generic path). ``MissingFileError`` (``--annotations``) if absent."""
+    the list of raw features (generic path). ``MissingFileError`` (``--annotations``) if absent,
+    ``FormatError`` if something unreadable is in its place (a directory, a symlink loop)."""
     try:
         data = read_bytes(path)
-    except FileNotFoundError:
-        raise MissingFileError(
-            path, "object_detection annotation", download_flag(ANNOTATIONS)
-        ) from None
+    except OSError as err:
+        what = "object_detection annotation"
+        raise os_error_as_devkit_error(path, err, what, download_flag(ANNOTATIONS)) from None
     decoded = decode_objects_fast(data, path)
     if decoded is None:
         return read_feature_list(path, "object_detection annotation")
