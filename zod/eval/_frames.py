@@ -7,7 +7,7 @@ carry the annotations of their keyframe (spec section 2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -24,6 +24,19 @@ def open_dataset(dataset_root: str, version: str, subset: str = "frames") -> Any
     if subset not in SUBSETS:
         raise ValueError(f"unknown sub-dataset {subset!r}, expected one of {SUBSETS}")
     return open_subset(dataset_root, version, subset)
+
+
+def item_ids(
+    dataset_root: str,
+    version: str,
+    subset: str,
+    split: str,
+    frame_ids: Iterable[str | int] | None = None,
+) -> list[str]:
+    """``frame_ids`` as strings when given, else the sorted ids of ``split``."""
+    if frame_ids is not None:
+        return [str(f) for f in frame_ids]
+    return sorted(open_dataset(dataset_root, version, subset).get_split(split))
 
 
 @dataclass(frozen=True)

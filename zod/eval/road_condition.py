@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from zod.errors import FormatError, MissingFileError
-from zod.eval._frames import ItemTask, open_dataset, read_items
+from zod.eval._frames import ItemTask, item_ids, read_items
 from zod.eval.traffic_signs import ClassificationResult, evaluate_classification
 
 __all__ = [
@@ -250,14 +250,9 @@ def ground_truth_from_dataset(
 ) -> dict[str, tuple[bool, bool]]:
     """``{frame id: (wet, snowy)}`` of the frames of a split annotated for road condition."""
     root = str(Path(dataset_root).expanduser())
-    ids = (
-        [str(f) for f in frame_ids]
-        if frame_ids is not None
-        else sorted(open_dataset(root, version, subset).get_split(split))
-    )
     run = read_items(
         _RoadConditionTask(root, version, subset),
-        ids,
+        item_ids(root, version, subset, split, frame_ids),
         workers,
         skip_missing,
         "reading road condition",

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from zod.errors import FormatError, MissingFileError
-from zod.eval._frames import ItemTask, open_dataset, read_items
+from zod.eval._frames import ItemTask, item_ids, read_items
 
 
 def known_class_names() -> tuple[str, ...]:
@@ -318,14 +318,9 @@ def ground_truth_from_dataset(
     cores); ``subset`` is ``"frames"`` or ``"sequences"`` (keyframe annotations).
     """
     root = str(Path(dataset_root).expanduser())
-    ids = (
-        list(frame_ids)
-        if frame_ids is not None
-        else sorted(open_dataset(root, version, subset).get_split(split))
-    )
     run = read_items(
         _SignsTask(root, version, subset),
-        [str(f) for f in ids],
+        item_ids(root, version, subset, split, frame_ids),
         workers,
         skip_missing,
         "reading traffic signs",
