@@ -136,10 +136,11 @@ def decode_object_annotations(data: bytes, source: Any = None) -> list[ObjectAnn
             return None
         values.append([*center, *box])
     try:
-        check_box_values(np.array(values, dtype=np.float64).reshape(-1, 10), source)
+        table = np.array(values, dtype=np.float64).reshape(-1, 10)
     except (TypeError, ValueError, OverflowError):  # not numbers: the generic path reports it
         return None
-    boxes = ObjectBoxes(len(props), None, corners, values, rows)
+    check_box_values(table, source)
+    boxes = ObjectBoxes(len(props), None, corners, table, rows)
     return lazy_object_annotations(boxes, [unclear, classes, uuids, kinds, occlusion, *flags])
 
 
