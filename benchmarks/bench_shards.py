@@ -24,7 +24,6 @@ Without ``--root`` a sample dataset of ``--frames`` frames is generated in a tem
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -34,8 +33,6 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 MODALITIES = ("image", "lidar", "objects", "boxes_3d")
 SCALES = (0.5, 0.125)  # the decode work: an 8 MP JPEG at 1/2 dominates; at 1/8 the I/O shows
@@ -150,39 +147,43 @@ def bench_bytes(root: Path, shard_dir: Path, rounds: int, drop_caches: bool) -> 
 
 def bench_codecs(root: Path) -> None:
     """Size and decode time of one core scan in each lidar codec."""
-    from zod.converters.shards import _npz_bytes, decode_lidar, encode_lidar
+    from zod.converters.shards import (
+        ShardConfig,
+        _lidar_members,
+        _npz_bytes,
+        decode_lidar_member,
+    )
     from zod.dataset import ZodFrames
 
     frames = ZodFrames(root, "full")
-    lidar = frames[sorted(frames.get_all_ids())[0]].get_lidar_frames()[0].read()
-    points = np.asarray(lidar.points, dtype=np.float32)
-    time_s = (lidar.timestamps - lidar.timestamps.mean()).astype(np.float32)
-    intensity = lidar.intensity
-    raw_bytes = points.nbytes + time_s.nbytes + intensity.nbytes
-    arrays = {"points": np.ascontiguousarray(points), "time_s": time_s, "intensity": intensity}
+    frame = frames[sorted(frames.get_all_ids())[0]]
+    time_s = frame.info.keyframe_time.timestamp()
+    lidar = frame.get_lidar_frames()[0].read()
+    raw_bytes = lidar.points.nbytes + lidar.num_points * 5  # float32 times, uint8 intensities
 
-    def load(data: bytes) -> None:
-        with np.load(io.BytesIO(data)) as npz:
-            for name in npz.files:
-                npz[name]
+    def codec(name: str) -> tuple[dict[str, bytes], dict[str, Any]]:
+        members, num_points = _lidar_members(frame, ShardConfig(lidar_codec=name), time_s)
+        return members, {"lidar": {"codec": name, "num_points": num_points}}
 
-    codecs: dict[str, tuple[bytes, Callable[[bytes], Any]]] = {
-        "bsz (shuffle+zlib 6)": (
-            encode_lidar(points, time_s, intensity),
-            lambda d: decode_lidar(d, len(points)),
-        ),
-        "npz (raw)": (_npz_bytes(arrays, compressed=False), load),
-        "npz compressed": (_npz_bytes(arrays, compressed=True), load),
+    arrays = decode_lidar_member(*codec("npy"))
+    compressed = {"lidar.npz": _npz_bytes(arrays, compressed=True)}
+    codecs = {
+        "npy (3 plain members)": codec("npy"),
+        "bsz (shuffle+zlib 6)": codec("bsz"),
+        "npz compressed": (compressed, {"lidar": {"codec": "npz", "num_points": lidar.num_points}}),
     }
-    print(f"lidar codecs, one core scan of {len(points)} points ({raw_bytes / 1e6:.2f} MB raw)")
-    for name, (data, decode) in codecs.items():
+    print(
+        f"lidar codecs, one core scan of {lidar.num_points} points ({raw_bytes / 1e6:.2f} MB raw)"
+    )
+    for name, (members, meta) in codecs.items():
         times = []
         for _ in range(15):
             start = time.perf_counter()
-            decode(data)
+            decode_lidar_member(members, meta)
             times.append(time.perf_counter() - start)
+        size = sum(map(len, members.values()))
         print(
-            f"  {name:22s} {len(data) / raw_bytes:5.2f} of raw   "
+            f"  {name:22s} {size / raw_bytes:5.2f} of raw   "
             f"decode {statistics.median(times) * 1e3:6.2f} ms"
         )
 
@@ -218,7 +219,7 @@ def main() -> int:
             generate_sample(root, config)
         bench_codecs(root)
         shard_dirs: dict[str, Path] = {}
-        for codec in ("bsz", "npz"):
+        for codec in ("npy", "bsz"):
             shard_dir = shard_dirs[f"shards ({codec} lidar)"] = Path(tmp) / f"shards-{codec}"
             start = time.perf_counter()
             manifest = convert_to_shards(
@@ -239,7 +240,7 @@ def main() -> int:
                 f"{manifest['num_samples'] / elapsed:.1f} frames/s (2 workers)"
             )
         print("bytes only (no decode), the files of each sample, page cache evicted:")
-        bench_bytes(root, shard_dirs["shards (bsz lidar)"], args.rounds, args.drop_caches)
+        bench_bytes(root, shard_dirs["shards (npy lidar)"], args.rounds, args.drop_caches)
         print(
             f"loader: image + core scan + 2D/3D boxes, one process, median of {args.rounds} "
             "interleaved passes, samples/s (ratio to the raw files; goal >= 2x)"

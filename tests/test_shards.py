@@ -139,7 +139,7 @@ def test_manifest_counts_checksums_and_webdataset_layout(shard_dir: Path) -> Non
         keys = [name.split(".", 1)[0] for name in names]
         assert keys == [entry["frame_ids"][0]] * len(names)
         assert names[0].endswith(".json") and f"{keys[0]}.jpg" in names
-        assert f"{keys[0]}.lidar.bsz" in names and f"{keys[0]}.objects.npy" in names
+        assert f"{keys[0]}.lidar_points.npy" in names and f"{keys[0]}.objects.npy" in names
         seen += entry["frame_ids"]
     assert seen == [frame_id for shard in shard_plan(frames, 1, 0) for frame_id in shard]
 
@@ -493,3 +493,55 @@ def test_tar_reader_streams_a_pipe(shard_dir: Path) -> None:
 
     keys = [key for key, _ in iter_tar_samples(io.BufferedReader(Pipe()))]
     assert keys == entry["frame_ids"]
+
+
+@pytest.mark.parametrize(
+    "tar_format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT]
+)
+def test_tar_reader_agrees_with_tarfile(tmp_path: Path, tar_format: int) -> None:
+    """Long names (pax ``path`` / GNU ``L`` / ustar prefix), directories and links skipped,
+    sizes and bytes as ``tarfile`` reads them; damage is a FormatError naming the shard."""
+    rng = np.random.default_rng(0)
+    names = ["a.json", "a.lidar.npy", "d/" + "x" * 120 + ".json", "b.jpg", "b.objects.npy"]
+    if tar_format == tarfile.USTAR_FORMAT:
+        names[2] = "d" * 130 + "/k.json"  # fits only as prefix + name
+    blobs = [rng.integers(0, 256, int(n), dtype=np.uint8).tobytes() for n in (0, 511, 512, 3, 5000)]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tar_format) as tar:
+        directory = tarfile.TarInfo("somedir")
+        directory.type = tarfile.DIRTYPE
+        tar.addfile(directory)
+        for name, blob in zip(names, blobs):
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+        link = tarfile.TarInfo("c.json")
+        link.type, link.linkname = tarfile.SYMTYPE, "a.json"
+        tar.addfile(link)
+    data = buffer.getvalue()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        expected = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+    assert list(expected) == names
+    got = {
+        f"{key}.{ext}": blob
+        for key, members in iter_tar_samples(io.BytesIO(data))
+        for ext, blob in members.items()
+    }
+    assert got == expected
+    with pytest.raises(FormatError, match=r"x\.tar.*truncated"):
+        list(iter_tar_samples(io.BytesIO(data[:2000]), "x.tar"))
+    damaged = bytearray(data)
+    damaged[512 + 3] ^= 0x20  # a name byte of the first file's header
+    with pytest.raises(FormatError, match=r"x\.tar.*checksum"):
+        list(iter_tar_samples(io.BytesIO(bytes(damaged)), "x.tar"))
+
+
+def test_bsz_lidar_shards_equal_zod_frames_dataset(sample_root: Path, tmp_path: Path) -> None:
+    config = ShardConfig(modalities=("lidar",), lidar_codec="bsz")
+    convert_to_shards(sample_root, tmp_path, config=config, workers=1, progress=False)
+    options: dict[str, Any] = {"modalities": ("lidar",)}
+    expected = ZodFramesDataset(sample_root, "full", split="train", **options)
+    got = {s["frame_id"]: s for s in ZodShardsDataset(tmp_path, **options)}
+    assert sorted(got) == sorted(expected.frame_ids)
+    for i, frame_id in enumerate(expected.frame_ids):
+        _assert_same_sample(expected[i], got[frame_id], frame_id)

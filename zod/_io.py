@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ast
 import errno
+import functools
 import json
+import math
 import os
 import stat
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from zod.errors import FormatError, MissingFileError, UnreadableFileError
 __all__ = [
     "check_file",
     "load_npy_checked",
+    "npy_from_bytes",
     "open_checked",
     "open_hdf5_checked",
     "open_npy_checked",
@@ -112,26 +115,11 @@ def read_json_checked(path: str | PathLike[str], what: str, stream: str | None) 
         raise FormatError(path, "malformed JSON: nested too deeply") from None
 
 
-def _npy_header(f: BufferedReader, path: str) -> tuple[np.dtype[Any], tuple[int, ...], bool, int]:
-    """dtype, shape, Fortran order and data offset of an open ``.npy`` file (no data read)."""
-    head = f.read(10)
-    if len(head) < 10 or not head.startswith(_NPY_MAGIC):
-        raise FormatError(path, "not a complete .npy file (no NUMPY magic)")
-    major = head[6]
-    if major == 1:
-        length = int.from_bytes(head[8:10], "little")
-        offset = 10
-    elif major in (2, 3):
-        head += f.read(2)
-        length = int.from_bytes(head[8:12], "little")
-        offset = 12
-    else:
-        raise FormatError(path, f"unknown .npy format version {major}")
-    if length > _MAX_NPY_HEADER:
-        raise FormatError(path, f".npy header of {length} bytes is not plausible")
-    raw = f.read(length)
-    if len(raw) < length:
-        raise FormatError(path, "not a complete .npy file (truncated header)")
+@functools.lru_cache(maxsize=256)
+def _parse_npy_header(raw: bytes, major: int) -> tuple[np.dtype[Any], tuple[int, ...], bool] | str:
+    """dtype, shape and Fortran order of the header dict of a ``.npy`` file, or what is wrong
+    with it. Cached: the headers of a dataset's files repeat (``ast.literal_eval`` is most of
+    the cost of reading a small array)."""
     try:
         header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin1"))
         if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
@@ -143,8 +131,69 @@ def _npy_header(f: BufferedReader, path: str) -> tuple[np.dtype[Any], tuple[int,
             raise ValueError(f"fortran_order {header['fortran_order']!r}")
         dtype = np.lib.format.descr_to_dtype(header["descr"])
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
-        raise FormatError(path, f"malformed .npy header ({err})") from None
-    return dtype, shape, header["fortran_order"], offset + length
+        return f"malformed .npy header ({err})"
+    return dtype, shape, header["fortran_order"]
+
+
+def _npy_preamble(head: bytes, path: str) -> tuple[int, int, int]:
+    """Format major version, header length and header offset from the first 12 bytes."""
+    if len(head) < 10 or not head.startswith(_NPY_MAGIC):
+        raise FormatError(path, "not a complete .npy file (no NUMPY magic)")
+    major = head[6]
+    if major == 1:
+        length, offset = int.from_bytes(head[8:10], "little"), 10
+    elif major in (2, 3):
+        if len(head) < 12:
+            raise FormatError(path, "not a complete .npy file (truncated header)")
+        length, offset = int.from_bytes(head[8:12], "little"), 12
+    else:
+        raise FormatError(path, f"unknown .npy format version {major}")
+    if length > _MAX_NPY_HEADER:
+        raise FormatError(path, f".npy header of {length} bytes is not plausible")
+    return major, length, offset
+
+
+def _checked_header(
+    raw: bytes, major: int, path: str
+) -> tuple[np.dtype[Any], tuple[int, ...], bool]:
+    parsed = _parse_npy_header(raw, major)
+    if isinstance(parsed, str):
+        raise FormatError(path, parsed)
+    return parsed
+
+
+def _npy_header(f: BufferedReader, path: str) -> tuple[np.dtype[Any], tuple[int, ...], bool, int]:
+    """dtype, shape, Fortran order and data offset of an open ``.npy`` file (no data read)."""
+    head = f.read(10)
+    if len(head) == 10 and head.startswith(_NPY_MAGIC) and head[6] in (2, 3):
+        head += f.read(2)
+    major, length, offset = _npy_preamble(head, path)
+    raw = f.read(length)
+    if len(raw) < length:
+        raise FormatError(path, "not a complete .npy file (truncated header)")
+    return (*_checked_header(raw, major, path), offset + length)
+
+
+def npy_from_bytes(data: bytes, where: str, what: str = ".npy member") -> np.ndarray:
+    """The array of ``.npy`` bytes (a member of a tar shard, say), read-only and without a
+    copy (``np.frombuffer``); ``FormatError`` naming ``where`` if the header is malformed,
+    the dtype holds Python objects or the data is not exactly the header's size."""
+    major, length, offset = _npy_preamble(data[:12], where)
+    if len(data) < offset + length:
+        raise FormatError(where, f"{what} is not a complete .npy (truncated header)")
+    dtype, shape, fortran = _checked_header(data[offset : offset + length], major, where)
+    if dtype.hasobject:
+        raise FormatError(where, f"{what} holds Python objects (dtype {dtype})")
+    count = math.prod(shape)
+    start = offset + length
+    if count * dtype.itemsize != len(data) - start:
+        raise FormatError(
+            where,
+            f"{what}: the .npy header claims {count} items of {dtype.itemsize} bytes but "
+            f"{len(data) - start} bytes follow it",
+        )
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=start)
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
 def open_npy_checked(

@@ -54,6 +54,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from zod._io import npy_from_bytes
 from zod.converters import _frames
 from zod.converters.runner import RunKwargs, RunOptions, atomic_write_text, run_frames, run_options
 from zod.errors import FormatError, MissingFileError
@@ -71,6 +72,7 @@ __all__ = [
     "ShardConfig",
     "convert_to_shards",
     "decode_lidar",
+    "decode_lidar_member",
     "decode_record",
     "encode_lidar",
     "encode_sample",
@@ -85,7 +87,7 @@ __all__ = [
 
 SHARD_MODALITIES = ("image", "lidar", "objects", "ego_road", "lanes")
 IMAGE_MODES = ("original", "jpeg", "pinhole")
-LIDAR_CODECS = ("bsz", "npz")
+LIDAR_CODECS = ("npy", "bsz")
 IMAGE_SCALES = (1.0, 0.5, 0.25, 0.125)  # the JPEG DCT reduced sizes
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -111,7 +113,7 @@ class ShardConfig:
     pinhole: dict[str, Any] | None = None
     lidar_scans: tuple[int, int] = (0, 0)
     lidar_compensate: bool = True
-    lidar_codec: str = "bsz"
+    lidar_codec: str = "npy"
     lidar_level: int = 6
     remove_ego_lidar_returns: bool = True
 
@@ -251,6 +253,53 @@ def _load_npz(data: bytes, where: str) -> dict[str, np.ndarray]:
         raise FormatError(where, f"not a readable .npz member: {err}") from None
 
 
+# name: (dtype, shape after the point count) of the ``npy`` lidar members
+_LIDAR_ARRAYS = {
+    "points": (np.float32, (3,)),
+    "time_s": (np.float32, ()),
+    "intensity": (np.uint8, ()),
+}
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def decode_lidar_member(
+    members: dict[str, bytes], meta: dict[str, Any], where: str = "shard"
+) -> dict[str, np.ndarray]:
+    """``points`` (N, 3), ``time_s`` (N,) float32 (s from the keyframe), ``intensity`` (N,)
+    uint8 of a sample's lidar members, whichever codec its meta names: ``npy`` (the three
+    arrays as ``.lidar_points.npy``, ``.lidar_time_s.npy``, ``.lidar_intensity.npy``), ``bsz``
+    (``.lidar.bsz``, :func:`decode_lidar`) or the ``.lidar.npz`` of earlier shards.
+    ``FormatError`` naming ``where`` if a member is missing or malformed."""
+    lidar = meta["lidar"]
+    codec, num_points = lidar.get("codec"), int(lidar.get("num_points", -1))
+    names = {"npy": [f"lidar_{name}.npy" for name in _LIDAR_ARRAYS]}.get(codec, [f"lidar.{codec}"])
+    absent = [name for name in names if name not in members]
+    if absent:
+        raise FormatError(where, f"sample {meta.get('frame_id')} has no .{absent[0]} member")
+    if codec == "bsz":
+        return decode_lidar(members["lidar.bsz"], num_points, where)
+    if codec == "npz":
+        return _load_npz(members["lidar.npz"], where)
+    if codec != "npy":
+        raise FormatError(where, f"unknown lidar codec {codec!r}")
+    arrays: dict[str, np.ndarray] = {}
+    for (name, (dtype, shape)), member in zip(_LIDAR_ARRAYS.items(), names):
+        array = npy_from_bytes(members[member], where, f".{member} member")
+        if array.dtype != dtype or array.shape != (num_points, *shape):
+            raise FormatError(
+                where,
+                f".{member} member is {array.dtype} {array.shape}, not {np.dtype(dtype)} "
+                f"{(num_points, *shape)}",
+            )
+        arrays[name] = array.copy()  # writable (the member's bytes are not)
+    return arrays
+
+
 # --------------------------------------------------------------------------------------------
 # one sample
 # --------------------------------------------------------------------------------------------
@@ -338,10 +387,7 @@ def load_objects(data: bytes, where: str = "shard") -> dict[str, np.ndarray]:
     str, ``boxes_2d_xyxy`` (M, 4) float64 (full-resolution pixels), ``unclear``,
     ``box_3d_valid`` (M,) bool, ``centers_m``, ``sizes_lwh_m`` (M, 3), ``quaternions_wxyz``
     (M, 4) float64 (lidar frame; zeros where ``box_3d_valid`` is False)."""
-    try:
-        table = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise FormatError(where, f"not a readable .objects.npy member: {err}") from None
+    table = npy_from_bytes(data, where, ".objects.npy member")
     if table.dtype.names is None or "centers_m" not in table.dtype.names:
         raise FormatError(where, f"objects member has fields {table.dtype.names}")
     return {name: np.ascontiguousarray(table[name]) for name in table.dtype.names}
@@ -381,7 +427,10 @@ def _image_member(frame: ZodFrame, config: ShardConfig) -> tuple[bytes, dict[str
     return data, meta
 
 
-def _lidar_member(frame: ZodFrame, config: ShardConfig, time_s: float) -> tuple[bytes, int]:
+def _lidar_members(
+    frame: ZodFrame, config: ShardConfig, time_s: float
+) -> tuple[dict[str, bytes], int]:
+    """The lidar members of a sample ({extension: bytes}) and its point count."""
     before, after = config.lidar_scans
     if before == 0 and after == 0:
         lidar = frame.get_lidar_frames(0, 0)[0].read(
@@ -406,14 +455,18 @@ def _lidar_member(frame: ZodFrame, config: ShardConfig, time_s: float) -> tuple[
         points, times, intensity = batch.points, batch.time_s, batch.intensity
     points = np.asarray(points, dtype=np.float32)
     relative = (np.asarray(times) - time_s).astype(np.float32)
-    if config.lidar_codec == "npz":
+    intensity = np.ascontiguousarray(intensity, dtype=np.uint8)
+    if config.lidar_codec == "npy":
         arrays = {
             "points": np.ascontiguousarray(points),
             "time_s": relative,
-            "intensity": np.ascontiguousarray(intensity, dtype=np.uint8),
+            "intensity": intensity,
         }
-        return _npz_bytes(arrays, compressed=False), len(points)
-    return encode_lidar(points, relative, intensity, config.lidar_level), len(points)
+        return {f"lidar_{name}.npy": _npy_bytes(array) for name, array in arrays.items()}, len(
+            points
+        )
+    data = encode_lidar(points, relative, intensity, config.lidar_level)
+    return {"lidar.bsz": data}, len(points)
 
 
 def encode_sample(frame: ZodFrame, config: ShardConfig, split: str | None) -> dict[str, bytes]:
@@ -440,8 +493,8 @@ def encode_sample(frame: ZodFrame, config: ShardConfig, split: str | None) -> di
     if "image" in mods:
         members["jpg"], meta["image"] = _image_member(frame, config)
     if "lidar" in mods:
-        ext = f"lidar.{config.lidar_codec}"
-        members[ext], num_points = _lidar_member(frame, config, time_s)
+        lidar_members, num_points = _lidar_members(frame, config, time_s)
+        members.update(lidar_members)
         meta["lidar"] = {
             "codec": config.lidar_codec,
             "num_points": num_points,
@@ -501,15 +554,8 @@ def decode_record(
             from zod.sensors.camera import decode_image
 
             record["image"] = decode_image(members["jpg"], image_scale, where=where)
-    lidar = meta.get("lidar")
-    if lidar is not None:
-        ext = f"lidar.{lidar['codec']}"
-        if ext not in members:
-            raise FormatError(where, f"sample {meta['frame_id']} has no .{ext} member")
-        if lidar["codec"] == "bsz":
-            arrays = decode_lidar(members[ext], int(lidar["num_points"]), where)
-        else:
-            arrays = _load_npz(members[ext], where)
+    if meta.get("lidar") is not None:
+        arrays = decode_lidar_member(members, meta, where)
         record.update({f"lidar_{name}": value for name, value in arrays.items()})
     if "objects.npy" in members:
         record.update(load_objects(members["objects.npy"], where))
@@ -530,6 +576,101 @@ def _split_name(name: str) -> tuple[str, str]:
     return (f"{directory}/{key}" if directory else key), ext
 
 
+_TAR_BLOCK = 512
+_TAR_FILE_TYPES = (b"0", b"\0", b"7")  # regular (and contiguous) files
+
+
+def _tar_number(field: bytes, where: str) -> int:
+    """A tar header number: octal ASCII, or GNU base-256 (high bit of the first byte set)."""
+    if field and field[0] & 0x80:
+        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip()
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise FormatError(where, f"not a readable tar shard: bad number field {field!r}") from None
+
+
+def _pax_size(value: str, where: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise FormatError(where, f"not a readable tar shard: bad pax size {value!r}")
+    return size
+
+
+def _pax_records(data: bytes, where: str) -> dict[str, str]:
+    """The ``length key=value\\n`` records of a pax extended header."""
+    records: dict[str, str] = {}
+    position = 0
+    while position < len(data):
+        space = data.find(b" ", position)
+        try:
+            length = int(data[position:space])
+        except ValueError:
+            raise FormatError(where, "not a readable tar shard: bad pax header") from None
+        key, _, value = data[space + 1 : position + length - 1].partition(b"=")
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+        position += length
+    return records
+
+
+def _tar_members(fileobj: IO[bytes], where: str) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of each regular file of a tar stream, read front to back with one
+    ``read`` per header and per member (``tarfile``'s stream mode reads in small blocks and
+    costs more than a sample's JSON decode). ustar, pax (``path``, ``size``) and GNU long
+    names are understood; other members are skipped; the checksum of every header is
+    verified; a stream that ends inside a member or without the end blocks is truncated."""
+
+    def read(size: int) -> bytes:  # a network stream may return fewer bytes than asked for
+        data = fileobj.read(size)
+        if len(data) == size or not data:
+            return data
+        parts = [data]
+        while size > (got := sum(map(len, parts))):
+            more = fileobj.read(size - got)
+            if not more:
+                break
+            parts.append(more)
+        return b"".join(parts)
+
+    pax: dict[str, str] = {}
+    long_name: str | None = None
+    while True:
+        header = read(_TAR_BLOCK)
+        if len(header) < _TAR_BLOCK:
+            raise FormatError(where, "not a readable tar shard: truncated (no end-of-archive)")
+        if header.count(0) == _TAR_BLOCK:
+            return  # the end-of-archive blocks
+        checksum = _tar_number(header[148:156], where)
+        if checksum != sum(header) - sum(header[148:156]) + 8 * 32:
+            raise FormatError(where, "not a readable tar shard: header checksum mismatch")
+        size = _tar_number(header[124:136], where)
+        kind = header[156:157]
+        if kind not in (b"x", b"L") and "size" in pax:
+            size = _pax_size(pax["size"], where)
+        data = read(size)
+        padding = -size % _TAR_BLOCK
+        if len(data) < size or len(read(padding)) < padding:
+            raise FormatError(where, "not a readable tar shard: truncated inside a member")
+        if kind == b"x":
+            pax.update(_pax_records(data, where))
+            continue
+        if kind == b"L":
+            long_name = data.split(b"\0", 1)[0].decode("utf-8", "replace")
+            continue
+        name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+        if header[257:262] == b"ustar":
+            prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8", "replace")
+            name = f"{prefix}/{name}" if prefix else name
+        name = pax.get("path") or long_name or name
+        pax, long_name = {}, None
+        if kind in _TAR_FILE_TYPES:
+            yield name, data  # links, directories, devices and the like are skipped
+
+
 def iter_tar_samples(
     fileobj: IO[bytes], where: str = "shard"
 ) -> Iterator[tuple[str, dict[str, bytes]]]:
@@ -537,20 +678,13 @@ def iter_tar_samples(
     file object may be a network stream, read once front to back)."""
     key: str | None = None
     members: dict[str, bytes] = {}
-    try:
-        with tarfile.open(fileobj=fileobj, mode="r|") as tar:
-            for info in tar:
-                if not info.isfile():
-                    continue
-                name_key, ext = _split_name(info.name)
-                if key is not None and name_key != key:
-                    yield key, members
-                    members = {}
-                key = name_key
-                extracted = tar.extractfile(info)
-                members[ext] = extracted.read() if extracted is not None else b""
-    except tarfile.TarError as err:
-        raise FormatError(where, f"not a readable tar shard: {err}") from None
+    for name, data in _tar_members(fileobj, where):
+        name_key, ext = _split_name(name)
+        if key is not None and name_key != key:
+            yield key, members
+            members = {}
+        key = name_key
+        members[ext] = data
     if key is not None:
         yield key, members
 

@@ -28,7 +28,7 @@ from torch.utils.data import IterableDataset
 
 from zod.constants import EGO, Camera, Lidar
 from zod.converters.shards import (
-    decode_lidar,
+    decode_lidar_member,
     iter_tar_samples,
     load_objects,
     mask_polygons,
@@ -129,16 +129,7 @@ def sample_from_members(
         image = decode_image(members["jpg"], ratio, _decode_buffer(num_bytes), where=where)
         sample["image"] = image_to_tensor(image, options.image_dtype, options.normalize)
     if "lidar" in mods:
-        lidar = meta["lidar"]
-        ext = f"lidar.{lidar['codec']}"
-        if ext not in members:
-            raise FormatError(where, f"sample {meta['frame_id']} has no .{ext} member")
-        if lidar["codec"] == "bsz":
-            arrays = decode_lidar(members[ext], int(lidar["num_points"]), where)
-        else:
-            from zod.converters.shards import _load_npz
-
-            arrays = _load_npz(members[ext], where)
+        arrays = decode_lidar_member(members, meta, where)
         points = arrays["points"]
         if options.lidar_frame == "ego":
             points = calibration.transform_points(points, Lidar.VELODYNE, EGO)
