@@ -44,6 +44,7 @@ from zod.torch.tensors import (
     scale_intrinsics,
     scale_pixels,
     scaled_mask,
+    view_calibration_tensors,
     view_mask,
     view_object_tensors,
 )
@@ -400,7 +401,7 @@ class ZodFramesDataset(Dataset):
                 calibration.get_extrinsics(Lidar.VELODYNE).transform.astype(np.float32)
             )
             if self._view is not None:
-                sample.update(self._view_calibration(calibration, self._view))
+                sample.update(view_calibration_tensors(calibration, self._view))
         if "image" in mods:
             camera_frame = info.get_key_camera_frame(self.anonymization)
             # decoded into a reused buffer: image_to_tensor copies it out anyway, and a fresh
@@ -461,21 +462,6 @@ class ZodFramesDataset(Dataset):
             "lidar_points": torch.from_numpy(rows_from_columns(points)),
             "lidar_time_s": torch.from_numpy((np.asarray(times) - time_s).astype(np.float32)),
             "lidar_intensity": torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.uint8)),
-        }
-
-    def _view_calibration(
-        self, calibration: Calibration, view: PinholeView
-    ) -> dict[str, torch.Tensor]:
-        """The calibration keys of a view sample: its exact K, no distortion, its size, its pose
-        (ego_from_view = ego_from_camera with the view's rotation) and camera_from_view."""
-        ego_from_view = calibration.get_extrinsics(Camera.FRONT).transform.copy()
-        ego_from_view[:3, :3] = ego_from_view[:3, :3] @ view.camera_from_view
-        return {
-            "intrinsics": torch.from_numpy(view.intrinsics.astype(np.float32)),
-            "distortion": torch.zeros(4, dtype=torch.float32),
-            "image_size": torch.tensor([view.width_px, view.height_px], dtype=torch.int64),
-            "ego_from_camera": torch.from_numpy(ego_from_view.astype(np.float32)),
-            "camera_from_view": torch.from_numpy(view.camera_from_view.astype(np.float32)),
         }
 
     def _rectify(self, calibration: Calibration, image: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,9 +43,17 @@ from zod.torch.tensors import (
     PointFrame,
     check_scale,
     image_to_tensor,
+    objects_into_view,
     scale_intrinsics,
     scale_pixels,
+    view_calibration_tensors,
+    view_mask,
 )
+from zod.views import scaled_view
+
+if TYPE_CHECKING:
+    from zod.calibration import Calibration
+    from zod.geometry.pinhole import PinholeView
 
 __all__ = ["ZodShardsDataset", "sample_from_members"]
 
@@ -70,7 +78,6 @@ def sample_from_members(
     modality the options ask for (as ``ZodFramesDataset`` excludes such frames)."""
     from zod.calibration import Calibration
     from zod.geometry import masks
-    from zod.geometry.box_set import Box3DSet
     from zod.sensors.camera import decode_image
 
     if meta is None:
@@ -94,22 +101,16 @@ def sample_from_members(
         raise ValueError(
             f"{where}: images stored at scale {stored_scale} cannot be decoded at {scale}"
         )
-    if pinhole and mods & {"objects", "ego_road", "lanes"}:
-        raise ValueError(f"{where}: pinhole-view shards have no 2D boxes or masks of their image")
+    view = _stored_view(image_meta, ratio, where) if pinhole else None
 
     sample: dict[str, Any] = {"frame_id": meta["frame_id"], "time_s": float(meta["time_s"])}
     calibration = Calibration.from_dict(meta["calibration"], source_path=where)
     camera = calibration.cameras[Camera.FRONT]
     width, height = (int(v) for v in np.asarray(camera.image_dimensions)[:2])
     if mods & {"calibration", "image", "boxes_3d", "lidar"}:
-        if pinhole:
-            intrinsics = scale_intrinsics(np.asarray(image_meta["intrinsics"]), ratio)
-            distortion = np.zeros(4, dtype=np.float32)
-            size = [math.ceil(image_meta["width"] * ratio), math.ceil(image_meta["height"] * ratio)]
-        else:
-            intrinsics = scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], scale)
-            distortion = np.asarray(camera.distortion, dtype=np.float32)
-            size = [math.ceil(width * scale), math.ceil(height * scale)]
+        intrinsics = scale_intrinsics(np.asarray(camera.intrinsics)[:3, :3], scale)
+        distortion = np.asarray(camera.distortion, dtype=np.float32)
+        size = [math.ceil(width * scale), math.ceil(height * scale)]
         sample["intrinsics"] = torch.from_numpy(intrinsics.astype(np.float32))
         sample["distortion"] = torch.from_numpy(distortion)
         sample["image_size"] = torch.tensor(size, dtype=torch.int64)
@@ -119,6 +120,8 @@ def sample_from_members(
         sample["ego_from_lidar"] = torch.from_numpy(
             calibration.get_extrinsics(Lidar.VELODYNE).transform.astype(np.float32)
         )
+        if view is not None:
+            sample.update(view_calibration_tensors(calibration, view))
     if "image" in mods:
         # into this thread's reused buffer, as ZodFramesDataset does (image_to_tensor copies)
         num_bytes = (
@@ -137,35 +140,7 @@ def sample_from_members(
         sample["lidar_time_s"] = torch.from_numpy(arrays["time_s"])
         sample["lidar_intensity"] = torch.from_numpy(arrays["intensity"])
     if mods & {"objects", "boxes_3d"}:
-        objects = load_objects(members["objects.npy"], where)
-        names = objects["class_names" if options.class_level == "class" else "subclass_names"]
-        class_to_id = options._class_to_id
-        keep = np.array([str(name) in class_to_id for name in names.tolist()], dtype=bool)
-        keep = keep.reshape(-1)
-        class_ids = np.array(
-            [class_to_id[str(name)] for name in names[keep].tolist()], dtype=np.int64
-        )
-        boxes_2d = objects["boxes_2d_xyxy"][keep].reshape(-1, 4)
-        sample["boxes_2d"] = torch.from_numpy(scale_pixels(boxes_2d, scale).astype(np.float32))
-        sample["class_ids"] = torch.from_numpy(class_ids)
-        sample["unclear"] = torch.from_numpy(objects["unclear"][keep].astype(bool))
-        if "boxes_3d" in mods:
-            valid = objects["box_3d_valid"][keep].astype(bool)
-            box_set = Box3DSet(
-                objects["centers_m"][keep][valid].reshape(-1, 3),
-                objects["sizes_lwh_m"][keep][valid].reshape(-1, 3),
-                objects["quaternions_wxyz"][keep][valid].reshape(-1, 4),
-                Lidar.VELODYNE,
-            )
-            if len(box_set) and options.boxes_frame != "lidar":
-                target = EGO if options.boxes_frame == "ego" else Camera.FRONT
-                box_set = box_set.convert_to(target, calibration)
-            boxes = np.zeros((len(valid), 10), dtype=np.float32)
-            boxes[valid] = np.concatenate(
-                [box_set.centers_m, box_set.sizes_lwh_m, box_set.quaternions_wxyz], axis=1
-            )
-            sample["boxes_3d"] = torch.from_numpy(boxes)
-            sample["box_3d_valid"] = torch.from_numpy(valid)
+        sample.update(_object_tensors(members, options, calibration, scale, view, where))
     if "ego_road" in mods or "lanes" in mods:
         from zod.converters.shards import _load_npz
 
@@ -178,8 +153,74 @@ def sample_from_members(
                     for rings in mask_polygons(polygons, modality)
                 ]
                 mask = masks.rasterize_polygons(scaled, 1, image_shape=shape, scale=1.0)
-                sample[key] = torch.from_numpy(mask.astype(bool))
+                mask = mask.astype(bool)
+                if view is not None:
+                    mask = view_mask(mask, calibration, view)
+                sample[key] = torch.from_numpy(mask)
     return sample
+
+
+def _stored_view(image_meta: dict[str, Any], scale: float, where: str) -> PinholeView:
+    """The pinhole view a pinhole-mode shard's image was rectified into, at ``scale``."""
+    from zod.geometry.pinhole import PinholeView
+
+    fields = image_meta.get("pinhole")
+    if not isinstance(fields, dict):
+        raise FormatError(where, "pinhole-mode sample has no 'pinhole' view in its meta")
+    try:
+        view = PinholeView(**fields)
+    except (TypeError, ValueError) as err:
+        raise FormatError(where, f"pinhole-mode sample has a bad view ({err})") from None
+    return scaled_view(view, scale)
+
+
+def _object_tensors(
+    members: dict[str, bytes],
+    options: ZodFramesDataset,
+    calibration: Calibration,
+    scale: float,
+    view: PinholeView | None,
+    where: str,
+) -> dict[str, torch.Tensor]:
+    """The object keys of a sample (as :func:`zod.torch.tensors.object_tensors` makes them
+    from the annotation file), from the ``.objects.npy`` member; in ``view`` when given."""
+    from zod.geometry.box_set import Box3DSet
+
+    objects = load_objects(members["objects.npy"], where)
+    names = objects["class_names" if options.class_level == "class" else "subclass_names"]
+    known = np.array(sorted(options._class_to_id), dtype=str)
+    ids = np.array([options._class_to_id[name] for name in known.tolist()], dtype=np.int64)
+    position = np.minimum(np.searchsorted(known, names), max(len(known) - 1, 0))
+    keep = (known[position] == names) if len(known) else np.zeros(len(names), dtype=bool)
+    boxes_2d = objects["boxes_2d_xyxy"][keep].reshape(-1, 4)
+    out = {
+        "boxes_2d": torch.from_numpy(
+            scale_pixels(boxes_2d, 1.0 if view is not None else scale).astype(np.float32)
+        ),
+        "class_ids": torch.from_numpy(ids[position[keep]]),
+        "unclear": torch.from_numpy(objects["unclear"][keep].astype(bool)),
+    }
+    with_3d = "boxes_3d" in options.modalities
+    if with_3d:
+        valid = objects["box_3d_valid"][keep].astype(bool)
+        box_set = Box3DSet(
+            objects["centers_m"][keep][valid].reshape(-1, 3),
+            objects["sizes_lwh_m"][keep][valid].reshape(-1, 3),
+            objects["quaternions_wxyz"][keep][valid].reshape(-1, 4),
+            Lidar.VELODYNE,
+        )
+        if len(box_set) and options.boxes_frame != "lidar":
+            target = EGO if options.boxes_frame == "ego" else Camera.FRONT
+            box_set = box_set.convert_to(target, calibration)
+        boxes = np.zeros((len(valid), 10), dtype=np.float32)
+        boxes[valid] = np.concatenate(
+            [box_set.centers_m, box_set.sizes_lwh_m, box_set.quaternions_wxyz], axis=1
+        )
+        out["boxes_3d"] = torch.from_numpy(boxes)
+        out["box_3d_valid"] = torch.from_numpy(valid)
+    if view is not None:
+        return objects_into_view(out, calibration, view, options.boxes_frame if with_3d else None)
+    return out
 
 
 class ZodShardsDataset(IterableDataset):

@@ -39,10 +39,12 @@ __all__ = [
     "hwc_to_chw",
     "image_to_tensor",
     "object_tensors",
+    "objects_into_view",
     "rows_from_columns",
     "scale_intrinsics",
     "scale_pixels",
     "scaled_mask",
+    "view_calibration_tensors",
     "view_mask",
     "view_object_tensors",
 ]
@@ -243,13 +245,25 @@ def view_object_tensors(
     frame are in the VIEW's camera frame (rotated by ``view_from_camera``), so the view's K
     projects them; lidar / ego boxes are unchanged.
     """
+    out = object_tensors(objects, calibration, class_to_id, class_level, 1.0, boxes_frame)
+    return objects_into_view(out, calibration, view, boxes_frame)
+
+
+def objects_into_view(
+    out: dict[str, torch.Tensor],
+    calibration: Calibration,
+    view: PinholeView,
+    boxes_frame: BoxFrame | None,
+) -> dict[str, torch.Tensor]:
+    """:func:`object_tensors` made at image scale 1 (full-resolution fisheye ``boxes_2d``)
+    -> the same keys in ``view``, plus ``in_view``, as :func:`view_object_tensors` returns
+    them (``out`` is updated and returned)."""
     from zod.geometry.transforms import (
         quaternions_from_rotation_matrices,
         rotation_matrices_from_quaternions,
     )
     from zod.geometry.view_boxes import fisheye_boxes_to_view
 
-    out = object_tensors(objects, calibration, class_to_id, class_level, 1.0, boxes_frame)
     mapped = fisheye_boxes_to_view(out["boxes_2d"].numpy(), calibration, view)
     boxes_2d = np.where(mapped.visible[:, None], mapped.clipped_xyxy, 0.0)
     out["boxes_2d"] = torch.from_numpy(boxes_2d.astype(np.float32))
@@ -264,6 +278,23 @@ def view_object_tensors(
         )
         out["boxes_3d"] = torch.from_numpy(boxes.astype(np.float32))
     return out
+
+
+def view_calibration_tensors(
+    calibration: Calibration, view: PinholeView
+) -> dict[str, torch.Tensor]:
+    """The calibration keys of a sample in ``view``: its exact K as ``intrinsics``, zero
+    ``distortion``, its ``image_size``, its pose as ``ego_from_camera`` (the front camera's
+    pose with the view's rotation: ego_from_view) and ``camera_from_view`` (3, 3)."""
+    ego_from_view = calibration.get_extrinsics(Camera.FRONT).transform.copy()
+    ego_from_view[:3, :3] = ego_from_view[:3, :3] @ view.camera_from_view
+    return {
+        "intrinsics": torch.from_numpy(view.intrinsics.astype(np.float32)),
+        "distortion": torch.zeros(4, dtype=torch.float32),
+        "image_size": torch.tensor([view.width_px, view.height_px], dtype=torch.int64),
+        "ego_from_camera": torch.from_numpy(ego_from_view.astype(np.float32)),
+        "camera_from_view": torch.from_numpy(view.camera_from_view.astype(np.float32)),
+    }
 
 
 def view_mask(mask: np.ndarray, calibration: Calibration, view: PinholeView) -> np.ndarray:
