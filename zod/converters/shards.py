@@ -10,7 +10,9 @@ convention: the members of one sample are consecutive and share the sample key (
     shard-000000.tar
       000123.json         meta: frame id, time, split, calibration, image/lidar layout
       000123.jpg          front camera image (see ``image_mode``)
-      000123.lidar.bsz    lidar (core scan or aggregated), byte-shuffled columns, zlib
+      000123.lidar_points.npy     lidar (core scan or aggregated): (N, 3) float32 m,
+      000123.lidar_time_s.npy     (N,) float32 s from the keyframe, (N,) uint8 intensity
+      000123.lidar_intensity.npy  (or one .lidar.bsz with lidar_codec="bsz")
       000123.objects.npy  objects: one structured row each: names, 2D boxes (full-res
                           px), 3D boxes (lidar frame)
       000123.masks.npz    ego road / lane polygons (full-res px rings)
@@ -21,13 +23,12 @@ pixel-identical to decoding the file), ``"jpeg"`` (decoded at ``image_scale`` an
 ``jpeg_quality``: smaller shards, lossy) or ``"pinhole"`` (rectified to a ``PinholeView`` by
 :func:`zod.geometry.pinhole.rectify`, re-encoded; the meta holds its camera matrix).
 
-Lidar (``.lidar.bsz``, see :func:`encode_lidar`): the columns x, y, z (float32 m, lidar frame)
-and t (float32 s relative to the keyframe time) byte-shuffled (all first bytes, then all second
-bytes...: the sign/exponent bytes of nearby floats compress well), each byte plane zlib'ed
-unless it is noise; measured in ``benchmarks/bench_shards.py`` against ``np.savez_compressed``
-(larger and slower to decode) and a raw ``.npz`` (2x larger, fastest to decode).
-``lidar_codec="npz"`` writes that plain ``.lidar.npz`` (``points``, ``time_s``, ``intensity``),
-which any numpy (and WebDataset's decoders) reads.
+Lidar: ``lidar_codec="npy"`` (default) writes the three columns as plain ``.npy`` members,
+which any numpy (and WebDataset's decoders) reads and a reader takes without decoding;
+``"bsz"`` (:func:`encode_lidar`) byte-shuffles x, y, z, t (all first bytes, then all second
+bytes...: the sign/exponent bytes of nearby floats compress well) and zlibs each byte plane
+unless it is noise: half the bytes, ~3 ms of inflate per 100k points
+(``benchmarks/bench_shards.py``). Readers also take the ``.lidar.npz`` of earlier shards.
 
 The run: frames (a split, or both) in index order, permuted by ``seed`` (None: no shuffle),
 dealt into shards of ``samples_per_shard`` samples, estimated from a ``shard_size_mb`` target by
