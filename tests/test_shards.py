@@ -583,3 +583,31 @@ def test_bsz_lidar_shards_equal_zod_frames_dataset(sample_root: Path, tmp_path: 
     assert sorted(got) == sorted(expected.frame_ids)
     for i, frame_id in enumerate(expected.frame_ids):
         _assert_same_sample(expected[i], got[frame_id], frame_id)
+
+
+def test_npy_members_are_checked_before_use() -> None:
+    from zod._io import npy_from_bytes
+
+    array = np.arange(12, dtype=np.float32).reshape(4, 3)
+    data = _npy(array)
+    got = npy_from_bytes(data, "x.tar")
+    np.testing.assert_array_equal(got, array)
+    assert not got.flags.writeable  # a view of the member's bytes, no copy
+    np.testing.assert_array_equal(npy_from_bytes(_npy(np.asfortranarray(array)), "x.tar"), array)
+    for bad, problem in [
+        (data[:-1], "header claims 12 items"),
+        (data + b"\0" * 4, "header claims 12 items"),
+        (data[:9], "no NUMPY magic"),
+        (b"\x93NUMPY\x09\x00" + data[8:], "unknown .npy format version 9"),
+        (data.replace(b"'shape': (4, 3)", b"'shape': (4, 9)"), "header claims 36 items"),
+        (data.replace(b"'descr': '<f4'", b"'descr': 'xx4'"), "malformed .npy header"),
+        (_npy(np.array([None, 1], dtype=object)), "malformed|Python objects"),
+    ]:
+        with pytest.raises(FormatError, match=problem):
+            npy_from_bytes(bad, "x.tar")
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
