@@ -14,7 +14,7 @@ class ZodError(Exception):
 
 
 class MissingFileError(ZodError, FileNotFoundError):
-    """A file listed by the index is not on disk.
+    """A file listed by the index is not on disk (or, for a URL, not in the object store).
 
     ``what`` says what the file is ("lidar scan", "blurred image", ...), ``stream`` how to get it
     (a ``zod download`` flag such as ``--num-scans-before`` or a stream name such as ``oxts``).
@@ -24,7 +24,8 @@ class MissingFileError(ZodError, FileNotFoundError):
         self.path = str(path)
         self.what = what
         self.stream = stream
-        message = f"{what} {self.path} is not on disk"
+        where = "in the store" if "://" in self.path else "on disk"  # a URL: an object store
+        message = f"{what} {self.path} is not {where}"
         if stream:
             message += f"; download it with {stream}"
         super().__init__(message)

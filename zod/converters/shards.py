@@ -55,7 +55,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from zod._io import npy_from_bytes
+from zod._io import is_dir, is_url, join_path, npy_from_bytes, open_binary
 from zod.converters import _frames
 from zod.converters.runner import RunKwargs, RunOptions, atomic_write_text, run_frames, run_options
 from zod.errors import FormatError, MissingFileError
@@ -712,33 +712,6 @@ def _sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _is_url(source: str) -> bool:
-    return "://" in source
-
-
-def open_binary(source: str) -> IO[bytes]:
-    """A local path or an fsspec URL opened for reading bytes."""
-    if _is_url(source):
-        import fsspec
-
-        stream: IO[bytes] = fsspec.open(source, "rb").open()
-        return stream
-    return open(source, "rb")
-
-
-def _join(base: str, name: str) -> str:
-    return f"{base.rstrip('/')}/{name}" if _is_url(base) else os.path.join(base, name)
-
-
-def _is_dir(source: str) -> bool:
-    if _is_url(source):
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(source)
-        return bool(fs.isdir(path))
-    return os.path.isdir(source)
-
-
 def resolve_shards(
     sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
 ) -> list[str]:
@@ -751,10 +724,10 @@ def resolve_shards(
         if source.endswith(".tar"):
             shards.append(source)
             continue
-        manifest_path = _join(source, MANIFEST) if _is_dir(source) else source
+        manifest_path = join_path(source, MANIFEST) if is_dir(source) else source
         base = (
             manifest_path.rsplit("/", 1)[0]
-            if _is_url(manifest_path)
+            if is_url(manifest_path)
             else os.path.dirname(manifest_path)
         )
         with open_binary(manifest_path) as f:
@@ -766,7 +739,7 @@ def resolve_shards(
             raise FormatError(manifest_path, "not a shard manifest (no 'shards' list)")
         if not manifest.get("complete", False):
             raise FormatError(manifest_path, "the shard run did not finish: rerun it to resume")
-        shards.extend(_join(base, shard["name"]) for shard in manifest["shards"])
+        shards.extend(join_path(base, shard["name"]) for shard in manifest["shards"])
     return shards
 
 
