@@ -12,7 +12,6 @@ raises ``KeyError`` and this returns the items at those positions.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from os import PathLike
@@ -20,6 +19,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from tqdm import tqdm
 
+from zod._io import is_url, join_path, local_or_url, set_storage_options
 from zod.constants import (
     DRIVES,
     FRAMES,
@@ -69,7 +69,15 @@ class LazyInfos(Mapping[str, Information]):
 
 class ZodDataset(Generic[T]):
     """Base of the three sub-datasets (``subset`` is the folder name, e.g. ``single_frames``);
-    a subclass says which item object (``T``) an info becomes."""
+    a subclass says which item object (``T``) an info becomes.
+
+    ``dataset_root`` is a local folder or an fsspec URL (``s3://bucket/zod``, ``gs://...``;
+    the ``cloud`` extra): every reader then reads from the store. ``storage_options`` (fsspec's:
+    ``endpoint_url``, ``key``, ``secret``, ``token``, ``anon``...) apply to every URL under the
+    root in this process (``zod._io.set_storage_options``); without them fsspec's own
+    configuration and the store's client defaults (environment, profiles) apply. They are
+    ignored for a local root.
+    """
 
     subset: str = FRAMES
 
@@ -79,13 +87,23 @@ class ZodDataset(Generic[T]):
         version: str,
         mp: bool = True,
         use_cache: bool = True,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         if version not in VERSIONS:
             raise ValueError(f"Unknown version: {version!r}, must be one of: {VERSIONS}")
-        self._dataset_root = os.fspath(dataset_root)
+        self._dataset_root = local_or_url(dataset_root)
+        if storage_options is not None and is_url(self._dataset_root):
+            set_storage_options(self._dataset_root, storage_options)
         self._version = version
         self._mp = mp  # accepted for compatibility; the lazy index needs no process pool
-        path = index_file_path(self._dataset_root, self.trainval_files[version])
+        name = self.trainval_files[version]
+        # a URL: ZodIndex asks the store once (and explains a missing index the same way)
+        url = is_url(self._dataset_root)
+        path = (
+            join_path(self._dataset_root, name)
+            if url
+            else index_file_path(self._dataset_root, name)
+        )
         self.index = ZodIndex(path, self._dataset_root, use_cache=use_cache, subset=self.subset)
         self._train_ids = set(self.index.split_ids(TRAIN))
         self._val_ids = set(self.index.split_ids(VAL))
@@ -203,9 +221,14 @@ SUBSET_CLASSES: dict[str, type[ZodDataset[Any]]] = {
 """Short sub-dataset names (as the CLI and `zod download --subset` spell them) -> class."""
 
 
-def open_subset(dataset_root: str | PathLike[str], version: str, subset: str) -> ZodDataset[Any]:
+def open_subset(
+    dataset_root: str | PathLike[str],
+    version: str,
+    subset: str,
+    storage_options: Mapping[str, Any] | None = None,
+) -> ZodDataset[Any]:
     """``ZodFrames`` / ``ZodSequences`` / ``ZodDrives`` by short name (``"frames"`` ...)."""
     cls = SUBSET_CLASSES.get(subset)
     if cls is None:
         raise ValueError(f"unknown sub-dataset {subset!r}, expected one of {tuple(SUBSET_CLASSES)}")
-    return cls(dataset_root, version)
+    return cls(dataset_root, version, storage_options=storage_options)

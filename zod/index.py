@@ -22,7 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from zod._io import check_file
+from zod._io import (
+    UrlRanges,
+    check_file,
+    is_file,
+    is_url,
+    join_path,
+    local_or_url,
+    read_bytes_checked,
+    set_storage_options,
+    storage_options_for,
+    url_info,
+)
 from zod.constants import (
     BLACKLISTED,
     DRIVES,
@@ -34,7 +45,15 @@ from zod.constants import (
     AnnotationProject,
 )
 from zod.errors import FormatError, MissingFileError, UnreadableFileError
-from zod.index_cache import CACHE_VERSION, cache_dir, cache_path, file_key, load_cache, save_cache
+from zod.index_cache import (
+    CACHE_VERSION,
+    cache_dir,
+    cache_path,
+    file_key,
+    load_cache,
+    save_cache,
+    url_key,
+)
 from zod.index_scan import PROJECT_BIT, PROJECTS, IndexArrays, IndexBuffer, scan_index
 from zod.info import Information
 from zod.keys import camel_case, snake_case
@@ -70,19 +89,33 @@ class OldIndexFileError(MissingFileError):
         self.args = (message,)
 
 
+_INDEX_STREAM = "zod download --infos (or the mini archive)"
+
+
 def index_file_path(
     dataset_root: str | os.PathLike[str], file_name: str, what: str = "index file"
-) -> Path:
-    """Path of an index file that must exist; explains an old underscore name if one is found."""
-    path = Path(dataset_root) / file_name
+) -> Path | str:
+    """Path of an index file that must exist; explains an old underscore name if one is found.
+    Under a URL root (``s3://bucket/zod``) the path is that URL as a string."""
+    if is_url(dataset_root):
+        url = join_path(dataset_root, file_name)
+        try:
+            url_info(url, what, _INDEX_STREAM)
+        except MissingFileError:
+            old_url = join_path(dataset_root, file_name.replace("-", "_"))
+            if is_file(old_url):
+                raise OldIndexFileError(url, old_url) from None
+            raise
+        return url
+    path = Path(local_or_url(dataset_root)) / file_name
     if path.is_file():
         return path
     if os.path.lexists(path):  # something else is there (a directory, a loop...): say what
-        check_file(path, what, "zod download --infos (or the mini archive)")
+        check_file(path, what, _INDEX_STREAM)
     old = path.with_name(file_name.replace("-", "_"))
     if old.is_file():
         raise OldIndexFileError(path, old)
-    raise MissingFileError(path, what, "zod download --infos (or the mini archive)")
+    raise MissingFileError(path, what, _INDEX_STREAM)
 
 
 _SUBSET_OF_NAME = {"frames": FRAMES, "sequences": SEQUENCES, "drives": DRIVES}
@@ -128,32 +161,73 @@ class ZodIndex:
         use_cache: bool = True,
         subset: str | None = None,
     ) -> None:
-        self.path = Path(path)
-        self.dataset_root = str(dataset_root if dataset_root is not None else self.path.parent)
+        self.path: Path | str = os.fspath(path) if is_url(path) else Path(local_or_url(path))
+        if dataset_root is None:
+            dataset_root = (
+                self.path.rsplit("/", 1)[0] if isinstance(self.path, str) else self.path.parent
+            )
+        self.dataset_root = local_or_url(dataset_root)
         self.subset = subset if subset is not None else subset_of_file(self.path)
-        if not self.path.is_file():
-            index_file_path(self.path.parent, self.path.name)
-        if check_file(self.path, "index file", "zod download --infos") == 0:
-            raise FormatError(self.path, "the index file is empty")
-        try:
-            self._buffer = _map_file(self.path)
-        except OSError as err:
-            raise UnreadableFileError(self.path, f"index file cannot be read ({err})") from None
-        arrays = None
-        if use_cache:
-            key = file_key(self.path, self._buffer)
-            cache = cache_path(self.path)
-            arrays = load_cache(cache, key)
-        if arrays is None:
-            self._buffer.close()  # the scan reads every page: map them all in one call
-            self._buffer = _map_file(self.path, populate=True)
-            arrays = scan_index(self._buffer, self.path)
-            if use_cache:
-                save_cache(cache, key, arrays)
+        self._storage: tuple[str, dict[str, Any]] | None = None
+        self._buffer: mmap.mmap | bytes | UrlRanges
+        if isinstance(self.path, str):
+            arrays = self._load_url(self.path, use_cache)
+        else:
+            arrays = self._load_file(self.path, use_cache)
         self._arrays = arrays
         self.ids: list[str] = arrays.ids.tolist()
         self._position = dict(zip(self.ids, range(len(self.ids))))
         self._infos: dict[str, Information] = {}
+
+    def _load_file(self, path: Path, use_cache: bool) -> IndexArrays:
+        """The arrays of a local index file (cached or scanned); maps the file."""
+        if not path.is_file():
+            index_file_path(path.parent, path.name)
+        if check_file(path, "index file", "zod download --infos") == 0:
+            raise FormatError(path, "the index file is empty")
+        try:
+            self._buffer = buffer = _map_file(path)
+        except OSError as err:
+            raise UnreadableFileError(path, f"index file cannot be read ({err})") from None
+        arrays = None
+        if use_cache:
+            key = file_key(path, buffer)
+            cache = cache_path(path)
+            arrays = load_cache(cache, key)
+        if arrays is None:
+            buffer.close()  # the scan reads every page: map them all in one call
+            self._buffer = buffer = _map_file(path, populate=True)
+            arrays = scan_index(buffer, path)
+            if use_cache:
+                save_cache(cache, key, arrays)
+        return arrays
+
+    def _load_url(self, url: str, use_cache: bool) -> IndexArrays:
+        """The arrays of an index object in a store. A cache hit (keyed by the store's size,
+        ETag, time) downloads nothing: infos are then read as ranges on access. Else the object
+        is read whole (one request) and scanned, and its bytes kept for the infos."""
+        self._storage = storage_options_for(url)
+        try:
+            info = url_info(url, "index file", _INDEX_STREAM)
+        except MissingFileError:
+            root, _, name = url.rpartition("/")
+            index_file_path(root, name)  # explains an old underscore-named index, if there
+            raise
+        self._size = int(info["size"])
+        if self._size == 0:
+            raise FormatError(url, "the index file is empty")
+        key = url_key(url, info) if use_cache else None
+        cache = cache_path(url)
+        arrays = load_cache(cache, key) if key is not None else None
+        if arrays is not None:
+            self._buffer = UrlRanges(url, self._size, "index file", _INDEX_STREAM, info)
+            return arrays
+        data = read_bytes_checked(url, "index file", _INDEX_STREAM)
+        arrays = scan_index(data, url)
+        if key is not None:
+            save_cache(cache, key, arrays)
+        self._buffer = data
+        return arrays
 
     # -- ids and splits --
     def __len__(self) -> int:
@@ -250,9 +324,11 @@ class ZodIndex:
         return info
 
     def close(self) -> None:
-        self._buffer.close()
+        if not isinstance(self._buffer, bytes):
+            self._buffer.close()
 
-    # -- pickling (worker processes of DataLoader / Ray / spawn): the map is reopened --
+    # -- pickling (worker processes of DataLoader / Ray / spawn): the map is reopened (an index
+    # in a store: read as ranges, with the storage options it was opened with) --
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         del state["_buffer"]
@@ -260,4 +336,9 @@ class ZodIndex:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        self._buffer = _map_file(self.path)
+        if isinstance(self.path, str):
+            if self._storage is not None:
+                set_storage_options(*self._storage)
+            self._buffer = UrlRanges(self.path, self._size, "index file", _INDEX_STREAM)
+        else:
+            self._buffer = _map_file(self.path)

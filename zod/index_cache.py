@@ -2,8 +2,11 @@
 
 One cache file per index file (named by a hash of its resolved path) in ``cache_dir()``. It
 holds a key made of the index file's size, mtime and a hash of its first and last 64 KiB, and
-is reused only while that key matches. Unreadable or stale caches are ignored; an unwritable
-cache directory only costs the next load a scan.
+is reused only while that key matches. An index in an object store (a URL) gets its cache in
+the same local directory, named by a hash of the URL and keyed by what the store says of the
+object (size, ETag or generation, modification time: ``url_key``), so a hit costs no
+download; a store that tells neither a version nor a time gets no cache. Unreadable or stale
+caches are ignored; an unwritable cache directory only costs the next load a scan.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zod._atomic import atomic_path
+from zod._io import is_url
 from zod.index_scan import IndexArrays, IndexBuffer
 
 CACHE_VERSION = 2
@@ -45,9 +50,35 @@ def file_key(path: Path, buffer: IndexBuffer) -> str:
     return digest.hexdigest()
 
 
-def cache_path(path: Path) -> Path:
-    """The cache file of the index file ``path``."""
-    name = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:20]
+_VERSION_FIELDS = (
+    "ETag",  # S3, HTTP
+    "etag",  # GCS, Azure
+    "generation",  # GCS
+    "VersionId",  # S3 with versioning
+    "LastModified",  # S3
+    "last_modified",  # Azure
+    "updated",  # GCS
+    "mtime",  # SFTP, HDFS ...
+    "created",  # fsspec's memory filesystem
+)
+"""Fields of fsspec's ``info`` that change when an object is rewritten."""
+
+
+def url_key(url: str, info: dict[str, Any]) -> str | None:
+    """The key of the index object at ``url`` from the store's ``info`` of it: size plus every
+    version or time field it has; None (no cache) when it has none."""
+    versions = [f"{name}={info[name]}" for name in _VERSION_FIELDS if info.get(name) is not None]
+    if not versions:
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{CACHE_VERSION}:{url}:{info.get('size')}:{':'.join(versions)}".encode())
+    return digest.hexdigest()
+
+
+def cache_path(path: Path | str) -> Path:
+    """The cache file of the index file ``path`` (a local path, or a URL as a string)."""
+    source = os.fspath(path) if is_url(path) else str(Path(path).resolve())
+    name = hashlib.sha1(source.encode()).hexdigest()[:20]
     return cache_dir() / f"index-{name}.npz"
 
 

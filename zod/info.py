@@ -18,6 +18,7 @@ from itertools import pairwise
 from os import PathLike
 from typing import Any, TypeVar
 
+from zod._io import is_url
 from zod.annotations._common import read_json
 from zod.annotations.parser import AnnotationFile
 from zod.constants import FRAMES, SUBSETS, AnnotationProject, Anonymization, Camera, Lidar, Radar
@@ -253,8 +254,15 @@ class Information:
     def to_dict(self, dataset_root: str | PathLike[str] | None = None) -> dict[str, Any]:
         """The snake_case info object (paths relative to ``dataset_root`` when given)."""
 
+        root = None if dataset_root is None else os.fspath(dataset_root)
+        url_root = None if root is None or not is_url(root) else root.rstrip("/") + "/"
+
         def rel(path: str) -> str:
-            return path if dataset_root is None else os.path.relpath(path, dataset_root)
+            if root is None:
+                return path
+            if url_root is not None:  # a URL: the part after the root (relpath would mangle //)
+                return path[len(url_root) :] if path.startswith(url_root) else path
+            return os.path.relpath(path, root)
 
         out: dict[str, Any] = {
             "id": self.id,

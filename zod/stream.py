@@ -31,6 +31,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
+from zod._io import files_present
+
 __all__ = [
     "DEFAULT_TOLERANCE_S",
     "Prefetcher",
@@ -521,7 +523,7 @@ class SensorStream:
         ):
             if part not in self.parts:
                 continue
-            present = np.array([os.path.exists(f.filepath) for f in frames], dtype=bool)
+            present = np.array(files_present(f.filepath for f in frames), dtype=bool)
             matched = index >= 0
             missing = np.zeros(len(index), dtype=bool)
             missing[matched] = ~present[index[matched]]

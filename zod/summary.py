@@ -2,11 +2,13 @@
 which download streams are present or missing (with the flag that would bring them).
 
 Existence is checked with one directory listing per item folder (not one ``stat`` per file),
-so a full Frames root is scanned in seconds; a tqdm bar shows progress.
+so a full Frames root is scanned in seconds; a tqdm bar shows progress. A URL root
+(``s3://bucket/zod``) works the same, one listing per item prefix.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 from collections import Counter
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from zod._io import is_file, join_path, list_names
 from zod.constants import DRIVES, FRAMES, SEQUENCES, TRAINVAL_FILES, VERSIONS, AnnotationProject
 from zod.errors import ZodError
 from zod.index import ZodIndex
@@ -109,11 +112,7 @@ class _DirCache:
         folder, name = os.path.split(path)
         names = self._names.get(folder)
         if names is None:
-            try:
-                names = frozenset(os.listdir(folder))
-            except OSError:
-                names = frozenset()
-            self._names[folder] = names
+            names = self._names[folder] = list_names(folder)
         return name in names
 
 
@@ -128,7 +127,7 @@ def summarize_subset(
 ) -> SubsetSummary:
     """Summary of one sub-dataset version (its index file must exist)."""
     root = os.fspath(root)
-    path = Path(root) / TRAINVAL_FILES[subset][version]
+    path = join_path(root, TRAINVAL_FILES[subset][version])
     index = ZodIndex(path, root)
     splits = {name: len(index.split_ids(name)) for name in index.split_names}
     projects = {p.value: n for p, n in index.project_counts().items()}
@@ -148,7 +147,7 @@ def summarize_subset(
         if check_files:
             files = [(s, flag, cache.exists(p)) for s, flag, p in _stream_of_files(info)]
         anno = info.annotations.get(AnnotationProject.OBJECT_DETECTION)
-        if object_classes and anno is not None and os.path.isfile(anno.filepath):
+        if object_classes and anno is not None and is_file(anno.filepath):
             try:
                 classes.update(o.name for o in anno.read())
             except ZodError as err:
@@ -189,7 +188,7 @@ def summarize(
     out = []
     for subset in (FRAMES, SEQUENCES, DRIVES):
         for version in VERSIONS:
-            if (Path(root) / TRAINVAL_FILES[subset][version]).is_file():
+            if is_file(join_path(root, TRAINVAL_FILES[subset][version])):
                 out.append(
                     summarize_subset(
                         root, subset, version, object_classes, check_files, progress, workers
@@ -200,7 +199,7 @@ def summarize(
 
 def old_index_files(root: str | os.PathLike[str]) -> list[str]:
     """Underscore-named index files of devkit releases before 0.2 found under ``root``."""
-    return sorted(p.name for p in Path(root).glob("trainval_*_*.json"))
+    return sorted(fnmatch.filter(list_names(root), "trainval_*_*.json"))
 
 
 def to_json(summaries: list[SubsetSummary]) -> str:

@@ -8,13 +8,13 @@ or a ``FormatError`` naming the file.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
+from zod._io import is_file
 from zod.annotations._common import read_feature_list, read_json
 from zod.annotations._polygons import polygons_of
 from zod.annotations.ego_road import EgoRoadAnnotation
@@ -137,4 +137,4 @@ class AnnotationFile:
 
     @property
     def exists(self) -> bool:
-        return os.path.isfile(self.filepath)
+        return is_file(self.filepath)

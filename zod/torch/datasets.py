@@ -16,7 +16,7 @@ import math
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from zod._io import path_exists
 from zod.constants import EGO, AnnotationProject, Anonymization, Camera, Lidar
 from zod.geometry.transforms import transform_points
 from zod.sensors.camera import read_image
@@ -96,7 +97,7 @@ def _decode_buffer(num_bytes: int) -> np.ndarray:
 
 
 def _exists(path: str | None) -> bool:
-    return bool(path and os.path.exists(path))
+    return bool(path and path_exists(path))
 
 
 def _summarize(kind: str, total: int, excluded: dict[str, str]) -> None:
@@ -134,6 +135,8 @@ class ZodFramesDataset(Dataset):
         transforms: callable applied to each sample dict (after conversion to tensors).
         frame_ids: restrict to these ids (still filtered).
         check_files: check at construction that the needed files are on disk.
+        storage_options: fsspec storage options for a URL ``root`` (``s3://...``), as for
+            ``ZodFrames``; kept so that each worker process reopens the store with them.
         view: a :class:`~zod.geometry.pinhole.PinholeView` (e.g. ``FRONT_VIEW``): images and
             masks rectified into it at the image scale (``view.scaled(image_scale)``), with its
             exact K as ``intrinsics`` (``distortion`` zeros), ``ego_from_camera`` the view's
@@ -173,8 +176,10 @@ class ZodFramesDataset(Dataset):
         check_files: bool = True,
         remove_ego_lidar_returns: bool = True,
         view: PinholeView | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.root = os.fspath(root)
+        self.storage_options = None if storage_options is None else dict(storage_options)
         self.version = version
         self.split = split
         unknown = set(modalities) - set(FRAME_MODALITIES)
@@ -234,7 +239,7 @@ class ZodFramesDataset(Dataset):
         if self._zod is None:
             from zod.dataset import ZodFrames
 
-            self._zod = ZodFrames(self.root, self.version)
+            self._zod = ZodFrames(self.root, self.version, storage_options=self.storage_options)
         return self._zod
 
     @staticmethod
@@ -523,13 +528,15 @@ class ZodFramesDataset(Dataset):
 SEQUENCE_PARTS = ("image", "lidar", "pose", "vehicle", "radar")
 
 
-def _open_subset(root: str, version: str, subset: str) -> ZodSequences | ZodDrives:
+def _open_subset(
+    root: str, version: str, subset: str, storage_options: Mapping[str, Any] | None = None
+) -> ZodSequences | ZodDrives:
     from zod.dataset import ZodDrives, ZodSequences
 
     if subset == "sequences":
-        return ZodSequences(root, version)
+        return ZodSequences(root, version, storage_options=storage_options)
     if subset == "drives":
-        return ZodDrives(root, version)
+        return ZodDrives(root, version, storage_options=storage_options)
     raise ValueError(f"subset must be 'sequences' or 'drives', not {subset!r}")
 
 
@@ -543,6 +550,7 @@ class _LazySubset:
     root: str
     version: str
     subset: str
+    storage_options: dict[str, Any] | None = None  # fsspec options of a URL root
     _zod: ZodSequences | ZodDrives | None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -552,7 +560,7 @@ class _LazySubset:
 
     def _subset(self) -> ZodSequences | ZodDrives:
         if self._zod is None:
-            self._zod = _open_subset(self.root, self.version, self.subset)
+            self._zod = _open_subset(self.root, self.version, self.subset, self.storage_options)
         return self._zod
 
 
@@ -632,6 +640,9 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
     ``ZodFramesDataset`` (``boxes_2d`` scaled to the image, ``class_ids``, ``unclear``,
     ``boxes_3d`` in ``boxes_frame`` with ``box_3d_valid``) and ``keyframe_index`` (int).
     Sequences not annotated for object detection (and drives) are excluded.
+
+    ``storage_options``: fsspec options of a URL ``root`` (``s3://...``), as for
+    ``ZodSequences``; every worker reopens the store with them.
     """
 
     def __init__(
@@ -660,6 +671,7 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         classes: Sequence[str] | None = None,
         class_level: ClassLevel = "class",
         boxes_frame: BoxFrame = "lidar",
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         from zod.stream import SensorStream
 
@@ -687,6 +699,7 @@ class ZodSequencesDataset(Dataset, _LazySubset, _StepConverter):
         if unknown:
             raise ValueError(f"unknown parts {sorted(unknown)}; choose from {SEQUENCE_PARTS}")
         self.root, self.version, self.split, self.subset = os.fspath(root), version, split, subset
+        self.storage_options = None if storage_options is None else dict(storage_options)
         self.clip_length, self.step = clip_length, step
         self.stride = stride or clip_length * step
         self.reference, self.tolerance_s = reference, tolerance_s
@@ -894,6 +907,8 @@ class ZodStreamDataset(IterableDataset, _LazySubset, _StepConverter):
     Steps missing a requested sensor within the tolerance are skipped, and so are (with
     ``check_files``, logged per item) steps whose image or scan is not on disk: a worker never
     dies on an incomplete download.
+
+    ``storage_options``: fsspec options of a URL ``root``, as for ``ZodSequencesDataset``.
     """
 
     def __init__(
@@ -919,11 +934,13 @@ class ZodStreamDataset(IterableDataset, _LazySubset, _StepConverter):
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         num_threads: int = 2,
         check_files: bool = True,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         unknown = set(parts) - set(SEQUENCE_PARTS)
         if unknown:
             raise ValueError(f"unknown parts {sorted(unknown)}; choose from {SEQUENCE_PARTS}")
         self.root, self.version, self.split, self.subset = os.fspath(root), version, split, subset
+        self.storage_options = None if storage_options is None else dict(storage_options)
         self.reference, self.tolerance_s, self.parts = (
             reference,
             tolerance_s,
