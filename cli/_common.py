@@ -102,9 +102,14 @@ def fail(err: BaseException | str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def dataset_root(root: Path | str | None, dataset_root: Path | None) -> Path:
-    """The dataset root, given as the ROOT argument or as ``--dataset-root`` (exactly one of them),
-    resolved; a usage error (status 2) when neither or both are given or it is not a folder."""
+def dataset_root(
+    root: Path | str | None, dataset_root: Path | str | None, allow_url: bool = True
+) -> Path | str:
+    """The dataset root, given as the ROOT argument or as ``--dataset-root`` (exactly one of them):
+    a local folder (resolved, as a Path) or an object-store URL (``s3://bucket/zod``, as given;
+    the store's credentials and endpoint come from fsspec's environment, e.g.
+    ``FSSPEC_S3_ENDPOINT_URL``). A usage error (status 2) when neither or both are given, it is
+    not a folder (or a prefix of objects), or it is a URL where ``allow_url`` is False."""
     if root is not None and dataset_root is not None:
         fail(
             f"the dataset root is given twice (ROOT {root} and --dataset-root {dataset_root}): "
@@ -117,15 +122,36 @@ def dataset_root(root: Path | str | None, dataset_root: Path | None) -> Path:
             "missing the dataset root: give it as the ROOT argument (or --dataset-root)",
             USAGE_ERROR,
         )
-    path = Path(given).expanduser().resolve()
+    from zod._io import is_dir, is_url, local_or_url
+
+    location = local_or_url(given)  # a file:// URL is its local path
+    if is_url(location):
+        if not allow_url:
+            fail(f"dataset root {location}: this command needs a local folder", USAGE_ERROR)
+        from zod.errors import ZodError
+
+        try:
+            found = is_dir(location)
+        except ZodError as err:
+            fail(err)
+        if not found:
+            fail(
+                f"dataset root {location} holds no objects (not a folder of the store)", USAGE_ERROR
+            )
+        return location
+    path = Path(location).expanduser().resolve()
     if not path.is_dir():
         fail(f"dataset root {path} is not a directory", USAGE_ERROR)
     return path
 
 
 def dataset_root_and_argument(
-    first: str | None, second: str | None, dataset_root_option: Path | None, name: str
-) -> tuple[Path, str]:
+    first: str | None,
+    second: str | None,
+    dataset_root_option: str | None,
+    name: str,
+    allow_url: bool = True,
+) -> tuple[Path | str, str]:
     """The dataset root and the argument ``name`` after it, of a command taking ``ROOT NAME``.
 
     With ``--dataset-root`` the only argument is NAME (``zod visualize frame --dataset-root R
@@ -134,13 +160,13 @@ def dataset_root_and_argument(
     """
     if dataset_root_option is not None and second is None:
         first, second = None, first
-    root = dataset_root(first, dataset_root_option)
+    root = dataset_root(first, dataset_root_option, allow_url)
     if second is None:
         fail(f"missing argument {name}", USAGE_ERROR)
     return root, second
 
 
-def dataset_version(root: Path, subset: str, version: VersionName | None) -> str:
+def dataset_version(root: Path | str, subset: str, version: VersionName | None) -> str:
     """``--version`` if given, else the version whose index is under ``root`` ("full" first).
 
     Neither index on disk: an error naming the files looked for and the download that brings
@@ -164,7 +190,7 @@ def dataset_version(root: Path, subset: str, version: VersionName | None) -> str
 def open_item(
     root: str | None,
     item_id: str | None,
-    dataset_root_option: Path | None,
+    dataset_root_option: str | None,
     version: VersionName | None,
     subset: SubsetName,
 ) -> Any:

@@ -173,8 +173,8 @@ def _convert(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _frames_root_and_version(
-    root: Path | None, dataset_root_option: Path | None, version: VersionName | None
-) -> tuple[Path, str]:
+    root: str | None, dataset_root_option: str | None, version: VersionName | None
+) -> tuple[Path | str, str]:
     """The dataset root (ROOT or --dataset-root) and the Frames version to convert."""
     path = dataset_root(root, dataset_root_option)
     return path, dataset_version(path, "frames", version)
@@ -182,9 +182,9 @@ def _frames_root_and_version(
 
 @_run_options
 def coco(
-    root: Path | None = ROOT,
+    root: str | None = ROOT,
     output_dir: Path = OUT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
     use_png: bool = typer.Option(
@@ -228,9 +228,9 @@ def coco(
 
 @_run_options
 def yolo(
-    root: Path | None = ROOT,
+    root: str | None = ROOT,
     output_dir: Path = OUT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
     classes: list[str] = typer.Option(
@@ -266,9 +266,9 @@ def yolo(
 
 @_run_options
 def kitti(
-    root: Path | None = ROOT,
+    root: str | None = ROOT,
     output_dir: Path = OUT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     anonymization: AnonymizationName = ANON,
     camera: KittiCamera = typer.Option(
@@ -322,9 +322,9 @@ def kitti(
 
 @_run_options
 def pointcloud(
-    root: Path | None = ROOT,
+    root: str | None = ROOT,
     output_dir: Path = OUT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     file_format: CloudFormat = typer.Option(
         CloudFormat.pcd, "--format", help="Point cloud file format."
@@ -360,9 +360,9 @@ def pointcloud(
 
 @_run_options
 def tsr_patches(
-    root: Path | None = ROOT,
+    root: str | None = ROOT,
     output_dir: Path = OUT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     padding_factor: float | None = typer.Option(
         None, "--padding-factor", help="Padding as a factor of the box size."
@@ -410,7 +410,7 @@ class NuScenesSubset(str, Enum):
 
 @_run_options
 def nuscenes(
-    root: Path | None = ROOT,
+    root: str | None = ROOT,
     output_dir: Path = typer.Option(
         ...,
         "--output-dir",
@@ -418,7 +418,7 @@ def nuscenes(
         resolve_path=True,
         help="nuScenes dataroot to write (created if needed).",
     ),
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     subset: NuScenesSubset = typer.Option(
         NuScenesSubset.frames,

@@ -47,9 +47,9 @@ class ShardModality(str, Enum):
 
 @_run_options
 def shards(
-    root: Path | None = ROOT,
+    root: str | None = ROOT,
     output_dir: Path = OUT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     split: ShardSplit = typer.Option(ShardSplit.train, "--split", help="Frames to write."),
     modalities: list[ShardModality] = typer.Option(

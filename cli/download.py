@@ -221,8 +221,8 @@ def download(
 
 
 def verify(
-    root: Path | None = ROOT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    root: str | None = ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     subset: SubsetName = typer.Option(..., help="The sub-dataset to verify"),
     version: VersionName | None = VERSION,
     checksums: str | None = typer.Option(
@@ -240,7 +240,7 @@ def verify(
     from zod.download.verify import verify_dataset
     from zod.errors import ZodError
 
-    path = dataset_root(root, dataset_root_option)
+    path = dataset_root(root, dataset_root_option, allow_url=False)
     version_name = dataset_version(path, subset.value, version)
     try:
         report = verify_dataset(
@@ -270,7 +270,7 @@ def mirror_build(
         show_default=False,
         help="Where to write <folder>/<archive>.tar.gz and SHA256SUMS",
     ),
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     subset: list[SubsetName] | None = typer.Option(
         None, help="Sub-datasets to mirror (default: all found)"
     ),
@@ -286,7 +286,9 @@ def mirror_build(
     from zod.download.mirror import build_mirror
     from zod.errors import ZodError
 
-    src_root, out_name = dataset_root_and_argument(root, out_dir, dataset_root_option, "OUT_DIR")
+    src_root, out_name = dataset_root_and_argument(
+        root, out_dir, dataset_root_option, "OUT_DIR", allow_url=False
+    )
     try:
         report = build_mirror(
             src_root,

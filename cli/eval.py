@@ -58,11 +58,11 @@ class SegmentationTaskName(str, Enum):
 
 
 def _root_and_version(
-    root: Path | None,
-    dataset_root_option: Path | None,
+    root: str | None,
+    dataset_root_option: str | None,
     version: VersionName | None,
     subset: SubsetName,
-) -> tuple[Path, str]:
+) -> tuple[Path | str, str]:
     """The dataset root (ROOT or --dataset-root) and the version of the annotated ``subset``."""
     if subset == SubsetName.drives:
         fail(
@@ -81,8 +81,8 @@ eval_app = typer.Typer(
 
 @eval_app.command("detection")
 def detection(
-    root: Path | None = ROOT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    root: str | None = ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     predictions: Path = typer.Option(..., help="Predictions JSON (format: docs/eval.md)"),
     version: VersionName | None = VERSION,
     split: SplitChoice = SPLIT,
@@ -171,8 +171,8 @@ def detection(
 
 @eval_app.command("traffic-signs")
 def traffic_signs(
-    root: Path | None = ROOT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    root: str | None = ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     predictions: Path = typer.Option(..., help="JSON {annotation uuid: class name or index}"),
     version: VersionName | None = VERSION,
     split: SplitChoice = SPLIT,
@@ -289,8 +289,8 @@ def kitti(
 
 @eval_app.command("segmentation")
 def segmentation(
-    root: Path | None = ROOT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    root: str | None = ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     predictions: Path = typer.Option(
         ..., help="Folder of <frame id>.png / .npy masks, or a polygon predictions JSON"
     ),
@@ -350,8 +350,8 @@ def segmentation(
 
 @eval_app.command("road-condition")
 def road_condition(
-    root: Path | None = ROOT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    root: str | None = ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     predictions: Path = typer.Option(
         ..., help='JSON {frame id: "normal"|"wet"|"snow" or {"wetness", "snow_coverage"}}'
     ),

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from cli._common import DATASET_ROOT, ROOT, dataset_root, fail
 
 
 def info(
-    root: Path | None = ROOT,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    root: str | None = ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     classes: bool = typer.Option(
         True, "--classes/--no-classes", help="Count objects per class (reads the annotations)."
     ),

@@ -57,7 +57,7 @@ def _pinhole_views(choice: PinholeViewsName, calibration: Calibration) -> tuple[
 def view(
     root: str | None = ROOT,
     item_id: str | None = ITEM_ID,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     subset: SubsetName = typer.Option(SubsetName.frames, "--subset", help="Sub-dataset."),
     version: VersionName | None = VERSION,
     save: Optional[Path] = typer.Option(  # noqa: UP045 (typer)

@@ -67,7 +67,7 @@ MIN_SCORE = typer.Option(
 def frame(
     root: str | None = ROOT,
     item_id: str | None = ITEM_ID,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     subset: SubsetName = typer.Option(
         SubsetName.frames, "--subset", help="Sub-dataset of the item (its keyframe)."
@@ -146,7 +146,7 @@ def _write_picture(out: Path, picture: Any) -> None:
 def bev(
     root: str | None = ROOT,
     item_id: str | None = ITEM_ID,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     subset: SubsetName = typer.Option(
         SubsetName.frames, "--subset", help="Sub-dataset of the item."
@@ -195,7 +195,7 @@ def bev(
 def lidar(
     root: str | None = ROOT,
     item_id: str | None = ITEM_ID,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     subset: SubsetName = typer.Option(
         SubsetName.frames, "--subset", help="Sub-dataset of the item."
@@ -272,7 +272,7 @@ def lidar(
 def sequence(
     root: str | None = ROOT,
     item_id: str | None = ITEM_ID,
-    dataset_root_option: Path | None = DATASET_ROOT,
+    dataset_root_option: str | None = DATASET_ROOT,
     version: VersionName | None = VERSION,
     subset: SubsetName = typer.Option(
         SubsetName.sequences, "--subset", help="sequences or drives."

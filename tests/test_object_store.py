@@ -432,3 +432,30 @@ def test_summary_of_a_url_root(
     ]
     assert remote == local and len(local) == 6
     assert any(count["present"] for s in local for count in s["streams"].values())
+
+
+def test_cli_reads_a_url_root(
+    store: s3fs.S3FileSystem, options: dict[str, Any], sample_root: Path
+) -> None:
+    """``zod info s3://...`` (the ROOT kept as a URL, not made a Path) gives the local
+    summary; a command that needs a local folder says so (usage error); a prefix without
+    objects is refused."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    _io.set_storage_options(ROOT, options)
+    runner = CliRunner()
+    local = runner.invoke(app, ["info", str(sample_root), "--json"])
+    remote = runner.invoke(app, ["info", ROOT, "--json"])
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    strip = [{k: v for k, v in s.items() if k != "index_path"} for s in json.loads(local.stdout)]
+    assert [
+        {k: v for k, v in s.items() if k != "index_path"} for s in json.loads(remote.stdout)
+    ] == strip
+    verify = runner.invoke(app, ["verify", ROOT, "--subset", "frames"])
+    assert verify.exit_code == 2 and "needs a local folder" in verify.output
+    empty = runner.invoke(app, ["info", f"{ROOT}/nothing-here"])
+    assert empty.exit_code == 2 and "holds no objects" in empty.output, empty.output
