@@ -78,6 +78,8 @@ def main() -> int:
                 ids = sorted(dataset.get_all_ids())
                 times[side] += time_frames(dataset, ids)
 
+        loaders = bench_loaders(root, Path(tmp) / "shards", fs, options, args.rounds)
+
         calls: list[tuple[str, int]] = []
         original = s3fs.S3FileSystem._call_s3
 
@@ -108,7 +110,55 @@ def main() -> int:
         kinds[method] = kinds.get(method, 0) + 1
     fetched = sum(n for method, n in calls if method == "get_object")
     print(f"  one frame from the store: {kinds} requests, {fetched / 1e6:.2f} MB fetched")
+    print(
+        "loaders on the store, image 1/2 + core scan + 2D/3D boxes, one process, median of "
+        f"{args.rounds} interleaved passes:"
+    )
+    raw = loaders.pop("raw files")
+    print(f"  raw files (ZodFramesDataset)  {raw:6.1f} samples/s")
+    for name, rate in loaders.items():
+        print(f"  {name:29s} {rate:6.1f} samples/s ({rate / raw:.2f}x)")
     return 0
+
+
+def bench_loaders(
+    root: Path, shard_dir: Path, fs: Any, options: dict[str, Any], rounds: int
+) -> dict[str, float]:
+    """Samples/s of ``ZodFramesDataset`` on the store's dataset root against
+    ``ZodShardsDataset`` on shards of the same frames in the store (the same sample dicts)."""
+    from zod.converters.shards import ShardConfig, convert_to_shards
+    from zod.torch import ZodFramesDataset
+    from zod.torch.shards import ZodShardsDataset
+
+    convert_to_shards(root, shard_dir, split=None, config=ShardConfig(), workers=1, progress=False)
+    fs.put(f"{shard_dir}/", "bench/shards", recursive=True)
+    modalities = ("image", "lidar", "objects", "boxes_3d")
+    raw = ZodFramesDataset(
+        "s3://bench/zod",
+        "full",
+        split=None,
+        modalities=modalities,
+        image_scale=0.5,
+        storage_options=options,
+    )
+    shards = ZodShardsDataset(
+        "s3://bench/shards", modalities=modalities, image_scale=0.5, storage_options=options
+    )
+
+    def run_raw() -> int:
+        raw._zod = None  # reopened each pass, as in a DataLoader worker of a new epoch
+        return sum(1 for i in range(len(raw)) if raw[i] is not None)
+
+    runs = {"raw files": run_raw, "shards (default npy lidar)": lambda: sum(1 for _ in shards)}
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run()  # warm-up: imports, the index cache
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            count = run()
+            rates[name].append(count / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 if __name__ == "__main__":

@@ -459,3 +459,40 @@ def test_cli_reads_a_url_root(
     assert verify.exit_code == 2 and "needs a local folder" in verify.output
     empty = runner.invoke(app, ["info", f"{ROOT}/nothing-here"])
     assert empty.exit_code == 2 and "holds no objects" in empty.output, empty.output
+
+
+def test_shards_in_the_store_equal_local_shards(
+    store: s3fs.S3FileSystem, options: dict[str, Any], sample_root: Path, tmp_path: Path
+) -> None:
+    """Shards uploaded to the store stream the samples of the local shards, in DataLoader
+    workers too (``storage_options`` go with the dataset, not the process)."""
+    from torch.utils.data import DataLoader
+
+    from zod.converters.shards import ShardConfig, convert_to_shards
+    from zod.torch.shards import ZodShardsDataset
+
+    convert_to_shards(
+        sample_root,
+        tmp_path,
+        split=None,
+        config=ShardConfig(),
+        samples_per_shard=2,
+        workers=1,
+        progress=False,
+    )
+    store.put(f"{tmp_path}/", f"{BUCKET}/shards", recursive=True)
+    url = f"s3://{BUCKET}/shards"
+    _io.set_storage_options(url, None)  # only the dataset's own options
+    modalities = ("image", "lidar", "objects", "boxes_3d")
+    local = {s["frame_id"]: s for s in ZodShardsDataset(tmp_path, modalities=modalities)}
+    remote = ZodShardsDataset(url, modalities=modalities, storage_options=options)
+    _io.set_storage_options(url, None)
+    loader = DataLoader(remote, batch_size=None, num_workers=2, multiprocessing_context="spawn")
+    got = {s["frame_id"]: s for s in loader}
+    assert sorted(got) == sorted(local) and len(local) >= 4
+    for frame_id, sample in local.items():
+        assert set(sample) == set(got[frame_id])
+        for key, value in sample.items():
+            other = got[frame_id][key]
+            same = torch.equal(value, other) if isinstance(value, torch.Tensor) else value == other
+            assert same and type(value) is type(other), (frame_id, key)

@@ -64,6 +64,7 @@ __all__ = [
     "read_hdf5_column",
     "read_into_checked",
     "read_json_checked",
+    "register_storage_options",
     "rigid_problem",
     "set_storage_options",
     "storage_options_for",
@@ -127,6 +128,18 @@ def set_storage_options(root: str | PathLike[str], options: Mapping[str, Any] | 
         _STORAGE_OPTIONS.pop(key, None)
     else:
         _STORAGE_OPTIONS[key] = dict(options)
+
+
+def register_storage_options(
+    sources: Iterable[str | PathLike[str]], options: Mapping[str, Any] | None
+) -> None:
+    """``set_storage_options(source, options)`` for each URL of ``sources`` (a no-op without
+    options: fsspec's environment and config then apply)."""
+    if options is None:
+        return
+    for source in sources:
+        if is_url(source):
+            set_storage_options(source, options)
 
 
 def storage_options_for(url: str) -> tuple[str, dict[str, Any]] | None:

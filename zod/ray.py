@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -95,10 +95,13 @@ def to_row(record: dict[str, Any], modalities: Sequence[str] | None = None) -> d
     return row
 
 
-def _shard_rows(item: dict[str, Any], image_scale: float | None) -> Iterator[dict[str, Any]]:
-    from zod.converters.shards import open_binary
+def _shard_rows(
+    item: dict[str, Any], image_scale: float | None, storage_options: dict[str, Any] | None
+) -> Iterator[dict[str, Any]]:
+    from zod._io import open_binary, register_storage_options
 
     shard = str(item["shard"])
+    register_storage_options([shard], storage_options)  # in the Ray worker's process
     with open_binary(shard) as f:
         for _key, members in iter_tar_samples(f, where=shard):
             meta = json.loads(members["json"])
@@ -110,18 +113,26 @@ def _shard_rows(item: dict[str, Any], image_scale: float | None) -> Iterator[dic
 def read_shards(
     shards: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     image_scale: float | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Any:
     """A ``ray.data.Dataset`` of the samples of tar shards (a directory, its manifest, ``.tar``
     paths or fsspec URLs); images decoded at ``image_scale`` of full resolution (None: as
-    stored). Workers must see the paths (a shared or object-store file system)."""
+    stored). Workers must see the paths (a shared or object-store file system);
+    ``storage_options`` (fsspec's: endpoint, credentials) go with each read task."""
     from functools import partial
 
     from zod.converters.shards import resolve_shards
 
     ray = _ray()
+    from zod._io import register_storage_options
+
+    options = None if storage_options is None else dict(storage_options)
+    register_storage_options(
+        [shards] if isinstance(shards, (str, os.PathLike)) else shards, options
+    )
     items = [{"shard": shard} for shard in resolve_shards(shards)]
     return ray.data.from_items(items, override_num_blocks=max(1, len(items))).flat_map(
-        partial(_shard_rows, image_scale=image_scale)
+        partial(_shard_rows, image_scale=image_scale, storage_options=options)
     )
 
 

@@ -19,13 +19,14 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
+from zod._io import register_storage_options
 from zod.constants import EGO, Camera, Lidar
 from zod.converters.shards import (
     decode_lidar_member,
@@ -237,6 +238,8 @@ class ZodShardsDataset(IterableDataset):
         rank, world_size: this process in DDP (default: torch.distributed when initialized).
         shuffle: permute the shard order with ``seed + epoch`` (``set_epoch``);
         shuffle_buffer: mix samples through a buffer of that many (0: stream order).
+        storage_options: fsspec options (endpoint, credentials) for shard URLs; carried into
+            the DataLoader workers (None: fsspec's environment and config).
 
     Lidar points are stored in the lidar frame: ``lidar_frame="ego"`` transforms them as
     ``ZodFramesDataset`` does (same values).
@@ -259,6 +262,7 @@ class ZodShardsDataset(IterableDataset):
         shuffle: bool = False,
         shuffle_buffer: int = 0,
         seed: int = 0,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         unknown = set(modalities) - set(FRAME_MODALITIES)
         if unknown:
@@ -271,6 +275,9 @@ class ZodShardsDataset(IterableDataset):
             raise ValueError(f"boxes_frame must be 'lidar', 'ego' or 'camera', not {boxes_frame!r}")
         if shuffle_buffer < 0:
             raise ValueError("shuffle_buffer must be >= 0")
+        self.storage_options = None if storage_options is None else dict(storage_options)
+        sources = [shards] if isinstance(shards, (str, os.PathLike)) else list(shards)
+        register_storage_options(sources, self.storage_options)
         self.shards = resolve_shards(shards)
         self.image_scale = None if image_scale is None else check_scale(image_scale)
         classes_tuple = (
@@ -317,6 +324,7 @@ class ZodShardsDataset(IterableDataset):
         shards, stride, offset = self.assignment()
         options: dict[float, ZodFramesDataset] = {}
         position = 0
+        register_storage_options(shards, self.storage_options)  # a spawned worker has none
         for shard in shards:
             with open_binary(shard) as f:
                 for _key, members in iter_tar_samples(f, where=shard):
