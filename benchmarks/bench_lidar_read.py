@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from zod.sensors.lidar import LIDAR_DTYPE, LidarData
+from zod.sensors.radar import RADAR_DTYPE, RadarData
 
 ORACLE = Path(__file__).resolve().parent.parent / ".venv-oracle" / "bin" / "python"
 
@@ -55,6 +56,21 @@ def write_scan(folder: Path, n: int) -> Path:
     return path
 
 
+def write_radar(folder: Path, n: int) -> Path:
+    """A radar file of ``n`` detections (spec §8), scans of 200 detections."""
+    rng = np.random.default_rng(1)
+    data = np.empty(n, dtype=RADAR_DTYPE)
+    data["scan_index"] = np.arange(n) // 200
+    data["timestamp"] = 1_644_845_012_000_000_000 + data["scan_index"].astype(np.int64) * 50_000_000
+    for name in ("radar_range", "azimuth_angle", "elevation_angle", "range_rate", "amplitude"):
+        data[name] = rng.normal(0, 30, n)
+    for name in ("validity", "mode", "quality"):
+        data[name] = rng.integers(0, 100, n)
+    path = folder / "radar_front.npy"
+    np.save(path, data)
+    return path
+
+
 def best(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -66,22 +82,23 @@ def best(fn, repeat: int) -> float:
 
 REFERENCE = """
 import sys, time
-from zod.data_classes.sensor import LidarData
-path, repeat = sys.argv[1], int(sys.argv[2])
+from zod.data_classes import sensor
+path, repeat, reader = sys.argv[1], int(sys.argv[2]), getattr(sensor, sys.argv[3]).from_npy
 times = []
 for _ in range(repeat):
-    t0 = time.perf_counter(); LidarData.from_npy(path); times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); reader(path); times.append(time.perf_counter() - t0)
 print(min(times))
 """
 
 
-def reference_best(path: Path, repeat: int, cwd: str) -> float | None:
-    """Best time of the reference devkit's reader, in its own venv (None if unavailable)."""
+def reference_best(path: Path, repeat: int, cwd: str, cls: str = "LidarData") -> float | None:
+    """Best time of the reference devkit's ``cls.from_npy``, in its own venv (None if
+    unavailable)."""
     if not ORACLE.exists():
         return None
     # -I and a neutral cwd: the repo's own `zod` folder must not shadow the reference package
     out = subprocess.run(
-        [str(ORACLE), "-I", "-c", REFERENCE, str(path), str(repeat)],
+        [str(ORACLE), "-I", "-c", REFERENCE, str(path), str(repeat), cls],
         check=False,
         capture_output=True,
         text=True,
@@ -93,6 +110,7 @@ def reference_best(path: Path, repeat: int, cwd: str) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=250_000)
+    parser.add_argument("--detections", type=int, default=300_000, help="radar file size")
     parser.add_argument("--repeat", type=int, default=7, help="reads per round (best is kept)")
     parser.add_argument(
         "--rounds", type=int, default=5, help="interleaved rounds (shared machines are noisy)"
@@ -135,6 +153,25 @@ def main() -> None:
             )
         else:
             print("reference devkit venv not available")
+        radar_path = write_radar(Path(tmp), args.detections)
+        best_load = best_ours = best_ref = float("inf")
+        for _ in range(args.rounds):
+            best_load = min(best_load, best(lambda: np.load(radar_path), args.repeat)[0])
+            best_ours = min(best_ours, best(lambda: RadarData.from_npy(radar_path), args.repeat)[0])
+            ref = reference_best(radar_path, args.repeat, tmp, "RadarData")
+            if ref is not None:
+                best_ref = min(best_ref, ref)
+        print(f"radar: {args.detections} detections, {radar_path.stat().st_size / 1e6:.1f} MB")
+        print(f"np.load                         {best_load * 1e3:8.2f} ms")
+        print(
+            f"RadarData.from_npy              {best_ours * 1e3:8.2f} ms  "
+            f"ratio to np.load {best_ours / best_load:5.2f}x"
+        )
+        if best_ref < float("inf"):
+            print(
+                f"reference RadarData.from_npy    {best_ref * 1e3:8.2f} ms  "
+                f"ratio to np.load {best_ref / best_load:5.2f}x (field views, no copies)"
+            )
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ _LIDAR_KINDS = {
 _RECORD = np.dtype((np.void, LIDAR_DTYPE.itemsize))
 _CHUNK = 1 << 15  # records per read: 720 kB, a chunk and its columns stay in cache while split
 # points (3, N) float32, timestamps, intensity, diode: 22 bytes a point, as on disk
-_COLUMNS = [(np.dtype(np.float32), 3), (np.dtype(np.float64), 1)] + [(np.dtype(np.uint8), 1)] * 2
+_COLUMNS: list[tuple[np.dtype[Any], int]] = [(np.dtype(np.float32), 3), (np.dtype(np.float64), 1)]
+_COLUMNS += [(np.dtype(np.uint8), 1)] * 2
 
 
 def _read_scan(

@@ -172,7 +172,7 @@ if tuple(RadarData.__dataclass_fields__) != _FIELD_ORDER:
     raise FormatError(None, "internal: radar field order")  # pragma: no cover
 
 _WHAT = "radar file"
-_CHUNK = 1 << 14  # records per read: 573 kB, a chunk and its columns stay in cache while split
+_CHUNK = 1 << 15  # records per read: 1.1 MB (measured best among 4k-64k records)
 
 
 def _read_detections(f: BufferedReader, count: int, path: str) -> dict[str, np.ndarray]:
