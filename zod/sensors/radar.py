@@ -51,6 +51,9 @@ _KINDS = {
     "quality": "iu",
 }
 
+_WHAT = "radar file"
+_CHUNK = 1 << 15  # records per read: 1.1 MB (measured best among 4k-64k records)
+
 
 @dataclass
 class RadarData:
@@ -170,9 +173,6 @@ _FIELD_ORDER = (
 )
 if tuple(RadarData.__dataclass_fields__) != _FIELD_ORDER:
     raise FormatError(None, "internal: radar field order")  # pragma: no cover
-
-_WHAT = "radar file"
-_CHUNK = 1 << 15  # records per read: 1.1 MB (measured best among 4k-64k records)
 
 
 def _read_detections(f: BufferedReader, count: int, path: str) -> dict[str, np.ndarray]:
