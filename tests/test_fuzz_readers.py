@@ -372,3 +372,39 @@ def test_info_with_a_null_or_missing_path_names_the_index(sample_root: Path) -> 
     with pytest.raises(MissingKeyError, match=re.escape(str(source))) as err:
         Information.from_dict(renamed, sample_root, source=source)
     assert isinstance(err.value, KeyError) and "ego_motion_path" in str(err.value)
+
+
+def test_info_frame_values_of_the_wrong_type_are_refused(sample_root: Path) -> None:
+    """A camera size given as a string or a fraction, or ``is_compensated`` as the string
+    "false" (truthy), is a FormatError naming the index and the key, not read as its value."""
+    import copy
+
+    from zod import ZodFrames
+    from zod.info import Information
+
+    frames = ZodFrames(str(sample_root), "mini")
+    raw = frames.index.raw(frames.index.ids[0])
+    source = frames.index.path
+    camera = next(iter(raw["camera_frames"]))
+    lidar = next(iter(raw["lidar_frames"]))
+
+    def with_entry(group: str, name: str, field: str, value: object) -> dict:
+        edited = copy.deepcopy(raw)
+        edited[group][name][0][field] = value
+        return edited
+
+    for value, shown in (("2168", "str '2168'"), (2168.5, "float 2168.5"), (True, "bool True")):
+        with pytest.raises(
+            FormatError, match=rf"camera_frames\.\w+\.height is {shown}, not a size"
+        ) as err:
+            Information.from_dict(
+                with_entry("camera_frames", camera, "height", value), source=source
+            )
+        assert str(source) in str(err.value)
+    with pytest.raises(FormatError, match=r"lidar_frames\.velodyne\.is_compensated is str 'false'"):
+        Information.from_dict(with_entry("lidar_frames", lidar, "is_compensated", "false"))
+    info = Information.from_dict(with_entry("camera_frames", camera, "width", 3848.0))
+    width = next(iter(info.camera_frames.values()))[0].width
+    assert width == 3848 and type(width) is int
+    info = Information.from_dict(with_entry("lidar_frames", lidar, "is_compensated", None))
+    assert info.lidar_frames[next(iter(info.lidar_frames))][0].is_compensated is False
