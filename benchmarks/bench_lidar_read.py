@@ -22,10 +22,13 @@ it: 9.49 ms, 22.9x np.load, 1.04x the reference.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +36,8 @@ import numpy as np
 from zod.sensors.lidar import LIDAR_DTYPE, LidarData
 from zod.sensors.radar import RADAR_DTYPE, RadarData
 
-ORACLE = Path(__file__).resolve().parent.parent / ".venv-oracle" / "bin" / "python"
+REPO = Path(__file__).resolve().parent.parent
+ORACLE = REPO / ".venv-oracle" / "bin" / "python"
 
 
 def write_scan(folder: Path, n: int) -> Path:
@@ -80,7 +84,7 @@ def best(fn, repeat: int) -> float:
     return min(times), statistics.median(times)
 
 
-REFERENCE = """
+FRESH_READS = """
 import sys, time
 from zod.data_classes import sensor
 path, repeat, reader = sys.argv[1], int(sys.argv[2]), getattr(sensor, sys.argv[3]).from_npy
@@ -91,20 +95,54 @@ print(min(times))
 """
 
 
-def reference_best(path: Path, repeat: int, cwd: str, cls: str = "LidarData") -> float | None:
-    """Best time of the reference devkit's ``cls.from_npy``, in its own venv (None if
-    unavailable)."""
-    if not ORACLE.exists():
+def fresh_best(path: Path, repeat: int, cwd: str, cls: str, reference: bool) -> float | None:
+    """Best time of ``zod.data_classes.sensor.<cls>.from_npy`` in a fresh process: the
+    reference devkit's in its own venv (None if unavailable), or ours (the same module name)."""
+    if reference and not ORACLE.exists():
         return None
-    # -I and a neutral cwd: the repo's own `zod` folder must not shadow the reference package
+    # the reference: -I and a neutral cwd, so that the repo's `zod` folder cannot shadow it
+    python = [str(ORACLE), "-I"] if reference else [sys.executable]
+    env = None if reference else {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run(
-        [str(ORACLE), "-I", "-c", REFERENCE, str(path), str(repeat), cls],
+        [*python, "-c", FRESH_READS, str(path), str(repeat), cls],
         check=False,
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
     )
     return float(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def measure(
+    readers: dict[str, Callable[[], object]], path: Path, cls: str, args: argparse.Namespace
+) -> dict[str, float]:
+    """Best time of each reader in this process, of ours and of the reference in fresh
+    processes (``fresh`` and ``reference``), over interleaved rounds (a busy moment hits
+    every reader alike)."""
+    times = dict.fromkeys([*readers, "fresh", "reference"], float("inf"))
+    for _ in range(args.rounds):
+        for name, read in readers.items():
+            times[name] = min(times[name], best(read, args.repeat)[0])
+        for name in ("fresh", "reference"):
+            value = fresh_best(path, args.repeat, str(path.parent), cls, name == "reference")
+            times[name] = min(times[name], value if value is not None else float("inf"))
+    return times
+
+
+def report(title: str, times: dict[str, float], names: dict[str, str]) -> None:
+    load, ours, ref = times["np.load"], times[next(iter(names))], times["reference"]
+    print(title)
+    for key, label in {"np.load": "np.load", **names}.items():
+        print(f"{label:32s}{times[key] * 1e3:8.2f} ms  ratio to np.load {times[key] / load:5.2f}x")
+    if ref < float("inf"):
+        print(
+            f"{'reference, fresh process':32s}{ref * 1e3:8.2f} ms  ratio to np.load "
+            f"{ref / load:5.2f}x; speed-up of ours {ref / ours:.2f}x "
+            f"({ref / times['fresh']:.2f}x, both fresh)"
+        )
+    else:
+        print("reference devkit venv not available")
 
 
 def main() -> None:
@@ -117,61 +155,40 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_scan(Path(tmp), args.points)
-        size_mb = path.stat().st_size / 1e6
-        best_load = best_ours = best_keep = best_ref = float("inf")
-        for _ in range(args.rounds):  # interleaved, so that a busy moment hits every reader alike
-            best_load = min(best_load, best(lambda: np.load(path), args.repeat)[0])
-            best_ours = min(best_ours, best(lambda: LidarData.from_npy(path), args.repeat)[0])
-            best_keep = min(
-                best_keep,
-                best(lambda: LidarData.from_npy(path, remove_ego_lidar_returns=False), args.repeat)[
-                    0
-                ],
-            )
-            ref = reference_best(path, args.repeat, tmp)
-            if ref is not None:
-                best_ref = min(best_ref, ref)
-        print(
-            f"scan: {args.points} points, {size_mb:.1f} MB; "
-            f"best of {args.rounds} x {args.repeat} reads"
+        scan = write_scan(Path(tmp), args.points)
+        times = measure(
+            {
+                "np.load": lambda: np.load(scan),
+                "ours": lambda: LidarData.from_npy(scan),
+                "keep": lambda: LidarData.from_npy(scan, remove_ego_lidar_returns=False),
+            },
+            scan,
+            "LidarData",
+            args,
         )
-        print(f"np.load                         {best_load * 1e3:8.2f} ms")
-        print(
-            f"LidarData.from_npy              {best_ours * 1e3:8.2f} ms  "
-            f"ratio to np.load {best_ours / best_load:5.2f}x"
+        report(
+            f"scan: {args.points} points, {scan.stat().st_size / 1e6:.1f} MB; "
+            f"best of {args.rounds} x {args.repeat} reads",
+            times,
+            {
+                "ours": "LidarData.from_npy",
+                "keep": "  keeping ego returns",
+                "fresh": "  in a fresh process",
+            },
         )
-        print(
-            f"  keeping ego returns           {best_keep * 1e3:8.2f} ms  "
-            f"ratio to np.load {best_keep / best_load:5.2f}x"
+        radar = write_radar(Path(tmp), args.detections)
+        times = measure(
+            {"np.load": lambda: np.load(radar), "ours": lambda: RadarData.from_npy(radar)},
+            radar,
+            "RadarData",
+            args,
         )
-        if best_ref < float("inf"):
-            print(
-                f"reference LidarData.from_npy    {best_ref * 1e3:8.2f} ms  "
-                f"ratio to np.load {best_ref / best_load:5.2f}x; "
-                f"ours is {best_ref / best_ours:.2f}x faster"
-            )
-        else:
-            print("reference devkit venv not available")
-        radar_path = write_radar(Path(tmp), args.detections)
-        best_load = best_ours = best_ref = float("inf")
-        for _ in range(args.rounds):
-            best_load = min(best_load, best(lambda: np.load(radar_path), args.repeat)[0])
-            best_ours = min(best_ours, best(lambda: RadarData.from_npy(radar_path), args.repeat)[0])
-            ref = reference_best(radar_path, args.repeat, tmp, "RadarData")
-            if ref is not None:
-                best_ref = min(best_ref, ref)
-        print(f"radar: {args.detections} detections, {radar_path.stat().st_size / 1e6:.1f} MB")
-        print(f"np.load                         {best_load * 1e3:8.2f} ms")
-        print(
-            f"RadarData.from_npy              {best_ours * 1e3:8.2f} ms  "
-            f"ratio to np.load {best_ours / best_load:5.2f}x"
+        report(
+            f"radar: {args.detections} detections, {radar.stat().st_size / 1e6:.1f} MB "
+            "(the reference returns field views: no copies)",
+            times,
+            {"ours": "RadarData.from_npy", "fresh": "  in a fresh process"},
         )
-        if best_ref < float("inf"):
-            print(
-                f"reference RadarData.from_npy    {best_ref * 1e3:8.2f} ms  "
-                f"ratio to np.load {best_ref / best_load:5.2f}x (field views, no copies)"
-            )
 
 
 if __name__ == "__main__":
