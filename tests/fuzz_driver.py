@@ -23,6 +23,7 @@ import socket
 import struct
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -430,6 +431,25 @@ def check_radar(radar: Any) -> str | None:
     return None
 
 
+def check_metadata(metadata: Any) -> str | None:
+    """Every field of a frame's or clip's metadata is null or of its spec type (section 6)."""
+    for name, value in vars(metadata).items():
+        if value is None or name == "extra":
+            continue
+        if name in ("time", "start_time", "end_time"):
+            ok = isinstance(value, datetime)
+        elif name.startswith("num_"):
+            ok = type(value) is int and value >= 0
+        elif name in ("longitude", "latitude", "solar_angle_elevation"):
+            limit = 180 if name == "longitude" else 90
+            ok = type(value) is float and math.isfinite(value) and abs(value) <= limit
+        else:
+            ok = type(value) is str
+        if not ok:
+            return f"metadata {name} = {value!r:.40} ({type(value).__name__}) was read"
+    return None
+
+
 def check_image(image: Any) -> str | None:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         return f"an image of shape {image.shape} {image.dtype}"
@@ -481,7 +501,12 @@ class Readers:
                 check_ego_motion,
             ),
             "oxts": (Path(info.oxts_path), lambda: self.frame().oxts, check_ego_motion),
-            "metadata": (Path(info.metadata_path), lambda: self.frame().metadata, lambda _: None),
+            "metadata": (Path(info.metadata_path), lambda: self.frame().metadata, check_metadata),
+            "sequence_metadata": (
+                Path(seq.info.metadata_path),
+                lambda: self.sequence().metadata,
+                check_metadata,
+            ),
             "vehicle_data": (
                 Path(str(seq.info.vehicle_data_path)),
                 lambda: self.sequence().vehicle_data,

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zod._io import check_file, load_npy_checked, read_json_checked
+from zod._io import check_file, column_block, load_npy_checked, read_json_checked
 from zod.errors import (
     FormatError,
     MissingFileError,
@@ -34,8 +34,10 @@ from zod.errors import (
     ZodError,
 )
 from zod.sensors import lidar as lidar_module
+from zod.sensors import radar as radar_module
 from zod.sensors.camera import read_image
 from zod.sensors.lidar import EGO_RETURNS_BOX, LIDAR_DTYPE, LidarData
+from zod.sensors.radar import RADAR_DTYPE, RadarData
 
 DRIVER = Path(__file__).with_name("fuzz_driver.py")
 REPO = DRIVER.parent.parent
@@ -167,6 +169,157 @@ def test_one_pass_lidar_read_matches_the_records(tmp_path: Path, n: int) -> None
         assert scan.core_timestamp == core
 
 
+def _plain_lidar_read(data: np.ndarray, core: float, remove_ego: bool) -> tuple[np.ndarray, ...]:
+    """The straightforward numpy reader (the reference's steps): box mask, boolean index,
+    columns stacked, times ``core + timestamp / 1e6``."""
+    if remove_ego:
+        inside = np.ones(len(data), dtype=bool)
+        for dim, name in enumerate("xyz"):
+            inside &= (data[name] > EGO_RETURNS_BOX[0, dim]) & (
+                data[name] < EGO_RETURNS_BOX[1, dim]
+            )
+        data = data[~inside]
+    points = np.vstack((data["x"], data["y"], data["z"])).T
+    return points, core + data["timestamp"] / 1e6, data["intensity"], data["diode_index"]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_one_pass_lidar_ego_returns_at_chunk_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Ego returns first and last in chunks, a chunk of ego returns only, a chunk without any,
+    points on and just inside the box faces, NaN and -0.0: the one-pass read equals the plain
+    numpy reader exactly (float32 points in order, timestamps bit for bit, both uint8 columns)."""
+    monkeypatch.setattr(lidar_module, "_CHUNK", chunk)
+    lo, hi = EGO_RETURNS_BOX.astype(np.float32)
+    inward = np.float32(0)
+    specials = [  # (x, y, z), dropped?
+        ((hi[0], 0.0, 0.0), False),  # on a face: kept
+        ((lo[0], 0.0, 0.0), False),
+        ((0.0, hi[1], 0.0), False),
+        ((0.0, 0.0, lo[2]), False),
+        ((0.0, 0.0, hi[2]), False),
+        ((np.nextafter(hi[0], inward), 0.0, 0.0), True),  # just inside: dropped
+        ((0.0, np.nextafter(lo[1], inward), np.nextafter(hi[2], inward)), True),
+        ((np.nan, 0.0, 0.0), False),  # NaN compares false: kept, as in the reference
+        ((-0.0, -0.0, -0.0), True),
+    ]
+    body = 7 * chunk
+    n = body + len(specials) + 3
+    data = _scan(n, chunk)
+    data["x"] = np.where(np.arange(n) % 2, 20.0, -30.0)  # outside unless set below
+    ego = {0, chunk - 1, chunk, 2 * chunk - 1, *range(3 * chunk, 4 * chunk), body - 1, n - 1}
+    ego -= set(range(4 * chunk, 5 * chunk))  # a chunk without ego returns
+    for i in ego:
+        data["x"][i], data["y"][i], data["z"][i] = 0.25, -1.0, 0.0
+    for k, ((x, y, z), _) in enumerate(specials):
+        data["x"][body + k], data["y"][body + k], data["z"][body + k] = x, y, z
+    # times whose /1e6 and + core both round: bit-for-bit agreement is not luck
+    data["timestamp"] = np.arange(n) * 7_919_993 - 12_345_678
+    path = tmp_path / "000001_romeo_2022-02-14T13:23:32.140954Z.npy"
+    np.save(path, data)
+    core = 1644845012.140954
+    for remove in (True, False):
+        scan = LidarData.from_npy(path, remove_ego_lidar_returns=remove)
+        points, times, intensity, diode = _plain_lidar_read(data, core, remove)
+        dropped = len(ego) + sum(d for _, d in specials) if remove else 0
+        assert scan.num_points == len(points) == n - dropped
+        # column-major: each column contiguous (rows_from_columns relies on it)
+        assert scan.points.dtype == np.float32 and scan.points.strides[0] == 4
+        np.testing.assert_array_equal(scan.points, points)  # NaN in the same place
+        assert np.array_equal(scan.timestamps.view(np.int64), times.view(np.int64))
+        np.testing.assert_array_equal(scan.intensity, intensity)
+        np.testing.assert_array_equal(scan.diode_idx, diode)
+        assert scan.intensity.flags.c_contiguous and scan.diode_idx.flags.c_contiguous
+
+
+def test_column_block_columns_are_aligned_and_disjoint() -> None:
+    layout = [(np.dtype(np.uint8), 1), (np.dtype(np.float32), 3), (np.dtype(np.float64), 1)]
+    for count in (0, 1, 5, 1001):
+        small, rows, wide = column_block(count, layout)
+        assert small.shape == (count,) and rows.shape == (3, count) and wide.shape == (count,)
+        assert all(c.flags.c_contiguous and c.flags.aligned for c in (small, rows, wide))
+        small[:], rows[:], wide[:] = 7, np.arange(3)[:, None], -1.5
+        assert np.all(small == 7) and np.all(rows[2] == 2) and np.all(wide == -1.5)
+
+
+# --------------------------------------------------------------------------- one-pass radar
+def _radar(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    data = np.empty(n, RADAR_DTYPE)
+    for name in RADAR_DTYPE.names or ():
+        kind = RADAR_DTYPE[name]
+        if kind.kind == "f":
+            data[name] = rng.normal(0, 50, n)
+        else:
+            info = np.iinfo(kind)
+            data[name] = rng.integers(info.min, info.max, n, endpoint=True, dtype=kind)
+    return data
+
+
+@pytest.mark.parametrize(("n", "chunk"), [(0, 4), (1, 4), (4, 4), (13, 4), (1000, 1 << 14)])
+def test_one_pass_radar_read_matches_the_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, chunk: int
+) -> None:
+    monkeypatch.setattr(radar_module, "_CHUNK", chunk)
+    data = _radar(n, n)
+    path = tmp_path / "radar.npy"
+    np.save(path, data)
+    radar = RadarData.from_npy(path)
+    for name in RADAR_DTYPE.names or ():
+        column = getattr(radar, name)
+        assert column.dtype == RADAR_DTYPE[name] and column.flags.c_contiguous
+        assert np.array_equal(
+            column.view(np.uint8), np.ascontiguousarray(data[name]).view(np.uint8)
+        )
+
+
+def test_radar_header_checked_before_reading(tmp_path: Path) -> None:
+    records = _radar(10, 0)
+    path = tmp_path / "radar.npy"
+    header = {"descr": np.lib.format.dtype_to_descr(RADAR_DTYPE), "fortran_order": False}
+    _npy_with_header(path, {**header, "shape": (2**40,)}, records.tobytes())
+    with pytest.raises(FormatError, match=r"claims 1099511627776 records of 35 bytes"):
+        RadarData.from_npy(path)
+    _npy_with_header(path, {**header, "shape": (10,)}, records.tobytes()[:-1])
+    with pytest.raises(FormatError, match="truncated"):
+        RadarData.from_npy(path)
+    wrong = np.dtype(
+        [(n, "U4" if n == "mode" else RADAR_DTYPE[n]) for n in RADAR_DTYPE.names or ()]
+    )
+    np.save(path, np.zeros(3, wrong))
+    with pytest.raises(FormatError, match=r"wrong dtype: mode: <U4"):
+        RadarData.from_npy(path)
+    np.save(
+        path, np.zeros(3, [(n, RADAR_DTYPE[n]) for n in RADAR_DTYPE.names or () if n != "quality"])
+    )
+    with pytest.raises(FormatError, match=r"missing field\(s\) \['quality'\]") as err:
+        RadarData.from_npy(path)
+    assert str(path) in str(err.value)
+
+
+def test_radar_other_field_dtypes_read_the_generic_way(tmp_path: Path) -> None:
+    data = _radar(300, 3)
+    wide = np.empty(
+        300,
+        [
+            (n, "<f8" if data.dtype[n].kind == "f" else data.dtype[n])
+            for n in data.dtype.names or ()
+        ],
+    )
+    for name in data.dtype.names or ():
+        wide[name] = data[name]
+    np.save(tmp_path / "wide.npy", wide)
+    np.save(tmp_path / "narrow.npy", data)
+    generic, one_pass = (
+        RadarData.from_npy(tmp_path / "wide.npy"),
+        RadarData.from_npy(tmp_path / "narrow.npy"),
+    )
+    for name in data.dtype.names or ():
+        assert getattr(generic, name).dtype == RADAR_DTYPE[name]
+        np.testing.assert_array_equal(getattr(generic, name), getattr(one_pass, name))
+
+
 def test_float64_lidar_records_read_the_generic_way(tmp_path: Path) -> None:
     data = _scan(500, 1)
     wide = np.empty(500, [(n, "<f8" if n in "xyz" else data.dtype[n]) for n in data.dtype.names])
@@ -219,3 +372,39 @@ def test_info_with_a_null_or_missing_path_names_the_index(sample_root: Path) -> 
     with pytest.raises(MissingKeyError, match=re.escape(str(source))) as err:
         Information.from_dict(renamed, sample_root, source=source)
     assert isinstance(err.value, KeyError) and "ego_motion_path" in str(err.value)
+
+
+def test_info_frame_values_of_the_wrong_type_are_refused(sample_root: Path) -> None:
+    """A camera size given as a string or a fraction, or ``is_compensated`` as the string
+    "false" (truthy), is a FormatError naming the index and the key, not read as its value."""
+    import copy
+
+    from zod import ZodFrames
+    from zod.info import Information
+
+    frames = ZodFrames(str(sample_root), "mini")
+    raw = frames.index.raw(frames.index.ids[0])
+    source = frames.index.path
+    camera = next(iter(raw["camera_frames"]))
+    lidar = next(iter(raw["lidar_frames"]))
+
+    def with_entry(group: str, name: str, field: str, value: object) -> dict:
+        edited = copy.deepcopy(raw)
+        edited[group][name][0][field] = value
+        return edited
+
+    for value, shown in (("2168", "str '2168'"), (2168.5, "float 2168.5"), (True, "bool True")):
+        with pytest.raises(
+            FormatError, match=rf"camera_frames\.\w+\.height is {shown}, not a size"
+        ) as err:
+            Information.from_dict(
+                with_entry("camera_frames", camera, "height", value), source=source
+            )
+        assert str(source) in str(err.value)
+    with pytest.raises(FormatError, match=r"lidar_frames\.velodyne\.is_compensated is str 'false'"):
+        Information.from_dict(with_entry("lidar_frames", lidar, "is_compensated", "false"))
+    info = Information.from_dict(with_entry("camera_frames", camera, "width", 3848.0))
+    width = next(iter(info.camera_frames.values()))[0].width
+    assert width == 3848 and type(width) is int
+    info = Information.from_dict(with_entry("lidar_frames", lidar, "is_compensated", None))
+    assert info.lidar_frames[next(iter(info.lidar_frames))][0].is_compensated is False

@@ -357,6 +357,52 @@ def test_metadata_snake_and_camel(tmp_path: Path) -> None:
     assert seq.sequence_id == "000002" and seq.start_time == T0 and seq.longitude is None
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("country_code", 7, "'country_code' is int 7, expected a string"),
+        ("road_type", ["city"], r"'road_type' is list \['city'\], expected a string"),
+        ("scraped_weather", {"a": 1}, "'scraped_weather' is dict"),
+        ("num_vehicles", "3", "'num_vehicles' is str '3', expected an integer count"),
+        ("numVehicles", True, "'num_vehicles' is bool True, expected an integer count"),
+        ("num_pedestrians", 2.5, "'num_pedestrians' is float 2.5"),
+        ("num_traffic_signs", -1, "'num_traffic_signs' is -1, a count cannot be negative"),
+        ("latitude", "57.7", "'latitude' is str '57.7', expected a number"),
+        ("longitude", 200.0, r"'longitude' is 200.0, outside \[-180.0, 180.0\]"),
+        ("solar_angle_elevation", float("nan"), "'solar_angle_elevation' is nan, not a finite"),
+        ("latitude", 10**400, "'latitude' is an integer too large"),
+        ("time", 1644845012, "'time': expected an ISO 8601 time string"),
+        ("frame_id", [9158], "'frame_id' is list, expected a string or an integer"),
+        ("frame_id", None, "'frame_id' is NoneType"),
+    ],
+)
+def test_metadata_refuses_wrong_types(
+    tmp_path: Path, key: str, value: object, problem: str
+) -> None:
+    """A value of another JSON type (or out of range) is a FormatError naming file and key."""
+    data = {"frame_id": "009158", "time": "2022-02-14T13:23:32.140954Z", "latitude": 57.7}
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps({**data, key: value}))
+    with pytest.raises(FormatError, match=problem) as err:
+        FrameMetaData.from_json_path(path)
+    assert str(path) in str(err.value)
+
+
+def test_metadata_nulls_and_integral_counts(tmp_path: Path) -> None:
+    """Null reads as None like a missing key; a count written 3.0 is the int 3; integer
+    coordinates are floats. Sequences are checked the same way."""
+    md = FrameMetaData.from_dict(
+        {"frame_id": 12, "country_code": None, "num_vehicles": 3.0, "longitude": 12}
+    )
+    assert md.frame_id == "000012" and md.country_code is None and md.time is None
+    assert md.num_vehicles == 3 and type(md.num_vehicles) is int
+    assert md.longitude == 12.0 and type(md.longitude) is float
+    with pytest.raises(FormatError, match=r"seq\.json: metadata value 'collection_car' is int"):
+        SequenceMetadata.from_dict({"sequence_id": "000002", "collection_car": 6}, "seq.json")
+    with pytest.raises(FormatError, match="'end_time': not an ISO 8601 time: 'soon'"):
+        SequenceMetadata.from_dict({"sequence_id": "000002", "end_time": "soon"})
+
+
 def test_vehicle_data_groups(tmp_path: Path) -> None:
     from zod.vehicle_data import EgoVehicleControls, EgoVehicleData, Satellite
 

@@ -88,6 +88,10 @@ def test_rows_from_columns_interleaves_column_major_points(columns: int) -> None
     rows = rows_from_columns(column_major)
     assert rows.flags.c_contiguous and rows.dtype == np.float32 and rows.shape == (1001, columns)
     assert np.array_equal(rows, column_major)  # exact: a copy, no arithmetic
+    # columns each contiguous but further apart than N (the lidar reader after ego removal)
+    spaced = np.asfortranarray(rng.normal(size=(1500, columns)).astype(np.float32))[:1001]
+    assert spaced.strides[0] == 4 and (columns == 1 or not spaced.flags.f_contiguous)
+    assert np.array_equal(rows_from_columns(spaced), spaced)
     row_major = np.ascontiguousarray(column_major)
     assert np.array_equal(rows_from_columns(row_major), row_major)
     assert rows_from_columns(np.asfortranarray(np.zeros((0, columns), np.float64))).shape == (

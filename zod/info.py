@@ -65,6 +65,25 @@ def _join(root: str, path: object, key: str) -> str:
     return os.path.join(root, path)
 
 
+def _pixels(value: object, key: str) -> int:
+    """An image side from the info: a JSON integer in 1..65536 (``2168.0`` passes as 2168)."""
+    if type(value) is int and 0 < value <= 1 << 16:  # the common case, first
+        return value
+    if type(value) is float and 0 < value <= 1 << 16 and value.is_integer():
+        return int(value)
+    raise FormatError(None, f"{key} is {type(value).__name__} {value!r:.40}, not a size in pixels")
+
+
+def _flag(value: object, key: str) -> bool:
+    """A true/false of the info (null or absent reads as false); a string such as ``"false"``
+    or a number is refused rather than taken for its truth value."""
+    if value is None:
+        return False
+    if type(value) is not bool:
+        raise FormatError(None, f"{key} is {type(value).__name__} {value!r:.40}, not true/false")
+    return value
+
+
 def lidar_stream_flags(count: int) -> list[str]:
     """Download flag of each of ``count`` Frames lidar scans (core in the middle)."""
     core = count // 2
@@ -164,8 +183,8 @@ class Information:
                     CameraFrame(
                         _join(root, f["filepath"], where),
                         parse_time(f["time"]),
-                        height=int(f.get("height", 2168)),
-                        width=int(f.get("width", 3848)),
+                        height=_pixels(f.get("height", 2168), f"camera_frames.{key}.height"),
+                        width=_pixels(f.get("width", 3848), f"camera_frames.{key}.width"),
                         stream=images_flag(anonymization),
                     )
                     for f in _entries(frames, f"camera_frames.{key}")
@@ -189,7 +208,10 @@ class Information:
                     LidarFrame(
                         _join(root, f["filepath"], where),
                         parse_time(f["time"]),
-                        bool(f.get("is_compensated", f.get("isCompensated", False))),
+                        _flag(
+                            f.get("is_compensated", f.get("isCompensated")),
+                            f"lidar_frames.{key}.is_compensated",
+                        ),
                         stream=flag,
                     )
                     for f, flag in zip(entries, flags)

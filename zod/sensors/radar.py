@@ -6,15 +6,23 @@ nanoseconds (like the vehicle data) is the working assumption, used only by ``ti
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from io import BufferedReader
 from os import PathLike
 
 import numpy as np
 
 from zod._atomic import atomic_path
+from zod._io import (
+    column_block,
+    fields_problem,
+    iter_records_checked,
+    open_npy_checked,
+    read_into_checked,
+)
 from zod.errors import FormatError
 from zod.release import RADAR, download_flag
-from zod.sensors.lidar import load_structured_npy
 
 RADAR_DTYPE = np.dtype(
     [
@@ -43,6 +51,9 @@ _KINDS = {
     "quality": "iu",
 }
 
+_WHAT = "radar file"
+_CHUNK = 1 << 15  # records per read: 1.1 MB (measured best among 4k-64k records)
+
 
 @dataclass
 class RadarData:
@@ -68,8 +79,22 @@ class RadarData:
 
     @classmethod
     def from_npy(cls, path: str | PathLike[str]) -> RadarData:
-        """Read the radar file (``MissingFileError`` with ``--radar`` if absent)."""
-        data = load_structured_npy(path, _KINDS, "radar file", download_flag(RADAR))
+        """Read the radar file (``MissingFileError`` with ``--radar`` if absent).
+
+        The ``.npy`` header is checked (fields, their kinds, the size it claims against the
+        file's) before anything is allocated. Files of the release's records are read in one
+        pass (``_read_detections``); other field dtypes of the right kinds are read whole and
+        cast to ``RADAR_DTYPE``'s.
+        """
+        path = os.fspath(path)
+        f, dtype, count = open_npy_checked(
+            path, _WHAT, download_flag(RADAR), lambda dtype: fields_problem(dtype, _KINDS)
+        )
+        with f:
+            if dtype == RADAR_DTYPE:
+                return cls(**_read_detections(f, count, path))
+            data = np.empty(count, dtype=dtype)
+            read_into_checked(f, data, path, _WHAT)
         return cls(
             **{
                 name: np.ascontiguousarray(data[name], dtype=RADAR_DTYPE[name])
@@ -148,3 +173,19 @@ _FIELD_ORDER = (
 )
 if tuple(RadarData.__dataclass_fields__) != _FIELD_ORDER:
     raise FormatError(None, "internal: radar field order")  # pragma: no cover
+
+
+def _read_detections(f: BufferedReader, count: int, path: str) -> dict[str, np.ndarray]:
+    """The ``count`` records of ``RADAR_DTYPE`` at ``f``'s position as contiguous columns, read
+    in one pass: each cache-sized chunk is read into one reused buffer and split into columns
+    that share one allocation (``column_block``). Reading the whole array and copying each
+    field out instead allocates twice the file and page-faults both."""
+    names = list(_FIELD_ORDER)
+    columns = column_block(count, [(RADAR_DTYPE[name], 1) for name in names])
+    start = 0
+    for records in iter_records_checked(f, RADAR_DTYPE, count, path, _WHAT, _CHUNK):
+        end = start + len(records)
+        for name, column in zip(names, columns):
+            column[start:end] = records[name]
+        start = end
+    return dict(zip(names, columns))

@@ -93,14 +93,15 @@ def hwc_to_chw(image_hwc: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
 
 
 def rows_from_columns(points: np.ndarray) -> np.ndarray:
-    """(N, C) array -> C-contiguous (row-major) float32. Column-major input (what the lidar reader
-    returns) is interleaved by one ``cv2.merge`` of its columns: ~12x faster than numpy's
-    strided copy for C <= 4."""
+    """(N, C) array -> C-contiguous (row-major) float32. Input whose columns are each contiguous
+    (what the lidar reader returns: column-major, its rows possibly further apart than N when
+    ego returns were dropped) is interleaved by one ``cv2.merge`` of its columns: ~12x faster
+    than numpy's strided copy for C <= 4."""
     points = np.asarray(points, dtype=np.float32)
     if (
         points.ndim != 2
         or points.flags.c_contiguous
-        or not points.flags.f_contiguous
+        or points.strides[0] != points.itemsize
         or not 0 < points.shape[1] <= 4
         or not len(points)
     ):
