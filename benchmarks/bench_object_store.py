@@ -9,7 +9,14 @@ A frame read = the index lookup and info, the front JPEG decoded at 1/2, the cor
 the object annotations and the calibration. Rounds alternate local and store reads of the
 same frames; printed are best-of and median per frame, and the requests one frame costs.
 
+Then the loaders: ``ZodFramesDataset`` on the store's root against ``ZodShardsDataset`` on
+shards of the same frames uploaded to the store (same sample dicts), samples/s.
+
     python benchmarks/bench_object_store.py [--frames 4] [--rounds 5]
+
+Measured (``--frames 16 --rounds 3``, shared 2-core VM): per frame local 9.8 ms median, store
+45.2 ms (4.6x; 1 HEAD + 5 GETs, 2.41 MB); loaders on the store: raw files 18.0 samples/s,
+shards 84.4 samples/s (4.68x).
 """
 
 from __future__ import annotations
