@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +43,16 @@ class SquareTask:
 IDS = [f"{i:06d}" for i in range(40)]
 
 
+@pytest.fixture
+def pool_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of these tiny frames go to a pool all the same (after one frame converted here)."""
+    monkeypatch.setattr(runner, "_POOL_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(runner, "_PROBE_SECONDS", 0.0)
+
+
 def test_serial_and_parallel_give_the_same_records_in_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pool_always: None
 ) -> None:
-    monkeypatch.setattr(runner, "_POOL_MIN_SECONDS", 0.0)  # tiny frames: a pool all the same
     serial = run_frames(SquareTask(str(tmp_path / "a")), IDS, workers=1, progress=False)
     parallel = run_frames(SquareTask(str(tmp_path / "b")), IDS, workers=2, progress=False)
     assert [r["square"] for r in serial.records] == [i * i for i in range(40)]
@@ -68,10 +75,35 @@ def test_too_little_work_for_a_pool_runs_inline(tmp_path: Path) -> None:
     assert workers not in runner._POOLS
 
 
+@dataclass(frozen=True)
+class BusyTask:
+    """Each frame costs ``seconds`` of CPU."""
+
+    seconds: float
+
+    def __call__(self, frame_id: str) -> str:
+        end = time.process_time() + self.seconds
+        while time.process_time() < end:
+            pass
+        return frame_id
+
+
+def test_the_first_frames_say_whether_a_pool_pays() -> None:
+    # 10 ms a frame: one frame says 0.39 s are left
+    outcomes, pays = runner._probe(BusyTask(0.01), IDS)
+    assert pays and [payload for _, payload in outcomes] == IDS[:1]
+    # 0.1 ms a frame, 40 frames: ~4 ms left after the first, finished inline
+    outcomes, pays = runner._probe(BusyTask(0.0001), IDS)
+    assert not pays and len(outcomes) == 1
+    # 5000 of them: 0.5 s, a pool pays, known once ~5 ms of frames were measured (chunks 1, 2..)
+    ids = [str(i) for i in range(5000)]
+    outcomes, pays = runner._probe(BusyTask(0.0001), ids)
+    assert pays and len(outcomes) in (31, 63) and [p for _, p in outcomes] == ids[: len(outcomes)]
+
+
 def test_progress_bar_counts_every_frame(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, pool_always: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(runner, "_POOL_MIN_SECONDS", 0.0)
     for workers in (1, 2):
         run_frames(SquareTask(str(tmp_path / str(workers))), IDS, workers=workers, desc="Sq")
         bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
@@ -119,11 +151,10 @@ class ExplodingTask:
 
 
 def test_an_error_in_a_worker_stops_the_run_and_drops_the_pool(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pool_always: None
 ) -> None:
     """Like an interruption: the run stops and its pool (maybe mid-chunk) is dropped; the next
     run starts a new one."""
-    monkeypatch.setattr(runner, "_POOL_MIN_SECONDS", 0.0)
     run_frames(ExplodingTask("nothing"), IDS, workers=2, progress=False)  # the pool is up
     pool = runner._POOLS[2]
     with pytest.raises(RuntimeError, match="bug on 000035"):

@@ -365,11 +365,11 @@ def _progress_bar(total: int, desc: str, progress: bool) -> Any:
 # Seconds of work per chunk: long enough to amortise a chunk's round trip (~1 ms), short enough
 # to keep the bar moving and the cores balanced at the end.
 _CHUNK_SECONDS = 0.05
-# A run with less work than this left after its first chunk is finished inline: starting a
+# A run with less work than this left after its first frames is finished inline: starting a
 # pool (forking ~10 ms, or a forkserver's imports) would cost about what it saves.
 _POOL_MIN_SECONDS = 0.1
-# Frames of the first chunk, converted here to see what a frame costs.
-_PROBE_FRAMES = 16
+# CPU seconds of the first frames, converted here to see what a frame costs.
+_PROBE_SECONDS = 0.005
 # CPU seconds per frame each task type took in its last run (sizes the next run's first chunks).
 _FRAME_SECONDS: dict[type, float] = {}
 
@@ -390,21 +390,43 @@ def _timed_run_chunk(task: FrameTask, frame_ids: Sequence[str]) -> tuple[list[An
     return outcomes, per_frame
 
 
+def _probe(task: FrameTask, frame_ids: Sequence[str]) -> tuple[list[Any], bool]:
+    """Outcomes of the first frames, converted here in chunks of 1, 2, 4... frames until they
+    took ``_PROBE_SECONDS``, and whether the rest is worth a pool: at their cost per frame, at
+    least ``_POOL_MIN_SECONDS`` of work left (one heavy frame says it; light ones, a few tens)."""
+    outcomes: list[Any] = []
+    spent, size, n = 0.0, 1, len(frame_ids)
+    while len(outcomes) < n:
+        chunk_outcomes, seconds = _timed_chunk(
+            task, frame_ids[len(outcomes) : len(outcomes) + size]
+        )
+        outcomes.extend(chunk_outcomes)
+        spent += seconds
+        per_frame = _FRAME_SECONDS[type(task)] = _per_frame(spent, len(outcomes))
+        left = per_frame * (n - len(outcomes))
+        if left < _POOL_MIN_SECONDS:
+            return outcomes, False
+        if spent >= _PROBE_SECONDS:
+            return outcomes, True
+        size *= 2
+    return outcomes, False
+
+
 def _run_local(
     task: FrameTask, frame_ids: Sequence[str], workers: int, desc: str, progress: bool
 ) -> list[tuple[str, Any]]:
     """The frames inline (one worker, or too little work for a pool) or on the pool.
 
-    Without a pool yet, a first chunk is converted here: its cost per frame says whether the
-    rest pays for starting one (``_POOL_MIN_SECONDS``)."""
+    Without a pool yet, the first frames are converted here (:func:`_probe`): what they cost
+    says whether the rest pays for starting one."""
     outcomes: list[tuple[str, Any]] = []
     n = len(frame_ids)
     if workers > 1 and n > 1 and not _pool_started(workers):
-        outcomes, per_frame = _timed_run_chunk(task, frame_ids[:_PROBE_FRAMES])
-        if per_frame * (n - len(outcomes)) < _POOL_MIN_SECONDS:
-            workers = 1
-        else:
+        outcomes, pays = _probe(task, frame_ids)
+        if pays:
             _start_pool(task, workers)
+        else:
+            workers = 1
     bar = _progress_bar(n, desc, progress)  # (after a fork: tqdm starts a monitor thread)
     bar.update(len(outcomes))
     try:
