@@ -82,16 +82,23 @@ def _run_once(cmd: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _time_alternating(
-    cmds: list[list[str]], repeat: int, best: bool = False
-) -> list[tuple[float, float]]:
-    """Median (or, with ``best``, the least) wall and CPU time of each command, the commands
-    run in turn ``repeat`` times (so that all see the same machine load)."""
+def _alternating_runs(cmds: list[list[str]], repeat: int) -> list[list[tuple[float, float]]]:
+    """(wall, CPU) of each run of each command, the commands run in turn ``repeat`` times (so
+    that all see the same machine load)."""
     runs: list[list[tuple[float, float]]] = [[] for _ in cmds]
     for _ in range(repeat):
         for k, cmd in enumerate(cmds):
             runs[k].append(_run_once(cmd))
+    return runs
+
+
+def _time_alternating(
+    cmds: list[list[str]], repeat: int, best: bool = False
+) -> list[tuple[float, float]]:
+    """Median (or, with ``best``, the least) wall and CPU time of each command, the commands
+    run in turn ``repeat`` times."""
     pick = min if best else statistics.median
+    runs = _alternating_runs(cmds, repeat)
     return [(pick(w for w, _ in r), pick(c for _, c in r)) for r in runs]
 
 
@@ -192,16 +199,17 @@ def main() -> int:
     timings = {}
     worker_counts = sorted({1, *[w for w in (2, 4, 8, 16) if w <= cores], cores})
     if args.workers_only:
-        runs = _time_alternating(
-            [base + ["--workers", str(w)] for w in worker_counts], args.repeat, best=True
-        )
+        runs = _alternating_runs([base + ["--workers", str(w)] for w in worker_counts], args.repeat)
+        best = [min(w for w, _ in r) for r in runs]
+        median = [statistics.median(w for w, _ in r) for r in runs]
         print(
-            f"COCO conversion of {args.frames} frames, best wall of {args.repeat} alternating runs:"
+            f"COCO conversion of {args.frames} frames, wall of {args.repeat} alternating runs "
+            "(best / median):"
         )
-        for workers, (wall, _) in zip(worker_counts, runs):
+        for k, workers in enumerate(worker_counts):
             print(
-                f"  zod convert --workers {workers:<3}: {wall:7.3f} s   "
-                f"speed-up vs 1 worker {runs[0][0] / wall:4.2f}x"
+                f"  zod convert --workers {workers:<3}: {best[k]:7.3f} s / {median[k]:7.3f} s   "
+                f"speed-up vs 1 worker {best[0] / best[k]:4.2f}x / {median[0] / median[k]:4.2f}x"
             )
         return 0
     for workers in worker_counts[1:]:
