@@ -527,7 +527,7 @@ def convert_to_coco(
         segmentation=tuple(segmentation),
         encoded=True,
     )
-    warm_up(task, run)  # pool workers start while this process reads the index
+    warm_up(task, run)  # forkserver workers start while this process reads the index
     paths = coco_output_paths(output_dir, version, anonymization, use_png)
     base = coco_base_name(version, anonymization, use_png)
     seg_paths = {

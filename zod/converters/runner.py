@@ -8,7 +8,10 @@ json, ImageSets lists, ``dataset.json``...).
 
 Engines:
 
-- ``local``: ``workers`` processes (default: all cores; ``1`` runs inline), a tqdm bar.
+- ``local``: ``workers`` processes (default: all cores; ``1`` runs inline), a tqdm bar. The
+  pool is started when the first frames show that the run pays for it (:func:`_probe`), its
+  workers forked from this process when that is safe (:func:`start_method`), kept for the
+  next runs.
 - ``ray``: the frame ids become a Ray Dataset (``ray.data.from_items``), ``map_batches`` runs
   the same task on each batch on the cluster's workers, which write per-frame files to the
   (shared) output directory; the records come back to the driver. Both engines return the same
