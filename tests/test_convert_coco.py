@@ -173,6 +173,27 @@ def test_missing_annotation_file_is_reported_or_skipped(sample_copy: Path, tmp_p
     assert list(report) == [victim]
 
 
+def test_a_split_that_fails_leaves_the_one_before_written(
+    sample_copy: Path, tmp_path: Path
+) -> None:
+    """Splits are written (by a thread) while the next converts: a val frame with a missing
+    file fails the run after the train file is on disk, so a rerun redoes only val."""
+    victim = split_ids(sample_copy, "full", "val")[0]
+    annotation = sample_copy / "single_frames" / victim / "annotations" / "object_detection.json"
+    kept = annotation.read_bytes()
+    annotation.unlink()
+    with pytest.raises(FrameFailures) as info:
+        convert_to_coco(sample_copy, tmp_path, "full", workers=1, progress=False)
+    assert list(info.value.missing) == [victim]
+    train = tmp_path / "zod_full_blur_train.json"
+    val = tmp_path / "zod_full_blur_val.json"
+    assert json.loads(train.read_text())["images"] and not val.exists()
+    os.utime(train, ns=(1, 1))
+    annotation.write_bytes(kept)
+    convert_to_coco(sample_copy, tmp_path, "full", workers=1, progress=False)
+    assert train.stat().st_mtime_ns == 1 and json.loads(val.read_text())["images"]
+
+
 def test_cli_generate_alias_with_reference_options(
     zod_cli: list[str], sample_root: Path, tmp_path: Path
 ) -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from zod.converters import runner
 from zod.converters.coco import (
@@ -21,14 +24,44 @@ from zod.converters.coco import (
 from zod.converters.runner import json_bytes, run_frames, warm_up
 
 
-def test_one_and_two_workers_write_the_same_bytes(sample_root: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def fresh_pools() -> Iterator[None]:
+    """No worker pool when the test starts (each size is made anew), none left after it."""
+    runner._shutdown_pools()
+    yield
+    runner._shutdown_pools()
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_one_and_two_workers_write_the_same_bytes(
+    sample_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_pools: None,
+    method: str,
+) -> None:
+    # forked workers (which share this process's opened index) or a forkserver's (which open
+    # their own); the pool is there before the run, so all of the few sample frames go to it
+    monkeypatch.setenv("ZOD_MP_START_METHOD", method)
+    runner._pool(2)
+    pooled: list[int] = []
+    run_pool = runner._run_pool
+
+    def spy(task: Any, frame_ids: Any, workers: int, bar: Any) -> Any:
+        pooled.append(len(frame_ids))
+        return run_pool(task, frame_ids, workers, bar)
+
+    monkeypatch.setattr(runner, "_run_pool", spy)
     seg = ["ego_road", "lane_markings"]
     one = convert_to_coco(
         sample_root, tmp_path / "one", "full", segmentation=seg, workers=1, progress=False
     )
+    assert not pooled
     two = convert_to_coco(
         sample_root, tmp_path / "two", "full", segmentation=seg, workers=2, progress=False
     )
+    assert pooled == [2, 2]  # train and val, both on the pool
+    assert runner._POOLS[2]._mp_context.get_start_method() == method  # type: ignore[attr-defined]
     assert sorted(one) == sorted(two) and len(one) == 6
     for key in one:
         assert one[key].read_bytes() == two[key].read_bytes(), key

@@ -443,6 +443,45 @@ class CocoFrameTask:
             start = end
 
 
+def _write_split(
+    result: RunResult,
+    path: Path,
+    seg_paths: dict[str, Path],
+    classes: Sequence[str],
+    version: str,
+) -> None:
+    """Write one split's COCO file, its segmentation files (project -> path) and its
+    ``.missing.json`` report (removed when nothing is missing) from the run's encoded records."""
+    records = [record for _, record in result.ok()]
+    missing_report = path.with_name(path.stem + ".missing.json")
+    if result.missing:
+        atomic_write_json(missing_report, result.missing, indent=1)
+    else:
+        missing_report.unlink(missing_ok=True)
+    for project, seg_path in seg_paths.items():
+        seg = [r for r in records if r["segmentation"][project] is not None]
+        categories = [
+            {"supercategory": project, "id": i + 1, "name": name}
+            for i, name in enumerate(SEGMENTATION_CATEGORIES[project])
+        ]
+        atomic_write_bytes(
+            seg_path,
+            coco_document_bytes(
+                [r["image"] for r in seg],
+                [r["segmentation"][project] for r in seg],
+                classes,
+                version,
+                categories,
+            ),
+        )
+    atomic_write_bytes(
+        path,
+        coco_document_bytes(
+            [r["image"] for r in records], [r["annotations"] for r in records], classes, version
+        ),
+    )
+
+
 def convert_to_coco(
     dataset_root: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
@@ -488,7 +527,7 @@ def convert_to_coco(
         segmentation=tuple(segmentation),
         encoded=True,
     )
-    warm_up(task, run)  # pool workers start while this process reads the index
+    warm_up(task, run)  # forkserver workers start while this process reads the index
     paths = coco_output_paths(output_dir, version, anonymization, use_png)
     base = coco_base_name(version, anonymization, use_png)
     seg_paths = {
@@ -496,43 +535,21 @@ def convert_to_coco(
         for project in segmentation
         for split in paths
     }
-    for split, path in paths.items():
-        split_seg = [p for (project, s), p in seg_paths.items() if s == split]
-        if path.exists() and all(p.exists() for p in split_seg) and not run.overwrite:
-            continue
-        frame_ids = _frames.split_ids(root, version, split)
-        result: RunResult = run_frames(task, frame_ids, run, desc=f"COCO {split}")
-        records = [record for _, record in result.ok()]
-        missing_report = path.with_name(path.stem + ".missing.json")
-        if result.missing:
-            atomic_write_json(missing_report, result.missing, indent=1)
-        else:
-            missing_report.unlink(missing_ok=True)
-        for project in segmentation:
-            seg = [r for r in records if r["segmentation"][project] is not None]
-            categories = [
-                {"supercategory": project, "id": i + 1, "name": name}
-                for i, name in enumerate(SEGMENTATION_CATEGORIES[project])
-            ]
-            atomic_write_bytes(
-                seg_paths[(project, split)],
-                coco_document_bytes(
-                    [r["image"] for r in seg],
-                    [r["segmentation"][project] for r in seg],
-                    classes,
-                    version,
-                    categories,
-                ),
-            )
-        atomic_write_bytes(
-            path,
-            coco_document_bytes(
-                [r["image"] for r in records],
-                [r["annotations"] for r in records],
-                classes,
-                version,
-            ),
-        )
+    # Each split's files are joined and written by a thread while the next split converts (the
+    # main process mostly waits for pool workers then).
+    from concurrent.futures import ThreadPoolExecutor
+
+    writes = []
+    with ThreadPoolExecutor(1, thread_name_prefix="zod-coco-write") as writer:
+        for split, path in paths.items():
+            split_seg = {project: seg_paths[(project, split)] for project in segmentation}
+            if path.exists() and all(p.exists() for p in split_seg.values()) and not run.overwrite:
+                continue
+            frame_ids = _frames.split_ids(root, version, split)
+            result = run_frames(task, frame_ids, run, desc=f"COCO {split}")
+            writes.append(writer.submit(_write_split, result, path, split_seg, classes, version))
+    for write in writes:
+        write.result()  # (an error of the writer)
     all_paths: dict[str, Path] = dict(paths)
     all_paths.update({f"{project}_{split}": p for (project, split), p in seg_paths.items()})
     return all_paths

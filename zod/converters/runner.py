@@ -8,7 +8,10 @@ json, ImageSets lists, ``dataset.json``...).
 
 Engines:
 
-- ``local``: ``workers`` processes (default: all cores; ``1`` runs inline), a tqdm bar.
+- ``local``: ``workers`` processes (default: all cores; ``1`` runs inline), a tqdm bar. The
+  pool is started when the first frames show that the run pays for it (:func:`_probe`), its
+  workers forked from this process when that is safe (:func:`start_method`), kept for the
+  next runs.
 - ``ray``: the frame ids become a Ray Dataset (``ray.data.from_items``), ``map_batches`` runs
   the same task on each batch on the cluster's workers, which write per-frame files to the
   (shared) output directory; the records come back to the driver. Both engines return the same
@@ -211,7 +214,8 @@ def _timed_chunk(task: FrameTask, frame_ids: Sequence[str]) -> tuple[list[tuple[
 
 def _warm(task: FrameTask) -> None:
     """A pool worker's first job: import the task's modules (unpickling it did) and run its
-    ``warm()`` if it has one (e.g. open the dataset index)."""
+    ``warm()`` if it has one (e.g. open the dataset index; nothing left to do in a forked
+    worker, which has the parent's)."""
     warm = getattr(task, "warm", None)
     if warm is not None:
         warm()
@@ -221,59 +225,116 @@ def _warm(task: FrameTask) -> None:
 # workers keep their imports and opened indexes), shut down at exit.
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
-# the warm-up jobs of a pool being started (see warm_up): done = its workers are up
+# pools being started in the background (see _start_pool): the thread, then its warm-up jobs
+_STARTING: dict[int, threading.Thread] = {}
 _WARMING: dict[int, list[Any]] = {}
+
+# Modules with native thread pools of their own (OpenCV, PyTorch, Ray...): once loaded, a fork
+# of this process could inherit one of their locks held by a thread the child does not have.
+_FORK_UNSAFE_MODULES = ("cv2", "torch", "ray", "pyarrow", "open3d", "rerun", "tensorflow", "jax")
+
+
+def start_method() -> str:
+    """How the local engine makes its workers (``ZOD_MP_START_METHOD`` overrides).
+
+    ``fork`` on Linux while this process runs one thread (the main one) and has loaded none of
+    ``_FORK_UNSAFE_MODULES``: a forked worker is up in milliseconds with everything this process
+    imported and opened (the dataset index). Otherwise ``forkserver`` (spawn where there is
+    none): workers are forks of a clean process, never of this one, whose other threads' locks a
+    forked child would inherit locked; they import the task's modules once (~0.2 s).
+    """
+    forced = os.environ.get("ZOD_MP_START_METHOD")
+    if forced:
+        return forced
+    single_threaded = (
+        threading.active_count() == 1 and threading.current_thread() is threading.main_thread()
+    )
+    if (
+        sys.platform == "linux"  # (macOS has fork too, but system libraries that break in a fork)
+        and single_threaded
+        and not any(name in sys.modules for name in _FORK_UNSAFE_MODULES)
+    ):
+        return "fork"
+    import multiprocessing  # (~12 ms: not for a run that turns out too small for a pool)
+
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """The process pool of ``workers`` workers (created on first use).
-
-    Workers come from a forkserver: a clean process, never a fork of this one, which may hold
-    threads (Ray's, OpenCV's, tqdm's) whose locks a forked child would inherit locked.
-    """
+    """The process pool of ``workers`` workers (created on first use, see :func:`start_method`;
+    waits for one being started in the background)."""
     with _POOLS_LOCK:
         return _pool_unlocked(workers)
 
 
-def _pool_unlocked(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
-    """``_pool`` under the lock; a new pool's forkserver also imports ``preload`` (once, for
-    all its workers)."""
+def _pool_unlocked(
+    workers: int, preload: Sequence[str] = (), method: str | None = None
+) -> ProcessPoolExecutor:
+    """``_pool`` under the lock; a new forkserver also imports ``preload`` (once, for all its
+    workers)."""
     pool = _POOLS.get(workers)
     if pool is None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        method = (
-            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        )
-        context = multiprocessing.get_context(os.environ.get("ZOD_MP_START_METHOD", method))
+        context = multiprocessing.get_context(method or start_method())
         if context.get_start_method() == "forkserver":
             context.set_forkserver_preload(["zod.converters.runner", "numpy", *preload])
         pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        if context.get_start_method() == "fork":
+            pool.submit(os.getpid)  # forks all the workers now, from this thread
     return pool
 
 
-def warm_up(task: FrameTask, options: RunOptions | None = None) -> None:
-    """Start the local pool's workers in the background, so that their start-up overlaps what
-    the caller does before :func:`run_frames` (reading the index...). Nothing for one worker or
-    the Ray engine.
+def _pool_started(workers: int) -> bool:
+    return workers in _POOLS or workers in _STARTING
 
-    A new pool's forkserver imports the task's module and the modules of its ``preload``
-    attribute (once, before forking the workers); each worker then runs the task's ``warm()``
-    if it has one (e.g. open the dataset index)."""
-    run = RunOptions() if options is None else options
-    workers = run.worker_count
-    if run.engine != "local" or workers <= 1 or workers in _POOLS:
-        return
+
+def _pool_ready(workers: int) -> bool:
+    """The pool exists and its workers are up (their warm-up jobs done)."""
+    starting = _STARTING.get(workers)
+    if workers not in _POOLS or (starting is not None and starting.is_alive()):
+        return False
+    return all(job.done() for job in _WARMING.get(workers, ()))
+
+
+def _start_pool(task: FrameTask, workers: int) -> None:
+    """Start the pool's workers, each running :func:`_warm` first. Forked ones now, in this
+    thread (milliseconds, and before any other thread exists: the progress bar's); from a
+    forkserver in the background, so that this process goes on converting meanwhile. A new
+    forkserver imports the task's module and its ``preload`` modules once, before forking."""
+    method = start_method()
+    module = type(task).__module__
+    preload = [*([] if module == "__main__" else [module]), *getattr(task, "preload", ())]
 
     def start() -> None:
         with _POOLS_LOCK:  # run_frames' _pool waits for this
-            module = type(task).__module__
-            preload = [*([] if module == "__main__" else [module]), *getattr(task, "preload", ())]
-            pool = _pool_unlocked(workers, preload=preload)
+            pool = _pool_unlocked(workers, preload=preload, method=method)
             _WARMING[workers] = [pool.submit(_warm, task) for _ in range(workers)]
 
-    threading.Thread(target=start, name="zod-pool-warm-up", daemon=True).start()
+    if method == "fork":
+        start()
+        return
+    thread = _STARTING[workers] = threading.Thread(
+        target=start, name="zod-pool-warm-up", daemon=True
+    )
+    thread.start()
+
+
+def warm_up(task: FrameTask, options: RunOptions | None = None) -> None:
+    """Start the local pool's workers from a forkserver in the background, so that their
+    start-up overlaps what the caller does before :func:`run_frames` (reading the index...).
+
+    Nothing for one worker, the Ray engine, or workers that :func:`start_method` forks: those
+    start in milliseconds when the run has converted a first chunk and seen that a pool pays
+    (forked after the caller's preparations, they share them, the opened index included)."""
+    run = RunOptions() if options is None else options
+    workers = run.worker_count
+    if run.engine != "local" or workers <= 1 or _pool_started(workers):
+        return
+    if start_method() != "fork":
+        _start_pool(task, workers)
 
 
 @atexit.register
@@ -281,6 +342,8 @@ def _shutdown_pools() -> None:
     for pool in _POOLS.values():
         pool.shutdown(wait=True, cancel_futures=True)
     _POOLS.clear()
+    _STARTING.clear()
+    _WARMING.clear()
 
 
 class _NoBar:
@@ -302,55 +365,119 @@ def _progress_bar(total: int, desc: str, progress: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr)
 
 
-def _run_local(
-    task: FrameTask, frame_ids: Sequence[str], workers: int, desc: str, progress: bool
-) -> list[tuple[str, Any]]:
-    bar = _progress_bar(len(frame_ids), desc, progress)
-    outcomes: list[tuple[str, Any]] = []
-    try:
-        if workers <= 1 or len(frame_ids) <= 1:
-            for chunk in _chunks(frame_ids, 64):
-                outcomes.extend(_run_chunk(task, chunk))
-                bar.update(len(chunk))
-            return outcomes
-        return _run_pool(task, frame_ids, workers, bar)
-    finally:
-        bar.close()
-
-
 # Seconds of work per chunk: long enough to amortise a chunk's round trip (~1 ms), short enough
 # to keep the bar moving and the cores balanced at the end.
 _CHUNK_SECONDS = 0.05
+# A run with less work than this left after its first frames is finished inline: starting a
+# pool (forking ~10 ms, or a forkserver's imports) would cost about what it saves.
+_POOL_MIN_SECONDS = 0.1
+# CPU seconds of the first frames, converted here to see what a frame costs.
+_PROBE_SECONDS = 0.005
+# CPU seconds per frame each task type took in its last run (sizes the next run's first chunks).
+_FRAME_SECONDS: dict[type, float] = {}
+
+
+def _per_frame(seconds: float, frames: int) -> float:
+    return max(seconds / max(1, frames), 1e-7)
+
+
+def _chunk_size(per_frame: float) -> int:
+    """Frames of ``_CHUNK_SECONDS`` of work at ``per_frame`` seconds a frame."""
+    return max(1, min(4096, int(_CHUNK_SECONDS / per_frame)))
+
+
+def _timed_run_chunk(task: FrameTask, frame_ids: Sequence[str]) -> tuple[list[Any], float]:
+    """:func:`_run_chunk` here, and the CPU seconds per frame it took (remembered per task type)."""
+    outcomes, seconds = _timed_chunk(task, frame_ids)
+    per_frame = _FRAME_SECONDS[type(task)] = _per_frame(seconds, len(outcomes))
+    return outcomes, per_frame
+
+
+def _probe(task: FrameTask, frame_ids: Sequence[str]) -> tuple[list[Any], bool]:
+    """Outcomes of the first frames, converted here in chunks of 1, 2, 4... frames until they
+    took ``_PROBE_SECONDS``, and whether the rest is worth a pool: at their cost per frame, at
+    least ``_POOL_MIN_SECONDS`` of work left (one heavy frame says it; light ones, a few tens)."""
+    outcomes: list[Any] = []
+    spent, size, n = 0.0, 1, len(frame_ids)
+    while len(outcomes) < n:
+        chunk_outcomes, seconds = _timed_chunk(
+            task, frame_ids[len(outcomes) : len(outcomes) + size]
+        )
+        outcomes.extend(chunk_outcomes)
+        spent += seconds
+        per_frame = _FRAME_SECONDS[type(task)] = _per_frame(spent, len(outcomes))
+        left = per_frame * (n - len(outcomes))
+        if left < _POOL_MIN_SECONDS:
+            return outcomes, False
+        if spent >= _PROBE_SECONDS:
+            return outcomes, True
+        size *= 2
+    return outcomes, False
+
+
+def _run_local(
+    task: FrameTask, frame_ids: Sequence[str], workers: int, desc: str, progress: bool
+) -> list[tuple[str, Any]]:
+    """The frames inline (one worker, or too little work for a pool) or on the pool.
+
+    Without a pool yet, the first frames are converted here (:func:`_probe`): what they cost
+    says whether the rest pays for starting one."""
+    outcomes: list[tuple[str, Any]] = []
+    n = len(frame_ids)
+    if workers > 1 and n > 1 and not _pool_started(workers):
+        outcomes, pays = _probe(task, frame_ids)
+        if pays:
+            _start_pool(task, workers)
+        else:
+            workers = 1
+    bar = _progress_bar(n, desc, progress)  # (after a fork: tqdm starts a monitor thread)
+    bar.update(len(outcomes))
+    try:
+        rest = frame_ids[len(outcomes) :]
+        if workers <= 1 or len(rest) <= 1:
+            for chunk in _chunks(rest, 64):
+                outcomes.extend(_run_chunk(task, chunk))
+                bar.update(len(chunk))
+            return outcomes
+        return outcomes + _run_pool(task, rest, workers, bar)
+    finally:
+        bar.close()
 
 
 def _run_pool(
     task: FrameTask, frame_ids: Sequence[str], workers: int, bar: Any
 ) -> list[tuple[str, Any]]:
-    """The frames in chunks on the pool, in order. Chunks are sized to the work: small first,
-    then ``_CHUNK_SECONDS`` of work at the per-frame CPU time the workers measured, never more
-    than a worker's share of what is left (the last chunks split across the workers) nor less
-    than 1/8 of that size (a tail of tiny round trips). While the workers of a pool started by
-    :func:`warm_up` come up, the first frames are converted here."""
+    """The frames in chunks on the pool, in order. Chunks are sized to the work:
+    ``_CHUNK_SECONDS`` of it at the CPU time per frame last measured (small chunks until one
+    is), never more than a worker's share of what is left (the last chunks split across the
+    workers) nor less than 1/8 of that size (a tail of tiny round trips). While the workers of
+    a pool started in the background come up, the first frames are converted here (at most a
+    worker's share), instead of waiting for them."""
     from collections import deque
 
-    pool = _pool(workers)
     n = len(frame_ids)
     outcomes: list[tuple[str, Any]] = []
     in_flight: deque[Any] = deque()
     start = 0
-    size = floor = max(1, min(16, n // (workers * 4)))  # until a chunk says what a frame costs
-    # While the pool's workers start (see warm_up), this process converts the first frames
-    # itself (at most a worker's share), instead of waiting for them.
-    warming = _WARMING.pop(workers, [])
-    while start < n // (workers + 1) and not all(job.done() for job in warming):
-        began = time.process_time()
-        chunk_outcomes = _run_chunk(task, list(frame_ids[start : start + size]))
+    # chunks of _CHUNK_SECONDS of work once one said what a frame costs, small ones until then
+    known = _FRAME_SECONDS.get(type(task))
+    size = floor = max(1, min(16, n // (workers * 4)))
+    if known is not None:
+        size = _chunk_size(known)
+        floor = max(1, size // 8)
+    here = n // (workers + 1)  # at most a worker's share is converted here
+    while start < here and not _pool_ready(workers):
+        # while the workers start: short chunks, to look at them again soon
+        chunk = frame_ids[start : min(here, start + max(1, size // 5))]
+        chunk_outcomes, per_frame = _timed_run_chunk(task, chunk)
         outcomes.extend(chunk_outcomes)
         bar.update(len(chunk_outcomes))
         start += len(chunk_outcomes)
-        per_frame = max((time.process_time() - began) / max(1, len(chunk_outcomes)), 1e-7)
-        size = max(1, min(4096, int(0.2 * _CHUNK_SECONDS / per_frame)))  # short: look again
-    size = max(size, floor)
+        size = _chunk_size(per_frame)
+        floor = max(1, size // 8)
+    pool = _pool(workers)
+    _STARTING.pop(workers, None)
+    _WARMING.pop(workers, None)
     try:
         while start < n or in_flight:
             while start < n and len(in_flight) < 2 * workers:
@@ -361,8 +488,8 @@ def _run_pool(
             chunk_outcomes, seconds = in_flight.popleft().result()  # in order: frame order
             outcomes.extend(chunk_outcomes)
             bar.update(len(chunk_outcomes))
-            per_frame = max(seconds / max(1, len(chunk_outcomes)), 1e-7)
-            size = max(1, min(4096, int(_CHUNK_SECONDS / per_frame)))
+            per_frame = _FRAME_SECONDS[type(task)] = _per_frame(seconds, len(chunk_outcomes))
+            size = _chunk_size(per_frame)
             floor = max(1, size // 8)  # the tail's chunks: not below 1/8 of the target
     except BaseException:
         _POOLS.pop(workers, None)
