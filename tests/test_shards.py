@@ -574,6 +574,30 @@ def test_tar_reader_agrees_with_tarfile(tmp_path: Path, tar_format: int) -> None
         list(iter_tar_samples(io.BytesIO(bytes(damaged)), "x.tar"))
 
 
+def _tar_header(name: bytes, size_field: bytes, kind: bytes) -> bytes:
+    """A ustar header block with a valid checksum (whatever the size field says)."""
+    header = bytearray(512)
+    header[: len(name)] = name
+    header[124 : 124 + len(size_field)] = size_field
+    header[156:157] = kind
+    header[257:263] = b"ustar\0"
+    header[148:156] = b" " * 8
+    header[148:155] = f"{sum(header):06o}\0".encode()
+    return bytes(header)
+
+
+def test_tar_reader_refuses_corrupt_sizes_without_allocating_them() -> None:
+    huge = bytes([0x80]) + (1 << 60).to_bytes(11, "big")  # GNU base-256: 2^60 bytes
+    with pytest.raises(FormatError, match=r"x\.tar.*a member of 1152921504606846976 bytes"):
+        list(iter_tar_samples(io.BytesIO(_tar_header(b"a.jpg", huge, b"0") + bytes(1024)), "x.tar"))
+    for record in (b"0 path=x\n", b"3 x\n", b"junk"):  # a record that would not advance
+        padded = record + bytes(-len(record) % 512)
+        size = f"{len(record):011o}".encode()
+        stream = _tar_header(b"pax", size, b"x") + padded + bytes(1024)
+        with pytest.raises(FormatError, match="bad pax header"):
+            list(iter_tar_samples(io.BytesIO(stream), "x.tar"))
+
+
 def test_bsz_lidar_shards_equal_zod_frames_dataset(sample_root: Path, tmp_path: Path) -> None:
     config = ShardConfig(modalities=("lidar",), lidar_codec="bsz")
     convert_to_shards(sample_root, tmp_path, config=config, workers=1, progress=False)

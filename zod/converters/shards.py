@@ -579,6 +579,7 @@ def _split_name(name: str) -> tuple[str, str]:
 
 _TAR_BLOCK = 512
 _TAR_FILE_TYPES = (b"0", b"\0", b"7")  # regular (and contiguous) files
+_TAR_MAX_MEMBER = 1 << 31  # 2 GiB: a sample member is an image, a scan, a table (MBs)
 
 
 def _tar_number(field: bytes, where: str) -> int:
@@ -609,9 +610,13 @@ def _pax_records(data: bytes, where: str) -> dict[str, str]:
     while position < len(data):
         space = data.find(b" ", position)
         try:
-            length = int(data[position:space])
+            length = int(data[position:space]) if space > position else 0
         except ValueError:
-            raise FormatError(where, "not a readable tar shard: bad pax header") from None
+            length = 0
+        # "<length> <key>=<value>\n" with the length counting itself: anything shorter
+        # than its own digits and space (0 among them) would not advance
+        if space < 0 or length <= space - position or position + length > len(data):
+            raise FormatError(where, "not a readable tar shard: bad pax header")
         key, _, value = data[space + 1 : position + length - 1].partition(b"=")
         records[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
         position += length
@@ -652,6 +657,8 @@ def _tar_members(fileobj: IO[bytes], where: str) -> Iterator[tuple[str, bytes]]:
         kind = header[156:157]
         if kind not in (b"x", b"L") and "size" in pax:
             size = _pax_size(pax["size"], where)
+        if size > _TAR_MAX_MEMBER:  # a corrupt size must not make us allocate it
+            raise FormatError(where, f"not a readable tar shard: a member of {size} bytes")
         data = read(size)
         padding = -size % _TAR_BLOCK
         if len(data) < size or len(read(padding)) < padding:
