@@ -15,6 +15,7 @@ of the shards a process reads.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -175,6 +176,18 @@ def _stored_view(image_meta: dict[str, Any], scale: float, where: str) -> Pinhol
     return scaled_view(view, scale)
 
 
+@functools.lru_cache(maxsize=32)
+def _sorted_classes(items: tuple[tuple[str, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    known = np.array([name for name, _ in items], dtype=str)
+    return known, np.array([class_id for _, class_id in items], dtype=np.int64)
+
+
+def _class_table(class_to_id: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The class names sorted (for ``searchsorted``) and their ids, built once per class set
+    rather than per sample."""
+    return _sorted_classes(tuple(sorted(class_to_id.items())))
+
+
 def _object_tensors(
     members: dict[str, bytes],
     options: ZodFramesDataset,
@@ -189,8 +202,7 @@ def _object_tensors(
 
     objects = load_objects(members["objects.npy"], where)
     names = objects["class_names" if options.class_level == "class" else "subclass_names"]
-    known = np.array(sorted(options._class_to_id), dtype=str)
-    ids = np.array([options._class_to_id[name] for name in known.tolist()], dtype=np.int64)
+    known, ids = _class_table(options._class_to_id)
     position = np.minimum(np.searchsorted(known, names), max(len(known) - 1, 0))
     keep = (known[position] == names) if len(known) else np.zeros(len(names), dtype=bool)
     boxes_2d = objects["boxes_2d_xyxy"][keep].reshape(-1, 4)
